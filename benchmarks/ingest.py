@@ -1,0 +1,222 @@
+"""Ingestion benchmark: revsync's full HTTP path against a raw SQLite baseline, same run.
+
+    python benchmarks/ingest.py                      # 1,000,000 events, writes docs/benchmarks.md
+    python benchmarks/ingest.py --events 100000 --no-write   # a quick look
+
+Workload: N events (10% of them duplicates, re-sent later) over 10,000 tenants mapped to
+10,000 customers, random 128-bit ids, times spread over the month, 70% ``api.request`` and
+30% ``llm.completion`` (metered by a sum over ``tokens``, so the value is checked).
+
+(a) baseline: ``executemany`` of the same rows into a bare SQLite table with a primary key
+    on (source, id), ``INSERT OR IGNORE``, 10,000 rows per commit, WAL, synchronous=FULL.
+(b) ``revsync serve`` (one process, SQLite) fed by 2 client processes posting batches of
+    1,000 and of 10,000 (auth, validation, dedup, identity, meter checks, durable commit).
+(c) one event per request from 8 client processes on keep-alive connections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+import sqlalchemy as sa
+import yaml
+
+from _common import ROOT, LoadResult, Server, free_port, machine, run_load, write_section
+from revsync.adapters.db.migrate import upgrade
+from revsync.adapters.db.tables import customer_refs, customers, identity_state
+from revsync.bootstrap import build
+from revsync.config import load_settings
+
+TENANTS = 10_000
+SOURCE = "app://bench"
+MEDIA = "application/cloudevents-batch+json"
+
+
+@dataclass
+class Dataset:
+    """Encoded events in arrival order and how many of them are unique."""
+
+    events: list[bytes]
+    rows: list[tuple[str, str, str, str, str, str]]
+    unique: int
+
+
+def make_dataset(total: int, seed: int = 42) -> Dataset:
+    rng = random.Random(seed)
+    encode = msgspec.json.encode
+    unique = total - total // 10
+    now = datetime.now(UTC)
+    start = datetime(now.year, now.month, 1, tzinfo=UTC)
+    span_us = max(int((now - start).total_seconds() * 1e6), 3_600_000_000)
+    step = span_us // unique
+    events: list[bytes] = []
+    rows: list[tuple[str, str, str, str, str, str]] = []
+    for number in range(unique):
+        moment = start + timedelta(microseconds=number * step)
+        tenant = f"tenant-{rng.randrange(TENANTS):05d}"
+        if rng.random() < 0.7:
+            kind, data = "api.request", {"endpoint": rng.choice(("/search", "/sync", "/export")), "environment": "production"}
+        else:
+            kind, data = "llm.completion", {"model": rng.choice(("small", "large")), "tokens": rng.randrange(1, 5000), "environment": "production"}
+        event_id = f"{rng.getrandbits(128):032x}"
+        stamp = moment.isoformat().replace("+00:00", "Z")
+        body = {"specversion": "1.0", "id": event_id, "source": SOURCE, "type": kind, "subject": tenant, "time": stamp, "data": data}
+        events.append(encode(body))
+        rows.append((SOURCE, event_id, kind, tenant, stamp, encode(data).decode()))
+    for _ in range(total - unique):  # retries: an earlier event sent again, later
+        position = rng.randrange(len(events))
+        events.insert(min(len(events), position + rng.randrange(1, 50_000)), events[position])
+    return Dataset(events, rows, unique)
+
+
+def baseline(rows: list[tuple[str, str, str, str, str, str]], directory: Path, total: int) -> float:
+    """Raw executemany into a bare table; returns rows per second (duplicates included)."""
+    path = directory / "baseline.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute(
+        "CREATE TABLE events (source TEXT NOT NULL, id TEXT NOT NULL, type TEXT, subject TEXT, "
+        "time TEXT, data TEXT, PRIMARY KEY (source, id))"
+    )
+    rng = random.Random(1)
+    arrival = rows + [rows[rng.randrange(len(rows))] for _ in range(total - len(rows))]
+    started = time.perf_counter()
+    for offset in range(0, len(arrival), 10_000):
+        db.execute("BEGIN")
+        db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)", arrival[offset : offset + 10_000])
+        db.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    db.close()
+    return len(arrival) / seconds
+
+
+def prepare_template(directory: Path) -> tuple[Path, str]:
+    """A migrated database with 10,000 customers (one tenant each) and an ingest key."""
+    config = yaml.safe_load((ROOT / "src/revsync/revsync.example.yaml").read_text())
+    config["database"]["url"] = "sqlite:///revsync.db"
+    config["logging"] = {"level": "WARNING", "format": "json"}
+    directory.mkdir(parents=True, exist_ok=True)
+    config_path = directory / "revsync.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    container = build(load_settings(config_path))
+    try:
+        upgrade(container.engine)
+        now = container.clock.now()
+        with container.engine.begin() as conn:  # bulk set-up; the API path is what is measured
+            conn.execute(
+                customers.insert(),
+                [
+                    {"id": f"cust-{n:05d}", "name": f"Customer {n}", "currency": "EUR", "timezone": "UTC", "created_at": now, "updated_at": now}
+                    for n in range(TENANTS)
+                ],
+            )
+            conn.execute(
+                customer_refs.insert(),
+                [{"system": "product", "value": f"tenant-{n:05d}", "customer_id": f"cust-{n:05d}"} for n in range(TENANTS)],
+            )
+            conn.execute(identity_state.update().values(version=identity_state.c.version + 1))
+        key = container.api_keys.create("bench", ["ingest", "read"], "bench").secret
+    finally:
+        container.close()
+    return config_path, key
+
+
+def fresh_copy(template: Path, directory: Path) -> Path:
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    for name in ("revsync.yaml", "revsync.db"):
+        shutil.copyfile(template.parent / name, directory / name)
+    return directory / "revsync.yaml"
+
+
+def stored_events(config: Path) -> int:
+    engine = sa.create_engine(f"sqlite:///{config.parent / 'revsync.db'}")
+    with engine.connect() as conn:
+        count = int(conn.exec_driver_sql("SELECT count(*) FROM usage_events").scalar_one())
+    engine.dispose()
+    return count
+
+
+def serve_and_load(config: Path, key: str, bodies: list[bytes], media: str, clients: int) -> tuple[LoadResult, float]:
+    server = Server(config, free_port())
+    try:
+        result = run_load(server.port, key, media, bodies, clients)
+        rss = server.peak_rss_mb()
+    finally:
+        server.stop()
+    return result, rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--single", type=int, default=30_000, help="requests in the one-event-per-request run")
+    parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
+    args = parser.parse_args()
+
+    work = ROOT / ".bench" / "ingest"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    print(f"generating {args.events:,} events …", flush=True)
+    data = make_dataset(args.events)
+
+    print("(a) baseline …", flush=True)
+    base = baseline(data.rows, work, args.events)
+    template, key = prepare_template(work / "template")
+
+    lines = []
+    header = f"| run | events/s | vs baseline | p50 ms | p99 ms | server peak RSS MB | stored | duplicates |\n|---|---|---|---|---|---|---|---|\n"
+    lines.append(f"| (a) baseline: raw executemany, 10,000 rows/commit | {base:,.0f} | 1.00 | | | | | |")
+    figures: dict[str, float] = {"baseline": base}
+    for size in (1_000, 10_000):
+        print(f"(b) HTTP, batches of {size:,} …", flush=True)
+        config = fresh_copy(template, work / f"batch-{size}")
+        bodies = [b"[" + b",".join(data.events[i : i + size]) + b"]" for i in range(0, len(data.events), size)]
+        result, rss = serve_and_load(config, key, bodies, MEDIA, clients=2)
+        rate = len(data.events) / result.seconds
+        stored = stored_events(config)
+        assert stored == data.unique, (stored, data.unique)
+        assert result.accepted == data.unique and result.duplicates == len(data.events) - data.unique
+        figures[f"batch{size}"] = rate
+        lines.append(
+            f"| (b) HTTP batches of {size:,}, 2 clients | {rate:,.0f} | {rate / base:.2f} | "
+            f"{result.percentile(50):.1f} | {result.percentile(99):.1f} | {rss:.0f} | {stored:,} | {result.duplicates:,} |"
+        )
+    print(f"(c) HTTP, one event per request, {args.single:,} requests …", flush=True)
+    config = fresh_copy(template, work / "single")
+    singles = data.events[: args.single]
+    result, rss = serve_and_load(config, key, singles, "application/cloudevents+json", clients=8)
+    rate = len(singles) / result.seconds
+    figures["single"] = rate
+    unique_single = len(set(singles))
+    assert stored_events(config) == unique_single
+    lines.append(
+        f"| (c) HTTP one event per request, 8 clients | {rate:,.0f} req/s | {rate / base:.2f} | "
+        f"{result.percentile(50):.1f} | {result.percentile(99):.1f} | {rss:.0f} | {unique_single:,} | {result.duplicates:,} |"
+    )
+    table = header + "\n".join(lines)
+    print(table)
+    if not args.no_write:
+        command = f"python benchmarks/ingest.py --events {args.events} --single {args.single}"
+        body = (
+            f"Command: `{command}` ({machine()}; server and clients share the machine).\n"
+            f"Measured {datetime.now(UTC):%Y-%m-%d}. {args.events:,} events, 10% duplicates, "
+            f"{TENANTS:,} tenants; every run checks that exactly the {data.unique:,} unique events were stored.\n\n"
+            + table
+        )
+        write_section("Ingestion", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""Allow ``python -m revsync``."""
+
+from revsync.entrypoints.cli.main import main
+
+main()

@@ -1,0 +1,365 @@
+"""SQL repositories and the unit of work (one transaction, taken with the write lock)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from revsync.adapters.db.engine import IDENTITY_LOCK, WRITE
+from revsync.adapters.db.tables import (
+    api_keys,
+    audit_head,
+    audit_log,
+    customer_refs,
+    customers,
+    dead_letters,
+    identity_state,
+    usage_events,
+)
+from revsync.domain.apikeys import ApiKey, Scope
+from revsync.domain.audit import AuditEntry, AuditRecord, chain_hash
+from revsync.domain.identity import Customer, ExternalRef, System
+from revsync.ports.repositories import DeadLetter, StoredDeadLetter
+
+
+class SqlCustomerRepository:
+    """Customers and the identity map."""
+
+    def __init__(self, conn: sa.Connection, now: datetime) -> None:
+        self._conn = conn
+        self._now = now
+
+    def get(self, customer_id: str) -> Customer | None:
+        row = self._conn.execute(sa.select(customers).where(customers.c.id == customer_id)).first()
+        return None if row is None else self._with_refs([row])[0]
+
+    def page(self, *, after: str | None, limit: int) -> list[Customer]:
+        query = sa.select(customers).order_by(customers.c.id).limit(limit)
+        if after is not None:
+            query = query.where(customers.c.id > after)
+        return self._with_refs(list(self._conn.execute(query)))
+
+    def find_by_ref(self, ref: ExternalRef) -> Customer | None:
+        owner = self.owners_of([ref]).get(ref)
+        return None if owner is None else self.get(owner)
+
+    def owners_of(self, refs: Collection[ExternalRef]) -> dict[ExternalRef, str]:
+        owners: dict[ExternalRef, str] = {}
+        for system in {ref.system for ref in refs}:
+            values = [ref.value for ref in refs if ref.system is system]
+            query = sa.select(customer_refs.c.value, customer_refs.c.customer_id).where(
+                customer_refs.c.system == system.value, customer_refs.c.value.in_(values)
+            )
+            owners.update({ExternalRef(system, v): cid for v, cid in self._conn.execute(query)})
+        return owners
+
+    def parent_of(self, customer_id: str) -> str | None:
+        query = sa.select(customers.c.parent_id).where(customers.c.id == customer_id)
+        parent: str | None = self._conn.execute(query).scalar_one_or_none()
+        return parent
+
+    def descendants_of(self, customer_id: str) -> list[str]:
+        found: list[str] = []
+        frontier = [customer_id]
+        while frontier:
+            query = sa.select(customers.c.id).where(customers.c.parent_id.in_(frontier))
+            frontier = [cid for cid in self._conn.execute(query).scalars() if cid not in found]
+            found.extend(frontier)
+        return found
+
+    def save(self, customer: Customer) -> None:
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(IDENTITY_LOCK)))
+        values = {
+            "name": customer.name,
+            "currency": customer.currency,
+            "timezone": customer.timezone,
+            "parent_id": customer.parent_id,
+            "updated_at": self._now,
+        }
+        updated = self._conn.execute(
+            customers.update().where(customers.c.id == customer.id).values(**values)
+        )
+        if updated.rowcount == 0:
+            self._conn.execute(
+                customers.insert().values(id=customer.id, created_at=self._now, **values)
+            )
+        self._replace_refs(customer)
+
+    def _replace_refs(self, customer: Customer) -> None:
+        query = sa.select(customer_refs.c.system, customer_refs.c.value).where(
+            customer_refs.c.customer_id == customer.id
+        )
+        current = {ExternalRef(System(s), v) for s, v in self._conn.execute(query)}
+        wanted = set(customer.refs)
+        for ref in current - wanted:
+            self._conn.execute(
+                customer_refs.delete().where(
+                    customer_refs.c.system == ref.system.value, customer_refs.c.value == ref.value
+                )
+            )
+        added = wanted - current
+        if added:
+            self._conn.execute(
+                customer_refs.insert(),
+                [
+                    {"system": r.system.value, "value": r.value, "customer_id": customer.id}
+                    for r in added
+                ],
+            )
+        if current != wanted:
+            self._conn.execute(identity_state.update().values(version=identity_state.c.version + 1))
+
+    def _with_refs(self, rows: Sequence[sa.Row[Any]]) -> list[Customer]:
+        ids = [row.id for row in rows]
+        refs: dict[str, list[ExternalRef]] = {cid: [] for cid in ids}
+        if ids:
+            query = (
+                sa.select(customer_refs)
+                .where(customer_refs.c.customer_id.in_(ids))
+                .order_by(customer_refs.c.system, customer_refs.c.value)
+            )
+            for ref in self._conn.execute(query):
+                refs[ref.customer_id].append(ExternalRef(System(ref.system), ref.value))
+        return [
+            Customer(
+                id=row.id,
+                name=row.name,
+                currency=row.currency,
+                timezone=row.timezone,
+                parent_id=row.parent_id,
+                refs=tuple(refs[row.id]),
+            )
+            for row in rows
+        ]
+
+
+class SqlApiKeyRepository:
+    """API keys, stored hashed."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def add(self, key: ApiKey, key_hash: str) -> None:
+        self._conn.execute(
+            api_keys.insert().values(
+                id=key.id,
+                name=key.name,
+                prefix=key.prefix,
+                key_hash=key_hash,
+                scopes=" ".join(sorted(s.value for s in key.scopes)),
+                created_at=key.created_at,
+                revoked_at=key.revoked_at,
+            )
+        )
+
+    def by_hash(self, key_hash: str) -> ApiKey | None:
+        row = self._conn.execute(sa.select(api_keys).where(api_keys.c.key_hash == key_hash)).first()
+        return None if row is None else _api_key(row)
+
+    def get(self, key_id: str) -> ApiKey | None:
+        row = self._conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).first()
+        return None if row is None else _api_key(row)
+
+    def all(self) -> list[ApiKey]:
+        query = sa.select(api_keys).order_by(api_keys.c.created_at, api_keys.c.id)
+        return [_api_key(row) for row in self._conn.execute(query)]
+
+    def revoke(self, key_id: str, at: datetime) -> None:
+        self._conn.execute(
+            api_keys.update()
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+
+
+def _api_key(row: sa.Row[Any]) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        name=row.name,
+        prefix=row.prefix,
+        scopes=frozenset(Scope(s) for s in row.scopes.split()),
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+class SqlAuditLog:
+    """The hash-chained audit log; the head row is locked so the chain never forks."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def append(self, record: AuditRecord) -> AuditEntry:
+        head = self._conn.execute(
+            sa.select(audit_head.c.seq, audit_head.c.hash)
+            .where(audit_head.c.id == 1)
+            .with_for_update()
+        ).one()
+        prev_hash = head.hash
+        digest = chain_hash(prev_hash, record)
+        seq = self._conn.execute(
+            audit_log.insert()
+            .values(
+                at=record.at,
+                actor=record.actor,
+                action=record.action,
+                object_type=record.object_type,
+                object_id=record.object_id,
+                before=_json(record.before),
+                after=_json(record.after),
+                prev_hash=prev_hash,
+                hash=digest,
+            )
+            .returning(audit_log.c.seq)
+        ).scalar_one()
+        self._conn.execute(
+            audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=digest)
+        )
+        return AuditEntry(seq, record, prev_hash, digest)
+
+    def entries(self, after: int | None = None) -> Iterator[AuditEntry]:
+        query = sa.select(audit_log).order_by(audit_log.c.seq)
+        if after is not None:
+            query = query.where(audit_log.c.seq > after)
+        result = self._conn.execution_options(yield_per=1000).execute(query)
+        for row in result:
+            record = AuditRecord(
+                at=row.at,
+                actor=row.actor,
+                action=row.action,
+                object_type=row.object_type,
+                object_id=row.object_id,
+                before=None if row.before is None else json.loads(row.before),
+                after=None if row.after is None else json.loads(row.after),
+            )
+            yield AuditEntry(row.seq, record, row.prev_hash, row.hash)
+
+
+def _json(value: object) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+class SqlDeadLetterStore:
+    """Refused inputs."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def add(self, letters: Sequence[DeadLetter]) -> None:
+        if letters:
+            self._conn.execute(
+                dead_letters.insert(),
+                [
+                    {
+                        "received_at": letter.received_at,
+                        "channel": letter.channel,
+                        "reason": letter.reason,
+                        "payload": letter.payload,
+                        "position": letter.position,
+                        "event_source": letter.event_source,
+                        "event_id": letter.event_id,
+                        "correlation_id": letter.correlation_id,
+                        "actor": letter.actor,
+                    }
+                    for letter in letters
+                ],
+            )
+
+    def page(
+        self, *, channel: str | None, after_id: int | None, limit: int
+    ) -> list[StoredDeadLetter]:
+        query = sa.select(dead_letters).order_by(dead_letters.c.id).limit(limit)
+        if channel is not None:
+            query = query.where(dead_letters.c.channel == channel)
+        if after_id is not None:
+            query = query.where(dead_letters.c.id > after_id)
+        return [
+            StoredDeadLetter(
+                row.id,
+                DeadLetter(
+                    received_at=row.received_at,
+                    channel=row.channel,
+                    reason=row.reason,
+                    payload=row.payload,
+                    position=row.position,
+                    event_source=row.event_source,
+                    event_id=row.event_id,
+                    correlation_id=row.correlation_id,
+                    actor=row.actor,
+                ),
+            )
+            for row in self._conn.execute(query)
+        ]
+
+
+class SqlUsageMaintenance:
+    """Attaches unmapped usage to customers when their tenants get mapped."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def attach_unmapped(self, tenants: Collection[str], customer_id: str) -> int:
+        if not tenants:
+            return 0
+        result = self._conn.execute(
+            usage_events.update()
+            .where(usage_events.c.customer_id.is_(None), usage_events.c.subject.in_(list(tenants)))
+            .values(customer_id=customer_id)
+        )
+        return result.rowcount
+
+
+class SqlUnitOfWork:
+    """:class:`~revsync.ports.repositories.UnitOfWork` on one connection.
+
+    With ``write=True`` (the default) the SQLite write lock is taken at the start, so the
+    transaction never fails half-way on a lock upgrade.
+    """
+
+    customers: SqlCustomerRepository
+    api_keys: SqlApiKeyRepository
+    audit: SqlAuditLog
+    dead_letters: SqlDeadLetterStore
+    usage: SqlUsageMaintenance
+
+    def __init__(self, engine: Engine, now: datetime, *, write: bool = True) -> None:
+        self._engine = engine
+        self._now = now
+        self._write = write
+        self._conn: sa.Connection | None = None
+        self._tx: sa.RootTransaction | None = None
+
+    def __enter__(self) -> Self:
+        conn = self._engine.connect()
+        if self._write:
+            conn = conn.execution_options(**WRITE)
+        self._conn = conn
+        self._tx = conn.begin()
+        self.customers = SqlCustomerRepository(conn, self._now)
+        self.api_keys = SqlApiKeyRepository(conn)
+        self.audit = SqlAuditLog(conn)
+        self.dead_letters = SqlDeadLetterStore(conn)
+        self.usage = SqlUsageMaintenance(conn)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._conn is not None and self._tx is not None
+        if self._tx.is_active:
+            self._tx.rollback()
+        self._conn.close()
+
+    def commit(self) -> None:
+        assert self._tx is not None
+        self._tx.commit()

@@ -1,0 +1,87 @@
+"""Read side of the usage ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from revsync.adapters.db.tables import usage_events
+from revsync.domain.usage import from_micros, utc_day
+from revsync.ports.usage import Reading, UnmappedTenant
+
+_decode_data = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal).decode
+
+#: above this many days a range is scanned instead of probed day by day
+_MAX_PROBED_DAYS = 400
+
+
+class SqlUsageReader:
+    """:class:`~revsync.ports.usage.UsageReader` over the ``usage_events`` table."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def readings(
+        self, customer_ids: Sequence[str], event_type: str, start_us: int, end_us: int
+    ) -> Iterator[Reading]:
+        if not customer_ids or end_us <= start_us:
+            return
+        first, last = utc_day(start_us), utc_day(end_us - 1)
+        days = (
+            usage_events.c.day.in_(range(first, last + 1))
+            if last - first < _MAX_PROBED_DAYS
+            else usage_events.c.day.between(first, last)
+        )
+        query = sa.select(
+            usage_events.c.time_us,
+            usage_events.c.source,
+            usage_events.c.event_id,
+            usage_events.c.data,
+        ).where(
+            days,
+            usage_events.c.customer_id.in_(list(customer_ids)),
+            usage_events.c.type == event_type,
+            usage_events.c.time_us >= start_us,
+            usage_events.c.time_us < end_us,
+        )
+        with self._engine.connect() as conn:
+            result = conn.execution_options(yield_per=5000).execute(query)
+            for time_us, source, event_id, data in result:
+                yield Reading(time_us, source, event_id, _decode_data(data))
+
+    def unmapped(self, *, after: str | None, limit: int) -> list[UnmappedTenant]:
+        query = (
+            sa.select(
+                usage_events.c.subject,
+                sa.func.count(),
+                sa.func.min(usage_events.c.time_us),
+                sa.func.max(usage_events.c.time_us),
+            )
+            .where(usage_events.c.customer_id.is_(None))
+            .group_by(usage_events.c.subject)
+            .order_by(usage_events.c.subject)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(usage_events.c.subject > after)
+        with self._engine.connect() as conn:
+            return [
+                UnmappedTenant(subject, count, from_micros(first), from_micros(last))
+                for subject, count, first, last in conn.execute(query)
+            ]
+
+    def unmapped_total(self) -> int:
+        query = sa.select(sa.func.count()).where(usage_events.c.customer_id.is_(None))
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def count_events(self) -> int:
+        with self._engine.connect() as conn:
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(usage_events)).scalar_one()
+            )

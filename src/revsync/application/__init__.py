@@ -1,0 +1,1 @@
+"""Process layer: commands, handlers and queries that orchestrate the domain through ports."""

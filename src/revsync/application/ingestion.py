@@ -1,0 +1,304 @@
+"""Usage ingestion: validate, deduplicate, resolve identity and store, exactly once.
+
+The pure work (validation, fingerprints, dedup slots) happens before the transaction; the
+step that runs inside the ledger's transaction only reads dedup slots and tenant owners,
+classifies each event and writes. The dedup claim is the event row itself, so an event is
+either stored with its claim or not at all (promise 1).
+
+This is the hottest path of revsync (see docs/benchmarks.md): per-event objects are named
+tuples and the loops avoid needless calls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from revsync.domain.metering import Meter, value_problem
+from revsync.domain.usage import (
+    UsageEvent,
+    dedup_slot,
+    event_problem,
+    fingerprint,
+    open_period_start,
+    to_micros,
+    utc_day,
+)
+from revsync.ports.clock import Clock
+from revsync.ports.repositories import DeadLetter
+from revsync.ports.usage import EventRow, StoredKey, TenantOwner, UsageLedger, UsageTransaction
+from revsync.schemas.cloudevents_v1 import Decoded, Item, Refused
+
+_MICROS_PER_HOUR = 3_600_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class IngestPolicy:
+    """Limits applied to every event."""
+
+    max_future: timedelta = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestContext:
+    """Where a batch came from: the channel (``api``, ``file``), who sent it, its correlation id."""
+
+    channel: str
+    actor: str
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An item that was not accepted: its position in the input, its id if known, why."""
+
+    position: int
+    event_id: str | None
+    reason: str
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """The outcome of one batch."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    unmapped: int = 0
+    late: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+class _Candidate(NamedTuple):
+    position: int
+    event: UsageEvent
+    fingerprint: bytes
+    time_us: int
+    slot: int
+    probe: int
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """A batch after validation, ready to be written."""
+
+    candidates: tuple[_Candidate, ...]
+    refusals: tuple[Rejection, ...]
+    dead_letters: tuple[DeadLetter, ...]
+    received_at: datetime
+    context: IngestContext
+
+
+class Ingestion:
+    """Validates batches and writes them through the usage ledger."""
+
+    def __init__(
+        self,
+        ledger: UsageLedger,
+        clock: Clock,
+        meters: Sequence[Meter],
+        policy: IngestPolicy,
+        slot_of: Callable[[str, str, int], int] = dedup_slot,
+    ) -> None:
+        self._ledger = ledger
+        self._clock = clock
+        self._max_future_us = int(policy.max_future.total_seconds()) * 1_000_000
+        self._slot_of = slot_of
+        self._meters_by_type: dict[str, list[Meter]] = {}
+        for meter in meters:
+            self._meters_by_type.setdefault(meter.event_type, []).append(meter)
+
+    def prepare(self, items: Sequence[Item], context: IngestContext) -> PreparedBatch:
+        """Validate decoded items against the domain rules and the declared meters."""
+        now = self._clock.now()
+        now_us = to_micros(now)
+        candidates: list[_Candidate] = []
+        refused: list[Refused] = []
+        meters_by_type = self._meters_by_type
+        slot_of = self._slot_of
+        for item in items:
+            if not isinstance(item, Decoded):
+                refused.append(item)
+                continue
+            event = item.event
+            time_us = to_micros(event.time)
+            problem = event_problem(event, time_us, now_us, self._max_future_us)
+            if problem is None and event.type in meters_by_type:
+                problem = _meter_problem(meters_by_type[event.type], event)
+            if problem is None:
+                candidates.append(
+                    _Candidate(
+                        item.position,
+                        event,
+                        fingerprint(event, time_us),
+                        time_us,
+                        slot_of(event.source, event.id, 0),
+                        0,
+                    )
+                )
+            else:
+                refused.append(
+                    Refused(item.position, problem, _event_text(event), event.id, event.source)
+                )
+        return PreparedBatch(
+            candidates=tuple(candidates),
+            refusals=tuple(Rejection(r.position, r.event_id, r.reason) for r in refused),
+            dead_letters=tuple(_letter(r, now, context) for r in refused),
+            received_at=now,
+            context=context,
+        )
+
+    def submit(self, batch: PreparedBatch) -> Future[IngestReport]:
+        """Write the batch; the future resolves once it is committed."""
+        return self._ledger.submit(lambda tx: self._write(tx, batch))
+
+    def ingest(self, items: Sequence[Item], context: IngestContext) -> IngestReport:
+        """Prepare and write a batch, waiting for the commit."""
+        return self.submit(self.prepare(items, context)).result()
+
+    def _write(self, tx: UsageTransaction, batch: PreparedBatch) -> IngestReport:
+        report = IngestReport(rejected=list(batch.refusals))
+        letters = list(batch.dead_letters)
+        owners = tx.tenant_owners({c.event.subject for c in batch.candidates})
+        late_rule = _LateRule(batch.received_at)
+        received_us = to_micros(batch.received_at)
+        claimed: dict[int, StoredKey] = {}
+        pending = list(batch.candidates)
+        while pending:
+            stored = tx.stored_keys({c.slot for c in pending})
+            rows: list[EventRow] = []
+            placed: list[_Candidate] = []
+            retry: list[_Candidate] = []
+            for candidate in pending:
+                event = candidate.event
+                held = stored.get(candidate.slot) or claimed.get(candidate.slot)
+                if held is None:
+                    owner = owners.get(event.subject)
+                    claimed[candidate.slot] = StoredKey(
+                        event.source, event.id, candidate.fingerprint
+                    )
+                    rows.append(
+                        _row(
+                            candidate,
+                            owner,
+                            received_us,
+                            late_rule.is_late(candidate.time_us, owner),
+                        )
+                    )
+                    placed.append(candidate)
+                elif held.source != event.source or held.event_id != event.id:
+                    retry.append(self._next_slot(candidate))  # a hash collision: probe on
+                elif held.fingerprint == candidate.fingerprint:
+                    report.duplicates += 1
+                else:
+                    rejection, letter = _conflict(candidate, batch)
+                    report.rejected.append(rejection)
+                    letters.append(letter)
+            inserted = tx.insert_events(rows)
+            for candidate, row in zip(placed, rows, strict=True):
+                if row.slot in inserted:
+                    report.accepted += 1
+                    report.unmapped += row.customer_id is None
+                    report.late += row.late
+                else:  # a concurrent writer took the slot meanwhile: classify it again
+                    del claimed[row.slot]
+                    retry.append(candidate)
+            pending = retry
+        if letters:
+            tx.insert_dead_letters(letters)
+        report.rejected.sort(key=lambda r: r.position)
+        return report
+
+    def _next_slot(self, candidate: _Candidate) -> _Candidate:
+        probe = candidate.probe + 1
+        slot = self._slot_of(candidate.event.source, candidate.event.id, probe)
+        return candidate._replace(slot=slot, probe=probe)
+
+
+def _meter_problem(meters: list[Meter], event: UsageEvent) -> str | None:
+    for meter in meters:
+        problem = value_problem(meter, event.data)
+        if problem is not None:
+            return problem
+    return None
+
+
+class _LateRule:
+    """Events stamped before the open period of their customer are late (cached per zone)."""
+
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+        self._starts: dict[str, int] = {}
+
+    def is_late(self, time_us: int, owner: TenantOwner | None) -> bool:
+        zone = owner.timezone if owner else "UTC"
+        start = self._starts.get(zone)
+        if start is None:
+            start = to_micros(open_period_start(self._now, ZoneInfo(zone)))
+            self._starts[zone] = start
+        return time_us < start
+
+
+def _row(
+    candidate: _Candidate, owner: TenantOwner | None, received_us: int, late: bool
+) -> EventRow:
+    event = candidate.event
+    return EventRow(
+        candidate.slot,
+        event.source,
+        event.id,
+        event.type,
+        event.subject,
+        candidate.time_us,
+        utc_day(candidate.time_us),
+        owner.customer_id if owner else None,
+        event.data_json,
+        candidate.fingerprint,
+        received_us,
+        late,
+    )
+
+
+def _letter(item: Refused, now: datetime, context: IngestContext) -> DeadLetter:
+    return DeadLetter(
+        received_at=now,
+        channel=context.channel,
+        reason=item.reason,
+        payload=item.payload,
+        position=item.position,
+        event_source=item.event_source,
+        event_id=item.event_id,
+        correlation_id=context.correlation_id,
+        actor=context.actor,
+    )
+
+
+def _conflict(candidate: _Candidate, batch: PreparedBatch) -> tuple[Rejection, DeadLetter]:
+    event = candidate.event
+    reason = (
+        f"conflict: an event with source {event.source!r} and id {event.id!r} was already "
+        "accepted with a different payload"
+    )
+    refused = Refused(candidate.position, reason, _event_text(event), event.id, event.source)
+    return Rejection(candidate.position, event.id, reason), _letter(
+        refused, batch.received_at, batch.context
+    )
+
+
+def _event_text(event: UsageEvent) -> str:
+    """The event as CloudEvents JSON, for a dead letter."""
+    head = json.dumps(
+        {
+            "specversion": "1.0",
+            "id": event.id,
+            "source": event.source,
+            "type": event.type,
+            "subject": event.subject,
+            "time": event.time.isoformat(),
+        }
+    )
+    return f'{head[:-1]}, "data": {event.data_json}}}'

@@ -1,0 +1,95 @@
+"""The composition root: the one place that names concrete adapters.
+
+Nothing connects at import time; :func:`build` makes the engine and services, and
+:meth:`Container.close` releases them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+
+from revsync.adapters.clock import RandomIds, SystemClock
+from revsync.adapters.db.engine import create_db_engine
+from revsync.adapters.db.repositories import SqlUnitOfWork
+from revsync.adapters.db.usage_ledger import SqlUsageLedger
+from revsync.adapters.db.usage_reader import SqlUsageReader
+from revsync.adapters.failpoints import Failpoints
+from revsync.application.apikeys import ApiKeys
+from revsync.application.audit import Audit
+from revsync.application.customers import Customers
+from revsync.application.deadletters import DeadLetters
+from revsync.application.ingestion import Ingestion, IngestPolicy
+from revsync.application.usage import UsageQueries
+from revsync.config import Settings
+from revsync.ports.clock import Clock, IdSource
+from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
+
+FAILPOINTS_ENV = "REVSYNC_FAILPOINTS"
+
+
+@dataclass
+class Container:
+    """The wired application: settings, storage and the services entry points use."""
+
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    ids: IdSource
+    unit_of_work: UnitOfWorkFactory
+    ledger: SqlUsageLedger
+    ingestion: Ingestion
+    customers: Customers
+    api_keys: ApiKeys
+    usage: UsageQueries
+    audit: Audit
+    dead_letters: DeadLetters
+    failpoints: Failpoints = field(default_factory=Failpoints)
+
+    def close(self) -> None:
+        """Flush pending writes and release connections."""
+        self.ledger.close()
+        self.engine.dispose()
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    ids: IdSource | None = None,
+    failpoints: Failpoints | None = None,
+) -> Container:
+    """Wire revsync for ``settings``; ``clock``, ``ids`` and ``failpoints`` are for tests."""
+    clock = clock or SystemClock()
+    ids = ids or RandomIds()
+    failpoints = failpoints or Failpoints(os.environ.get(FAILPOINTS_ENV, ""))
+    engine = create_db_engine(settings.database.url)
+
+    def unit_of_work(*, write: bool = True) -> UnitOfWork:
+        return SqlUnitOfWork(engine, clock.now(), write=write)
+
+    meters = settings.domain_meters()
+    ledger = SqlUsageLedger(
+        engine, max_group=settings.ingestion.group_commit_max, failpoints=failpoints
+    )
+    policy = IngestPolicy(max_future=timedelta(hours=settings.ingestion.max_future_hours))
+    return Container(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        ids=ids,
+        unit_of_work=unit_of_work,
+        ledger=ledger,
+        ingestion=Ingestion(ledger, clock, meters, policy),
+        customers=Customers(unit_of_work, clock),
+        api_keys=ApiKeys(
+            unit_of_work, clock, ids, cache_for=timedelta(seconds=settings.auth.cache_seconds)
+        ),
+        usage=UsageQueries(SqlUsageReader(engine), meters),
+        audit=Audit(unit_of_work),
+        dead_letters=DeadLetters(unit_of_work),
+        failpoints=failpoints,
+    )

@@ -1,0 +1,1 @@
+"""Experience layer: the HTTP API, the CLI, workers."""

@@ -1,0 +1,183 @@
+"""Operations endpoints: API keys, the audit log, dead letters, health."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from revsync.bootstrap import Container
+from revsync.domain.apikeys import ApiKey, Scope
+from revsync.entrypoints.api.auth import require
+
+router = APIRouter()
+
+
+class Health(BaseModel):
+    """Liveness and the storage it reaches."""
+
+    status: str
+    database: str
+
+
+@router.get(
+    "/healthz", response_model=Health, tags=["operations"], summary="Liveness (no key needed)"
+)
+def healthz(request: Request) -> Health:
+    container: Container = request.app.state.container
+    return Health(status="ok", database=container.engine.dialect.name)
+
+
+class ApiKeyIn(BaseModel):
+    """A key to issue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    scopes: list[str] = Field(description="Any of ingest, read, admin.")
+
+
+class ApiKeyOut(BaseModel):
+    """A key as listed (never its secret)."""
+
+    id: str
+    name: str
+    prefix: str
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class IssuedKeyOut(ApiKeyOut):
+    """A new key; ``key`` is shown this once only."""
+
+    key: str
+
+
+def _key_out(key: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        scopes=sorted(s.value for s in key.scopes),
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+@router.post("/v1/api-keys", response_model=IssuedKeyOut, status_code=201, tags=["operations"])
+def create_api_key(
+    body: ApiKeyIn, request: Request, key: Annotated[ApiKey, Depends(require(Scope.ADMIN))]
+) -> IssuedKeyOut:
+    """Issue a key; the response holds the only copy of the secret."""
+    container: Container = request.app.state.container
+    issued = container.api_keys.create(body.name, body.scopes, request.state.actor)
+    return IssuedKeyOut(**_key_out(issued.key).model_dump(), key=issued.secret)
+
+
+@router.get("/v1/api-keys", response_model=list[ApiKeyOut], tags=["operations"])
+def list_api_keys(
+    request: Request, key: Annotated[ApiKey, Depends(require(Scope.ADMIN))]
+) -> list[ApiKeyOut]:
+    container: Container = request.app.state.container
+    return [_key_out(k) for k in container.api_keys.all()]
+
+
+@router.delete("/v1/api-keys/{key_id}", response_model=ApiKeyOut, tags=["operations"])
+def revoke_api_key(
+    key_id: str, request: Request, key: Annotated[ApiKey, Depends(require(Scope.ADMIN))]
+) -> ApiKeyOut:
+    """Revoke a key (idempotent)."""
+    container: Container = request.app.state.container
+    return _key_out(container.api_keys.revoke(key_id, request.state.actor))
+
+
+class DeadLetterOut(BaseModel):
+    """A refused input with its reason."""
+
+    id: int
+    received_at: datetime
+    channel: str
+    reason: str
+    payload: str
+    position: int | None
+    event_source: str | None
+    event_id: str | None
+    correlation_id: str | None
+
+
+class DeadLetterPage(BaseModel):
+    """A page of dead letters, oldest first."""
+
+    items: list[DeadLetterOut]
+    next_cursor: int | None
+
+
+@router.get("/v1/dead-letters", response_model=DeadLetterPage, tags=["operations"])
+def list_dead_letters(
+    request: Request,
+    key: Annotated[ApiKey, Depends(require(Scope.READ))],
+    channel: Annotated[str | None, Query(description="api or file")] = None,
+    cursor: Annotated[int | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> DeadLetterPage:
+    """Everything refused at ingestion, with payload, reason and time."""
+    container: Container = request.app.state.container
+    stored = container.dead_letters.page(channel=channel, after_id=cursor, limit=limit)
+    items = [
+        DeadLetterOut(
+            id=s.id,
+            received_at=s.letter.received_at,
+            channel=s.letter.channel,
+            reason=s.letter.reason,
+            payload=s.letter.payload,
+            position=s.letter.position,
+            event_source=s.letter.event_source,
+            event_id=s.letter.event_id,
+            correlation_id=s.letter.correlation_id,
+        )
+        for s in stored
+    ]
+    return DeadLetterPage(items=items, next_cursor=stored[-1].id if len(stored) == limit else None)
+
+
+class AuditEntryOut(BaseModel):
+    """One link of the audit chain."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    prev_hash: str
+    hash: str
+
+
+@router.get("/v1/audit", response_model=list[AuditEntryOut], tags=["operations"])
+def list_audit(
+    request: Request,
+    key: Annotated[ApiKey, Depends(require(Scope.ADMIN))],
+    cursor: Annotated[int | None, Query(description="seq of the last entry seen")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditEntryOut]:
+    container: Container = request.app.state.container
+    return [
+        AuditEntryOut(
+            seq=e.seq,
+            at=e.record.at,
+            actor=e.record.actor,
+            action=e.record.action,
+            object_type=e.record.object_type,
+            object_id=e.record.object_id,
+            before=dict(e.record.before) if e.record.before is not None else None,
+            after=dict(e.record.after) if e.record.after is not None else None,
+            prev_hash=e.prev_hash,
+            hash=e.hash,
+        )
+        for e in container.audit.entries(after=cursor, limit=limit)
+    ]

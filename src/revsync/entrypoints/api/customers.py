@@ -1,0 +1,144 @@
+"""Customers and the identity map: ``/v1/customers``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from revsync.application.customers import PutCustomer
+from revsync.bootstrap import Container
+from revsync.domain.apikeys import ApiKey, Scope
+from revsync.domain.identity import Customer, ExternalRef, System
+from revsync.entrypoints.api.auth import require
+
+router = APIRouter(tags=["customers"])
+
+
+class ExternalRefs(BaseModel):
+    """A customer's references in outside systems."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    product: list[str] = Field(
+        default_factory=list, description="Product tenant ids (event `subject`)."
+    )
+    crm: str | None = Field(default=None, description="CRM account id.")
+    erp: str | None = Field(default=None, description="ERP customer id.")
+
+
+class CustomerIn(BaseModel):
+    """A customer as written with PUT."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    currency: str = Field(description="ISO 4217 code, e.g. EUR.")
+    timezone: str = Field(default="UTC", description="IANA zone, e.g. Europe/Paris.")
+    parent_id: str | None = Field(
+        default=None, description="Parent customer in the account hierarchy."
+    )
+    external_refs: ExternalRefs = Field(default_factory=ExternalRefs)
+
+
+class CustomerOut(CustomerIn):
+    """A stored customer."""
+
+    id: str
+
+
+class CustomerPutOut(CustomerOut):
+    """A stored customer and the unmapped events it took over."""
+
+    attached_unmapped_events: int
+
+
+class CustomerPage(BaseModel):
+    """A page of customers."""
+
+    items: list[CustomerOut]
+    next_cursor: str | None
+
+
+def customer_out(customer: Customer) -> CustomerOut:
+    """The wire form of a customer."""
+    crm = customer.refs_in(System.CRM)
+    erp = customer.refs_in(System.ERP)
+    return CustomerOut(
+        id=customer.id,
+        name=customer.name,
+        currency=customer.currency,
+        timezone=customer.timezone,
+        parent_id=customer.parent_id,
+        external_refs=ExternalRefs(
+            product=list(customer.refs_in(System.PRODUCT)),
+            crm=crm[0] if crm else None,
+            erp=erp[0] if erp else None,
+        ),
+    )
+
+
+@router.put(
+    "/v1/customers/{customer_id}",
+    response_model=CustomerPutOut,
+    summary="Create or replace a customer",
+)
+def put_customer(
+    customer_id: str,
+    body: CustomerIn,
+    request: Request,
+    response: Response,
+    key: Annotated[ApiKey, Depends(require(Scope.ADMIN))],
+) -> CustomerPutOut:
+    """Mapping a tenant that belongs to another customer is refused with 409."""
+    container: Container = request.app.state.container
+    refs = body.external_refs
+    outcome = container.customers.put(
+        PutCustomer(
+            customer_id=customer_id,
+            name=body.name,
+            currency=body.currency,
+            timezone=body.timezone,
+            parent_id=body.parent_id,
+            refs={
+                System.PRODUCT: refs.product,
+                System.CRM: [] if refs.crm is None else [refs.crm],
+                System.ERP: [] if refs.erp is None else [refs.erp],
+            },
+            actor=request.state.actor,
+        )
+    )
+    response.status_code = 201 if outcome.created else 200
+    return CustomerPutOut(
+        **customer_out(outcome.customer).model_dump(),
+        attached_unmapped_events=outcome.attached_events,
+    )
+
+
+@router.get("/v1/customers/{customer_id}", response_model=CustomerOut, summary="Get a customer")
+def get_customer(
+    customer_id: str, request: Request, key: Annotated[ApiKey, Depends(require(Scope.READ))]
+) -> CustomerOut:
+    container: Container = request.app.state.container
+    return customer_out(container.customers.get(customer_id))
+
+
+@router.get("/v1/customers", response_model=CustomerPage, summary="List or look up customers")
+def list_customers(
+    request: Request,
+    key: Annotated[ApiKey, Depends(require(Scope.READ))],
+    external_ref: Annotated[
+        str | None,
+        Query(description="Find the customer holding 'system:value', e.g. product:tenant-1."),
+    ] = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> CustomerPage:
+    container: Container = request.app.state.container
+    if external_ref is not None:
+        found = container.customers.find_by_ref(ExternalRef.parse(external_ref))
+        return CustomerPage(items=[] if found is None else [customer_out(found)], next_cursor=None)
+    customers = container.customers.page(after=cursor, limit=limit)
+    next_cursor = customers[-1].id if len(customers) == limit else None
+    return CustomerPage(items=[customer_out(c) for c in customers], next_cursor=next_cursor)

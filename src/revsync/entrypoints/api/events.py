@@ -1,0 +1,145 @@
+"""``POST /v1/events``: CloudEvents in (JSON batch, single event or NDJSON), exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Depends, Request, Response
+
+from revsync.application.ingestion import IngestContext, IngestReport
+from revsync.bootstrap import Container
+from revsync.domain.apikeys import ApiKey, Scope
+from revsync.entrypoints.api.auth import require
+from revsync.entrypoints.api.errors import ApiError
+from revsync.ports.repositories import DeadLetter
+from revsync.schemas.cloudevents_v1 import (
+    SUPPORTED_MEDIA,
+    BodyError,
+    decode_items,
+    media_type,
+    payload_text,
+    split_body,
+)
+
+router = APIRouter(tags=["usage"])
+_encode = msgspec.json.Encoder().encode
+
+_REQUEST_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": (
+            "A JSON array of CloudEvents 1.0, one CloudEvent, or NDJSON (one CloudEvent per "
+            "line). Required attributes: id, source, type, subject (the product tenant id), "
+            "time (RFC 3339 with offset); data is an object."
+        ),
+        "content": {
+            media: {
+                "schema": {
+                    "type": "array" if "batch" in media or media.endswith("/json") else "object"
+                }
+            }
+            for media in SUPPORTED_MEDIA
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "Each item is accepted, a duplicate, or rejected (with its index).",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "accepted": 2,
+                        "duplicates": 1,
+                        "unmapped": 0,
+                        "late": 0,
+                        "rejected": [{"index": 3, "id": "e-4", "reason": "time: required"}],
+                    }
+                }
+            },
+        },
+        "413": {"description": "Too many events or too large a body; nothing was applied."},
+        "415": {"description": "Unsupported Content-Type."},
+    },
+}
+
+
+@router.post("/v1/events", openapi_extra=_REQUEST_DOC, summary="Ingest usage events")
+async def ingest_events(
+    request: Request, key: Annotated[ApiKey, Depends(require(Scope.INGEST))]
+) -> Response:
+    """Store every valid event once; report duplicates and rejected items by index."""
+    container: Container = request.app.state.container
+    limits = container.settings.ingestion
+    media = media_type(request.headers.get("content-type"))
+    if media not in SUPPORTED_MEDIA:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Content-Type must be one of: {', '.join(SUPPORTED_MEDIA)}",
+        )
+    body = await _read_limited(request, limits.max_body_bytes)
+    context = IngestContext("api", request.state.actor, request.state.correlation_id)
+    try:
+        raws = split_body(body, media)
+    except BodyError as error:
+        await _dead_letter_body(container, context, body, str(error))
+        raise ApiError(400, "malformed_body", f"{error}; nothing was stored") from None
+    if len(raws) > limits.max_batch_events:
+        raise ApiError(
+            413,
+            "too_many_events",
+            f"{len(raws)} events in one request; the limit is {limits.max_batch_events}. "
+            "Split the batch; nothing was applied.",
+        )
+    prepared = container.ingestion.prepare(decode_items(raws), context)
+    report = await asyncio.wrap_future(container.ingestion.submit(prepared))
+    return Response(_encode(_report_body(report)), media_type="application/json")
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        "body_too_large",
+        f"request body exceeds {limit} bytes; split the batch; nothing was applied",
+    )
+
+
+async def _dead_letter_body(
+    container: Container, context: IngestContext, body: bytes, reason: str
+) -> None:
+    letter = DeadLetter(
+        received_at=container.clock.now(),
+        channel=context.channel,
+        reason=reason,
+        payload=payload_text(body),
+        correlation_id=context.correlation_id,
+        actor=context.actor,
+    )
+    await asyncio.to_thread(container.dead_letters.record, [letter])
+
+
+def _report_body(report: IngestReport) -> dict[str, Any]:
+    return {
+        "accepted": report.accepted,
+        "duplicates": report.duplicates,
+        "unmapped": report.unmapped,
+        "late": report.late,
+        "rejected": [
+            {"index": r.position, "id": r.event_id, "reason": r.reason} for r in report.rejected
+        ],
+    }

@@ -1,0 +1,151 @@
+"""Usage queries: ``/v1/customers/{id}/usage`` and ``/v1/usage/unmapped``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime, BaseModel
+
+from revsync.application.usage import UsageRequest
+from revsync.bootstrap import Container
+from revsync.domain.apikeys import ApiKey, Scope
+from revsync.domain.identity import validate_timezone
+from revsync.domain.metering import Window
+from revsync.domain.usage import open_period_start
+from revsync.entrypoints.api.auth import require
+
+router = APIRouter(tags=["usage"])
+
+
+class Bucket(BaseModel):
+    """One window (and group) of a meter; ``value`` is an exact decimal string."""
+
+    start: datetime
+    end: datetime
+    group: dict[str, object]
+    value: str
+    events: int
+
+
+class UsageOut(BaseModel):
+    """Aggregates of one meter for one customer (and, if asked, its descendants)."""
+
+    customer_id: str
+    customer_ids: list[str]
+    meter: str
+    aggregation: str
+    start: datetime
+    end: datetime
+    window: Window | None
+    timezone: str
+    group_by: list[str]
+    buckets: list[Bucket]
+
+
+class UnmappedTenantOut(BaseModel):
+    """Events waiting for their tenant to be mapped."""
+
+    subject: str
+    events: int
+    first_time: datetime
+    last_time: datetime
+
+
+class UnmappedOut(BaseModel):
+    """Unmapped usage: the total and a page of tenants."""
+
+    total_events: int
+    items: list[UnmappedTenantOut]
+    next_cursor: str | None
+
+
+@router.get(
+    "/v1/customers/{customer_id}/usage", response_model=UsageOut, summary="Meter a customer's usage"
+)
+def customer_usage(
+    customer_id: str,
+    request: Request,
+    key: Annotated[ApiKey, Depends(require(Scope.READ))],
+    meter: Annotated[str, Query(description="Key of a declared meter.")],
+    start: Annotated[
+        AwareDatetime | None,
+        Query(alias="from", description="Inclusive; default: start of this month."),
+    ] = None,
+    end: Annotated[
+        AwareDatetime | None,
+        Query(alias="to", description="Exclusive; default: start of next month."),
+    ] = None,
+    window: Annotated[
+        Window | None, Query(description="hour, day or month; omitted: one total.")
+    ] = None,
+    group_by: Annotated[
+        str | None, Query(description="Comma-separated dimensions of the meter.")
+    ] = None,
+    tz: Annotated[
+        str | None, Query(description="IANA zone for windows; default: the customer's.")
+    ] = None,
+    include_descendants: Annotated[
+        bool, Query(description="Add the usage of child accounts.")
+    ] = False,
+) -> UsageOut:
+    """Exact aggregates; a query made after a 2xx ingestion response sees that event."""
+    container: Container = request.app.state.container
+    customer = container.customers.get(customer_id)
+    zone_name = tz or customer.timezone
+    ids = (
+        container.customers.with_descendants(customer_id) if include_descendants else [customer_id]
+    )
+    start, end = _default_range(container, start, end, zone_name)
+    dims = tuple(d.strip() for d in group_by.split(",") if d.strip()) if group_by else ()
+    usage = UsageRequest(ids, meter, start, end, window, zone_name, dims)
+    buckets = container.usage.usage(usage)
+    definition = container.usage.meter(meter)
+    return UsageOut(
+        customer_id=customer_id,
+        customer_ids=ids,
+        meter=meter,
+        aggregation=definition.aggregation.value,
+        start=start,
+        end=end,
+        window=window,
+        timezone=zone_name,
+        group_by=list(dims),
+        buckets=[
+            Bucket(
+                start=b.start, end=b.end, group=dict(b.group), value=str(b.value), events=b.events
+            )
+            for b in buckets
+        ],
+    )
+
+
+def _default_range(
+    container: Container, start: datetime | None, end: datetime | None, zone_name: str
+) -> tuple[datetime, datetime]:
+    if start is not None and end is not None:
+        return start, end
+    zone = validate_timezone(zone_name, "tz")
+    month = open_period_start(container.clock.now(), zone)
+    following = datetime(month.year + month.month // 12, month.month % 12 + 1, 1, tzinfo=zone)
+    return start or month, end or following
+
+
+@router.get(
+    "/v1/usage/unmapped", response_model=UnmappedOut, summary="Usage waiting for a tenant mapping"
+)
+def unmapped_usage(
+    request: Request,
+    key: Annotated[ApiKey, Depends(require(Scope.READ))],
+    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> UnmappedOut:
+    """Stored but unmapped events, by tenant; they attach when the tenant is mapped."""
+    container: Container = request.app.state.container
+    total, tenants = container.usage.unmapped(after=cursor, limit=limit)
+    return UnmappedOut(
+        total_events=total,
+        items=[UnmappedTenantOut.model_validate(t, from_attributes=True) for t in tenants],
+        next_cursor=tenants[-1].subject if len(tenants) == limit else None,
+    )

@@ -1,0 +1,1 @@
+"""The ``revsync`` command line (Typer + Rich)."""

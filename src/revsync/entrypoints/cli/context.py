@@ -1,0 +1,55 @@
+"""Shared CLI plumbing: loading settings, building the container, reporting errors."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from revsync.bootstrap import Container, build
+from revsync.config import ConfigError, Settings, config_path, load_settings
+from revsync.domain.errors import DomainError
+from revsync.observability.logging import configure_logging
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def settings_from(config: Path | None) -> Settings:
+    """Load settings or exit with status 2 and the reason."""
+    try:
+        return load_settings(config_path(config))
+    except ConfigError as error:
+        err_console.print(
+            f"[red]configuration error[/red]: {error}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(2) from None
+
+
+@contextmanager
+def container_for(config: Path | None) -> Iterator[Container]:
+    """A wired container for one command; domain errors exit with status 1 and the reason."""
+    settings = settings_from(config)
+    configure_logging(
+        settings.logging.level if settings.logging.level != "INFO" else "WARNING", "console"
+    )
+    container = build(settings)
+    try:
+        yield container
+    except DomainError as error:
+        err_console.print(f"[red]error[/red]: {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    finally:
+        container.close()
+
+
+def cli_actor() -> str:
+    """Who runs the command, for the audit log."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"

@@ -1,0 +1,202 @@
+"""``revsync``: the command line. Run ``revsync --help``."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from revsync.adapters.db.migrate import current_revision, head_revision, upgrade
+from revsync.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG
+from revsync.entrypoints.cli.context import (
+    cli_actor,
+    console,
+    container_for,
+    err_console,
+    settings_from,
+)
+from revsync.entrypoints.cli.ingest import ingest_files
+
+app = typer.Typer(
+    name="revsync",
+    help="revsync: usage in, invoices to the ERP, signals to the CRM.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys (stored hashed; shown once).", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(audit_app, name="audit")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Config file (default: $REVSYNC_CONFIG, else ./revsync.yaml)."
+    ),
+]
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the config.")] = Path(
+        DEFAULT_CONFIG_NAME
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented example configuration."""
+    if path.exists() and not force:
+        err_console.print(f"{path} exists; use --force to overwrite it")
+        raise typer.Exit(1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(EXAMPLE_CONFIG, path)
+    console.print(f"wrote {path}; next: [bold]revsync db upgrade --config {path}[/bold]")
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Create or migrate the schema to the newest revision."""
+    with container_for(config) as container:
+        upgrade(container.engine)
+        console.print(f"database at revision {current_revision(container.engine)}")
+
+
+@db_app.command("current")
+def db_current(config: ConfigOption = None) -> None:
+    """Show the schema revision of the database and the newest one available."""
+    with container_for(config) as container:
+        console.print(
+            f"database: {current_revision(container.engine) or 'empty'}; newest: {head_revision()}"
+        )
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option("--name", help="What the key is for.")],
+    scope: Annotated[
+        list[str], typer.Option("--scope", help="ingest, read or admin; repeat for several.")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Issue a key and print it once."""
+    with container_for(config) as container:
+        issued = container.api_keys.create(name, scope, cli_actor())
+    console.print(
+        f"created {issued.key.id} ({', '.join(sorted(issued.key.scopes))}); "
+        "store the key now, it is not shown again:"
+    )
+    typer.echo(issued.secret)
+
+
+@apikey_app.command("list")
+def apikey_list(config: ConfigOption = None) -> None:
+    """List keys (never their secrets)."""
+    with container_for(config) as container:
+        keys = container.api_keys.all()
+    table = Table("id", "name", "prefix", "scopes", "created", "revoked")
+    for key in keys:
+        table.add_row(
+            key.id,
+            key.name,
+            key.prefix,
+            " ".join(sorted(key.scopes)),
+            key.created_at.isoformat(timespec="seconds"),
+            key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
+        )
+    console.print(table)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: Annotated[str, typer.Argument(help="Key id (see 'apikey list').")],
+    config: ConfigOption = None,
+) -> None:
+    """Revoke a key."""
+    with container_for(config) as container:
+        key = container.api_keys.revoke(key_id, cli_actor())
+    console.print(f"revoked {key.id} at {key.revoked_at}")
+
+
+@audit_app.command("verify")
+def audit_verify(config: ConfigOption = None) -> None:
+    """Recompute the hash chain; name the first entry that does not match."""
+    with container_for(config) as container:
+        check = container.audit.verify()
+    if check.broken is None:
+        console.print(f"audit log intact: {check.checked} entries verified")
+        return
+    entry = check.broken
+    err_console.print(
+        f"[red]audit log broken[/red] at entry {entry.seq} ({entry.record.action} on "
+        f"{entry.record.object_type} {entry.record.object_id}): {check.reason}; "
+        f"{check.checked} entries before it verified",
+        highlight=False,
+    )
+    raise typer.Exit(1)
+
+
+@app.command()
+def ingest(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="NDJSON or CSV files (by extension; see --format).", exists=True, dir_okay=False
+        ),
+    ],
+    fmt: Annotated[str, typer.Option("--format", help="auto, ndjson or csv.")] = "auto",
+    chunk: Annotated[
+        int, typer.Option(help="Events per transaction.", min=1, max=100_000)
+    ] = 10_000,
+    config: ConfigOption = None,
+) -> None:
+    """Load usage files by the API's rules; bad lines are reported by line number."""
+    if fmt not in ("auto", "ndjson", "csv"):
+        err_console.print("--format must be auto, ndjson or csv")
+        raise typer.Exit(2)
+    with container_for(config) as container:
+        failed = ingest_files(container, files, fmt, chunk, cli_actor())
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Overrides server.host.")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides server.port.")] = None,
+) -> None:
+    """Serve the HTTP API (uvicorn)."""
+    from revsync.entrypoints.api.serve import run
+
+    settings = settings_from(config)
+    run(settings, host=host, port=port)
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Folder for the demo's config and data.")
+    ] = Path("revsync-demo"),
+    serve_api: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")
+    ] = True,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8080,
+) -> None:
+    """Prepare an example install with sample customers and usage, then serve the API on it."""
+    from revsync.sandbox.sample import prepare_sample
+
+    prepared = prepare_sample(directory, port=port, console=console)
+    if serve_api:
+        from revsync.entrypoints.api.serve import run
+
+        run(settings_from(prepared.config_path), host=None, port=port)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

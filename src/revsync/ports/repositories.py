@@ -1,0 +1,140 @@
+"""Repositories and the unit of work for customers, API keys, the audit log and dead letters."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from revsync.domain.apikeys import ApiKey
+from revsync.domain.audit import AuditEntry, AuditRecord
+from revsync.domain.identity import Customer, ExternalRef
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An input revsync refused, kept with the reason so that nothing vanishes."""
+
+    received_at: datetime
+    channel: str
+    reason: str
+    payload: str
+    position: int | None = None
+    event_source: str | None = None
+    event_id: str | None = None
+    correlation_id: str | None = None
+    actor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDeadLetter:
+    """A dead letter with its id."""
+
+    id: int
+    letter: DeadLetter
+
+
+class CustomerRepository(Protocol):
+    """Canonical customers and their external references."""
+
+    def get(self, customer_id: str) -> Customer | None: ...
+
+    def save(self, customer: Customer) -> None:
+        """Insert or replace the customer and exactly its references."""
+        ...
+
+    def find_by_ref(self, ref: ExternalRef) -> Customer | None: ...
+
+    def owners_of(self, refs: Collection[ExternalRef]) -> dict[ExternalRef, str]:
+        """The current owner of each reference that is mapped."""
+        ...
+
+    def parent_of(self, customer_id: str) -> str | None: ...
+
+    def descendants_of(self, customer_id: str) -> list[str]:
+        """Every customer below ``customer_id`` in the hierarchy."""
+        ...
+
+    def page(self, *, after: str | None, limit: int) -> list[Customer]:
+        """Customers ordered by id, after the cursor ``after``."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    """Stored API keys (hashed)."""
+
+    def add(self, key: ApiKey, key_hash: str) -> None: ...
+
+    def by_hash(self, key_hash: str) -> ApiKey | None: ...
+
+    def get(self, key_id: str) -> ApiKey | None: ...
+
+    def all(self) -> list[ApiKey]: ...
+
+    def revoke(self, key_id: str, at: datetime) -> None: ...
+
+
+class AuditLog(Protocol):
+    """The append-only, hash-chained audit log."""
+
+    def append(self, record: AuditRecord) -> AuditEntry: ...
+
+    def entries(self, after: int | None = None) -> Iterator[AuditEntry]:
+        """Entries in chain order, after sequence number ``after``."""
+        ...
+
+
+class DeadLetterStore(Protocol):
+    """Refused inputs with their reasons."""
+
+    def add(self, letters: Sequence[DeadLetter]) -> None: ...
+
+    def page(
+        self, *, channel: str | None, after_id: int | None, limit: int
+    ) -> list[StoredDeadLetter]: ...
+
+
+class UsageMaintenance(Protocol):
+    """Changes to stored usage caused by identity changes."""
+
+    def attach_unmapped(self, tenants: Collection[str], customer_id: str) -> int:
+        """Give unmapped events of ``tenants`` to ``customer_id``; returns how many moved."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction across the repositories. Leaving without commit rolls back."""
+
+    @property
+    def customers(self) -> CustomerRepository: ...
+
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+    @property
+    def dead_letters(self) -> DeadLetterStore: ...
+
+    @property
+    def usage(self) -> UsageMaintenance: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Opens a unit of work; ``write=False`` for read-only use."""
+
+    def __call__(self, *, write: bool = True) -> UnitOfWork: ...

@@ -1,0 +1,115 @@
+"""The usage ledger: durable storage of accepted events, written in group transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol, TypeVar
+
+from revsync.ports.repositories import DeadLetter
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class TenantOwner:
+    """The customer a product tenant belongs to, with what ingestion needs of it."""
+
+    customer_id: str
+    timezone: str
+
+
+class StoredKey(NamedTuple):
+    """The dedup key and payload fingerprint held in a dedup slot."""
+
+    source: str
+    event_id: str
+    fingerprint: bytes
+
+
+class EventRow(NamedTuple):
+    """One accepted event as it is stored (fields in the order of the stored columns)."""
+
+    slot: int
+    source: str
+    event_id: str
+    type: str
+    subject: str
+    time_us: int
+    day: int
+    customer_id: str | None
+    data_json: str
+    fingerprint: bytes
+    received_us: int
+    late: bool
+
+
+class UsageTransaction(Protocol):
+    """What an ingestion step may do inside the ledger's transaction."""
+
+    def tenant_owners(self, tenants: Collection[str]) -> Mapping[str, TenantOwner]:
+        """Owners of the given tenants as committed (unmapped tenants are absent)."""
+        ...
+
+    def stored_keys(self, slots: Collection[int]) -> Mapping[int, StoredKey]:
+        """What each occupied slot holds (free slots are absent)."""
+        ...
+
+    def insert_events(self, rows: Sequence[EventRow]) -> Collection[int]:
+        """Insert rows; returns the slots inserted. A slot taken meanwhile by a concurrent
+        writer is left out of the result and must be classified again."""
+        ...
+
+    def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> None: ...
+
+
+class UsageLedger(Protocol):
+    """Runs ingestion steps in durable transactions, grouping concurrent ones."""
+
+    def submit(self, step: Callable[[UsageTransaction], T]) -> Future[T]:
+        """Run ``step`` in a transaction; the future resolves after the commit.
+
+        A step may run more than once (a failed group is retried step by step), so it must
+        derive everything it writes from what it reads in the transaction.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A stored event as meters read it; ``data`` decoded with exact (Decimal) numbers."""
+
+    time_us: int
+    source: str
+    event_id: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class UnmappedTenant:
+    """Events waiting for a tenant to be mapped to a customer."""
+
+    subject: str
+    events: int
+    first_time: datetime
+    last_time: datetime
+
+
+class UsageReader(Protocol):
+    """Read side of the usage ledger."""
+
+    def readings(
+        self, customer_ids: Sequence[str], event_type: str, start_us: int, end_us: int
+    ) -> Iterator[Reading]:
+        """Events of ``event_type`` for the customers with ``start_us <= time < end_us``."""
+        ...
+
+    def unmapped(self, *, after: str | None, limit: int) -> list[UnmappedTenant]:
+        """Tenants with unmapped events, by subject."""
+        ...
+
+    def unmapped_total(self) -> int: ...
+
+    def count_events(self) -> int: ...

@@ -1,0 +1,1 @@
+"""Versioned wire contracts: how revsync reads and writes its inputs and outputs."""

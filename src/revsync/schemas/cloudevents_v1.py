@@ -1,0 +1,259 @@
+"""CloudEvents 1.0 usage events on the wire (JSON batch, single event, NDJSON).
+
+Decoding is done with msgspec, which validates types in C; each item of a batch is decoded
+on its own so that one bad item is reported without losing the others. ``data`` is decoded
+with JSON floats as ``Decimal`` (exact) and re-encoded canonically (sorted keys) for storage
+and for the payload fingerprint.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final, NamedTuple
+
+import msgspec
+
+from revsync.domain.usage import UsageEvent
+
+SPEC_VERSION: Final = "1.0"
+MEDIA_BATCH: Final = "application/cloudevents-batch+json"
+MEDIA_SINGLE: Final = "application/cloudevents+json"
+MEDIA_JSON: Final = "application/json"
+MEDIA_NDJSON: Final = "application/x-ndjson"
+SUPPORTED_MEDIA: Final = (MEDIA_JSON, MEDIA_BATCH, MEDIA_SINGLE, MEDIA_NDJSON)
+
+#: deepest nesting accepted inside ``data`` (objects and arrays)
+MAX_DATA_DEPTH: Final = 32
+#: longest payload kept verbatim in a dead letter
+MAX_DEAD_LETTER_PAYLOAD: Final = 65_536
+
+
+class _WireEvent(msgspec.Struct, forbid_unknown_fields=False):
+    """The attributes revsync reads; CloudEvents extension attributes are ignored."""
+
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: datetime
+    specversion: str = SPEC_VERSION
+    datacontenttype: str | None = None
+    data: dict[str, Any] = {}
+
+
+_event_decoder = msgspec.json.Decoder(_WireEvent, float_hook=Decimal)
+_any_decoder = msgspec.json.Decoder(float_hook=Decimal)
+_raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+_canonical = msgspec.json.Encoder(order="sorted", decimal_format="number")
+
+_MSGSPEC_PATH = re.compile(r" - at `\$(?:\[\d+\])?\.?(?P<path>[^`]*)`$")
+_MISSING_FIELD = re.compile(r"^Object missing required field `(?P<field>[^`]+)`")
+
+
+class BodyError(ValueError):
+    """The body as a whole cannot be read; nothing in it is applied."""
+
+
+class Decoded(NamedTuple):
+    """An item that decoded into an event."""
+
+    position: int
+    event: UsageEvent
+
+
+class Refused(NamedTuple):
+    """An item that did not decode, with the reason and what could be read of it."""
+
+    position: int
+    reason: str
+    payload: str
+    event_id: str | None = None
+    event_source: str | None = None
+
+
+Item = Decoded | Refused
+
+
+def media_type(content_type: str | None) -> str:
+    """The bare media type of a Content-Type header (parameters such as charset dropped)."""
+    if not content_type:
+        return MEDIA_JSON
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def split_body(body: bytes, media: str) -> list[bytes]:
+    """Cut a request body into the raw bytes of each item, by media type."""
+    if media == MEDIA_NDJSON:
+        return _ndjson_lines(body)
+    if media == MEDIA_SINGLE:
+        return [body]
+    stripped = body.lstrip()
+    if media == MEDIA_JSON and stripped.startswith(b"{"):
+        return [body]
+    if not stripped.startswith(b"["):
+        raise BodyError("body: expected a JSON array of CloudEvents")
+    try:
+        return [bytes(raw) for raw in _raw_list_decoder.decode(body)]
+    except RecursionError:
+        return _split_deep_array(body)
+    except UnicodeDecodeError:
+        raise BodyError("body: invalid UTF-8 in a string") from None
+    except msgspec.DecodeError as error:
+        raise BodyError(f"body: malformed JSON: {_json_problem(error)}") from None
+
+
+def decode_items(raws: list[bytes]) -> list[Item]:
+    """Decode each raw item; a failure is a :class:`Refused` naming the field and reason."""
+    return [decode_item(index, raw) for index, raw in enumerate(raws)]
+
+
+def decode_item(index: int, raw: bytes) -> Item:
+    """Decode one CloudEvent into a domain event, or say why not."""
+    try:
+        wire = _event_decoder.decode(raw)
+    except msgspec.ValidationError as error:
+        return _refused(index, raw, _validation_reason(str(error)))
+    except UnicodeDecodeError:
+        return _refused(index, raw, "invalid UTF-8 in a string")
+    except msgspec.DecodeError as error:
+        return _refused(index, raw, f"malformed JSON: {_json_problem(error)}")
+    except RecursionError:
+        return _refused(index, raw, f"data: nested deeper than {MAX_DATA_DEPTH} levels")
+    reason = _wire_problem(wire, raw)
+    if reason is not None:
+        return _refused(index, raw, reason)
+    data_json = _canonical.encode(wire.data).decode()
+    event = UsageEvent(
+        wire.source, wire.id, wire.type, wire.subject, wire.time, wire.data, data_json
+    )
+    return Decoded(index, event)
+
+
+def _wire_problem(wire: _WireEvent, raw: bytes) -> str | None:
+    if wire.specversion != SPEC_VERSION:
+        return f"specversion: expected '{SPEC_VERSION}', got {wire.specversion!r}"
+    if wire.time.tzinfo is None:
+        return "time: must carry a UTC offset (RFC 3339), e.g. 2024-05-01T12:00:00Z"
+    if wire.datacontenttype is not None and media_type(wire.datacontenttype) != MEDIA_JSON:
+        return (
+            f"datacontenttype: only application/json data is accepted, got {wire.datacontenttype!r}"
+        )
+    if raw.count(b"[") + raw.count(b"{") > MAX_DATA_DEPTH and _depth(wire.data) > MAX_DATA_DEPTH:
+        return f"data: nested deeper than {MAX_DATA_DEPTH} levels"
+    return None
+
+
+def _depth(value: object) -> int:
+    """Nesting depth of objects and arrays, computed without recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        children: Any
+        if isinstance(current, dict):
+            children = current.values()
+        elif isinstance(current, list):
+            children = current
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _refused(index: int, raw: bytes, reason: str) -> Refused:
+    event_id, source = _best_effort_key(raw)
+    return Refused(index, reason, payload_text(raw), event_id, source)
+
+
+def _best_effort_key(raw: bytes) -> tuple[str | None, str | None]:
+    try:
+        value = _any_decoder.decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None, None
+    if not isinstance(value, dict):
+        return None, None
+    event_id, source = value.get("id"), value.get("source")
+    return (
+        event_id if isinstance(event_id, str) else None,
+        source if isinstance(source, str) else None,
+    )
+
+
+def payload_text(raw: bytes) -> str:
+    """Raw input as text for a dead letter (invalid UTF-8 replaced, long input cut)."""
+    text = raw[:MAX_DEAD_LETTER_PAYLOAD].decode("utf-8", errors="replace")
+    if len(raw) > MAX_DEAD_LETTER_PAYLOAD:
+        text += f"… [{len(raw) - MAX_DEAD_LETTER_PAYLOAD} more bytes]"
+    return text
+
+
+def _validation_reason(message: str) -> str:
+    missing = _MISSING_FIELD.match(message)
+    if missing:
+        return f"{missing['field']}: required"
+    located = _MSGSPEC_PATH.search(message)
+    text = message[: located.start()] if located else message
+    text = text.replace("`", "")
+    if text.startswith("Invalid RFC3339"):
+        text = "not an RFC 3339 timestamp"
+    field = located["path"] if located and located["path"] else "event"
+    return f"{field}: {_lower_first(text)}"
+
+
+def _json_problem(error: msgspec.DecodeError) -> str:
+    return _lower_first(str(error).removeprefix("JSON is malformed: "))
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _ndjson_lines(body: bytes) -> list[bytes]:
+    lines = body.split(b"\n")
+    if lines and not lines[-1].strip():
+        lines.pop()
+    return [line.rstrip(b"\r") for line in lines]
+
+
+_STRUCTURAL = re.compile(rb'["\[\]{},\\]')
+
+
+def _split_deep_array(body: bytes) -> list[bytes]:
+    """Split a top-level JSON array into items without recursion (for pathological nesting)."""
+    items: list[bytes] = []
+    depth = 0
+    in_string = False
+    escaped_at = -1
+    start = -1
+    for match in _STRUCTURAL.finditer(body):
+        char, pos = match.group(), match.start()
+        if in_string:
+            if char == b"\\" and escaped_at != pos:
+                escaped_at = pos + 1
+            elif char == b'"' and escaped_at != pos:
+                in_string = False
+            continue
+        if char == b'"':
+            in_string = True
+        elif char in (b"[", b"{"):
+            depth += 1
+            if depth == 1:
+                start = pos + 1
+        elif char in (b"]", b"}"):
+            depth -= 1
+            if depth == 0:
+                _append_item(items, body[start:pos])
+                return items
+        elif char == b"," and depth == 1:
+            _append_item(items, body[start:pos])
+            start = pos + 1
+    raise BodyError("body: malformed JSON (unterminated array)")
+
+
+def _append_item(items: list[bytes], raw: bytes) -> None:
+    stripped = raw.strip()
+    if stripped or items:
+        items.append(stripped)

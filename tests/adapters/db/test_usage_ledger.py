@@ -1,0 +1,194 @@
+"""The usage ledger: exactly once under retries, concurrency, hash collisions and crashes.
+Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from revsync.adapters.db.engine import create_db_engine
+from revsync.adapters.db.tables import usage_events
+from revsync.adapters.db.usage_ledger import SqlUsageLedger
+from revsync.adapters.failpoints import FailpointError, Failpoints
+from revsync.application.ingestion import Ingestion, IngestContext, IngestPolicy, IngestReport
+from revsync.domain.usage import dedup_slot
+from revsync.schemas.cloudevents_v1 import decode_items
+from tests.conftest import NOW
+from tests.support.clock import FrozenClock
+from tests.support.databases import sqlite_copy
+from tests.support.events import encode, event
+
+CONTEXT = IngestContext("api", "test")
+
+
+def weak_slot(source: str, event_id: str, probe: int) -> int:
+    """Eight slots only: nearly every key collides, so open addressing is exercised."""
+    digest = hashlib.sha256(f"{source}\x00{event_id}".encode()).digest()
+    return (digest[0] + probe) % 8 if probe < 8 else 1000 + probe
+
+
+def items(events: list[dict[str, Any]]) -> list[Any]:
+    return decode_items([encode(e) for e in events])
+
+
+def stored(url: str) -> list[tuple[str, str, str]]:
+    engine = create_db_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(usage_events.c.source, usage_events.c.event_id, usage_events.c.data).order_by(
+                    usage_events.c.source, usage_events.c.event_id
+                )
+            )
+            return [tuple(row) for row in rows]  # type: ignore[misc]
+    finally:
+        engine.dispose()
+
+
+class Writer:
+    """An independent writer (own engine and ledger), as another process would be."""
+
+    def __init__(self, url: str, failpoints: Failpoints | None = None, slot_of: Any = dedup_slot) -> None:
+        self.engine = create_db_engine(url, pool_size=2)
+        self.ledger = SqlUsageLedger(self.engine, failpoints=failpoints or Failpoints())
+        self.ingestion = Ingestion(self.ledger, FrozenClock(NOW), [], IngestPolicy(), slot_of=slot_of)
+
+    def ingest(self, events: list[dict[str, Any]]) -> IngestReport:
+        return self.ingestion.ingest(items(events), CONTEXT)
+
+    def close(self) -> None:
+        self.ledger.close()
+        self.engine.dispose()
+
+
+@pytest.fixture
+def writers(any_db_url: str) -> Iterator[list[Writer]]:
+    made = [Writer(any_db_url) for _ in range(4)]
+    yield made
+    for writer in made:
+        writer.close()
+
+
+def test_the_same_batch_from_several_writers_at_once_is_stored_once(any_db_url: str, writers: list[Writer]) -> None:
+    batch = [event(f"e{i}", subject=f"t{i % 7}") for i in range(300)]
+    barrier = threading.Barrier(len(writers))
+
+    def send(writer: Writer) -> IngestReport:
+        barrier.wait()
+        return writer.ingest(batch)
+
+    with ThreadPoolExecutor(len(writers)) as pool:
+        reports = list(pool.map(send, writers))
+    assert sum(r.accepted for r in reports) == 300
+    assert sum(r.duplicates for r in reports) == 300 * (len(writers) - 1)
+    assert all(r.rejected == [] for r in reports)
+    assert len(stored(any_db_url)) == 300
+
+
+def test_overlapping_batches_from_several_threads_of_one_writer(any_db_url: str) -> None:
+    writer = Writer(any_db_url)
+    try:
+        batches = [[event(f"e{i}") for i in range(start, start + 100)] for start in range(0, 400, 50)]
+        with ThreadPoolExecutor(8) as pool:
+            reports = list(pool.map(writer.ingest, batches))
+    finally:
+        writer.close()
+    assert sum(r.accepted for r in reports) == 450
+    assert sum(r.duplicates for r in reports) == 800 - 450
+    assert len(stored(any_db_url)) == 450
+
+
+def test_a_crash_before_commit_leaves_the_batch_retryable(any_db_url: str) -> None:
+    failpoints = Failpoints()
+    writer = Writer(any_db_url, failpoints)
+    try:
+        batch = [event(f"e{i}") for i in range(10)]
+        failpoints.arm("ledger.before_commit", times=1)
+        with pytest.raises(FailpointError):
+            writer.ingest(batch)
+        assert stored(any_db_url) == []  # not counted, and the dedup claims went with it
+        retried = writer.ingest(batch)
+        assert (retried.accepted, retried.duplicates) == (10, 0)
+        again = writer.ingest(batch)
+        assert (again.accepted, again.duplicates) == (0, 10)
+    finally:
+        writer.close()
+    assert len(stored(any_db_url)) == 10
+
+
+def test_one_failing_step_does_not_fail_the_others_in_its_group(any_db_url: str) -> None:
+    engine = create_db_engine(any_db_url, pool_size=2)
+    ledger = SqlUsageLedger(engine)
+    ingestion = Ingestion(ledger, FrozenClock(NOW), [], IngestPolicy())
+    gate = threading.Event()
+    try:
+        blocker = ledger.submit(lambda tx: gate.wait(5))  # holds the writer so the next ones group
+
+        def explode(tx: object) -> None:
+            raise RuntimeError("boom")
+
+        failing = ledger.submit(explode)
+        good = ingestion.submit(ingestion.prepare(items([event("ok")]), CONTEXT))
+        gate.set()
+        assert blocker.result(5) is True
+        with pytest.raises(RuntimeError, match="boom"):
+            failing.result(5)
+        assert good.result(5).accepted == 1
+    finally:
+        ledger.close()
+        engine.dispose()
+    assert [row[1] for row in stored(any_db_url)] == ["ok"]
+
+
+keys = st.tuples(st.sampled_from(["app://a", "app://b"]), st.sampled_from([f"id{i}" for i in range(12)]))
+payloads = st.sampled_from([{"v": 1}, {"v": 2}])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    sequence=st.lists(st.tuples(keys, payloads), min_size=1, max_size=40),
+    cut=st.lists(st.integers(1, 10), min_size=1, max_size=8),
+)
+def test_dedup_with_colliding_slots_matches_a_model(sqlite_template: Any, tmp_path_factory: Any, sequence: list[Any], cut: list[int]) -> None:
+    """Whatever the batching and however keys collide: first payload wins, same payload is a
+    duplicate, another payload is a conflict; each key is stored once."""
+    url = sqlite_copy(sqlite_template, tmp_path_factory.mktemp("dedup"))
+    writer = Writer(url, slot_of=weak_slot)
+    first_payload: dict[tuple[str, str], dict[str, int]] = {}
+    expected = {"accepted": 0, "duplicates": 0, "conflicts": 0}
+    for key, data in sequence:
+        if key not in first_payload:
+            first_payload[key] = data
+            expected["accepted"] += 1
+        elif first_payload[key] == data:
+            expected["duplicates"] += 1
+        else:
+            expected["conflicts"] += 1
+    got = {"accepted": 0, "duplicates": 0, "conflicts": 0}
+    try:
+        position = 0
+        for size in cut * 10:
+            chunk = sequence[position : position + size]
+            if not chunk:
+                break
+            position += size
+            report = writer.ingest([event(i, source=s, data=d) for (s, i), d in chunk])
+            got["accepted"] += report.accepted
+            got["duplicates"] += report.duplicates
+            got["conflicts"] += len(report.rejected)
+            assert all(r.reason.startswith("conflict:") for r in report.rejected)
+    finally:
+        writer.close()
+    assert got == expected
+    rows = stored(url)
+    assert len(rows) == len(first_payload)
+    assert {(s, i): d for s, i, d in rows} == {k: encode(v).decode() for k, v in first_payload.items()}
+

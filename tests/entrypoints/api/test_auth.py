@@ -1,0 +1,87 @@
+"""Every endpoint but /healthz needs a key with the right scope; 401 / 403 with a JSON body."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from revsync.bootstrap import Container
+from revsync.entrypoints.api.app import create_app
+from tests.conftest import issue_key
+from tests.support.events import encode, event
+
+
+def test_healthz_needs_no_key(api: TestClient) -> None:
+    assert api.get("/healthz").json() == {"status": "ok", "database": "sqlite"}
+
+
+def test_every_other_route_requires_a_key(api: TestClient, container: Container) -> None:
+    paths = create_app(container).openapi()["paths"]
+    operations = [(method.upper(), path) for path, ops in paths.items() for method in ops if path != "/healthz"]
+    assert len(operations) >= 10
+    for method, template in operations:
+        path = template.replace("{customer_id}", "acme").replace("{key_id}", "key_x")
+        response = api.request(method, path)
+        assert response.status_code == 401, (method, path)
+        assert response.json()["error"]["code"] == "unauthorized"
+        assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["", "Bearer", "Basic dXNlcjpwYXNz", "Bearer rsk_nope_nope", "Bearer not-a-key"],
+    ids=["empty", "no token", "basic", "unknown", "malformed"],
+)
+def test_missing_or_wrong_keys_are_401(api: TestClient, header: str) -> None:
+    response = api.get("/v1/customers", headers={"Authorization": header} if header else {})
+    assert response.status_code == 401
+    body = response.json()["error"]
+    assert body["code"] == "unauthorized"
+    assert body["request_id"]
+
+
+def test_a_revoked_key_stops_working(api: TestClient, container: Container, admin: dict[str, str]) -> None:
+    reader = issue_key(container, "read")
+    assert api.get("/v1/customers", headers=reader).status_code == 200
+    key_id = next(k["id"] for k in api.get("/v1/api-keys", headers=admin).json() if k["scopes"] == ["read"])
+    revoked = api.delete(f"/v1/api-keys/{key_id}", headers=admin)
+    assert revoked.status_code == 200
+    assert revoked.json()["revoked_at"] is not None
+    response = api.get("/v1/customers", headers=reader)
+    assert response.status_code == 401
+    assert response.json()["error"]["message"] == "invalid or revoked API key"
+
+
+def test_a_key_without_ingest_scope_cannot_ingest(api: TestClient, reader: dict[str, str]) -> None:
+    response = api.post("/v1/events", content=encode([event("e1")]), headers=reader)
+    assert response.status_code == 403
+    assert response.json()["error"]["message"] == "this API key lacks the 'ingest' scope"
+
+
+def test_an_ingest_key_cannot_read_or_administer(api: TestClient, ingest: dict[str, str]) -> None:
+    assert api.post("/v1/events", content=encode([event("e1")]), headers=ingest).status_code == 200
+    assert api.get("/v1/customers", headers=ingest).status_code == 403
+    assert api.put("/v1/customers/x", json={"name": "X", "currency": "EUR"}, headers=ingest).status_code == 403
+    assert api.get("/v1/api-keys", headers=ingest).status_code == 403
+
+
+def test_keys_are_stored_hashed_and_shown_once(api: TestClient, container: Container, admin: dict[str, str]) -> None:
+    created = api.post("/v1/api-keys", json={"name": "ci", "scopes": ["read", "ingest"]}, headers=admin)
+    assert created.status_code == 201
+    secret = created.json()["key"]
+    assert secret.startswith("rsk_")
+    listed = api.get("/v1/api-keys", headers=admin).text
+    assert secret not in listed
+    with container.engine.connect() as conn:
+        dump = "\n".join(str(row) for row in conn.exec_driver_sql("SELECT * FROM api_keys"))
+        audit = "\n".join(str(row) for row in conn.exec_driver_sql("SELECT * FROM audit_log"))
+    assert secret not in dump
+    assert secret.split("_", 2)[2] not in dump
+    assert secret.split("_", 2)[2] not in audit
+    assert api.get("/v1/customers", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+
+
+def test_unknown_scope_is_refused(api: TestClient, admin: dict[str, str]) -> None:
+    response = api.post("/v1/api-keys", json={"name": "x", "scopes": ["root"]}, headers=admin)
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "scope"

@@ -1,0 +1,280 @@
+"""POST /v1/events: exactly once, every bad item reported by index and dead-lettered,
+nothing else lost. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from revsync.config import Settings
+from tests.conftest import make_settings
+from tests.support.events import encode, event, ndjson
+
+BATCH = "application/cloudevents-batch+json"
+
+
+@pytest.fixture
+def settings(any_db_url: str) -> Settings:
+    return make_settings(any_db_url, ingestion={"max_batch_events": 50, "max_body_bytes": 64 * 1024})
+
+
+def post(api: TestClient, key: dict[str, str], body: bytes, media: str = BATCH) -> Any:
+    return api.post("/v1/events", content=body, headers={**key, "Content-Type": media})
+
+
+def put_customer(api: TestClient, admin: dict[str, str], cid: str, tenants: list[str]) -> Any:
+    body = {"name": cid.title(), "currency": "EUR", "timezone": "UTC", "external_refs": {"product": tenants}}
+    return api.put(f"/v1/customers/{cid}", json=body, headers=admin)
+
+
+def calls(api: TestClient, key: dict[str, str], cid: str, **params: str) -> list[dict[str, Any]]:
+    query = {"meter": "api_calls", "from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", **params}
+    response = api.get(f"/v1/customers/{cid}/usage", params=query, headers=key)
+    assert response.status_code == 200, response.text
+    buckets: list[dict[str, Any]] = response.json()["buckets"]
+    return buckets
+
+
+def dead_letters(api: TestClient, key: dict[str, str]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = api.get("/v1/dead-letters", headers=key).json()["items"]
+    return items
+
+
+def test_a_batch_is_stored_and_metered_at_once(api: TestClient, admin: dict[str, str]) -> None:
+    put_customer(api, admin, "acme", ["tenant-a"])
+    events = [event(f"e{i}", data={"endpoint": "/x", "environment": "production"}) for i in range(3)]
+    response = post(api, admin, encode(events))
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 3, "duplicates": 0, "unmapped": 0, "late": 0, "rejected": []}
+    assert [(b["value"], b["events"]) for b in calls(api, admin, "acme")] == [("3", 3)]
+
+
+def test_the_same_batch_twice_counts_once(api: TestClient, admin: dict[str, str]) -> None:
+    put_customer(api, admin, "acme", ["tenant-a"])
+    body = encode([event(f"e{i}") for i in range(5)])
+    first, second = post(api, admin, body).json(), post(api, admin, body).json()
+    assert (first["accepted"], first["duplicates"]) == (5, 0)
+    assert (second["accepted"], second["duplicates"]) == (0, 5)
+    assert calls(api, admin, "acme")[0]["value"] == "5"
+
+
+def test_a_duplicate_within_one_batch_counts_once(api: TestClient, admin: dict[str, str]) -> None:
+    put_customer(api, admin, "acme", ["tenant-a"])
+    result = post(api, admin, encode([event("e1"), event("e2"), event("e1")])).json()
+    assert (result["accepted"], result["duplicates"], result["rejected"]) == (2, 1, [])
+
+
+def test_key_order_in_data_does_not_make_a_conflict(api: TestClient, admin: dict[str, str]) -> None:
+    first = b'[{"specversion":"1.0","id":"k","source":"s","type":"t","subject":"x","time":"2026-11-10T10:00:00Z","data":{"a":1,"b":2}}]'
+    again = b'[{"specversion":"1.0","id":"k","source":"s","type":"t","subject":"x","time":"2026-11-10T10:00:00+00:00","data":{"b":2,"a":1}}]'
+    assert post(api, admin, first).json()["accepted"] == 1
+    assert post(api, admin, again).json()["duplicates"] == 1
+
+
+def test_same_key_with_another_payload_is_a_conflict_and_recorded(api: TestClient, admin: dict[str, str]) -> None:
+    put_customer(api, admin, "acme", ["tenant-a"])
+    post(api, admin, encode([event("e1", data={"endpoint": "/a"})]))
+    result = post(api, admin, encode([event("e2"), event("e1", data={"endpoint": "/b"})])).json()
+    assert result["accepted"] == 1
+    assert result["duplicates"] == 0
+    assert len(result["rejected"]) == 1
+    rejected = result["rejected"][0]
+    assert (rejected["index"], rejected["id"]) == (1, "e1")
+    assert rejected["reason"].startswith("conflict:")
+    letters = dead_letters(api, admin)
+    assert [(d["event_id"], d["reason"][:9]) for d in letters] == [("e1", "conflict:")]
+    assert '"endpoint": "/b"' in letters[0]["payload"] or '"endpoint":"/b"' in letters[0]["payload"]
+    by_endpoint = calls(api, admin, "acme", group_by="endpoint")
+    assert [(b["group"]["endpoint"], b["value"]) for b in by_endpoint] == [(None, "1"), ("/a", "1")]
+
+
+def test_ids_are_namespaced_by_source(api: TestClient, admin: dict[str, str]) -> None:
+    put_customer(api, admin, "acme", ["tenant-a"])
+    result = post(api, admin, encode([event("same", source="app://one"), event("same", source="app://two")]))
+    assert result.json()["accepted"] == 2
+    assert calls(api, admin, "acme")[0]["value"] == "2"
+
+
+def test_single_event_and_ndjson_media_types(api: TestClient, admin: dict[str, str]) -> None:
+    put_customer(api, admin, "acme", ["tenant-a"])
+    single = post(api, admin, encode(event("s1")), "application/cloudevents+json")
+    assert single.json()["accepted"] == 1
+    lines = ndjson([event("n1"), event("n2")]) + b"{not json\n" + ndjson([event("n3")])
+    result = post(api, admin, lines, "application/x-ndjson").json()
+    assert result["accepted"] == 3
+    assert [(r["index"], r["id"]) for r in result["rejected"]] == [(2, None)]
+    assert result["rejected"][0]["reason"].startswith("malformed JSON")
+    plain = post(api, admin, encode([event("j1")]), "application/json; charset=utf-8")
+    assert plain.json()["accepted"] == 1
+    assert calls(api, admin, "acme")[0]["value"] == "5"
+
+
+def test_unsupported_media_type_is_415(api: TestClient, admin: dict[str, str]) -> None:
+    response = post(api, admin, b"id,source\n", "text/csv")
+    assert response.status_code == 415
+    assert "application/cloudevents-batch+json" in response.json()["error"]["message"]
+
+
+def nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+BAD_ITEMS: list[tuple[str, Any, str]] = [
+    ("wrong type", {**event("b1"), "id": 7}, "id: expected str, got int"),
+    ("missing field", {k: v for k, v in event("b2").items() if k != "subject"}, "subject: required"),
+    ("data not an object", {**event("b3"), "data": [1, 2]}, "data: expected object, got array"),
+    ("bad timestamp", {**event("b4"), "time": "yesterday"}, "time: not an RFC 3339 timestamp"),
+    ("no UTC offset", {**event("b5"), "time": "2026-11-10T10:00:00"}, "time: must carry a UTC offset"),
+    ("far future", {**event("b6"), "time": "2026-11-16T12:00:01Z"}, "time: more than 24 h in the future"),
+    ("empty id", {**event("b7"), "id": ""}, "id: must not be empty"),
+    ("spec version", {**event("b8"), "specversion": "0.3"}, "specversion: expected '1.0'"),
+    ("not an object", "just a string", "event: expected object, got str"),
+    ("nested too deep", {**event("b9"), "data": {"x": nested(40)}}, "data: nested deeper than 32 levels"),
+    (
+        "meter value missing",
+        event("b10", type="llm.completion", data={"environment": "production", "model": "m"}),
+        "data.tokens: missing, required by meter 'llm_tokens' (sum)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("label", "item", "reason"), BAD_ITEMS, ids=[b[0] for b in BAD_ITEMS])
+def test_a_bad_item_is_rejected_by_index_and_the_rest_kept(
+    api: TestClient, admin: dict[str, str], label: str, item: Any, reason: str
+) -> None:
+    put_customer(api, admin, "acme", ["tenant-a"])
+    response = post(api, admin, encode([event("ok1"), item, event("ok2")]))
+    assert response.status_code == 200
+    result = response.json()
+    assert result["accepted"] == 2
+    assert len(result["rejected"]) == 1
+    assert result["rejected"][0]["index"] == 1
+    assert result["rejected"][0]["reason"].startswith(reason), result["rejected"][0]["reason"]
+    letters = dead_letters(api, admin)
+    assert [(d["position"], d["reason"]) for d in letters] == [(1, result["rejected"][0]["reason"])]
+    assert letters[0]["payload"]
+    assert calls(api, admin, "acme")[0]["value"] == "2"
+
+
+def test_a_meter_ignores_events_its_filters_exclude(api: TestClient, admin: dict[str, str]) -> None:
+    staging = event("st", type="llm.completion", data={"environment": "staging", "model": "m"})
+    assert post(api, admin, encode([staging])).json()["accepted"] == 1
+
+
+def test_pathological_nesting_rejects_only_that_item(api: TestClient, admin: dict[str, str]) -> None:
+    put_customer(api, admin, "acme", ["tenant-a"])
+    deep = b'{"specversion":"1.0","id":"deep","source":"s","type":"t","subject":"tenant-a","time":"2026-11-10T10:00:00Z","data":{"x":' + b"[" * 5000 + b"]" * 5000 + b"}}"
+    body = b"[" + encode(event("ok1")) + b"," + deep + b"," + encode(event("ok2")) + b"]"
+    result = post(api, admin, body).json()
+    assert result["accepted"] == 2
+    assert [(r["index"], r["reason"]) for r in result["rejected"]] == [(1, "data: nested deeper than 32 levels")]
+
+
+def test_invalid_utf8_in_an_array_item_rejects_that_item(api: TestClient, admin: dict[str, str]) -> None:
+    put_customer(api, admin, "acme", ["tenant-a"])
+    bad = encode(event("u1")).replace(b'"u1"', b'"u\xff1"')
+    body = b"[" + encode(event("ok1")) + b"," + bad + b"," + encode(event("ok2")) + b"]"
+    result = post(api, admin, body).json()
+    assert result["accepted"] == 2
+    assert [(r["index"], r["reason"]) for r in result["rejected"]] == [(1, "invalid UTF-8 in a string")]
+    letter = dead_letters(api, admin)[0]
+    assert "\ufffd" in letter["payload"]
+
+
+def test_invalid_utf8_in_an_ndjson_line_rejects_that_line(api: TestClient, admin: dict[str, str]) -> None:
+    put_customer(api, admin, "acme", ["tenant-a"])
+    bad = encode(event("u1")).replace(b'"u1"', b'"u\xff1"')
+    result = post(api, admin, ndjson([event("ok1")]) + bad + b"\n", "application/x-ndjson").json()
+    assert result["accepted"] == 1
+    assert result["rejected"][0]["index"] == 1
+    assert result["rejected"][0]["reason"].startswith("invalid UTF-8")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'[{"id": "x",', "body: malformed JSON: input data was truncated"),
+        (b'{"not": "an array"}', "body: expected a JSON array"),
+        (b"[\xff\xfe]", "body: malformed JSON: invalid character"),
+    ],
+    ids=["truncated", "object for a batch", "binary"],
+)
+def test_an_unreadable_body_is_400_dead_lettered_and_stores_nothing(
+    api: TestClient, admin: dict[str, str], body: bytes, message: str
+) -> None:
+    response = post(api, admin, body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "malformed_body"
+    assert error["message"].lower().startswith(message.lower())
+    letters = dead_letters(api, admin)
+    assert len(letters) == 1
+    assert letters[0]["reason"].lower().startswith(message.lower())
+
+
+def test_too_many_events_is_413_and_nothing_is_applied(api: TestClient, admin: dict[str, str]) -> None:
+    put_customer(api, admin, "acme", ["tenant-a"])
+    response = post(api, admin, encode([event(f"e{i}") for i in range(51)]))
+    assert response.status_code == 413
+    assert "limit is 50" in response.json()["error"]["message"]
+    assert calls(api, admin, "acme") == []
+    assert dead_letters(api, admin) == []
+
+
+def test_too_large_a_body_is_413_and_nothing_is_applied(api: TestClient, admin: dict[str, str]) -> None:
+    put_customer(api, admin, "acme", ["tenant-a"])
+    big = [event(f"e{i}", data={"pad": "x" * 3000}) for i in range(30)]
+    response = post(api, admin, encode(big))
+    assert response.status_code == 413
+    assert "exceeds 65536 bytes" in response.json()["error"]["message"]
+    assert calls(api, admin, "acme") == []
+
+
+def test_late_events_are_accepted_and_flagged(api: TestClient, admin: dict[str, str]) -> None:
+    put_customer(api, admin, "acme", ["tenant-a"])
+    result = post(api, admin, encode([event("old", time="2026-10-31T23:59:59Z"), event("new")])).json()
+    assert (result["accepted"], result["late"]) == (2, 1)
+
+
+def test_late_is_judged_in_the_customers_time_zone(api: TestClient, admin: dict[str, str]) -> None:
+    body = {"name": "Tokyo", "currency": "JPY", "timezone": "Asia/Tokyo", "external_refs": {"product": ["t-jp"]}}
+    api.put("/v1/customers/jp", json=body, headers=admin)
+    # 2026-10-31T15:00Z is already November 1st (00:00 JST) in Tokyo: not late there; 14:59:59Z is.
+    result = post(
+        api,
+        admin,
+        encode(
+            [
+                event("in", subject="t-jp", time="2026-10-31T15:00:00Z"),
+                event("out", subject="t-jp", time="2026-10-31T14:59:59Z"),
+            ]
+        ),
+    ).json()
+    assert (result["accepted"], result["late"]) == (2, 1)
+
+
+def test_unmapped_usage_is_kept_listed_and_attached_once(api: TestClient, admin: dict[str, str]) -> None:
+    result = post(api, admin, encode([event("u1", subject="t-new"), event("u2", subject="t-new")])).json()
+    assert (result["accepted"], result["unmapped"]) == (2, 2)
+    unmapped = api.get("/v1/usage/unmapped", headers=admin).json()
+    assert unmapped["total_events"] == 2
+    assert [(i["subject"], i["events"]) for i in unmapped["items"]] == [("t-new", 2)]
+    mapped = put_customer(api, admin, "newco", ["t-new"])
+    assert mapped.status_code == 201
+    assert mapped.json()["attached_unmapped_events"] == 2
+    # retried after the mapping: duplicates, still counted once
+    again = post(api, admin, encode([event("u1", subject="t-new"), event("u3", subject="t-new")])).json()
+    assert (again["accepted"], again["duplicates"], again["unmapped"]) == (1, 1, 0)
+    assert calls(api, admin, "newco")[0]["value"] == "3"
+    assert api.get("/v1/usage/unmapped", headers=admin).json() == {
+        "total_events": 0,
+        "items": [],
+        "next_cursor": None,
+    }
+    # putting the same customer again attaches nothing more
+    assert put_customer(api, admin, "newco", ["t-new"]).json()["attached_unmapped_events"] == 0

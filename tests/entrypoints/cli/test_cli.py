@@ -1,0 +1,132 @@
+"""The revsync command line: init, db, apikey, ingest files, audit verify."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from revsync.entrypoints.cli.main import app
+from tests.support.events import event, ndjson
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "revsync.yaml"
+    assert runner.invoke(app, ["init", str(path)]).exit_code == 0
+    result = runner.invoke(app, ["db", "upgrade", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_help_lists_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("init", "serve", "ingest", "db", "apikey", "audit", "demo"):
+        assert command in result.output
+
+
+def test_init_writes_the_example_and_will_not_overwrite(tmp_path: Path) -> None:
+    path = tmp_path / "revsync.yaml"
+    assert runner.invoke(app, ["init", str(path)]).exit_code == 0
+    assert "meters:" in path.read_text()
+    again = runner.invoke(app, ["init", str(path)])
+    assert again.exit_code == 1
+    assert "--force" in again.output
+    assert runner.invoke(app, ["init", str(path), "--force"]).exit_code == 0
+
+
+def test_db_upgrade_reaches_the_newest_revision(config: Path) -> None:
+    result = runner.invoke(app, ["db", "current", "--config", str(config)])
+    assert result.exit_code == 0
+    assert "database: 0001; newest: 0001" in result.output
+
+
+def test_a_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("server:\n  port: 0\n")
+    result = runner.invoke(app, ["db", "upgrade", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "server.port" in result.output
+
+
+def test_apikey_create_prints_the_key_once(config: Path) -> None:
+    created = runner.invoke(app, ["apikey", "create", "--name", "loader", "--scope", "ingest", "--scope", "read", "--config", str(config)])
+    assert created.exit_code == 0, created.output
+    secret = created.output.strip().splitlines()[-1]
+    assert secret.startswith("rsk_")
+    listed = runner.invoke(app, ["apikey", "list", "--config", str(config)])
+    assert "loader" in listed.output
+    assert secret not in listed.output
+    key_id = created.output.split()[1]
+    revoked = runner.invoke(app, ["apikey", "revoke", key_id, "--config", str(config)])
+    assert revoked.exit_code == 0
+    assert f"revoked {key_id}" in revoked.output
+
+
+def test_apikey_with_an_unknown_scope_fails(config: Path) -> None:
+    result = runner.invoke(app, ["apikey", "create", "--name", "x", "--scope", "root", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "unknown scope 'root'" in result.output
+
+
+def test_ingest_ndjson_reports_bad_lines_by_number_and_keeps_the_rest(config: Path, tmp_path: Path) -> None:
+    path = tmp_path / "usage.ndjson"
+    path.write_bytes(ndjson([event("a"), event("b")]) + b"{broken\n\n" + ndjson([event("c"), event("a")]))
+    result = runner.invoke(app, ["ingest", str(path), "--config", str(config)])
+    assert result.exit_code == 1  # some lines were refused
+    assert f"{path}:3: malformed JSON" in result.output
+    row = next(line for line in result.output.splitlines() if "usage.ndjson" in line and "│" in line)
+    assert [cell.strip() for cell in row.split("│")[2:7]] == ["3", "1", "1", "3", "0"]
+    again = runner.invoke(app, ["ingest", str(path), "--config", str(config)])
+    row = next(line for line in again.output.splitlines() if "usage.ndjson" in line and "│" in line)
+    assert [cell.strip() for cell in row.split("│")[2:4]] == ["0", "4"]
+
+
+def test_ingest_csv_with_data_columns(config: Path, tmp_path: Path) -> None:
+    path = tmp_path / "usage.csv"
+    path.write_text(
+        "id,source,type,subject,time,data.tokens,data.model,data.environment\n"
+        "c1,app://csv,llm.completion,t-1,2026-11-10T10:00:00Z,120,00123,production\n"
+        "c2,app://csv,llm.completion,t-1,2026-11-10T11:00:00Z,abc,m,production\n"
+        "c3,app://csv,llm.completion,t-1,not-a-time,5,m,production\n"
+    )
+    result = runner.invoke(app, ["ingest", str(path), "--config", str(config)])
+    assert f"{path}:3: data.tokens: expected a number" in result.output
+    assert f"{path}:4: time: not an RFC 3339 timestamp" in result.output
+    db = sqlite3.connect(config.parent / "revsync.db")
+    (data,) = db.execute("SELECT data FROM usage_events WHERE event_id = 'c1'").fetchone()
+    assert data == '{"environment":"production","model":"00123","tokens":120}'
+
+
+def test_ingest_csv_without_required_columns_loads_nothing(config: Path, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("id,type\n1,x\n")
+    result = runner.invoke(app, ["ingest", str(path), "--config", str(config)])
+    assert result.exit_code == 1
+    assert "CSV header lacks required column(s): source, subject, time" in result.output
+
+
+def test_audit_verify_names_the_first_tampered_entry(config: Path) -> None:
+    for name in ("one", "two", "three"):
+        runner.invoke(app, ["apikey", "create", "--name", name, "--scope", "read", "--config", str(config)])
+    intact = runner.invoke(app, ["audit", "verify", "--config", str(config)])
+    assert intact.exit_code == 0
+    assert "3 entries verified" in intact.output
+    db = sqlite3.connect(config.parent / "revsync.db")
+    with db:
+        db.execute("UPDATE audit_log SET after = replace(after, 'two', 'TWO') WHERE seq = 2")
+    broken = runner.invoke(app, ["audit", "verify", "--config", str(config)])
+    assert broken.exit_code == 1
+    assert "audit log broken at entry 2" in broken.output
+    assert "content does not match its hash" in broken.output
+    with db:
+        db.execute("UPDATE audit_log SET after = replace(after, 'TWO', 'two') WHERE seq = 2")
+        db.execute("DELETE FROM audit_log WHERE seq = 2")
+    removed = runner.invoke(app, ["audit", "verify", "--config", str(config)])
+    assert "audit log broken at entry 3" in removed.output
+    assert "previous-hash does not match" in removed.output

@@ -1,0 +1,1 @@
+"""Test support: a frozen clock, databases from migrated templates, event builders."""

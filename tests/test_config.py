@@ -1,0 +1,77 @@
+"""Configuration: one YAML file, environment overrides, errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from revsync.config import EXAMPLE_CONFIG, ConfigError, load_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "revsync.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_example_config_is_valid_and_declares_meters() -> None:
+    settings = load_settings(EXAMPLE_CONFIG)
+    assert [m.key for m in settings.domain_meters()] == [
+        "api_calls",
+        "llm_tokens",
+        "storage_gb",
+        "active_users",
+        "seats_in_use",
+    ]
+    assert settings.ingestion.max_batch_events == 10_000
+
+
+def test_a_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "database:\n  url: sqlite:///data/revsync.db\n")
+    assert load_settings(path).database.url == f"sqlite:///{tmp_path / 'data' / 'revsync.db'}"
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "server:\n  port: 9000\ningestion:\n  max_batch_events: 500\n")
+    monkeypatch.setenv("REVSYNC_SERVER__PORT", "9100")
+    settings = load_settings(path)
+    assert settings.server.port == 9100
+    assert settings.ingestion.max_batch_events == 500
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("server:\n  port: seventy\n", "server.port: Input should be a valid integer"),
+        ("server:\n  prot: 80\n", "server.prot: Extra inputs are not permitted"),
+        ("ingestion:\n  max_batch_events: 0\n", "ingestion.max_batch_events: Input should be greater than or equal to 1"),
+        (
+            "meters:\n  - {key: calls, event_type: api.request, aggregation: avg}\n",
+            "meters.0.aggregation: Input should be 'sum', 'count', 'max', 'unique_count' or 'latest'",
+        ),
+        (
+            "meters:\n  - {key: tokens, event_type: llm, aggregation: sum}\n",
+            "meters.0: value: required for aggregation 'sum'",
+        ),
+        (
+            "meters:\n  - {key: a, event_type: x, aggregation: count}\n  - {key: a, event_type: y, aggregation: count}\n",
+            "meters: meter keys must be unique; repeated: a",
+        ),
+        ("server: [1, 2\n", "not valid YAML (line 2, column 1)"),
+        ("- just\n- a list\n", "the top level must be a mapping"),
+    ],
+    ids=["type", "unknown key", "range", "enum", "meter rule", "duplicate meter", "yaml syntax", "not a mapping"],
+)
+def test_a_bad_file_names_the_key_and_the_reason(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    message = str(caught.value)
+    assert message.startswith(str(path))
+    assert expected in message, message
+
+
+def test_a_missing_file_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found .*revsync init"):
+        load_settings(tmp_path / "absent.yaml")
