@@ -3,6 +3,7 @@ worker processes, latency percentiles, peak RSS, and the docs/benchmarks.md writ
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import multiprocessing as mp
 import os
@@ -42,20 +43,36 @@ def wait_until_up(port: int, timeout: float = 30) -> None:
 class Server:
     """``revsync serve`` in its own process."""
 
-    def __init__(self, config: Path, port: int) -> None:
+    def __init__(self, config: Path, port: int, extra: Sequence[str] = ()) -> None:
         self.port = port
         self.log = (config.parent / "serve.log").open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "revsync", "serve", "--config", str(config), "--port", str(port)],
+            [sys.executable, "-m", "revsync", "serve", "--config", str(config), "--port", str(port), *extra],
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
         wait_until_up(port)
 
+    def pids(self) -> list[int]:
+        """The server process and its worker processes, if any."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return [self.process.pid, *(int(c) for c in children)]
+
     def peak_rss_mb(self) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        match = re.search(r"VmHWM:\s+(\d+) kB", status)
-        return int(match.group(1)) / 1024 if match else float("nan")
+        """Peak resident memory, summed over the server's processes."""
+        total = 0
+        for pid in self.pids():
+            match = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+            total += int(match.group(1)) if match else 0
+        return total / 1024
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server's processes so far."""
+        total = 0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -101,6 +118,72 @@ def _client(port: int, key: str, media: str, bodies: Sequence[bytes], out: mp.Qu
         totals[1] += result["duplicates"]
         totals[2] += len(result["rejected"])
     out.put((latencies, totals))
+
+
+async def _connection(port: int, requests: Sequence[bytes], latencies: list[float], totals: list[int]) -> None:
+    import json
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for request in requests:
+        started = time.perf_counter()
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
+        payload = await reader.readexactly(length)
+        latencies.append((time.perf_counter() - started) * 1000)
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(f"{head[:40]!r}: {payload[:300]!r}")
+        result = json.loads(payload)
+        totals[0] += result["accepted"]
+        totals[1] += result["duplicates"]
+        totals[2] += len(result["rejected"])
+    writer.close()
+
+
+def _async_client(port: int, requests: Sequence[bytes], connections: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    import uvloop
+
+    latencies: list[float] = []
+    totals = [0, 0, 0]
+
+    async def main() -> None:
+        shares = [requests[i::connections] for i in range(connections)]
+        await asyncio.gather(*(_connection(port, share, latencies, totals) for share in shares))
+
+    uvloop.run(main())
+    out.put((latencies, totals))
+
+
+def request_bytes(key: str, media: str, body: bytes) -> bytes:
+    """A complete HTTP/1.1 POST /v1/events request."""
+    head = (
+        f"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: {media}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def run_async_load(
+    port: int, key: str, media: str, bodies: Sequence[bytes], processes: int, connections: int
+) -> LoadResult:
+    """Send ``bodies`` over ``connections`` keep-alive connections per process (uvloop clients)."""
+    ctx = mp.get_context("fork")
+    queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    requests = [request_bytes(key, media, body) for body in bodies]
+    shares = [requests[i::processes] for i in range(processes)]
+    workers = [ctx.Process(target=_async_client, args=(port, share, connections, queue)) for share in shares]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    results = [queue.get() for _ in workers]
+    seconds = time.perf_counter() - started
+    for worker in workers:
+        worker.join()
+        if worker.exitcode != 0:
+            raise RuntimeError("a load client failed")
+    latencies = [ms for lat, _ in results for ms in lat]
+    totals = [sum(t[i] for _, t in results) for i in range(3)]
+    return LoadResult(seconds, latencies, *totals)
 
 
 def run_load(port: int, key: str, media: str, bodies: Sequence[bytes], clients: int) -> LoadResult:

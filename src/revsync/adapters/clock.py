@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 import threading
 import time
@@ -23,12 +24,15 @@ class RandomIds:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last = 0
+        # ids need to be unique, not secret: a seeded generator avoids a system call per id
+        self._random = random.Random(secrets.randbits(128))  # noqa: S311 - not a secret
 
     def new_id(self, prefix: str) -> str:
         with self._lock:
             stamp = max(time.time_ns() // 1_000_000, self._last + 1)
             self._last = stamp
-        value = (stamp << 80) | secrets.randbits(80)
+            entropy = self._random.getrandbits(80)
+        value = (stamp << 80) | entropy
         chars = []
         for _ in range(26):
             value, digit = divmod(value, 32)

@@ -34,8 +34,6 @@ from revsync.ports.repositories import DeadLetter
 from revsync.ports.usage import EventRow, StoredKey, TenantOwner, UsageLedger, UsageTransaction
 from revsync.schemas.cloudevents_v1 import Decoded, Item, Refused
 
-_MICROS_PER_HOUR = 3_600_000_000
-
 
 @dataclass(frozen=True, slots=True)
 class IngestPolicy:

@@ -2,7 +2,9 @@
 
 Entry points bind ``request_id`` and ``correlation_id`` with
 ``structlog.contextvars.bind_contextvars``; every log line of that request carries them.
-Secrets never go into log events: API keys are logged by id only.
+revsync's own loggers use structlog's native path (a level filter that costs nothing when a
+line is not wanted); the standard library's loggers (uvicorn, SQLAlchemy) are rendered the
+same way through a handler. Secrets never go into log events: API keys are logged by id.
 """
 
 from __future__ import annotations
@@ -10,32 +12,45 @@ from __future__ import annotations
 import logging
 import sys
 
+import msgspec
 import structlog
+
+_LEVELS = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARNING": logging.WARNING,
+    "ERROR": logging.ERROR,
+}
+_encode = msgspec.json.Encoder(enc_hook=str, decimal_format="string").encode
+
+
+def _dumps(event: object, **_: object) -> str:
+    """One JSON line; values JSON cannot hold are written as their text."""
+    return _encode(event).decode()
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Route structlog and the standard library's loggers to one formatted stream."""
+    """Send structlog and standard-library logs, rendered alike, to standard error."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
+        structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_dumps)
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
@@ -45,7 +60,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(_LEVELS[level])
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

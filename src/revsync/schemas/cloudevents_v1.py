@@ -46,6 +46,8 @@ class _WireEvent(msgspec.Struct, forbid_unknown_fields=False):
 _event_decoder = msgspec.json.Decoder(_WireEvent, float_hook=Decimal)
 _any_decoder = msgspec.json.Decoder(float_hook=Decimal)
 _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+_batch_decoder = msgspec.json.Decoder(list[_WireEvent], float_hook=Decimal)
+_wire_encoder = msgspec.json.Encoder(decimal_format="number")
 _canonical = msgspec.json.Encoder(order="sorted", decimal_format="number")
 
 _MSGSPEC_PATH = re.compile(r" - at `\$(?:\[\d+\])?\.?(?P<path>[^`]*)`$")
@@ -104,6 +106,33 @@ def split_body(body: bytes, media: str) -> list[bytes]:
         raise BodyError(f"body: malformed JSON: {_json_problem(error)}") from None
 
 
+def decode_body(body: bytes, media: str) -> list[Item]:
+    """Decode a request body into items, by media type (raises :class:`BodyError`).
+
+    A well-formed batch is decoded in one pass (the common case, and about four times
+    faster); if any item is invalid, the body is cut into items and each is decoded on its
+    own so that the bad ones are reported by position and the others kept.
+    """
+    try:
+        wires = _decode_whole(body, media)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        wires = None
+    if wires is not None:
+        return [_item(index, wire, None) for index, wire in enumerate(wires)]
+    return decode_items(split_body(body, media))
+
+
+def _decode_whole(body: bytes, media: str) -> list[_WireEvent] | None:
+    if media == MEDIA_NDJSON:
+        # blank lines would shift positions: such bodies take the line-by-line path
+        if body.startswith(b"\n") or b"\n\n" in body or b"\r" in body:
+            return None
+        return _event_decoder.decode_lines(body)
+    if media == MEDIA_SINGLE or body.lstrip().startswith(b"{"):
+        return None
+    return _batch_decoder.decode(body)
+
+
 def decode_items(raws: list[bytes]) -> list[Item]:
     """Decode each raw item; a failure is a :class:`Refused` naming the field and reason."""
     return [decode_item(index, raw) for index, raw in enumerate(raws)]
@@ -121,9 +150,14 @@ def decode_item(index: int, raw: bytes) -> Item:
         return _refused(index, raw, f"malformed JSON: {_json_problem(error)}")
     except RecursionError:
         return _refused(index, raw, f"data: nested deeper than {MAX_DATA_DEPTH} levels")
-    reason = _wire_problem(wire, raw)
+    return _item(index, wire, raw)
+
+
+def _item(index: int, wire: _WireEvent, raw: bytes | None) -> Item:
+    reason = _wire_problem(wire)
     if reason is not None:
-        return _refused(index, raw, reason)
+        text = payload_text(raw if raw is not None else _wire_encoder.encode(wire))
+        return Refused(index, reason, text, wire.id, wire.source)
     data_json = _canonical.encode(wire.data).decode()
     event = UsageEvent(
         wire.source, wire.id, wire.type, wire.subject, wire.time, wire.data, data_json
@@ -131,7 +165,7 @@ def decode_item(index: int, raw: bytes) -> Item:
     return Decoded(index, event)
 
 
-def _wire_problem(wire: _WireEvent, raw: bytes) -> str | None:
+def _wire_problem(wire: _WireEvent) -> str | None:
     if wire.specversion != SPEC_VERSION:
         return f"specversion: expected '{SPEC_VERSION}', got {wire.specversion!r}"
     if wire.time.tzinfo is None:
@@ -140,9 +174,14 @@ def _wire_problem(wire: _WireEvent, raw: bytes) -> str | None:
         return (
             f"datacontenttype: only application/json data is accepted, got {wire.datacontenttype!r}"
         )
-    if raw.count(b"[") + raw.count(b"{") > MAX_DATA_DEPTH and _depth(wire.data) > MAX_DATA_DEPTH:
+    if _nested(wire.data) and _depth(wire.data) > MAX_DATA_DEPTH:
         return f"data: nested deeper than {MAX_DATA_DEPTH} levels"
     return None
+
+
+def _nested(data: dict[str, Any]) -> bool:
+    """True if any value is an object or array (flat data, the usual case, needs no walk)."""
+    return any(isinstance(value, dict | list) for value in data.values())
 
 
 def _depth(value: object) -> int:

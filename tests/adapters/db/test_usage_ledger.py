@@ -4,6 +4,7 @@ Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -175,7 +176,7 @@ def test_dedup_with_colliding_slots_matches_a_model(sqlite_template: Any, tmp_pa
     got = {"accepted": 0, "duplicates": 0, "conflicts": 0}
     try:
         position = 0
-        for size in cut * 10:
+        for size in itertools.cycle(cut):
             chunk = sequence[position : position + size]
             if not chunk:
                 break

@@ -17,10 +17,9 @@ from revsync.ports.repositories import DeadLetter
 from revsync.schemas.cloudevents_v1 import (
     SUPPORTED_MEDIA,
     BodyError,
-    decode_items,
+    decode_body,
     media_type,
     payload_text,
-    split_body,
 )
 
 router = APIRouter(tags=["usage"])
@@ -81,18 +80,18 @@ async def ingest_events(
     body = await _read_limited(request, limits.max_body_bytes)
     context = IngestContext("api", request.state.actor, request.state.correlation_id)
     try:
-        raws = split_body(body, media)
+        items = decode_body(body, media)
     except BodyError as error:
         await _dead_letter_body(container, context, body, str(error))
         raise ApiError(400, "malformed_body", f"{error}; nothing was stored") from None
-    if len(raws) > limits.max_batch_events:
+    if len(items) > limits.max_batch_events:
         raise ApiError(
             413,
             "too_many_events",
-            f"{len(raws)} events in one request; the limit is {limits.max_batch_events}. "
+            f"{len(items)} events in one request; the limit is {limits.max_batch_events}. "
             "Split the batch; nothing was applied.",
         )
-    prepared = container.ingestion.prepare(decode_items(raws), context)
+    prepared = container.ingestion.prepare(items, context)
     report = await asyncio.wrap_future(container.ingestion.submit(prepared))
     return Response(_encode(_report_body(report)), media_type="application/json")
 

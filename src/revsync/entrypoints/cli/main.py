@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,7 @@ import typer
 from rich.table import Table
 
 from revsync.adapters.db.migrate import current_revision, head_revision, upgrade
-from revsync.config import DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG
+from revsync.config import CONFIG_ENV, DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, config_path
 from revsync.entrypoints.cli.context import (
     cli_actor,
     console,
@@ -169,12 +170,16 @@ def serve(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Overrides server.host.")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides server.port.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Overrides server.workers.", min=1)] = None,
 ) -> None:
     """Serve the HTTP API (uvicorn)."""
     from revsync.entrypoints.api.serve import run
 
-    settings = settings_from(config)
-    run(settings, host=host, port=port)
+    path = config_path(config)
+    settings = settings_from(path)
+    if path is not None:  # worker processes read the same file
+        os.environ[CONFIG_ENV] = str(path.resolve())
+    run(settings, host=host, port=port, workers=workers)
 
 
 @app.command()
