@@ -73,6 +73,7 @@ class Customers:
             refs=command.refs,
         )
         with self._uow() as uow:
+            uow.customers.lock_identity()
             before = uow.customers.get(customer.id)
             if before == customer:
                 return PutOutcome(customer, created=False, changed=False, attached_events=0)

@@ -39,6 +39,10 @@ class StoredDeadLetter:
 class CustomerRepository(Protocol):
     """Canonical customers and their external references."""
 
+    def lock_identity(self) -> None:
+        """Serialise identity changes with each other and with ingestion, until commit."""
+        ...
+
     def get(self, customer_id: str) -> Customer | None: ...
 
     def save(self, customer: Customer) -> None:

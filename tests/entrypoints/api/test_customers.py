@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from revsync.application.customers import PutCustomer
 from revsync.bootstrap import Container
 from revsync.config import Settings
+from revsync.domain.errors import Conflict
+from revsync.domain.identity import ExternalRef, System
 from tests.conftest import make_settings
 
 
@@ -22,7 +27,9 @@ def body(**fields: Any) -> dict[str, Any]:
     return {**base, **fields}
 
 
-def test_put_creates_then_replaces_and_get_reads_back(api: TestClient, admin: dict[str, str]) -> None:
+def test_put_creates_then_replaces_and_get_reads_back(
+    api: TestClient, admin: dict[str, str]
+) -> None:
     refs = {"product": ["t-2", "t-1"], "crm": "001A", "erp": "C-9"}
     created = api.put("/v1/customers/acme", json=body(external_refs=refs), headers=admin)
     assert created.status_code == 201
@@ -36,16 +43,26 @@ def test_put_creates_then_replaces_and_get_reads_back(api: TestClient, admin: di
     }
     assert created.json() == {**expected, "attached_unmapped_events": 0}
     assert api.get("/v1/customers/acme", headers=admin).json() == expected
-    renamed = api.put("/v1/customers/acme", json=body(name="Acme SA", external_refs={"product": ["t-1"]}), headers=admin)
+    renamed = api.put(
+        "/v1/customers/acme",
+        json=body(name="Acme SA", external_refs={"product": ["t-1"]}),
+        headers=admin,
+    )
     assert renamed.status_code == 200
     assert renamed.json()["external_refs"] == {"product": ["t-1"], "crm": None, "erp": None}
     assert api.get("/v1/customers?external_ref=product:t-2", headers=admin).json()["items"] == []
 
 
 def test_lookup_by_external_reference(api: TestClient, admin: dict[str, str]) -> None:
-    api.put("/v1/customers/acme", json=body(external_refs={"product": ["t-1"], "crm": "001A"}), headers=admin)
+    api.put(
+        "/v1/customers/acme",
+        json=body(external_refs={"product": ["t-1"], "crm": "001A"}),
+        headers=admin,
+    )
     for ref in ("product:t-1", "crm:001A"):
-        found = api.get("/v1/customers", params={"external_ref": ref}, headers=admin).json()["items"]
+        found = api.get("/v1/customers", params={"external_ref": ref}, headers=admin).json()[
+            "items"
+        ]
         assert [c["id"] for c in found] == ["acme"]
     assert api.get("/v1/customers?external_ref=erp:nope", headers=admin).json()["items"] == []
     bad = api.get("/v1/customers?external_ref=ledger:1", headers=admin)
@@ -57,7 +74,11 @@ def test_mapping_a_tenant_of_another_customer_is_409_and_changes_nothing(
     api: TestClient, admin: dict[str, str]
 ) -> None:
     api.put("/v1/customers/acme", json=body(external_refs={"product": ["t-1"]}), headers=admin)
-    taken = api.put("/v1/customers/globex", json=body(name="Globex", external_refs={"product": ["t-1", "t-9"]}), headers=admin)
+    taken = api.put(
+        "/v1/customers/globex",
+        json=body(name="Globex", external_refs={"product": ["t-1", "t-9"]}),
+        headers=admin,
+    )
     assert taken.status_code == 409
     assert "product:t-1 (customer 'acme')" in taken.json()["error"]["message"]
     assert api.get("/v1/customers/globex", headers=admin).status_code == 404
@@ -106,11 +127,15 @@ def test_invalid_customer_id_and_unknown_keys(api: TestClient, admin: dict[str, 
     assert "colour" in extra.json()["error"]["message"]
 
 
-def test_customer_changes_are_audited(api: TestClient, admin: dict[str, str], container: Container) -> None:
+def test_customer_changes_are_audited(
+    api: TestClient, admin: dict[str, str], container: Container
+) -> None:
     api.put("/v1/customers/acme", json=body(), headers=admin)
     api.put("/v1/customers/acme", json=body(name="Acme SA"), headers=admin)
     api.put("/v1/customers/acme", json=body(name="Acme SA"), headers=admin)  # no change, no entry
-    entries = [e for e in api.get("/v1/audit", headers=admin).json() if e["object_type"] == "customer"]
+    entries = [
+        e for e in api.get("/v1/audit", headers=admin).json() if e["object_type"] == "customer"
+    ]
     assert [e["action"] for e in entries] == ["customer.created", "customer.updated"]
     assert entries[1]["before"]["name"] == "Acme"
     assert entries[1]["after"]["name"] == "Acme SA"
@@ -126,3 +151,25 @@ def test_customers_page_through(api: TestClient, admin: dict[str, str]) -> None:
     assert [c["id"] for c in first["items"]] == ["a", "b"]
     assert [c["id"] for c in second["items"]] == ["c"]
     assert second["next_cursor"] is None
+
+
+def test_concurrent_claims_on_one_tenant_leave_exactly_one_owner(container: Container) -> None:
+    """Identity changes are serialised: racing writers get one success and clean 409s."""
+    barrier = Barrier(6)
+
+    def claim(n: int) -> str:
+        barrier.wait()
+        try:
+            container.customers.put(
+                PutCustomer(f"c{n}", "C", "EUR", "UTC", None, {System.PRODUCT: ["shared"]}, "test")
+            )
+        except Conflict:
+            return "conflict"
+        return "owner"
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = sorted(pool.map(claim, range(6)))
+    assert outcomes == ["conflict"] * 5 + ["owner"]
+    owner = container.customers.find_by_ref(ExternalRef.parse("product:shared"))
+    assert owner is not None
+    assert owner.id in {f"c{n}" for n in range(6)}

@@ -73,9 +73,12 @@ class SqlCustomerRepository:
             found.extend(frontier)
         return found
 
-    def save(self, customer: Customer) -> None:
+    def lock_identity(self) -> None:
+        # SQLite: the unit of work already holds the write lock (BEGIN IMMEDIATE).
         if self._conn.dialect.name == "postgresql":
             self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(IDENTITY_LOCK)))
+
+    def save(self, customer: Customer) -> None:
         values = {
             "name": customer.name,
             "currency": customer.currency,
