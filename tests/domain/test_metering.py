@@ -988,3 +988,26 @@ def test_aggregate_agrees_with_a_simple_computation(
         return (us(b.start), *((v is not None, str(v)) for _, v in b.group))
 
     assert [order(b) for b in result] == sorted(order(b) for b in result)
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [
+        (Decimal("1E+29"), True),
+        (Decimal("1E+30"), False),
+        (-(10**30), False),
+        (Decimal("0.000000000000000001"), True),
+        (Decimal("1E-19"), False),
+        (Decimal("12.50"), True),
+    ],
+)
+def test_numbers_beyond_the_exact_range_are_refused_at_ingestion(
+    value: object, accepted: bool
+) -> None:
+    meter = new_meter("tokens", "llm", Aggregation.SUM, "v", {}, [])
+    problem = value_problem(meter, {"v": value})
+    assert (problem is None) is accepted
+    if not accepted:
+        assert problem is not None
+        assert problem.startswith("data.v: ")
+        assert "out of range for meter 'tokens' (sum)" in problem

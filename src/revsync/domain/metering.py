@@ -281,6 +281,12 @@ def _scalar_key(value: object) -> object:
     return _NO_KEY
 
 
+#: the largest numbers and finest fractions a numeric meter accepts at ingestion
+MAX_INTEGER_DIGITS = 30
+MAX_DECIMALS = 18
+_INTEGER_LIMIT = 10**MAX_INTEGER_DIGITS
+
+
 def _number(value: object) -> int | Decimal | None:
     """The value if it is a usable number (``int`` or finite ``Decimal``), else None."""
     if type(value) is int:
@@ -320,11 +326,25 @@ def value_problem(meter: Meter, data: Mapping[str, Any]) -> str | None:
         return f"{where}: missing, required by {label}"
     if type(raw) is Decimal and not raw.is_finite():
         return f"{where}: expected a finite number for {label}, got {raw}"
-    if meter.aggregation in _NUMERIC and _number(raw) is None:
-        return f"{where}: expected a number for {label}, got {_type_name(raw)}"
+    if meter.aggregation in _NUMERIC:
+        number = _number(raw)
+        if number is None:
+            return f"{where}: expected a number for {label}, got {_type_name(raw)}"
+        if not _in_range(number):
+            return (
+                f"{where}: {raw} is out of range for {label} (at most {MAX_INTEGER_DIGITS} "
+                f"digits before the point and {MAX_DECIMALS} after)"
+            )
     if _scalar_key(raw) is _NO_KEY:
         return f"{where}: expected a string, number or boolean for {label}, got {_type_name(raw)}"
     return None
+
+
+def _in_range(number: int | Decimal) -> bool:
+    """Small enough that sums of any realistic number of values stay exact (see SUM_PRECISION)."""
+    if abs(number) >= _INTEGER_LIMIT:
+        return False
+    return type(number) is int or -number.as_tuple().exponent <= MAX_DECIMALS  # type: ignore[union-attr, operator]
 
 
 def _type_name(value: object) -> str:
