@@ -37,29 +37,35 @@ _CUSTOMERS = (
 
 @dataclass(frozen=True, slots=True)
 class PreparedSample:
-    """Where the sample install lives and what was loaded."""
+    """Where the sample install lives; what was loaded (``None`` when an existing one is reused)."""
 
     config_path: Path
-    admin_key: str
-    report: IngestReport
+    key_file: Path
+    report: IngestReport | None
 
 
 def prepare_sample(directory: Path, *, port: int, console: Console) -> PreparedSample:
-    """Create (or refresh) the example install in ``directory``."""
+    """Create the example install in ``directory``, or reuse the one already there."""
     directory.mkdir(parents=True, exist_ok=True)
     config_path = directory / "revsync.yaml"
+    key_file = directory / "admin.key"
+    reuse = key_file.exists() and (directory / "revsync.db").exists()
     config = yaml.safe_load(EXAMPLE_CONFIG.read_text())
     config["database"]["url"] = "sqlite:///revsync.db"
     config["server"]["port"] = port
     config["logging"]["format"] = "console"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    settings = load_settings(config_path)
+    report = None if reuse else _load_sample(config_path, key_file)
+    _explain(console, config_path, key_file, report, port)
+    return PreparedSample(config_path, key_file, report)
+
+
+def _load_sample(config_path: Path, key_file: Path) -> IngestReport:
     configure_logging("WARNING", "console")
-    container = build(settings)
+    container = build(load_settings(config_path))
     try:
         upgrade(container.engine)
         issued = container.api_keys.create("demo admin", ["admin"], "cli:demo")
-        key_file = directory / "admin.key"
         key_file.write_text(issued.secret + "\n")
         os.chmod(key_file, 0o600)
         for cid, name, currency, zone, parent in _CUSTOMERS:
@@ -70,11 +76,9 @@ def prepare_sample(directory: Path, *, port: int, console: Console) -> PreparedS
             container.customers.put(
                 PutCustomer(cid, name, currency, zone, parent, refs, "cli:demo")
             )
-        report = _load_events(container.ingestion, [f"tenant-{c[0]}" for c in _CUSTOMERS])
+        return _load_events(container.ingestion, [f"tenant-{c[0]}" for c in _CUSTOMERS])
     finally:
         container.close()
-    _explain(console, config_path, key_file, report, port)
-    return PreparedSample(config_path, issued.secret, report)
 
 
 def _load_events(ingestion: Ingestion, tenants: list[str]) -> IngestReport:
@@ -97,24 +101,26 @@ def _load_events(ingestion: Ingestion, tenants: list[str]) -> IngestReport:
 
 
 def _explain(
-    console: Console, config_path: Path, key_file: Path, report: IngestReport, port: int
+    console: Console, config_path: Path, key_file: Path, report: IngestReport | None, port: int
 ) -> None:
-    console.print(f"[bold]revsync example install[/bold] in {config_path.parent}")
-    console.print(
-        f"  events: {report.accepted} accepted, {report.duplicates} duplicates, "
-        f"{len(report.rejected)} rejected, {report.unmapped} unmapped (tenant-unknown)"
-    )
-    console.print(f"  admin API key in {key_file}")
+    say = console.print
+    say(f"[bold]revsync example install[/bold] in {config_path.parent}", soft_wrap=True)
+    if report is None:
+        say("  reusing the data already there (delete the folder to start afresh)")
+    else:
+        say(
+            f"  events: {report.accepted} accepted, {report.duplicates} duplicates, "
+            f"{len(report.rejected)} rejected, {report.unmapped} unmapped (tenant-unknown)",
+            soft_wrap=True,
+        )
+    say(f"  admin API key in {key_file}", soft_wrap=True)
     base = f"http://127.0.0.1:{port}"
-    console.print("  try:")
-    console.print(
-        f'    curl -s -H "Authorization: Bearer $(cat {key_file})" {base}/v1/customers/acme'
-    )
-    console.print(
-        f'    curl -s -H "Authorization: Bearer $(cat {key_file})" '
-        f"'{base}/v1/customers/acme/usage?meter=llm_tokens&window=day&group_by=model'"
-    )
-    console.print(
-        f'    curl -s -H "Authorization: Bearer $(cat {key_file})" {base}/v1/usage/unmapped'
-    )
-    console.print(f"  API docs: {base}/docs")
+    auth = f'-H "Authorization: Bearer $(cat {key_file})"'
+    say("  try:")
+    for path in (
+        "/v1/customers/acme",
+        "/v1/customers/acme/usage?meter=llm_tokens&window=day&group_by=model",
+        "/v1/usage/unmapped",
+    ):
+        say(f"    curl -s {auth} '{base}{path}'", soft_wrap=True, highlight=False)
+    say(f"  API docs: {base}/docs", soft_wrap=True)

@@ -192,7 +192,10 @@ def demo(
     ] = True,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8080,
 ) -> None:
-    """Prepare an example install with sample customers and usage, then serve the API on it."""
+    """Prepare an example install with sample customers and usage, then serve the API on it.
+
+    Until the full demo lands, this is revsync's main job on the embedded default.
+    """
     from revsync.sandbox.sample import prepare_sample
 
     prepared = prepare_sample(directory, port=port, console=console)
