@@ -47,7 +47,17 @@ class Server:
         self.port = port
         self.log = (config.parent / "serve.log").open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "revsync", "serve", "--config", str(config), "--port", str(port), *extra],
+            [
+                sys.executable,
+                "-m",
+                "revsync",
+                "serve",
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+                *extra,
+            ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
@@ -55,7 +65,9 @@ class Server:
 
     def pids(self) -> list[int]:
         """The server process and its worker processes, if any."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        children = (
+            Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        )
         return [self.process.pid, *(int(c) for c in children)]
 
     def peak_rss_mb(self) -> float:
@@ -120,7 +132,9 @@ def _client(port: int, key: str, media: str, bodies: Sequence[bytes], out: mp.Qu
     out.put((latencies, totals))
 
 
-async def _connection(port: int, requests: Sequence[bytes], latencies: list[float], totals: list[int]) -> None:
+async def _connection(
+    port: int, requests: Sequence[bytes], latencies: list[float], totals: list[int]
+) -> None:
     import json
 
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -171,7 +185,10 @@ def run_async_load(
     queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     requests = [request_bytes(key, media, body) for body in bodies]
     shares = [requests[i::processes] for i in range(processes)]
-    workers = [ctx.Process(target=_async_client, args=(port, share, connections, queue)) for share in shares]
+    workers = [
+        ctx.Process(target=_async_client, args=(port, share, connections, queue))
+        for share in shares
+    ]
     started = time.perf_counter()
     for worker in workers:
         worker.start()
@@ -191,7 +208,9 @@ def run_load(port: int, key: str, media: str, bodies: Sequence[bytes], clients: 
     ctx = mp.get_context("fork")
     queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     shares = [bodies[i::clients] for i in range(clients)]
-    workers = [ctx.Process(target=_client, args=(port, key, media, share, queue)) for share in shares]
+    workers = [
+        ctx.Process(target=_client, args=(port, key, media, share, queue)) for share in shares
+    ]
     started = time.perf_counter()
     for worker in workers:
         worker.start()
@@ -217,8 +236,16 @@ def machine() -> str:
 
 def write_section(title: str, body: str) -> None:
     """Replace (or append) the section ``## title`` in docs/benchmarks.md."""
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\nFigures measured by the scripts in `benchmarks/`.\n"
+    text = (
+        DOCS.read_text()
+        if DOCS.exists()
+        else "# Benchmarks\n\nFigures measured by the scripts in `benchmarks/`.\n"
+    )
     section = f"## {title}\n\n{body.strip()}\n"
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
+    text = (
+        pattern.sub(section + "\n", text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + section
+    )
     DOCS.write_text(text.rstrip() + "\n")

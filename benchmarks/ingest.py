@@ -23,7 +23,6 @@ import argparse
 import random
 import shutil
 import sqlite3
-import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,8 +31,8 @@ from pathlib import Path
 import msgspec
 import sqlalchemy as sa
 import yaml
-
 from _common import ROOT, LoadResult, Server, free_port, machine, run_async_load, write_section
+
 from revsync.adapters.db.migrate import upgrade
 from revsync.adapters.db.tables import customer_refs, customers, identity_state
 from revsync.bootstrap import build
@@ -67,12 +66,33 @@ def make_dataset(total: int, seed: int = 42) -> Dataset:
         moment = start + timedelta(microseconds=number * step)
         tenant = f"tenant-{rng.randrange(TENANTS):05d}"
         if rng.random() < 0.7:
-            kind, data = "api.request", {"endpoint": rng.choice(("/search", "/sync", "/export")), "environment": "production"}
+            kind, data = (
+                "api.request",
+                {
+                    "endpoint": rng.choice(("/search", "/sync", "/export")),
+                    "environment": "production",
+                },
+            )
         else:
-            kind, data = "llm.completion", {"model": rng.choice(("small", "large")), "tokens": rng.randrange(1, 5000), "environment": "production"}
+            kind, data = (
+                "llm.completion",
+                {
+                    "model": rng.choice(("small", "large")),
+                    "tokens": rng.randrange(1, 5000),
+                    "environment": "production",
+                },
+            )
         event_id = f"{rng.getrandbits(128):032x}"
         stamp = moment.isoformat().replace("+00:00", "Z")
-        body = {"specversion": "1.0", "id": event_id, "source": SOURCE, "type": kind, "subject": tenant, "time": stamp, "data": data}
+        body = {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": SOURCE,
+            "type": kind,
+            "subject": tenant,
+            "time": stamp,
+            "data": data,
+        }
         events.append(encode(body))
         rows.append((SOURCE, event_id, kind, tenant, stamp, encode(data).decode()))
     for _ in range(total - unique):  # retries: an earlier event sent again, later
@@ -96,7 +116,10 @@ def baseline(rows: list[tuple[str, str, str, str, str, str]], directory: Path, t
     started = time.perf_counter()
     for offset in range(0, len(arrival), 10_000):
         db.execute("BEGIN")
-        db.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)", arrival[offset : offset + 10_000])
+        db.executemany(
+            "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)",
+            arrival[offset : offset + 10_000],
+        )
         db.execute("COMMIT")
     seconds = time.perf_counter() - started
     db.close()
@@ -119,13 +142,27 @@ def prepare_template(directory: Path) -> tuple[Path, str]:
             conn.execute(
                 customers.insert(),
                 [
-                    {"id": f"cust-{n:05d}", "name": f"Customer {n}", "currency": "EUR", "timezone": "UTC", "created_at": now, "updated_at": now}
+                    {
+                        "id": f"cust-{n:05d}",
+                        "name": f"Customer {n}",
+                        "currency": "EUR",
+                        "timezone": "UTC",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
                     for n in range(TENANTS)
                 ],
             )
             conn.execute(
                 customer_refs.insert(),
-                [{"system": "product", "value": f"tenant-{n:05d}", "customer_id": f"cust-{n:05d}"} for n in range(TENANTS)],
+                [
+                    {
+                        "system": "product",
+                        "value": f"tenant-{n:05d}",
+                        "customer_id": f"cust-{n:05d}",
+                    }
+                    for n in range(TENANTS)
+                ],
             )
             conn.execute(identity_state.update().values(version=identity_state.c.version + 1))
         key = container.api_keys.create("bench", ["ingest", "read"], "bench").secret
@@ -151,10 +188,14 @@ def stored_events(config: Path) -> int:
     return count
 
 
-def serve_and_load(config: Path, key: str, bodies: list[bytes], media: str, connections: int) -> tuple[LoadResult, float]:
+def serve_and_load(
+    config: Path, key: str, bodies: list[bytes], media: str, connections: int
+) -> tuple[LoadResult, float]:
     server = Server(config, free_port())
     try:
-        result = run_async_load(server.port, key, media, bodies, processes=1, connections=connections)
+        result = run_async_load(
+            server.port, key, media, bodies, processes=1, connections=connections
+        )
         rss = server.peak_rss_mb()
     finally:
         server.stop()
@@ -162,9 +203,13 @@ def serve_and_load(config: Path, key: str, bodies: list[bytes], media: str, conn
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--single", type=int, default=30_000, help="requests in the one-event-per-request run")
+    parser.add_argument(
+        "--single", type=int, default=30_000, help="requests in the one-event-per-request run"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     args = parser.parse_args()
 
@@ -179,18 +224,25 @@ def main() -> None:
     template, key = prepare_template(work / "template")
 
     lines = []
-    header = f"| run | events/s | vs baseline | p50 ms | p99 ms | server peak RSS MB | stored | duplicates |\n|---|---|---|---|---|---|---|---|\n"
-    lines.append(f"| (a) baseline: raw executemany, 10,000 rows/commit | {base:,.0f} | 1.00 | | | | | |")
+    header = "| run | events/s | vs baseline | p50 ms | p99 ms | server peak RSS MB | stored | duplicates |\n|---|---|---|---|---|---|---|---|\n"
+    lines.append(
+        f"| (a) baseline: raw executemany, 10,000 rows/commit | {base:,.0f} | 1.00 | | | | | |"
+    )
     figures: dict[str, float] = {"baseline": base}
     for size in (1_000, 10_000):
         print(f"(b) HTTP, batches of {size:,} …", flush=True)
         config = fresh_copy(template, work / f"batch-{size}")
-        bodies = [b"[" + b",".join(data.events[i : i + size]) + b"]" for i in range(0, len(data.events), size)]
+        bodies = [
+            b"[" + b",".join(data.events[i : i + size]) + b"]"
+            for i in range(0, len(data.events), size)
+        ]
         result, rss = serve_and_load(config, key, bodies, MEDIA, connections=4)
         rate = len(data.events) / result.seconds
         stored = stored_events(config)
         assert stored == data.unique, (stored, data.unique)
-        assert result.accepted == data.unique and result.duplicates == len(data.events) - data.unique
+        assert (
+            result.accepted == data.unique and result.duplicates == len(data.events) - data.unique
+        )
         figures[f"batch{size}"] = rate
         lines.append(
             f"| (b) HTTP batches of {size:,}, 4 connections | {rate:,.0f} | {rate / base:.2f} | "
@@ -199,7 +251,9 @@ def main() -> None:
     print(f"(c) HTTP, one event per request, {args.single:,} requests …", flush=True)
     config = fresh_copy(template, work / "single")
     singles = data.events[: args.single]
-    result, rss = serve_and_load(config, key, singles, "application/cloudevents+json", connections=32)
+    result, rss = serve_and_load(
+        config, key, singles, "application/cloudevents+json", connections=32
+    )
     rate = len(singles) / result.seconds
     figures["single"] = rate
     unique_single = len(set(singles))

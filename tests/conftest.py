@@ -20,7 +20,12 @@ from tests.support.clock import FrozenClock, utc
 NOW = utc(2026, 11, 15, 12, 0, 0)
 
 TEST_METERS: list[dict[str, Any]] = [
-    {"key": "api_calls", "event_type": "api.request", "aggregation": "count", "group_by": ["endpoint", "environment"]},
+    {
+        "key": "api_calls",
+        "event_type": "api.request",
+        "aggregation": "count",
+        "group_by": ["endpoint", "environment"],
+    },
     {
         "key": "llm_tokens",
         "event_type": "llm.completion",
@@ -30,7 +35,12 @@ TEST_METERS: list[dict[str, Any]] = [
         "group_by": ["model"],
     },
     {"key": "storage_gb", "event_type": "storage.snapshot", "aggregation": "max", "value": "gb"},
-    {"key": "active_users", "event_type": "app.session", "aggregation": "unique_count", "value": "user"},
+    {
+        "key": "active_users",
+        "event_type": "app.session",
+        "aggregation": "unique_count",
+        "value": "user",
+    },
     {"key": "seats", "event_type": "seats.reported", "aggregation": "latest", "value": "seats"},
 ]
 

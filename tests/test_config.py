@@ -45,7 +45,10 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
     [
         ("server:\n  port: seventy\n", "server.port: Input should be a valid integer"),
         ("server:\n  prot: 80\n", "server.prot: Extra inputs are not permitted"),
-        ("ingestion:\n  max_batch_events: 0\n", "ingestion.max_batch_events: Input should be greater than or equal to 1"),
+        (
+            "ingestion:\n  max_batch_events: 0\n",
+            "ingestion.max_batch_events: Input should be greater than or equal to 1",
+        ),
         (
             "meters:\n  - {key: calls, event_type: api.request, aggregation: avg}\n",
             "meters.0.aggregation: Input should be 'sum', 'count', 'max', 'unique_count' or 'latest'",
@@ -61,7 +64,16 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
         ("server: [1, 2\n", "not valid YAML (line 2, column 1)"),
         ("- just\n- a list\n", "the top level must be a mapping"),
     ],
-    ids=["type", "unknown key", "range", "enum", "meter rule", "duplicate meter", "yaml syntax", "not a mapping"],
+    ids=[
+        "type",
+        "unknown key",
+        "range",
+        "enum",
+        "meter rule",
+        "duplicate meter",
+        "yaml syntax",
+        "not a mapping",
+    ],
 )
 def test_a_bad_file_names_the_key_and_the_reason(tmp_path: Path, text: str, expected: str) -> None:
     path = write(tmp_path, text)
@@ -73,5 +85,5 @@ def test_a_bad_file_names_the_key_and_the_reason(tmp_path: Path, text: str, expe
 
 
 def test_a_missing_file_says_how_to_make_one(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="config file not found .*revsync init"):
+    with pytest.raises(ConfigError, match=r"config file not found .*revsync init"):
         load_settings(tmp_path / "absent.yaml")

@@ -52,7 +52,14 @@ def test_layer_imports_only_what_it_may(layer: str) -> None:
 
 def test_the_domain_knows_no_framework() -> None:
     """Spelled out as the issue asks: no adapters, entrypoints, SQLAlchemy, Pydantic, FastAPI, httpx."""
-    forbidden = ("revsync.adapters", "revsync.entrypoints", "sqlalchemy", "pydantic", "fastapi", "httpx")
+    forbidden = (
+        "revsync.adapters",
+        "revsync.entrypoints",
+        "sqlalchemy",
+        "pydantic",
+        "fastapi",
+        "httpx",
+    )
     hits = [
         f"{path.name}:{line} {name}"
         for path in (SRC / "domain").rglob("*.py")
@@ -86,6 +93,8 @@ def test_nothing_connects_at_import_time() -> None:
         f"for name in {modules!r}: importlib.import_module(name)\n"
         "print('ok', len(%r))\n" % modules
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok")

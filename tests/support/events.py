@@ -15,7 +15,7 @@ def event(
     *,
     subject: str = "tenant-a",
     time: datetime | str = "2026-11-10T10:00:00Z",
-    type: str = "api.request",  # noqa: A002 - the CloudEvents attribute name
+    type: str = "api.request",
     source: str = "app://test",
     data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:

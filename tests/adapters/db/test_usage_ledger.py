@@ -19,7 +19,7 @@ from revsync.adapters.db.engine import create_db_engine
 from revsync.adapters.db.tables import usage_events
 from revsync.adapters.db.usage_ledger import SqlUsageLedger
 from revsync.adapters.failpoints import FailpointError, Failpoints
-from revsync.application.ingestion import Ingestion, IngestContext, IngestPolicy, IngestReport
+from revsync.application.ingestion import IngestContext, Ingestion, IngestPolicy, IngestReport
 from revsync.domain.usage import dedup_slot
 from revsync.schemas.cloudevents_v1 import decode_items
 from tests.conftest import NOW
@@ -45,9 +45,9 @@ def stored(url: str) -> list[tuple[str, str, str]]:
     try:
         with engine.connect() as conn:
             rows = conn.execute(
-                sa.select(usage_events.c.source, usage_events.c.event_id, usage_events.c.data).order_by(
-                    usage_events.c.source, usage_events.c.event_id
-                )
+                sa.select(
+                    usage_events.c.source, usage_events.c.event_id, usage_events.c.data
+                ).order_by(usage_events.c.source, usage_events.c.event_id)
             )
             return [tuple(row) for row in rows]  # type: ignore[misc]
     finally:
@@ -57,10 +57,14 @@ def stored(url: str) -> list[tuple[str, str, str]]:
 class Writer:
     """An independent writer (own engine and ledger), as another process would be."""
 
-    def __init__(self, url: str, failpoints: Failpoints | None = None, slot_of: Any = dedup_slot) -> None:
+    def __init__(
+        self, url: str, failpoints: Failpoints | None = None, slot_of: Any = dedup_slot
+    ) -> None:
         self.engine = create_db_engine(url, pool_size=2)
         self.ledger = SqlUsageLedger(self.engine, failpoints=failpoints or Failpoints())
-        self.ingestion = Ingestion(self.ledger, FrozenClock(NOW), [], IngestPolicy(), slot_of=slot_of)
+        self.ingestion = Ingestion(
+            self.ledger, FrozenClock(NOW), [], IngestPolicy(), slot_of=slot_of
+        )
 
     def ingest(self, events: list[dict[str, Any]]) -> IngestReport:
         return self.ingestion.ingest(items(events), CONTEXT)
@@ -78,7 +82,9 @@ def writers(any_db_url: str) -> Iterator[list[Writer]]:
         writer.close()
 
 
-def test_the_same_batch_from_several_writers_at_once_is_stored_once(any_db_url: str, writers: list[Writer]) -> None:
+def test_the_same_batch_from_several_writers_at_once_is_stored_once(
+    any_db_url: str, writers: list[Writer]
+) -> None:
     batch = [event(f"e{i}", subject=f"t{i % 7}") for i in range(300)]
     barrier = threading.Barrier(len(writers))
 
@@ -97,7 +103,9 @@ def test_the_same_batch_from_several_writers_at_once_is_stored_once(any_db_url: 
 def test_overlapping_batches_from_several_threads_of_one_writer(any_db_url: str) -> None:
     writer = Writer(any_db_url)
     try:
-        batches = [[event(f"e{i}") for i in range(start, start + 100)] for start in range(0, 400, 50)]
+        batches = [
+            [event(f"e{i}") for i in range(start, start + 100)] for start in range(0, 400, 50)
+        ]
         with ThreadPoolExecutor(8) as pool:
             reports = list(pool.map(writer.ingest, batches))
     finally:
@@ -149,16 +157,22 @@ def test_one_failing_step_does_not_fail_the_others_in_its_group(any_db_url: str)
     assert [row[1] for row in stored(any_db_url)] == ["ok"]
 
 
-keys = st.tuples(st.sampled_from(["app://a", "app://b"]), st.sampled_from([f"id{i}" for i in range(12)]))
+keys = st.tuples(
+    st.sampled_from(["app://a", "app://b"]), st.sampled_from([f"id{i}" for i in range(12)])
+)
 payloads = st.sampled_from([{"v": 1}, {"v": 2}])
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     sequence=st.lists(st.tuples(keys, payloads), min_size=1, max_size=40),
     cut=st.lists(st.integers(1, 10), min_size=1, max_size=8),
 )
-def test_dedup_with_colliding_slots_matches_a_model(sqlite_template: Any, tmp_path_factory: Any, sequence: list[Any], cut: list[int]) -> None:
+def test_dedup_with_colliding_slots_matches_a_model(
+    sqlite_template: Any, tmp_path_factory: Any, sequence: list[Any], cut: list[int]
+) -> None:
     """Whatever the batching and however keys collide: first payload wins, same payload is a
     duplicate, another payload is a conflict; each key is stored once."""
     url = sqlite_copy(sqlite_template, tmp_path_factory.mktemp("dedup"))
@@ -191,5 +205,6 @@ def test_dedup_with_colliding_slots_matches_a_model(sqlite_template: Any, tmp_pa
     assert got == expected
     rows = stored(url)
     assert len(rows) == len(first_payload)
-    assert {(s, i): d for s, i, d in rows} == {k: encode(v).decode() for k, v in first_payload.items()}
-
+    assert {(s, i): d for s, i, d in rows} == {
+        k: encode(v).decode() for k, v in first_payload.items()
+    }

@@ -17,7 +17,12 @@ def test_healthz_needs_no_key(api: TestClient) -> None:
 
 def test_every_other_route_requires_a_key(api: TestClient, container: Container) -> None:
     paths = create_app(container).openapi()["paths"]
-    operations = [(method.upper(), path) for path, ops in paths.items() for method in ops if path != "/healthz"]
+    operations = [
+        (method.upper(), path)
+        for path, ops in paths.items()
+        for method in ops
+        if path != "/healthz"
+    ]
     assert len(operations) >= 10
     for method, template in operations:
         path = template.replace("{customer_id}", "acme").replace("{key_id}", "key_x")
@@ -40,10 +45,14 @@ def test_missing_or_wrong_keys_are_401(api: TestClient, header: str) -> None:
     assert body["request_id"]
 
 
-def test_a_revoked_key_stops_working(api: TestClient, container: Container, admin: dict[str, str]) -> None:
+def test_a_revoked_key_stops_working(
+    api: TestClient, container: Container, admin: dict[str, str]
+) -> None:
     reader = issue_key(container, "read")
     assert api.get("/v1/customers", headers=reader).status_code == 200
-    key_id = next(k["id"] for k in api.get("/v1/api-keys", headers=admin).json() if k["scopes"] == ["read"])
+    key_id = next(
+        k["id"] for k in api.get("/v1/api-keys", headers=admin).json() if k["scopes"] == ["read"]
+    )
     revoked = api.delete(f"/v1/api-keys/{key_id}", headers=admin)
     assert revoked.status_code == 200
     assert revoked.json()["revoked_at"] is not None
@@ -61,12 +70,21 @@ def test_a_key_without_ingest_scope_cannot_ingest(api: TestClient, reader: dict[
 def test_an_ingest_key_cannot_read_or_administer(api: TestClient, ingest: dict[str, str]) -> None:
     assert api.post("/v1/events", content=encode([event("e1")]), headers=ingest).status_code == 200
     assert api.get("/v1/customers", headers=ingest).status_code == 403
-    assert api.put("/v1/customers/x", json={"name": "X", "currency": "EUR"}, headers=ingest).status_code == 403
+    assert (
+        api.put(
+            "/v1/customers/x", json={"name": "X", "currency": "EUR"}, headers=ingest
+        ).status_code
+        == 403
+    )
     assert api.get("/v1/api-keys", headers=ingest).status_code == 403
 
 
-def test_keys_are_stored_hashed_and_shown_once(api: TestClient, container: Container, admin: dict[str, str]) -> None:
-    created = api.post("/v1/api-keys", json={"name": "ci", "scopes": ["read", "ingest"]}, headers=admin)
+def test_keys_are_stored_hashed_and_shown_once(
+    api: TestClient, container: Container, admin: dict[str, str]
+) -> None:
+    created = api.post(
+        "/v1/api-keys", json={"name": "ci", "scopes": ["read", "ingest"]}, headers=admin
+    )
     assert created.status_code == 201
     secret = created.json()["key"]
     assert secret.startswith("rsk_")
@@ -78,7 +96,9 @@ def test_keys_are_stored_hashed_and_shown_once(api: TestClient, container: Conta
     assert secret not in dump
     assert secret.split("_", 2)[2] not in dump
     assert secret.split("_", 2)[2] not in audit
-    assert api.get("/v1/customers", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    assert (
+        api.get("/v1/customers", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    )
 
 
 def test_unknown_scope_is_refused(api: TestClient, admin: dict[str, str]) -> None:

@@ -17,7 +17,9 @@ BATCH = "application/cloudevents-batch+json"
 
 @pytest.fixture
 def settings(any_db_url: str) -> Settings:
-    return make_settings(any_db_url, ingestion={"max_batch_events": 50, "max_body_bytes": 64 * 1024})
+    return make_settings(
+        any_db_url, ingestion={"max_batch_events": 50, "max_body_bytes": 64 * 1024}
+    )
 
 
 def post(api: TestClient, key: dict[str, str], body: bytes, media: str = BATCH) -> Any:
@@ -25,12 +27,22 @@ def post(api: TestClient, key: dict[str, str], body: bytes, media: str = BATCH) 
 
 
 def put_customer(api: TestClient, admin: dict[str, str], cid: str, tenants: list[str]) -> Any:
-    body = {"name": cid.title(), "currency": "EUR", "timezone": "UTC", "external_refs": {"product": tenants}}
+    body = {
+        "name": cid.title(),
+        "currency": "EUR",
+        "timezone": "UTC",
+        "external_refs": {"product": tenants},
+    }
     return api.put(f"/v1/customers/{cid}", json=body, headers=admin)
 
 
 def calls(api: TestClient, key: dict[str, str], cid: str, **params: str) -> list[dict[str, Any]]:
-    query = {"meter": "api_calls", "from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z", **params}
+    query = {
+        "meter": "api_calls",
+        "from": "2026-11-01T00:00:00Z",
+        "to": "2026-12-01T00:00:00Z",
+        **params,
+    }
     response = api.get(f"/v1/customers/{cid}/usage", params=query, headers=key)
     assert response.status_code == 200, response.text
     buckets: list[dict[str, Any]] = response.json()["buckets"]
@@ -44,10 +56,18 @@ def dead_letters(api: TestClient, key: dict[str, str]) -> list[dict[str, Any]]:
 
 def test_a_batch_is_stored_and_metered_at_once(api: TestClient, admin: dict[str, str]) -> None:
     put_customer(api, admin, "acme", ["tenant-a"])
-    events = [event(f"e{i}", data={"endpoint": "/x", "environment": "production"}) for i in range(3)]
+    events = [
+        event(f"e{i}", data={"endpoint": "/x", "environment": "production"}) for i in range(3)
+    ]
     response = post(api, admin, encode(events))
     assert response.status_code == 200
-    assert response.json() == {"accepted": 3, "duplicates": 0, "unmapped": 0, "late": 0, "rejected": []}
+    assert response.json() == {
+        "accepted": 3,
+        "duplicates": 0,
+        "unmapped": 0,
+        "late": 0,
+        "rejected": [],
+    }
     assert [(b["value"], b["events"]) for b in calls(api, admin, "acme")] == [("3", 3)]
 
 
@@ -73,7 +93,9 @@ def test_key_order_in_data_does_not_make_a_conflict(api: TestClient, admin: dict
     assert post(api, admin, again).json()["duplicates"] == 1
 
 
-def test_same_key_with_another_payload_is_a_conflict_and_recorded(api: TestClient, admin: dict[str, str]) -> None:
+def test_same_key_with_another_payload_is_a_conflict_and_recorded(
+    api: TestClient, admin: dict[str, str]
+) -> None:
     put_customer(api, admin, "acme", ["tenant-a"])
     post(api, admin, encode([event("e1", data={"endpoint": "/a"})]))
     result = post(api, admin, encode([event("e2"), event("e1", data={"endpoint": "/b"})])).json()
@@ -92,7 +114,9 @@ def test_same_key_with_another_payload_is_a_conflict_and_recorded(api: TestClien
 
 def test_ids_are_namespaced_by_source(api: TestClient, admin: dict[str, str]) -> None:
     put_customer(api, admin, "acme", ["tenant-a"])
-    result = post(api, admin, encode([event("same", source="app://one"), event("same", source="app://two")]))
+    result = post(
+        api, admin, encode([event("same", source="app://one"), event("same", source="app://two")])
+    )
     assert result.json()["accepted"] == 2
     assert calls(api, admin, "acme")[0]["value"] == "2"
 
@@ -126,15 +150,31 @@ def nested(depth: int) -> Any:
 
 BAD_ITEMS: list[tuple[str, Any, str]] = [
     ("wrong type", {**event("b1"), "id": 7}, "id: expected str, got int"),
-    ("missing field", {k: v for k, v in event("b2").items() if k != "subject"}, "subject: required"),
+    (
+        "missing field",
+        {k: v for k, v in event("b2").items() if k != "subject"},
+        "subject: required",
+    ),
     ("data not an object", {**event("b3"), "data": [1, 2]}, "data: expected object, got array"),
     ("bad timestamp", {**event("b4"), "time": "yesterday"}, "time: not an RFC 3339 timestamp"),
-    ("no UTC offset", {**event("b5"), "time": "2026-11-10T10:00:00"}, "time: must carry a UTC offset"),
-    ("far future", {**event("b6"), "time": "2026-11-16T12:00:01Z"}, "time: more than 24 h in the future"),
+    (
+        "no UTC offset",
+        {**event("b5"), "time": "2026-11-10T10:00:00"},
+        "time: must carry a UTC offset",
+    ),
+    (
+        "far future",
+        {**event("b6"), "time": "2026-11-16T12:00:01Z"},
+        "time: more than 24 h in the future",
+    ),
     ("empty id", {**event("b7"), "id": ""}, "id: must not be empty"),
     ("spec version", {**event("b8"), "specversion": "0.3"}, "specversion: expected '1.0'"),
     ("not an object", "just a string", "event: expected object, got str"),
-    ("nested too deep", {**event("b9"), "data": {"x": nested(40)}}, "data: nested deeper than 32 levels"),
+    (
+        "nested too deep",
+        {**event("b9"), "data": {"x": nested(40)}},
+        "data: nested deeper than 32 levels",
+    ),
     (
         "meter value missing",
         event("b10", type="llm.completion", data={"environment": "production", "model": "m"}),
@@ -166,27 +206,42 @@ def test_a_meter_ignores_events_its_filters_exclude(api: TestClient, admin: dict
     assert post(api, admin, encode([staging])).json()["accepted"] == 1
 
 
-def test_pathological_nesting_rejects_only_that_item(api: TestClient, admin: dict[str, str]) -> None:
+def test_pathological_nesting_rejects_only_that_item(
+    api: TestClient, admin: dict[str, str]
+) -> None:
     put_customer(api, admin, "acme", ["tenant-a"])
-    deep = b'{"specversion":"1.0","id":"deep","source":"s","type":"t","subject":"tenant-a","time":"2026-11-10T10:00:00Z","data":{"x":' + b"[" * 5000 + b"]" * 5000 + b"}}"
+    deep = (
+        b'{"specversion":"1.0","id":"deep","source":"s","type":"t","subject":"tenant-a","time":"2026-11-10T10:00:00Z","data":{"x":'
+        + b"[" * 5000
+        + b"]" * 5000
+        + b"}}"
+    )
     body = b"[" + encode(event("ok1")) + b"," + deep + b"," + encode(event("ok2")) + b"]"
     result = post(api, admin, body).json()
     assert result["accepted"] == 2
-    assert [(r["index"], r["reason"]) for r in result["rejected"]] == [(1, "data: nested deeper than 32 levels")]
+    assert [(r["index"], r["reason"]) for r in result["rejected"]] == [
+        (1, "data: nested deeper than 32 levels")
+    ]
 
 
-def test_invalid_utf8_in_an_array_item_rejects_that_item(api: TestClient, admin: dict[str, str]) -> None:
+def test_invalid_utf8_in_an_array_item_rejects_that_item(
+    api: TestClient, admin: dict[str, str]
+) -> None:
     put_customer(api, admin, "acme", ["tenant-a"])
     bad = encode(event("u1")).replace(b'"u1"', b'"u\xff1"')
     body = b"[" + encode(event("ok1")) + b"," + bad + b"," + encode(event("ok2")) + b"]"
     result = post(api, admin, body).json()
     assert result["accepted"] == 2
-    assert [(r["index"], r["reason"]) for r in result["rejected"]] == [(1, "invalid UTF-8 in a string")]
+    assert [(r["index"], r["reason"]) for r in result["rejected"]] == [
+        (1, "invalid UTF-8 in a string")
+    ]
     letter = dead_letters(api, admin)[0]
     assert "\ufffd" in letter["payload"]
 
 
-def test_invalid_utf8_in_an_ndjson_line_rejects_that_line(api: TestClient, admin: dict[str, str]) -> None:
+def test_invalid_utf8_in_an_ndjson_line_rejects_that_line(
+    api: TestClient, admin: dict[str, str]
+) -> None:
     put_customer(api, admin, "acme", ["tenant-a"])
     bad = encode(event("u1")).replace(b'"u1"', b'"u\xff1"')
     result = post(api, admin, ndjson([event("ok1")]) + bad + b"\n", "application/x-ndjson").json()
@@ -217,7 +272,9 @@ def test_an_unreadable_body_is_400_dead_lettered_and_stores_nothing(
     assert letters[0]["reason"].lower().startswith(message.lower())
 
 
-def test_too_many_events_is_413_and_nothing_is_applied(api: TestClient, admin: dict[str, str]) -> None:
+def test_too_many_events_is_413_and_nothing_is_applied(
+    api: TestClient, admin: dict[str, str]
+) -> None:
     put_customer(api, admin, "acme", ["tenant-a"])
     response = post(api, admin, encode([event(f"e{i}") for i in range(51)]))
     assert response.status_code == 413
@@ -226,7 +283,9 @@ def test_too_many_events_is_413_and_nothing_is_applied(api: TestClient, admin: d
     assert dead_letters(api, admin) == []
 
 
-def test_too_large_a_body_is_413_and_nothing_is_applied(api: TestClient, admin: dict[str, str]) -> None:
+def test_too_large_a_body_is_413_and_nothing_is_applied(
+    api: TestClient, admin: dict[str, str]
+) -> None:
     put_customer(api, admin, "acme", ["tenant-a"])
     big = [event(f"e{i}", data={"pad": "x" * 3000}) for i in range(30)]
     response = post(api, admin, encode(big))
@@ -237,12 +296,19 @@ def test_too_large_a_body_is_413_and_nothing_is_applied(api: TestClient, admin: 
 
 def test_late_events_are_accepted_and_flagged(api: TestClient, admin: dict[str, str]) -> None:
     put_customer(api, admin, "acme", ["tenant-a"])
-    result = post(api, admin, encode([event("old", time="2026-10-31T23:59:59Z"), event("new")])).json()
+    result = post(
+        api, admin, encode([event("old", time="2026-10-31T23:59:59Z"), event("new")])
+    ).json()
     assert (result["accepted"], result["late"]) == (2, 1)
 
 
 def test_late_is_judged_in_the_customers_time_zone(api: TestClient, admin: dict[str, str]) -> None:
-    body = {"name": "Tokyo", "currency": "JPY", "timezone": "Asia/Tokyo", "external_refs": {"product": ["t-jp"]}}
+    body = {
+        "name": "Tokyo",
+        "currency": "JPY",
+        "timezone": "Asia/Tokyo",
+        "external_refs": {"product": ["t-jp"]},
+    }
     api.put("/v1/customers/jp", json=body, headers=admin)
     # 2026-10-31T15:00Z is already November 1st (00:00 JST) in Tokyo: not late there; 14:59:59Z is.
     result = post(
@@ -258,8 +324,12 @@ def test_late_is_judged_in_the_customers_time_zone(api: TestClient, admin: dict[
     assert (result["accepted"], result["late"]) == (2, 1)
 
 
-def test_unmapped_usage_is_kept_listed_and_attached_once(api: TestClient, admin: dict[str, str]) -> None:
-    result = post(api, admin, encode([event("u1", subject="t-new"), event("u2", subject="t-new")])).json()
+def test_unmapped_usage_is_kept_listed_and_attached_once(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    result = post(
+        api, admin, encode([event("u1", subject="t-new"), event("u2", subject="t-new")])
+    ).json()
     assert (result["accepted"], result["unmapped"]) == (2, 2)
     unmapped = api.get("/v1/usage/unmapped", headers=admin).json()
     assert unmapped["total_events"] == 2
@@ -268,7 +338,9 @@ def test_unmapped_usage_is_kept_listed_and_attached_once(api: TestClient, admin:
     assert mapped.status_code == 201
     assert mapped.json()["attached_unmapped_events"] == 2
     # retried after the mapping: duplicates, still counted once
-    again = post(api, admin, encode([event("u1", subject="t-new"), event("u3", subject="t-new")])).json()
+    again = post(
+        api, admin, encode([event("u1", subject="t-new"), event("u3", subject="t-new")])
+    ).json()
     assert (again["accepted"], again["duplicates"], again["unmapped"]) == (1, 1, 0)
     assert calls(api, admin, "newco")[0]["value"] == "3"
     assert api.get("/v1/usage/unmapped", headers=admin).json() == {

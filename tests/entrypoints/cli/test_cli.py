@@ -55,7 +55,21 @@ def test_a_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
 
 
 def test_apikey_create_prints_the_key_once(config: Path) -> None:
-    created = runner.invoke(app, ["apikey", "create", "--name", "loader", "--scope", "ingest", "--scope", "read", "--config", str(config)])
+    created = runner.invoke(
+        app,
+        [
+            "apikey",
+            "create",
+            "--name",
+            "loader",
+            "--scope",
+            "ingest",
+            "--scope",
+            "read",
+            "--config",
+            str(config),
+        ],
+    )
     assert created.exit_code == 0, created.output
     secret = created.output.strip().splitlines()[-1]
     assert secret.startswith("rsk_")
@@ -69,18 +83,26 @@ def test_apikey_create_prints_the_key_once(config: Path) -> None:
 
 
 def test_apikey_with_an_unknown_scope_fails(config: Path) -> None:
-    result = runner.invoke(app, ["apikey", "create", "--name", "x", "--scope", "root", "--config", str(config)])
+    result = runner.invoke(
+        app, ["apikey", "create", "--name", "x", "--scope", "root", "--config", str(config)]
+    )
     assert result.exit_code == 1
     assert "unknown scope 'root'" in result.output
 
 
-def test_ingest_ndjson_reports_bad_lines_by_number_and_keeps_the_rest(config: Path, tmp_path: Path) -> None:
+def test_ingest_ndjson_reports_bad_lines_by_number_and_keeps_the_rest(
+    config: Path, tmp_path: Path
+) -> None:
     path = tmp_path / "usage.ndjson"
-    path.write_bytes(ndjson([event("a"), event("b")]) + b"{broken\n\n" + ndjson([event("c"), event("a")]))
+    path.write_bytes(
+        ndjson([event("a"), event("b")]) + b"{broken\n\n" + ndjson([event("c"), event("a")])
+    )
     result = runner.invoke(app, ["ingest", str(path), "--config", str(config)])
     assert result.exit_code == 1  # some lines were refused
     assert f"{path}:3: malformed JSON" in result.output
-    row = next(line for line in result.output.splitlines() if "usage.ndjson" in line and "│" in line)
+    row = next(
+        line for line in result.output.splitlines() if "usage.ndjson" in line and "│" in line
+    )
     assert [cell.strip() for cell in row.split("│")[2:7]] == ["3", "1", "1", "3", "0"]
     again = runner.invoke(app, ["ingest", str(path), "--config", str(config)])
     row = next(line for line in again.output.splitlines() if "usage.ndjson" in line and "│" in line)
@@ -113,7 +135,9 @@ def test_ingest_csv_without_required_columns_loads_nothing(config: Path, tmp_pat
 
 def test_audit_verify_names_the_first_tampered_entry(config: Path) -> None:
     for name in ("one", "two", "three"):
-        runner.invoke(app, ["apikey", "create", "--name", name, "--scope", "read", "--config", str(config)])
+        runner.invoke(
+            app, ["apikey", "create", "--name", name, "--scope", "read", "--config", str(config)]
+        )
     intact = runner.invoke(app, ["audit", "verify", "--config", str(config)])
     assert intact.exit_code == 0
     assert "3 entries verified" in intact.output
