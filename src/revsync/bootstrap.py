@@ -89,7 +89,7 @@ def build(
             unit_of_work, clock, ids, cache_for=timedelta(seconds=settings.auth.cache_seconds)
         ),
         usage=UsageQueries(SqlUsageReader(engine), meters),
-        audit=Audit(unit_of_work),
+        audit=Audit(unit_of_work, clock),
         dead_letters=DeadLetters(unit_of_work),
         failpoints=failpoints,
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from sqlalchemy.engine import make_url
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -125,6 +126,12 @@ class Settings(BaseSettings):
         if duplicates:
             raise ValueError(f"meter keys must be unique; repeated: {', '.join(duplicates)}")
         return meters
+
+    def audit_snapshot(self) -> dict[str, Any]:
+        """The settings as the audit log keeps them: plain JSON data, passwords hidden."""
+        data = self.model_dump(mode="json")
+        data["database"]["url"] = make_url(self.database.url).render_as_string(hide_password=True)
+        return data
 
     def domain_meters(self) -> list[Meter]:
         """The declared meters as domain objects."""

@@ -89,6 +89,10 @@ class AuditLog(Protocol):
         """Entries in chain order, after sequence number ``after``."""
         ...
 
+    def latest(self, object_type: str, object_id: str) -> AuditEntry | None:
+        """The newest entry about one object."""
+        ...
+
 
 class DeadLetterStore(Protocol):
     """Refused inputs with their reasons."""

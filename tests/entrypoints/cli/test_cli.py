@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -140,17 +141,47 @@ def test_audit_verify_names_the_first_tampered_entry(config: Path) -> None:
         )
     intact = runner.invoke(app, ["audit", "verify", "--config", str(config)])
     assert intact.exit_code == 0
-    assert "3 entries verified" in intact.output
+    assert "4 entries verified" in intact.output  # the configuration, then three keys
     db = sqlite3.connect(config.parent / "revsync.db")
+    (two,) = db.execute("SELECT seq FROM audit_log WHERE after LIKE '%\"two\"%'").fetchone()
     with db:
-        db.execute("UPDATE audit_log SET after = replace(after, 'two', 'TWO') WHERE seq = 2")
+        db.execute(
+            "UPDATE audit_log SET after = replace(after, 'two', 'TWO') WHERE seq = ?", (two,)
+        )
     broken = runner.invoke(app, ["audit", "verify", "--config", str(config)])
     assert broken.exit_code == 1
-    assert "audit log broken at entry 2" in broken.output
+    assert f"audit log broken at entry {two}" in broken.output
     assert "content does not match its hash" in broken.output
     with db:
-        db.execute("UPDATE audit_log SET after = replace(after, 'TWO', 'two') WHERE seq = 2")
-        db.execute("DELETE FROM audit_log WHERE seq = 2")
+        db.execute(
+            "UPDATE audit_log SET after = replace(after, 'TWO', 'two') WHERE seq = ?", (two,)
+        )
+        db.execute("DELETE FROM audit_log WHERE seq = ?", (two,))
     removed = runner.invoke(app, ["audit", "verify", "--config", str(config)])
-    assert "audit log broken at entry 3" in removed.output
+    assert f"audit log broken at entry {two + 1}" in removed.output
     assert "previous-hash does not match" in removed.output
+
+
+def test_configuration_changes_are_audited_with_before_and_after(config: Path) -> None:
+    db = sqlite3.connect(config.parent / "revsync.db")
+    query = "SELECT actor, before, after FROM audit_log WHERE object_type = 'configuration' ORDER BY seq"
+    assert len(db.execute(query).fetchall()) == 1
+    runner.invoke(app, ["db", "upgrade", "--config", str(config)])
+    assert len(db.execute(query).fetchall()) == 1  # unchanged: nothing recorded
+    config.write_text(config.read_text().replace("port: 8080", "port: 9090"))
+    assert runner.invoke(app, ["db", "upgrade", "--config", str(config)]).exit_code == 0
+    entries = db.execute(query).fetchall()
+    assert len(entries) == 2
+    actor, before, after = entries[1]
+    assert actor.startswith("cli:")
+    assert json.loads(before)["server"]["port"] == 8080
+    assert json.loads(after)["server"]["port"] == 9090
+
+
+def test_a_database_password_never_reaches_the_audit_log(tmp_path: Path) -> None:
+    from revsync.config import Settings
+
+    settings = Settings(database={"url": "postgresql://revsync:s3cret@db.internal:5432/revsync"})
+    snapshot = json.dumps(settings.audit_snapshot())
+    assert "s3cret" not in snapshot
+    assert "revsync:***@db.internal" in snapshot

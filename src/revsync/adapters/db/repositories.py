@@ -231,18 +231,31 @@ class SqlAuditLog:
         query = sa.select(audit_log).order_by(audit_log.c.seq)
         if after is not None:
             query = query.where(audit_log.c.seq > after)
-        result = self._conn.execution_options(yield_per=1000).execute(query)
-        for row in result:
-            record = AuditRecord(
-                at=row.at,
-                actor=row.actor,
-                action=row.action,
-                object_type=row.object_type,
-                object_id=row.object_id,
-                before=None if row.before is None else json.loads(row.before),
-                after=None if row.after is None else json.loads(row.after),
-            )
-            yield AuditEntry(row.seq, record, row.prev_hash, row.hash)
+        for row in self._conn.execution_options(yield_per=1000).execute(query):
+            yield _audit_entry(row)
+
+    def latest(self, object_type: str, object_id: str) -> AuditEntry | None:
+        query = (
+            sa.select(audit_log)
+            .where(audit_log.c.object_type == object_type, audit_log.c.object_id == object_id)
+            .order_by(audit_log.c.seq.desc())
+            .limit(1)
+        )
+        row = self._conn.execute(query).first()
+        return None if row is None else _audit_entry(row)
+
+
+def _audit_entry(row: sa.Row[Any]) -> AuditEntry:
+    record = AuditRecord(
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        before=None if row.before is None else json.loads(row.before),
+        after=None if row.after is None else json.loads(row.after),
+    )
+    return AuditEntry(row.seq, record, row.prev_hash, row.hash)
 
 
 def _json(value: object) -> str | None:

@@ -38,6 +38,7 @@ def run(
     """
     configure_logging(settings.logging.level, settings.logging.format)
     _check_schema(settings)
+    _record_configuration(settings)
     bind_host = host or settings.server.host
     bind_port = port or settings.server.port
     processes = workers or settings.server.workers
@@ -71,6 +72,15 @@ def worker_app() -> FastAPI:
     app = create_app(container)
     app.router.on_shutdown.append(container.close)
     return app
+
+
+def _record_configuration(settings: Settings) -> None:
+    container = build(settings)
+    try:
+        if container.audit.record_configuration(settings.audit_snapshot(), "system:serve"):
+            log.info("configuration changed since the last start; recorded in the audit log")
+    finally:
+        container.close()
 
 
 def _check_schema(settings: Settings) -> None:

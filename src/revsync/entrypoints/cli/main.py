@@ -64,6 +64,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
     """Create or migrate the schema to the newest revision."""
     with container_for(config) as container:
         upgrade(container.engine)
+        container.audit.record_configuration(container.settings.audit_snapshot(), cli_actor())
         console.print(f"database at revision {current_revision(container.engine)}")
 
 
