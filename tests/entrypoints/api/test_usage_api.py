@@ -22,14 +22,14 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from tests.conftest import NOW, TEST_METERS, issue_key, make_settings
-from tests.support import databases
-from tests.support.clock import FrozenClock, utc
-from tests.support.events import encode, event
 
 from revsync.bootstrap import build
 from revsync.config import Settings
 from revsync.entrypoints.api.app import create_app
+from tests.conftest import NOW, TEST_METERS, issue_key, make_settings
+from tests.support import databases
+from tests.support.clock import FrozenClock, utc
+from tests.support.events import encode, event
 
 BATCH = {"Content-Type": "application/cloudevents-batch+json"}
 ZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Kathmandu")
@@ -307,18 +307,20 @@ def event_data(draw: st.DrawFn, kind: str) -> dict[str, Any]:
 
 
 @st.composite
-def events_strategy(draw: st.DrawFn) -> list[Ev]:
+def events_strategy(
+    draw: st.DrawFn, kinds: list[str], times: st.SearchStrategy[datetime]
+) -> list[Ev]:
     count = draw(st.integers(1, 60))
     events: list[Ev] = []
     for index in range(count):
-        kind = draw(st.sampled_from(TYPES))
+        kind = draw(st.sampled_from(kinds))
         events.append(
             Ev(
                 source=draw(st.sampled_from(SOURCES)),
                 id=f"e{index}",
                 type=kind,
                 subject=draw(st.sampled_from((*TENANTS, *TENANTS, UNMAPPED))),
-                time=draw(event_times),
+                time=draw(times),
                 wire_zone=draw(st.sampled_from(ZONES)),
                 data=draw(event_data(kind)),
             )
@@ -326,31 +328,61 @@ def events_strategy(draw: st.DrawFn) -> list[Ev]:
     return events
 
 
+def in_some_zone(moment: datetime) -> st.SearchStrategy[datetime]:
+    return st.sampled_from(ZONES).map(lambda zone: moment.astimezone(ZoneInfo(zone)))
+
+
 query_instants = st.one_of(
     st.datetimes(min_value=datetime(2026, 9, 25), max_value=datetime(2026, 12, 5)).map(
         lambda naive: naive.replace(tzinfo=UTC)
     ),
     anchored,
-).flatmap(lambda moment: st.sampled_from(ZONES).map(lambda z: moment.astimezone(ZoneInfo(z))))
+)
 
 
 @st.composite
-def queries(draw: st.DrawFn) -> Query:
-    meter = draw(st.sampled_from(sorted(METERS)))
+def queries(draw: st.DrawFn, meters: list[str], hot: list[datetime]) -> Query:
+    meter = draw(st.sampled_from(meters))
     dims = METERS[meter].get("group_by", [])
+    # bounds are often exactly at (or 1 µs around) an instant that events share
+    near_hot = st.builds(
+        lambda moment, nudge: moment + timedelta(microseconds=nudge),
+        st.sampled_from(hot),
+        st.sampled_from([0, 0, -1, 1]),
+    )
+    bound = st.one_of(st.none(), query_instants, near_hot).flatmap(
+        lambda moment: st.none() if moment is None else in_some_zone(moment)
+    )
     return Query(
         meter=meter,
         window=draw(st.sampled_from([None, "hour", "day", "month"])),
         group_by=tuple(draw(st.lists(st.sampled_from(dims), unique=True))) if dims else (),
         tz=draw(st.sampled_from([None, *ZONES])),
-        start=draw(st.one_of(st.none(), query_instants)),
-        end=draw(st.one_of(st.none(), query_instants)),
+        start=draw(bound),
+        end=draw(bound),
     )
 
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> Scenario:
-    events = draw(events_strategy())
+    # a few event types and a few shared instants per scenario, so that buckets fill up,
+    # LATEST meets ties in time, and range bounds fall exactly on events
+    kinds = draw(st.lists(st.sampled_from(TYPES), min_size=1, max_size=3, unique=True))
+    hot = draw(st.lists(event_times, min_size=1, max_size=4))
+    events = draw(events_strategy(kinds, st.one_of(st.sampled_from(hot), event_times)))
+    # twins: other events at the very same instant, so that LATEST must break ties
+    for index, twin in enumerate(draw(st.lists(st.sampled_from(events), max_size=6))):
+        events.append(
+            Ev(
+                draw(st.sampled_from(SOURCES)),
+                f"{draw(st.sampled_from('adz'))}{index}",
+                twin.type,
+                twin.subject,
+                twin.time,
+                twin.wire_zone,
+                draw(event_data(twin.type)),
+            )
+        )
     # some events are sent again, written at another offset: duplicates, counted once
     again = draw(st.lists(st.sampled_from(events), max_size=5))
     resent = [
@@ -361,7 +393,12 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=2)))
     bounds = [0, *cuts, len(stream)]
     batches = tuple(tuple(stream[a:b]) for a, b in itertools.pairwise(bounds) if b > a)
-    asked = draw(st.lists(queries(), min_size=1, max_size=3))
+    meters = [key for key, meter in METERS.items() if meter["event_type"] in kinds]
+    asked = draw(
+        st.lists(
+            queries(draw(st.sampled_from([meters, sorted(METERS)])), hot), min_size=1, max_size=3
+        )
+    )
     # and always the whole span by month, so that late (October) usage is compared too
     whole = Query(asked[0].meter, "month", asked[0].group_by, asked[0].tz, T_MIN, T_MAX)
     return Scenario(
