@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from revsync.domain.errors import InvalidField
 from revsync.domain.identity import validate_timezone
@@ -24,6 +24,11 @@ class UsageRequest:
     window: Window | None
     timezone: str
     group_by: tuple[str, ...] = ()
+
+
+#: the range a usage question may span (no event is older; calendars end at year 9999)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class UsageQueries:
@@ -46,6 +51,10 @@ class UsageQueries:
         meter = self.meter(request.meter)
         if request.end <= request.start:
             raise InvalidField("to", "must be after 'from'")
+        if request.start < EARLIEST:
+            raise InvalidField("from", f"must not be before {EARLIEST.isoformat()}")
+        if request.end > LATEST:
+            raise InvalidField("to", f"must not be after {LATEST.isoformat()}")
         query = UsageQuery(
             start_us=to_micros(request.start),
             end_us=to_micros(request.end),

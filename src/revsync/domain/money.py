@@ -6,6 +6,7 @@ an amount is rounded (see the pricing issue for the rounding rule).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from types import MappingProxyType
 
 _TWO_DECIMALS = (
@@ -29,6 +30,11 @@ MINOR_UNITS: MappingProxyType[str, int] = MappingProxyType(
         **dict.fromkeys(_FOUR_DECIMALS.split(), 4),
     }
 )
+
+
+def plain(value: Decimal) -> str:
+    """A decimal in plain notation, never scientific: ``Decimal("1E-7")`` → ``"0.0000001"``."""
+    return format(value, "f")
 
 
 def is_currency(code: str) -> bool:

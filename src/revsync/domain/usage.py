@@ -61,7 +61,8 @@ def event_problem(event: UsageEvent, time_us: int, now_us: int, max_future_us: i
     """Why an event cannot be accepted (``field: reason``), or ``None``.
 
     Identifying attributes must be non-empty and at most ``MAX_ATTRIBUTE_LENGTH`` long; an
-    event stamped more than ``max_future_us`` after ``now_us`` is refused.
+    event stamped before the Unix epoch or more than ``max_future_us`` after ``now_us`` is
+    refused.
     """
     for name, value in (
         ("id", event.id),
@@ -73,6 +74,8 @@ def event_problem(event: UsageEvent, time_us: int, now_us: int, max_future_us: i
             return f"{name}: must not be empty"
         if len(value) > MAX_ATTRIBUTE_LENGTH:
             return f"{name}: longer than {MAX_ATTRIBUTE_LENGTH} characters"
+    if time_us < 0:
+        return "time: before 1970-01-01T00:00:00Z"
     if time_us - now_us > max_future_us:
         hours = max_future_us / 3_600_000_000
         now = from_micros(now_us).isoformat()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+import msgspec
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel
 
 from revsync.application.usage import UsageRequest
@@ -13,14 +14,19 @@ from revsync.bootstrap import Container
 from revsync.domain.apikeys import ApiKey, Scope
 from revsync.domain.identity import validate_timezone
 from revsync.domain.metering import Window
+from revsync.domain.money import plain
 from revsync.domain.usage import open_period_start
 from revsync.entrypoints.api.auth import require
 
 router = APIRouter(tags=["usage"])
 
 
+_encode = msgspec.json.Encoder(decimal_format="number").encode
+
+
 class Bucket(BaseModel):
-    """One window (and group) of a meter; ``value`` is an exact decimal string."""
+    """One window (and group) of a meter; ``value`` is an exact decimal string; a group value
+    is the JSON value of the dimension (string, number, boolean or null)."""
 
     start: datetime
     end: datetime
@@ -89,7 +95,7 @@ def customer_usage(
     include_descendants: Annotated[
         bool, Query(description="Add the usage of child accounts.")
     ] = False,
-) -> UsageOut:
+) -> Response:
     """Exact aggregates; a query made after a 2xx ingestion response sees that event."""
     container: Container = request.app.state.container
     customer = container.customers.get(customer_id)
@@ -102,7 +108,7 @@ def customer_usage(
     usage = UsageRequest(ids, meter, start, end, window, zone_name, dims)
     buckets = container.usage.usage(usage)
     definition = container.usage.meter(meter)
-    return UsageOut(
+    out = UsageOut(
         customer_id=customer_id,
         customer_ids=ids,
         meter=meter,
@@ -114,11 +120,13 @@ def customer_usage(
         group_by=list(dims),
         buckets=[
             Bucket(
-                start=b.start, end=b.end, group=dict(b.group), value=str(b.value), events=b.events
+                start=b.start, end=b.end, group=dict(b.group), value=plain(b.value), events=b.events
             )
             for b in buckets
         ],
     )
+    # encoded by msgspec so that a numeric dimension value stays a JSON number, exactly
+    return Response(_encode(out.model_dump()), media_type="application/json")
 
 
 def _default_range(
