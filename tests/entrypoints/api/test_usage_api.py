@@ -20,7 +20,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from revsync.bootstrap import build
@@ -483,7 +484,7 @@ def put_customer(
     return answer
 
 
-@settings(
+@hypothesis_settings(
     max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -539,14 +540,9 @@ def test_usage_matches_an_independent_computation(
 
 
 @pytest.fixture
-def settings_for_backends(any_db_url: str) -> Settings:
+def settings(any_db_url: str) -> Settings:
+    """The written-out cases run on SQLite and PostgreSQL (the reader's SQL differs)."""
     return make_settings(any_db_url)
-
-
-@pytest.fixture
-def settings(settings_for_backends: Settings) -> Settings:
-    """These cases run on SQLite and PostgreSQL (the reader's SQL differs)."""
-    return settings_for_backends
 
 
 def post(api: TestClient, key: dict[str, str], events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -717,3 +713,135 @@ def test_the_default_range_is_the_current_month_of_the_customer(
         datetime(2026, 11, 1, tzinfo=local),
         datetime(2026, 11, 30, tzinfo=local),
     ]
+
+
+def test_the_repeated_hour_of_a_fall_back_gives_two_hour_buckets(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    put_customer(api, admin, "acme", "Europe/Paris", ["t-1"])
+    post(
+        api,
+        admin,
+        [
+            event("cest", subject="t-1", time="2026-10-25T02:30:00+02:00"),
+            event("cet-1", subject="t-1", time="2026-10-25T02:10:00+01:00"),
+            event("cet-2", subject="t-1", time="2026-10-25T02:59:59.999999+01:00"),
+        ],
+    )
+    params = {"from": "2026-10-25T00:00:00+02:00", "to": "2026-10-26T00:00:00+01:00"}
+    hourly = usage(api, admin, "acme", meter="api_calls", window="hour", **params)
+    assert hourly.status_code == 200, hourly.text
+    assert summary(hourly.json()) == [
+        ("2026-10-25T02:00:00+02:00", "2026-10-25T02:00:00+01:00", "1", 1),
+        ("2026-10-25T02:00:00+01:00", "2026-10-25T03:00:00+01:00", "2", 2),
+    ]
+    daily = usage(api, admin, "acme", meter="api_calls", window="day", **params)
+    assert summary(daily.json()) == [
+        ("2026-10-25T00:00:00+02:00", "2026-10-26T00:00:00+01:00", "3", 3),  # a 25-hour day
+    ]
+
+
+def test_latest_breaks_ties_in_time_by_source_then_id(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    put_customer(api, admin, "acme", "UTC", ["t-1"])
+    at = "2026-11-10T10:00:00Z"
+    post(
+        api,
+        admin,
+        [
+            event(
+                "a1",
+                subject="t-1",
+                type="seats.reported",
+                source="app://b",
+                time=at,
+                data={"seats": 10},
+            ),
+            event(
+                "z9",
+                subject="t-1",
+                type="seats.reported",
+                source="app://a",
+                time=at,
+                data={"seats": 20},
+            ),
+            event(
+                "a0",
+                subject="t-1",
+                type="seats.reported",
+                source="app://b",
+                time=at,
+                data={"seats": 30},
+            ),
+            event(
+                "late",
+                subject="t-1",
+                type="seats.reported",
+                source="app://z",
+                time="2026-11-10T09:59:59.999999Z",
+                data={"seats": 99},
+            ),
+        ],
+    )
+    response = usage(api, admin, "acme", meter="seats")
+    assert response.status_code == 200, response.text
+    # (time, source, id) is greatest for app://b / a1, though it was neither sent last nor
+    # has the greatest id
+    assert [(b["value"], b["events"]) for b in response.json()["buckets"]] == [("10", 4)]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"from": "0001-01-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}, "from"),
+        (
+            {"from": "2026-11-01T00:00:00Z", "to": "9999-12-31T23:59:59Z", "tz": "Asia/Kathmandu"},
+            "to",
+        ),
+    ],
+)
+def test_a_range_beyond_the_calendar_is_422_not_a_crash(
+    api: TestClient, admin: dict[str, str], params: dict[str, str], field: str
+) -> None:
+    put_customer(api, admin, "acme", "America/New_York", ["t-1"])
+    post(api, admin, [event("e1", subject="t-1")])
+    response = usage(api, admin, "acme", meter="api_calls", window="month", **params)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field
+
+
+def test_an_event_before_the_epoch_is_rejected(api: TestClient, admin: dict[str, str]) -> None:
+    body = encode([event("ancient", time="0001-01-01T00:00:00Z")])
+    result = api.post("/v1/events", content=body, headers={**admin, **BATCH}).json()
+    assert [r["reason"] for r in result["rejected"]] == ["time: before 1970-01-01T00:00:00Z"]
+
+
+def test_numeric_and_string_dimension_values_stay_apart_in_json(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    put_customer(api, admin, "acme", "UTC", ["t-1"])
+    post(
+        api,
+        admin,
+        [
+            event("n", subject="t-1", data={"endpoint": Decimal("1.5")}),
+            event("s", subject="t-1", data={"endpoint": "1.5"}),
+        ],
+    )
+    body = usage(api, admin, "acme", meter="api_calls", group_by="endpoint").json()
+    groups = [(b["group"]["endpoint"], b["value"]) for b in body["buckets"]]
+    assert sorted(groups, key=lambda g: type(g[0]).__name__) == [(1.5, "1"), ("1.5", "1")]
+    assert (
+        '"endpoint":1.5' in usage(api, admin, "acme", meter="api_calls", group_by="endpoint").text
+    )
+
+
+def test_small_values_are_written_in_plain_decimal_notation(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    put_customer(api, admin, "acme", "UTC", ["t-1"])
+    data = {"environment": "production", "model": "m", "tokens": Decimal("0.0000001")}
+    post(api, admin, [event("tiny", subject="t-1", type="llm.completion", data=data)])
+    body = usage(api, admin, "acme", meter="llm_tokens").json()
+    assert [b["value"] for b in body["buckets"]] == ["0.0000001"]
