@@ -9,7 +9,6 @@ import multiprocessing as mp
 import os
 import re
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -110,28 +109,6 @@ class LoadResult:
         return ordered[index]
 
 
-def _client(port: int, key: str, media: str, bodies: Sequence[bytes], out: mp.Queue) -> None:  # type: ignore[type-arg]
-    import json
-
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": media}
-    latencies: list[float] = []
-    totals = [0, 0, 0]
-    for body in bodies:
-        started = time.perf_counter()
-        conn.request("POST", "/v1/events", body=body, headers=headers)
-        response = conn.getresponse()
-        payload = response.read()
-        latencies.append((time.perf_counter() - started) * 1000)
-        if response.status != 200:
-            raise RuntimeError(f"HTTP {response.status}: {payload[:300]!r}")
-        result = json.loads(payload)
-        totals[0] += result["accepted"]
-        totals[1] += result["duplicates"]
-        totals[2] += len(result["rejected"])
-    out.put((latencies, totals))
-
-
 async def _connection(
     port: int, requests: Sequence[bytes], latencies: list[float], totals: list[int]
 ) -> None:
@@ -201,32 +178,6 @@ def run_async_load(
     latencies = [ms for lat, _ in results for ms in lat]
     totals = [sum(t[i] for _, t in results) for i in range(3)]
     return LoadResult(seconds, latencies, *totals)
-
-
-def run_load(port: int, key: str, media: str, bodies: Sequence[bytes], clients: int) -> LoadResult:
-    """Send ``bodies`` from ``clients`` processes (round-robin split), each on one connection."""
-    ctx = mp.get_context("fork")
-    queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    shares = [bodies[i::clients] for i in range(clients)]
-    workers = [
-        ctx.Process(target=_client, args=(port, key, media, share, queue)) for share in shares
-    ]
-    started = time.perf_counter()
-    for worker in workers:
-        worker.start()
-    results = [queue.get() for _ in workers]
-    seconds = time.perf_counter() - started
-    for worker in workers:
-        worker.join()
-        if worker.exitcode != 0:
-            raise RuntimeError("a load client failed")
-    latencies = [ms for lat, _ in results for ms in lat]
-    totals = [sum(t[i] for _, t in results) for i in range(3)]
-    return LoadResult(seconds, latencies, *totals)
-
-
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else float("nan")
 
 
 def machine() -> str:
