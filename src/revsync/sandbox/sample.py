@@ -123,4 +123,4 @@ def _explain(
         "/v1/usage/unmapped",
     ):
         say(f"    curl -s {auth} '{base}{path}'", soft_wrap=True, highlight=False)
-    say(f"  API docs: {base}/docs", soft_wrap=True)
+    say(f"  OpenAPI document (same key): {base}/v1/openapi.json", soft_wrap=True)

@@ -105,3 +105,14 @@ def test_unknown_scope_is_refused(api: TestClient, admin: dict[str, str]) -> Non
     response = api.post("/v1/api-keys", json={"name": "x", "scopes": ["root"]}, headers=admin)
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "scope"
+
+
+def test_the_openapi_document_needs_a_key_and_there_are_no_open_doc_pages(
+    api: TestClient, reader: dict[str, str]
+) -> None:
+    assert api.get("/v1/openapi.json").status_code == 401
+    document = api.get("/v1/openapi.json", headers=reader)
+    assert document.status_code == 200
+    assert "/v1/events" in document.json()["paths"]
+    for open_page in ("/docs", "/redoc", "/openapi.json"):
+        assert api.get(open_page).status_code == 404

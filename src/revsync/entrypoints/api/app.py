@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Annotated
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
 
 from revsync import __version__
 from revsync.bootstrap import Container
+from revsync.domain.apikeys import ApiKey, Scope
 from revsync.entrypoints.api import admin, customers, events, usage
+from revsync.entrypoints.api.auth import require
 from revsync.entrypoints.api.errors import install_error_handlers
 from revsync.entrypoints.api.middleware import RequestContext
 
@@ -14,6 +19,9 @@ from revsync.entrypoints.api.middleware import RequestContext
 def create_app(container: Container) -> FastAPI:
     """The HTTP API over a wired container. Every route but ``/healthz`` requires a key."""
     app = FastAPI(
+        openapi_url=None,  # served below, behind a key like every endpoint but /healthz
+        docs_url=None,
+        redoc_url=None,
         title="revsync",
         version=__version__,
         summary="Usage in, invoices to the ERP, signals to the CRM.",
@@ -28,4 +36,9 @@ def create_app(container: Container) -> FastAPI:
     for module in (events, customers, usage, admin):
         app.include_router(module.router)
     app.add_middleware(RequestContext, ids=container.ids)
+
+    @app.get("/v1/openapi.json", include_in_schema=False)
+    async def openapi(key: Annotated[ApiKey, Depends(require(Scope.READ))]) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
     return app
