@@ -31,6 +31,8 @@ class PutCustomer:
     parent_id: str | None
     refs: Mapping[System, Sequence[str]]
     actor: str
+    country: str | None = None
+    tax_exempt: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,8 @@ def customer_snapshot(customer: Customer) -> dict[str, Any]:
         "timezone": customer.timezone,
         "parent_id": customer.parent_id,
         "refs": [str(ref) for ref in customer.refs],
+        "country": customer.country,
+        "tax_exempt": customer.tax_exempt,
     }
 
 
@@ -71,6 +75,8 @@ class Customers:
             timezone=command.timezone,
             parent_id=command.parent_id,
             refs=command.refs,
+            country=command.country,
+            tax_exempt=command.tax_exempt,
         )
         with self._uow() as uow:
             uow.customers.lock_identity()

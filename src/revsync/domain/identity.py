@@ -18,6 +18,7 @@ from revsync.domain.errors import Conflict, InvalidField
 from revsync.domain.money import is_currency
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
 _MAX_NAME = 300
 _MAX_REF = 255
 
@@ -70,6 +71,8 @@ class Customer:
     timezone: str
     parent_id: str | None = None
     refs: tuple[ExternalRef, ...] = field(default=())
+    country: str | None = None
+    tax_exempt: bool = False
 
     def refs_in(self, system: System) -> tuple[str, ...]:
         """The values this customer has in ``system``."""
@@ -102,6 +105,8 @@ def new_customer(
     timezone: str,
     parent_id: str | None,
     refs: Mapping[System, Iterable[str]],
+    country: str | None = None,
+    tax_exempt: bool = False,
 ) -> Customer:
     """Validate every field of a customer and return it with its references sorted."""
     validate_customer_id(customer_id)
@@ -117,6 +122,8 @@ def new_customer(
         validate_customer_id(parent_id, "parent_id")
         if parent_id == customer_id:
             raise InvalidField("parent_id", "a customer cannot be its own parent")
+    if country is not None and not _COUNTRY.match(country):
+        raise InvalidField("country", f"{country!r} is not an ISO 3166-1 alpha-2 code (e.g. FR)")
     return Customer(
         id=customer_id,
         name=name,
@@ -124,6 +131,8 @@ def new_customer(
         timezone=timezone,
         parent_id=parent_id,
         refs=_validated_refs(refs),
+        country=country,
+        tax_exempt=tax_exempt,
     )
 
 

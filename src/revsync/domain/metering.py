@@ -743,3 +743,76 @@ _FINISHERS: Final[Mapping[Aggregation, Callable[[Meter, list[Any]], Decimal]]] =
         Aggregation.UNIQUE_COUNT: _finish_unique,
     }
 )
+
+
+# --- tallies: one meter's total over points fed one at a time ---------------------------
+
+
+def dimension_text(value: object) -> str:
+    """A dimension value as text (how prices per dimension name values): strings as they are,
+    numbers in plain notation, ``true``/``false``, and ``""`` for a missing value."""
+    if value is None or value is MISSING:
+        return ""
+    if type(value) is bool:
+        return "true" if value else "false"
+    if type(value) is Decimal:
+        return format(value, "f")
+    return str(value)
+
+
+class Tally:
+    """The total of one meter over points fed one at a time, optionally per value of one
+    dimension. The caller decides which points belong (their customer and time); the tally
+    applies the meter's filters and value rules exactly as :func:`aggregate` does."""
+
+    def __init__(self, meter: Meter, dimension: str | None = None) -> None:
+        self.meter = meter
+        self._filters = _compile_filters(meter)
+        self._value_path: _Path = tuple(meter.value.split(".")) if meter.value else ()
+        self._dimension: _Path | None = tuple(dimension.split(".")) if dimension else None
+        self._accumulate = _ACCUMULATORS[meter.aggregation]
+        self._finish = _FINISHERS[meter.aggregation]
+        self._state: list[Any] = [0, None]
+        self._groups: dict[object, list[Any]] = {}
+
+    def add(self, point: MeterPoint) -> object:
+        """Count the point; returns the key of its dimension value if it counted, else
+        ``MISSING`` (filtered out, or no usable value)."""
+        data = point.data
+        if self._filters and not _matches(self._filters, data):
+            return MISSING
+        raw = _walk(data, self._value_path) if self._value_path else None
+        before = self._state[0]
+        self._accumulate(self._state, raw, point.time_us, point)
+        if self._state[0] == before:
+            return MISSING
+        if self._dimension is None:
+            return None
+        key = _dimension_key(_walk(data, self._dimension))
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = [0, None]
+        self._accumulate(group, raw, point.time_us, point)
+        return key
+
+    @property
+    def events(self) -> int:
+        """How many points counted."""
+        return int(self._state[0])
+
+    def total(self) -> Decimal:
+        """The meter's value over every counted point (0 when none counted)."""
+        return self._finish(self.meter, self._state) if self._state[0] else Decimal(0)
+
+    def by_dimension(self) -> dict[str, Decimal]:
+        """The meter's value per dimension value (as :func:`dimension_text`)."""
+        return {
+            dimension_text(_key_value(key)): self._finish(self.meter, state)
+            for key, state in self._groups.items()
+            if state[0]
+        }
+
+
+def key_text(key: object) -> str:
+    """:func:`dimension_text` of a key returned by :meth:`Tally.add`."""
+    return dimension_text(_key_value(key))

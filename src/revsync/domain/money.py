@@ -1,12 +1,23 @@
-"""Currencies and their minor units (ISO 4217).
+"""Currencies, their minor units (ISO 4217) and the rounding of amounts.
 
-Money is always ``decimal.Decimal``; the number of minor units of a currency decides how
-an amount is rounded (see the pricing issue for the rounding rule).
+Money is always ``decimal.Decimal``. Rating produces exact amounts; each invoice line is
+rounded once, to the currency's minor unit, with a named rule (default half-even); totals are
+sums of rounded lines.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import (
+    ROUND_DOWN,
+    ROUND_FLOOR,
+    ROUND_HALF_DOWN,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    ROUND_UP,
+    Context,
+    Decimal,
+)
+from enum import StrEnum
 from types import MappingProxyType
 
 _TWO_DECIMALS = (
@@ -32,6 +43,10 @@ MINOR_UNITS: MappingProxyType[str, int] = MappingProxyType(
 )
 
 
+#: arithmetic context for money: wide enough that nothing rounds before the rule does
+_MONEY = Context(prec=60)
+
+
 def plain(value: Decimal) -> str:
     """A decimal in plain notation, never scientific: ``Decimal("1E-7")`` → ``"0.0000001"``."""
     return format(value, "f")
@@ -48,3 +63,51 @@ def minor_units(code: str) -> int:
         return MINOR_UNITS[code]
     except KeyError:
         raise ValueError(f"unknown currency {code!r} (expected an ISO 4217 code)") from None
+
+
+class Rounding(StrEnum):
+    """Named rounding rules, applied once per invoice line (promise 6)."""
+
+    HALF_EVEN = "half_even"
+    HALF_UP = "half_up"
+    HALF_DOWN = "half_down"
+    DOWN = "down"
+    UP = "up"
+
+    @property
+    def decimal_mode(self) -> str:
+        """The ``decimal`` module's name for the rule."""
+        return {
+            Rounding.HALF_EVEN: ROUND_HALF_EVEN,
+            Rounding.HALF_UP: ROUND_HALF_UP,
+            Rounding.HALF_DOWN: ROUND_HALF_DOWN,
+            Rounding.DOWN: ROUND_DOWN,
+            Rounding.UP: ROUND_UP,
+        }[self]
+
+
+def quantum(currency: str) -> Decimal:
+    """The smallest amount of the currency: ``Decimal("0.01")`` for EUR, ``1`` for JPY."""
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def round_money(amount: Decimal, currency: str, rule: Rounding) -> Decimal:
+    """``amount`` rounded to the currency's minor unit with ``rule``."""
+    return amount.quantize(quantum(currency), rounding=rule.decimal_mode, context=_MONEY)
+
+
+def allocate(total: Decimal, weights: list[Decimal], currency: str) -> list[Decimal]:
+    """Split ``total`` (already in minor units) in proportion to ``weights``, largest remainder
+    first, so that the parts are whole minor units and add up to ``total`` exactly."""
+    unit = quantum(currency)
+    weight_sum = sum(weights, Decimal(0))
+    if not weights or weight_sum == 0:
+        return [Decimal(0) * unit for _ in weights]
+    units = int((total / unit).to_integral_value(context=_MONEY))
+    exact = [Decimal(units) * w / weight_sum for w in weights]
+    floors = [int(e.to_integral_value(rounding=ROUND_FLOOR)) for e in exact]
+    remainder = units - sum(floors)
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), i))
+    for i in order[:remainder]:
+        floors[i] += 1
+    return [Decimal(f) * unit for f in floors]

@@ -11,6 +11,14 @@ from typing import Protocol, Self
 from revsync.domain.apikeys import ApiKey
 from revsync.domain.audit import AuditEntry, AuditRecord
 from revsync.domain.identity import Customer, ExternalRef
+from revsync.ports.billing import (
+    BillingRunRepository,
+    CouponRepository,
+    CreditRepository,
+    InvoiceRepository,
+    PlanRepository,
+    SubscriptionRepository,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +137,24 @@ class UnitOfWork(Protocol):
 
     @property
     def usage(self) -> UsageMaintenance: ...
+
+    @property
+    def plans(self) -> PlanRepository: ...
+
+    @property
+    def coupons(self) -> CouponRepository: ...
+
+    @property
+    def subscriptions(self) -> SubscriptionRepository: ...
+
+    @property
+    def invoices(self) -> InvoiceRepository: ...
+
+    @property
+    def credits(self) -> CreditRepository: ...
+
+    @property
+    def billing_runs(self) -> BillingRunRepository: ...
 
     def __enter__(self) -> Self: ...
 

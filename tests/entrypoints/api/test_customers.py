@@ -38,6 +38,8 @@ def test_put_creates_then_replaces_and_get_reads_back(
         "name": "Acme",
         "currency": "EUR",
         "timezone": "Europe/Paris",
+        "country": None,
+        "tax_exempt": False,
         "parent_id": None,
         "external_refs": {"product": ["t-1", "t-2"], "crm": "001A", "erp": "C-9"},
     }

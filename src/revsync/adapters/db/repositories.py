@@ -11,6 +11,14 @@ from typing import Any, Self
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from revsync.adapters.db.billing_repositories import (
+    SqlBillingRunRepository,
+    SqlCouponRepository,
+    SqlCreditRepository,
+    SqlInvoiceRepository,
+    SqlPlanRepository,
+    SqlSubscriptionRepository,
+)
 from revsync.adapters.db.engine import IDENTITY_LOCK, WRITE
 from revsync.adapters.db.tables import (
     api_keys,
@@ -21,6 +29,7 @@ from revsync.adapters.db.tables import (
     dead_letters,
     identity_state,
     usage_events,
+    usage_rechecks,
 )
 from revsync.domain.apikeys import ApiKey, Scope
 from revsync.domain.audit import AuditEntry, AuditRecord, chain_hash
@@ -84,6 +93,8 @@ class SqlCustomerRepository:
             "currency": customer.currency,
             "timezone": customer.timezone,
             "parent_id": customer.parent_id,
+            "country": customer.country,
+            "tax_exempt": customer.tax_exempt,
             "updated_at": self._now,
         }
         updated = self._conn.execute(
@@ -138,6 +149,8 @@ class SqlCustomerRepository:
                 timezone=row.timezone,
                 parent_id=row.parent_id,
                 refs=tuple(refs[row.id]),
+                country=row.country,
+                tax_exempt=row.tax_exempt,
             )
             for row in rows
         ]
@@ -324,12 +337,35 @@ class SqlUsageMaintenance:
     def attach_unmapped(self, tenants: Collection[str], customer_id: str) -> int:
         if not tenants:
             return 0
-        result = self._conn.execute(
-            usage_events.update()
-            .where(usage_events.c.customer_id.is_(None), usage_events.c.subject.in_(list(tenants)))
-            .values(customer_id=customer_id)
+        waiting = sa.and_(
+            usage_events.c.customer_id.is_(None), usage_events.c.subject.in_(list(tenants))
         )
+        earliest = self._conn.execute(sa.select(sa.func.min(usage_events.c.time_us)).where(waiting))
+        first_us = earliest.scalar()
+        if first_us is None:
+            return 0
+        result = self._conn.execute(
+            usage_events.update().where(waiting).values(customer_id=customer_id)
+        )
+        self._recheck(customer_id, int(first_us))
         return result.rowcount
+
+    def _recheck(self, customer_id: str, from_us: int) -> None:
+        """Billing looks again at this customer's periods from ``from_us``: usage reached it
+        without being ingested anew (so after a billing run's cutoff it would go unseen)."""
+        current = self._conn.execute(
+            sa.select(usage_rechecks.c.from_us).where(usage_rechecks.c.customer_id == customer_id)
+        ).scalar()
+        if current is None:
+            self._conn.execute(
+                usage_rechecks.insert().values(customer_id=customer_id, from_us=from_us)
+            )
+        elif from_us < current:
+            self._conn.execute(
+                usage_rechecks.update()
+                .where(usage_rechecks.c.customer_id == customer_id)
+                .values(from_us=from_us)
+            )
 
 
 class SqlUnitOfWork:
@@ -344,6 +380,12 @@ class SqlUnitOfWork:
     audit: SqlAuditLog
     dead_letters: SqlDeadLetterStore
     usage: SqlUsageMaintenance
+    plans: SqlPlanRepository
+    coupons: SqlCouponRepository
+    subscriptions: SqlSubscriptionRepository
+    invoices: SqlInvoiceRepository
+    credits: SqlCreditRepository
+    billing_runs: SqlBillingRunRepository
 
     def __init__(self, engine: Engine, now: datetime, *, write: bool = True) -> None:
         self._engine = engine
@@ -363,6 +405,12 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(conn)
         self.dead_letters = SqlDeadLetterStore(conn)
         self.usage = SqlUsageMaintenance(conn)
+        self.plans = SqlPlanRepository(conn)
+        self.coupons = SqlCouponRepository(conn)
+        self.subscriptions = SqlSubscriptionRepository(conn)
+        self.invoices = SqlInvoiceRepository(conn)
+        self.credits = SqlCreditRepository(conn)
+        self.billing_runs = SqlBillingRunRepository(conn)
         return self
 
     def __exit__(

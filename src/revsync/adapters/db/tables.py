@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from revsync.adapters.db.types import RowId, UtcDateTime
+from revsync.adapters.db.types import ExactDecimal, JsonText, RowId, UtcDateTime
 
 metadata = sa.MetaData(
     naming_convention={
@@ -26,6 +26,8 @@ customers = sa.Table(
     sa.Column(
         "parent_id", sa.String(128), sa.ForeignKey("customers.id"), nullable=True, index=True
     ),
+    sa.Column("country", sa.String(2), nullable=True),
+    sa.Column("tax_exempt", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -128,4 +130,183 @@ usage_events = sa.Table(
         sqlite_where=sa.text("customer_id IS NULL"),
         postgresql_where=sa.text("customer_id IS NULL"),
     ),
+)
+
+# --- pricing, subscriptions, invoices ----------------------------------------------------
+
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("definition", JsonText, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+)
+
+coupons = sa.Table(
+    "coupons",
+    metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("definition", JsonText, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.String(128), primary_key=True),
+    sa.Column(
+        "customer_id", sa.String(128), sa.ForeignKey("customers.id"), nullable=False, index=True
+    ),
+    sa.Column("anchor", sa.Date, nullable=False),
+    sa.Column("interval", sa.String(8), nullable=False),
+    sa.Column("usage_interval", sa.String(8), nullable=False),
+    sa.Column("include_children", sa.Boolean, nullable=False),
+    sa.Column("renewal_date", sa.Date, nullable=True),
+    # the earliest day whose finalized invoices must be rated again (a backdated amendment)
+    sa.Column("recheck_from", sa.Date, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+subscription_terms = sa.Table(
+    "subscription_terms",
+    metadata,
+    sa.Column(
+        "subscription_id", sa.String(128), sa.ForeignKey("subscriptions.id"), primary_key=True
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("effective", sa.Date, nullable=False),
+    sa.Column("change", sa.String(16), nullable=False),
+    sa.Column("plan_code", sa.String(64), nullable=False),
+    sa.Column("plan_version", sa.Integer, nullable=False),
+    sa.Column("seats", sa.Integer, nullable=False),
+    sa.Column("trial_end", sa.Date, nullable=True),
+    sa.Column("ends", sa.Date, nullable=True),
+    sa.Column("recorded_at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+)
+
+subscription_coupons = sa.Table(
+    "subscription_coupons",
+    metadata,
+    sa.Column(
+        "subscription_id", sa.String(128), sa.ForeignKey("subscriptions.id"), primary_key=True
+    ),
+    sa.Column("code", sa.String(64), sa.ForeignKey("coupons.code"), primary_key=True),
+    sa.Column("start", sa.Date, nullable=False),
+)
+
+# One invoice per (subscription, period, kind): the id is derived from them and the unique
+# constraint makes a second billing run, or two at once, find the same row.
+invoices = sa.Table(
+    "invoices",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("number", sa.String(40), nullable=True, unique=True),
+    sa.Column("customer_id", sa.String(128), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("subscription_id", sa.String(128), nullable=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("issue_date", sa.Date, nullable=False),
+    sa.Column("subtotal", ExactDecimal, nullable=False),
+    sa.Column("discount", ExactDecimal, nullable=False),
+    sa.Column("tax", ExactDecimal, nullable=False),
+    sa.Column("total", ExactDecimal, nullable=False),
+    sa.Column("credits", ExactDecimal, nullable=False),
+    sa.Column("basis_version", sa.Integer, nullable=True),
+    sa.Column("credits_invoice", sa.String(40), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("finalized_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("subscription_id", "period_start", "period_end", "kind", "credits_invoice"),
+    sa.Index("ix_invoices_customer_period", "customer_id", "period_start"),
+    sa.Index("ix_invoices_status", "status"),
+)
+
+invoice_lines = sa.Table(
+    "invoice_lines",
+    metadata,
+    sa.Column("invoice_id", sa.String(40), sa.ForeignKey("invoices.id"), primary_key=True),
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("charge", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("quantity", ExactDecimal, nullable=False),
+    sa.Column("unit_amount", ExactDecimal, nullable=False),
+    sa.Column("amount", ExactDecimal, nullable=False),
+    sa.Column("service_start", sa.Date, nullable=False),
+    sa.Column("service_end", sa.Date, nullable=False),
+    sa.Column("tax_code", sa.String(32), nullable=False),
+    sa.Column("lineage", JsonText, nullable=True),
+    sa.Column("adjusts", sa.String(360), nullable=True, index=True),
+)
+
+invoice_taxes = sa.Table(
+    "invoice_taxes",
+    metadata,
+    sa.Column("invoice_id", sa.String(40), sa.ForeignKey("invoices.id"), primary_key=True),
+    sa.Column("tax_code", sa.String(32), primary_key=True),
+    sa.Column("rate", ExactDecimal, nullable=False),
+    sa.Column("base", ExactDecimal, nullable=False),
+    sa.Column("amount", ExactDecimal, nullable=False),
+)
+
+# Finalized documents are numbered without gaps per series (INV, CN).
+number_series = sa.Table(
+    "number_series",
+    metadata,
+    sa.Column("name", sa.String(16), primary_key=True),
+    sa.Column("next", sa.BigInteger, nullable=False),
+)
+
+credit_grants = sa.Table(
+    "credit_grants",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column(
+        "customer_id", sa.String(128), sa.ForeignKey("customers.id"), nullable=False, index=True
+    ),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("amount", ExactDecimal, nullable=False),
+    sa.Column("remaining", ExactDecimal, nullable=False),
+    sa.Column("granted_on", sa.Date, nullable=False),
+    sa.Column("expires_on", sa.Date, nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+credit_uses = sa.Table(
+    "credit_uses",
+    metadata,
+    sa.Column("grant_id", sa.String(64), sa.ForeignKey("credit_grants.id"), primary_key=True),
+    sa.Column("invoice_id", sa.String(40), sa.ForeignKey("invoices.id"), primary_key=True),
+    sa.Column("amount", ExactDecimal, nullable=False),
+)
+
+billing_runs = sa.Table(
+    "billing_runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    # the run read the events up to this ingest sequence number (late usage comes after)
+    sa.Column("usage_cutoff_seq", sa.BigInteger, nullable=False),
+    sa.Column("summary", JsonText, nullable=True),
+    sa.Column("actor", sa.String(200), nullable=False),
+)
+
+# Usage that reached a customer other than by ingestion (unmapped events attached when their
+# tenant was mapped): billing runs look again at the customer's periods from ``from_us`` on.
+usage_rechecks = sa.Table(
+    "usage_rechecks",
+    metadata,
+    sa.Column("customer_id", sa.String(128), primary_key=True),
+    sa.Column("from_us", sa.BigInteger, nullable=False),
 )

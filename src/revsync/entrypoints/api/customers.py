@@ -36,6 +36,8 @@ class CustomerIn(BaseModel):
     name: str
     currency: str = Field(description="ISO 4217 code, e.g. EUR.")
     timezone: str = Field(default="UTC", description="IANA zone, e.g. Europe/Paris.")
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2, for tax (e.g. FR).")
+    tax_exempt: bool = Field(default=False, description="No tax on this customer's invoices.")
     parent_id: str | None = Field(
         default=None, description="Parent customer in the account hierarchy."
     )
@@ -71,6 +73,8 @@ def customer_out(customer: Customer) -> CustomerOut:
         currency=customer.currency,
         timezone=customer.timezone,
         parent_id=customer.parent_id,
+        country=customer.country,
+        tax_exempt=customer.tax_exempt,
         external_refs=ExternalRefs(
             product=list(customer.refs_in(System.PRODUCT)),
             crm=crm[0] if crm else None,
@@ -101,6 +105,8 @@ def put_customer(
             currency=body.currency,
             timezone=body.timezone,
             parent_id=body.parent_id,
+            country=body.country,
+            tax_exempt=body.tax_exempt,
             refs={
                 System.PRODUCT: refs.product,
                 System.CRM: [] if refs.crm is None else [refs.crm],

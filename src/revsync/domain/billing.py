@@ -1,0 +1,379 @@
+"""Rating a subscription's periods into invoice lines.
+
+Two kinds of invoice per subscription, each one per period:
+
+- **advance** — for each recurring period ``R``: the in-advance fees (flat, per seat) on the
+  terms in force when ``R`` starts, for the billable days of ``R`` (trial days and days after
+  the end are not billable). Issued on the first billable day of ``R``.
+- **arrears** — for each usage period ``U``: usage charges, rated separately on each stretch
+  of ``U`` under one plan (usage before a plan change is rated on the old plan, after it on
+  the new one; tiers, packages and allowances apply to each stretch in full, commitments and
+  caps are prorated by day); in-arrears fees of recurring periods that end in ``U``; and the
+  prorations of in-advance fees for every change of terms that takes effect in ``U``
+  ("unused time on" the old terms, "remaining time on" the new, both from the change to the
+  end of the recurring period). Issued when ``U`` ends (or the service ends, if sooner).
+
+A change of terms on the very day a recurring period starts needs no proration when the
+advance invoice was rated on it; the advance invoice records the version it was rated on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from revsync.domain.invoicing import ZERO, InvoiceKind, Line, Lineage, LineKind, RawLine
+from revsync.domain.money import Rounding, round_money
+from revsync.domain.periods import Period, periods
+from revsync.domain.pricing import (
+    USAGE_MODELS,
+    Charge,
+    Plan,
+    Timing,
+    UsageInput,
+    cap,
+    rate_recurring,
+    rate_usage,
+    true_up,
+)
+from revsync.domain.subscriptions import Segment, Subscription, Terms
+
+PlanLookup = Callable[[str, int], Plan]
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRequest:
+    """The usage a charge needs: one meter over local days, optionally by one dimension."""
+
+    meter: str
+    days: Period
+    dimension: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageFigure:
+    """A meter's value over some days, with the lineage of the events behind it."""
+
+    total: Decimal
+    lineage: Lineage
+    by_dimension: Mapping[str, Decimal] = field(default_factory=dict)
+    lineage_by_dimension: Mapping[str, Lineage] = field(default_factory=dict)
+
+
+UsageSource = Callable[[UsageRequest], UsageFigure]
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """How amounts are rounded while rating (commitments compare rounded usage)."""
+
+    currency: str
+    rounding: Rounding
+
+
+def charge_ref(plan: Plan, charge: Charge) -> str:
+    """A stable reference to a plan version's charge: ``pro@2:api_calls``."""
+    return f"{plan.code}@{plan.version}:{charge.key}"
+
+
+def _key(*parts: object) -> str:
+    return ":".join(str(p) for p in parts if p not in ("", None))
+
+
+# --- periods ----------------------------------------------------------------------------
+
+
+def recurring_periods(sub: Subscription, until: date) -> list[Period]:
+    """Recurring periods from the start until ``until`` (exclusive), cut at the end of service."""
+    end = min(until, sub.ends) if sub.ends else until
+    return list(periods(sub.anchor, sub.interval, sub.start, end))
+
+
+def usage_periods(sub: Subscription, until: date) -> list[Period]:
+    """Usage periods from the start until ``until`` (exclusive), cut at the end of service."""
+    end = min(until, sub.ends) if sub.ends else until
+    return list(periods(sub.anchor, sub.usage_interval, sub.start, end))
+
+
+def advance_issue_date(sub: Subscription, period: Period) -> date:
+    """When the advance invoice of a recurring period is issued: its first day of service."""
+    return max(period.start, sub.start)
+
+
+def arrears_issue_date(sub: Subscription, period: Period) -> date:
+    """When the arrears invoice of a usage period is issued: its end, or the end of service."""
+    return min(period.end, sub.ends) if sub.ends else period.end
+
+
+# --- advance ----------------------------------------------------------------------------
+
+
+def advance_lines(
+    sub: Subscription, period: Period, plans: PlanLookup
+) -> tuple[list[RawLine], int | None]:
+    """In-advance fees of a recurring period, and the terms version they were rated on."""
+    terms = sub.terms_on(max(period.start, sub.start))
+    if terms is None:
+        return [], None
+    lines = _fees(
+        sub, terms, period, Period(period.start, period.end), Timing.IN_ADVANCE, plans, "fee"
+    )
+    return lines, terms.version
+
+
+def _fees(
+    sub: Subscription,
+    terms: Terms,
+    period: Period,
+    days: Period,
+    timing: Timing,
+    plans: PlanLookup,
+    prefix: str,
+    sign: int = 1,
+    wording: str = "",
+) -> list[RawLine]:
+    """Recurring fees of ``terms`` for the billable days of ``days`` within ``period``."""
+    plan = plans(*terms.plan)
+    billable = terms.billable_days(days.start, days.end, sub.start)
+    if billable == 0:
+        return []
+    first = max(days.start, sub.start, terms.trial_end or days.start)
+    service = Period(first, min(days.end, terms.ends or days.end))
+    lines = []
+    for charge in plan.charges:
+        if charge.model in USAGE_MODELS or charge.timing is not timing:
+            continue
+        for rated in rate_recurring(
+            charge, seats=terms.seats, days=billable, period_days=period.days
+        ):
+            lines.append(
+                RawLine(
+                    key=_key(prefix, charge.key, rated.part),
+                    kind=LineKind.RECURRING if sign > 0 and not wording else LineKind.PRORATION,
+                    charge=charge_ref(plan, charge),
+                    description=f"{wording}{rated.description}",
+                    quantity=rated.quantity,
+                    unit_amount=rated.unit_amount,
+                    amount=rated.amount if sign > 0 else rated.amount.copy_negate(),
+                    service=service,
+                    tax_code=charge.tax_code,
+                )
+            )
+    return lines
+
+
+# --- arrears ----------------------------------------------------------------------------
+
+
+def plan_segments(sub: Subscription, period: Period) -> list[Segment]:
+    """The period's segments merged where the plan and billability do not change."""
+    merged: list[Segment] = []
+    for segment in sub.segments(period):
+        last = merged[-1] if merged else None
+        if last and last.terms.plan == segment.terms.plan and last.billable == segment.billable:
+            merged[-1] = Segment(last.start, segment.end, segment.terms, last.billable)
+        else:
+            merged.append(segment)
+    return merged
+
+
+def arrears_lines(
+    sub: Subscription,
+    period: Period,
+    plans: PlanLookup,
+    usage: UsageSource,
+    money: Money,
+    advance_basis: Callable[[Period], int | None],
+) -> list[RawLine]:
+    """Usage, in-arrears fees and prorations of one usage period."""
+    lines = _usage_lines(sub, period, plans, usage, money)
+    for recurring in periods(sub.anchor, sub.interval, period.start, period.end):
+        last_day = min(recurring.end, sub.ends) if sub.ends else recurring.end
+        if period.start < last_day <= period.end:  # the recurring period ends in this one
+            lines += _arrears_fees(sub, recurring, plans)
+        lines += _prorations(sub, recurring, period, plans, advance_basis(recurring))
+    return lines
+
+
+def _usage_lines(
+    sub: Subscription, period: Period, plans: PlanLookup, usage: UsageSource, money: Money
+) -> list[RawLine]:
+    lines: list[RawLine] = []
+    for segment in plan_segments(sub, period):
+        if not segment.billable:
+            continue
+        plan = plans(*segment.terms.plan)
+        days = Period(segment.start, segment.end)
+        rated_total = ZERO
+        for charge in plan.charges:
+            if charge.model not in USAGE_MODELS or charge.meter is None:
+                continue
+            figure = usage(UsageRequest(charge.meter, days, charge.dimension))
+            for rated in rate_usage(charge, UsageInput(figure.total, figure.by_dimension)):
+                lineage = figure.lineage
+                if rated.group:
+                    lineage = figure.lineage_by_dimension.get(rated.group[0][1], lineage)
+                lines.append(
+                    RawLine(
+                        key=_key("usage", charge.key, segment.start, rated.part),
+                        kind=LineKind.USAGE,
+                        charge=charge_ref(plan, charge),
+                        description=rated.description,
+                        quantity=rated.quantity,
+                        unit_amount=rated.unit_amount,
+                        amount=rated.amount,
+                        service=days,
+                        tax_code=charge.tax_code,
+                        lineage=lineage,
+                    )
+                )
+                rated_total += round_money(rated.amount, money.currency, money.rounding)
+        for extra, kind in (
+            (
+                true_up(plan, rated_total, days=segment.days, period_days=period.days),
+                LineKind.MINIMUM,
+            ),
+            (cap(plan, rated_total, days=segment.days, period_days=period.days), LineKind.CAP),
+        ):
+            if extra is not None:
+                lines.append(
+                    RawLine(
+                        key=_key(kind.value, segment.start),
+                        kind=kind,
+                        charge=f"{plan.code}@{plan.version}:{kind.value}",
+                        description=extra.description,
+                        quantity=extra.quantity,
+                        unit_amount=extra.unit_amount,
+                        amount=extra.amount,
+                        service=days,
+                        tax_code=_usage_tax_code(plan),
+                    )
+                )
+    return lines
+
+
+def _usage_tax_code(plan: Plan) -> str:
+    codes = [c.tax_code for c in plan.charges if c.model in USAGE_MODELS]
+    return codes[0] if codes else "standard"
+
+
+def _arrears_fees(sub: Subscription, recurring: Period, plans: PlanLookup) -> list[RawLine]:
+    """In-arrears fees of a recurring period, per stretch of terms."""
+    lines: list[RawLine] = []
+    for segment in sub.segments(recurring):
+        days = Period(segment.start, segment.end)
+        lines += _fees(
+            sub,
+            segment.terms,
+            recurring,
+            days,
+            Timing.IN_ARREARS,
+            plans,
+            _key("fee", segment.start),
+        )
+    return lines
+
+
+def _prorations(
+    sub: Subscription, recurring: Period, usage_period: Period, plans: PlanLookup, basis: int | None
+) -> list[RawLine]:
+    """In-advance fee prorations for changes of terms that take effect in ``usage_period``."""
+    changes: list[tuple[Terms | None, Terms]] = []
+    start_terms = sub.terms_on(max(recurring.start, sub.start))
+    first_day = max(recurring.start, sub.start)
+    if start_terms is not None and first_day in usage_period and basis != start_terms.version:
+        changes.append((sub.terms[basis - 1] if basis else None, start_terms))
+    for previous, terms in sub.changes_in(recurring):
+        if terms.effective > first_day and terms.effective in usage_period:
+            changes.append((previous, terms))
+    lines: list[RawLine] = []
+    for before, after in changes:
+        remaining = Period(max(after.effective, first_day), recurring.end)
+        label = remaining.start
+        old = (
+            _fees(
+                sub,
+                before,
+                recurring,
+                remaining,
+                Timing.IN_ADVANCE,
+                plans,
+                _key("proration", label, f"v{before.version}"),
+                sign=-1,
+                wording="Unused time on ",
+            )
+            if before is not None
+            else []
+        )
+        new = _fees(
+            sub,
+            after,
+            recurring,
+            remaining,
+            Timing.IN_ADVANCE,
+            plans,
+            _key("proration", label, f"v{after.version}"),
+            wording="Remaining time on ",
+        )
+        if _same_money(old, new):
+            continue
+        lines += old + new
+    return lines
+
+
+def _same_money(old: list[RawLine], new: list[RawLine]) -> bool:
+    """True when a change leaves the fees as they were (e.g. a usage-only plan change)."""
+    return sorted((x.charge, -x.amount, x.service) for x in old) == sorted(
+        (x.charge, x.amount, x.service) for x in new
+    )
+
+
+# --- adjustments -------------------------------------------------------------------------
+
+
+def adjustments(
+    invoice_id: str,
+    billed: Mapping[str, Line],
+    adjusted: Mapping[str, tuple[Decimal, Decimal]],
+    expected: Mapping[str, Line],
+) -> list[RawLine]:
+    """Lines that bring a finalized invoice to what it should be now.
+
+    ``billed``: its lines by key; ``adjusted``: (quantity, amount) already added by earlier
+    adjustments per key; ``expected``: the lines it would have if rated now. Each difference
+    becomes one adjustment line, keyed by the invoice and line it corrects.
+    """
+    result: list[RawLine] = []
+    for key in sorted(set(billed) | set(expected)):
+        was = billed.get(key)
+        now = expected.get(key)
+        prior_qty, prior_amount = adjusted.get(key, (ZERO, ZERO))
+        billed_amount = (was.amount if was else ZERO) + prior_amount
+        billed_qty = (was.quantity if was else ZERO) + prior_qty
+        target_amount = now.amount if now else ZERO
+        target_qty = now.quantity if now else ZERO
+        if target_amount == billed_amount and target_qty == billed_qty:
+            continue
+        source = now or was
+        assert source is not None
+        result.append(
+            RawLine(
+                key=_key("adjustment", invoice_id, key),
+                kind=LineKind.ADJUSTMENT,
+                charge=source.charge,
+                description=f"Adjustment: {source.description}",
+                quantity=target_qty - billed_qty,
+                unit_amount=source.unit_amount,
+                amount=target_amount - billed_amount,
+                service=source.service,
+                tax_code=source.tax_code,
+                lineage=source.lineage,
+                adjusts=f"{invoice_id}/{key}",
+            )
+        )
+    return result
+
+
+KIND_ORDER = (InvoiceKind.ADVANCE, InvoiceKind.ARREARS)

@@ -1,0 +1,107 @@
+"""Coupons: a percentage or a fixed amount off, for one, several or every billing period.
+
+A coupon applied to a subscription from a date covers the recurring periods that start on or
+after the recurring period containing that date: the first one (``once``), the first
+``periods`` of them (``repeating``) or all (``forever``). Percent-off applies to every
+invoice of a covered period; amount-off once per covered period, on the advance invoice when
+the plan has in-advance fees, else on the arrears invoice (so it is never taken twice).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from revsync.domain.errors import InvalidField
+from revsync.domain.invoicing import Discount
+from revsync.domain.money import is_currency, plain
+from revsync.domain.periods import Interval, period_of
+
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class Duration(StrEnum):
+    """How many billing periods a coupon covers."""
+
+    ONCE = "once"
+    REPEATING = "repeating"
+    FOREVER = "forever"
+
+
+@dataclass(frozen=True, slots=True)
+class Coupon:
+    """A discount definition."""
+
+    code: str
+    description: str
+    duration: Duration
+    percent_off: Decimal | None = None
+    amount_off: Decimal | None = None
+    currency: str | None = None
+    periods: int | None = None
+
+
+def new_coupon(
+    *,
+    code: str,
+    description: str,
+    duration: Duration,
+    percent_off: Decimal | None = None,
+    amount_off: Decimal | None = None,
+    currency: str | None = None,
+    periods: int | None = None,
+) -> Coupon:
+    """Validate a coupon; errors name the field."""
+    if not _CODE.match(code):
+        raise InvalidField("code", "must be 1-64 letters, digits and '_.-'")
+    if (percent_off is None) == (amount_off is None):
+        raise InvalidField("percent_off", "give exactly one of percent_off and amount_off")
+    if percent_off is not None and not Decimal(0) < percent_off <= Decimal(100):
+        raise InvalidField("percent_off", "must be more than 0 and at most 100")
+    if amount_off is not None:
+        if amount_off <= 0:
+            raise InvalidField("amount_off", "must be positive")
+        if currency is None or not is_currency(currency):
+            raise InvalidField("currency", "an ISO 4217 currency is required with amount_off")
+    if duration is Duration.REPEATING and (periods is None or periods < 1):
+        raise InvalidField("periods", "a repeating coupon needs periods ≥ 1")
+    if duration is not Duration.REPEATING and periods is not None:
+        raise InvalidField("periods", f"only for repeating coupons, not {duration.value}")
+    text = description.strip() or _default_description(percent_off, amount_off, currency, code)
+    return Coupon(code, text, duration, percent_off, amount_off, currency, periods)
+
+
+def _default_description(
+    percent: Decimal | None, amount: Decimal | None, currency: str | None, code: str
+) -> str:
+    if percent is not None:
+        return f"Discount {plain(percent)}% ({code})"
+    return f"Discount {plain(amount or Decimal(0))} {currency} ({code})"
+
+
+def covers(
+    coupon: Coupon, applied_on: date, anchor: date, interval: Interval, period_start: date
+) -> bool:
+    """True when a period starting on ``period_start`` is covered by the coupon."""
+    period = period_of(applied_on, anchor, interval)
+    if period_start < period.start:
+        return False
+    if coupon.duration is Duration.FOREVER:
+        return True
+    count = 1 if coupon.duration is Duration.ONCE else coupon.periods or 1
+    for _ in range(count - 1):
+        period = period_of(period.end, anchor, interval)
+    return period_start < period.end
+
+
+def as_discount(coupon: Coupon, invoice_currency: str) -> Discount | None:
+    """The coupon as a discount on an invoice in ``invoice_currency`` (``None`` when an
+    amount-off coupon is in another currency)."""
+    if coupon.percent_off is not None:
+        return Discount(coupon.code, coupon.description, percent=coupon.percent_off)
+    if coupon.currency != invoice_currency:
+        return None
+    return Discount(coupon.code, coupon.description, amount=coupon.amount_off)

@@ -1,0 +1,100 @@
+"""Billing calendars: periods anchored on a day of the month, day counts, local day starts.
+
+A subscription's periods run from its billing anchor in steps of one month or one year:
+``[anchor, anchor + 1 interval)``, then the next. The anchor's day of the month is kept when
+the month allows it and clamped to the month's last day when it does not (an anchor on the
+31st gives 28 or 29 February, then 31 March). Periods are local calendar dates in the
+customer's time zone, half-open: ``end`` is the first day of the next period.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+
+class Interval(StrEnum):
+    """How long a billing period is."""
+
+    MONTH = "month"
+    YEAR = "year"
+
+    @property
+    def months(self) -> int:
+        """The interval in months."""
+        return 1 if self is Interval.MONTH else 12
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Period:
+    """Local dates ``[start, end)``."""
+
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        """Number of days in the period."""
+        return (self.end - self.start).days
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.start <= day < self.end
+
+    def overlap(self, start: date, end: date) -> int:
+        """Days of ``[start, end)`` that fall in this period."""
+        return max(0, (min(end, self.end) - max(start, self.start)).days)
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat()}/{self.end.isoformat()}"
+
+
+def shift_months(anchor: date, months: int) -> date:
+    """``anchor`` moved by ``months``, its day clamped to the target month's length."""
+    index = anchor.year * 12 + anchor.month - 1 + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(anchor.day, last))
+
+
+def period_of(day: date, anchor: date, interval: Interval) -> Period:
+    """The period of the calendar anchored on ``anchor`` that contains ``day``."""
+    step = interval.months
+    offset = (day.year - anchor.year) * 12 + (day.month - anchor.month)
+    k = offset // step
+    start = shift_months(anchor, k * step)
+    while start > day:
+        k -= 1
+        start = shift_months(anchor, k * step)
+    end = shift_months(anchor, (k + 1) * step)
+    while end <= day:
+        k += 1
+        start, end = end, shift_months(anchor, (k + 1) * step)
+    return Period(start, end)
+
+
+def periods(anchor: date, interval: Interval, start: date, end: date) -> Iterator[Period]:
+    """The anchored periods that overlap ``[start, end)``, in order."""
+    if end <= start:
+        return
+    period = period_of(start, anchor, interval)
+    while period.start < end:
+        yield period
+        period = period_of(period.end, anchor, interval)
+
+
+def day_start(day: date, zone: ZoneInfo) -> datetime:
+    """The first instant of a local day, in UTC.
+
+    When midnight does not exist (a clock change at midnight), the local day starts at the
+    moment of the change; when it exists twice, at the first of them.
+    """
+    return datetime.combine(day, time(0), zone).astimezone(UTC)
+
+
+def local_date(moment: datetime, zone: ZoneInfo) -> date:
+    """The local calendar date of an instant."""
+    return moment.astimezone(zone).date()

@@ -1,0 +1,187 @@
+"""Ports of pricing and invoicing: plans, coupons, subscriptions, invoices, credits, tax, and
+the usage snapshot a billing run reads."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from revsync.domain.coupons import Coupon
+from revsync.domain.invoicing import (
+    CreditGrant,
+    CreditUse,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    TaxRates,
+)
+from revsync.domain.pricing import Plan
+from revsync.domain.subscriptions import CouponUse, Subscription, Terms
+
+
+class PlanRepository(Protocol):
+    """Plan versions (never changed once written)."""
+
+    def latest(self, code: str) -> Plan | None: ...
+
+    def get(self, code: str, version: int) -> Plan | None: ...
+
+    def versions(self, code: str) -> list[Plan]: ...
+
+    def all_latest(self) -> list[Plan]: ...
+
+    def add(self, plan: Plan, source: str, at: datetime) -> None: ...
+
+
+class CouponRepository(Protocol):
+    """Coupon definitions."""
+
+    def get(self, code: str) -> Coupon | None: ...
+
+    def put(self, coupon: Coupon, at: datetime) -> None: ...
+
+
+class SubscriptionRepository(Protocol):
+    """Subscriptions and every version of their terms."""
+
+    def get(self, subscription_id: str) -> Subscription | None: ...
+
+    def add(self, subscription: Subscription, at: datetime, actor: str) -> None: ...
+
+    def add_terms(self, subscription_id: str, terms: Terms, at: datetime, actor: str) -> None: ...
+
+    def add_coupon(self, subscription_id: str, use: CouponUse) -> None: ...
+
+    def billable(self, as_of: date) -> list[Subscription]:
+        """Subscriptions started on or before ``as_of``."""
+        ...
+
+    def of_customer(self, customer_id: str) -> list[Subscription]: ...
+
+    def recheck_from(self, subscription_id: str) -> date | None: ...
+
+    def set_recheck(self, subscription_id: str, day: date | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceFilter:
+    """Which invoices to list."""
+
+    customer_id: str | None = None
+    status: InvoiceStatus | None = None
+    period_start: date | None = None
+    subscription_id: str | None = None
+    kind: InvoiceKind | None = None
+
+
+class InvoiceRepository(Protocol):
+    """Invoices, their lines and taxes."""
+
+    def get(self, invoice_id: str) -> Invoice | None: ...
+
+    def of_subscriptions(self, subscription_ids: Collection[str]) -> dict[str, list[Invoice]]:
+        """Every invoice of these subscriptions, by subscription id."""
+        ...
+
+    def save(self, invoice: Invoice, at: datetime) -> None:
+        """Insert or replace a draft (lines replaced by key); a finalized invoice is refused."""
+        ...
+
+    def finalize(self, invoice: Invoice, number: str, at: datetime) -> None: ...
+
+    def set_status(self, invoice_id: str, status: InvoiceStatus, at: datetime) -> None: ...
+
+    def next_number(self, series: str) -> int: ...
+
+    def page(self, where: InvoiceFilter, *, after: str | None, limit: int) -> list[Invoice]: ...
+
+    def adjusted(self, invoice_id: str) -> dict[str, tuple[Decimal, Decimal]]:
+        """(quantity, amount) already added to each line of an invoice by adjustment lines of
+        finalized (not void) invoices."""
+        ...
+
+
+class CreditRepository(Protocol):
+    """Prepaid credit grants and their use."""
+
+    def grants(self, customer_id: str) -> list[CreditGrant]: ...
+
+    def add(self, customer_id: str, grant: CreditGrant, reason: str, at: datetime) -> None: ...
+
+    def use(self, invoice_id: str, uses: Sequence[CreditUse]) -> None: ...
+
+    def uses_of(self, invoice_id: str) -> list[CreditUse]: ...
+
+    def restore(self, invoice_id: str) -> None:
+        """Give back the credit an invoice took (when it is voided)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BillingRunRecord:
+    """A billing run as stored."""
+
+    id: str
+    as_of: date
+    started_at: datetime
+    usage_cutoff_seq: int
+    finished_at: datetime | None = None
+    summary: Mapping[str, Any] | None = None
+    actor: str = ""
+
+
+class BillingRunRepository(Protocol):
+    """Billing runs and the usage cutoff each one read up to."""
+
+    def last(self) -> BillingRunRecord | None: ...
+
+    def add(self, run: BillingRunRecord) -> None: ...
+
+    def get(self, run_id: str) -> BillingRunRecord | None: ...
+
+
+class TaxEngine(Protocol):
+    """Tax rates for an invoice (built-in table, or an external engine later)."""
+
+    def rates(
+        self, *, country: str | None, exempt: bool, codes: Collection[str], on: date
+    ) -> TaxRates: ...
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    """An event as a billing run reads it."""
+
+    customer_id: str
+    type: str
+    time_us: int
+    source: str
+    event_id: str
+    data: Mapping[str, Any]
+
+
+class UsageSnapshot(Protocol):
+    """A consistent read of the usage: every event up to ingest sequence ``cutoff_seq`` and
+    none after (no write is in flight when the snapshot is taken)."""
+
+    cutoff_seq: int
+
+    def rows(
+        self, customer_ids: Collection[str], types: Collection[str], start_us: int, end_us: int
+    ) -> Iterator[UsageRow]:
+        """Events of these customers and types with ``start_us <= time < end_us``."""
+        ...
+
+    def late_customers(self, after_seq: int) -> dict[str, int]:
+        """Customers with events ingested after ``after_seq``: the earliest event time of each."""
+        ...
+
+
+class UsageSnapshots(Protocol):
+    """Opens usage snapshots."""
+
+    def snapshot(self) -> AbstractContextManager[UsageSnapshot]: ...
