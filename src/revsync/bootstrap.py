@@ -17,12 +17,18 @@ from revsync.adapters.db.engine import create_db_engine
 from revsync.adapters.db.repositories import SqlUnitOfWork
 from revsync.adapters.db.usage_ledger import SqlUsageLedger
 from revsync.adapters.db.usage_reader import SqlUsageReader
+from revsync.adapters.db.usage_snapshot import SqlUsageSnapshots
 from revsync.adapters.failpoints import Failpoints
+from revsync.adapters.tax import TableTaxEngine
 from revsync.application.apikeys import ApiKeys
 from revsync.application.audit import Audit
+from revsync.application.billing import Billing, BillingPolicy
+from revsync.application.catalog import Catalog
+from revsync.application.credits import Credits
 from revsync.application.customers import Customers
 from revsync.application.deadletters import DeadLetters
 from revsync.application.ingestion import Ingestion, IngestPolicy
+from revsync.application.subscriptions import Subscriptions
 from revsync.application.usage import UsageQueries
 from revsync.config import Settings
 from revsync.ports.clock import Clock, IdSource
@@ -47,6 +53,10 @@ class Container:
     usage: UsageQueries
     audit: Audit
     dead_letters: DeadLetters
+    catalog: Catalog
+    subscriptions: Subscriptions
+    billing: Billing
+    credits: Credits
     failpoints: Failpoints = field(default_factory=Failpoints)
 
     def close(self) -> None:
@@ -91,5 +101,31 @@ def build(
         usage=UsageQueries(SqlUsageReader(engine), meters),
         audit=Audit(unit_of_work, clock),
         dead_letters=DeadLetters(unit_of_work),
+        catalog=Catalog(unit_of_work, clock, meters),
+        credits=Credits(unit_of_work, clock, ids),
+        subscriptions=Subscriptions(unit_of_work, clock),
+        billing=Billing(
+            unit_of_work,
+            SqlUsageSnapshots(engine),
+            clock,
+            ids,
+            TableTaxEngine(settings.tax.rates),
+            meters,
+            BillingPolicy(
+                rounding=settings.billing.rounding,
+                grace=timedelta(hours=settings.billing.grace_period_hours),
+                late_usage=settings.billing.late_usage,
+                invoice_prefix=settings.billing.invoice_prefix,
+                credit_note_prefix=settings.billing.credit_note_prefix,
+            ),
+        ),
         failpoints=failpoints,
     )
+
+
+def apply_configuration(container: Container, actor: str) -> None:
+    """Make the declared configuration take effect: record it in the audit log when it
+    changed, and bring the catalog (plans, coupons) in line with it."""
+    settings = container.settings
+    container.audit.record_configuration(settings.audit_snapshot(), actor)
+    container.catalog.sync(settings.domain_plans(), settings.domain_coupons(), actor)

@@ -17,8 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from revsync.domain.billing import check_meters
+from revsync.domain.coupons import Coupon, coupon_from_data
 from revsync.domain.errors import InvalidField
 from revsync.domain.metering import Aggregation, Meter, new_meter
+from revsync.domain.money import Rounding
+from revsync.domain.pricing import Plan, plan_from_mapping
 
 CONFIG_ENV = "REVSYNC_CONFIG"
 DEFAULT_CONFIG_NAME = "revsync.yaml"
@@ -58,6 +62,34 @@ class AuthSettings(_Section):
     """API key checks."""
 
     cache_seconds: float = Field(default=2.0, ge=0, le=300)
+
+
+class BillingSettings(_Section):
+    """How invoices are made."""
+
+    rounding: Rounding = Rounding.HALF_EVEN
+    grace_period_hours: float = Field(default=72, ge=0, le=24 * 60)
+    late_usage: Literal["next_invoice", "separate_invoice"] = "next_invoice"
+    invoice_prefix: str = Field(default="INV", pattern=r"^[A-Z0-9-]{1,12}$")
+    credit_note_prefix: str = Field(default="CN", pattern=r"^[A-Z0-9-]{1,12}$")
+
+
+class TaxSettings(_Section):
+    """The built-in tax table: country → tax code → rate in percent. Empty: no tax at all;
+    otherwise every invoiced customer needs a country and a rate for each tax code billed."""
+
+    rates: dict[str, dict[str, Decimal]] = Field(default_factory=dict)
+
+    @field_validator("rates")
+    @classmethod
+    def _valid_rates(cls, rates: dict[str, dict[str, Decimal]]) -> dict[str, dict[str, Decimal]]:
+        for country, codes in rates.items():
+            if len(country) != 2 or not country.isupper():
+                raise ValueError(f"{country!r}: countries are ISO 3166-1 alpha-2 codes (e.g. FR)")
+            for code, rate in codes.items():
+                if not Decimal(0) <= rate < Decimal(100):
+                    raise ValueError(f"{country}.{code}: a rate is a percentage from 0 to 100")
+        return rates
 
 
 class LoggingSettings(_Section):
@@ -105,6 +137,12 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     logging: LoggingSettings = LoggingSettings()
     meters: list[MeterSettings] = Field(default_factory=list)
+    billing: BillingSettings = BillingSettings()
+    tax: TaxSettings = TaxSettings()
+    plans: list[dict[str, Any]] = Field(
+        default_factory=list, description="Plans (code, name, currency, interval, charges …)"
+    )
+    coupons: list[dict[str, Any]] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -117,6 +155,46 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # the environment overrides the file (passed as init values)
         return (env_settings, init_settings)
+
+    @field_validator("plans")
+    @classmethod
+    def _valid_plans(cls, plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        codes: list[str] = []
+        for index, data in enumerate(plans):
+            plan = _plan(data, index)
+            if plan.code in codes:
+                raise ValueError(f"{index}.code: plan {plan.code!r} is declared twice")
+            codes.append(plan.code)
+        return plans
+
+    @field_validator("coupons")
+    @classmethod
+    def _valid_coupons(cls, coupons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for index, data in enumerate(coupons):
+            _coupon(data, index)
+        return coupons
+
+    @model_validator(mode="after")
+    def _plans_use_declared_meters(self) -> Settings:
+        meters = self.meter_map()
+        for index, data in enumerate(self.plans):
+            try:
+                check_meters(_plan(data, index), meters)
+            except InvalidField as error:
+                raise ValueError(f"plans.{index}.{error.field}: {error.reason}") from None
+        return self
+
+    def meter_map(self) -> dict[str, Meter]:
+        """The declared meters by key."""
+        return {m.key: m.to_meter() for m in self.meters}
+
+    def domain_plans(self) -> list[Plan]:
+        """The declared plans (each as version 1 of its code; the store numbers versions)."""
+        return [_plan(data, index) for index, data in enumerate(self.plans)]
+
+    def domain_coupons(self) -> list[Coupon]:
+        """The declared coupons."""
+        return [_coupon(data, index) for index, data in enumerate(self.coupons)]
 
     @field_validator("meters")
     @classmethod
@@ -136,6 +214,24 @@ class Settings(BaseSettings):
     def domain_meters(self) -> list[Meter]:
         """The declared meters as domain objects."""
         return [m.to_meter() for m in self.meters]
+
+
+def _plan(data: dict[str, Any], index: int) -> Plan:
+    body = dict(data)
+    code = body.pop("code", None)
+    if not isinstance(code, str):
+        raise ValueError(f"{index}.code: required (a plan code such as 'pro')")
+    try:
+        return plan_from_mapping(body, code=code, version=1)
+    except InvalidField as error:
+        raise ValueError(f"{index}.{error.field}: {error.reason}") from None
+
+
+def _coupon(data: dict[str, Any], index: int) -> Coupon:
+    try:
+        return coupon_from_data(data)
+    except InvalidField as error:
+        raise ValueError(f"{index}.{error.field}: {error.reason}") from None
 
 
 class ConfigError(Exception):
@@ -169,6 +265,18 @@ def load_settings(path: Path | None) -> Settings:
     return settings
 
 
+class _ExactLoader(yaml.SafeLoader):
+    """YAML with decimals read exactly (``0.1`` is ``Decimal("0.1")``, never a float)."""
+
+
+def _exact_float(loader: yaml.SafeLoader, node: yaml.Node) -> Decimal:
+    text = str(loader.construct_scalar(node)).replace("_", "")  # type: ignore[arg-type]
+    return Decimal(text)
+
+
+_ExactLoader.add_constructor("tag:yaml.org,2002:float", _exact_float)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -179,7 +287,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read: {error}") from None
     try:
-        loaded = yaml.safe_load(text)
+        loaded = yaml.load(text, Loader=_ExactLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import ZERO, InvoiceKind, Line, Lineage, LineKind, RawLine
+from revsync.domain.metering import Aggregation, Meter
 from revsync.domain.money import Rounding, round_money
 from revsync.domain.periods import Period, periods
 from revsync.domain.pricing import (
@@ -71,6 +73,31 @@ class Money:
 
     currency: str
     rounding: Rounding
+
+
+def check_meters(plan: Plan, meters: Mapping[str, Meter]) -> None:
+    """Every usage charge reads a declared meter, with the dimension it prices by."""
+    for position, charge in enumerate(plan.charges):
+        if charge.meter is None:
+            continue
+        where = f"charges.{position}"
+        meter = meters.get(charge.meter)
+        if meter is None:
+            raise InvalidField(f"{where}.meter", f"no meter {charge.meter!r} is declared")
+        if charge.dimension is not None:
+            if charge.dimension not in meter.group_by:
+                groups = ", ".join(meter.group_by) or "none"
+                raise InvalidField(
+                    f"{where}.dimension",
+                    f"meter {meter.key!r} does not group by {charge.dimension!r} "
+                    f"(group_by: {groups})",
+                )
+            if meter.aggregation not in (Aggregation.SUM, Aggregation.COUNT):
+                raise InvalidField(
+                    f"{where}.meter",
+                    f"prices per dimension need a sum or count meter; {meter.key!r} is "
+                    f"{meter.aggregation.value}",
+                )
 
 
 def charge_ref(plan: Plan, charge: Charge) -> str:

@@ -10,10 +10,12 @@ the plan has in-advance fees, else on the arrears invoice (so it is never taken 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import Discount
@@ -105,3 +107,57 @@ def as_discount(coupon: Coupon, invoice_currency: str) -> Discount | None:
     if coupon.currency != invoice_currency:
         return None
     return Discount(coupon.code, coupon.description, amount=coupon.amount_off)
+
+
+_FIELDS = ("code", "description", "duration", "percent_off", "amount_off", "currency", "periods")
+
+
+def coupon_from_data(data: Mapping[str, Any]) -> Coupon:
+    """A coupon from plain data (config, API, storage); decimals as strings, ints or Decimals."""
+    unknown = sorted(set(data) - set(_FIELDS))
+    if unknown:
+        raise InvalidField(unknown[0], "unknown field")
+    try:
+        duration = Duration(data.get("duration", "once"))
+    except ValueError:
+        raise InvalidField("duration", "must be once, repeating or forever") from None
+    periods = data.get("periods")
+    if periods is not None and (not isinstance(periods, int) or isinstance(periods, bool)):
+        raise InvalidField("periods", "must be a whole number")
+    return new_coupon(
+        code=str(data.get("code", "")),
+        description=str(data.get("description", "")),
+        duration=duration,
+        percent_off=_decimal(data.get("percent_off"), "percent_off"),
+        amount_off=_decimal(data.get("amount_off"), "amount_off"),
+        currency=data.get("currency"),
+        periods=periods,
+    )
+
+
+def coupon_to_data(coupon: Coupon) -> dict[str, Any]:
+    """The inverse of :func:`coupon_from_data` (decimals as strings, unset fields left out)."""
+    data: dict[str, Any] = {
+        "code": coupon.code,
+        "description": coupon.description,
+        "duration": coupon.duration.value,
+    }
+    for name in ("percent_off", "amount_off", "currency", "periods"):
+        value = getattr(coupon, name)
+        if value is not None:
+            data[name] = plain(value) if isinstance(value, Decimal) else value
+    return data
+
+
+def _decimal(value: object, field: str) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, bool | float):
+        raise InvalidField(field, "must be a decimal number (as a string or an integer)")
+    try:
+        number = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    except ArithmeticError:
+        raise InvalidField(field, f"{value!r} is not a decimal number") from None
+    if not number.is_finite():
+        raise InvalidField(field, "must be finite")
+    return number

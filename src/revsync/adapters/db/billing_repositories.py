@@ -23,7 +23,7 @@ from revsync.adapters.db.tables import (
     subscription_terms,
     subscriptions,
 )
-from revsync.domain.coupons import Coupon, Duration
+from revsync.domain.coupons import Coupon, coupon_from_data, coupon_to_data
 from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import (
     ZERO,
@@ -103,10 +103,10 @@ class SqlCouponRepository:
 
     def get(self, code: str) -> Coupon | None:
         row = self._conn.execute(sa.select(coupons).where(coupons.c.code == code)).first()
-        return None if row is None else coupon_from_mapping(row.code, row.definition)
+        return None if row is None else coupon_from_data({**row.definition, "code": row.code})
 
     def put(self, coupon: Coupon, at: datetime) -> None:
-        definition = coupon_to_mapping(coupon)
+        definition = {k: v for k, v in coupon_to_data(coupon).items() if k != "code"}
         updated = self._conn.execute(
             coupons.update().where(coupons.c.code == coupon.code).values(definition=definition)
         )
@@ -114,29 +114,6 @@ class SqlCouponRepository:
             self._conn.execute(
                 coupons.insert().values(code=coupon.code, definition=definition, created_at=at)
             )
-
-
-def coupon_to_mapping(coupon: Coupon) -> dict[str, Any]:
-    """A coupon as plain data (decimals as strings)."""
-    data: dict[str, Any] = {"description": coupon.description, "duration": coupon.duration.value}
-    for name in ("percent_off", "amount_off", "currency", "periods"):
-        value = getattr(coupon, name)
-        if value is not None:
-            data[name] = str(value) if isinstance(value, Decimal) else value
-    return data
-
-
-def coupon_from_mapping(code: str, data: dict[str, Any]) -> Coupon:
-    """The inverse of :func:`coupon_to_mapping`."""
-    return Coupon(
-        code=code,
-        description=data["description"],
-        duration=Duration(data["duration"]),
-        percent_off=Decimal(data["percent_off"]) if "percent_off" in data else None,
-        amount_off=Decimal(data["amount_off"]) if "amount_off" in data else None,
-        currency=data.get("currency"),
-        periods=data.get("periods"),
-    )
 
 
 class SqlSubscriptionRepository:

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from revsync.adapters.db.engine import create_db_engine
 from revsync.adapters.db.migrate import current_revision, head_revision
-from revsync.bootstrap import build
+from revsync.bootstrap import apply_configuration, build
 from revsync.config import Settings, config_path, load_settings
 from revsync.entrypoints.api.app import create_app
 from revsync.observability.logging import configure_logging
@@ -77,8 +77,7 @@ def worker_app() -> FastAPI:
 def _record_configuration(settings: Settings) -> None:
     container = build(settings)
     try:
-        if container.audit.record_configuration(settings.audit_snapshot(), "system:serve"):
-            log.info("configuration changed since the last start; recorded in the audit log")
+        apply_configuration(container, "system:serve")
     finally:
         container.close()
 

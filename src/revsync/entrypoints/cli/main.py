@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ import typer
 from rich.table import Table
 
 from revsync.adapters.db.migrate import current_revision, head_revision, upgrade
+from revsync.bootstrap import apply_configuration
 from revsync.config import CONFIG_ENV, DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, config_path
 from revsync.entrypoints.cli.context import (
     cli_actor,
@@ -64,7 +66,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
     """Create or migrate the schema to the newest revision."""
     with container_for(config) as container:
         upgrade(container.engine)
-        container.audit.record_configuration(container.settings.audit_snapshot(), cli_actor())
+        apply_configuration(container, cli_actor())
         console.print(f"database at revision {current_revision(container.engine)}")
 
 
@@ -163,6 +165,41 @@ def ingest(
     with container_for(config) as container:
         failed = ingest_files(container, files, fmt, chunk, cli_actor())
     if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def bill(
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Bill periods due on or before this date (YYYY-MM-DD)."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run billing: rate due periods into invoices, finalize those past their grace period."""
+    try:
+        day = date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        err_console.print(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)")
+        raise typer.Exit(2) from None
+    with container_for(config) as container:
+        report = container.billing.run(day, cli_actor())
+    table = Table("as of", "created", "updated", "unchanged", "finalized", "adjusted", "errors")
+    table.add_row(
+        report.as_of.isoformat(),
+        str(len(report.created)),
+        str(len(report.updated)),
+        str(len(report.unchanged)),
+        str(len(report.finalized)),
+        str(len(report.adjusted)),
+        str(len(report.errors)),
+    )
+    console.print(table)
+    for subscription_id, reason in report.errors:
+        err_console.print(
+            f"[red]{subscription_id}[/red]: {reason}", highlight=False, soft_wrap=True
+        )
+    if report.errors:
         raise typer.Exit(1)
 
 

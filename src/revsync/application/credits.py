@@ -1,0 +1,78 @@
+"""Prepaid credits: a wallet per customer, granted here, consumed when invoices are finalized."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from revsync.domain.audit import AuditRecord
+from revsync.domain.errors import InvalidField, NotFound
+from revsync.domain.invoicing import CreditGrant
+from revsync.domain.money import is_currency, plain, quantum
+from revsync.ports.clock import Clock, IdSource
+from revsync.ports.repositories import UnitOfWorkFactory
+
+
+class Credits:
+    """Grants and balances."""
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory, clock: Clock, ids: IdSource) -> None:
+        self._uow = unit_of_work
+        self._clock = clock
+        self._ids = ids
+
+    def grant(
+        self,
+        customer_id: str,
+        amount: Decimal,
+        currency: str,
+        *,
+        granted_on: date | None,
+        expires_on: date | None,
+        reason: str,
+        actor: str,
+    ) -> CreditGrant:
+        """Add prepaid credit to a customer's wallet."""
+        if not is_currency(currency):
+            raise InvalidField("currency", f"{currency!r} is not an ISO 4217 currency code")
+        if amount <= 0:
+            raise InvalidField("amount", "must be positive")
+        if amount != amount.quantize(quantum(currency)):
+            raise InvalidField(
+                "amount", f"{plain(amount)} has more decimals than {currency} allows"
+            )
+        today = self._clock.now().date()
+        granted = granted_on or today
+        if expires_on is not None and expires_on <= granted:
+            raise InvalidField("expires_on", "must be after the grant date")
+        grant = CreditGrant(self._ids.new_id("credit"), currency, amount, granted, expires_on)
+        with self._uow() as uow:
+            if uow.customers.get(customer_id) is None:
+                raise NotFound("customer", customer_id)
+            uow.credits.add(customer_id, grant, reason, self._clock.now())
+            uow.audit.append(
+                AuditRecord(
+                    self._clock.now(),
+                    actor,
+                    "credit.granted",
+                    "customer",
+                    customer_id,
+                    None,
+                    {
+                        "grant": grant.id,
+                        "amount": plain(amount),
+                        "currency": currency,
+                        "expires_on": expires_on.isoformat() if expires_on else None,
+                        "reason": reason,
+                    },
+                )
+            )
+            uow.commit()
+        return grant
+
+    def wallet(self, customer_id: str) -> list[CreditGrant]:
+        """Every grant of the customer with what is left of it."""
+        with self._uow(write=False) as uow:
+            if uow.customers.get(customer_id) is None:
+                raise NotFound("customer", customer_id)
+            return uow.credits.grants(customer_id)

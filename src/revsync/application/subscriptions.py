@@ -1,0 +1,255 @@
+"""Subscriptions: create one, amend it (each amendment a new version of its terms), read it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from revsync.domain.audit import AuditRecord
+from revsync.domain.errors import Conflict, InvalidField, NotFound
+from revsync.domain.invoicing import InvoiceKind, InvoiceStatus
+from revsync.domain.pricing import Plan
+from revsync.domain.subscriptions import (
+    Amendment,
+    Change,
+    CouponUse,
+    Subscription,
+    Terms,
+    amend,
+    new_subscription,
+)
+from revsync.ports.billing import InvoiceFilter
+from revsync.ports.clock import Clock
+from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSubscription:
+    """A new subscription on a plan version (the newest when ``plan_version`` is None)."""
+
+    subscription_id: str
+    customer_id: str
+    plan_code: str
+    start: date
+    actor: str
+    plan_version: int | None = None
+    seats: int = 1
+    anchor: date | None = None
+    trial_end: date | None = None
+    ends: date | None = None
+    include_children: bool = False
+    renewal_date: date | None = None
+    coupons: Sequence[tuple[str, date | None]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AmendSubscription:
+    """A change to a subscription from a day on."""
+
+    subscription_id: str
+    change: Change
+    effective: date
+    actor: str
+    plan_code: str | None = None
+    plan_version: int | None = None
+    seats: int | None = None
+    trial_end: date | None = None
+    ends: date | None = None
+
+
+def terms_snapshot(terms: Terms) -> dict[str, Any]:
+    """A version of the terms as plain data."""
+    return {
+        "version": terms.version,
+        "effective": terms.effective.isoformat(),
+        "change": terms.change.value,
+        "plan": f"{terms.plan_code}@{terms.plan_version}",
+        "seats": terms.seats,
+        "trial_end": terms.trial_end.isoformat() if terms.trial_end else None,
+        "ends": terms.ends.isoformat() if terms.ends else None,
+    }
+
+
+class Subscriptions:
+    """Handlers for subscription commands and queries."""
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = unit_of_work
+        self._clock = clock
+
+    def create(self, command: CreateSubscription) -> tuple[Subscription, bool]:
+        """Create the subscription; the same request again changes nothing (False)."""
+        with self._uow() as uow:
+            customer = uow.customers.get(command.customer_id)
+            if customer is None:
+                raise InvalidField("customer_id", f"no customer {command.customer_id!r}")
+            plan = _plan(uow, command.plan_code, command.plan_version)
+            if plan.currency != customer.currency:
+                raise InvalidField(
+                    "plan",
+                    f"plan {plan.code!r} is priced in {plan.currency}; customer "
+                    f"{customer.id!r} is invoiced in {customer.currency}",
+                )
+            coupons = [CouponUse(code, start or command.start) for code, start in command.coupons]
+            for use in coupons:
+                if uow.coupons.get(use.code) is None:
+                    raise InvalidField("coupons", f"no coupon {use.code!r}")
+            subscription = new_subscription(
+                subscription_id=command.subscription_id,
+                customer_id=command.customer_id,
+                start=command.start,
+                plan=(plan.code, plan.version),
+                interval=plan.interval,
+                usage_interval=plan.usage_interval,
+                seats=command.seats,
+                anchor=command.anchor,
+                trial_end=command.trial_end,
+                ends=command.ends,
+                include_children=command.include_children,
+                renewal_date=command.renewal_date,
+                coupons=coupons,
+            )
+            existing = uow.subscriptions.get(subscription.id)
+            if existing is not None:
+                if existing == subscription:
+                    return existing, False
+                raise Conflict(
+                    f"subscription {subscription.id!r} exists with other terms; "
+                    "change it with an amendment"
+                )
+            now = self._clock.now()
+            uow.subscriptions.add(subscription, now, command.actor)
+            uow.audit.append(
+                AuditRecord(
+                    now,
+                    command.actor,
+                    "subscription.created",
+                    "subscription",
+                    subscription.id,
+                    None,
+                    {
+                        "customer_id": subscription.customer_id,
+                        **terms_snapshot(subscription.current),
+                    },
+                )
+            )
+            uow.commit()
+        return subscription, True
+
+    def amend(self, command: AmendSubscription) -> Subscription:
+        """Add a version of the terms; a change that reaches back into invoiced periods makes
+        the next billing run adjust them."""
+        with self._uow() as uow:
+            subscription = uow.subscriptions.get(command.subscription_id)
+            if subscription is None:
+                raise NotFound("subscription", command.subscription_id)
+            plan_ref = None
+            if command.plan_code is not None:
+                plan = _plan(uow, command.plan_code, command.plan_version)
+                current = _plan(uow, *subscription.current.plan)
+                if plan.currency != current.currency:
+                    raise InvalidField(
+                        "plan",
+                        f"plan {plan.code!r} is priced in {plan.currency}, not {current.currency}",
+                    )
+                if (plan.interval, plan.usage_interval) != (
+                    subscription.interval,
+                    subscription.usage_interval,
+                ):
+                    raise InvalidField(
+                        "plan",
+                        f"plan {plan.code!r} bills every {plan.interval.value} (usage every "
+                        f"{plan.usage_interval.value}); this subscription bills every "
+                        f"{subscription.interval.value}: start a new subscription instead",
+                    )
+                plan_ref = (plan.code, plan.version)
+            amended = amend(
+                subscription,
+                Amendment(
+                    change=command.change,
+                    effective=command.effective,
+                    plan=plan_ref,
+                    seats=command.seats,
+                    trial_end=command.trial_end,
+                    ends=command.ends,
+                ),
+            )
+            now = self._clock.now()
+            uow.subscriptions.add_terms(subscription.id, amended.current, now, command.actor)
+            if _reaches_finalized(uow, subscription.id, command.effective):
+                earlier = uow.subscriptions.recheck_from(subscription.id)
+                day = command.effective if earlier is None else min(earlier, command.effective)
+                uow.subscriptions.set_recheck(subscription.id, day)
+            uow.audit.append(
+                AuditRecord(
+                    now,
+                    command.actor,
+                    f"subscription.{command.change.value}",
+                    "subscription",
+                    subscription.id,
+                    terms_snapshot(subscription.current),
+                    terms_snapshot(amended.current),
+                )
+            )
+            uow.commit()
+        return amended
+
+    def add_coupon(self, subscription_id: str, code: str, start: date, actor: str) -> Subscription:
+        """Apply a coupon from ``start``."""
+        with self._uow() as uow:
+            subscription = uow.subscriptions.get(subscription_id)
+            if subscription is None:
+                raise NotFound("subscription", subscription_id)
+            if uow.coupons.get(code) is None:
+                raise InvalidField("code", f"no coupon {code!r}")
+            if any(use.code == code for use in subscription.coupons):
+                raise Conflict(f"coupon {code!r} is already applied to {subscription_id!r}")
+            uow.subscriptions.add_coupon(subscription_id, CouponUse(code, start))
+            uow.audit.append(
+                AuditRecord(
+                    self._clock.now(),
+                    actor,
+                    "subscription.coupon_applied",
+                    "subscription",
+                    subscription_id,
+                    None,
+                    {"coupon": code, "start": start.isoformat()},
+                )
+            )
+            uow.commit()
+            found = uow.subscriptions.get(subscription_id)
+        assert found is not None
+        return found
+
+    def get(self, subscription_id: str) -> Subscription:
+        """A subscription with its whole history."""
+        with self._uow(write=False) as uow:
+            subscription = uow.subscriptions.get(subscription_id)
+        if subscription is None:
+            raise NotFound("subscription", subscription_id)
+        return subscription
+
+
+def _plan(uow: UnitOfWork, code: str, version: int | None) -> Plan:
+    plan = uow.plans.latest(code) if version is None else uow.plans.get(code, version)
+    if plan is None:
+        raise InvalidField(
+            "plan", f"no plan {code!r}" + ("" if version is None else f" version {version}")
+        )
+    return plan
+
+
+def _reaches_finalized(uow: UnitOfWork, subscription_id: str, day: date) -> bool:
+    """True when an invoice of the subscription for a period ending after ``day`` is final."""
+    for status in (InvoiceStatus.FINALIZED, InvoiceStatus.POSTED, InvoiceStatus.PAID):
+        where = InvoiceFilter(
+            subscription_id=subscription_id, status=status, kind=InvoiceKind.ARREARS
+        )
+        if any(
+            invoice.period.end > day
+            for invoice in uow.invoices.page(where, after=None, limit=10_000)
+        ):
+            return True
+    return False

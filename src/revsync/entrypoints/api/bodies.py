@@ -1,0 +1,147 @@
+"""Request and response bodies that carry money: decoded and encoded exactly.
+
+JSON numbers in money-carrying requests are read as ``Decimal`` (never through a float), and
+responses write money as decimal strings (promise 6).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+from fastapi import Request, Response
+
+from revsync.domain.invoicing import Invoice, Line, Lineage
+from revsync.domain.money import plain
+from revsync.domain.pricing import Plan, plan_to_mapping
+from revsync.entrypoints.api.errors import ApiError
+
+MAX_BODY = 1024 * 1024
+_decode = msgspec.json.Decoder(float_hook=Decimal).decode
+_encode = msgspec.json.Encoder().encode
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object with exact decimals (400 / 413 otherwise)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise ApiError(413, "body_too_large", f"request body exceeds {MAX_BODY} bytes")
+    try:
+        value = _decode(body)
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        raise ApiError(400, "malformed_body", f"body: malformed JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "malformed_body", "body: expected a JSON object")
+    return value
+
+
+def json_response(content: Any, status: int = 200) -> Response:
+    """A JSON response; Decimals become plain decimal strings."""
+    return Response(
+        _encode(_plain_decimals(content)), status_code=status, media_type="application/json"
+    )
+
+
+def _plain_decimals(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return plain(value)
+    if isinstance(value, dict):
+        return {k: _plain_decimals(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_decimals(v) for v in value]
+    return value
+
+
+def required_date(data: dict[str, Any], name: str) -> date:
+    """A required ISO date field."""
+    value = optional_date(data, name)
+    if value is None:
+        raise ApiError(422, "invalid", f"{name}: required (YYYY-MM-DD)", field=name)
+    return value
+
+
+def optional_date(data: dict[str, Any], name: str) -> date | None:
+    """An optional ISO date field."""
+    value = data.get(name)
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ApiError(
+            422, "invalid", f"{name}: {value!r} is not a date (YYYY-MM-DD)", field=name
+        ) from None
+
+
+def plan_out(plan: Plan) -> dict[str, Any]:
+    """A plan version on the wire."""
+    return {"code": plan.code, "version": plan.version, **plan_to_mapping(plan)}
+
+
+def invoice_out(invoice: Invoice) -> dict[str, Any]:
+    """An invoice or credit note on the wire; money as decimal strings."""
+    totals = invoice.totals
+    return {
+        "id": invoice.id,
+        "number": invoice.number,
+        "document": "credit_note"
+        if invoice.kind.value == "credit_note" or totals.total < 0
+        else "invoice",
+        "kind": invoice.kind.value,
+        "status": invoice.status.value,
+        "customer_id": invoice.customer_id,
+        "subscription_id": invoice.subscription_id,
+        "currency": invoice.currency,
+        "period": {
+            "start": invoice.period.start.isoformat(),
+            "end": invoice.period.end.isoformat(),
+        },
+        "issue_date": invoice.issue_date.isoformat(),
+        "lines": [line_out(line) for line in invoice.lines],
+        "taxes": [
+            {"tax_code": t.tax_code, "rate": t.rate, "base": t.base, "amount": t.amount}
+            for t in invoice.taxes
+        ],
+        "totals": {
+            "subtotal": totals.subtotal,
+            "discount": totals.discount,
+            "tax": totals.tax,
+            "total": totals.total,
+            "credits": totals.credits,
+            "amount_due": totals.amount_due,
+        },
+        "credits_invoice": invoice.credits_invoice,
+    }
+
+
+def line_out(line: Line) -> dict[str, Any]:
+    """An invoice line on the wire."""
+    return {
+        "key": line.key,
+        "kind": line.kind.value,
+        "charge": line.charge,
+        "description": line.description,
+        "quantity": line.quantity,
+        "unit_amount": line.unit_amount,
+        "amount": line.amount,
+        "service": {"start": line.service.start.isoformat(), "end": line.service.end.isoformat()},
+        "tax_code": line.tax_code,
+        "lineage": None if line.lineage is None else lineage_out(line.lineage),
+        "adjusts": line.adjusts,
+    }
+
+
+def lineage_out(lineage: Lineage) -> dict[str, Any]:
+    """The usage behind a line."""
+    return {
+        "meter": lineage.meter,
+        "window": {"start": lineage.start.isoformat(), "end": lineage.end.isoformat()},
+        "customer_ids": list(lineage.customer_ids),
+        "group": dict(lineage.group),
+        "events": lineage.events,
+        "events_hash": lineage.events_hash,
+    }
