@@ -82,6 +82,7 @@ def build(
         return SqlUnitOfWork(engine, clock.now(), write=write)
 
     meters = settings.domain_meters()
+    reader = SqlUsageReader(engine)
     ledger = SqlUsageLedger(
         engine, max_group=settings.ingestion.group_commit_max, failpoints=failpoints
     )
@@ -98,7 +99,7 @@ def build(
         api_keys=ApiKeys(
             unit_of_work, clock, ids, cache_for=timedelta(seconds=settings.auth.cache_seconds)
         ),
-        usage=UsageQueries(SqlUsageReader(engine), meters),
+        usage=UsageQueries(reader, meters),
         audit=Audit(unit_of_work, clock),
         dead_letters=DeadLetters(unit_of_work),
         catalog=Catalog(unit_of_work, clock, meters),
@@ -118,6 +119,7 @@ def build(
                 invoice_prefix=settings.billing.invoice_prefix,
                 credit_note_prefix=settings.billing.credit_note_prefix,
             ),
+            reader,
         ),
         failpoints=failpoints,
     )

@@ -13,6 +13,9 @@ from decimal import Decimal
 from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import TaxRates
 
+#: no tax table configured: invoices carry no tax lines at all
+NO_TAX = TaxRates(exempt=True)
+
 
 class TableTaxEngine:
     """Rates in percent by country and tax code. An empty table means no tax at all."""
@@ -26,7 +29,7 @@ class TableTaxEngine:
         if exempt:
             return TaxRates(exempt=True)
         if not self._table:
-            return TaxRates({code: Decimal(0) for code in codes})
+            return NO_TAX
         if country is None:
             raise InvalidField(
                 "country", "the customer has no country, and tax rates are configured"

@@ -50,15 +50,16 @@ from revsync.domain.invoicing import (
     invoice_id,
     with_credits,
 )
-from revsync.domain.metering import Meter
-from revsync.domain.money import Rounding, round_money
+from revsync.domain.metering import MISSING, Meter, MeterPoint, Tally, key_text
+from revsync.domain.money import Rounding, quantum, round_money
 from revsync.domain.periods import Period, day_start, period_of
 from revsync.domain.pricing import USAGE_MODELS, Plan, Timing
 from revsync.domain.subscriptions import Subscription
-from revsync.domain.usage import from_micros
+from revsync.domain.usage import from_micros, to_micros
 from revsync.ports.billing import BillingRunRecord, InvoiceFilter, TaxEngine, UsageSnapshots
 from revsync.ports.clock import Clock, IdSource
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from revsync.ports.usage import StoredEvent, UsageReader
 
 FINAL = (InvoiceStatus.FINALIZED, InvoiceStatus.POSTED, InvoiceStatus.PAID)
 
@@ -122,7 +123,9 @@ class Billing:
         tax: TaxEngine,
         meters: Sequence[Meter],
         policy: BillingPolicy,
+        reader: UsageReader,
     ) -> None:
+        self._reader = reader
         self._uow = unit_of_work
         self._snapshots = snapshots
         self._clock = clock
@@ -697,9 +700,10 @@ class Billing:
         taxes: list[TaxLine],
         now: datetime,
     ) -> Invoice:
-        subtotal = sum((x.amount for x in lines if x.kind is not LineKind.DISCOUNT), ZERO)
-        discount = sum((x.amount for x in lines if x.kind is LineKind.DISCOUNT), ZERO)
-        tax = sum((t.amount for t in taxes), ZERO)
+        zero = Decimal(0).quantize(quantum(invoice.currency))
+        subtotal = sum((x.amount for x in lines if x.kind is not LineKind.DISCOUNT), zero)
+        discount = sum((x.amount for x in lines if x.kind is LineKind.DISCOUNT), zero)
+        tax = sum((t.amount for t in taxes), zero)
         number = f"{self._policy.credit_note_prefix}-{uow.invoices.next_number('CN'):06d}"
         note = Invoice(
             id=self._ids.new_id("cn"),
@@ -712,7 +716,7 @@ class Billing:
             issue_date=now.date(),
             lines=tuple(lines),
             taxes=tuple(taxes),
-            totals=Totals(subtotal, discount, tax, subtotal + discount + tax),
+            totals=Totals(subtotal, discount, tax, subtotal + discount + tax, zero),
             number=number,
             credits_invoice=invoice.id,
         )
@@ -729,6 +733,40 @@ class Billing:
         if invoice is None:
             raise NotFound("invoice", invoice_id_)
         return invoice
+
+    def line_events(
+        self, invoice_id_: str, key: str, *, after_seq: int | None, limit: int
+    ) -> tuple[Line, list[StoredEvent], int | None]:
+        """The events behind a usage line, in ingest order, a page at a time."""
+        line = self.invoice(invoice_id_).line(key)
+        if line is None:
+            raise NotFound("line", key)
+        lineage = line.lineage
+        if lineage is None:
+            raise InvalidField("key", f"line {key!r} is not a usage line: no events are behind it")
+        meter = self._meters[lineage.meter]
+        dimension, value = lineage.group[0] if lineage.group else (None, None)
+        tally = Tally(meter, dimension)
+        found: list[StoredEvent] = []
+        last = after_seq or 0
+        for stored in self._reader.events(
+            lineage.customer_ids,
+            meter.event_type,
+            to_micros(lineage.start),
+            to_micros(lineage.end),
+            upto_seq=lineage.cutoff_seq,
+            after_seq=last,
+        ):
+            last = stored.seq
+            group = tally.add(
+                MeterPoint(stored.time_us, (stored.source, stored.event_id), stored.data)
+            )
+            if group is MISSING or (dimension is not None and key_text(group) != value):
+                continue
+            found.append(stored)
+            if len(found) == limit:
+                return line, found, last
+        return line, found, None
 
     def invoices(self, where: InvoiceFilter, *, after: str | None, limit: int) -> list[Invoice]:
         """Invoices matching ``where``, by id."""

@@ -214,7 +214,11 @@ def arrears_lines(
     money: Money,
     advance_basis: Callable[[Period], int | None],
 ) -> list[RawLine]:
-    """Usage, in-arrears fees and prorations of one usage period."""
+    """Usage, in-arrears fees and prorations of one usage period.
+
+    ``advance_basis`` tells, for a recurring period, the terms version its advance invoice
+    was finalized on (``None`` while it is a draft or does not exist).
+    """
     lines = _usage_lines(sub, period, plans, usage, money)
     for recurring in periods(sub.anchor, sub.interval, period.start, period.end):
         last_day = min(recurring.end, sub.ends) if sub.ends else recurring.end
@@ -310,8 +314,16 @@ def _prorations(
     changes: list[tuple[Terms | None, Terms]] = []
     start_terms = sub.terms_on(max(recurring.start, sub.start))
     first_day = max(recurring.start, sub.start)
-    if start_terms is not None and first_day in usage_period and basis != start_terms.version:
-        changes.append((sub.terms[basis - 1] if basis else None, start_terms))
+    # The advance invoice is rated on the terms in force when the period starts; only when it
+    # was finalized on other terms (a change recorded later, effective that very day) is a
+    # proration at the start needed. A draft is simply rated again.
+    if (
+        basis is not None
+        and start_terms is not None
+        and first_day in usage_period
+        and basis != start_terms.version
+    ):
+        changes.append((sub.terms[basis - 1], start_terms))
     for previous, terms in sub.changes_in(recurring):
         if terms.effective > first_day and terms.effective in usage_period:
             changes.append((previous, terms))

@@ -22,7 +22,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from revsync.domain.errors import InvalidField
-from revsync.domain.money import Rounding, allocate, round_money
+from revsync.domain.money import Rounding, allocate, quantum, round_money
 from revsync.domain.periods import Period
 
 ZERO = Decimal(0)
@@ -287,12 +287,13 @@ def tax_lines(
     return result
 
 
-def totals_of(lines: Sequence[Line], taxes: Sequence[TaxLine]) -> Totals:
-    """Totals as sums of rounded amounts."""
-    subtotal = sum((x.amount for x in lines if x.kind is not LineKind.DISCOUNT), ZERO)
-    discount = sum((x.amount for x in lines if x.kind is LineKind.DISCOUNT), ZERO)
-    tax = sum((t.amount for t in taxes), ZERO)
-    return Totals(subtotal, discount, tax, subtotal + discount + tax)
+def totals_of(lines: Sequence[Line], taxes: Sequence[TaxLine], currency: str) -> Totals:
+    """Totals as sums of rounded amounts (in the currency's minor unit, even when zero)."""
+    zero = Decimal(0).quantize(quantum(currency))
+    subtotal = sum((x.amount for x in lines if x.kind is not LineKind.DISCOUNT), zero)
+    discount = sum((x.amount for x in lines if x.kind is LineKind.DISCOUNT), zero)
+    tax = sum((t.amount for t in taxes), zero)
+    return Totals(subtotal, discount, tax, subtotal + discount + tax, zero)
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +313,7 @@ def assemble(
     lines = round_lines(raw, pricing.currency, pricing.rounding)
     lines += discount_lines(lines, pricing.discounts, pricing.currency, pricing.rounding, service)
     taxes = tax_lines(lines, pricing.tax, pricing.currency, pricing.rounding)
-    return lines, taxes, totals_of(lines, taxes)
+    return lines, taxes, totals_of(lines, taxes, pricing.currency)
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,5 +363,5 @@ def apply_credits(
 
 def with_credits(invoice: Invoice, uses: Sequence[CreditUse]) -> Invoice:
     """The invoice with prepaid credits deducted from its amount due."""
-    credits = sum((u.amount for u in uses), ZERO)
+    credits = sum((u.amount for u in uses), Decimal(0).quantize(quantum(invoice.currency)))
     return replace(invoice, totals=replace(invoice.totals, credits=credits))

@@ -97,8 +97,35 @@ class UnmappedTenant:
     last_time: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An accepted event as stored, with its ingest sequence number."""
+
+    seq: int
+    source: str
+    event_id: str
+    type: str
+    subject: str
+    time_us: int
+    customer_id: str | None
+    data: Mapping[str, Any]
+
+
 class UsageReader(Protocol):
     """Read side of the usage ledger."""
+
+    def events(
+        self,
+        customer_ids: Sequence[str],
+        event_type: str,
+        start_us: int,
+        end_us: int,
+        *,
+        upto_seq: int,
+        after_seq: int,
+    ) -> Iterator[StoredEvent]:
+        """Events by ingest order after ``after_seq`` and up to ``upto_seq``."""
+        ...
 
     def readings(
         self, customer_ids: Sequence[str], event_type: str, start_us: int, end_us: int

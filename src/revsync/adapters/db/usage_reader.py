@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from revsync.adapters.db.tables import usage_events
 from revsync.domain.usage import from_micros, utc_day
-from revsync.ports.usage import Reading, UnmappedTenant
+from revsync.ports.usage import Reading, StoredEvent, UnmappedTenant
 
 _decode_data = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal).decode
 
@@ -53,6 +53,38 @@ class SqlUsageReader:
             result = conn.execution_options(yield_per=5000).execute(query)
             for time_us, source, event_id, data in result:
                 yield Reading(time_us, source, event_id, _decode_data(data))
+
+    def events(
+        self,
+        customer_ids: Sequence[str],
+        event_type: str,
+        start_us: int,
+        end_us: int,
+        *,
+        upto_seq: int,
+        after_seq: int,
+    ) -> Iterator[StoredEvent]:
+        e = usage_events.c
+        query = (
+            sa.select(
+                e.seq, e.source, e.event_id, e.type, e.subject, e.time_us, e.customer_id, e.data
+            )
+            .where(
+                e.seq > after_seq,
+                e.seq <= upto_seq,
+                e.customer_id.in_(list(customer_ids)),
+                e.type == event_type,
+                e.time_us >= start_us,
+                e.time_us < end_us,
+            )
+            .order_by(e.seq)
+        )
+        with self._engine.connect() as conn:
+            for row in conn.execution_options(yield_per=1000).execute(query):
+                seq, source, event_id, kind, subject, time_us, customer_id, data = row
+                yield StoredEvent(
+                    seq, source, event_id, kind, subject, time_us, customer_id, _decode_data(data)
+                )
 
     def unmapped(self, *, after: str | None, limit: int) -> list[UnmappedTenant]:
         query = (

@@ -15,11 +15,13 @@ from revsync.domain.coupons import coupon_to_data
 from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import InvoiceKind, InvoiceStatus
 from revsync.domain.subscriptions import Change, Subscription
+from revsync.domain.usage import from_micros
 from revsync.entrypoints.api.auth import require
 from revsync.entrypoints.api.bodies import (
     invoice_out,
     json_object,
     json_response,
+    line_out,
     optional_date,
     plan_out,
     required_date,
@@ -291,6 +293,41 @@ def list_invoices(
 @router.get("/v1/invoices/{invoice_id}", summary="An invoice or credit note")
 def get_invoice(invoice_id: str, request: Request, key: Reader) -> Response:
     return json_response(invoice_out(_container(request).billing.invoice(invoice_id)))
+
+
+@router.get(
+    "/v1/invoices/{invoice_id}/lines/{key}/events", summary="The events behind a usage line"
+)
+def line_events(
+    invoice_id: str,
+    key: str,
+    request: Request,
+    auth: Reader,
+    cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    """The events that made a usage line (exactly those counted when it was rated)."""
+    line, events, next_cursor = _container(request).billing.line_events(
+        invoice_id, key, after_seq=cursor, limit=limit
+    )
+    return json_response(
+        {
+            "lineage": line_out(line)["lineage"],
+            "items": [
+                {
+                    "id": e.event_id,
+                    "source": e.source,
+                    "type": e.type,
+                    "subject": e.subject,
+                    "time": from_micros(e.time_us).isoformat().replace("+00:00", "Z"),
+                    "customer_id": e.customer_id,
+                    "data": e.data,
+                }
+                for e in events
+            ],
+            "next_cursor": next_cursor,
+        }
+    )
 
 
 @router.post(
