@@ -233,10 +233,20 @@ def test_late_usage_on_a_separate_adjustment_invoice(world: Callable[..., World]
     assert w.invoices("s1") == [
         invoice("advance", NOV, "INV-000001", (PLATFORM,), "99.00"),
         NOVEMBER_1100,
-        # the adjustment invoice of the run of 10 December (issued at the end of December)
+        invoice("advance", DEC, "INV-000002", (PLATFORM,), "99.00"),
+        # December's own arrears invoice carries no adjustment
+        invoice(
+            "arrears",
+            DEC,
+            "INV-000006",
+            (("usage:calls:2026-12-01:tier-1", TIER_1, "0", "0", "0.00"),),
+            "0.00",
+        ),
+        # the adjustment invoice raised by the run of 10 December: dated that day, finalized
+        # after its grace period, numbered before the invoices of 1 January
         invoice(
             "adjustment",
-            DEC,
+            "2026-12-10/2026-12-11",
             "INV-000004",
             (
                 (
@@ -248,15 +258,6 @@ def test_late_usage_on_a_separate_adjustment_invoice(world: Callable[..., World]
                 ),
             ),
             "2.40",
-        ),
-        invoice("advance", DEC, "INV-000002", (PLATFORM,), "99.00"),
-        # December's own arrears invoice carries no adjustment
-        invoice(
-            "arrears",
-            DEC,
-            "INV-000006",
-            (("usage:calls:2026-12-01:tier-1", TIER_1, "0", "0", "0.00"),),
-            "0.00",
         ),
         invoice("advance", JAN, "INV-000005", (PLATFORM,), "99.00"),
     ]
@@ -425,10 +426,10 @@ def test_late_usage_after_the_subscription_ended_comes_on_an_adjustment_invoice(
             ),
             "-48.30",
         ),
-        # no later arrears invoice to carry it: an adjustment invoice, billed once
+        # no later arrears invoice to carry it: an adjustment invoice dated the run, billed once
         invoice(
             "adjustment",
-            DEC,
+            "2026-12-10/2026-12-11",
             "INV-000002",
             # 1,400 calls now: 300 more in tier 2, 300 × 0.012 = 3.60
             (

@@ -10,7 +10,7 @@ runs at once, finds the same invoices; a finalized invoice is never changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -34,6 +34,8 @@ from revsync.domain.errors import DomainError, InvalidField, NotFound
 from revsync.domain.identity import Customer
 from revsync.domain.invoicing import (
     ZERO,
+    CreditGrant,
+    CreditUse,
     Discount,
     Invoice,
     InvoiceKind,
@@ -43,6 +45,7 @@ from revsync.domain.invoicing import (
     Pricing,
     RawLine,
     TaxLine,
+    TaxRates,
     Totals,
     apply_credits,
     assemble,
@@ -51,7 +54,7 @@ from revsync.domain.invoicing import (
     with_credits,
 )
 from revsync.domain.metering import MISSING, Meter, MeterPoint, Tally, key_text
-from revsync.domain.money import Rounding, quantum, round_money
+from revsync.domain.money import Rounding, plain, quantum, round_money
 from revsync.domain.periods import Period, day_start, period_of
 from revsync.domain.pricing import USAGE_MODELS, Plan, Timing
 from revsync.domain.subscriptions import Subscription
@@ -108,7 +111,42 @@ class _Job:
     kind: InvoiceKind
     period: Period
     issue: date
-    adjusts: tuple[Invoice, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A subscription's work in a run: invoices to build, stale invoices, where adjustments go."""
+
+    jobs: list[_Job]
+    stale: tuple[Invoice, ...]
+    target: _Job | None
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What rating a subscription produced."""
+
+    context: _Context
+    plan: _Plan
+    invoices: list[Invoice] = field(default_factory=list)
+    adjustments: dict[str, list[RawLine]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Catalog:
+    """Plans and coupons a run needs."""
+
+    plans: dict[tuple[str, int], Plan]
+    coupons: dict[str, Coupon]
+
+    def plan(self, code: str, version: int) -> Plan:
+        return self.plans[(code, version)]
+
+
+def _consume(grants: list[CreditGrant], uses: Sequence[CreditUse]) -> list[CreditGrant]:
+    """Grants with what ``uses`` took from them subtracted."""
+    taken = {use.grant_id: use.amount for use in uses}
+    return [replace(g, remaining=g.remaining - taken.get(g.id, ZERO)) for g in grants]
 
 
 class Billing:
@@ -144,55 +182,51 @@ class Billing:
             raise InvalidField("as_of", f"{as_of.isoformat()} is in the future")
         report = RunReport(self._ids.new_id("run"), as_of)
         with self._uow(write=False) as uow:
-            contexts, plans, coupons, last_cutoff = self._read(uow, as_of)
+            contexts, catalog, last_cutoff = self._read(uow, as_of)
         with self._snapshots.snapshot() as snapshot:
             late = snapshot.late_customers(last_cutoff)
-            jobs = {c.subscription.id: self._jobs(c, as_of, late, plans) for c in contexts}
+            rechecks = snapshot.rechecks()
+            for customer_id, from_us in rechecks.items():
+                late[customer_id] = min(late.get(customer_id, from_us), from_us)
+            plans = {c.subscription.id: self._plan_jobs(c, as_of, late) for c in contexts}
             needs: set[Need] = set()
             for context in contexts:
+                recorder = Recorder(context.customer_ids, context.customer.timezone, needs)
                 self._rate(
-                    context,
-                    jobs[context.subscription.id],
-                    plans,
-                    coupons,
-                    Recorder(context.customer_ids, context.customer.timezone, needs),
-                    report,
-                    dry=True,
+                    context, plans[context.subscription.id], catalog, recorder, report, dry=True
                 )
             figures = compute(snapshot, sorted(needs, key=repr), self._meters)
             report.usage_cutoff_seq = snapshot.cutoff_seq
-        built: list[tuple[_Context, Invoice]] = []
+        outcomes = []
         for context in contexts:
             source = Figures(figures, context.customer_ids, context.customer.timezone)
-            built += self._rate(
-                context, jobs[context.subscription.id], plans, coupons, source, report
+            outcomes.append(
+                self._rate(context, plans[context.subscription.id], catalog, source, report)
             )
-        self._write(built, contexts, late, report, actor, now)
+        self._write(outcomes, rechecks, report, actor, now)
         return report
 
-    def _read(
-        self, uow: UnitOfWork, as_of: date
-    ) -> tuple[list[_Context], dict[tuple[str, int], Plan], dict[str, Coupon], int]:
+    def _read(self, uow: UnitOfWork, as_of: date) -> tuple[list[_Context], _Catalog, int]:
         subscriptions = uow.subscriptions.billable(as_of)
         invoices = uow.invoices.of_subscriptions([s.id for s in subscriptions])
-        plans: dict[tuple[str, int], Plan] = {}
-        coupons: dict[str, Coupon] = {}
+        customers = {c.id: c for c in uow.customers.many({s.customer_id for s in subscriptions})}
+        catalog = _Catalog({}, {})
         contexts = []
         for subscription in subscriptions:
-            customer = uow.customers.get(subscription.customer_id)
-            assert customer is not None
+            customer = customers[subscription.customer_id]
             ids: tuple[str, ...] = (customer.id,)
             if subscription.include_children:
                 ids += tuple(uow.customers.descendants_of(customer.id))
             for terms in subscription.terms:
-                if terms.plan not in plans:
+                if terms.plan not in catalog.plans:
                     plan = uow.plans.get(*terms.plan)
                     assert plan is not None
-                    plans[terms.plan] = plan
+                    catalog.plans[terms.plan] = plan
             for use in subscription.coupons:
-                coupon = uow.coupons.get(use.code)
-                assert coupon is not None
-                coupons[use.code] = coupon
+                if use.code not in catalog.coupons:
+                    coupon = uow.coupons.get(use.code)
+                    assert coupon is not None
+                    catalog.coupons[use.code] = coupon
             contexts.append(
                 _Context(
                     subscription,
@@ -203,16 +237,10 @@ class Billing:
                 )
             )
         last = uow.billing_runs.last()
-        return contexts, plans, coupons, last.usage_cutoff_seq if last else 0
+        return contexts, catalog, last.usage_cutoff_seq if last else 0
 
-    def _jobs(
-        self,
-        context: _Context,
-        as_of: date,
-        late: Mapping[str, int],
-        plans: Mapping[tuple[str, int], Plan],
-    ) -> list[_Job]:
-        """The invoices to build for a subscription in this run."""
+    def _plan_jobs(self, context: _Context, as_of: date, late: Mapping[str, int]) -> _Plan:
+        """The invoices to build for a subscription in this run, and the stale ones to adjust."""
         sub = context.subscription
         until = as_of + timedelta(days=1)
         jobs: list[_Job] = []
@@ -220,137 +248,125 @@ class Billing:
             issue = advance_issue_date(sub, period)
             if issue <= as_of and not self._final(context, period, InvoiceKind.ADVANCE):
                 jobs.append(_Job(InvoiceKind.ADVANCE, period, issue))
-        stale = self._stale(context, late)
-        drafts: list[_Job] = []
+        arrears: list[_Job] = []
         for period in usage_periods(sub, until):
             issue = arrears_issue_date(sub, period)
             if issue <= as_of and not self._final(context, period, InvoiceKind.ARREARS):
-                drafts.append(_Job(InvoiceKind.ARREARS, period, issue))
-        if stale:
-            target = self._adjustment_target(sub, stale, drafts, as_of)
-            if target is not None:
-                drafts = [d for d in drafts if d.period != target.period or d.kind != target.kind]
-                drafts.append(target)
-        return jobs + drafts
+                arrears.append(_Job(InvoiceKind.ARREARS, period, issue))
+        stale = self._stale(context, late)
+        target = self._adjustment_target(context, stale, arrears, as_of) if stale else None
+        if target is not None and target not in arrears:
+            jobs.append(target)
+        return _Plan(jobs + arrears, stale, target)
 
     def _final(self, context: _Context, period: Period, kind: InvoiceKind) -> bool:
         invoice = context.invoices.get(invoice_id(context.subscription.id, period, kind))
         return invoice is not None and invoice.status is not InvoiceStatus.DRAFT
 
     def _stale(self, context: _Context, late: Mapping[str, int]) -> tuple[Invoice, ...]:
-        """Finalized arrears invoices that late usage or a backdated amendment made stale."""
+        """Finalized arrears invoices that may be wrong now: already flagged, or reached by
+        usage ingested since the last run or by a backdated amendment."""
         zone = ZoneInfo(context.customer.timezone)
         late_us = min((late[c] for c in context.customer_ids if c in late), default=None)
+        recheck_from = context.recheck_from
         found = []
         for invoice in context.invoices.values():
             if invoice.kind is not InvoiceKind.ARREARS or invoice.status not in FINAL:
                 continue
-            by_amendment = (
-                context.recheck_from is not None and context.recheck_from < invoice.period.end
-            )
-            by_usage = late_us is not None and from_micros(late_us) < day_start(
-                invoice.period.end, zone
-            )
-            if by_amendment or by_usage:
+            end = day_start(invoice.period.end, zone)
+            by_usage = late_us is not None and from_micros(late_us) < end
+            by_amendment = recheck_from is not None and recheck_from < invoice.period.end
+            if invoice.recheck or by_usage or by_amendment:
                 found.append(invoice)
         return tuple(sorted(found, key=lambda i: i.period.start))
 
     def _adjustment_target(
-        self, sub: Subscription, stale: tuple[Invoice, ...], drafts: list[_Job], as_of: date
+        self, context: _Context, stale: tuple[Invoice, ...], arrears: list[_Job], as_of: date
     ) -> _Job | None:
-        """Where adjustments go: the next arrears draft, or an adjustment invoice."""
+        """Where adjustments go: the next arrears draft, or an adjustment invoice (the draft
+        one the subscription already has, else a new one dated the day of the run)."""
+        sub = context.subscription
         if self._policy.late_usage == "next_invoice":
-            later = [d for d in drafts if d.period.start >= stale[0].period.end]
+            later = [job for job in arrears if job.period.start >= stale[0].period.end]
             if later:
-                return replace(later[0], adjusts=stale)
+                return later[0]
             if sub.ends is None or as_of < sub.ends:
-                return None  # not due yet: the adjustments wait for the next arrears invoice
-        period = period_of(as_of, sub.anchor, sub.usage_interval)
-        return _Job(InvoiceKind.ADJUSTMENT, period, period.end, stale)
+                return None  # not due yet: the invoices stay flagged until it is
+        drafts = sorted(
+            (
+                i
+                for i in context.invoices.values()
+                if i.kind is InvoiceKind.ADJUSTMENT and i.status is InvoiceStatus.DRAFT
+            ),
+            key=lambda i: i.period.start,
+        )
+        if drafts:
+            return _Job(InvoiceKind.ADJUSTMENT, drafts[0].period, drafts[0].issue_date)
+        return _Job(InvoiceKind.ADJUSTMENT, Period(as_of, as_of + timedelta(days=1)), as_of)
 
     def _rate(
         self,
         context: _Context,
-        jobs: Sequence[_Job],
-        plans: Mapping[tuple[str, int], Plan],
-        coupons: Mapping[str, Coupon],
+        plan: _Plan,
+        catalog: _Catalog,
         usage: UsageSource,
         report: RunReport,
         dry: bool = False,
-    ) -> list[tuple[_Context, Invoice]]:
+    ) -> _Outcome:
         sub = context.subscription
-        plan_of = lambda code, version: plans[(code, version)]  # noqa: E731
-        money = Money(self._plan_at(sub, plans).currency, self._policy.rounding)
-        built = []
-        for job in jobs:
+        money = Money(catalog.plans[sub.current.plan].currency, self._policy.rounding)
+        outcome = _Outcome(context, plan)
+        for stale in plan.stale:
             try:
-                raw, basis = self._raw_lines(context, job, plan_of, usage, money, coupons)
+                lines = self._adjustment_lines(context, stale, catalog, usage, money)
+            except DomainError as error:
+                if not dry:
+                    report.errors.append((sub.id, f"adjusting {stale.number}: {error}"))
+                continue
+            outcome.adjustments[stale.id] = lines
+        for job in plan.jobs:
+            try:
+                raw, basis = self._raw_lines(context, job, catalog, usage, money)
+                if job == plan.target:
+                    raw += [line for lines in outcome.adjustments.values() for line in lines]
                 if dry:
                     continue
-                invoice = self._invoice(context, job, raw, basis, coupons, plans)
+                invoice = self._invoice(context, job, raw, basis, catalog)
             except DomainError as error:
                 if not dry:
                     report.errors.append((sub.id, f"{job.kind.value} {job.period}: {error}"))
                 continue
             if invoice is not None:
-                built.append((context, invoice))
-        return built
-
-    def _plan_at(self, sub: Subscription, plans: Mapping[tuple[str, int], Plan]) -> Plan:
-        return plans[sub.current.plan]
+                outcome.invoices.append(invoice)
+        return outcome
 
     def _raw_lines(
-        self,
-        context: _Context,
-        job: _Job,
-        plan_of: Callable[[str, int], Plan],
-        usage: UsageSource,
-        money: Money,
-        coupons: Mapping[str, Coupon],
+        self, context: _Context, job: _Job, catalog: _Catalog, usage: UsageSource, money: Money
     ) -> tuple[list[RawLine], int | None]:
         sub = context.subscription
-        basis = None
-        raw: list[RawLine] = []
         if job.kind is InvoiceKind.ADVANCE:
-            raw, basis = advance_lines(sub, job.period, plan_of)
-        elif job.kind is InvoiceKind.ARREARS:
-            raw = arrears_lines(
-                sub, job.period, plan_of, usage, money, lambda r: self._basis(context, r)
-            )
-        for stale in job.adjusts:
-            raw += self._adjustment_lines(context, stale, plan_of, usage, money, coupons)
-        return raw, basis
+            return advance_lines(sub, job.period, catalog.plan)
+        if job.kind is InvoiceKind.ARREARS:
+            basis = lambda recurring: self._basis(context, recurring)  # noqa: E731
+            return arrears_lines(sub, job.period, catalog.plan, usage, money, basis), None
+        return [], None
 
     def _basis(self, context: _Context, recurring: Period) -> int | None:
-        invoice = context.invoices.get(
-            invoice_id(context.subscription.id, recurring, InvoiceKind.ADVANCE)
-        )
-        return (
-            None
-            if invoice is None or invoice.status is InvoiceStatus.DRAFT
-            else invoice.basis_version
-        )
+        advance = invoice_id(context.subscription.id, recurring, InvoiceKind.ADVANCE)
+        invoice = context.invoices.get(advance)
+        if invoice is None or invoice.status is InvoiceStatus.DRAFT:
+            return None
+        return invoice.basis_version
 
     def _adjustment_lines(
-        self,
-        context: _Context,
-        stale: Invoice,
-        plan_of: Callable[[str, int], Plan],
-        usage: UsageSource,
-        money: Money,
-        coupons: Mapping[str, Coupon],
+        self, context: _Context, stale: Invoice, catalog: _Catalog, usage: UsageSource, money: Money
     ) -> list[RawLine]:
         sub = context.subscription
-        raw = arrears_lines(
-            sub, stale.period, plan_of, usage, money, lambda r: self._basis(context, r)
-        )
-        pricing = Pricing(
-            money.currency,
-            money.rounding,
-            self._discounts(
-                sub, stale.period, InvoiceKind.ARREARS, coupons, plan_of, money.currency
-            ),
-        )
+        basis = lambda recurring: self._basis(context, recurring)  # noqa: E731
+        raw = arrears_lines(sub, stale.period, catalog.plan, usage, money, basis)
+        discounts = self._discounts(sub, stale.period, InvoiceKind.ARREARS, catalog, money.currency)
+        # only the lines are compared: tax is computed on the invoice that carries them
+        pricing = Pricing(money.currency, money.rounding, discounts, TaxRates(exempt=True))
         expected, _, _ = assemble(raw, pricing, stale.period)
         return adjustments(
             stale.id,
@@ -360,24 +376,18 @@ class Billing:
         )
 
     def _discounts(
-        self,
-        sub: Subscription,
-        period: Period,
-        kind: InvoiceKind,
-        coupons: Mapping[str, Coupon],
-        plan_of: Callable[[str, int], Plan],
-        currency: str,
+        self, sub: Subscription, period: Period, kind: InvoiceKind, catalog: _Catalog, currency: str
     ) -> tuple[Discount, ...]:
         terms = sub.terms_on(max(period.start, sub.start))
         if terms is None:
             return ()
-        plan = plan_of(*terms.plan)
+        plan = catalog.plan(*terms.plan)
         advance = any(
             c.timing is Timing.IN_ADVANCE and c.model not in USAGE_MODELS for c in plan.charges
         )
         result = []
         for use in sub.coupons:
-            coupon = coupons[use.code]
+            coupon = catalog.coupons[use.code]
             if not covers(coupon, use.start, sub.anchor, sub.interval, period.start):
                 continue
             if coupon.amount_off is not None and (kind is InvoiceKind.ADVANCE) != advance:
@@ -388,34 +398,25 @@ class Billing:
         return tuple(result)
 
     def _invoice(
-        self,
-        context: _Context,
-        job: _Job,
-        raw: list[RawLine],
-        basis: int | None,
-        coupons: Mapping[str, Coupon],
-        plans: Mapping[tuple[str, int], Plan],
+        self, context: _Context, job: _Job, raw: list[RawLine], basis: int | None, catalog: _Catalog
     ) -> Invoice | None:
         sub = context.subscription
         if not raw:
             return None
-        currency = self._plan_at(sub, plans).currency
-        plan_of = lambda code, version: plans[(code, version)]  # noqa: E731
+        currency = catalog.plans[sub.current.plan].currency
         discounts = (
             ()
             if job.kind is InvoiceKind.ADJUSTMENT
-            else self._discounts(sub, job.period, job.kind, coupons, plan_of, currency)
+            else self._discounts(sub, job.period, job.kind, catalog, currency)
         )
-        codes = {line.tax_code for line in raw}
         rates = self._tax.rates(
             country=context.customer.country,
             exempt=context.customer.tax_exempt,
-            codes=codes,
+            codes={line.tax_code for line in raw},
             on=job.issue,
         )
-        lines, taxes, totals = assemble(
-            raw, Pricing(currency, self._policy.rounding, discounts, rates), job.period
-        )
+        pricing = Pricing(currency, self._policy.rounding, discounts, rates)
+        lines, taxes, totals = assemble(raw, pricing, job.period)
         return Invoice(
             id=invoice_id(sub.id, job.period, job.kind),
             customer_id=sub.customer_id,
@@ -435,145 +436,178 @@ class Billing:
 
     def _write(
         self,
-        built: list[tuple[_Context, Invoice]],
-        contexts: list[_Context],
-        late: Mapping[str, int],
+        outcomes: list[_Outcome],
+        rechecks: Mapping[str, int],
         report: RunReport,
         actor: str,
         now: datetime,
     ) -> None:
-        due = sorted(
-            (pair for pair in built if self._due(pair[0], pair[1], now)),
-            key=lambda pair: (
-                pair[1].issue_date,
-                pair[1].customer_id,
-                pair[1].kind.value,
-                pair[1].id,
-            ),
-        )
+        built = [(o.context, i) for o in outcomes for i in o.invoices]
         with self._uow() as uow:
-            for _, invoice in built:
-                stored = uow.invoices.get(invoice.id)
-                if stored is not None and stored.status is not InvoiceStatus.DRAFT:
-                    continue  # finalized meanwhile (another run): never changed
-                if stored is None:
+            statuses = uow.invoices.statuses([i.id for _, i in built])
+            drafts = [
+                (c, i)
+                for c, i in built
+                if statuses.get(i.id, InvoiceStatus.DRAFT) is InvoiceStatus.DRAFT
+            ]
+            changed = []
+            for context, invoice in drafts:
+                stored = context.invoices.get(invoice.id)
+                if invoice.id not in statuses:
                     report.created.append(invoice.id)
-                elif _same(stored, invoice):
+                    changed.append(invoice)
+                elif stored is not None and _same(stored, invoice):
                     report.unchanged.append(invoice.id)
                 else:
                     report.updated.append(invoice.id)
-                if stored is None or not _same(stored, invoice):
-                    uow.invoices.save(invoice, now)
-            for _, invoice in due:
-                stored = uow.invoices.get(invoice.id)
-                if stored is None or stored.status is not InvoiceStatus.DRAFT:
-                    continue
-                self._finalize(uow, stored, now, actor)
-                report.finalized.append(invoice.id)
-                report.adjusted += sorted(
-                    {line.adjusts.split("/")[0] for line in stored.lines if line.adjusts}
-                )
-            for context in contexts:
-                if context.recheck_from is not None:
-                    uow.subscriptions.set_recheck(context.subscription.id, None)
-            record = BillingRunRecord(
-                id=report.id,
-                as_of=report.as_of,
-                started_at=now,
-                usage_cutoff_seq=report.usage_cutoff_seq,
-                finished_at=self._clock.now(),
-                summary={
-                    "created": len(report.created),
-                    "updated": len(report.updated),
-                    "unchanged": len(report.unchanged),
-                    "finalized": len(report.finalized),
-                    "errors": [f"{sid}: {reason}" for sid, reason in report.errors],
-                },
-                actor=actor,
+                    changed.append(invoice)
+            uow.invoices.save_many(changed, set(statuses), now)
+            due = sorted(
+                (i for c, i in drafts if self._due(c, i, now)),
+                key=lambda i: (i.issue_date, i.customer_id, i.kind.value, i.id),
             )
-            uow.billing_runs.add(record)
+            finalized = self._finalize_all(uow, due, now, actor)
+            report.finalized = [i.id for i in finalized]
+            self._settle_rechecks(uow, outcomes, {i.id for i in finalized}, report)
+            for customer_id, from_us in rechecks.items():
+                uow.usage.clear_recheck(customer_id, from_us)
+            uow.billing_runs.add(
+                BillingRunRecord(
+                    id=report.id,
+                    as_of=report.as_of,
+                    started_at=now,
+                    usage_cutoff_seq=report.usage_cutoff_seq,
+                    finished_at=self._clock.now(),
+                    summary={
+                        "created": len(report.created),
+                        "updated": len(report.updated),
+                        "unchanged": len(report.unchanged),
+                        "finalized": len(report.finalized),
+                        "errors": [f"{sid}: {reason}" for sid, reason in report.errors],
+                    },
+                    actor=actor,
+                )
+            )
             uow.commit()
+
+    def _settle_rechecks(
+        self, uow: UnitOfWork, outcomes: list[_Outcome], finalized: set[str], report: RunReport
+    ) -> None:
+        """Keep flagging stale invoices until their adjustments are final; clear the others."""
+        flag: list[str] = []
+        clear: list[str] = []
+        for outcome in outcomes:
+            subscription = outcome.context.subscription
+            target = outcome.plan.target
+            target_id = (
+                None if target is None else invoice_id(subscription.id, target.period, target.kind)
+            )
+            for stale in outcome.plan.stale:
+                lines = outcome.adjustments.get(stale.id)
+                if lines is not None and (not lines or target_id in finalized):
+                    clear.append(stale.id)
+                    if lines:
+                        report.adjusted.append(stale.id)
+                else:  # not rated, or its adjustments are not final yet: look again next run
+                    flag.append(stale.id)
+            if outcome.context.recheck_from is not None:
+                uow.subscriptions.clear_recheck(subscription.id, outcome.context.recheck_from)
+        uow.invoices.set_recheck(flag, True)
+        uow.invoices.set_recheck(clear, False)
+
+    def _finalize_all(
+        self, uow: UnitOfWork, due: list[Invoice], now: datetime, actor: str
+    ) -> list[Invoice]:
+        """Number the due drafts in order, apply prepaid credit, finalize them in bulk."""
+        if not due:
+            return []
+        numbers: dict[str, str] = {}
+        for series, prefix, batch in (
+            ("INV", self._policy.invoice_prefix, [i for i in due if i.totals.total >= 0]),
+            ("CN", self._policy.credit_note_prefix, [i for i in due if i.totals.total < 0]),
+        ):
+            if batch:
+                first = uow.invoices.reserve_numbers(series, len(batch))
+                for offset, invoice in enumerate(batch):
+                    numbers[invoice.id] = f"{prefix}-{first + offset:06d}"
+        grants = uow.credits.grants_of({i.customer_id for i in due if i.totals.total > 0})
+        finals: list[Invoice] = []
+        records: list[AuditRecord] = []
+        for invoice in due:
+            check_transition(invoice.status, InvoiceStatus.FINALIZED)
+            uses: list[CreditUse] = []
+            available = grants.get(invoice.customer_id)
+            if invoice.totals.total > 0 and available:
+                uses = apply_credits(
+                    invoice.totals.total, invoice.currency, invoice.issue_date, available
+                )
+                grants[invoice.customer_id] = _consume(available, uses)
+                uow.credits.use(invoice.id, uses)
+            numbered = replace(invoice, status=InvoiceStatus.FINALIZED, number=numbers[invoice.id])
+            final = with_credits(numbered, uses)
+            finals.append(final)
+            records.append(
+                AuditRecord(
+                    now,
+                    actor,
+                    "invoice.finalized",
+                    "invoice",
+                    invoice.id,
+                    None,
+                    {
+                        "number": final.number,
+                        "total": plain(final.totals.total),
+                        "credits": plain(final.totals.credits),
+                        "amount_due": plain(final.totals.amount_due),
+                        "currency": final.currency,
+                    },
+                )
+            )
+        uow.invoices.finalize_many(finals, now)
+        uow.audit.append_many(records)
+        return finals
 
     def _due(self, context: _Context, invoice: Invoice, now: datetime) -> bool:
         """A draft is finalized once the grace period after its issue day has passed."""
         zone = ZoneInfo(context.customer.timezone)
         return now >= day_start(invoice.issue_date, zone) + self._policy.grace
 
-    def _finalize(self, uow: UnitOfWork, invoice: Invoice, now: datetime, actor: str) -> Invoice:
-        check_transition(invoice.status, InvoiceStatus.FINALIZED)
-        credit_note = invoice.totals.total < 0
-        series = self._policy.credit_note_prefix if credit_note else self._policy.invoice_prefix
-        number = f"{series}-{uow.invoices.next_number('CN' if credit_note else 'INV'):06d}"
-        uses = []
-        if invoice.totals.total > 0:
-            grants = uow.credits.grants(invoice.customer_id)
-            uses = apply_credits(invoice.totals.total, invoice.currency, invoice.issue_date, grants)
-        final = with_credits(replace(invoice, status=InvoiceStatus.FINALIZED, number=number), uses)
-        uow.invoices.finalize(final, number, now)
-        uow.credits.use(invoice.id, uses)
-        uow.audit.append(
-            AuditRecord(
-                now,
-                actor,
-                "invoice.finalized",
-                "invoice",
-                invoice.id,
-                None,
-                {
-                    "number": number,
-                    "total": str(final.totals.total),
-                    "credits": str(final.totals.credits),
-                    "amount_due": str(final.totals.amount_due),
-                    "currency": final.currency,
-                },
-            )
-        )
-        return final
-
     # --- upcoming invoice ---------------------------------------------------------------
 
     def upcoming(self, customer_id: str) -> list[Invoice]:
-        """The arrears drafts of the customer's open usage periods, from the usage so far."""
+        """The arrears drafts of the customer's open usage periods, from the usage so far
+        (nothing is stored)."""
         now = self._clock.now()
         with self._uow(write=False) as uow:
             customer = uow.customers.get(customer_id)
             if customer is None:
                 raise NotFound("customer", customer_id)
             today = now.astimezone(ZoneInfo(customer.timezone)).date()
-            contexts, plans, coupons, _ = self._read(uow, today)
-        contexts = [c for c in contexts if c.customer.id == customer_id]
-        jobs: dict[str, list[_Job]] = {}
+            contexts, catalog, _ = self._read(uow, today)
+        plans: dict[str, _Plan] = {}
         for context in contexts:
             sub = context.subscription
-            if sub.ends is not None and sub.ends <= today:
+            if context.customer.id != customer_id or (sub.ends is not None and sub.ends <= today):
                 continue
             period = period_of(today, sub.anchor, sub.usage_interval)
-            jobs[sub.id] = [_Job(InvoiceKind.ARREARS, period, arrears_issue_date(sub, period))]
+            job = _Job(InvoiceKind.ARREARS, period, arrears_issue_date(sub, period))
+            plans[sub.id] = _Plan([job], (), None)
+        chosen = [c for c in contexts if c.subscription.id in plans]
         report = RunReport("upcoming", today)
         with self._snapshots.snapshot() as snapshot:
             needs: set[Need] = set()
-            for context in contexts:
-                if context.subscription.id in jobs:
-                    self._rate(
-                        context,
-                        jobs[context.subscription.id],
-                        plans,
-                        coupons,
-                        Recorder(context.customer_ids, context.customer.timezone, needs),
-                        report,
-                        dry=True,
-                    )
+            for context in chosen:
+                recorder = Recorder(context.customer_ids, context.customer.timezone, needs)
+                self._rate(
+                    context, plans[context.subscription.id], catalog, recorder, report, dry=True
+                )
             figures = compute(snapshot, sorted(needs, key=repr), self._meters)
-        result = []
-        for context in contexts:
-            if context.subscription.id in jobs:
-                source = Figures(figures, context.customer_ids, context.customer.timezone)
-                result += [
-                    i
-                    for _, i in self._rate(
-                        context, jobs[context.subscription.id], plans, coupons, source, report
-                    )
-                ]
+        result: list[Invoice] = []
+        for context in chosen:
+            source = Figures(figures, context.customer_ids, context.customer.timezone)
+            result += self._rate(
+                context, plans[context.subscription.id], catalog, source, report
+            ).invoices
         if report.errors:
             raise InvalidField("usage", "; ".join(reason for _, reason in report.errors))
         return result
@@ -594,21 +628,22 @@ class Billing:
                 replace(
                     line,
                     key=f"credit:{line.key}",
-                    kind=LineKind.CREDIT,
-                    amount=-line.amount,
-                    unit_amount=-line.unit_amount,
+                    kind=LineKind.DISCOUNT if line.kind is LineKind.DISCOUNT else LineKind.CREDIT,
+                    amount=line.amount.copy_negate(),
+                    unit_amount=line.unit_amount.copy_negate(),
                     description=f"Credit: {line.description}",
                     adjusts=None,
                 )
                 for line in invoice.lines
             ]
-            note = self._credit_note(
-                uow,
-                invoice,
-                lines,
-                [replace(t, base=-t.base, amount=-t.amount) for t in invoice.taxes],
-                now,
-            )
+            taxes = [
+                replace(t, base=t.base.copy_negate(), amount=t.amount.copy_negate())
+                for t in invoice.taxes
+            ]
+            # the prepaid credit it took goes back to the wallet, so the note returns only
+            # what was paid otherwise
+            credits = invoice.totals.credits.copy_negate()
+            note = self._credit_note(uow, invoice, lines, taxes, now, credits)
             uow.credits.restore(invoice.id)
             uow.invoices.set_status(invoice.id, InvoiceStatus.VOID, now)
             uow.audit.append(
@@ -699,7 +734,9 @@ class Billing:
         lines: list[Line],
         taxes: list[TaxLine],
         now: datetime,
+        credits: Decimal | None = None,
     ) -> Invoice:
+        """A finalized credit note; ``credits``: the prepaid credit it gives back (negative)."""
         zero = Decimal(0).quantize(quantum(invoice.currency))
         subtotal = sum((x.amount for x in lines if x.kind is not LineKind.DISCOUNT), zero)
         discount = sum((x.amount for x in lines if x.kind is LineKind.DISCOUNT), zero)
@@ -716,7 +753,7 @@ class Billing:
             issue_date=now.date(),
             lines=tuple(lines),
             taxes=tuple(taxes),
-            totals=Totals(subtotal, discount, tax, subtotal + discount + tax, zero),
+            totals=Totals(subtotal, discount, tax, subtotal + discount + tax, credits or zero),
             number=number,
             credits_invoice=invoice.id,
         )

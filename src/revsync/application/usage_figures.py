@@ -11,16 +11,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from revsync.domain.billing import UsageFigure, UsageRequest
 from revsync.domain.invoicing import Lineage
-from revsync.domain.metering import MISSING, Meter, MeterPoint, Tally, key_text
+from revsync.domain.metering import MISSING, Aggregation, Meter, MeterPoint, Tally, key_text
 from revsync.domain.periods import day_start
-from revsync.domain.usage import combine_digests, digest_text, event_digest, to_micros
+from revsync.domain.usage import digest_text, to_micros
 from revsync.ports.billing import UsageSnapshot
+from revsync.schemas.cloudevents_v1 import decode_data
 
 ZERO = Decimal(0)
+#: event-set digests are sums of dedup slots modulo 2^64 (see revsync.domain.usage)
+_MASK = (1 << 64) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,8 @@ class _Work:
     end_us: int
     tally: Tally
     total: _Counter = field(default_factory=_Counter)
+    counts_only: bool = False
+    dimension: bool = False
     groups: dict[object, _Counter] = field(default_factory=dict)
 
 
@@ -72,45 +78,70 @@ def window(request: UsageRequest, zone: str) -> tuple[datetime, datetime]:
 def compute(
     snapshot: UsageSnapshot, needs: Sequence[Need], meters: Mapping[str, Meter]
 ) -> dict[Need, UsageFigure]:
-    """Every figure in one pass over the snapshot's events."""
-    works: list[_Work] = []
-    by_customer_type: dict[tuple[str, str], list[_Work]] = {}
+    """Every figure in one pass over the snapshot's events, one query per event type, with
+    only the columns the meters of that type read: event data is decoded only when a meter
+    reads a value, a filter or a dimension, and once per event."""
+    works_by_type: dict[str, list[_Work]] = {}
     for need in needs:
         meter = meters[need.request.meter]
         start, end = window(need.request, need.zone)
+        tally = Tally(meter, need.request.dimension)
         work = _Work(
-            need, meter, to_micros(start), to_micros(end), Tally(meter, need.request.dimension)
+            need,
+            meter,
+            to_micros(start),
+            to_micros(end),
+            tally,
+            counts_only=not tally.reads_data,
+            dimension=need.request.dimension is not None,
         )
-        works.append(work)
-        for customer_id in need.customer_ids:
-            by_customer_type.setdefault((customer_id, meter.event_type), []).append(work)
-    if works:
-        customers = {c for w in works for c in w.need.customer_ids}
-        types = {w.meter.event_type for w in works}
-        start_us = min(w.start_us for w in works)
-        end_us = max(w.end_us for w in works)
-        for row in snapshot.rows(customers, types, start_us, end_us):
-            targets = by_customer_type.get((row.customer_id, row.type))
-            if not targets:
+        works_by_type.setdefault(meter.event_type, []).append(work)
+    for event_type, works in works_by_type.items():
+        _scan(snapshot, event_type, works)
+    return {w.need: _figure(w, snapshot.cutoff_seq) for ws in works_by_type.values() for w in ws}
+
+
+def _scan(snapshot: UsageSnapshot, event_type: str, works: list[_Work]) -> None:
+    routes: dict[str, list[_Work]] = {}
+    for work in works:
+        for customer_id in work.need.customer_ids:
+            routes.setdefault(customer_id, []).append(work)
+    with_data = any(w.tally.reads_data for w in works)
+    with_key = any(w.meter.aggregation is Aggregation.LATEST for w in works)
+    rows = snapshot.rows(
+        routes.keys(),
+        event_type,
+        min(w.start_us for w in works),
+        max(w.end_us for w in works),
+        with_data=with_data,
+        with_key=with_key,
+    )
+    for customer_id, time_us, slot, data_json, source, event_id in rows:
+        targets = routes.get(customer_id)
+        if not targets:
+            continue
+        data: dict[str, Any] | None = None
+        for work in targets:
+            if not work.start_us <= time_us < work.end_us:
                 continue
-            point = MeterPoint(row.time_us, (row.source, row.event_id), row.data)
-            digest = 0
-            for work in targets:
-                if not work.start_us <= row.time_us < work.end_us:
-                    continue
-                key = work.tally.add(point)
-                if key is MISSING:
-                    continue
-                digest = digest or event_digest(row.source, row.event_id)
-                _count(work.total, digest)
-                if work.need.request.dimension is not None:
-                    _count(work.groups.setdefault(key, _Counter()), digest)
-    return {w.need: _figure(w, snapshot.cutoff_seq) for w in works}
-
-
-def _count(counter: _Counter, digest: int) -> None:
-    counter.events += 1
-    counter.digest = combine_digests(counter.digest, digest)
+            total = work.total
+            if work.counts_only:  # the tally is the event count: nothing to decode or read
+                total.events += 1
+                total.digest = (total.digest + slot) & _MASK
+                continue
+            if data is None:
+                data = decode_data(data_json or "{}")
+            key = work.tally.add(MeterPoint(time_us, (source or "", event_id or ""), data))
+            if key is MISSING:
+                continue
+            total.events += 1
+            total.digest = (total.digest + slot) & _MASK
+            if work.dimension:
+                group = work.groups.get(key)
+                if group is None:
+                    group = work.groups[key] = _Counter()
+                group.events += 1
+                group.digest = (group.digest + slot) & _MASK
 
 
 def _figure(work: _Work, cutoff_seq: int) -> UsageFigure:
@@ -129,6 +160,8 @@ def _figure(work: _Work, cutoff_seq: int) -> UsageFigure:
             cutoff_seq=cutoff_seq,
         )
 
+    if work.counts_only:
+        return UsageFigure(total=Decimal(work.total.events), lineage=lineage(work.total))
     by_dimension = work.tally.by_dimension()
     lineage_by_dimension = {}
     if request.dimension is not None:

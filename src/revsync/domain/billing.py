@@ -4,7 +4,7 @@ Two kinds of invoice per subscription, each one per period:
 
 - **advance** — for each recurring period ``R``: the in-advance fees (flat, per seat) on the
   terms in force when ``R`` starts, for the billable days of ``R`` (trial days and days after
-  the end are not billable). Issued on the first billable day of ``R``.
+  the end are not billable). Issued when ``R`` starts (or the subscription, if later).
 - **arrears** — for each usage period ``U``: usage charges, rated separately on each stretch
   of ``U`` under one plan (usage before a plan change is rated on the old plan, after it on
   the new one; tiers, packages and allowances apply to each stretch in full, commitments and
@@ -356,17 +356,20 @@ def _prorations(
             _key("proration", label, f"v{after.version}"),
             wording="Remaining time on ",
         )
-        if _same_money(old, new):
-            continue
-        lines += old + new
+        lines += _changed_fees(old, new)
     return lines
 
 
-def _same_money(old: list[RawLine], new: list[RawLine]) -> bool:
-    """True when a change leaves the fees as they were (e.g. a usage-only plan change)."""
-    return sorted((x.charge, -x.amount, x.service) for x in old) == sorted(
-        (x.charge, x.amount, x.service) for x in new
-    )
+def _changed_fees(old: list[RawLine], new: list[RawLine]) -> list[RawLine]:
+    """The proration lines of the fees a change really changes: a fee the same before and
+    after (same charge, quantity, amount and days — e.g. the platform fee on a seat change)
+    cancels out and is left off."""
+
+    def same(line: RawLine) -> tuple[object, ...]:
+        return (line.charge, line.quantity, abs(line.amount), line.service)
+
+    unchanged = {same(x) for x in old} & {same(x) for x in new}
+    return [x for x in old + new if same(x) not in unchanged]
 
 
 # --- adjustments -------------------------------------------------------------------------

@@ -186,6 +186,7 @@ class Invoice:
     number: str | None = None
     basis_version: int | None = None  # advance invoices: the terms version they were rated on
     credits_invoice: str | None = None  # credit notes: the invoice they credit
+    recheck: bool = False  # finalized, but late usage or an amendment may have made it wrong
 
     def line(self, key: str) -> Line | None:
         """The line with ``key``, if any."""
@@ -198,8 +199,13 @@ def invoice_id(subscription_id: str, period: Period, kind: InvoiceKind) -> str:
     return f"inv_{digest[:24]}"
 
 
+#: lines whose unit amount is itself a computed amount (quantity 1), shown rounded like it
+_COMPUTED_UNIT = frozenset({LineKind.MINIMUM, LineKind.CAP})
+
+
 def round_lines(raw: Sequence[RawLine], currency: str, rule: Rounding) -> list[Line]:
-    """Round each line once."""
+    """Round each line once. Unit prices stay as priced (0.002 per call), except where the
+    unit is a computed amount (a minimum's shortfall, a cap), rounded like the line."""
     return [
         Line(
             key=r.key,
@@ -207,7 +213,11 @@ def round_lines(raw: Sequence[RawLine], currency: str, rule: Rounding) -> list[L
             charge=r.charge,
             description=r.description,
             quantity=r.quantity,
-            unit_amount=r.unit_amount,
+            unit_amount=(
+                round_money(r.unit_amount, currency, rule)
+                if r.kind in _COMPUTED_UNIT
+                else r.unit_amount
+            ),
             amount=round_money(r.amount, currency, rule),
             service=r.service,
             tax_code=r.tax_code,

@@ -775,6 +775,18 @@ class Tally:
         self._state: list[Any] = [0, None]
         self._groups: dict[object, list[Any]] = {}
 
+    @property
+    def reads_data(self) -> bool:
+        """False when the tally only counts events (a count meter, no filter, no dimension):
+        then :meth:`count` can stand for :meth:`add` and event data need not be decoded."""
+        return bool(self._value_path or self._filters or self._dimension)
+
+    def count(self) -> None:
+        """Count one event, for a tally that does not read data."""
+        if self.reads_data or self.meter.aggregation is not Aggregation.COUNT:
+            raise ValueError("count() is only for count meters without filters or dimension")
+        self._state[0] += 1
+
     def add(self, point: MeterPoint) -> object:
         """Count the point; returns the key of its dimension value if it counted, else
         ``MISSING`` (filtered out, or no usable value)."""

@@ -179,9 +179,7 @@ def new_subscription(
     validate_customer_id(subscription_id, "id")
     validate_customer_id(customer_id, "customer_id")
     _check_seats(seats)
-    anchor = anchor or start
-    if anchor > start:
-        raise InvalidField("anchor", "must not be after the start")
+    anchor = anchor or start  # an anchor after the start makes the first period partial
     if trial_end is not None and trial_end <= start:
         raise InvalidField("trial_end", "must be after the start")
     if ends is not None and ends <= start:

@@ -120,22 +120,15 @@ def fingerprint(event: UsageEvent, time_us: int) -> bytes:
     return hashlib.blake2b(canonical.encode(), digest_size=16).digest()
 
 
-_DIGEST_MODULUS = 1 << 128
+_DIGEST_MODULUS = 1 << 64
 
 
-def event_digest(source: str, event_id: str) -> int:
-    """A 128-bit digest of one event's key, for order-independent digests of event sets."""
-    key = f"{len(source)}:{source}{event_id}".encode()
-    return int.from_bytes(
-        hashlib.blake2b(key, digest_size=16, person=b"revsync-lineage").digest(), "big"
-    )
-
-
-def combine_digests(total: int, digest: int) -> int:
-    """Add one event's digest to a set digest (a sum modulo 2^128: order does not matter)."""
-    return (total + digest) % _DIGEST_MODULUS
+def combine_digests(total: int, slot: int) -> int:
+    """Add one event to a set digest: the sum of the events' dedup slots (64-bit hashes of
+    their keys) modulo 2^64, so that order does not matter and nothing is hashed again."""
+    return (total + slot) % _DIGEST_MODULUS
 
 
 def digest_text(total: int) -> str:
-    """A set digest as 32 hex digits."""
-    return f"{total:032x}"
+    """A set digest as 16 hex digits."""
+    return f"{total:016x}"

@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from revsync.domain.coupons import Coupon
 from revsync.domain.invoicing import (
@@ -66,6 +66,10 @@ class SubscriptionRepository(Protocol):
 
     def set_recheck(self, subscription_id: str, day: date | None) -> None: ...
 
+    def clear_recheck(self, subscription_id: str, day: date) -> None:
+        """Forget the recheck date a billing run handled (unless it moved meanwhile)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class InvoiceFilter:
@@ -86,6 +90,22 @@ class InvoiceRepository(Protocol):
     def of_subscriptions(self, subscription_ids: Collection[str]) -> dict[str, list[Invoice]]:
         """Every invoice of these subscriptions, by subscription id."""
         ...
+
+    def statuses(self, invoice_ids: Collection[str]) -> dict[str, InvoiceStatus]: ...
+
+    def save_many(self, batch: Sequence[Invoice], existing: Collection[str], at: datetime) -> None:
+        """Insert new drafts and replace the drafts whose ids are in ``existing``."""
+        ...
+
+    def finalize_many(self, batch: Sequence[Invoice], at: datetime) -> None:
+        """Finalize drafts whose numbers and credits are set."""
+        ...
+
+    def reserve_numbers(self, series: str, count: int) -> int:
+        """Reserve consecutive numbers; returns the first."""
+        ...
+
+    def set_recheck(self, invoice_ids: Collection[str], flag: bool) -> None: ...
 
     def save(self, invoice: Invoice, at: datetime) -> None:
         """Insert or replace a draft (lines replaced by key); a finalized invoice is refused."""
@@ -109,6 +129,8 @@ class CreditRepository(Protocol):
     """Prepaid credit grants and their use."""
 
     def grants(self, customer_id: str) -> list[CreditGrant]: ...
+
+    def grants_of(self, customer_ids: Collection[str]) -> dict[str, list[CreditGrant]]: ...
 
     def add(self, customer_id: str, grant: CreditGrant, reason: str, at: datetime) -> None: ...
 
@@ -152,16 +174,16 @@ class TaxEngine(Protocol):
     ) -> TaxRates: ...
 
 
-@dataclass(frozen=True, slots=True)
-class UsageRow:
-    """An event as a billing run reads it."""
+class UsageRow(NamedTuple):
+    """An event as a billing run reads it: its customer, time and dedup slot (a 64-bit hash of
+    its key), and — only when asked for — its data (canonical JSON) and key."""
 
     customer_id: str
-    type: str
     time_us: int
-    source: str
-    event_id: str
-    data: Mapping[str, Any]
+    slot: int
+    data_json: str | None
+    source: str | None
+    event_id: str | None
 
 
 class UsageSnapshot(Protocol):
@@ -171,13 +193,24 @@ class UsageSnapshot(Protocol):
     cutoff_seq: int
 
     def rows(
-        self, customer_ids: Collection[str], types: Collection[str], start_us: int, end_us: int
+        self,
+        customer_ids: Collection[str],
+        event_type: str,
+        start_us: int,
+        end_us: int,
+        *,
+        with_data: bool,
+        with_key: bool,
     ) -> Iterator[UsageRow]:
-        """Events of these customers and types with ``start_us <= time < end_us``."""
+        """Events of these customers and this type with ``start_us <= time < end_us``."""
         ...
 
     def late_customers(self, after_seq: int) -> dict[str, int]:
         """Customers with events ingested after ``after_seq``: the earliest event time of each."""
+        ...
+
+    def rechecks(self) -> dict[str, int]:
+        """Customers whose usage changed otherwise (unmapped events attached): from when."""
         ...
 
 

@@ -57,6 +57,10 @@ class CustomerRepository(Protocol):
         """Insert or replace the customer and exactly its references."""
         ...
 
+    def many(self, customer_ids: Collection[str]) -> list[Customer]:
+        """The customers with these ids (unknown ids are left out)."""
+        ...
+
     def find_by_ref(self, ref: ExternalRef) -> Customer | None: ...
 
     def owners_of(self, refs: Collection[ExternalRef]) -> dict[ExternalRef, str]:
@@ -93,6 +97,10 @@ class AuditLog(Protocol):
 
     def append(self, record: AuditRecord) -> AuditEntry: ...
 
+    def append_many(self, records: Sequence[AuditRecord]) -> None:
+        """Append several records, chained in order."""
+        ...
+
     def entries(self, after: int | None = None) -> Iterator[AuditEntry]:
         """Entries in chain order, after sequence number ``after``."""
         ...
@@ -117,6 +125,10 @@ class UsageMaintenance(Protocol):
 
     def attach_unmapped(self, tenants: Collection[str], customer_id: str) -> int:
         """Give unmapped events of ``tenants`` to ``customer_id``; returns how many moved."""
+        ...
+
+    def clear_recheck(self, customer_id: str, from_us: int) -> None:
+        """Forget a recheck marker a billing run handled (unless it moved meanwhile)."""
         ...
 
 

@@ -78,6 +78,14 @@ class Refused(NamedTuple):
 Item = Decoded | Refused
 
 
+_data_decoder = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)
+
+
+def decode_data(data_json: str) -> dict[str, Any]:
+    """Stored event data (canonical JSON) back to a mapping, numbers as exact Decimals."""
+    return _data_decoder.decode(data_json)
+
+
 def media_type(content_type: str | None) -> str:
     """The bare media type of a Content-Type header (parameters such as charset dropped)."""
     if not content_type:

@@ -145,15 +145,28 @@ def test_put_plan_creates_versions(api: TestClient, admin: dict[str, str]) -> No
     assert '"amount":"109.00"' in api.get("/v1/plans/team", headers=admin).text
 
 
-def test_a_float_amount_is_refused_naming_the_field(api: TestClient, admin: dict[str, str]) -> None:
+def test_a_json_number_amount_is_read_exactly_as_written(api: TestClient, admin: dict[str, str]) -> None:
+    """JSON numbers in money fields are read from their text (never through a float): what
+    the client wrote is what is stored, digit for digit."""
     body = (
         '{"name": "Team", "currency": "EUR", "interval": "month", "charges": [{"key": '
         '"platform", "model": "flat", "description": "Platform fee", "timing": "in_advance", '
-        '"amount": 99.5}]}'
+        '"amount": 99.12345678901234567}]}'
     )
     response = api.put(
         "/v1/plans/team", content=body, headers={**admin, "Content-Type": "application/json"}
     )
+    assert response.status_code == 201, response.text
+    assert '"amount":"99.12345678901234567"' in response.text
+    stored = api.get("/v1/plans/team", headers=admin).json()
+    assert stored["charges"][0]["amount"] == "99.12345678901234567"
+
+
+def test_an_amount_that_is_not_a_number_is_refused_naming_the_field(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    charge = {**PRO["charges"][0], "amount": "ninety"}
+    response = api.put("/v1/plans/team", json={**PRO, "charges": [charge]}, headers=admin)
     assert response.status_code == 422, response.text
     assert response.json()["error"]["field"] == "charges.0.amount"
     assert api.get("/v1/plans/team", headers=admin).status_code == 404

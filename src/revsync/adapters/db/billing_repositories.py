@@ -193,6 +193,13 @@ class SqlSubscriptionRepository:
             .values(recheck_from=day)
         )
 
+    def clear_recheck(self, subscription_id: str, day: date) -> None:
+        self._conn.execute(
+            subscriptions.update()
+            .where(subscriptions.c.id == subscription_id, subscriptions.c.recheck_from == day)
+            .values(recheck_from=None)
+        )
+
     def _load(self, where: sa.ColumnElement[bool]) -> list[Subscription]:
         heads = list(
             self._conn.execute(sa.select(subscriptions).where(where).order_by(subscriptions.c.id))
@@ -280,6 +287,111 @@ class SqlInvoiceRepository:
             conditions.append(invoices.c.id > after)
         return self._load(sa.and_(sa.true(), *conditions), limit=limit)
 
+    def statuses(self, invoice_ids: Collection[str]) -> dict[str, InvoiceStatus]:
+        found: dict[str, InvoiceStatus] = {}
+        for chunk in _chunks(sorted(invoice_ids)):
+            query = sa.select(invoices.c.id, invoices.c.status).where(invoices.c.id.in_(chunk))
+            found.update({i: InvoiceStatus(s) for i, s in self._conn.execute(query)})
+        return found
+
+    def save_many(self, batch: Sequence[Invoice], existing: Collection[str], at: datetime) -> None:
+        """Insert new drafts and replace existing drafts (headers, lines, taxes) in bulk."""
+        if not batch:
+            return
+        new = [i for i in batch if i.id not in existing]
+        old = [i for i in batch if i.id in existing]
+        if new:
+            self._conn.execute(
+                invoices.insert(),
+                [
+                    {"id": i.id, "created_at": at, "updated_at": at, **_invoice_values(i)}
+                    for i in new
+                ],
+            )
+        if old:
+            ids = [i.id for i in old]
+            for chunk in _chunks(ids):
+                self._conn.execute(
+                    invoice_lines.delete().where(invoice_lines.c.invoice_id.in_(chunk))
+                )
+                self._conn.execute(
+                    invoice_taxes.delete().where(invoice_taxes.c.invoice_id.in_(chunk))
+                )
+            values = [{"target": i.id, "updated_at": at, **_invoice_values(i)} for i in old]
+            update = (
+                invoices.update()
+                .where(
+                    invoices.c.id == sa.bindparam("target"),
+                    invoices.c.status == InvoiceStatus.DRAFT.value,
+                )
+                .values({name: sa.bindparam(name) for name in values[0] if name != "target"})
+            )
+            if self._conn.execute(update, values).rowcount != len(values):
+                raise InvalidField("status", "an invoice being replaced is no longer a draft")
+        lines = [_line_values(i.id, n, line) for i in batch for n, line in enumerate(i.lines)]
+        if lines:
+            self._conn.execute(invoice_lines.insert(), lines)
+        taxes = [
+            {
+                "invoice_id": i.id,
+                "tax_code": t.tax_code,
+                "rate": t.rate,
+                "base": t.base,
+                "amount": t.amount,
+            }
+            for i in batch
+            for t in i.taxes
+        ]
+        if taxes:
+            self._conn.execute(invoice_taxes.insert(), taxes)
+
+    def finalize_many(self, batch: Sequence[Invoice], at: datetime) -> None:
+        """Finalize drafts (numbers and credits already on them) in bulk."""
+        if not batch:
+            return
+        values = [
+            {
+                "target": i.id,
+                "number": i.number,
+                "credits": i.totals.credits,
+                "finalized_at": at,
+                "updated_at": at,
+            }
+            for i in batch
+        ]
+        update = (
+            invoices.update()
+            .where(
+                invoices.c.id == sa.bindparam("target"),
+                invoices.c.status == InvoiceStatus.DRAFT.value,
+            )
+            .values(
+                status=InvoiceStatus.FINALIZED.value,
+                number=sa.bindparam("number"),
+                credits=sa.bindparam("credits"),
+                finalized_at=sa.bindparam("finalized_at"),
+                updated_at=sa.bindparam("updated_at"),
+            )
+        )
+        if self._conn.execute(update, values).rowcount != len(values):
+            raise InvalidField("status", "an invoice being finalized is no longer a draft")
+
+    def reserve_numbers(self, series: str, count: int) -> int:
+        """Reserve ``count`` consecutive numbers of a series; returns the first."""
+        first = self._conn.execute(
+            sa.select(number_series.c.next).where(number_series.c.name == series).with_for_update()
+        ).scalar_one()
+        self._conn.execute(
+            number_series.update().where(number_series.c.name == series).values(next=first + count)
+        )
+        return int(first)
+
+    def set_recheck(self, invoice_ids: Collection[str], flag: bool) -> None:
+        for chunk in _chunks(sorted(invoice_ids)):
+            self._conn.execute(
+                invoices.update().where(invoices.c.id.in_(chunk)).values(recheck=flag)
+            )
+
     def save(self, invoice: Invoice, at: datetime) -> None:
         status = self._conn.execute(
             sa.select(invoices.c.status).where(invoices.c.id == invoice.id)
@@ -347,13 +459,7 @@ class SqlInvoiceRepository:
         )
 
     def next_number(self, series: str) -> int:
-        row = self._conn.execute(
-            sa.select(number_series.c.next).where(number_series.c.name == series).with_for_update()
-        ).scalar_one()
-        self._conn.execute(
-            number_series.update().where(number_series.c.name == series).values(next=row + 1)
-        )
-        return int(row)
+        return self.reserve_numbers(series, 1)
 
     def adjusted(self, invoice_id: str) -> dict[str, tuple[Decimal, Decimal]]:
         prefix = f"{invoice_id}/"
@@ -415,6 +521,7 @@ class SqlInvoiceRepository:
                 number=row.number,
                 basis_version=row.basis_version,
                 credits_invoice=row.credits_invoice,
+                recheck=row.recheck,
             )
             for row in heads
         ]
@@ -438,6 +545,7 @@ def _invoice_values(invoice: Invoice) -> dict[str, Any]:
         "credits": invoice.totals.credits,
         "basis_version": invoice.basis_version,
         "credits_invoice": invoice.credits_invoice,
+        "recheck": invoice.recheck,
     }
 
 
@@ -508,6 +616,20 @@ class SqlCreditRepository:
 
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
+
+    def grants_of(self, customer_ids: Collection[str]) -> dict[str, list[CreditGrant]]:
+        found: dict[str, list[CreditGrant]] = {}
+        for chunk in _chunks(sorted(customer_ids)):
+            rows = self._conn.execute(
+                sa.select(credit_grants)
+                .where(credit_grants.c.customer_id.in_(chunk))
+                .order_by(credit_grants.c.granted_on, credit_grants.c.id)
+            )
+            for r in rows:
+                found.setdefault(r.customer_id, []).append(
+                    CreditGrant(r.id, r.currency, r.remaining, r.granted_on, r.expires_on)
+                )
+        return found
 
     def grants(self, customer_id: str) -> list[CreditGrant]:
         rows = self._conn.execute(

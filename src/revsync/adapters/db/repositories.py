@@ -48,6 +48,14 @@ class SqlCustomerRepository:
         row = self._conn.execute(sa.select(customers).where(customers.c.id == customer_id)).first()
         return None if row is None else self._with_refs([row])[0]
 
+    def many(self, customer_ids: Collection[str]) -> list[Customer]:
+        ids = sorted(customer_ids)
+        found: list[Customer] = []
+        for start in range(0, len(ids), 900):
+            query = sa.select(customers).where(customers.c.id.in_(ids[start : start + 900]))
+            found += self._with_refs(list(self._conn.execute(query)))
+        return found
+
     def page(self, *, after: str | None, limit: int) -> list[Customer]:
         query = sa.select(customers).order_by(customers.c.id).limit(limit)
         if after is not None:
@@ -240,6 +248,36 @@ class SqlAuditLog:
         )
         return AuditEntry(seq, record, prev_hash, digest)
 
+    def append_many(self, records: Sequence[AuditRecord]) -> None:
+        """Append several records in one go (one chain, one head update)."""
+        if not records:
+            return
+        head = self._conn.execute(
+            sa.select(audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+        ).scalar_one()
+        rows = []
+        for record in records:
+            digest = chain_hash(head, record)
+            rows.append(
+                {
+                    "at": record.at,
+                    "actor": record.actor,
+                    "action": record.action,
+                    "object_type": record.object_type,
+                    "object_id": record.object_id,
+                    "before": _json(record.before),
+                    "after": _json(record.after),
+                    "prev_hash": head,
+                    "hash": digest,
+                }
+            )
+            head = digest
+        self._conn.execute(audit_log.insert(), rows)
+        last = self._conn.execute(sa.select(sa.func.max(audit_log.c.seq))).scalar_one()
+        self._conn.execute(
+            audit_head.update().where(audit_head.c.id == 1).values(seq=last, hash=head)
+        )
+
     def entries(self, after: int | None = None) -> Iterator[AuditEntry]:
         query = sa.select(audit_log).order_by(audit_log.c.seq)
         if after is not None:
@@ -349,6 +387,13 @@ class SqlUsageMaintenance:
         )
         self._recheck(customer_id, int(first_us))
         return result.rowcount
+
+    def clear_recheck(self, customer_id: str, from_us: int) -> None:
+        self._conn.execute(
+            usage_rechecks.delete().where(
+                usage_rechecks.c.customer_id == customer_id, usage_rechecks.c.from_us == from_us
+            )
+        )
 
     def _recheck(self, customer_id: str, from_us: int) -> None:
         """Billing looks again at this customer's periods from ``from_us``: usage reached it

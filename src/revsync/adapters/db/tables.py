@@ -220,6 +220,8 @@ invoices = sa.Table(
     sa.Column("credits", ExactDecimal, nullable=False),
     sa.Column("basis_version", sa.Integer, nullable=True),
     sa.Column("credits_invoice", sa.String(40), nullable=True),
+    # finalized, but late usage or an amendment may have made it wrong: rated again each run
+    sa.Column("recheck", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("finalized_at", UtcDateTime, nullable=True),

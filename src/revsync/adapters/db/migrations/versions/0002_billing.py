@@ -92,6 +92,7 @@ def upgrade() -> None:
         sa.Column("credits", ExactDecimal(), nullable=False),
         sa.Column("basis_version", sa.Integer(), nullable=True),
         sa.Column("credits_invoice", sa.String(length=40), nullable=True),
+        sa.Column("recheck", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.Column("finalized_at", UtcDateTime(), nullable=True),
