@@ -12,13 +12,22 @@ PRO = {
     "currency": "EUR",
     "interval": "month",
     "charges": [
-        {"key": "platform", "model": "flat", "description": "Platform fee", "timing": "in_advance", "amount": "99.00"},
+        {
+            "key": "platform",
+            "model": "flat",
+            "description": "Platform fee",
+            "timing": "in_advance",
+            "amount": "99.00",
+        },
         {
             "key": "calls",
             "model": "graduated",
             "description": "API calls",
             "meter": "api_calls",
-            "tiers": [{"up_to": "1000", "unit_amount": "0"}, {"up_to": None, "unit_amount": "0.012"}],
+            "tiers": [
+                {"up_to": "1000", "unit_amount": "0"},
+                {"up_to": None, "unit_amount": "0.012"},
+            ],
         },
     ],
 }
@@ -46,8 +55,20 @@ def test_a_month_in_advance_and_usage_in_arrears(world: Callable[..., World]) ->
             status="finalized",
             number="INV-000003",
             lines=(
-                ("usage:calls:2026-11-01:tier-1", "API calls — tier 1 (up to 1,000)", "1000", "0", "0.00"),
-                ("usage:calls:2026-11-01:tier-2", "API calls — tier 2 (above 1,000)", "250", "0.012", "3.00"),
+                (
+                    "usage:calls:2026-11-01:tier-1",
+                    "API calls — tier 1 (up to 1,000)",
+                    "1000",
+                    "0",
+                    "0.00",
+                ),
+                (
+                    "usage:calls:2026-11-01:tier-2",
+                    "API calls — tier 2 (above 1,000)",
+                    "250",
+                    "0.012",
+                    "3.00",
+                ),
             ),
             totals=("3.00", "0.00", "0.00", "3.00", "0.00", "3.00"),
         ),

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from revsync.application.usage_figures import Figures, Need, Recorder, compute
+from revsync.application.usage_figures import Figures, Need, compute
 from revsync.domain.audit import AuditRecord
 from revsync.domain.billing import (
     Money,
@@ -28,6 +28,7 @@ from revsync.domain.billing import (
     arrears_lines,
     recurring_periods,
     usage_periods,
+    usage_requests,
 )
 from revsync.domain.coupons import Coupon, as_discount, covers
 from revsync.domain.errors import DomainError, InvalidField, NotFound
@@ -184,18 +185,23 @@ class Billing:
         with self._uow(write=False) as uow:
             contexts, catalog, last_cutoff = self._read(uow, as_of)
         with self._snapshots.snapshot() as snapshot:
-            late = snapshot.late_customers(last_cutoff)
+            invoiced = {
+                customer_id
+                for c in contexts
+                if any(
+                    i.kind is InvoiceKind.ARREARS and i.status in FINAL for i in c.invoices.values()
+                )
+                for customer_id in c.customer_ids
+            }
+            late = snapshot.late_customers(last_cutoff) if invoiced else {}
             rechecks = snapshot.rechecks()
             for customer_id, from_us in rechecks.items():
                 late[customer_id] = min(late.get(customer_id, from_us), from_us)
             plans = {c.subscription.id: self._plan_jobs(c, as_of, late) for c in contexts}
-            needs: set[Need] = set()
-            for context in contexts:
-                recorder = Recorder(context.customer_ids, context.customer.timezone, needs)
-                self._rate(
-                    context, plans[context.subscription.id], catalog, recorder, report, dry=True
-                )
-            figures = compute(snapshot, sorted(needs, key=repr), self._meters)
+            needs = [
+                need for c in contexts for need in _needs(c, plans[c.subscription.id], catalog)
+            ]
+            figures = compute(snapshot, needs, self._meters)
             report.usage_cutoff_seq = snapshot.cutoff_seq
         outcomes = []
         for context in contexts:
@@ -209,6 +215,7 @@ class Billing:
     def _read(self, uow: UnitOfWork, as_of: date) -> tuple[list[_Context], _Catalog, int]:
         subscriptions = uow.subscriptions.billable(as_of)
         invoices = uow.invoices.of_subscriptions([s.id for s in subscriptions])
+        rechecks = uow.subscriptions.recheck_dates()
         customers = {c.id: c for c in uow.customers.many({s.customer_id for s in subscriptions})}
         catalog = _Catalog({}, {})
         contexts = []
@@ -233,7 +240,7 @@ class Billing:
                     customer,
                     ids,
                     {i.id: i for i in invoices[subscription.id]},
-                    uow.subscriptions.recheck_from(subscription.id),
+                    rechecks.get(subscription.id),
                 )
             )
         last = uow.billing_runs.last()
@@ -311,7 +318,6 @@ class Billing:
         catalog: _Catalog,
         usage: UsageSource,
         report: RunReport,
-        dry: bool = False,
     ) -> _Outcome:
         sub = context.subscription
         money = Money(catalog.plans[sub.current.plan].currency, self._policy.rounding)
@@ -320,8 +326,7 @@ class Billing:
             try:
                 lines = self._adjustment_lines(context, stale, catalog, usage, money)
             except DomainError as error:
-                if not dry:
-                    report.errors.append((sub.id, f"adjusting {stale.number}: {error}"))
+                report.errors.append((sub.id, f"adjusting {stale.number}: {error}"))
                 continue
             outcome.adjustments[stale.id] = lines
         for job in plan.jobs:
@@ -329,12 +334,9 @@ class Billing:
                 raw, basis = self._raw_lines(context, job, catalog, usage, money)
                 if job == plan.target:
                     raw += [line for lines in outcome.adjustments.values() for line in lines]
-                if dry:
-                    continue
                 invoice = self._invoice(context, job, raw, basis, catalog)
             except DomainError as error:
-                if not dry:
-                    report.errors.append((sub.id, f"{job.kind.value} {job.period}: {error}"))
+                report.errors.append((sub.id, f"{job.kind.value} {job.period}: {error}"))
                 continue
             if invoice is not None:
                 outcome.invoices.append(invoice)
@@ -450,24 +452,34 @@ class Billing:
                 for c, i in built
                 if statuses.get(i.id, InvoiceStatus.DRAFT) is InvoiceStatus.DRAFT
             ]
-            changed = []
-            for context, invoice in drafts:
-                stored = context.invoices.get(invoice.id)
-                if invoice.id not in statuses:
-                    report.created.append(invoice.id)
-                    changed.append(invoice)
-                elif stored is not None and _same(stored, invoice):
-                    report.unchanged.append(invoice.id)
-                else:
-                    report.updated.append(invoice.id)
-                    changed.append(invoice)
-            uow.invoices.save_many(changed, set(statuses), now)
             due = sorted(
                 (i for c, i in drafts if self._due(c, i, now)),
                 key=lambda i: (i.issue_date, i.customer_id, i.kind.value, i.id),
             )
-            finalized = self._finalize_all(uow, due, now, actor)
-            report.finalized = [i.id for i in finalized]
+            finals, uses, records = self._finalize_all(uow, due, now, actor)
+            final_by_id = {i.id: i for i in finals}
+            to_save: list[Invoice] = []
+            to_finalize: list[Invoice] = []
+            for context, invoice in drafts:
+                final = final_by_id.get(invoice.id)
+                stored = context.invoices.get(invoice.id)
+                if invoice.id not in statuses:
+                    report.created.append(invoice.id)
+                    to_save.append(final or invoice)  # a due invoice is written final at once
+                elif stored is not None and _same(stored, invoice):
+                    report.unchanged.append(invoice.id)
+                    if final is not None:
+                        to_finalize.append(final)
+                else:
+                    report.updated.append(invoice.id)
+                    to_save.append(final or invoice)
+            uow.invoices.save_many(to_save, set(statuses), now)
+            uow.invoices.finalize_many(to_finalize, now)
+            for invoice_id_, used in uses.items():
+                uow.credits.use(invoice_id_, used)
+            uow.audit.append_many(records)
+            finalized = finals
+            report.finalized = [i.id for i in finals]
             self._settle_rechecks(uow, outcomes, {i.id for i in finalized}, report)
             for customer_id, from_us in rechecks.items():
                 uow.usage.clear_recheck(customer_id, from_us)
@@ -517,10 +529,11 @@ class Billing:
 
     def _finalize_all(
         self, uow: UnitOfWork, due: list[Invoice], now: datetime, actor: str
-    ) -> list[Invoice]:
-        """Number the due drafts in order, apply prepaid credit, finalize them in bulk."""
+    ) -> tuple[list[Invoice], dict[str, list[CreditUse]], list[AuditRecord]]:
+        """Number the due drafts in order and apply prepaid credit; returns the final invoices,
+        the credit each takes and their audit records (the caller writes them)."""
         if not due:
-            return []
+            return [], {}, []
         numbers: dict[str, str] = {}
         for series, prefix, batch in (
             ("INV", self._policy.invoice_prefix, [i for i in due if i.totals.total >= 0]),
@@ -532,19 +545,19 @@ class Billing:
                     numbers[invoice.id] = f"{prefix}-{first + offset:06d}"
         grants = uow.credits.grants_of({i.customer_id for i in due if i.totals.total > 0})
         finals: list[Invoice] = []
+        uses: dict[str, list[CreditUse]] = {}
         records: list[AuditRecord] = []
         for invoice in due:
             check_transition(invoice.status, InvoiceStatus.FINALIZED)
-            uses: list[CreditUse] = []
+            used: list[CreditUse] = []
             available = grants.get(invoice.customer_id)
             if invoice.totals.total > 0 and available:
-                uses = apply_credits(
+                used = apply_credits(
                     invoice.totals.total, invoice.currency, invoice.issue_date, available
                 )
-                grants[invoice.customer_id] = _consume(available, uses)
-                uow.credits.use(invoice.id, uses)
-            numbered = replace(invoice, status=InvoiceStatus.FINALIZED, number=numbers[invoice.id])
-            final = with_credits(numbered, uses)
+                grants[invoice.customer_id] = _consume(available, used)
+                uses[invoice.id] = used
+            final = with_credits(invoice, used, number=numbers[invoice.id])
             finals.append(final)
             records.append(
                 AuditRecord(
@@ -563,9 +576,7 @@ class Billing:
                     },
                 )
             )
-        uow.invoices.finalize_many(finals, now)
-        uow.audit.append_many(records)
-        return finals
+        return finals, uses, records
 
     def _due(self, context: _Context, invoice: Invoice, now: datetime) -> bool:
         """A draft is finalized once the grace period after its issue day has passed."""
@@ -595,13 +606,8 @@ class Billing:
         chosen = [c for c in contexts if c.subscription.id in plans]
         report = RunReport("upcoming", today)
         with self._snapshots.snapshot() as snapshot:
-            needs: set[Need] = set()
-            for context in chosen:
-                recorder = Recorder(context.customer_ids, context.customer.timezone, needs)
-                self._rate(
-                    context, plans[context.subscription.id], catalog, recorder, report, dry=True
-                )
-            figures = compute(snapshot, sorted(needs, key=repr), self._meters)
+            needs = [need for c in chosen for need in _needs(c, plans[c.subscription.id], catalog)]
+            figures = compute(snapshot, needs, self._meters)
         result: list[Invoice] = []
         for context in chosen:
             source = Figures(figures, context.customer_ids, context.customer.timezone)
@@ -809,6 +815,18 @@ class Billing:
         """Invoices matching ``where``, by id."""
         with self._uow(write=False) as uow:
             return uow.invoices.page(where, after=after, limit=limit)
+
+
+def _needs(context: _Context, plan: _Plan, catalog: _Catalog) -> list[Need]:
+    """The usage a subscription's arrears jobs and stale invoices read."""
+    sub = context.subscription
+    periods = [job.period for job in plan.jobs if job.kind is InvoiceKind.ARREARS]
+    periods += [stale.period for stale in plan.stale]
+    return [
+        Need(context.customer_ids, context.customer.timezone, request)
+        for period in periods
+        for request in usage_requests(sub, period, catalog.plan)
+    ]
 
 
 def _already_adjusted(context: _Context, stale_id: str) -> dict[str, tuple[Decimal, Decimal]]:

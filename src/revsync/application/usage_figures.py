@@ -1,8 +1,9 @@
 """Usage figures for billing: every meter total a run needs, from one pass over the events.
 
-Rating first records the usage it asks for (:class:`Recorder`); the figures are then computed
-together from a usage snapshot (:func:`compute`), each with its lineage: how many events
-counted and an order-independent digest of their keys, up to the snapshot's cutoff.
+A run first lists the usage its invoices read (:func:`revsync.domain.billing.usage_requests`);
+the figures are then computed together from a usage snapshot (:func:`compute`), each with its
+lineage: how many events counted and an order-independent digest of their keys (the sum of
+their dedup slots), up to the snapshot's cutoff.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from revsync.domain.billing import UsageFigure, UsageRequest
 from revsync.domain.invoicing import Lineage
-from revsync.domain.metering import MISSING, Aggregation, Meter, MeterPoint, Tally, key_text
+from revsync.domain.metering import MISSING, Aggregation, Meter, Tally, key_text
 from revsync.domain.periods import day_start
 from revsync.domain.usage import digest_text, to_micros
 from revsync.ports.billing import UsageSnapshot
@@ -55,20 +56,6 @@ class _Work:
     groups: dict[object, _Counter] = field(default_factory=dict)
 
 
-class Recorder:
-    """A usage source that answers zero and remembers what was asked."""
-
-    def __init__(self, customer_ids: tuple[str, ...], zone: str, into: set[Need]) -> None:
-        self._customer_ids = customer_ids
-        self._zone = zone
-        self._into = into
-
-    def __call__(self, request: UsageRequest) -> UsageFigure:
-        self._into.add(Need(self._customer_ids, self._zone, request))
-        start, end = window(request, self._zone)
-        return UsageFigure(ZERO, Lineage(request.meter, start, end, self._customer_ids))
-
-
 def window(request: UsageRequest, zone: str) -> tuple[datetime, datetime]:
     """The instants a request's local days span."""
     tz = ZoneInfo(zone)
@@ -102,6 +89,19 @@ def compute(
 
 
 def _scan(snapshot: UsageSnapshot, event_type: str, works: list[_Work]) -> None:
+    counted = [w for w in works if w.counts_only]
+    for start_us, end_us in {(w.start_us, w.end_us) for w in counted}:  # counted in the database
+        batch = [w for w in counted if (w.start_us, w.end_us) == (start_us, end_us)]
+        customers = {c for w in batch for c in w.need.customer_ids}
+        counts = snapshot.counts(customers, event_type, start_us, end_us)
+        for work in batch:
+            for customer_id in work.need.customer_ids:
+                events, digest = counts.get(customer_id, (0, 0))
+                work.total.events += events
+                work.total.digest = (work.total.digest + digest) & _MASK
+    works = [w for w in works if not w.counts_only]
+    if not works:
+        return
     routes: dict[str, list[_Work]] = {}
     for work in works:
         for customer_id in work.need.customer_ids:
@@ -116,6 +116,7 @@ def _scan(snapshot: UsageSnapshot, event_type: str, works: list[_Work]) -> None:
         with_data=with_data,
         with_key=with_key,
     )
+    no_key = ("", "")
     for customer_id, time_us, slot, data_json, source, event_id in rows:
         targets = routes.get(customer_id)
         if not targets:
@@ -125,13 +126,10 @@ def _scan(snapshot: UsageSnapshot, event_type: str, works: list[_Work]) -> None:
             if not work.start_us <= time_us < work.end_us:
                 continue
             total = work.total
-            if work.counts_only:  # the tally is the event count: nothing to decode or read
-                total.events += 1
-                total.digest = (total.digest + slot) & _MASK
-                continue
             if data is None:
                 data = decode_data(data_json or "{}")
-            key = work.tally.add(MeterPoint(time_us, (source or "", event_id or ""), data))
+            tiebreak = (source or "", event_id or "") if with_key else no_key
+            key = work.tally.take(time_us, tiebreak, data)
             if key is MISSING:
                 continue
             total.events += 1

@@ -19,7 +19,7 @@ advance invoice was rated on it; the advance invoice records the version it was 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -228,20 +228,40 @@ def arrears_lines(
     return lines
 
 
-def _usage_lines(
-    sub: Subscription, period: Period, plans: PlanLookup, usage: UsageSource, money: Money
-) -> list[RawLine]:
-    lines: list[RawLine] = []
+def _usage_charges(
+    sub: Subscription, period: Period, plans: PlanLookup
+) -> Iterator[tuple[Segment, Plan, list[tuple[Charge, UsageRequest]]]]:
+    """Each billable stretch of the period under one plan, with its usage charges and the
+    usage each reads."""
     for segment in plan_segments(sub, period):
         if not segment.billable:
             continue
         plan = plans(*segment.terms.plan)
         days = Period(segment.start, segment.end)
+        charges = [
+            (charge, UsageRequest(charge.meter, days, charge.dimension))
+            for charge in plan.charges
+            if charge.model in USAGE_MODELS and charge.meter is not None
+        ]
+        yield segment, plan, charges
+
+
+def usage_requests(sub: Subscription, period: Period, plans: PlanLookup) -> list[UsageRequest]:
+    """The usage the arrears invoice of ``period`` reads (what :func:`arrears_lines` asks)."""
+    return [
+        request for _, _, charges in _usage_charges(sub, period, plans) for _, request in charges
+    ]
+
+
+def _usage_lines(
+    sub: Subscription, period: Period, plans: PlanLookup, usage: UsageSource, money: Money
+) -> list[RawLine]:
+    lines: list[RawLine] = []
+    for segment, plan, charges in _usage_charges(sub, period, plans):
+        days = Period(segment.start, segment.end)
         rated_total = ZERO
-        for charge in plan.charges:
-            if charge.model not in USAGE_MODELS or charge.meter is None:
-                continue
-            figure = usage(UsageRequest(charge.meter, days, charge.dimension))
+        for charge, request in charges:
+            figure = usage(request)
             for rated in rate_usage(charge, UsageInput(figure.total, figure.by_dimension)):
                 lineage = figure.lineage
                 if rated.group:

@@ -371,7 +371,12 @@ def apply_credits(
     return uses
 
 
-def with_credits(invoice: Invoice, uses: Sequence[CreditUse]) -> Invoice:
-    """The invoice with prepaid credits deducted from its amount due."""
+def with_credits(invoice: Invoice, uses: Sequence[CreditUse], *, number: str) -> Invoice:
+    """The invoice finalized under ``number``, prepaid credits deducted from its amount due."""
     credits = sum((u.amount for u in uses), Decimal(0).quantize(quantum(invoice.currency)))
-    return replace(invoice, totals=replace(invoice.totals, credits=credits))
+    totals = (
+        invoice.totals
+        if credits == invoice.totals.credits
+        else replace(invoice.totals, credits=credits)
+    )
+    return replace(invoice, status=InvoiceStatus.FINALIZED, number=number, totals=totals)

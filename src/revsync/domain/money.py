@@ -77,18 +77,27 @@ class Rounding(StrEnum):
     @property
     def decimal_mode(self) -> str:
         """The ``decimal`` module's name for the rule."""
-        return {
-            Rounding.HALF_EVEN: ROUND_HALF_EVEN,
-            Rounding.HALF_UP: ROUND_HALF_UP,
-            Rounding.HALF_DOWN: ROUND_HALF_DOWN,
-            Rounding.DOWN: ROUND_DOWN,
-            Rounding.UP: ROUND_UP,
-        }[self]
+        return _DECIMAL_MODES[self.value]
+
+
+_DECIMAL_MODES = {
+    Rounding.HALF_EVEN.value: ROUND_HALF_EVEN,
+    Rounding.HALF_UP.value: ROUND_HALF_UP,
+    Rounding.HALF_DOWN.value: ROUND_HALF_DOWN,
+    Rounding.DOWN.value: ROUND_DOWN,
+    Rounding.UP.value: ROUND_UP,
+}
 
 
 def quantum(currency: str) -> Decimal:
     """The smallest amount of the currency: ``Decimal("0.01")`` for EUR, ``1`` for JPY."""
-    return Decimal(1).scaleb(-minor_units(currency))
+    found = _QUANTA.get(currency)
+    if found is None:
+        found = _QUANTA[currency] = Decimal(1).scaleb(-minor_units(currency))
+    return found
+
+
+_QUANTA: dict[str, Decimal] = {}
 
 
 def round_money(amount: Decimal, currency: str, rule: Rounding) -> Decimal:

@@ -64,6 +64,10 @@ class SubscriptionRepository(Protocol):
 
     def recheck_from(self, subscription_id: str) -> date | None: ...
 
+    def recheck_dates(self) -> dict[str, date]:
+        """Every subscription with a pending recheck date."""
+        ...
+
     def set_recheck(self, subscription_id: str, day: date | None) -> None: ...
 
     def clear_recheck(self, subscription_id: str, day: date) -> None:
@@ -203,6 +207,13 @@ class UsageSnapshot(Protocol):
         with_key: bool,
     ) -> Iterator[UsageRow]:
         """Events of these customers and this type with ``start_us <= time < end_us``."""
+        ...
+
+    def counts(
+        self, customer_ids: Collection[str], event_type: str, start_us: int, end_us: int
+    ) -> dict[str, tuple[int, int]]:
+        """Per customer: how many events of the type fall in the window, and the sum of their
+        dedup slots modulo 2^64 (the digest of the set)."""
         ...
 
     def late_customers(self, after_seq: int) -> dict[str, int]:

@@ -145,7 +145,9 @@ def test_put_plan_creates_versions(api: TestClient, admin: dict[str, str]) -> No
     assert '"amount":"109.00"' in api.get("/v1/plans/team", headers=admin).text
 
 
-def test_a_json_number_amount_is_read_exactly_as_written(api: TestClient, admin: dict[str, str]) -> None:
+def test_a_json_number_amount_is_read_exactly_as_written(
+    api: TestClient, admin: dict[str, str]
+) -> None:
     """JSON numbers in money fields are read from their text (never through a float): what
     the client wrote is what is stored, digit for digit."""
     body = (

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from revsync.adapters.db.bulk import insert_rows
 from revsync.adapters.db.tables import (
     billing_runs,
     coupons,
@@ -186,6 +187,12 @@ class SqlSubscriptionRepository:
         ).scalar()
         return day
 
+    def recheck_dates(self) -> dict[str, date]:
+        query = sa.select(subscriptions.c.id, subscriptions.c.recheck_from).where(
+            subscriptions.c.recheck_from.is_not(None)
+        )
+        return {sid: day for sid, day in self._conn.execute(query)}
+
     def set_recheck(self, subscription_id: str, day: date | None) -> None:
         self._conn.execute(
             subscriptions.update()
@@ -301,10 +308,17 @@ class SqlInvoiceRepository:
         new = [i for i in batch if i.id not in existing]
         old = [i for i in batch if i.id in existing]
         if new:
-            self._conn.execute(
-                invoices.insert(),
+            insert_rows(
+                self._conn,
+                invoices,
                 [
-                    {"id": i.id, "created_at": at, "updated_at": at, **_invoice_values(i)}
+                    {
+                        "id": i.id,
+                        "created_at": at,
+                        "updated_at": at,
+                        "finalized_at": None if i.status is InvoiceStatus.DRAFT else at,
+                        **_invoice_values(i),
+                    }
                     for i in new
                 ],
             )
@@ -317,7 +331,15 @@ class SqlInvoiceRepository:
                 self._conn.execute(
                     invoice_taxes.delete().where(invoice_taxes.c.invoice_id.in_(chunk))
                 )
-            values = [{"target": i.id, "updated_at": at, **_invoice_values(i)} for i in old]
+            values = [
+                {
+                    "target": i.id,
+                    "updated_at": at,
+                    "finalized_at": None if i.status is InvoiceStatus.DRAFT else at,
+                    **_invoice_values(i),
+                }
+                for i in old
+            ]
             update = (
                 invoices.update()
                 .where(
@@ -329,8 +351,7 @@ class SqlInvoiceRepository:
             if self._conn.execute(update, values).rowcount != len(values):
                 raise InvalidField("status", "an invoice being replaced is no longer a draft")
         lines = [_line_values(i.id, n, line) for i in batch for n, line in enumerate(i.lines)]
-        if lines:
-            self._conn.execute(invoice_lines.insert(), lines)
+        insert_rows(self._conn, invoice_lines, lines)
         taxes = [
             {
                 "invoice_id": i.id,
@@ -342,8 +363,7 @@ class SqlInvoiceRepository:
             for i in batch
             for t in i.taxes
         ]
-        if taxes:
-            self._conn.execute(invoice_taxes.insert(), taxes)
+        insert_rows(self._conn, invoice_taxes, taxes)
 
     def finalize_many(self, batch: Sequence[Invoice], at: datetime) -> None:
         """Finalize drafts (numbers and credits already on them) in bulk."""

@@ -61,8 +61,6 @@ def _configure_sqlite(engine: Engine) -> None:
             "synchronous=FULL",
             "foreign_keys=ON",
             "busy_timeout=30000",
-            "cache_size=-131072",
-            "temp_store=MEMORY",
             # Checkpoint every ~80 MB of WAL instead of every 4 MB: index pages dirtied by many
             # commits are copied back once (1.5x the insert rate at 4,000 rows per commit on a
             # 1M-row table); the WAL file is cut back to 128 MB after a checkpoint.

@@ -268,6 +268,9 @@ class SqlUsageLedger:
         """The writer thread keeps one connection (a fresh one after any failure)."""
         if self._conn is None:
             self._conn = self._engine.connect().execution_options(**WRITE)
+            if is_sqlite(self._engine):
+                # the dedup index is read and written at random: keep it in memory (128 MB)
+                self._conn.connection.cursor().execute("PRAGMA cache_size=-131072")
         return self._conn
 
     def _drop_connection(self) -> None:

@@ -9,7 +9,7 @@ exactly what a run read, and ``seq > cutoff`` what arrived after it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -31,6 +31,7 @@ class SqlUsageSnapshot:
     def __init__(self, conn: sa.Connection, cutoff_seq: int) -> None:
         self._conn = conn
         self.cutoff_seq = cutoff_seq
+        self._stretches: dict[tuple[int, int], tuple[Any, ...]] = {}
 
     def rows(
         self,
@@ -53,40 +54,74 @@ class SqlUsageSnapshot:
             e.source if with_key else sa.null(),
             e.event_id if with_key else sa.null(),
         )
-        window = (e.time_us >= start_us, e.time_us < end_us, e.type == event_type)
-        days = e.day.between(utc_day(start_us), utc_day(end_us - 1))
-        if len(customer_ids) <= _FEW_CUSTOMERS:
-            # a few customers: probe the (day, customer) index
-            wanted = e.customer_id.in_(sorted(customer_ids))
-            query = sa.select(*columns).where(days, wanted, *window, e.seq <= self.cutoff_seq)
-        else:
-            # most customers: one pass in ingest order over the stretch of rows that holds the
-            # window (a rowid range, read sequentially); other customers' rows are skipped
-            first, last = self._conn.execute(
-                sa.select(sa.func.min(e.seq), sa.func.max(e.seq)).where(days)
-            ).one()
-            if first is None:
-                return
-            stretch = e.seq.between(first, min(last, self.cutoff_seq))
-            query = sa.select(*columns).where(stretch, *window)
-        wanted_ids = set(customer_ids)
-        for row in self._fetch(query):
-            if row[0] in wanted_ids:
-                yield UsageRow(*row)
+        query = sa.select(*columns).where(*self._where(customer_ids, event_type, start_us, end_us))
+        keep = set(customer_ids)
+        make = UsageRow._make
+        for batch in self._batches(query):
+            for row in batch:
+                if row[0] in keep:
+                    yield make(row)
 
-    def _fetch(self, query: sa.Select[Any]) -> Iterator[tuple[Any, ...]]:
+    def _batches(self, query: sa.Select[Any]) -> Iterator[Sequence[Any]]:
         if self._conn.dialect.name != "sqlite":
-            for partition in (
-                self._conn.execution_options(yield_per=10_000).execute(query).partitions()
-            ):
-                yield from partition
+            yield from self._conn.execution_options(yield_per=10_000).execute(query).partitions()
             return
-        # the hot read of a billing run on SQLite: the DBAPI cursor, compiled once per query
+        # the hot read of a billing run on SQLite: the DBAPI cursor, no per-row processing
         compiled = query.compile(dialect=self._conn.dialect, compile_kwargs={"literal_binds": True})
         cursor = self._conn.connection.cursor()
         cursor.execute(str(compiled))
         while batch := cursor.fetchmany(10_000):
-            yield from batch
+            yield batch
+
+    def counts(
+        self, customer_ids: Collection[str], event_type: str, start_us: int, end_us: int
+    ) -> dict[str, tuple[int, int]]:
+        if not customer_ids or end_us <= start_us:
+            return {}
+        e = usage_events.c
+        # the slot sum is taken in two 32-bit halves so that it cannot overflow 64 bits
+        low = sa.func.sum(e.dedup_slot.op("&")(0xFFFFFFFF))
+        high = sa.func.sum(e.dedup_slot.op(">>")(32))
+        where = self._where(customer_ids, event_type, start_us, end_us)
+        query = (
+            sa.select(e.customer_id, sa.func.count(), low, high)
+            .where(*where)
+            .group_by(e.customer_id)
+        )
+        keep = set(customer_ids)
+        return {
+            cid: (int(n), (int(hi) * (1 << 32) + int(lo)) % (1 << 64))
+            for batch in self._batches(query)
+            for cid, n, lo, hi in batch
+            if cid in keep
+        }
+
+    def _where(
+        self, customer_ids: Collection[str], event_type: str, start_us: int, end_us: int
+    ) -> list[sa.ColumnElement[bool]]:
+        """The conditions of a billing read: an index probe for a few customers, else the
+        stretch of rows (in ingest order) that holds the window."""
+        e = usage_events.c
+        window = [e.time_us >= start_us, e.time_us < end_us, e.type == event_type]
+        days = e.day.between(utc_day(start_us), utc_day(end_us - 1))
+        if len(customer_ids) <= _FEW_CUSTOMERS:
+            return [
+                days,
+                e.customer_id.in_(sorted(customer_ids)),
+                *window,
+                e.seq <= self.cutoff_seq,
+            ]
+        stretch = self._stretches.get((start_us, end_us))
+        if stretch is None:
+            stretch = self._stretches[(start_us, end_us)] = tuple(
+                self._conn.execute(
+                    sa.select(sa.func.min(e.seq), sa.func.max(e.seq)).where(days)
+                ).one()
+            )
+        first, last = stretch
+        if first is None:
+            return [sa.false()]
+        return [e.seq.between(first, min(last, self.cutoff_seq)), *window]
 
     def late_customers(self, after_seq: int) -> dict[str, int]:
         e = usage_events.c

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from typing import Any
 
 import structlog
@@ -15,17 +14,10 @@ from revsync.adapters.db.migrate import current_revision, head_revision
 from revsync.bootstrap import apply_configuration, build
 from revsync.config import Settings, config_path, load_settings
 from revsync.entrypoints.api.app import create_app
+from revsync.entrypoints.runtime import tune_gc
 from revsync.observability.logging import configure_logging
 
 log = structlog.get_logger("revsync.serve")
-
-
-def tune_gc() -> None:
-    """Collect cycles less often: ingestion allocates many short-lived objects per batch, and
-    the default thresholds spent about half of the decoding time in the collector."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
 
 
 def run(
