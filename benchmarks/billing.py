@@ -221,6 +221,8 @@ import json, sys, time, resource
 from datetime import date
 from revsync.bootstrap import build
 from revsync.config import load_settings
+from revsync.entrypoints.runtime import tune_gc
+tune_gc()  # as `revsync bill` does
 container = build(load_settings(__import__('pathlib').Path(sys.argv[1])))
 started = time.perf_counter()
 report = container.billing.run(date(2026, 11, 1), "bench")

@@ -22,6 +22,7 @@ from revsync.entrypoints.cli.context import (
     settings_from,
 )
 from revsync.entrypoints.cli.ingest import ingest_files
+from revsync.entrypoints.runtime import tune_gc
 
 app = typer.Typer(
     name="revsync",
@@ -162,6 +163,7 @@ def ingest(
     if fmt not in ("auto", "ndjson", "csv"):
         err_console.print("--format must be auto, ndjson or csv")
         raise typer.Exit(2)
+    tune_gc()
     with container_for(config) as container:
         failed = ingest_files(container, files, fmt, chunk, cli_actor())
     if failed:
@@ -182,6 +184,7 @@ def bill(
     except ValueError:
         err_console.print(f"--as-of: {as_of!r} is not a date (YYYY-MM-DD)")
         raise typer.Exit(2) from None
+    tune_gc()
     with container_for(config) as container:
         report = container.billing.run(day, cli_actor())
     table = Table("as of", "created", "updated", "unchanged", "finalized", "adjusted", "errors")
