@@ -31,6 +31,7 @@ from revsync.application.ingestion import Ingestion, IngestPolicy
 from revsync.application.subscriptions import Subscriptions
 from revsync.application.usage import UsageQueries
 from revsync.config import Settings
+from revsync.ports.billing import TaxEngine
 from revsync.ports.clock import Clock, IdSource
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
@@ -71,8 +72,10 @@ def build(
     clock: Clock | None = None,
     ids: IdSource | None = None,
     failpoints: Failpoints | None = None,
+    tax: TaxEngine | None = None,
 ) -> Container:
-    """Wire revsync for ``settings``; ``clock``, ``ids`` and ``failpoints`` are for tests."""
+    """Wire revsync for ``settings``; ``clock``, ``ids``, ``failpoints`` and ``tax`` are for
+    tests."""
     clock = clock or SystemClock()
     ids = ids or RandomIds()
     failpoints = failpoints or Failpoints(os.environ.get(FAILPOINTS_ENV, ""))
@@ -110,7 +113,7 @@ def build(
             SqlUsageSnapshots(engine),
             clock,
             ids,
-            TableTaxEngine(settings.tax.rates),
+            tax or TableTaxEngine(settings.tax.rates),
             meters,
             BillingPolicy(
                 rounding=settings.billing.rounding,

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from revsync.application.billing import RunReport
@@ -24,11 +23,10 @@ from revsync.domain.identity import System
 from revsync.domain.invoicing import Invoice
 from revsync.domain.money import plain
 from revsync.domain.subscriptions import Change
-from revsync.ports.billing import InvoiceFilter
+from revsync.ports.billing import InvoiceFilter, TaxEngine
 from revsync.schemas.cloudevents_v1 import decode_items
 from tests.conftest import TEST_METERS, make_settings
 from tests.support.clock import FrozenClock
-from tests.support.databases import sqlite_copy
 from tests.support.events import encode, event
 
 ACTOR = "scenario"
@@ -235,8 +233,7 @@ class World:
 
 @contextmanager
 def make_world(
-    template: Path,
-    directory: Path,
+    url: str,
     *,
     plans: Sequence[dict[str, Any]],
     start: str,
@@ -244,9 +241,9 @@ def make_world(
     tax: dict[str, dict[str, str]] | None = None,
     billing: dict[str, Any] | None = None,
     meters: Sequence[dict[str, Any]] = TEST_METERS,
+    tax_engine: TaxEngine | None = None,
 ) -> Iterator[World]:
-    """A fresh revsync with these plans, the clock at ``start``."""
-    url = sqlite_copy(template, directory)
+    """A revsync on the fresh database ``url`` with these plans, the clock at ``start``."""
     settings = make_settings(
         url,
         meters=list(meters),
@@ -256,7 +253,7 @@ def make_world(
         billing=billing or {},
     )
     clock = FrozenClock(moment(start))
-    container = build(settings, clock=clock)
+    container = build(settings, clock=clock, tax=tax_engine)
     try:
         apply_configuration(container, ACTOR)
         yield World(container, clock)

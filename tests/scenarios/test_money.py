@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from revsync.domain.errors import InvalidField
 from revsync.ports.billing import InvoiceFilter
 from tests.scenarios.harness import Rendered, World, render
 
@@ -977,3 +979,44 @@ def test_credits_in_another_currency_are_not_used(world: Callable[..., World]) -
     w.at("2026-11-01T09:00:00Z").bill("2026-11-01")
     assert w.invoices("s1")[0].totals == totals("99.00", "0.00", "0.00", "99.00", "0.00", "99.00")
     assert wallet(w, "acme") == [("2026-11-01", None, "500.00")]
+
+
+def test_partial_credits_then_a_void_credit_exactly_the_invoice_total(
+    world: Callable[..., World],
+) -> None:
+    w = world(
+        plans=[FLAT], tax={"FR": {"standard": "20"}}, start="2026-11-01T08:00:00Z", billing=NO_GRACE
+    )
+    w.customer("acme", country="FR")
+    w.subscribe("s1", "acme", "flat", "2026-11-01")
+    w.at("2026-11-01T09:00:00Z").bill("2026-11-01")
+    (invoice,) = w.raw_invoices("s1")
+    assert invoice.totals.total == Decimal("118.80")  # 99.00 + 20% tax
+    billing = w.at("2026-11-05T10:00:00Z").container.billing
+    goodwill = billing.credit(invoice.id, {"fee:platform": Decimal("30.00")}, "goodwill", "ops")
+    assert render(goodwill) == Rendered(
+        "credit_note",
+        NOVEMBER,
+        "finalized",
+        "CN-000001",
+        (("credit:fee:platform", "Credit: Platform fee", "1", "-30.00", "-30.00"),),
+        (("standard", "20", "-30.00", "-6.00"),),
+        totals("-30.00", "0.00", "-6.00", "-36.00", "0.00", "-36.00"),
+    )
+    # 69.00 of the line is left to credit
+    with pytest.raises(InvalidField) as refused:
+        billing.credit(invoice.id, {"fee:platform": Decimal("69.01")}, "again", "ops")
+    assert refused.value.field == "lines.fee:platform"
+    assert "at most 69.00" in refused.value.reason
+    # voiding credits what is left, line and tax
+    rest = billing.void(invoice.id, "cancelled", "ops")
+    assert render(rest) == Rendered(
+        "credit_note",
+        NOVEMBER,
+        "finalized",
+        "CN-000002",
+        (("credit:fee:platform", "Credit: Platform fee", "1", "-69.00", "-69.00"),),
+        (("standard", "20", "-69.00", "-13.80"),),
+        totals("-69.00", "0.00", "-13.80", "-82.80", "0.00", "-82.80"),
+    )
+    assert goodwill.totals.total + rest.totals.total == -invoice.totals.total

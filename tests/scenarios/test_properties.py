@@ -2,7 +2,8 @@
 
 - monotone models bill no less for more usage;
 - how usage is split into events does not change the money, only the lineage counts;
-- re-rating is idempotent, and a finalized invoice never changes.
+- re-rating is idempotent, and a finalized invoice never changes;
+- credit notes never credit more than the invoice, and a void credits exactly the rest.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +22,12 @@ from hypothesis import event as statistic
 from hypothesis import strategies as st
 
 from revsync.application.ingestion import IngestContext
+from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import Invoice
 from revsync.ports.billing import InvoiceFilter
 from revsync.schemas.cloudevents_v1 import decode_items
 from tests.scenarios.harness import ACTOR, Rendered, World, make_world, render
+from tests.support.databases import sqlite_copy
 from tests.support.events import encode, event
 
 PROPERTY = settings(
@@ -100,9 +104,8 @@ def fresh_world(
     plans: Sequence[dict[str, Any]],
     **options: Any,
 ) -> Iterator[World]:
-    with make_world(
-        template, factory.mktemp("example"), plans=plans, start="2026-11-01T00:00:00Z", **options
-    ) as w:
+    url = sqlite_copy(template, factory.mktemp("example"))
+    with make_world(url, plans=plans, start="2026-11-01T00:00:00Z", **options) as w:
         yield w
 
 
@@ -455,3 +458,79 @@ def test_the_money_of_a_split_is_exact_for_a_known_example(
                 totals=("4.15", "0.00", "0.00", "4.15", "0.00", "4.15"),
             )
         ]
+
+
+# --- credit notes ----------------------------------------------------------------------------
+
+TWO_RATES_PLAN = {
+    **plan("fees"),
+    "charges": [
+        {
+            "key": "platform",
+            "model": "flat",
+            "description": "Platform fee",
+            "timing": "in_advance",
+            "amount": "99.99",
+        },
+        {
+            "key": "books",
+            "model": "flat",
+            "description": "Books",
+            "timing": "in_advance",
+            "amount": "10.07",
+            "tax_code": "reduced",
+        },
+    ],
+}
+
+
+@PROPERTY
+@given(
+    rounding=st.sampled_from(["half_even", "half_up", "half_down", "up", "down"]),
+    credits=st.lists(
+        st.tuples(st.sampled_from(["fee:platform", "fee:books"]), st.integers(1, 3000)),
+        max_size=12,
+    ),
+)
+# rounding up the tax of 10.06 and of 0.01 separately would credit 0.01 more than the 0.56 billed
+@example(rounding="up", credits=[("fee:books", 1006), ("fee:books", 1)])
+@example(rounding="half_up", credits=[("fee:platform", 3), ("fee:platform", 2)] * 2)
+def test_credit_notes_never_credit_more_than_the_invoice_and_a_void_credits_exactly_the_rest(
+    sqlite_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    rounding: str,
+    credits: list[tuple[str, int]],
+) -> None:
+    with fresh_world(
+        sqlite_template,
+        tmp_path_factory,
+        plans=[TWO_RATES_PLAN],
+        tax={"FR": {"standard": "20", "reduced": "5.5"}},
+        billing={**NO_GRACE, "rounding": rounding},
+    ) as w:
+        w.customer("acme", country="FR")
+        w.subscribe("s1", "acme", "fees", "2026-11-01")
+        w.at("2026-11-01T09:00:00Z").bill("2026-11-01")
+        (invoice,) = w.raw_invoices("s1")
+        billing = w.container.billing
+        left = {line.key: line.amount for line in invoice.lines}
+        notes = []
+        for key, cents in credits:
+            amount = Decimal(cents) / 100
+            if amount > left[key]:
+                with pytest.raises(InvalidField):
+                    billing.credit(invoice.id, {key: amount}, "part", ACTOR)
+                continue
+            notes.append(billing.credit(invoice.id, {key: amount}, "part", ACTOR))
+            left[key] -= amount
+        statistic(f"partial notes: {len(notes)}")
+        notes.append(billing.void(invoice.id, "the rest", ACTOR))
+        # every line, every tax code and the total are credited exactly, never more
+        for line in invoice.lines:
+            credited = [-x.amount for n in notes for x in n.lines if x.key == f"credit:{line.key}"]
+            assert sum(credited) == line.amount
+        for tax in invoice.taxes:
+            credited = [-t.amount for n in notes for t in n.taxes if t.tax_code == tax.tax_code]
+            assert all(c >= 0 for c in credited)
+            assert sum(credited) == tax.amount
+        assert sum(n.totals.total for n in notes) == -invoice.totals.total

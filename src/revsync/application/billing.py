@@ -31,7 +31,7 @@ from revsync.domain.billing import (
     usage_requests,
 )
 from revsync.domain.coupons import Coupon, as_discount, covers
-from revsync.domain.errors import DomainError, InvalidField, NotFound
+from revsync.domain.errors import Conflict, DomainError, InvalidField, NotFound
 from revsync.domain.identity import Customer
 from revsync.domain.invoicing import (
     ZERO,
@@ -92,6 +92,16 @@ class RunReport:
     adjusted: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     usage_cutoff_seq: int = 0
+    #: the number of the last run committed when this one read its state
+    after_run: int = 0
+
+
+#: how many times a run starts again when other runs commit while it computes
+RUN_ATTEMPTS = 5
+
+
+class _Superseded(Exception):
+    """Another billing run committed after this one read its state."""
 
 
 @dataclass(slots=True)
@@ -176,14 +186,29 @@ class Billing:
     # --- runs ----------------------------------------------------------------------------
 
     def run(self, as_of: date | None, actor: str) -> RunReport:
-        """Bill every period due on or before ``as_of`` (default: today, UTC)."""
+        """Bill every period due on or before ``as_of`` (default: today, UTC).
+
+        Runs commit one at a time. A run that finds another one committed after it started
+        reading starts again from the new state (at most :data:`RUN_ATTEMPTS` times)."""
+        for _ in range(RUN_ATTEMPTS):
+            try:
+                return self._run_once(as_of, actor)
+            except _Superseded:
+                continue
+        raise Conflict(
+            f"billing run: other runs kept committing first ({RUN_ATTEMPTS} attempts); run it again"
+        )
+
+    def _run_once(self, as_of: date | None, actor: str) -> RunReport:
         now = self._clock.now()
         as_of = as_of or now.date()
         if as_of > now.date() + timedelta(days=1):
             raise InvalidField("as_of", f"{as_of.isoformat()} is in the future")
         report = RunReport(self._ids.new_id("run"), as_of)
         with self._uow(write=False) as uow:
-            contexts, catalog, last_cutoff = self._read(uow, as_of)
+            contexts, catalog, last = self._read(uow, as_of)
+        last_cutoff = last.usage_cutoff_seq if last else 0
+        report.after_run = last.number if last else 0
         with self._snapshots.snapshot() as snapshot:
             invoiced = {
                 customer_id
@@ -212,7 +237,9 @@ class Billing:
         self._write(outcomes, rechecks, report, actor, now)
         return report
 
-    def _read(self, uow: UnitOfWork, as_of: date) -> tuple[list[_Context], _Catalog, int]:
+    def _read(
+        self, uow: UnitOfWork, as_of: date
+    ) -> tuple[list[_Context], _Catalog, BillingRunRecord | None]:
         subscriptions = uow.subscriptions.billable(as_of)
         invoices = uow.invoices.of_subscriptions([s.id for s in subscriptions])
         rechecks = uow.subscriptions.recheck_dates()
@@ -243,8 +270,7 @@ class Billing:
                     rechecks.get(subscription.id),
                 )
             )
-        last = uow.billing_runs.last()
-        return contexts, catalog, last.usage_cutoff_seq if last else 0
+        return contexts, catalog, uow.billing_runs.last()
 
     def _plan_jobs(self, context: _Context, as_of: date, late: Mapping[str, int]) -> _Plan:
         """The invoices to build for a subscription in this run, and the stale ones to adjust."""
@@ -446,6 +472,10 @@ class Billing:
     ) -> None:
         built = [(o.context, i) for o in outcomes for i in o.invoices]
         with self._uow() as uow:
+            uow.invoices.lock()
+            latest = uow.billing_runs.last()
+            if (latest.number if latest else 0) != report.after_run:
+                raise _Superseded  # everything read may have changed: read again
             statuses = uow.invoices.statuses([i.id for _, i in built])
             drafts = [
                 (c, i)
@@ -624,26 +654,25 @@ class Billing:
         """Void a finalized invoice: a credit note for all of it, and its prepaid credit back."""
         now = self._clock.now()
         with self._uow() as uow:
+            uow.invoices.lock()
             invoice = uow.invoices.get(invoice_id_)
             if invoice is None:
                 raise NotFound("invoice", invoice_id_)
             if invoice.kind is InvoiceKind.CREDIT_NOTE:
                 raise InvalidField("invoice", "a credit note cannot be voided")
             check_transition(invoice.status, InvoiceStatus.VOID)
+            credited = _Credited.of(uow.invoices.credit_notes_of(invoice.id))
             lines = [
-                replace(
-                    line,
-                    key=f"credit:{line.key}",
-                    kind=LineKind.DISCOUNT if line.kind is LineKind.DISCOUNT else LineKind.CREDIT,
-                    amount=line.amount.copy_negate(),
-                    unit_amount=line.unit_amount.copy_negate(),
-                    description=f"Credit: {line.description}",
-                    adjusts=None,
-                )
+                _void_line(line, credited.lines.get(line.key, ZERO))
                 for line in invoice.lines
+                if line.key not in credited.lines or line.amount != credited.lines[line.key]
             ]
             taxes = [
-                replace(t, base=t.base.copy_negate(), amount=t.amount.copy_negate())
+                replace(
+                    t,
+                    base=credited.tax_bases.get(t.tax_code, ZERO) - t.base,
+                    amount=credited.taxes.get(t.tax_code, ZERO) - t.amount,
+                )
                 for t in invoice.taxes
             ]
             # the prepaid credit it took goes back to the wallet, so the note returns only
@@ -672,6 +701,7 @@ class Billing:
         """A credit note for part of some lines of a finalized invoice (amounts > 0 to credit)."""
         now = self._clock.now()
         with self._uow() as uow:
+            uow.invoices.lock()
             invoice = uow.invoices.get(invoice_id_)
             if invoice is None:
                 raise NotFound("invoice", invoice_id_)
@@ -682,14 +712,23 @@ class Billing:
                 )
             if not amounts:
                 raise InvalidField("lines", "name at least one line to credit")
+            credited = _Credited.of(uow.invoices.credit_notes_of(invoice.id))
             lines = []
             for key, amount in sorted(amounts.items()):
                 line = invoice.line(key)
                 if line is None:
                     raise InvalidField("lines", f"no line {key!r} on invoice {invoice.id}")
-                if not ZERO < amount <= line.amount:
+                if amount != amount.quantize(quantum(invoice.currency)):
                     raise InvalidField(
-                        "lines", f"{key}: the credit must be more than 0 and at most {line.amount}"
+                        f"lines.{key}",
+                        f"{plain(amount)} has more decimals than {invoice.currency} allows",
+                    )
+                left = line.amount - credited.lines.get(key, ZERO)
+                if not ZERO < amount <= left:
+                    raise InvalidField(
+                        f"lines.{key}",
+                        f"the credit must be more than 0 and at most {left} "
+                        f"(the line's {line.amount} less {line.amount - left} credited before)",
                     )
                 lines.append(
                     replace(
@@ -703,21 +742,7 @@ class Billing:
                         adjusts=None,
                     )
                 )
-            rates = {t.tax_code: t.rate for t in invoice.taxes}
-            taxes = []
-            for code in sorted({line.tax_code for line in lines}):
-                if code in rates:
-                    base = sum((x.amount for x in lines if x.tax_code == code), ZERO)
-                    taxes.append(
-                        TaxLine(
-                            code,
-                            rates[code],
-                            base,
-                            round_money(
-                                base * rates[code] / 100, invoice.currency, self._policy.rounding
-                            ),
-                        )
-                    )
+            taxes = self._credit_taxes(invoice, lines, amounts, credited)
             note = self._credit_note(uow, invoice, lines, taxes, now)
             uow.audit.append(
                 AuditRecord(
@@ -732,6 +757,33 @@ class Billing:
             )
             uow.commit()
         return note
+
+    def _credit_taxes(
+        self,
+        invoice: Invoice,
+        lines: Sequence[Line],
+        amounts: Mapping[str, Decimal],
+        credited: _Credited,
+    ) -> list[TaxLine]:
+        """Tax on a partial credit note, at the invoice's rates and rounded once per code, but
+        never more than is left of the invoice's tax; the note that credits the last of a
+        code's lines credits the rest of its tax, so the notes add up to the invoice."""
+        taxes = []
+        for tax in invoice.taxes:
+            base = sum((x.amount for x in lines if x.tax_code == tax.tax_code), ZERO)
+            if not base:
+                continue
+            left = tax.amount - credited.taxes.get(tax.tax_code, ZERO)
+            amount = round_money(base * tax.rate / 100, invoice.currency, self._policy.rounding)
+            rest = [
+                x.amount - credited.lines.get(x.key, ZERO) - amounts.get(x.key, ZERO)
+                for x in invoice.lines
+                if x.tax_code == tax.tax_code
+            ]
+            if not any(rest) or -amount > left:
+                amount = -left
+            taxes.append(TaxLine(tax.tax_code, tax.rate, base, amount))
+        return taxes
 
     def _credit_note(
         self,
@@ -815,6 +867,49 @@ class Billing:
         """Invoices matching ``where``, by id."""
         with self._uow(write=False) as uow:
             return uow.invoices.page(where, after=after, limit=limit)
+
+
+@dataclass(frozen=True, slots=True)
+class _Credited:
+    """What earlier credit notes already credited on an invoice (positive amounts), by the
+    invoice's line key and tax code."""
+
+    lines: dict[str, Decimal]
+    tax_bases: dict[str, Decimal]
+    taxes: dict[str, Decimal]
+
+    @classmethod
+    def of(cls, notes: Sequence[Invoice]) -> _Credited:
+        lines: dict[str, Decimal] = {}
+        bases: dict[str, Decimal] = {}
+        taxes: dict[str, Decimal] = {}
+        for note in notes:
+            for line in note.lines:
+                key = line.key.removeprefix("credit:")
+                lines[key] = lines.get(key, ZERO) - line.amount
+            for tax in note.taxes:
+                bases[tax.tax_code] = bases.get(tax.tax_code, ZERO) - tax.base
+                taxes[tax.tax_code] = taxes.get(tax.tax_code, ZERO) - tax.amount
+        return cls(lines, bases, taxes)
+
+
+def _void_line(line: Line, credited: Decimal) -> Line:
+    """The credit-note line that voids what is left of ``line``: the line mirrored, or, when
+    part of it was credited before, the rest as one amount."""
+    kind = LineKind.DISCOUNT if line.kind is LineKind.DISCOUNT else LineKind.CREDIT
+    mirrored = replace(
+        line,
+        key=f"credit:{line.key}",
+        kind=kind,
+        amount=line.amount.copy_negate(),
+        unit_amount=line.unit_amount.copy_negate(),
+        description=f"Credit: {line.description}",
+        adjusts=None,
+    )
+    if not credited:
+        return mirrored
+    rest = credited - line.amount
+    return replace(mirrored, quantity=Decimal(1), unit_amount=rest, amount=rest)
 
 
 def _needs(context: _Context, plan: _Plan, catalog: _Catalog) -> list[Need]:

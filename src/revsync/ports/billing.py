@@ -89,7 +89,15 @@ class InvoiceFilter:
 class InvoiceRepository(Protocol):
     """Invoices, their lines and taxes."""
 
+    def lock(self) -> None:
+        """Hold the invoice write lock until the transaction ends: billing runs, voids and
+        credit notes change invoices one at a time."""
+
     def get(self, invoice_id: str) -> Invoice | None: ...
+
+    def credit_notes_of(self, invoice_id: str) -> list[Invoice]:
+        """The credit notes issued against an invoice."""
+        ...
 
     def of_subscriptions(self, subscription_ids: Collection[str]) -> dict[str, list[Invoice]]:
         """Every invoice of these subscriptions, by subscription id."""
@@ -158,6 +166,8 @@ class BillingRunRecord:
     finished_at: datetime | None = None
     summary: Mapping[str, Any] | None = None
     actor: str = ""
+    #: runs are numbered in the order they committed (given when recorded)
+    number: int = 0
 
 
 class BillingRunRepository(Protocol):
@@ -165,7 +175,7 @@ class BillingRunRepository(Protocol):
 
     def last(self) -> BillingRunRecord | None: ...
 
-    def add(self, run: BillingRunRecord) -> None: ...
+    def add(self, run: BillingRunRecord) -> int: ...
 
     def get(self, run_id: str) -> BillingRunRecord | None: ...
 

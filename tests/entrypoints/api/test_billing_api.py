@@ -8,7 +8,6 @@ advance, API calls free up to 1,000 then 0.012 each.
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 from typing import Any
 
@@ -505,8 +504,8 @@ def test_prepaid_credit_is_granted_listed_and_used_at_finalization(
     wallet = api.get("/v1/customers/acme/credits", headers=reader).json()
     assert wallet["balances"] == {"EUR": "0.00"}
     assert [g["remaining"] for g in wallet["grants"]] == ["0.00"]
-    # voiding gives the credit back
-    api.post(f"/v1/invoices/{NOV_ADVANCE}/void", json={"reason": "x"}, headers=admin)
+    # voiding (a POST without a body) gives the credit back
+    assert api.post(f"/v1/invoices/{NOV_ADVANCE}/void", headers=admin).status_code == 201
     assert api.get("/v1/customers/acme/credits", headers=reader).json()["balances"] == {
         "EUR": "99.00"
     }
@@ -550,41 +549,3 @@ def test_every_billing_write_refuses_a_read_only_key(
     assert invoices(api, reader) == []
     assert len(api.get("/v1/subscriptions/s1", headers=reader).json()["terms"]) == 1
     assert api.get("/v1/customers/acme/credits", headers=reader).json()["grants"] == []
-
-
-# --- two runs at once --------------------------------------------------------------------------
-
-
-def test_concurrent_billing_runs_make_no_duplicates_and_no_gaps(
-    api: TestClient, admin: dict[str, str], container: Container, clock: FrozenClock
-) -> None:
-    for n in range(6):
-        customer(api, admin, f"c{n}")
-        assert subscribe(api, admin, f"s{n}", f"c{n}").status_code == 201
-    clock.set(utc(2026, 12, 4, 0))
-    barrier = threading.Barrier(4)
-    failures: list[BaseException] = []
-
-    def bill() -> None:
-        barrier.wait()
-        try:
-            container.billing.run(date(2026, 12, 4), "test")
-        except BaseException as error:  # reported below
-            failures.append(error)
-
-    threads = [threading.Thread(target=bill) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
-    found = invoices(api, admin, limit="500")
-    # six subscriptions × (November advance, December advance, November arrears)
-    assert len(found) == 18
-    assert len({i["id"] for i in found}) == 18
-    assert sorted(i["number"] for i in found) == [f"INV-{n:06d}" for n in range(1, 19)]
-    # numbered in (issue date, customer, kind) order
-    by_number = sorted(found, key=lambda i: i["number"])
-    assert [(i["issue_date"], i["customer_id"], i["kind"]) for i in by_number] == [
-        ("2026-11-01", f"c{n}", "advance") for n in range(6)
-    ] + [("2026-12-01", f"c{n}", kind) for n in range(6) for kind in ("advance", "arrears")]

@@ -1,16 +1,24 @@
-"""The revsync command line: init, db, apikey, ingest files, audit verify."""
+"""The revsync command line: init, db, apikey, ingest files, audit verify, bill, demo."""
 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from revsync.adapters.db.migrate import head_revision
+from revsync.application.customers import PutCustomer
+from revsync.application.subscriptions import CreateSubscription
+from revsync.bootstrap import build
+from revsync.config import load_settings
+from revsync.domain.identity import System
 from revsync.entrypoints.cli.main import app
+from revsync.ports.billing import InvoiceFilter
 from tests.support.events import event, ndjson
 
 runner = CliRunner()
@@ -188,3 +196,86 @@ def test_a_database_password_never_reaches_the_audit_log(tmp_path: Path) -> None
     snapshot = json.dumps(settings.audit_snapshot())
     assert "s3cret" not in snapshot
     assert "revsync:***@db.internal" in snapshot
+
+
+PLAN = {
+    "code": "basic",
+    "name": "Basic",
+    "currency": "EUR",
+    "interval": "month",
+    "charges": [
+        {
+            "key": "platform",
+            "model": "flat",
+            "description": "Platform fee",
+            "timing": "in_advance",
+            "amount": "20.00",
+        }
+    ],
+}
+
+
+def test_bill_runs_billing_as_of_a_date_and_prints_what_it_did(config: Path) -> None:
+    text = config.read_text().replace("plans: []", "plans:\n  - " + json.dumps(PLAN))
+    config.write_text(text)
+    assert runner.invoke(app, ["db", "upgrade", "--config", str(config)]).exit_code == 0
+    settings = load_settings(config)
+    container = build(settings)
+    try:
+        container.customers.put(
+            PutCustomer("acme", "Acme", "EUR", "UTC", None, {System.PRODUCT: ["t-1"]}, "test")
+        )
+        container.subscriptions.create(
+            CreateSubscription("s1", "acme", "basic", date(2026, 9, 1), "test")
+        )
+    finally:
+        container.close()
+
+    bad = runner.invoke(app, ["bill", "--as-of", "1 Oct", "--config", str(config)])
+    assert bad.exit_code == 2
+    assert "--as-of: '1 Oct' is not a date" in bad.output
+    result = runner.invoke(app, ["bill", "--as-of", "2026-10-01", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    # September's and October's fees, both past their grace period, so both finalized
+    assert re.search(r"2026-10-01\s*│\s*2\s*│\s*0\s*│\s*0\s*│\s*2\s*│\s*0\s*│\s*0", result.output)
+    container = build(settings)
+    try:
+        found = container.billing.invoices(InvoiceFilter(customer_id="acme"), after=None, limit=10)
+    finally:
+        container.close()
+    assert sorted((str(i.period), i.number, str(i.totals.total)) for i in found) == [
+        ("2026-09-01/2026-10-01", "INV-000001", "20.00"),
+        ("2026-10-01/2026-11-01", "INV-000002", "20.00"),
+    ]
+
+
+def test_demo_prepares_an_install_with_usage_and_invoices(tmp_path: Path) -> None:
+    directory = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--no-serve", "--dir", str(directory)])
+    assert result.exit_code == 0, result.output
+    assert "events: 5000 accepted, 50 duplicates, 1 rejected" in result.output
+    # five customers without a parent, each with last month's advance and arrears invoices and
+    # this month's advance invoice
+    assert re.search(r"billing run as of [0-9-]+: 15 invoices", result.output)
+    container = build(load_settings(directory / "revsync.yaml"))
+    try:
+        found = container.billing.invoices(InvoiceFilter(), after=None, limit=100)
+        upcoming = container.billing.upcoming("acme")
+    finally:
+        container.close()
+    assert sorted({i.customer_id for i in found}) == [
+        "acme",
+        "globex",
+        "hooli",
+        "initech",
+        "umbrella",
+    ]
+    assert {i.currency for i in found if i.customer_id == "umbrella"} == {"JPY"}
+    # this month's usage so far, rated on the open period
+    assert [i.kind.value for i in upcoming] == ["arrears"]
+    assert any(
+        line.key.startswith("usage:tokens:") and line.quantity > 0 for line in upcoming[0].lines
+    )
+    again = runner.invoke(app, ["demo", "--no-serve", "--dir", str(directory)])
+    assert again.exit_code == 0
+    assert "reusing the data already there" in again.output

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from revsync.adapters.db.bulk import insert_rows
+from revsync.adapters.db.engine import BILLING_LOCK
 from revsync.adapters.db.tables import (
     billing_runs,
     coupons,
@@ -265,6 +266,15 @@ class SqlInvoiceRepository:
 
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
+
+    def lock(self) -> None:
+        """Hold the invoice write lock until the transaction ends. On SQLite the write
+        transaction (``BEGIN IMMEDIATE``) already excludes every other writer."""
+        if self._conn.dialect.name != "sqlite":
+            self._conn.execute(sa.select(sa.func.pg_advisory_xact_lock(BILLING_LOCK)))
+
+    def credit_notes_of(self, invoice_id: str) -> list[Invoice]:
+        return self._load(invoices.c.credits_invoice == invoice_id)
 
     def get(self, invoice_id: str) -> Invoice | None:
         found = self._load(invoices.c.id == invoice_id)
@@ -725,9 +735,7 @@ class SqlBillingRunRepository:
 
     def last(self) -> BillingRunRecord | None:
         row = self._conn.execute(
-            sa.select(billing_runs)
-            .order_by(billing_runs.c.started_at.desc(), billing_runs.c.id.desc())
-            .limit(1)
+            sa.select(billing_runs).order_by(billing_runs.c.number.desc()).limit(1)
         ).first()
         return None if row is None else _run(row)
 
@@ -735,10 +743,20 @@ class SqlBillingRunRepository:
         row = self._conn.execute(sa.select(billing_runs).where(billing_runs.c.id == run_id)).first()
         return None if row is None else _run(row)
 
-    def add(self, run: BillingRunRecord) -> None:
+    def add(self, run: BillingRunRecord) -> int:
+        """Record a finished run (under :meth:`lock`); returns its number."""
+        number = (
+            int(
+                self._conn.execute(
+                    sa.select(sa.func.coalesce(sa.func.max(billing_runs.c.number), 0))
+                ).scalar_one()
+            )
+            + 1
+        )
         self._conn.execute(
             billing_runs.insert().values(
                 id=run.id,
+                number=number,
                 as_of=run.as_of,
                 started_at=run.started_at,
                 finished_at=run.finished_at,
@@ -747,11 +765,13 @@ class SqlBillingRunRepository:
                 actor=run.actor,
             )
         )
+        return number
 
 
 def _run(row: sa.Row[Any]) -> BillingRunRecord:
     return BillingRunRecord(
         id=row.id,
+        number=row.number,
         as_of=row.as_of,
         started_at=row.started_at,
         usage_cutoff_seq=row.usage_cutoff_seq,

@@ -12,6 +12,9 @@ from sqlalchemy.pool import ConnectionPoolEntry
 #: advisory lock shared by ingestion and taken exclusively by identity changes (PostgreSQL)
 IDENTITY_LOCK = 0x72657673  # "revs"
 
+#: advisory lock held while invoices are written (billing runs, voids, credit notes; PostgreSQL)
+BILLING_LOCK = 0x62696C6C  # "bill"
+
 #: execution option: begin SQLite transactions with ``BEGIN IMMEDIATE`` (take the write lock)
 WRITE = {"sqlite_begin": "IMMEDIATE"}
 

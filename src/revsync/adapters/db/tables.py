@@ -295,6 +295,8 @@ billing_runs = sa.Table(
     "billing_runs",
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
+    # runs commit one at a time, numbered in commit order
+    sa.Column("number", sa.BigInteger, nullable=False, unique=True),
     sa.Column("as_of", sa.Date, nullable=False),
     sa.Column("started_at", UtcDateTime, nullable=False),
     sa.Column("finished_at", UtcDateTime, nullable=True),

@@ -81,7 +81,7 @@ class SqlUsageSnapshot:
         e = usage_events.c
         # the slot sum is taken in two 32-bit halves so that it cannot overflow 64 bits
         low = sa.func.sum(e.dedup_slot.op("&")(0xFFFFFFFF))
-        high = sa.func.sum(e.dedup_slot.op(">>")(32))
+        high = sa.func.sum(e.dedup_slot.op(">>")(sa.literal(32, sa.Integer)))
         where = self._where(customer_ids, event_type, start_us, end_us)
         query = (
             sa.select(e.customer_id, sa.func.count(), low, high)

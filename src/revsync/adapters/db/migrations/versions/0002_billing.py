@@ -22,6 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "billing_runs",
         sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("number", sa.BigInteger(), nullable=False),
         sa.Column("as_of", sa.Date(), nullable=False),
         sa.Column("started_at", UtcDateTime(), nullable=False),
         sa.Column("finished_at", UtcDateTime(), nullable=True),
@@ -29,6 +30,7 @@ def upgrade() -> None:
         sa.Column("summary", JsonText(), nullable=True),
         sa.Column("actor", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_billing_runs")),
+        sa.UniqueConstraint("number", name=op.f("uq_billing_runs_number")),
     )
     op.create_table(
         "coupons",
