@@ -136,7 +136,7 @@ def calls_line(period_start: str, quantity: str, amount: str, unit: str = "0.01"
 
 def wallet(w: World, customer_id: str) -> list[tuple[str, str | None, str]]:
     """(granted on, expires on, remaining) of each grant, by grant date."""
-    grants = w.container.credits.wallet(customer_id)
+    grants = w.container.credits.wallet(customer_id).grants
     return sorted(
         (
             g.granted_on.isoformat(),
@@ -1020,3 +1020,14 @@ def test_partial_credits_then_a_void_credit_exactly_the_invoice_total(
         totals("-69.00", "0.00", "-13.80", "-82.80", "0.00", "-82.80"),
     )
     assert goodwill.totals.total + rest.totals.total == -invoice.totals.total
+
+
+def test_the_usable_balance_follows_the_customers_calendar(world: Callable[..., World]) -> None:
+    w = world(plans=[FLAT], start="2026-11-01T08:00:00Z")
+    w.customer("kk", currency="JPY", timezone="Asia/Tokyo")
+    w.credit("kk", "5000", currency="JPY", expires_on="2026-12-01")
+    # 14:59 UTC on 30 November is still 30 November in Tokyo; 15:00 is 1 December there
+    w.at("2026-11-30T14:59:00Z")
+    assert w.container.credits.wallet("kk").balances == {"JPY": Decimal("5000")}
+    w.at("2026-11-30T15:00:00Z")
+    assert w.container.credits.wallet("kk").balances == {}  # nothing usable left

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from revsync.domain.audit import AuditRecord
 from revsync.domain.errors import InvalidField, NotFound
-from revsync.domain.invoicing import CreditGrant
+from revsync.domain.invoicing import ZERO, CreditGrant
 from revsync.domain.money import is_currency, plain, quantum
 from revsync.ports.clock import Clock, IdSource
 from revsync.ports.repositories import UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class Wallet:
+    """A customer's prepaid credit: usable balance per currency, and every grant."""
+
+    balances: dict[str, Decimal]
+    grants: list[CreditGrant]
 
 
 class Credits:
@@ -70,9 +80,17 @@ class Credits:
             uow.commit()
         return grant
 
-    def wallet(self, customer_id: str) -> list[CreditGrant]:
-        """Every grant of the customer with what is left of it."""
+    def wallet(self, customer_id: str) -> Wallet:
+        """Every grant of the customer with what is left of it, and the balance usable today
+        (in the customer's time zone) per currency."""
         with self._uow(write=False) as uow:
-            if uow.customers.get(customer_id) is None:
+            customer = uow.customers.get(customer_id)
+            if customer is None:
                 raise NotFound("customer", customer_id)
-            return uow.credits.grants(customer_id)
+            grants = uow.credits.grants(customer_id)
+        today = self._clock.now().astimezone(ZoneInfo(customer.timezone)).date()
+        balances: dict[str, Decimal] = {}
+        for grant in grants:
+            if grant.expires_on is None or today < grant.expires_on:
+                balances[grant.currency] = balances.get(grant.currency, ZERO) + grant.remaining
+        return Wallet(balances, grants)

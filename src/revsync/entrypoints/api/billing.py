@@ -420,13 +420,10 @@ async def grant_credit(customer_id: str, request: Request, key: Admin) -> Respon
     "/v1/customers/{customer_id}/credits", summary="Prepaid credit: grants and what is left"
 )
 def wallet(customer_id: str, request: Request, key: Reader) -> Response:
-    grants = _container(request).credits.wallet(customer_id)
-    balances: dict[str, Decimal] = {}
-    today = _container(request).clock.now().date()
-    for grant in grants:
-        if grant.expires_on is None or today < grant.expires_on:
-            balances[grant.currency] = balances.get(grant.currency, Decimal(0)) + grant.remaining
-    return json_response({"balances": balances, "grants": [_grant_out(g) for g in grants]})
+    wallet = _container(request).credits.wallet(customer_id)
+    return json_response(
+        {"balances": wallet.balances, "grants": [_grant_out(g) for g in wallet.grants]}
+    )
 
 
 def _grant_out(grant: Any) -> dict[str, Any]:
