@@ -52,6 +52,51 @@ class Rendered:
     # subtotal, discount, tax, total, credits, amount due
 
 
+#: an invoice line as scenarios state it: key, description, quantity, unit amount, amount
+Line = tuple[str, str, str, str, str]
+
+#: the plan most scenarios use: a platform fee in advance, API calls in arrears above 1,000
+PRO: dict[str, Any] = {
+    "code": "pro",
+    "name": "Pro",
+    "currency": "EUR",
+    "interval": "month",
+    "charges": [
+        {
+            "key": "platform",
+            "model": "flat",
+            "description": "Platform fee",
+            "timing": "in_advance",
+            "amount": "99.00",
+        },
+        {
+            "key": "calls",
+            "model": "graduated",
+            "description": "API calls",
+            "meter": "api_calls",
+            "tiers": [
+                {"up_to": "1000", "unit_amount": "0"},
+                {"up_to": None, "unit_amount": "0.012"},
+            ],
+        },
+    ],
+}
+
+
+def invoice(
+    kind: str, period: str, number: str | None, lines: tuple[Line, ...], total: str
+) -> Rendered:
+    """A finalized invoice without tax, discount or credit: every total is ``total``."""
+    return Rendered(
+        kind=kind,
+        period=period,
+        status="finalized",
+        number=number,
+        lines=lines,
+        totals=(total, "0.00", "0.00", total, "0.00", total),
+    )
+
+
 def render(invoice: Invoice) -> Rendered:
     """The parts of an invoice a scenario compares."""
     t = invoice.totals

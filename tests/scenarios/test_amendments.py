@@ -19,9 +19,7 @@ from typing import Any
 
 from revsync.domain.invoicing import InvoiceKind, invoice_id
 from revsync.domain.periods import Period
-from tests.scenarios.harness import Rendered, World
-
-Line = tuple[str, str, str, str, str]
+from tests.scenarios.harness import Rendered, World, invoice
 
 
 def tiers(free_up_to: str, price: str) -> list[dict[str, Any]]:
@@ -130,20 +128,6 @@ PREMIUM_5 = (
 )
 NO_BASIC_USAGE = ("API calls — tier 1 (up to 1,000)", "0", "0", "0.00")
 NO_PREMIUM_USAGE = ("API calls — tier 1 (up to 2,000)", "0", "0", "0.00")
-
-
-def invoice(
-    kind: str, period: str, number: str | None, lines: tuple[Line, ...], total: str
-) -> Rendered:
-    """A finalized invoice without tax, discount or credit: every total is ``total``."""
-    return Rendered(
-        kind=kind,
-        period=period,
-        status="finalized",
-        number=number,
-        lines=lines,
-        totals=(total, "0.00", "0.00", total, "0.00", total),
-    )
 
 
 def arrears_id(subscription_id: str, start: str, end: str) -> str:

@@ -4,33 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.scenarios.harness import Rendered, World
-
-PRO = {
-    "code": "pro",
-    "name": "Pro",
-    "currency": "EUR",
-    "interval": "month",
-    "charges": [
-        {
-            "key": "platform",
-            "model": "flat",
-            "description": "Platform fee",
-            "timing": "in_advance",
-            "amount": "99.00",
-        },
-        {
-            "key": "calls",
-            "model": "graduated",
-            "description": "API calls",
-            "meter": "api_calls",
-            "tiers": [
-                {"up_to": "1000", "unit_amount": "0"},
-                {"up_to": None, "unit_amount": "0.012"},
-            ],
-        },
-    ],
-}
+from tests.scenarios.harness import PRO, Rendered, World
 
 
 def test_a_month_in_advance_and_usage_in_arrears(world: Callable[..., World]) -> None:

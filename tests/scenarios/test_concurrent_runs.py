@@ -12,8 +12,7 @@ from revsync.application.billing import RunReport
 from revsync.domain.invoicing import InvoiceKind, TaxRates, invoice_id
 from revsync.domain.periods import Period
 from revsync.ports.billing import BillingRunRecord
-from tests.scenarios.harness import ACTOR, Rendered, World
-from tests.scenarios.test_basics import PRO
+from tests.scenarios.harness import ACTOR, PRO, Rendered, World
 
 
 class OvertakingRun:

@@ -20,36 +20,8 @@ from revsync.application.ingestion import IngestContext, IngestReport
 from revsync.domain.invoicing import InvoiceKind, invoice_id
 from revsync.domain.periods import Period
 from revsync.schemas.cloudevents_v1 import decode_items
-from tests.scenarios.harness import Rendered, World, moment
+from tests.scenarios.harness import PRO, Rendered, World, invoice, moment
 from tests.support.events import encode, event
-
-Line = tuple[str, str, str, str, str]
-
-PRO = {
-    "code": "pro",
-    "name": "Pro",
-    "currency": "EUR",
-    "interval": "month",
-    "charges": [
-        {
-            "key": "platform",
-            "model": "flat",
-            "description": "Platform fee",
-            "timing": "in_advance",
-            "amount": "99.00",
-        },
-        {
-            "key": "calls",
-            "model": "graduated",
-            "description": "API calls",
-            "meter": "api_calls",
-            "tiers": [
-                {"up_to": "1000", "unit_amount": "0"},
-                {"up_to": None, "unit_amount": "0.012"},
-            ],
-        },
-    ],
-}
 
 NOV = "2026-11-01/2026-12-01"
 DEC = "2026-12-01/2027-01-01"
@@ -57,20 +29,6 @@ JAN = "2027-01-01/2027-02-01"
 PLATFORM = ("fee:platform", "Platform fee", "1", "99.00", "99.00")
 TIER_1 = "API calls — tier 1 (up to 1,000)"
 TIER_2 = "API calls — tier 2 (above 1,000)"
-
-
-def invoice(
-    kind: str, period: str, number: str | None, lines: tuple[Line, ...], total: str
-) -> Rendered:
-    """A finalized invoice without tax, discount or credit: every total is ``total``."""
-    return Rendered(
-        kind=kind,
-        period=period,
-        status="finalized",
-        number=number,
-        lines=lines,
-        totals=(total, "0.00", "0.00", total, "0.00", total),
-    )
 
 
 def november_arrears_id() -> str:

@@ -21,7 +21,7 @@ import pytest
 
 from revsync.domain.errors import InvalidField
 from revsync.ports.billing import InvoiceFilter
-from tests.scenarios.harness import Rendered, World, render
+from tests.scenarios.harness import Line, Rendered, World, render
 
 NO_GRACE = {"grace_period_hours": 0}
 NOVEMBER = "2026-11-01/2026-12-01"
@@ -111,8 +111,6 @@ COUPONS = [
         "currency": "EUR",
     },
 ]
-
-Line = tuple[str, str, str, str, str]
 
 
 def usage(w: World, tenant: str, day: str, api_calls: int) -> None:

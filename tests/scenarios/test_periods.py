@@ -10,35 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.scenarios.harness import Rendered, World
-
-Line = tuple[str, str, str, str, str]
-
-PRO = {
-    "code": "pro",
-    "name": "Pro",
-    "currency": "EUR",
-    "interval": "month",
-    "charges": [
-        {
-            "key": "platform",
-            "model": "flat",
-            "description": "Platform fee",
-            "timing": "in_advance",
-            "amount": "99.00",
-        },
-        {
-            "key": "calls",
-            "model": "graduated",
-            "description": "API calls",
-            "meter": "api_calls",
-            "tiers": [
-                {"up_to": "1000", "unit_amount": "0"},
-                {"up_to": None, "unit_amount": "0.012"},
-            ],
-        },
-    ],
-}
+from tests.scenarios.harness import PRO, Line, Rendered, World, invoice
 
 #: usage only: every call at 0.10
 METERED = {
@@ -93,20 +65,6 @@ ANNUAL_PLUS = annual("annual-plus", "Annual platform fee (Plus)", "2400.00", "0.
 
 PLATFORM = ("fee:platform", "Platform fee", "1", "99.00", "99.00")
 TIER_1_EMPTY = ("API calls — tier 1 (up to 1,000)", "0", "0", "0.00")
-
-
-def invoice(
-    kind: str, period: str, number: str | None, lines: tuple[Line, ...], total: str
-) -> Rendered:
-    """A finalized invoice without tax, discount or credit: every total is ``total``."""
-    return Rendered(
-        kind=kind,
-        period=period,
-        status="finalized",
-        number=number,
-        lines=lines,
-        totals=(total, "0.00", "0.00", total, "0.00", total),
-    )
 
 
 def calls(start: str, quantity: int, amount: str) -> Line:

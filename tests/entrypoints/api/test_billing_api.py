@@ -19,35 +19,14 @@ from revsync.config import Settings
 from revsync.domain.invoicing import InvoiceKind, invoice_id
 from revsync.domain.periods import Period
 from tests.conftest import make_settings
+from tests.scenarios.harness import PRO as SCENARIO_PRO
 from tests.support.clock import FrozenClock, utc
 from tests.support.events import encode, event
 
 BATCH = {"Content-Type": "application/cloudevents-batch+json"}
 
-PRO: dict[str, Any] = {
-    "name": "Pro",
-    "currency": "EUR",
-    "interval": "month",
-    "charges": [
-        {
-            "key": "platform",
-            "model": "flat",
-            "description": "Platform fee",
-            "timing": "in_advance",
-            "amount": "99.00",
-        },
-        {
-            "key": "calls",
-            "model": "graduated",
-            "description": "API calls",
-            "meter": "api_calls",
-            "tiers": [
-                {"up_to": "1000", "unit_amount": "0"},
-                {"up_to": None, "unit_amount": "0.012"},
-            ],
-        },
-    ],
-}
+#: the scenarios' plan as a request body (the code is in the path)
+PRO: dict[str, Any] = {k: v for k, v in SCENARIO_PRO.items() if k != "code"}
 
 NOV = Period(date(2026, 11, 1), date(2026, 12, 1))
 DEC = Period(date(2026, 12, 1), date(2027, 1, 1))
@@ -64,7 +43,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    return make_settings(db_url, plans=[{"code": "pro", **PRO}])
+    return make_settings(db_url, plans=[SCENARIO_PRO])
 
 
 @pytest.fixture(autouse=True)
