@@ -667,14 +667,12 @@ class Billing:
                 for line in invoice.lines
                 if line.key not in credited.lines or line.amount != credited.lines[line.key]
             ]
-            taxes = [
-                replace(
-                    t,
-                    base=credited.tax_bases.get(t.tax_code, ZERO) - t.base,
-                    amount=credited.taxes.get(t.tax_code, ZERO) - t.amount,
-                )
-                for t in invoice.taxes
-            ]
+            taxes = []
+            for tax in invoice.taxes:  # what is left of each code's tax (none: no line)
+                rest = credited.taxes.get(tax.tax_code, ZERO) - tax.amount
+                if rest or tax.tax_code not in credited.taxes:
+                    base = credited.tax_bases.get(tax.tax_code, ZERO) - tax.base
+                    taxes.append(replace(tax, base=base, amount=rest))
             # the prepaid credit it took goes back to the wallet, so the note returns only
             # what was paid otherwise
             credits = invoice.totals.credits.copy_negate()
