@@ -7,22 +7,27 @@ Nothing connects at import time; :func:`build` makes the engine and services, an
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
 from revsync.adapters.clock import RandomIds, SystemClock
+from revsync.adapters.connectors.webhook import WebhookDestination
 from revsync.adapters.db.engine import create_db_engine
 from revsync.adapters.db.repositories import SqlUnitOfWork
 from revsync.adapters.db.usage_ledger import SqlUsageLedger
 from revsync.adapters.db.usage_reader import SqlUsageReader
 from revsync.adapters.db.usage_snapshot import SqlUsageSnapshots
 from revsync.adapters.failpoints import Failpoints
+from revsync.adapters.outbox.relay import Relay, Route
 from revsync.adapters.tax import TableTaxEngine
+from revsync.application.announcements import Announcer
 from revsync.application.apikeys import ApiKeys
 from revsync.application.audit import Audit
 from revsync.application.billing import Billing, BillingPolicy
+from revsync.application.cases import Cases
 from revsync.application.catalog import Catalog
 from revsync.application.credits import Credits
 from revsync.application.customers import Customers
@@ -30,7 +35,7 @@ from revsync.application.deadletters import DeadLetters
 from revsync.application.ingestion import Ingestion, IngestPolicy
 from revsync.application.subscriptions import Subscriptions
 from revsync.application.usage import UsageQueries
-from revsync.config import Settings
+from revsync.config import ConfigError, Settings
 from revsync.ports.billing import TaxEngine
 from revsync.ports.clock import Clock, IdSource
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
@@ -58,12 +63,72 @@ class Container:
     subscriptions: Subscriptions
     billing: Billing
     credits: Credits
+    cases: Cases
     failpoints: Failpoints = field(default_factory=Failpoints)
 
     def close(self) -> None:
         """Flush pending writes and release connections."""
         self.ledger.close()
         self.engine.dispose()
+
+    def relay(self, owner: str | None = None) -> Relay:
+        """A relay for the configured destinations (make it in the event loop that runs it:
+        its connectors hold connections of that loop)."""
+        worker = self.settings.worker
+        return Relay(
+            self.unit_of_work,
+            destination_routes(self.settings, self.clock),
+            self.clock,
+            self.ids,
+            owner=owner or f"{socket.gethostname()}:{os.getpid()}",
+            lease=timedelta(seconds=worker.lease_seconds),
+            poll=worker.poll_seconds,
+            failpoints=self.failpoints,
+        )
+
+
+def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
+    """The configured destinations, each with its connector and policies."""
+    outbox = settings.outbox
+    allow = frozenset(outbox.allow_private_hosts)
+    routes = []
+    for index, d in enumerate(outbox.destinations):
+        secret = None
+        if d.secret_env is not None:
+            value = os.environ.get(d.secret_env)
+            if not value:
+                raise ConfigError(
+                    f"outbox.destinations.{index}.secret_env: {d.secret_env} is not set"
+                )
+            secret = value.encode()
+        connector = WebhookDestination(
+            d.url,
+            clock=clock,
+            lookup_url=d.lookup_url,
+            secret=secret,
+            timeout=d.timeout_seconds,
+            allow_private=allow,
+        )
+        routes.append(
+            Route(
+                d.name,
+                connector,
+                d.retry.policy(),
+                d.circuit.policy(),
+                d.concurrency,
+                d.rate_per_second,
+            )
+        )
+    return routes
+
+
+def announcer_for(settings: Settings) -> Announcer:
+    """Who hears of what: event kind → the destinations subscribed to it."""
+    routes: dict[str, list[str]] = {}
+    for destination in settings.outbox.destinations:
+        for kind in destination.events:
+            routes.setdefault(kind, []).append(destination.name)
+    return Announcer(routes)
 
 
 def build(
@@ -123,7 +188,9 @@ def build(
                 credit_note_prefix=settings.billing.credit_note_prefix,
             ),
             reader,
+            announcer_for(settings),
         ),
+        cases=Cases(unit_of_work, clock),
         failpoints=failpoints,
     )
 

@@ -8,6 +8,7 @@ path is relative to the folder of the config file. Read by bootstrap only.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -17,8 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from revsync.adapters.connectors.urls import check_url_syntax
 from revsync.domain.billing import check_meters
 from revsync.domain.coupons import Coupon, coupon_from_data
+from revsync.domain.delivery import ANNOUNCED_EVENTS, CircuitPolicy, RetryPolicy
 from revsync.domain.errors import InvalidField
 from revsync.domain.metering import Aggregation, Meter, new_meter
 from revsync.domain.money import Rounding
@@ -92,6 +95,101 @@ class TaxSettings(_Section):
         return rates
 
 
+class RetrySettings(_Section):
+    """When a destination's messages are tried again, and when they are given up."""
+
+    base_seconds: float = Field(default=1.0, gt=0, le=3600)
+    factor: float = Field(default=2.0, ge=1, le=10)
+    max_delay_seconds: float = Field(default=300, gt=0, le=86_400)
+    max_attempts: int = Field(default=10, ge=1, le=1000)
+    max_age_hours: float = Field(default=72, gt=0, le=24 * 90)
+
+    def policy(self) -> RetryPolicy:
+        """The domain policy."""
+        return RetryPolicy(
+            self.base_seconds,
+            self.factor,
+            self.max_delay_seconds,
+            self.max_attempts,
+            timedelta(hours=self.max_age_hours),
+        )
+
+
+class CircuitSettings(_Section):
+    """When a destination's circuit opens, and for how long."""
+
+    failure_threshold: int = Field(default=5, ge=1, le=1000)
+    open_seconds: float = Field(default=30, gt=0, le=3600)
+
+    def policy(self) -> CircuitPolicy:
+        """The domain policy."""
+        return CircuitPolicy(self.failure_threshold, timedelta(seconds=self.open_seconds))
+
+
+class DestinationSettings(_Section):
+    """A system revsync delivers messages to."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")
+    kind: Literal["webhook"] = "webhook"
+    url: str
+    lookup_url: str | None = None
+    secret_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    events: list[str] = Field(min_length=1)
+    timeout_seconds: float = Field(default=10, gt=0, le=300)
+    concurrency: int = Field(default=4, ge=1, le=256)
+    rate_per_second: float | None = Field(default=None, gt=0)
+    retry: RetrySettings = RetrySettings()
+    circuit: CircuitSettings = CircuitSettings()
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, url: str) -> str:
+        check_url_syntax(url)
+        return url
+
+    @field_validator("lookup_url")
+    @classmethod
+    def _valid_lookup_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            check_url_syntax(url)
+            if "{key}" not in url:
+                raise ValueError("must contain {key}, where the idempotency key goes")
+        return url
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, events: list[str]) -> list[str]:
+        unknown = sorted(set(events) - set(ANNOUNCED_EVENTS))
+        if unknown:
+            known = ", ".join(sorted(ANNOUNCED_EVENTS))
+            raise ValueError(f"unknown event {', '.join(unknown)} (revsync announces {known})")
+        return events
+
+
+class OutboxSettings(_Section):
+    """Where revsync delivers what it announces."""
+
+    destinations: list[DestinationSettings] = Field(default_factory=list)
+    #: hosts that may resolve to loopback or private addresses (everything else may not)
+    allow_private_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("destinations")
+    @classmethod
+    def _unique_names(cls, destinations: list[DestinationSettings]) -> list[DestinationSettings]:
+        names = [d.name for d in destinations]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"destination names must be unique; repeated: {', '.join(repeated)}")
+        return destinations
+
+
+class WorkerSettings(_Section):
+    """The relay that delivers the outbox."""
+
+    lease_seconds: float = Field(default=60, ge=1, le=3600)
+    poll_seconds: float = Field(default=0.2, gt=0, le=60)
+
+
 class LoggingSettings(_Section):
     """Structured logs on standard error."""
 
@@ -139,6 +237,8 @@ class Settings(BaseSettings):
     meters: list[MeterSettings] = Field(default_factory=list)
     billing: BillingSettings = BillingSettings()
     tax: TaxSettings = TaxSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    worker: WorkerSettings = WorkerSettings()
     plans: list[dict[str, Any]] = Field(
         default_factory=list, description="Plans (code, name, currency, interval, charges …)"
     )
@@ -173,6 +273,17 @@ class Settings(BaseSettings):
         for index, data in enumerate(coupons):
             _coupon(data, index)
         return coupons
+
+    @model_validator(mode="after")
+    def _timeouts_within_the_lease(self) -> Settings:
+        for index, destination in enumerate(self.outbox.destinations):
+            if destination.timeout_seconds * 2 > self.worker.lease_seconds:
+                raise ValueError(
+                    f"outbox.destinations.{index}.timeout_seconds: at most half of "
+                    f"worker.lease_seconds ({self.worker.lease_seconds:g}), so that an attempt "
+                    "ends before its lease"
+                )
+        return self
 
     @model_validator(mode="after")
     def _plans_use_declared_meters(self) -> Settings:

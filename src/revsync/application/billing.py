@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from revsync.application.announcements import Announcer
 from revsync.application.usage_figures import Figures, Need, compute
 from revsync.domain.audit import AuditRecord
 from revsync.domain.billing import (
@@ -173,8 +174,10 @@ class Billing:
         meters: Sequence[Meter],
         policy: BillingPolicy,
         reader: UsageReader,
+        announcer: Announcer | None = None,
     ) -> None:
         self._reader = reader
+        self._announcer = announcer or Announcer()
         self._uow = unit_of_work
         self._snapshots = snapshots
         self._clock = clock
@@ -508,6 +511,8 @@ class Billing:
             for invoice_id_, used in uses.items():
                 uow.credits.use(invoice_id_, used)
             uow.audit.append_many(records)
+            announced = [m for i in finals for m in self._announcer.invoice_finalized(i, report.id)]
+            uow.outbox.add(announced, now)
             finalized = finals
             report.finalized = [i.id for i in finals]
             self._settle_rechecks(uow, outcomes, {i.id for i in finalized}, report)
@@ -650,7 +655,9 @@ class Billing:
 
     # --- voids and credit notes ----------------------------------------------------------
 
-    def void(self, invoice_id_: str, reason: str, actor: str) -> Invoice:
+    def void(
+        self, invoice_id_: str, reason: str, actor: str, correlation_id: str | None = None
+    ) -> Invoice:
         """Void a finalized invoice: a credit note for all of it, and its prepaid credit back."""
         now = self._clock.now()
         with self._uow() as uow:
@@ -679,6 +686,9 @@ class Billing:
             note = self._credit_note(uow, invoice, lines, taxes, now, credits)
             uow.credits.restore(invoice.id)
             uow.invoices.set_status(invoice.id, InvoiceStatus.VOID, now)
+            announced = self._announcer.invoice_finalized(note, correlation_id)
+            announced += self._announcer.invoice_voided(invoice, note, reason, correlation_id)
+            uow.outbox.add(announced, now)
             uow.audit.append(
                 AuditRecord(
                     now,
@@ -694,7 +704,12 @@ class Billing:
         return note
 
     def credit(
-        self, invoice_id_: str, amounts: Mapping[str, Decimal], reason: str, actor: str
+        self,
+        invoice_id_: str,
+        amounts: Mapping[str, Decimal],
+        reason: str,
+        actor: str,
+        correlation_id: str | None = None,
     ) -> Invoice:
         """A credit note for part of some lines of a finalized invoice (amounts > 0 to credit)."""
         now = self._clock.now()
@@ -742,6 +757,7 @@ class Billing:
                 )
             taxes = self._credit_taxes(invoice, lines, amounts, credited)
             note = self._credit_note(uow, invoice, lines, taxes, now)
+            uow.outbox.add(self._announcer.invoice_finalized(note, correlation_id), now)
             uow.audit.append(
                 AuditRecord(
                     now,

@@ -92,6 +92,11 @@ class Customers:
             known = set(before.refs_in(System.PRODUCT)) if before else set()
             new_tenants = [t for t in customer.refs_in(System.PRODUCT) if t not in known]
             attached = uow.usage.attach_unmapped(new_tenants, customer.id)
+            now = self._clock.now()
+            for tenant in new_tenants:
+                uow.cases.close_unmapped(
+                    tenant, now, command.actor, f"tenant mapped to customer {customer.id}"
+                )
             uow.audit.append(
                 AuditRecord(
                     at=self._clock.now(),

@@ -165,6 +165,7 @@ class Ingestion:
         late_rule = _LateRule(batch.received_at)
         received_us = to_micros(batch.received_at)
         claimed: dict[int, StoredKey] = {}
+        unmapped: set[str] = set()
         pending = list(batch.candidates)
         while pending:
             stored = tx.stored_keys({c.slot for c in pending})
@@ -200,14 +201,18 @@ class Ingestion:
             for candidate, row in zip(placed, rows, strict=True):
                 if row.slot in inserted:
                     report.accepted += 1
-                    report.unmapped += row.customer_id is None
                     report.late += row.late
+                    if row.customer_id is None:
+                        report.unmapped += 1
+                        unmapped.add(row.subject)
                 else:  # a concurrent writer took the slot meanwhile: classify it again
                     del claimed[row.slot]
                     retry.append(candidate)
             pending = retry
         if letters:
             tx.insert_dead_letters(letters)
+        if unmapped:  # every failure has an address: a case per tenant nobody owns
+            tx.open_unmapped_cases(unmapped, batch.received_at)
         report.rejected.sort(key=lambda r: r.position)
         return report
 

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import gc
 
+import typer
+
+from revsync.adapters.db.engine import create_db_engine
+from revsync.adapters.db.migrate import current_revision, head_revision
+from revsync.config import Settings
+
 
 def tune_gc() -> None:
     """Collect cycles less often. Ingestion and billing allocate many short-lived objects;
@@ -12,3 +18,19 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
+
+
+def check_schema(settings: Settings) -> None:
+    """Exit with status 2 unless the database is at the newest revision."""
+    engine = create_db_engine(settings.database.url, pool_size=1)
+    try:
+        revision, head = current_revision(engine), head_revision()
+    finally:
+        engine.dispose()
+    if revision != head:
+        typer.echo(
+            f"database is at revision {revision or 'none'}, revsync needs {head}: "
+            "run 'revsync db upgrade' first",
+            err=True,
+        )
+        raise typer.Exit(2)

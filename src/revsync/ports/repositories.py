@@ -19,6 +19,7 @@ from revsync.ports.billing import (
     PlanRepository,
     SubscriptionRepository,
 )
+from revsync.ports.delivery import CaseRepository, CircuitRepository, OutboxRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +168,15 @@ class UnitOfWork(Protocol):
 
     @property
     def billing_runs(self) -> BillingRunRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def circuits(self) -> CircuitRepository: ...
+
+    @property
+    def cases(self) -> CaseRepository: ...
 
     def __enter__(self) -> Self: ...
 

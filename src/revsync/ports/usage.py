@@ -64,6 +64,11 @@ class UsageTransaction(Protocol):
 
     def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> None: ...
 
+    def open_unmapped_cases(self, tenants: Collection[str], at: datetime) -> None:
+        """Open an exception case for each tenant whose usage arrived unmapped (one open case
+        per tenant)."""
+        ...
+
 
 class UsageLedger(Protocol):
     """Runs ingestion steps in durable transactions, grouping concurrent ones."""

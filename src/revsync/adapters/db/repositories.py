@@ -19,6 +19,11 @@ from revsync.adapters.db.billing_repositories import (
     SqlPlanRepository,
     SqlSubscriptionRepository,
 )
+from revsync.adapters.db.delivery_repositories import (
+    SqlCaseRepository,
+    SqlCircuitRepository,
+    SqlOutboxRepository,
+)
 from revsync.adapters.db.engine import IDENTITY_LOCK, WRITE
 from revsync.adapters.db.tables import (
     api_keys,
@@ -431,6 +436,9 @@ class SqlUnitOfWork:
     invoices: SqlInvoiceRepository
     credits: SqlCreditRepository
     billing_runs: SqlBillingRunRepository
+    outbox: SqlOutboxRepository
+    circuits: SqlCircuitRepository
+    cases: SqlCaseRepository
 
     def __init__(self, engine: Engine, now: datetime, *, write: bool = True) -> None:
         self._engine = engine
@@ -456,6 +464,9 @@ class SqlUnitOfWork:
         self.invoices = SqlInvoiceRepository(conn)
         self.credits = SqlCreditRepository(conn)
         self.billing_runs = SqlBillingRunRepository(conn)
+        self.outbox = SqlOutboxRepository(conn)
+        self.circuits = SqlCircuitRepository(conn)
+        self.cases = SqlCaseRepository(conn)
         return self
 
     def __exit__(

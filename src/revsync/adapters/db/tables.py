@@ -314,3 +314,95 @@ usage_rechecks = sa.Table(
     sa.Column("customer_id", sa.String(128), primary_key=True),
     sa.Column("from_us", sa.BigInteger, nullable=False),
 )
+
+# The transactional outbox: messages written in the same transaction as the change they
+# announce, delivered afterwards by a relay, in order per (destination, aggregate).
+outbox_messages = sa.Table(
+    "outbox_messages",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("destination", sa.String(64), nullable=False),
+    sa.Column("aggregate", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    # the business object the message is about (an invoice, a credit note …)
+    sa.Column("object_type", sa.String(32), nullable=False),
+    sa.Column("object_id", sa.String(200), nullable=False),
+    sa.Column("idempotency_key", sa.String(64), nullable=False),
+    sa.Column("payload", JsonText, nullable=False),
+    sa.Column("correlation_id", sa.String(128), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # attempts of the current round (a retry from a case starts a new round)
+    sa.Column("round_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("round_started_at", UtcDateTime, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    # an attempt may have reached the destination: look the key up before sending again
+    sa.Column("unsure", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("delivered_at", UtcDateTime, nullable=True),
+    sa.Column("remote_id", sa.String(200), nullable=True),
+    sa.UniqueConstraint("destination", "idempotency_key"),
+    sa.Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+    # the unfinished messages of each (destination, aggregate): the relay's heads
+    sa.Index(
+        "ix_outbox_messages_aggregate",
+        "destination",
+        "aggregate",
+        "id",
+        sqlite_where=sa.text("status IN ('pending', 'in_flight', 'failed')"),
+        postgresql_where=sa.text("status IN ('pending', 'in_flight', 'failed')"),
+    ),
+)
+
+# Every delivery attempt, for exception cases and operators.
+outbox_attempts = sa.Table(
+    "outbox_attempts",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("message_id", RowId, sa.ForeignKey("outbox_messages.id"), nullable=False, index=True),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("relay", sa.String(64), nullable=False),
+)
+
+# The circuit of each destination, shared by every relay process.
+destination_circuits = sa.Table(
+    "destination_circuits",
+    metadata,
+    sa.Column("destination", sa.String(64), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("opened_at", UtcDateTime, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Exception cases: every failure with an address. ``open_key`` is set while a case is open
+# and unique, so the same problem (a tenant's unmapped usage) is one open case, not many.
+exception_cases = sa.Table(
+    "exception_cases",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("open_key", sa.String(300), nullable=True, unique=True),
+    sa.Column("correlation_id", sa.String(128), nullable=True),
+    sa.Column("destination", sa.String(64), nullable=True),
+    sa.Column("object_type", sa.String(32), nullable=False),
+    sa.Column("object_id", sa.String(200), nullable=False),
+    sa.Column("message_id", RowId, sa.ForeignKey("outbox_messages.id"), nullable=True, index=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("details", JsonText, nullable=True),
+    sa.Column("opened_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("closed_at", UtcDateTime, nullable=True),
+    sa.Column("closed_by", sa.String(200), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Index("ix_exception_cases_status_kind", "status", "kind", "opened_at"),
+)

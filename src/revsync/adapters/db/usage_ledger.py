@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ import structlog
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from revsync.adapters.db.delivery_repositories import open_unmapped_cases
 from revsync.adapters.db.engine import IDENTITY_LOCK, WRITE, is_sqlite
 from revsync.adapters.db.repositories import SqlDeadLetterStore
 from revsync.adapters.db.tables import (
@@ -124,6 +126,9 @@ class _UsageTransaction:
 
     def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         SqlDeadLetterStore(self._conn).add(letters)
+
+    def open_unmapped_cases(self, tenants: Collection[str], at: datetime) -> None:
+        open_unmapped_cases(self._conn, sorted(tenants), at)
 
 
 class SqliteUsageTransaction(_UsageTransaction):

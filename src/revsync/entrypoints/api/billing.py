@@ -18,15 +18,14 @@ from revsync.domain.subscriptions import Change, Subscription
 from revsync.domain.usage import from_micros
 from revsync.entrypoints.api.auth import require
 from revsync.entrypoints.api.bodies import (
-    invoice_out,
     json_object,
     json_response,
-    line_out,
     optional_date,
     plan_out,
     required_date,
 )
 from revsync.ports.billing import InvoiceFilter
+from revsync.schemas.invoices_v1 import invoice_out, line_out
 
 router = APIRouter(tags=["billing"])
 Admin = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
@@ -346,7 +345,9 @@ def line_events(
 async def void_invoice(invoice_id: str, request: Request, key: Admin) -> Response:
     container = _container(request)
     data = await _optional_object(request)
-    note = container.billing.void(invoice_id, str(data.get("reason", "")), request.state.actor)
+    note = container.billing.void(
+        invoice_id, str(data.get("reason", "")), request.state.actor, request.state.correlation_id
+    )
     return json_response(invoice_out(note), 201)
 
 
@@ -367,7 +368,11 @@ async def credit_invoice(invoice_id: str, request: Request, key: Admin) -> Respo
         raise InvalidField("lines", "expected an object of line key → amount")
     amounts = {str(k): _decimal(v, f"lines.{k}") for k, v in lines.items()}
     note = container.billing.credit(
-        invoice_id, amounts, str(data.get("reason", "")), request.state.actor
+        invoice_id,
+        amounts,
+        str(data.get("reason", "")),
+        request.state.actor,
+        request.state.correlation_id,
     )
     return json_response(invoice_out(note), 201)
 

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 from typing import Any
 
 import structlog
-import typer
 import uvicorn
 from fastapi import FastAPI
 
-from revsync.adapters.db.engine import create_db_engine
-from revsync.adapters.db.migrate import current_revision, head_revision
-from revsync.bootstrap import apply_configuration, build
+from revsync.bootstrap import Container, apply_configuration, build
 from revsync.config import Settings, config_path, load_settings
 from revsync.entrypoints.api.app import create_app
-from revsync.entrypoints.runtime import tune_gc
+from revsync.entrypoints.runtime import check_schema, tune_gc
+from revsync.entrypoints.workers.relay import deliver
 from revsync.observability.logging import configure_logging
 
 log = structlog.get_logger("revsync.serve")
 
+#: tells the processes of ``serve --workers N --with-worker`` to run a relay each
+WITH_WORKER_ENV = "REVSYNC_WITH_WORKER"
+
 
 def run(
-    settings: Settings, *, host: str | None, port: int | None, workers: int | None = None
+    settings: Settings,
+    *,
+    host: str | None,
+    port: int | None,
+    workers: int | None = None,
+    with_worker: bool = False,
 ) -> None:
     """Serve until interrupted; refuse to start on a database that is not migrated.
 
@@ -29,7 +37,7 @@ def run(
     (``$REVSYNC_CONFIG``) and environment; writes from all of them meet in the database.
     """
     configure_logging(settings.logging.level, settings.logging.format)
-    _check_schema(settings)
+    check_schema(settings)
     _record_configuration(settings)
     bind_host = host or settings.server.host
     bind_port = port or settings.server.port
@@ -45,14 +53,35 @@ def run(
         "timeout_graceful_shutdown": 10,
     }
     if processes > 1:
+        if with_worker:
+            os.environ[WITH_WORKER_ENV] = "1"
         uvicorn.run(f"{__name__}:worker_app", factory=True, workers=processes, **options)
         return
     tune_gc()
     container = build(settings)
     try:
-        uvicorn.run(create_app(container), **options)
+        app = create_app(container)
+        if with_worker:
+            run_relay_with(app, container)
+        uvicorn.run(app, **options)
     finally:
         container.close()
+
+
+def run_relay_with(app: FastAPI, container: Container) -> None:
+    """Run the outbox relay in the server's event loop while the app runs."""
+    stop = asyncio.Event()
+    running: list[asyncio.Task[None]] = []
+
+    async def start() -> None:
+        running.append(asyncio.create_task(deliver(container, stop)))
+
+    async def finish() -> None:
+        stop.set()
+        await asyncio.gather(*running)
+
+    app.router.on_startup.append(start)
+    app.router.on_shutdown.append(finish)
 
 
 def worker_app() -> FastAPI:
@@ -62,6 +91,8 @@ def worker_app() -> FastAPI:
     tune_gc()
     container = build(settings)
     app = create_app(container)
+    if os.environ.get(WITH_WORKER_ENV):
+        run_relay_with(app, container)
     app.router.on_shutdown.append(container.close)
     return app
 
@@ -72,18 +103,3 @@ def _record_configuration(settings: Settings) -> None:
         apply_configuration(container, "system:serve")
     finally:
         container.close()
-
-
-def _check_schema(settings: Settings) -> None:
-    engine = create_db_engine(settings.database.url, pool_size=1)
-    try:
-        revision, head = current_revision(engine), head_revision()
-    finally:
-        engine.dispose()
-    if revision != head:
-        typer.echo(
-            f"database is at revision {revision or 'none'}, revsync needs {head}: "
-            "run 'revsync db upgrade' first",
-            err=True,
-        )
-        raise typer.Exit(2)

@@ -6,6 +6,7 @@ import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +18,13 @@ from revsync.observability.logging import configure_logging
 
 console = Console()
 err_console = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Config file (default: $REVSYNC_CONFIG, else ./revsync.yaml)."
+    ),
+]
 
 
 def settings_from(config: Path | None) -> Settings:

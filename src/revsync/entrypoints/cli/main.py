@@ -14,7 +14,9 @@ from rich.table import Table
 from revsync.adapters.db.migrate import current_revision, head_revision, upgrade
 from revsync.bootstrap import apply_configuration
 from revsync.config import CONFIG_ENV, DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, config_path
+from revsync.entrypoints.cli.cases import cases_app
 from revsync.entrypoints.cli.context import (
+    ConfigOption,
     cli_actor,
     console,
     container_for,
@@ -37,13 +39,7 @@ audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True
 app.add_typer(db_app, name="db")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="Config file (default: $REVSYNC_CONFIG, else ./revsync.yaml)."
-    ),
-]
+app.add_typer(cases_app, name="cases")
 
 
 @app.command()
@@ -212,6 +208,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Overrides server.host.")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides server.port.")] = None,
     workers: Annotated[int | None, typer.Option(help="Overrides server.workers.", min=1)] = None,
+    with_worker: Annotated[
+        bool, typer.Option("--with-worker", help="Also deliver the outbox in this process.")
+    ] = False,
 ) -> None:
     """Serve the HTTP API (uvicorn)."""
     from revsync.entrypoints.api.serve import run
@@ -220,7 +219,21 @@ def serve(
     settings = settings_from(path)
     if path is not None:  # worker processes read the same file
         os.environ[CONFIG_ENV] = str(path.resolve())
-    run(settings, host=host, port=port, workers=workers)
+    run(settings, host=host, port=port, workers=workers, with_worker=with_worker)
+
+
+@app.command()
+def worker(
+    config: ConfigOption = None,
+    owner: Annotated[
+        str | None, typer.Option(help="This relay's name in leases (default: host:pid).")
+    ] = None,
+) -> None:
+    """Deliver the outbox to the configured destinations until stopped (SIGTERM, Ctrl-C):
+    retries with backoff, circuit breakers, exception cases for what cannot be delivered."""
+    from revsync.entrypoints.workers.relay import run_worker
+
+    run_worker(settings_from(config), owner)
 
 
 @app.command()

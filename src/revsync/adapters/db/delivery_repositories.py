@@ -1,0 +1,513 @@
+"""The outbox, the destinations' circuits and the exception cases, in SQL."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from revsync.adapters.db.tables import (
+    destination_circuits,
+    exception_cases,
+    outbox_attempts,
+    outbox_messages,
+    usage_events,
+)
+from revsync.domain.delivery import (
+    CLOSED_CASES,
+    CaseKind,
+    CaseStatus,
+    Circuit,
+    CircuitState,
+    Decision,
+    MessageStatus,
+    OutboundMessage,
+)
+from revsync.ports.delivery import (
+    AttemptRecord,
+    Case,
+    CaseFilter,
+    DestinationStats,
+    Finished,
+    NewMessage,
+    StoredMessage,
+)
+
+#: statuses that hold back the later messages of their (destination, aggregate)
+UNFINISHED = (MessageStatus.PENDING.value, MessageStatus.IN_FLIGHT.value, "failed")
+
+
+def _insert(conn: sa.Connection, table: sa.Table) -> Any:
+    """An INSERT that can say ON CONFLICT, in the connection's dialect."""
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+class SqlOutboxRepository:
+    """:class:`~revsync.ports.delivery.OutboxRepository` on a connection."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def add(self, messages: Sequence[NewMessage], now: datetime) -> int:
+        if not messages:
+            return 0
+        rows = [
+            {
+                "destination": m.destination,
+                "aggregate": m.aggregate,
+                "kind": m.kind,
+                "object_type": m.object_type,
+                "object_id": m.object_id,
+                "idempotency_key": m.key,
+                "payload": dict(m.payload),
+                "correlation_id": m.correlation_id,
+                "created_at": now,
+                "status": MessageStatus.PENDING.value,
+                "attempts": 0,
+                "round_attempts": 0,
+                "round_started_at": now,
+                "next_attempt_at": now,
+                "unsure": False,
+            }
+            for m in messages
+        ]
+        statement = _insert(self._conn, outbox_messages).on_conflict_do_nothing(
+            index_elements=["destination", "idempotency_key"]
+        )
+        added = 0
+        for row in rows:  # rowcount per row: how many were new
+            added += self._conn.execute(statement, row).rowcount
+        return added
+
+    def claim(
+        self,
+        now: datetime,
+        owner: str,
+        lease_until: datetime,
+        limits: Mapping[str, int],
+    ) -> list[OutboundMessage]:
+        claimed: list[OutboundMessage] = []
+        for destination, limit in sorted(limits.items()):
+            if limit > 0:
+                claimed += self._claim_from(destination, limit, now, owner, lease_until)
+        return claimed
+
+    def _claim_from(
+        self, destination: str, limit: int, now: datetime, owner: str, lease_until: datetime
+    ) -> list[OutboundMessage]:
+        m = outbox_messages.c
+        heads = (
+            sa.select(sa.func.min(m.id))
+            .where(m.destination == destination, m.status.in_(UNFINISHED))
+            .group_by(m.aggregate)
+        )
+        due = sa.or_(
+            sa.and_(m.status == MessageStatus.PENDING.value, m.next_attempt_at <= now),
+            sa.and_(m.status == MessageStatus.IN_FLIGHT.value, m.lease_until < now),
+        )
+        query = (
+            sa.select(outbox_messages)
+            .where(m.id.in_(heads), due)
+            .order_by(m.next_attempt_at, m.id)
+            .limit(limit)
+        )
+        if self._conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = self._conn.execute(query).all()
+        if not rows:
+            return []
+        claimed = []
+        for row in rows:
+            # a lease that ran out: the relay holding it may have sent it
+            unsure = bool(row.unsure) or row.status == MessageStatus.IN_FLIGHT.value
+            self._conn.execute(
+                outbox_messages.update()
+                .where(m.id == row.id)
+                .values(
+                    status=MessageStatus.IN_FLIGHT.value,
+                    lease_owner=owner,
+                    lease_until=lease_until,
+                    attempts=row.attempts + 1,
+                    round_attempts=row.round_attempts + 1,
+                    unsure=unsure,
+                )
+            )
+            claimed.append(_message(row, attempts=row.attempts + 1, unsure=unsure, round_add=1))
+        return claimed
+
+    def finish(self, done: Sequence[tuple[Finished, Decision]], owner: str) -> list[int]:
+        m = outbox_messages.c
+        changed = []
+        for finished, decision in done:
+            message = finished.message
+            attempt = finished.attempt
+            values: dict[str, Any] = {
+                "status": decision.status.value,
+                "lease_owner": None,
+                "lease_until": None,
+                "unsure": finished.unsure,
+            }
+            if decision.status is MessageStatus.DELIVERED:
+                values |= {"delivered_at": finished.finished_at, "remote_id": attempt.remote_id}
+                values["last_error"] = None
+            else:
+                values["last_error"] = decision.error
+            if decision.next_attempt_at is not None:
+                values["next_attempt_at"] = decision.next_attempt_at
+            updated = self._conn.execute(
+                outbox_messages.update()
+                .where(
+                    m.id == message.id,
+                    m.lease_owner == owner,
+                    m.status == MessageStatus.IN_FLIGHT.value,
+                )
+                .values(values)
+            ).rowcount
+            if not updated:
+                continue  # the lease ran out and another relay has it now
+            changed.append(message.id)
+            self._conn.execute(
+                outbox_attempts.insert().values(
+                    message_id=message.id,
+                    number=message.attempts,
+                    started_at=finished.started_at,
+                    finished_at=finished.finished_at,
+                    outcome=_outcome(finished),
+                    status_code=attempt.status_code,
+                    error=None if attempt.delivered else decision.error,
+                    relay=owner,
+                )
+            )
+        return changed
+
+    def get(self, message_id: int) -> StoredMessage | None:
+        row = self._conn.execute(
+            sa.select(outbox_messages).where(outbox_messages.c.id == message_id)
+        ).first()
+        if row is None:
+            return None
+        return StoredMessage(
+            message=_message(row),
+            status=MessageStatus(row.status),
+            next_attempt_at=row.next_attempt_at,
+            last_error=row.last_error,
+            delivered_at=row.delivered_at,
+            remote_id=row.remote_id,
+        )
+
+    def attempts_of(self, message_id: int) -> list[AttemptRecord]:
+        a = outbox_attempts.c
+        rows = self._conn.execute(
+            sa.select(outbox_attempts).where(a.message_id == message_id).order_by(a.number, a.id)
+        )
+        return [
+            AttemptRecord(
+                r.number, r.started_at, r.finished_at, r.outcome, r.status_code, r.error, r.relay
+            )
+            for r in rows
+        ]
+
+    def requeue(self, message_ids: Sequence[int], now: datetime) -> int:
+        if not message_ids:
+            return 0
+        m = outbox_messages.c
+        return int(
+            self._conn.execute(
+                outbox_messages.update()
+                .where(m.id.in_(list(message_ids)), m.status != MessageStatus.IN_FLIGHT.value)
+                .values(
+                    status=MessageStatus.PENDING.value,
+                    round_attempts=0,
+                    round_started_at=now,
+                    next_attempt_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            ).rowcount
+        )
+
+    def close(self, message_ids: Sequence[int], status: MessageStatus) -> None:
+        if message_ids:
+            self._conn.execute(
+                outbox_messages.update()
+                .where(outbox_messages.c.id.in_(list(message_ids)))
+                .values(status=status.value, lease_owner=None, lease_until=None)
+            )
+
+    def stats(self) -> dict[str, DestinationStats]:
+        m = outbox_messages.c
+        found: dict[str, DestinationStats] = {}
+        for destination, status, count in self._conn.execute(
+            sa.select(m.destination, m.status, sa.func.count()).group_by(m.destination, m.status)
+        ):
+            found.setdefault(destination, DestinationStats()).by_status[status] = int(count)
+        oldest = sa.select(m.destination, sa.func.min(m.created_at)).where(
+            m.status.in_((MessageStatus.PENDING.value, MessageStatus.IN_FLIGHT.value))
+        )
+        for destination, at in self._conn.execute(oldest.group_by(m.destination)):
+            stats = found.setdefault(destination, DestinationStats())
+            found[destination] = DestinationStats(stats.by_status, at)
+        return found
+
+    def delivered_between(
+        self, destination: str | None, since: datetime | None, until: datetime | None
+    ) -> list[int]:
+        m = outbox_messages.c
+        query = sa.select(m.id).where(m.status == MessageStatus.DELIVERED.value)
+        if destination is not None:
+            query = query.where(m.destination == destination)
+        if since is not None:
+            query = query.where(m.created_at >= since)
+        if until is not None:
+            query = query.where(m.created_at < until)
+        return [int(i) for i in self._conn.execute(query.order_by(m.id)).scalars()]
+
+
+def _outcome(finished: Finished) -> str:
+    attempt = finished.attempt
+    if attempt.delivered:
+        return "found" if attempt.found_by_key else "delivered"
+    return str(attempt.error_class)
+
+
+def _message(
+    row: sa.Row[Any], *, attempts: int | None = None, unsure: bool | None = None, round_add: int = 0
+) -> OutboundMessage:
+    return OutboundMessage(
+        id=int(row.id),
+        destination=row.destination,
+        aggregate=row.aggregate,
+        kind=row.kind,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        key=row.idempotency_key,
+        payload=row.payload,
+        correlation_id=row.correlation_id,
+        created_at=row.created_at,
+        attempts=row.attempts if attempts is None else attempts,
+        unsure=bool(row.unsure) if unsure is None else unsure,
+        round_attempts=row.round_attempts + round_add,
+        round_started_at=row.round_started_at,
+    )
+
+
+class SqlCircuitRepository:
+    """:class:`~revsync.ports.delivery.CircuitRepository` on a connection."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def all(self) -> dict[str, Circuit]:
+        return {
+            row.destination: Circuit(
+                row.destination, CircuitState(row.state), row.failures, row.opened_at
+            )
+            for row in self._conn.execute(sa.select(destination_circuits))
+        }
+
+    def save(self, circuits: Sequence[Circuit], now: datetime) -> None:
+        for circuit in circuits:
+            values = {
+                "state": circuit.state.value,
+                "failures": circuit.failures,
+                "opened_at": circuit.opened_at,
+                "updated_at": now,
+            }
+            statement = (
+                _insert(self._conn, destination_circuits)
+                .values(destination=circuit.destination, **values)
+                .on_conflict_do_update(index_elements=["destination"], set_=values)
+            )
+            self._conn.execute(statement)
+
+
+class SqlCaseRepository:
+    """:class:`~revsync.ports.delivery.CaseRepository` on a connection."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def open_for_message(self, case: Case) -> Case:
+        assert case.message_id is not None
+        existing = self.of_message(case.message_id)
+        c = exception_cases.c
+        if existing is None:
+            self._conn.execute(
+                exception_cases.insert().values(
+                    id=case.id,
+                    kind=case.kind.value,
+                    status=CaseStatus.OPEN.value,
+                    open_key=f"message:{case.message_id}",
+                    correlation_id=case.correlation_id,
+                    destination=case.destination,
+                    object_type=case.object_type,
+                    object_id=case.object_id,
+                    message_id=case.message_id,
+                    last_error=case.last_error,
+                    details=dict(case.details) if case.details else None,
+                    opened_at=case.opened_at,
+                    updated_at=case.updated_at,
+                )
+            )
+            found = self.get(case.id)
+        else:
+            self._conn.execute(
+                exception_cases.update()
+                .where(c.id == existing.id)
+                .values(
+                    status=CaseStatus.OPEN.value,
+                    open_key=f"message:{case.message_id}",
+                    last_error=case.last_error,
+                    updated_at=case.updated_at,
+                    closed_at=None,
+                    closed_by=None,
+                    reason=None,
+                )
+            )
+            found = self.get(existing.id)
+        assert found is not None
+        return found
+
+    def get(self, case_id: str) -> Case | None:
+        row = self._conn.execute(
+            sa.select(exception_cases).where(exception_cases.c.id == case_id)
+        ).first()
+        return None if row is None else self._case(row)
+
+    def of_message(self, message_id: int) -> Case | None:
+        row = self._conn.execute(
+            sa.select(exception_cases).where(exception_cases.c.message_id == message_id)
+        ).first()
+        return None if row is None else self._case(row)
+
+    def page(self, where: CaseFilter, *, after: str | None, limit: int) -> list[Case]:
+        c = exception_cases.c
+        query = sa.select(exception_cases)
+        if where.status is not None:
+            query = query.where(c.status == where.status.value)
+        if where.kind is not None:
+            query = query.where(c.kind == where.kind.value)
+        if where.destination is not None:
+            query = query.where(c.destination == where.destination)
+        if where.object_id is not None:
+            query = query.where(c.object_id == where.object_id)
+        if where.since is not None:
+            query = query.where(c.opened_at >= where.since)
+        if where.until is not None:
+            query = query.where(c.opened_at < where.until)
+        if after is not None:
+            query = query.where(c.id > after)
+        rows = self._conn.execute(query.order_by(c.id).limit(limit))
+        return [self._case(row) for row in rows]
+
+    def set_status(
+        self,
+        case_id: str,
+        status: CaseStatus,
+        now: datetime,
+        *,
+        by: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        closing = status in CLOSED_CASES
+        current = self.get(case_id)
+        assert current is not None
+        self._conn.execute(
+            exception_cases.update()
+            .where(exception_cases.c.id == case_id)
+            .values(
+                status=status.value,
+                open_key=None if closing else _open_key(current),
+                updated_at=now,
+                closed_at=now if closing else None,
+                closed_by=by if closing else None,
+                reason=reason,
+            )
+        )
+
+    def close_unmapped(self, subject: str, now: datetime, by: str, reason: str) -> str | None:
+        c = exception_cases.c
+        key = unmapped_key(subject)
+        case_id = self._conn.execute(sa.select(c.id).where(c.open_key == key)).scalar()
+        if case_id is None:
+            return None
+        self.set_status(case_id, CaseStatus.RESOLVED, now, by=by, reason=reason)
+        return str(case_id)
+
+    def open_counts(self) -> dict[str, int]:
+        c = exception_cases.c
+        query = (
+            sa.select(c.kind, sa.func.count())
+            .where(c.status.in_((CaseStatus.OPEN.value, CaseStatus.RETRYING.value)))
+            .group_by(c.kind)
+        )
+        return {kind: int(n) for kind, n in self._conn.execute(query)}
+
+    def _case(self, row: sa.Row[Any]) -> Case:
+        details = row.details
+        if row.kind == CaseKind.UNMAPPED_USAGE.value:
+            details = {**(details or {}), **self._unmapped_usage(row.object_id)}
+        return Case(
+            id=row.id,
+            kind=CaseKind(row.kind),
+            status=CaseStatus(row.status),
+            object_type=row.object_type,
+            object_id=row.object_id,
+            opened_at=row.opened_at,
+            updated_at=row.updated_at,
+            correlation_id=row.correlation_id,
+            destination=row.destination,
+            message_id=row.message_id,
+            last_error=row.last_error,
+            details=details,
+            closed_at=row.closed_at,
+            closed_by=row.closed_by,
+            reason=row.reason,
+        )
+
+    def _unmapped_usage(self, subject: str) -> dict[str, Any]:
+        """How much usage of the tenant is still unmapped (read when the case is read)."""
+        e = usage_events.c
+        count, first, last = self._conn.execute(
+            sa.select(sa.func.count(), sa.func.min(e.time_us), sa.func.max(e.time_us)).where(
+                e.customer_id.is_(None), e.subject == subject
+            )
+        ).one()
+        return {"unmapped_events": int(count), "first_time_us": first, "last_time_us": last}
+
+
+def unmapped_key(subject: str) -> str:
+    """The open-case key of a product tenant's unmapped usage."""
+    return f"unmapped:{subject}"
+
+
+def _open_key(case: Case) -> str:
+    if case.kind is CaseKind.UNMAPPED_USAGE:
+        return unmapped_key(case.object_id)
+    return f"message:{case.message_id}"
+
+
+def open_unmapped_cases(conn: sa.Connection, subjects: Sequence[str], now: datetime) -> None:
+    """Open a case for each tenant whose usage arrived unmapped, unless one is open already
+    (in the ingestion transaction that stored the events)."""
+    for subject in sorted(set(subjects)):
+        statement = (
+            _insert(conn, exception_cases)
+            .values(
+                id=f"case_{secrets.token_hex(10)}",
+                kind=CaseKind.UNMAPPED_USAGE.value,
+                status=CaseStatus.OPEN.value,
+                open_key=unmapped_key(subject),
+                object_type="product_tenant",
+                object_id=subject,
+                last_error="usage of a product tenant that no customer owns",
+                opened_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_update(index_elements=["open_key"], set_={"updated_at": now})
+        )
+        conn.execute(statement)

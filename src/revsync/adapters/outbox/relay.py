@@ -1,0 +1,318 @@
+"""The relay: delivers outbox messages to their destinations, at least once, in order per
+(destination, aggregate), with retries, circuit breakers and exception cases.
+
+One relay runs per worker process (``revsync worker``, or inside ``revsync serve
+--with-worker``); several may run against one PostgreSQL database. Each cycle is one short
+transaction that records the attempts that ended and leases the next due messages; the
+deliveries themselves run outside any transaction (promise 3), concurrently up to each
+destination's limit. A lease that runs out (the relay died) makes the message due again, and
+"unsure": the next attempt first looks its idempotency key up in the destination (promise 4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from revsync.adapters.failpoints import NONE, FailpointError, Failpoints
+from revsync.domain.delivery import (
+    Attempt,
+    CaseKind,
+    CaseStatus,
+    Circuit,
+    CircuitPolicy,
+    Decision,
+    ErrorClass,
+    MessageStatus,
+    OutboundMessage,
+    RetryPolicy,
+    decide,
+)
+from revsync.ports.clock import Clock, IdSource
+from revsync.ports.delivery import Case, Destination, Finished
+from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A destination and how to deliver to it."""
+
+    name: str
+    destination: Destination
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    circuit: CircuitPolicy = field(default_factory=CircuitPolicy)
+    concurrency: int = 4
+    rate_per_second: float | None = None
+
+
+class _RateLimit:
+    """At most ``rate`` starts per second, with bursts of up to one second's worth."""
+
+    def __init__(self, rate: float) -> None:
+        self._rate = rate
+        self._tokens = max(1.0, rate)
+        self._stamp = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def take(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(
+                    max(1.0, self._rate), self._tokens + (now - self._stamp) * self._rate
+                )
+                self._stamp = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self._rate)
+
+
+class Relay:
+    """Delivers the outbox (see the module docstring)."""
+
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        routes: Sequence[Route],
+        clock: Clock,
+        ids: IdSource,
+        *,
+        owner: str,
+        lease: timedelta = timedelta(seconds=60),
+        poll: float = 0.2,
+        failpoints: Failpoints = NONE,
+        jitter: Callable[[], float] | None = None,
+    ) -> None:
+        self._uow = unit_of_work
+        self._routes = {r.name: r for r in routes}
+        self._clock = clock
+        self._ids = ids
+        self._owner = owner
+        self._lease = lease
+        self._poll = poll
+        self._failpoints = failpoints
+        self._jitter = jitter or random.Random().random  # noqa: S311 - spreads retries
+        self._limits = {r.name: _RateLimit(r.rate_per_second) for r in routes if r.rate_per_second}
+        self._in_flight: dict[str, int] = dict.fromkeys(self._routes, 0)
+        self._done: list[Finished] = []
+        self.delivered = 0  # messages this relay delivered (for logs and tests)
+
+    async def aclose(self) -> None:
+        """Release the destinations' connections."""
+        for route in self._routes.values():
+            await route.destination.aclose()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until ``stop`` is set, then finish the attempts under way and record them."""
+        tasks: set[asyncio.Task[None]] = set()
+        stopping: asyncio.Task[bool] = asyncio.create_task(stop.wait())
+        try:
+            while True:
+                claimed = await self._cycle(accept=not stop.is_set())
+                for message in claimed:
+                    tasks.add(asyncio.create_task(self._attempt(message)))
+                if stop.is_set() and not tasks and not self._done:
+                    return
+                await self._pause(tasks, stopping)
+                tasks = {t for t in tasks if not t.done()}
+        finally:
+            stopping.cancel()
+            for task in tasks:
+                task.cancel()
+
+    async def _pause(self, tasks: set[asyncio.Task[None]], stopping: asyncio.Task[bool]) -> None:
+        """Wait for an attempt to end (then a moment more, to record several at once), for
+        the poll interval, or for the stop."""
+        waiting: set[asyncio.Task[Any]] = {*tasks}
+        if not stopping.done():
+            waiting.add(stopping)
+        if not waiting:
+            return
+        done, _ = await asyncio.wait(waiting, timeout=self._poll, return_when="FIRST_COMPLETED")
+        if done - {stopping} and len(self._done) < 50:
+            await asyncio.sleep(0.01)
+
+    async def _cycle(self, *, accept: bool) -> list[OutboundMessage]:
+        """Record what ended and lease what may start, in one transaction."""
+        done, self._done = self._done, []
+        want = {
+            name: route.concurrency - self._in_flight[name] if accept else 0
+            for name, route in self._routes.items()
+        }
+        if not done and not any(want.values()):
+            return []
+        try:
+            claimed = await asyncio.to_thread(self._exchange, done, want)
+        except Exception:  # a database hiccup: keep what ended for the next cycle
+            log.exception("relay.cycle_failed", relay=self._owner)
+            self._done = done + self._done
+            await asyncio.sleep(self._poll)
+            return []
+        for message in claimed:
+            self._in_flight[message.destination] += 1
+        return claimed
+
+    def _exchange(self, done: list[Finished], want: Mapping[str, int]) -> list[OutboundMessage]:
+        with self._uow() as uow:
+            now = self._clock.now()
+            circuits = uow.circuits.all()
+            changed = self._record(uow, done, circuits, now)
+            limits, probing = self._limits_now(circuits, want, now)
+            claimed = uow.outbox.claim(now, self._owner, now + self._lease, limits)
+            for name in probing & {m.destination for m in claimed}:
+                circuits[name] = circuits[name].probing()
+                changed.add(name)
+            uow.circuits.save([circuits[name] for name in sorted(changed)], now)
+            uow.commit()
+        return claimed
+
+    def _limits_now(
+        self, circuits: dict[str, Circuit], want: Mapping[str, int], now: datetime
+    ) -> tuple[dict[str, int], set[str]]:
+        """How many messages each destination may start now, and which of them would be the
+        probe of an open circuit."""
+        limits: dict[str, int] = {}
+        probing: set[str] = set()
+        for name, route in self._routes.items():
+            circuit = circuits.setdefault(name, Circuit(name))
+            allowed = circuit.allows(now, route.circuit)
+            if allowed is None:
+                limits[name] = want.get(name, 0)
+            elif allowed and want.get(name, 0) and not self._in_flight[name]:
+                limits[name] = 1
+                probing.add(name)
+            else:
+                limits[name] = 0
+        return limits, probing
+
+    def _record(
+        self,
+        uow: UnitOfWork,
+        done: list[Finished],
+        circuits: dict[str, Circuit],
+        now: datetime,
+    ) -> set[str]:
+        """Record the attempts that ended; returns the destinations whose circuit changed."""
+        if not done:
+            return set()
+        decided = [(f, self._decide(f, now)) for f in done]
+        recorded = set(uow.outbox.finish(decided, self._owner))
+        changed: set[str] = set()
+        for finished, decision in decided:
+            message = finished.message
+            if message.id not in recorded:
+                log.warning("relay.lease_lost", message_id=message.id, relay=self._owner)
+                continue
+            route = self._routes[message.destination]
+            before = circuits.get(message.destination) or Circuit(message.destination)
+            after = before.record(finished.attempt, finished.finished_at, route.circuit)
+            if after != before:
+                circuits[message.destination] = after
+                changed.add(message.destination)
+                if after.state != before.state:
+                    log.warning(
+                        "relay.circuit",
+                        destination=message.destination,
+                        state=str(after.state),
+                        failures=after.failures,
+                    )
+            self._settle_case(uow, finished, decision, now)
+            self._log(finished, decision)
+        return changed
+
+    def _decide(self, finished: Finished, now: datetime) -> Decision:
+        route = self._routes[finished.message.destination]
+        return decide(finished.message, finished.attempt, route.retry, now, self._jitter())
+
+    def _settle_case(
+        self, uow: UnitOfWork, finished: Finished, decision: Decision, now: datetime
+    ) -> None:
+        """Open (or reopen) the case of a failed message; close the case of a message that a
+        retry delivered."""
+        message = finished.message
+        if decision.opens_case:
+            uow.cases.open_for_message(
+                Case(
+                    id=self._ids.new_id("case"),
+                    kind=CaseKind.DELIVERY,
+                    status=CaseStatus.OPEN,
+                    object_type=message.object_type,
+                    object_id=message.object_id,
+                    opened_at=now,
+                    updated_at=now,
+                    correlation_id=message.correlation_id,
+                    destination=message.destination,
+                    message_id=message.id,
+                    last_error=decision.error,
+                )
+            )
+        elif decision.status in (MessageStatus.DELIVERED, MessageStatus.SKIPPED):
+            case = uow.cases.of_message(message.id)
+            if case is not None and case.status is CaseStatus.RETRYING:
+                uow.cases.set_status(
+                    case.id,
+                    CaseStatus.RESOLVED,
+                    now,
+                    by=f"relay:{self._owner}",
+                    reason=f"{decision.status.value} on attempt {message.attempts}",
+                )
+
+    def _log(self, finished: Finished, decision: Decision) -> None:
+        message = finished.message
+        fields = {
+            "message_id": message.id,
+            "destination": message.destination,
+            "kind": message.kind,
+            "attempt": message.attempts,
+            "correlation_id": message.correlation_id,
+        }
+        if decision.status is MessageStatus.DELIVERED:
+            self.delivered += 1
+            log.debug("relay.delivered", found_by_key=finished.attempt.found_by_key, **fields)
+        elif decision.status is MessageStatus.FAILED:
+            log.warning("relay.failed", error=decision.error, **fields)
+        else:
+            log.info("relay.retry", status=str(decision.status), error=decision.error, **fields)
+
+    async def _attempt(self, message: OutboundMessage) -> None:
+        """One attempt; its end is recorded by the next cycle."""
+        route = self._routes[message.destination]
+        started = self._clock.now()
+        try:
+            attempt, unsure = await self._deliver(route, message)
+        except FailpointError:
+            return  # a simulated crash: the attempt is never recorded, its lease runs out
+        finally:
+            self._in_flight[message.destination] -= 1
+        self._done.append(Finished(message, started, self._clock.now(), attempt, unsure))
+
+    async def _deliver(self, route: Route, message: OutboundMessage) -> tuple[Attempt, bool]:
+        """The attempt and whether the destination may hold the document afterwards."""
+        destination = route.destination
+        try:
+            if message.unsure:
+                found = await destination.find_by_key(message.key)
+                if found is not None:
+                    # delivered before, or the lookup failed: either way we stay unsure
+                    return found, not found.delivered
+            if route.name in self._limits:
+                await self._limits[route.name].take()
+            self._failpoints.hit("relay.before_send")
+            attempt = await destination.send(message)
+            self._failpoints.hit("relay.after_send")
+        except FailpointError:
+            raise
+        except Exception as error:  # a connector bug: retry, and look the key up first
+            log.exception("relay.connector_error", destination=route.name, message_id=message.id)
+            return Attempt.failed(ErrorClass.RETRIABLE, f"{type(error).__name__}: {error}"), True
+        return attempt, attempt.ambiguous

@@ -1,0 +1,261 @@
+"""Delivery of outbound messages: what a message is, how an attempt ends, when to try again,
+when to stop trying a destination for a while, and the idempotency keys that make a resend safe.
+
+Pure rules: no I/O, no clock (times are passed in), no randomness (a number in [0, 1) is).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+#: the version of the idempotency-key recipe; a new recipe must use a new version
+KEY_VERSION = "v1"
+
+
+def idempotency_key(kind: str, *parts: str) -> str:
+    """The deterministic key of an outbound document: a versioned hash of what it represents
+    (never random), so that every resend of the same document carries the same key."""
+    text = "\x1f".join((KEY_VERSION, kind, *parts))
+    return f"rs{KEY_VERSION}-{hashlib.sha256(text.encode()).hexdigest()[:40]}"
+
+
+#: what revsync announces to destinations, and what each message carries
+ANNOUNCED_EVENTS = {
+    "invoice.finalized": "an invoice got its number (the invoice, in full)",
+    "credit_note.issued": "a credit note was issued (the note, in full)",
+    "invoice.voided": "an invoice was voided (the invoice and its credit note's number)",
+}
+
+
+class MessageStatus(StrEnum):
+    """Where a message is in its delivery."""
+
+    PENDING = "pending"  # waiting for its next attempt (or for an earlier one of its aggregate)
+    IN_FLIGHT = "in_flight"  # claimed by a relay (until its lease ends)
+    DELIVERED = "delivered"
+    SKIPPED = "skipped"  # the destination did not want it (a skippable answer)
+    FAILED = "failed"  # given up: an exception case holds it
+    RESOLVED = "resolved"  # an operator closed its case without delivering it
+    IGNORED = "ignored"  # an operator chose not to deliver it
+
+
+#: statuses after which a message no longer holds back later messages of its aggregate
+TERMINAL = frozenset(
+    {MessageStatus.DELIVERED, MessageStatus.SKIPPED, MessageStatus.RESOLVED, MessageStatus.IGNORED}
+)
+
+
+class ErrorClass(StrEnum):
+    """How a failed attempt is treated."""
+
+    RETRIABLE = "retriable"  # 429, 5xx, timeouts, resets: try again later
+    FATAL = "fatal"  # validation, auth, business refusal: an operator must look
+    SKIPPABLE = "skippable"  # the destination does not want this message: drop it, recorded
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A message to deliver, as the relay sees it."""
+
+    id: int
+    destination: str
+    aggregate: str
+    kind: str
+    object_type: str
+    object_id: str
+    key: str
+    payload: dict[str, Any]
+    correlation_id: str | None
+    created_at: datetime
+    attempts: int  # attempts started, this one included
+    unsure: bool  # an earlier attempt may have reached the destination: look the key up first
+    round_attempts: int = 1  # attempts of this round (a retry from a case starts a new one)
+    round_started_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """How one attempt ended."""
+
+    delivered: bool
+    error_class: ErrorClass | None = None
+    reason: str = ""
+    status_code: int | None = None
+    retry_after: float | None = None  # seconds the destination asked us to wait
+    ambiguous: bool = False  # the destination may have committed it (response lost)
+    remote_id: str | None = None  # the destination's id for the document
+    found_by_key: bool = False  # delivered earlier: found by its idempotency key
+
+    @classmethod
+    def ok(
+        cls,
+        remote_id: str | None = None,
+        *,
+        status_code: int | None = None,
+        found_by_key: bool = False,
+    ) -> Attempt:
+        """A delivered attempt."""
+        return cls(True, status_code=status_code, remote_id=remote_id, found_by_key=found_by_key)
+
+    @classmethod
+    def failed(
+        cls,
+        error_class: ErrorClass,
+        reason: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        ambiguous: bool = False,
+    ) -> Attempt:
+        """A failed attempt."""
+        return cls(False, error_class, reason, status_code, retry_after, ambiguous)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When to try again: exponential backoff with jitter, bounded by attempts and age."""
+
+    base_seconds: float = 1.0
+    factor: float = 2.0
+    max_delay_seconds: float = 300.0
+    max_attempts: int = 10
+    max_age: timedelta = timedelta(hours=72)
+
+    def delay(self, attempts: int, jitter: float, retry_after: float | None = None) -> float:
+        """Seconds to wait after the ``attempts``-th failed attempt. ``jitter`` in [0, 1)
+        spreads retries over [half, all] of the backoff ("equal jitter"), so a burst of
+        failures does not come back at once. A ``Retry-After`` wins when it asks for longer."""
+        backoff = min(self.max_delay_seconds, self.base_seconds * self.factor ** (attempts - 1))
+        delay = backoff / 2 + backoff / 2 * jitter
+        return max(delay, retry_after) if retry_after is not None else delay
+
+    def gives_up(self, attempts: int, created_at: datetime, next_at: datetime) -> str | None:
+        """Why the next attempt will not be made, or None when it will."""
+        if attempts >= self.max_attempts:
+            return f"{attempts} attempts made (the policy allows {self.max_attempts})"
+        if next_at - created_at > self.max_age:
+            return f"the next attempt would be past the maximum age ({_hours(self.max_age)})"
+        return None
+
+
+def _hours(age: timedelta) -> str:
+    hours = age.total_seconds() / 3600
+    return f"{hours:g} h"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What becomes of a message after an attempt."""
+
+    status: MessageStatus
+    next_attempt_at: datetime | None = None
+    error: str | None = None  # for a failed message: why it was given up
+
+    @property
+    def opens_case(self) -> bool:
+        """The message failed: an exception case must hold it."""
+        return self.status is MessageStatus.FAILED
+
+
+def decide(
+    message: OutboundMessage, attempt: Attempt, policy: RetryPolicy, now: datetime, jitter: float
+) -> Decision:
+    """The message's state after ``attempt``: delivered, skipped, retried later, or failed
+    (fatal, or the retry policy is exhausted)."""
+    if attempt.delivered:
+        return Decision(MessageStatus.DELIVERED)
+    described = describe(attempt)
+    if attempt.error_class is ErrorClass.SKIPPABLE:
+        return Decision(MessageStatus.SKIPPED, error=described)
+    if attempt.error_class is ErrorClass.FATAL:
+        return Decision(MessageStatus.FAILED, error=f"refused: {described}")
+    next_at = now + timedelta(
+        seconds=policy.delay(message.round_attempts, jitter, attempt.retry_after)
+    )
+    started = message.round_started_at or message.created_at
+    given_up = policy.gives_up(message.round_attempts, started, next_at)
+    if given_up is not None:
+        return Decision(MessageStatus.FAILED, error=f"gave up: {given_up}; last error: {described}")
+    return Decision(MessageStatus.PENDING, next_at, described)
+
+
+def describe(attempt: Attempt) -> str:
+    """One line on how an attempt failed."""
+    status = f"HTTP {attempt.status_code}: " if attempt.status_code is not None else ""
+    lost = " (response lost: it may have arrived)" if attempt.ambiguous else ""
+    return f"{attempt.error_class or 'ok'}: {status}{attempt.reason}{lost}"
+
+
+class CircuitState(StrEnum):
+    """A destination's circuit."""
+
+    CLOSED = "closed"  # deliver normally
+    OPEN = "open"  # an outage: hold its messages (their attempts are not spent)
+    HALF_OPEN = "half_open"  # one probe at a time decides
+
+
+@dataclass(frozen=True, slots=True)
+class CircuitPolicy:
+    """When a destination's circuit opens, and how long it stays open before a probe."""
+
+    failure_threshold: int = 5
+    open_for: timedelta = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class Circuit:
+    """The circuit of one destination."""
+
+    destination: str
+    state: CircuitState = CircuitState.CLOSED
+    failures: int = 0  # consecutive retriable failures
+    opened_at: datetime | None = None
+
+    def allows(self, now: datetime, policy: CircuitPolicy) -> int | None:
+        """How many messages may be attempted now: None for no limit, 0 while open, 1 for
+        the probe once the circuit has been open long enough."""
+        if self.state is CircuitState.CLOSED:
+            return None
+        if self.state is CircuitState.OPEN:
+            assert self.opened_at is not None
+            return 1 if now >= self.opened_at + policy.open_for else 0
+        return 1
+
+    def record(self, attempt: Attempt, now: datetime, policy: CircuitPolicy) -> Circuit:
+        """The circuit after an attempt. Only retriable failures count against a destination;
+        any answer that is not one (delivered, refused, skipped) shows it is up."""
+        if attempt.delivered or attempt.error_class is not ErrorClass.RETRIABLE:
+            return replace(self, state=CircuitState.CLOSED, failures=0, opened_at=None)
+        failures = self.failures + 1
+        probing = self.state is not CircuitState.CLOSED
+        if probing or failures >= policy.failure_threshold:
+            return replace(self, state=CircuitState.OPEN, failures=failures, opened_at=now)
+        return replace(self, failures=failures)
+
+    def probing(self) -> Circuit:
+        """The circuit while its probe is out."""
+        return replace(self, state=CircuitState.HALF_OPEN)
+
+
+class CaseKind(StrEnum):
+    """What an exception case is about."""
+
+    DELIVERY = "delivery"  # a message that could not be delivered
+    UNMAPPED_USAGE = "unmapped_usage"  # usage of a product tenant no customer owns
+
+
+class CaseStatus(StrEnum):
+    """Where an exception case is."""
+
+    OPEN = "open"
+    RETRYING = "retrying"  # its message is queued again
+    RESOLVED = "resolved"
+    IGNORED = "ignored"
+
+
+#: a case in these statuses needs nothing more
+CLOSED_CASES = frozenset({CaseStatus.RESOLVED, CaseStatus.IGNORED})

@@ -1,0 +1,214 @@
+"""Ports of the delivery backbone: destinations (one connector each), the outbox, the circuits
+and the exception cases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from revsync.domain.delivery import (
+    Attempt,
+    CaseKind,
+    CaseStatus,
+    Circuit,
+    Decision,
+    MessageStatus,
+    OutboundMessage,
+)
+
+
+class Destination(Protocol):
+    """An external system revsync delivers to. Implementations classify every failure
+    (retriable, fatal, skippable) and say when a response was lost (ambiguous)."""
+
+    async def send(self, message: OutboundMessage) -> Attempt:
+        """Deliver one message; never raises for a failure of the destination."""
+        ...
+
+    async def find_by_key(self, key: str) -> Attempt | None:
+        """The document delivered earlier under ``key`` (an ``Attempt.ok`` with its remote id),
+        None when the destination has none, or a failed ``Attempt`` when it cannot tell."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to add to the outbox (in the transaction of the change it announces)."""
+
+    destination: str
+    aggregate: str  # messages of one aggregate are delivered in order
+    kind: str
+    object_type: str
+    object_id: str
+    key: str
+    payload: Mapping[str, Any]
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """An attempt as a relay records it."""
+
+    message: OutboundMessage
+    started_at: datetime
+    finished_at: datetime
+    attempt: Attempt
+    unsure: bool  # after this attempt, the destination may hold the document
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message with its delivery state, for operators."""
+
+    message: OutboundMessage
+    status: MessageStatus
+    next_attempt_at: datetime
+    last_error: str | None
+    delivered_at: datetime | None
+    remote_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One recorded attempt."""
+
+    number: int
+    started_at: datetime
+    finished_at: datetime
+    outcome: str
+    status_code: int | None
+    error: str | None
+    relay: str
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationStats:
+    """What the outbox holds for one destination."""
+
+    by_status: dict[str, int] = field(default_factory=dict)
+    oldest_pending_at: datetime | None = None
+
+
+class OutboxRepository(Protocol):
+    """The outbox table, inside a unit of work."""
+
+    def add(self, messages: Sequence[NewMessage], now: datetime) -> int:
+        """Add messages; one already there (same destination and key) is left as it is.
+        Returns how many were added."""
+        ...
+
+    def claim(
+        self,
+        now: datetime,
+        owner: str,
+        lease_until: datetime,
+        limits: Mapping[str, int],
+    ) -> list[OutboundMessage]:
+        """Lease due messages, at most ``limits[destination]`` per destination, each the
+        oldest unfinished message of its (destination, aggregate)."""
+        ...
+
+    def finish(self, done: Sequence[tuple[Finished, Decision]], owner: str) -> list[int]:
+        """Record attempts and the messages' new state. Only messages still leased by
+        ``owner`` change (a lease that ran out belongs to another relay now); returns their
+        ids."""
+        ...
+
+    def get(self, message_id: int) -> StoredMessage | None: ...
+
+    def attempts_of(self, message_id: int) -> list[AttemptRecord]: ...
+
+    def requeue(self, message_ids: Sequence[int], now: datetime) -> int:
+        """Queue messages again for a new round of attempts now."""
+        ...
+
+    def close(self, message_ids: Sequence[int], status: MessageStatus) -> None:
+        """End messages without delivering them (resolved or ignored by an operator)."""
+        ...
+
+    def stats(self) -> dict[str, DestinationStats]: ...
+
+    def delivered_between(
+        self, destination: str | None, since: datetime | None, until: datetime | None
+    ) -> list[int]:
+        """Ids of delivered messages (of a destination, created in a time range)."""
+        ...
+
+
+class CircuitRepository(Protocol):
+    """The destinations' circuits."""
+
+    def all(self) -> dict[str, Circuit]: ...
+
+    def save(self, circuits: Sequence[Circuit], now: datetime) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """An exception case: a failure with an address."""
+
+    id: str
+    kind: CaseKind
+    status: CaseStatus
+    object_type: str
+    object_id: str
+    opened_at: datetime
+    updated_at: datetime
+    correlation_id: str | None = None
+    destination: str | None = None
+    message_id: int | None = None
+    last_error: str | None = None
+    details: Mapping[str, Any] | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    """Which cases to list."""
+
+    status: CaseStatus | None = None
+    kind: CaseKind | None = None
+    destination: str | None = None
+    object_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class CaseRepository(Protocol):
+    """Exception cases."""
+
+    def open_for_message(self, case: Case) -> Case:
+        """Open the case of a failed message, or reopen the one it already has."""
+        ...
+
+    def get(self, case_id: str) -> Case | None: ...
+
+    def of_message(self, message_id: int) -> Case | None: ...
+
+    def page(self, where: CaseFilter, *, after: str | None, limit: int) -> list[Case]: ...
+
+    def set_status(
+        self,
+        case_id: str,
+        status: CaseStatus,
+        now: datetime,
+        *,
+        by: str | None = None,
+        reason: str | None = None,
+    ) -> None: ...
+
+    def close_unmapped(self, subject: str, now: datetime, by: str, reason: str) -> str | None:
+        """Resolve the open unmapped-usage case of a product tenant; returns its id."""
+        ...
+
+    def open_counts(self) -> dict[str, int]:
+        """Open (and retrying) cases per kind."""
+        ...
