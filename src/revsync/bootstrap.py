@@ -33,6 +33,7 @@ from revsync.application.credits import Credits
 from revsync.application.customers import Customers
 from revsync.application.deadletters import DeadLetters
 from revsync.application.ingestion import Ingestion, IngestPolicy
+from revsync.application.operations import Operations
 from revsync.application.subscriptions import Subscriptions
 from revsync.application.usage import UsageQueries
 from revsync.config import ConfigError, Settings
@@ -64,6 +65,7 @@ class Container:
     billing: Billing
     credits: Credits
     cases: Cases
+    operations: Operations
     failpoints: Failpoints = field(default_factory=Failpoints)
 
     def close(self) -> None:
@@ -107,6 +109,7 @@ def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
             lookup_url=d.lookup_url,
             secret=secret,
             timeout=d.timeout_seconds,
+            connections=d.concurrency,
             allow_private=allow,
         )
         routes.append(
@@ -191,6 +194,7 @@ def build(
             announcer_for(settings),
         ),
         cases=Cases(unit_of_work, clock),
+        operations=Operations(unit_of_work, clock, [d.name for d in settings.outbox.destinations]),
         failpoints=failpoints,
     )
 

@@ -287,6 +287,7 @@ def make_world(
     billing: dict[str, Any] | None = None,
     meters: Sequence[dict[str, Any]] = TEST_METERS,
     tax_engine: TaxEngine | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Iterator[World]:
     """A revsync on the fresh database ``url`` with these plans, the clock at ``start``."""
     settings = make_settings(
@@ -296,6 +297,7 @@ def make_world(
         coupons=list(coupons),
         tax={"rates": tax or {}},
         billing=billing or {},
+        **(extra or {}),
     )
     clock = FrozenClock(moment(start))
     container = build(settings, clock=clock, tax=tax_engine)

@@ -116,6 +116,10 @@ class DeadLetterStore(Protocol):
 
     def add(self, letters: Sequence[DeadLetter]) -> None: ...
 
+    def counts(self) -> dict[str, int]:
+        """Refused inputs per channel."""
+        ...
+
     def page(
         self, *, channel: str | None, after_id: int | None, limit: int
     ) -> list[StoredDeadLetter]: ...

@@ -5,7 +5,6 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -15,12 +14,12 @@ import pytest
 import sqlalchemy as sa
 
 from revsync.adapters.db.tables import destination_circuits, outbox_attempts, outbox_messages
-from revsync.adapters.outbox.relay import Relay
 from revsync.bootstrap import Container, build
 from revsync.domain.delivery import CaseKind, CaseStatus, idempotency_key
 from revsync.ports.delivery import CaseFilter, NewMessage
 from revsync.sandbox.faults import Fault, FaultServer
 from tests.conftest import make_settings
+from tests.support.delivery import deliver_until, destination, outbox_settings, settled, statuses
 
 
 @pytest.fixture
@@ -29,32 +28,9 @@ def target() -> Iterator[FaultServer]:
         yield server
 
 
-def destination(target: FaultServer, **overrides: Any) -> dict[str, Any]:
-    """The test destination: the fault server's document store, with lookups."""
-    return {
-        "name": "books",
-        "url": f"{target.url}/documents",
-        "lookup_url": f"{target.url}/documents/by-key/{{key}}",
-        "events": ["invoice.finalized"],
-        "timeout_seconds": 0.5,
-        "concurrency": 4,
-        "retry": {"base_seconds": 0.02, "max_delay_seconds": 0.1, "max_attempts": 6},
-        "circuit": {"failure_threshold": 50, "open_seconds": 0.3},
-        **overrides,
-    }
-
-
 def wired(url: str, *destinations: dict[str, Any], allow: bool = True) -> Container:
     """revsync on a real clock (the relay waits for real)."""
-    settings = make_settings(
-        url,
-        outbox={
-            "destinations": list(destinations),
-            "allow_private_hosts": ["127.0.0.1"] if allow else [],
-        },
-        worker={"lease_seconds": 2, "poll_seconds": 0.02},
-    )
-    return build(settings)
+    return build(make_settings(url, **outbox_settings(*destinations, allow=allow)))
 
 
 @pytest.fixture
@@ -92,13 +68,6 @@ def enqueue(container: Container, specs: list[tuple[str, str]], dest: str = "boo
     return [m.key for m in messages]
 
 
-def statuses(container: Container) -> dict[str, str]:
-    """object id → message status."""
-    m = outbox_messages.c
-    with container.engine.connect() as conn:
-        return dict(conn.execute(sa.select(m.object_id, m.status)).all())
-
-
 def attempts(container: Container, name: str) -> list[tuple[str, int | None]]:
     """(outcome, status code) of each attempt at a document, in order."""
     a, m = outbox_attempts.c, outbox_messages.c
@@ -110,40 +79,6 @@ def attempts(container: Container, name: str) -> list[tuple[str, int | None]]:
     )
     with container.engine.connect() as conn:
         return [tuple(row) for row in conn.execute(query)]
-
-
-def settled(container: Container) -> bool:
-    return all(s not in ("pending", "in_flight") for s in statuses(container).values())
-
-
-def deliver_until(
-    container: Container,
-    done: Callable[[], bool],
-    *,
-    timeout: float = 15.0,
-    relay: Relay | None = None,
-) -> Relay:
-    """Run a relay until ``done()`` holds (then stop it cleanly)."""
-
-    async def main() -> Relay:
-        running = relay or container.relay("test-relay")
-        stop = asyncio.Event()
-        task = asyncio.create_task(running.run(stop))
-        deadline = time.monotonic() + timeout
-        try:
-            while not await asyncio.to_thread(done):
-                assert time.monotonic() < deadline, (
-                    f"not done after {timeout} s: {statuses(container)}"
-                )
-                assert not task.done(), task.exception()
-                await asyncio.sleep(0.02)
-        finally:
-            stop.set()
-            await task
-            await running.aclose()
-        return running
-
-    return asyncio.run(main())
 
 
 def test_every_message_is_delivered_once_in_order_per_aggregate(

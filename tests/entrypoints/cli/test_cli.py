@@ -279,3 +279,40 @@ def test_demo_prepares_an_install_with_usage_and_invoices(tmp_path: Path) -> Non
     again = runner.invoke(app, ["demo", "--no-serve", "--dir", str(directory)])
     assert again.exit_code == 0
     assert "reusing the data already there" in again.output
+
+
+def test_cases_are_listed_shown_and_closed_from_the_command_line(
+    config: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "usage.ndjson"
+    path.write_bytes(ndjson([event("a"), event("b"), event("c", subject="tenant-z")]))
+    assert runner.invoke(app, ["ingest", str(path), "--config", str(config)]).exit_code == 0
+    listed = runner.invoke(app, ["cases", "list", "--kind", "unmapped_usage", "-c", str(config)])
+    assert listed.exit_code == 0, listed.output
+    assert "product_tenant tenant-a" in listed.output
+    assert "product_tenant tenant-z" in listed.output
+    case_id = re.search(r"(case_\w+)\s.*tenant-a", listed.output)
+    assert case_id is not None
+    shown = runner.invoke(app, ["cases", "show", case_id.group(1), "-c", str(config)])
+    assert "unmapped_events: 2" in shown.output
+    no_reason = runner.invoke(app, ["cases", "ignore", case_id.group(1), "-c", str(config)])
+    assert no_reason.exit_code == 2
+    assert "--reason" in no_reason.output
+    not_a_delivery = runner.invoke(app, ["cases", "retry", case_id.group(1), "-c", str(config)])
+    assert (not_a_delivery.exit_code, "has no message to retry" in not_a_delivery.output) == (
+        1,
+        True,
+    )
+    ignored = runner.invoke(
+        app, ["cases", "ignore", case_id.group(1), "--reason", "a test tenant", "-c", str(config)]
+    )
+    assert ignored.exit_code == 0, ignored.output
+    assert "ignored" in ignored.output
+    again = runner.invoke(
+        app, ["cases", "resolve", case_id.group(1), "--reason", "again", "-c", str(config)]
+    )
+    assert (again.exit_code, "already ignored" in again.output) == (1, True)
+    open_now = runner.invoke(app, ["cases", "list", "--status", "open", "-c", str(config)])
+    assert "tenant-z" in open_now.output and "tenant-a" not in open_now.output
+    bad = runner.invoke(app, ["cases", "list", "--kind", "nope", "-c", str(config)])
+    assert (bad.exit_code, "is not one of" in bad.output) == (2, True)

@@ -44,6 +44,7 @@ class WebhookDestination:
         lookup_url: str | None = None,
         secret: bytes | None = None,
         timeout: float = 10.0,
+        connections: int = 4,
         allow_private: frozenset[str] = frozenset(),
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -52,8 +53,13 @@ class WebhookDestination:
         self._secret = secret
         self._clock = clock
         self._allow_private = allow_private
+        # one connection per concurrent attempt (and one for lookups): the pool checks every
+        # idle connection on each request, so a larger pool only costs time
+        limits = httpx.Limits(
+            max_connections=connections + 1, max_keepalive_connections=connections + 1
+        )
         self._client = httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, transport=transport
+            timeout=timeout, follow_redirects=False, transport=transport, limits=limits
         )
 
     async def send(self, message: OutboundMessage) -> Attempt:

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from revsync.adapters.db.bulk import insert_rows
 from revsync.adapters.db.tables import (
     destination_circuits,
     exception_cases,
@@ -39,6 +40,14 @@ from revsync.ports.delivery import (
 
 #: statuses that hold back the later messages of their (destination, aggregate)
 UNFINISHED = (MessageStatus.PENDING.value, MessageStatus.IN_FLIGHT.value, "failed")
+
+
+def _unfinished(status: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+    """``status IN ('pending', 'in_flight', 'failed')`` written out as constants: the partial
+    index on unfinished messages serves a query only when its predicate is visibly implied,
+    which bound parameters hide from SQLite's planner (measured: 16 ms instead of 0.1 ms for
+    a claim over 10,000 messages)."""
+    return status.in_([sa.literal_column(f"'{value}'") for value in UNFINISHED])
 
 
 def _insert(conn: sa.Connection, table: sa.Table) -> Any:
@@ -100,24 +109,30 @@ class SqlOutboxRepository:
         self, destination: str, limit: int, now: datetime, owner: str, lease_until: datetime
     ) -> list[OutboundMessage]:
         m = outbox_messages.c
-        heads = (
-            sa.select(sa.func.min(m.id))
-            .where(m.destination == destination, m.status.in_(UNFINISHED))
-            .group_by(m.aggregate)
+        h = outbox_messages.alias("h").c
+        # the oldest unfinished message of its aggregate (a probe of the partial index)
+        head = ~sa.exists().where(
+            h.destination == m.destination,
+            h.aggregate == m.aggregate,
+            h.id < m.id,
+            _unfinished(h.status),
         )
-        due = sa.or_(
-            sa.and_(m.status == MessageStatus.PENDING.value, m.next_attempt_at <= now),
+        rows: list[sa.Row[Any]] = []
+        for due in (
             sa.and_(m.status == MessageStatus.IN_FLIGHT.value, m.lease_until < now),
-        )
-        query = (
-            sa.select(outbox_messages)
-            .where(m.id.in_(heads), due)
-            .order_by(m.next_attempt_at, m.id)
-            .limit(limit)
-        )
-        if self._conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = self._conn.execute(query).all()
+            sa.and_(m.status == MessageStatus.PENDING.value, m.next_attempt_at <= now),
+        ):
+            if len(rows) >= limit:
+                break
+            query = (
+                sa.select(outbox_messages)
+                .where(m.destination == destination, due, head)
+                .order_by(m.next_attempt_at, m.id)
+                .limit(limit - len(rows))
+            )
+            if self._conn.dialect.name == "postgresql":
+                query = query.with_for_update(of=outbox_messages, skip_locked=True)
+            rows += self._conn.execute(query).all()
         if not rows:
             return []
         claimed = []
@@ -140,49 +155,36 @@ class SqlOutboxRepository:
         return claimed
 
     def finish(self, done: Sequence[tuple[Finished, Decision]], owner: str) -> list[int]:
+        if not done:
+            return []
         m = outbox_messages.c
-        changed = []
-        for finished, decision in done:
-            message = finished.message
-            attempt = finished.attempt
-            values: dict[str, Any] = {
-                "status": decision.status.value,
-                "lease_owner": None,
-                "lease_until": None,
-                "unsure": finished.unsure,
-            }
-            if decision.status is MessageStatus.DELIVERED:
-                values |= {"delivered_at": finished.finished_at, "remote_id": attempt.remote_id}
-                values["last_error"] = None
-            else:
-                values["last_error"] = decision.error
-            if decision.next_attempt_at is not None:
-                values["next_attempt_at"] = decision.next_attempt_at
-            updated = self._conn.execute(
-                outbox_messages.update()
-                .where(
-                    m.id == message.id,
-                    m.lease_owner == owner,
-                    m.status == MessageStatus.IN_FLIGHT.value,
-                )
-                .values(values)
-            ).rowcount
-            if not updated:
-                continue  # the lease ran out and another relay has it now
-            changed.append(message.id)
-            self._conn.execute(
-                outbox_attempts.insert().values(
-                    message_id=message.id,
-                    number=message.attempts,
-                    started_at=finished.started_at,
-                    finished_at=finished.finished_at,
-                    outcome=_outcome(finished),
-                    status_code=attempt.status_code,
-                    error=None if attempt.delivered else decision.error,
-                    relay=owner,
-                )
+        ids = [f.message.id for f, _ in done]
+        held = sa.select(m.id).where(
+            m.id.in_(ids), m.lease_owner == owner, m.status == MessageStatus.IN_FLIGHT.value
+        )
+        if self._conn.dialect.name == "postgresql":
+            held = held.with_for_update()
+        still_ours = set(self._conn.execute(held).scalars())
+        mine = [(f, d) for f, d in done if f.message.id in still_ours]
+        if not mine:
+            return []
+        update = (
+            outbox_messages.update()
+            .where(m.id == sa.bindparam("target"))
+            .values(
+                status=sa.bindparam("new_status"),
+                lease_owner=None,
+                lease_until=None,
+                unsure=sa.bindparam("new_unsure"),
+                last_error=sa.bindparam("error"),
+                next_attempt_at=sa.func.coalesce(sa.bindparam("next_at"), m.next_attempt_at),
+                delivered_at=sa.bindparam("delivered"),
+                remote_id=sa.func.coalesce(sa.bindparam("remote"), m.remote_id),
             )
-        return changed
+        )
+        self._conn.execute(update, [_finished_values(f, d) for f, d in mine])
+        insert_rows(self._conn, outbox_attempts, [_attempt_row(f, d, owner) for f, d in mine])
+        return [f.message.id for f, _ in mine]
 
     def get(self, message_id: int) -> StoredMessage | None:
         row = self._conn.execute(
@@ -265,6 +267,33 @@ class SqlOutboxRepository:
         if until is not None:
             query = query.where(m.created_at < until)
         return [int(i) for i in self._conn.execute(query.order_by(m.id)).scalars()]
+
+
+def _finished_values(finished: Finished, decision: Decision) -> dict[str, Any]:
+    delivered = decision.status is MessageStatus.DELIVERED
+    return {
+        "target": finished.message.id,
+        "new_status": decision.status.value,
+        "new_unsure": finished.unsure,
+        "error": None if delivered else decision.error,
+        "next_at": decision.next_attempt_at,
+        "delivered": finished.finished_at if delivered else None,
+        "remote": finished.attempt.remote_id if delivered else None,
+    }
+
+
+def _attempt_row(finished: Finished, decision: Decision, owner: str) -> dict[str, Any]:
+    attempt = finished.attempt
+    return {
+        "message_id": finished.message.id,
+        "number": finished.message.attempts,
+        "started_at": finished.started_at,
+        "finished_at": finished.finished_at,
+        "outcome": _outcome(finished),
+        "status_code": attempt.status_code,
+        "error": None if attempt.delivered else decision.error,
+        "relay": owner,
+    }
 
 
 def _outcome(finished: Finished) -> str:

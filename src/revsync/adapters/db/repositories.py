@@ -344,6 +344,10 @@ class SqlDeadLetterStore:
                 ],
             )
 
+    def counts(self) -> dict[str, int]:
+        query = sa.select(dead_letters.c.channel, sa.func.count()).group_by(dead_letters.c.channel)
+        return {channel: int(n) for channel, n in self._conn.execute(query)}
+
     def page(
         self, *, channel: str | None, after_id: int | None, limit: int
     ) -> list[StoredDeadLetter]:

@@ -23,6 +23,7 @@ import structlog
 
 from revsync.adapters.failpoints import NONE, FailpointError, Failpoints
 from revsync.domain.delivery import (
+    TERMINAL,
     Attempt,
     CaseKind,
     CaseStatus,
@@ -163,6 +164,8 @@ class Relay:
         return claimed
 
     def _exchange(self, done: list[Finished], want: Mapping[str, int]) -> list[OutboundMessage]:
+        if done:
+            self._failpoints.hit("relay.before_record")  # attempts made, none recorded yet
         with self._uow() as uow:
             now = self._clock.now()
             circuits = uow.circuits.all()
@@ -256,7 +259,8 @@ class Relay:
                     last_error=decision.error,
                 )
             )
-        elif decision.status in (MessageStatus.DELIVERED, MessageStatus.SKIPPED):
+        elif message.attempts > 1 and decision.status in TERMINAL:
+            # only a message that failed before can have a case (and a retry's round)
             case = uow.cases.of_message(message.id)
             if case is not None and case.status is CaseStatus.RETRYING:
                 uow.cases.set_status(

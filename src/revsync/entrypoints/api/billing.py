@@ -21,6 +21,7 @@ from revsync.entrypoints.api.bodies import (
     json_object,
     json_response,
     optional_date,
+    optional_object,
     plan_out,
     required_date,
 )
@@ -235,14 +236,6 @@ async def apply_coupon(subscription_id: str, request: Request, key: Admin) -> Re
     return json_response(subscription_out(subscription), 201)
 
 
-async def _optional_object(request: Request) -> dict[str, Any]:
-    """The JSON object body, or {} when the request has no body."""
-    has_body = int(request.headers.get("content-length") or 0) or request.headers.get(
-        "transfer-encoding"
-    )
-    return await json_object(request) if has_body else {}
-
-
 def _int(data: dict[str, Any], name: str) -> int | None:
     value = data.get(name)
     if value is None:
@@ -258,7 +251,7 @@ def _int(data: dict[str, Any], name: str) -> int | None:
 @router.post("/v1/billing-runs", status_code=201, summary="Run billing as of a date")
 async def post_billing_run(request: Request, key: Admin) -> Response:
     container = _container(request)
-    data = await _optional_object(request)
+    data = await optional_object(request)
     report = container.billing.run(optional_date(data, "as_of"), request.state.actor)
     return json_response(
         {
@@ -344,7 +337,7 @@ def line_events(
 )
 async def void_invoice(invoice_id: str, request: Request, key: Admin) -> Response:
     container = _container(request)
-    data = await _optional_object(request)
+    data = await optional_object(request)
     note = container.billing.void(
         invoice_id, str(data.get("reason", "")), request.state.actor, request.state.correlation_id
     )

@@ -38,6 +38,14 @@ async def json_object(request: Request) -> dict[str, Any]:
     return value
 
 
+async def optional_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, or {} when the request has no body."""
+    has_body = int(request.headers.get("content-length") or 0) or request.headers.get(
+        "transfer-encoding"
+    )
+    return await json_object(request) if has_body else {}
+
+
 def json_response(content: Any, status: int = 200) -> Response:
     """A JSON response; Decimals become plain decimal strings."""
     return Response(

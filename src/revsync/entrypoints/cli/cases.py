@@ -49,18 +49,20 @@ def cases_list(
     )
     with container_for(config) as container:
         found = container.cases.find(where, after=None, limit=limit)
-    table = Table("id", "kind", "status", "object", "destination", "opened", "last error")
+    # one line per case, so that the list reads (and greps) the same in any terminal
     for case in found:
-        table.add_row(
+        parts = [
             case.id,
             case.kind.value,
             case.status.value,
             f"{case.object_type} {case.object_id}",
-            case.destination or "",
+            f"→ {case.destination}" if case.destination else "",
             case.opened_at.isoformat(timespec="seconds"),
-            (case.last_error or "")[:80],
-        )
-    console.print(table)
+            case.last_error or "",
+        ]
+        console.print("  ".join(p for p in parts if p), highlight=False, soft_wrap=True)
+    if not found:
+        console.print("no cases")
 
 
 @cases_app.command("show")

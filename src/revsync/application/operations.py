@@ -1,0 +1,75 @@
+"""What operators watch: the outbox per destination, the circuits, open exception cases and
+refused inputs — read in one transaction, for the metrics endpoint and the dashboard."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from revsync.domain.delivery import Circuit, MessageStatus
+from revsync.ports.clock import Clock
+from revsync.ports.delivery import DestinationStats
+from revsync.ports.repositories import UnitOfWorkFactory
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationHealth:
+    """One destination: its messages by status, the age of its oldest waiting message and its
+    circuit."""
+
+    name: str
+    by_status: dict[str, int]
+    oldest_pending_seconds: float
+    circuit: Circuit
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """Everything the operations views show."""
+
+    at: datetime
+    destinations: list[DestinationHealth]
+    open_cases: dict[str, int]
+    dead_letters: dict[str, int]
+
+
+class Operations:
+    """Reads the state operators watch."""
+
+    def __init__(
+        self, unit_of_work: UnitOfWorkFactory, clock: Clock, destinations: Sequence[str]
+    ) -> None:
+        self._uow = unit_of_work
+        self._clock = clock
+        self._configured = tuple(destinations)
+
+    def health(self) -> Health:
+        """The outbox, circuits, cases and dead letters now. Every configured destination is
+        listed (with zeros when it has no messages), and so is any destination that still has
+        messages after it was removed from the configuration."""
+        now = self._clock.now()
+        with self._uow(write=False) as uow:
+            stats = uow.outbox.stats()
+            circuits = uow.circuits.all()
+            cases = uow.cases.open_counts()
+            letters = uow.dead_letters.counts()
+        names = sorted({*self._configured, *stats})
+        return Health(
+            now,
+            [_destination(n, stats.get(n), circuits.get(n) or Circuit(n), now) for n in names],
+            cases,
+            letters,
+        )
+
+
+def _destination(
+    name: str, stats: DestinationStats | None, circuit: Circuit, now: datetime
+) -> DestinationHealth:
+    by_status = dict.fromkeys((s.value for s in MessageStatus), 0)
+    oldest = 0.0
+    if stats is not None:
+        by_status.update(stats.by_status)
+        if stats.oldest_pending_at is not None:
+            oldest = max(0.0, (now - stats.oldest_pending_at).total_seconds())
+    return DestinationHealth(name, by_status, oldest, circuit)

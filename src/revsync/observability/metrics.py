@@ -1,0 +1,72 @@
+"""Prometheus metrics, read from the database when scraped (so every API and worker process
+reports the same figures): the outbox per destination and status, the oldest waiting message,
+circuit states, open exception cases and refused inputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from revsync.application.operations import Health
+from revsync.domain.delivery import CircuitState
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class HealthCollector(Collector):
+    """Turns :class:`~revsync.application.operations.Health` into metric families."""
+
+    def __init__(self, read: Callable[[], Health]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        health = self._read()
+        messages = GaugeMetricFamily(
+            "revsync_outbox_messages",
+            "Outbox messages by destination and status (failed: held by an exception case).",
+            labels=["destination", "status"],
+        )
+        oldest = GaugeMetricFamily(
+            "revsync_outbox_oldest_pending_seconds",
+            "Age of the oldest message waiting for delivery (0 when none waits).",
+            labels=["destination"],
+        )
+        circuit = GaugeMetricFamily(
+            "revsync_outbox_circuit_state",
+            "1 for the destination's current circuit state, 0 for the others.",
+            labels=["destination", "state"],
+        )
+        failures = GaugeMetricFamily(
+            "revsync_outbox_circuit_failures",
+            "Consecutive retriable failures counted by the destination's circuit.",
+            labels=["destination"],
+        )
+        for destination in health.destinations:
+            for status, count in sorted(destination.by_status.items()):
+                messages.add_metric([destination.name, status], count)
+            oldest.add_metric([destination.name], destination.oldest_pending_seconds)
+            for state in CircuitState:
+                current = 1.0 if destination.circuit.state is state else 0.0
+                circuit.add_metric([destination.name, state.value], current)
+            failures.add_metric([destination.name], destination.circuit.failures)
+        cases = GaugeMetricFamily(
+            "revsync_cases_open", "Open (or retrying) exception cases by kind.", labels=["kind"]
+        )
+        for kind, count in sorted(health.open_cases.items()):
+            cases.add_metric([kind], count)
+        letters = GaugeMetricFamily(
+            "revsync_dead_letters", "Refused inputs kept with their reason.", labels=["channel"]
+        )
+        for channel, count in sorted(health.dead_letters.items()):
+            letters.add_metric([channel], count)
+        yield from (messages, oldest, circuit, failures, cases, letters)
+
+
+def render(read: Callable[[], Health]) -> bytes:
+    """The metrics in the Prometheus text format."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(HealthCollector(read))
+    return generate_latest(registry)

@@ -1,0 +1,136 @@
+"""Delivery rules: backoff with jitter and Retry-After, giving up, the circuit breaker, what
+an attempt makes of a message, and idempotency keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from revsync.domain.delivery import (
+    Attempt,
+    Circuit,
+    CircuitPolicy,
+    CircuitState,
+    ErrorClass,
+    MessageStatus,
+    OutboundMessage,
+    RetryPolicy,
+    decide,
+    idempotency_key,
+)
+
+T0 = datetime(2026, 11, 27, 12, tzinfo=UTC)
+POLICY = RetryPolicy(base_seconds=1, factor=2, max_delay_seconds=60, max_attempts=5)
+
+
+def message(round_attempts: int = 1, created: datetime = T0) -> OutboundMessage:
+    return OutboundMessage(
+        id=1,
+        destination="ledger",
+        aggregate="customer:a",
+        kind="invoice.finalized",
+        object_type="invoice",
+        object_id="inv-1",
+        key="k",
+        payload={},
+        correlation_id=None,
+        created_at=created,
+        attempts=round_attempts,
+        unsure=False,
+        round_attempts=round_attempts,
+        round_started_at=created,
+    )
+
+
+@given(attempts=st.integers(1, 40), jitter=st.floats(0, 1, exclude_max=True))
+def test_the_delay_is_between_half_and_all_of_the_capped_backoff(
+    attempts: int, jitter: float
+) -> None:
+    backoff = min(60.0, 2.0 ** (attempts - 1))
+    delay = POLICY.delay(attempts, jitter)
+    assert backoff / 2 <= delay <= backoff
+
+
+def test_retry_after_wins_when_it_asks_for_longer() -> None:
+    assert POLICY.delay(1, 0.0, retry_after=30) == 30
+    assert POLICY.delay(8, 0.99, retry_after=1) == POLICY.delay(8, 0.99)
+
+
+def test_a_retriable_failure_is_retried_until_the_attempts_or_the_age_run_out() -> None:
+    failure = Attempt.failed(ErrorClass.RETRIABLE, "busy", status_code=503)
+    later = decide(message(1), failure, POLICY, T0, jitter=0.0)
+    assert (later.status, later.next_attempt_at) == (
+        MessageStatus.PENDING,
+        T0 + timedelta(seconds=0.5),
+    )
+    assert later.error == "retriable: HTTP 503: busy"
+    given_up = decide(message(5), failure, POLICY, T0, jitter=0.0)
+    assert given_up.status is MessageStatus.FAILED and given_up.opens_case
+    assert (
+        given_up.error
+        == "gave up: 5 attempts made (the policy allows 5); last error: retriable: HTTP 503: busy"
+    )
+    old = message(2, created=T0 - timedelta(hours=72))
+    too_old = decide(old, failure, POLICY, T0, jitter=0.0)
+    assert too_old.error is not None and "past the maximum age (72 h)" in too_old.error
+
+
+def test_refused_skipped_and_delivered_attempts() -> None:
+    refused = decide(
+        message(),
+        Attempt.failed(ErrorClass.FATAL, "bad tax code", status_code=422),
+        POLICY,
+        T0,
+        0.5,
+    )
+    assert (refused.status, refused.error) == (
+        MessageStatus.FAILED,
+        "refused: fatal: HTTP 422: bad tax code",
+    )
+    skipped = decide(
+        message(), Attempt.failed(ErrorClass.SKIPPABLE, "gone", status_code=410), POLICY, T0, 0.5
+    )
+    assert skipped.status is MessageStatus.SKIPPED and not skipped.opens_case
+    assert decide(message(), Attempt.ok("d-1"), POLICY, T0, 0.5).status is MessageStatus.DELIVERED
+
+
+def test_a_lost_answer_is_described_as_such() -> None:
+    lost = Attempt.failed(ErrorClass.RETRIABLE, "ReadTimeout", ambiguous=True)
+    assert decide(message(), lost, POLICY, T0, 0.0).error == (
+        "retriable: ReadTimeout (response lost: it may have arrived)"
+    )
+
+
+def test_the_circuit_opens_after_consecutive_retriable_failures_and_probes_one_at_a_time() -> None:
+    policy = CircuitPolicy(failure_threshold=3, open_for=timedelta(seconds=30))
+    busy = Attempt.failed(ErrorClass.RETRIABLE, "busy")
+    refused = Attempt.failed(ErrorClass.FATAL, "no")
+    circuit = Circuit("ledger")
+    circuit = circuit.record(busy, T0, policy).record(busy, T0, policy)
+    assert (circuit.state, circuit.failures, circuit.allows(T0, policy)) == (
+        CircuitState.CLOSED,
+        2,
+        None,
+    )
+    # a refusal shows the destination answers: the count starts again
+    assert circuit.record(refused, T0, policy).failures == 0
+    opened = circuit.record(busy, T0, policy)
+    assert (opened.state, opened.opened_at) == (CircuitState.OPEN, T0)
+    assert opened.allows(T0 + timedelta(seconds=29), policy) == 0
+    assert opened.allows(T0 + timedelta(seconds=30), policy) == 1
+    probing = opened.probing()
+    assert probing.state is CircuitState.HALF_OPEN
+    # a failed probe opens it again from now; a good one closes it
+    again = probing.record(busy, T0 + timedelta(seconds=31), policy)
+    assert (again.state, again.opened_at) == (CircuitState.OPEN, T0 + timedelta(seconds=31))
+    assert probing.record(Attempt.ok(), T0, policy) == Circuit("ledger")
+
+
+def test_idempotency_keys_are_versioned_deterministic_and_unambiguous() -> None:
+    key = idempotency_key("invoice.finalized", "inv-1", "INV-000001")
+    assert key == idempotency_key("invoice.finalized", "inv-1", "INV-000001")
+    assert key.startswith("rsv1-") and len(key) == 45
+    assert key != idempotency_key("invoice.finalized", "inv-1INV", "-000001")
+    assert key != idempotency_key("credit_note.issued", "inv-1", "INV-000001")
