@@ -11,6 +11,7 @@ from revsync.domain.delivery import idempotency_key
 from revsync.domain.invoicing import Invoice
 from revsync.ports.delivery import NewMessage
 from revsync.schemas.invoices_v1 import invoice_out
+from revsync.schemas.wire import plain_decimals
 
 
 class Announcer:
@@ -44,7 +45,7 @@ class Announcer:
                 object_type=object_type,
                 object_id=object_id,
                 key=key,
-                payload=payload,
+                payload=plain_decimals(payload),  # stored as it will be sent
                 correlation_id=correlation_id,
             )
             for name in destinations

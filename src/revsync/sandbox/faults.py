@@ -188,8 +188,11 @@ class _Store:
                 data.counts[f"fault_{fault.kind}"] += 1
             return fault
 
-    def commit(self, key: str, body: Any) -> tuple[int, bool]:
-        """Commit a document; (its id, True), or (the existing id, False) when deduplicated."""
+    def commit(
+        self, key: str, body: Any, headers: dict[str, str] | None = None, raw: bytes = b""
+    ) -> tuple[int, bool]:
+        """Commit a document; (its id, True), or (the existing id, False) when deduplicated.
+        The request's headers and raw body are kept with it (to check signatures)."""
         with self._lock:
             data = self._data
             existing = data.first_by_key.get(key)
@@ -200,6 +203,8 @@ class _Store:
                 "key": key,
                 "body": body,
                 "received_at": time.time(),
+                "headers": headers or {},
+                "raw": raw,
             }
             data.documents.append(document)
             data.first_by_key.setdefault(key, document)
@@ -357,7 +362,8 @@ class FaultServer:
         self._store.set_chaos(_make_chaos(rate, kinds, seed, retry_after, stall_seconds))
 
     def documents(self) -> list[dict[str, Any]]:
-        """Every committed document: ``{"id", "key", "body", "received_at"}`` (epoch s)."""
+        """Every committed document: ``{"id", "key", "body", "received_at"}`` (epoch s), with
+        the request's ``headers`` (lower-case names) and ``raw`` body."""
         return self._store.documents()
 
     def commits(self) -> dict[str, int]:
@@ -467,21 +473,22 @@ class FaultServer:
             return _error(400, "invalid JSON")
         fault = self._store.take_fault()
         if fault is None:
-            return self._commit(key, body)
-        return self._apply(fault, key, body)
+            return self._commit(key, body, request)
+        return self._apply(fault, key, body, request)
 
-    def _commit(self, key: str, body: Any) -> _Reply:
-        document_id, created = self._store.commit(key, body)
+    def _commit(self, key: str, body: Any, request: _Request) -> _Reply:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers}
+        document_id, created = self._store.commit(key, body, headers, request.body)
         return _Reply(201 if created else 200, {"id": document_id, "key": key})
 
-    def _apply(self, fault: Fault, key: str, body: Any) -> _Reply | _Drop:
+    def _apply(self, fault: Fault, key: str, body: Any, request: _Request) -> _Reply | _Drop:
         if fault.kind in _ANSWERED:
             headers: tuple[tuple[str, str], ...] = ()
             if fault.retry_after is not None:
                 headers = (("Retry-After", str(math.ceil(fault.retry_after))),)
             return _Reply(int(fault.kind), {"error": _ANSWERED[fault.kind]}, headers)
         if fault.kind == "commit_then_drop":
-            self._store.commit(key, body)
+            self._commit(key, body, request)
         return _Drop(fault.seconds if fault.kind == "stall" else 0.0)
 
     def _lookup(self, segment: str) -> _Reply:

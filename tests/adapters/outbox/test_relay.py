@@ -5,6 +5,8 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -15,6 +17,7 @@ import sqlalchemy as sa
 
 from revsync.adapters.db.tables import destination_circuits, outbox_attempts, outbox_messages
 from revsync.bootstrap import Container, build
+from revsync.config import ConfigError
 from revsync.domain.delivery import CaseKind, CaseStatus, idempotency_key
 from revsync.ports.delivery import CaseFilter, NewMessage
 from revsync.sandbox.faults import Fault, FaultServer
@@ -162,7 +165,9 @@ def test_a_refusal_opens_a_case_and_holds_back_its_aggregate_until_resolved(
 ) -> None:
     container = make(destination(target))
     target.script(Fault("422"))
-    enqueue(container, [("customer:a", "doc-1"), ("customer:a", "doc-2"), ("customer:b", "doc-3")])
+    enqueue(container, [("customer:a", "doc-1"), ("customer:a", "doc-2")])
+    deliver_until(container, lambda: statuses(container)["doc-1"] == "failed")
+    enqueue(container, [("customer:b", "doc-3")])
     deliver_until(container, lambda: statuses(container)["doc-3"] == "delivered")
     # doc-1 refused: a case; doc-2 waits behind it; customer b is not held back
     assert statuses(container) == {"doc-1": "failed", "doc-2": "pending", "doc-3": "delivered"}
@@ -272,3 +277,49 @@ def test_a_destination_in_a_private_network_is_refused_unless_allowed(
     assert case.last_error is not None
     assert "unsafe destination" in case.last_error
     assert "plain http is only allowed" in case.last_error
+
+
+def test_a_signed_destination_gets_an_hmac_of_the_exact_body(
+    any_db_url: str, target: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REVSYNC_BOOKS_SECRET", "s3cret-value")
+    container = wired(any_db_url, destination(target, secret_env="REVSYNC_BOOKS_SECRET"))
+    try:
+        [key] = enqueue(container, [("customer:a", "doc-1")])
+        deliver_until(container, lambda: settled(container))
+    finally:
+        container.close()
+    [document] = target.documents()
+    headers = document["headers"]
+    assert (headers["idempotency-key"], headers["x-revsync-event"]) == (key, "invoice.finalized")
+    stamp, mac = dict(
+        part.split("=", 1) for part in headers["x-revsync-signature"].split(",")
+    ).values()
+    expected = hmac.new(b"s3cret-value", stamp.encode() + b"." + document["raw"], hashlib.sha256)
+    assert mac == expected.hexdigest()
+    assert abs(int(stamp) - time.time()) < 60
+
+
+def test_a_missing_secret_stops_the_worker_before_it_starts(
+    any_db_url: str, target: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REVSYNC_BOOKS_SECRET", raising=False)
+    container = wired(any_db_url, destination(target, secret_env="REVSYNC_BOOKS_SECRET"))
+    try:
+        with pytest.raises(
+            ConfigError, match=r"outbox.destinations.0.secret_env: REVSYNC_BOOKS_SECRET is not set"
+        ):
+            container.relay()
+    finally:
+        container.close()
+
+
+def test_the_rate_limit_spreads_the_starts(
+    make: Callable[..., Container], target: FaultServer
+) -> None:
+    container = make(destination(target, rate_per_second=20, concurrency=8))
+    enqueue(container, [(f"customer:{n}", f"doc-{n}") for n in range(30)])
+    deliver_until(container, lambda: settled(container))
+    received = sorted(d["received_at"] for d in target.documents())
+    # a burst of one second's worth (20), then 20 per second: the last 10 take half a second
+    assert received[-1] - received[0] >= 0.45

@@ -13,9 +13,9 @@ from typing import Any
 import msgspec
 from fastapi import Request, Response
 
-from revsync.domain.money import plain
 from revsync.domain.pricing import Plan, plan_to_mapping
 from revsync.entrypoints.api.errors import ApiError
+from revsync.schemas.wire import plain_decimals
 
 MAX_BODY = 1024 * 1024
 _decode = msgspec.json.Decoder(float_hook=Decimal).decode
@@ -49,18 +49,8 @@ async def optional_object(request: Request) -> dict[str, Any]:
 def json_response(content: Any, status: int = 200) -> Response:
     """A JSON response; Decimals become plain decimal strings."""
     return Response(
-        _encode(_plain_decimals(content)), status_code=status, media_type="application/json"
+        _encode(plain_decimals(content)), status_code=status, media_type="application/json"
     )
-
-
-def _plain_decimals(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return plain(value)
-    if isinstance(value, dict):
-        return {k: _plain_decimals(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain_decimals(v) for v in value]
-    return value
 
 
 def required_date(data: dict[str, Any], name: str) -> date:
