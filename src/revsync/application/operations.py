@@ -22,6 +22,7 @@ class DestinationHealth:
     by_status: dict[str, int]
     oldest_pending_seconds: float
     circuit: Circuit
+    attempts: dict[str, int]  # outcome → attempts that ended so
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,20 +52,34 @@ class Operations:
         now = self._clock.now()
         with self._uow(write=False) as uow:
             stats = uow.outbox.stats()
+            attempts = uow.outbox.attempt_counts()
             circuits = uow.circuits.all()
             cases = uow.cases.open_counts()
             letters = uow.dead_letters.counts()
-        names = sorted({*self._configured, *stats})
+        names = sorted({*self._configured, *stats, *(d for d, _ in attempts)})
         return Health(
             now,
-            [_destination(n, stats.get(n), circuits.get(n) or Circuit(n), now) for n in names],
+            [
+                _destination(
+                    n,
+                    stats.get(n),
+                    circuits.get(n) or Circuit(n),
+                    {o: c for (d, o), c in attempts.items() if d == n},
+                    now,
+                )
+                for n in names
+            ],
             cases,
             letters,
         )
 
 
 def _destination(
-    name: str, stats: DestinationStats | None, circuit: Circuit, now: datetime
+    name: str,
+    stats: DestinationStats | None,
+    circuit: Circuit,
+    attempts: dict[str, int],
+    now: datetime,
 ) -> DestinationHealth:
     by_status = dict.fromkeys((s.value for s in MessageStatus), 0)
     oldest = 0.0
@@ -72,4 +87,5 @@ def _destination(
         by_status.update(stats.by_status)
         if stats.oldest_pending_at is not None:
             oldest = max(0.0, (now - stats.oldest_pending_at).total_seconds())
-    return DestinationHealth(name, by_status, oldest, circuit)
+    outcomes = dict.fromkeys(("delivered", "found", "retriable", "fatal", "skippable"), 0)
+    return DestinationHealth(name, by_status, oldest, circuit, {**outcomes, **attempts})

@@ -44,7 +44,15 @@ class HealthCollector(Collector):
             "Consecutive retriable failures counted by the destination's circuit.",
             labels=["destination"],
         )
+        attempts = GaugeMetricFamily(
+            "revsync_outbox_attempts",
+            "Delivery attempts by how they ended (delivered, found by key, retriable, fatal, "
+            "skippable), since the database was created.",
+            labels=["destination", "outcome"],
+        )
         for destination in health.destinations:
+            for outcome, count in sorted(destination.attempts.items()):
+                attempts.add_metric([destination.name, outcome], count)
             for status, count in sorted(destination.by_status.items()):
                 messages.add_metric([destination.name, status], count)
             oldest.add_metric([destination.name], destination.oldest_pending_seconds)
@@ -62,7 +70,7 @@ class HealthCollector(Collector):
         )
         for channel, count in sorted(health.dead_letters.items()):
             letters.add_metric([channel], count)
-        yield from (messages, oldest, circuit, failures, cases, letters)
+        yield from (messages, attempts, oldest, circuit, failures, cases, letters)
 
 
 def render(read: Callable[[], Health]) -> bytes:

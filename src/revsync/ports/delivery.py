@@ -134,6 +134,10 @@ class OutboxRepository(Protocol):
 
     def stats(self) -> dict[str, DestinationStats]: ...
 
+    def attempt_counts(self) -> dict[tuple[str, str], int]:
+        """How many attempts ended how: (destination, outcome) → count, since the start."""
+        ...
+
     def delivered_between(
         self, destination: str | None, since: datetime | None, until: datetime | None
     ) -> list[int]:

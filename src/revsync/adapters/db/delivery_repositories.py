@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from revsync.adapters.db.bulk import insert_rows
 from revsync.adapters.db.tables import (
+    delivery_counters,
     destination_circuits,
     exception_cases,
     outbox_attempts,
@@ -184,7 +186,24 @@ class SqlOutboxRepository:
         )
         self._conn.execute(update, [_finished_values(f, d) for f, d in mine])
         insert_rows(self._conn, outbox_attempts, [_attempt_row(f, d, owner) for f, d in mine])
+        self._count(Counter((f.message.destination, _outcome(f)) for f, _ in mine))
         return [f.message.id for f, _ in mine]
+
+    def _count(self, counts: Counter[tuple[str, str]]) -> None:
+        c = delivery_counters.c
+        for (destination, outcome), n in sorted(counts.items()):
+            statement = (
+                _insert(self._conn, delivery_counters)
+                .values(destination=destination, outcome=outcome, total=n)
+                .on_conflict_do_update(
+                    index_elements=["destination", "outcome"], set_={"total": c.total + n}
+                )
+            )
+            self._conn.execute(statement)
+
+    def attempt_counts(self) -> dict[tuple[str, str], int]:
+        rows = self._conn.execute(sa.select(delivery_counters))
+        return {(d, o): int(n) for d, o, n in rows}
 
     def get(self, message_id: int) -> StoredMessage | None:
         row = self._conn.execute(

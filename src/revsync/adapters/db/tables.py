@@ -372,6 +372,16 @@ outbox_attempts = sa.Table(
     sa.Column("relay", sa.String(64), nullable=False),
 )
 
+# How many attempts ended how, per destination (kept up to date by the relays, so that
+# metrics never count the attempts table).
+delivery_counters = sa.Table(
+    "delivery_counters",
+    metadata,
+    sa.Column("destination", sa.String(64), primary_key=True),
+    sa.Column("outcome", sa.String(16), primary_key=True),
+    sa.Column("total", sa.BigInteger, nullable=False),
+)
+
 # The circuit of each destination, shared by every relay process.
 destination_circuits = sa.Table(
     "destination_circuits",

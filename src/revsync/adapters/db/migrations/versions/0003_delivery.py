@@ -20,6 +20,13 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
+        "delivery_counters",
+        sa.Column("destination", sa.String(length=64), nullable=False),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("total", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("destination", "outcome", name=op.f("pk_delivery_counters")),
+    )
+    op.create_table(
         "destination_circuits",
         sa.Column("destination", sa.String(length=64), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
@@ -156,3 +163,4 @@ def downgrade() -> None:
 
     op.drop_table("outbox_messages")
     op.drop_table("destination_circuits")
+    op.drop_table("delivery_counters")
