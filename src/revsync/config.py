@@ -176,10 +176,7 @@ class OutboxSettings(_Section):
     @field_validator("destinations")
     @classmethod
     def _unique_names(cls, destinations: list[DestinationSettings]) -> list[DestinationSettings]:
-        names = [d.name for d in destinations]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"destination names must be unique; repeated: {', '.join(repeated)}")
+        _no_repeats([d.name for d in destinations], "destination names")
         return destinations
 
 
@@ -310,10 +307,7 @@ class Settings(BaseSettings):
     @field_validator("meters")
     @classmethod
     def _unique_meter_keys(cls, meters: list[MeterSettings]) -> list[MeterSettings]:
-        keys = [m.key for m in meters]
-        duplicates = sorted({k for k in keys if keys.count(k) > 1})
-        if duplicates:
-            raise ValueError(f"meter keys must be unique; repeated: {', '.join(duplicates)}")
+        _no_repeats([m.key for m in meters], "meter keys")
         return meters
 
     def audit_snapshot(self) -> dict[str, Any]:
@@ -325,6 +319,12 @@ class Settings(BaseSettings):
     def domain_meters(self) -> list[Meter]:
         """The declared meters as domain objects."""
         return [m.to_meter() for m in self.meters]
+
+
+def _no_repeats(values: list[str], what: str) -> None:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{what} must be unique; repeated: {', '.join(repeated)}")
 
 
 def _plan(data: dict[str, Any], index: int) -> Plan:

@@ -74,14 +74,22 @@ def run_relay_with(app: FastAPI, container: Container) -> None:
     running: list[asyncio.Task[None]] = []
 
     async def start() -> None:
-        running.append(asyncio.create_task(deliver(container, stop)))
+        task = asyncio.create_task(deliver(container, stop))
+        task.add_done_callback(_report_relay_end)
+        running.append(task)
 
     async def finish() -> None:
         stop.set()
-        await asyncio.gather(*running)
+        await asyncio.gather(*running, return_exceptions=True)
 
     app.router.on_startup.append(start)
     app.router.on_shutdown.append(finish)
+
+
+def _report_relay_end(task: asyncio.Task[None]) -> None:
+    """A relay that stops before the server does must not go unnoticed."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("relay.crashed", error=repr(task.exception()))
 
 
 def worker_app() -> FastAPI:
