@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from revsync.bootstrap import Container, build
 from revsync.config import Settings
 from revsync.entrypoints.api.app import create_app
-from tests.support import databases
+from tests.support import databases, erp, tryton
 from tests.support.clock import FrozenClock, utc
 
 #: the moment tests run at unless they move the clock
@@ -133,3 +133,19 @@ def ingest(container: Container) -> dict[str, str]:
 @pytest.fixture
 def reader(container: Container) -> dict[str, str]:
     return issue_key(container, "read")
+
+
+@pytest.fixture(scope="session")
+def erp_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Tryton database provisioned for revsync, made once per session (and worker)."""
+    tryton.require_tryton()
+    return erp.provisioned_template(tryton.tryton_template(), tmp_path_factory.mktemp("erp"))
+
+
+@pytest.fixture
+def erp_server(erp_template: Path, tmp_path: Path) -> Iterator[tryton.TrytonServer]:
+    """A real trytond on a copy of the provisioned database."""
+    server = tryton.TrytonServer(tmp_path / "erp", erp_template)
+    server.start()
+    yield server
+    server.stop()

@@ -9,11 +9,16 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy.engine import Engine
 
 from revsync.adapters.clock import RandomIds, SystemClock
+from revsync.adapters.connectors.erp.destination import POSTED_KINDS, ErpDestination
+from revsync.adapters.connectors.erp.provision import Blueprint
+from revsync.adapters.connectors.erp.rpc import TrytonRpc
+from revsync.adapters.connectors.erp.tryton import TrytonErp
+from revsync.adapters.connectors.urls import UnsafeUrl, check_destination
 from revsync.adapters.connectors.webhook import WebhookDestination
 from revsync.adapters.db.engine import create_db_engine
 from revsync.adapters.db.repositories import SqlUnitOfWork
@@ -32,6 +37,7 @@ from revsync.application.catalog import Catalog
 from revsync.application.credits import Credits
 from revsync.application.customers import Customers
 from revsync.application.deadletters import DeadLetters
+from revsync.application.erp import ErpReceipts, ErpStatusSync
 from revsync.application.ingestion import Ingestion, IngestPolicy
 from revsync.application.operations import Operations
 from revsync.application.subscriptions import Subscriptions
@@ -42,6 +48,8 @@ from revsync.ports.clock import Clock, IdSource
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 FAILPOINTS_ENV = "REVSYNC_FAILPOINTS"
+#: the outbox destination name of the ERP
+ERP_DESTINATION = "erp"
 
 
 @dataclass
@@ -86,7 +94,16 @@ class Container:
             lease=timedelta(seconds=worker.lease_seconds),
             poll=worker.poll_seconds,
             failpoints=self.failpoints,
+            receipts=ErpReceipts(),
         )
+
+    def erp(self) -> TrytonErp:
+        """A client of the configured ERP (make it in the event loop that uses it)."""
+        return erp_client(self.settings)
+
+    def erp_sync(self) -> ErpStatusSync:
+        """The payment sync."""
+        return ErpStatusSync(self.unit_of_work, self.clock, self.ids, announcer_for(self.settings))
 
 
 def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
@@ -122,7 +139,74 @@ def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
                 d.rate_per_second,
             )
         )
+    if settings.erp.url is not None:
+        erp = settings.erp
+        routes.append(
+            Route(
+                ERP_DESTINATION,
+                ErpDestination(erp_client(settings), erp.rules()),
+                erp.retry.policy(),
+                erp.circuit.policy(),
+                concurrency=1,  # one line: ERP numbers must follow invoice dates
+            )
+        )
     return routes
+
+
+def erp_client(settings: Settings) -> TrytonErp:
+    """The configured ERP (raises :class:`ConfigError` when it cannot be used)."""
+    erp = settings.erp
+    if erp.url is None:
+        raise ConfigError("erp.url: no ERP is configured")
+    try:
+        check_destination(erp.url, frozenset(settings.outbox.allow_private_hosts))
+    except UnsafeUrl as error:
+        raise ConfigError(f"erp.url: {error}") from None
+    password = os.environ.get(erp.password_env)
+    if not password:
+        raise ConfigError(f"erp.password_env: {erp.password_env} is not set")
+    rpc = TrytonRpc(erp.url, erp.database, erp.login, password, timeout=erp.timeout_seconds)
+    return TrytonErp(
+        rpc,
+        receivable_account=erp.receivable_account,
+        payment_term_days=erp.payment_term_days,
+        period_policy=erp.period_policy,
+    )
+
+
+def erp_blueprint(settings: Settings, today: date) -> Blueprint:
+    """What ``revsync erp provision`` sets up, from the configuration."""
+    erp = settings.erp
+    currencies = sorted({erp.currency, *(p.currency for p in settings.domain_plans())})
+    products: dict[str, str] = {}
+    for rule in erp.posting_rules:
+        products.setdefault(rule.product, rule.account)
+    taxes = [
+        (country, code, rate)
+        for country, codes in sorted(settings.tax.rates.items())
+        for code, rate in sorted(codes.items())
+    ]
+    return Blueprint(
+        company=erp.company,
+        currency=erp.currency,
+        currencies=currencies,
+        years=erp.fiscal_years or [today.year, today.year + 1],
+        receivable_account=erp.receivable_account,
+        payable_account=erp.payable_account,
+        tax_account=erp.tax_account,
+        deferred_revenue_account=erp.deferred_revenue_account,
+        cash_account=erp.cash_account,
+        payment_term_days=erp.payment_term_days,
+        dunning_days=erp.dunning_days,
+        taxes=taxes,
+        products=sorted(products.items()),
+    )
+
+
+def destination_names(settings: Settings) -> list[str]:
+    """Every configured destination, the ERP included."""
+    names = [d.name for d in settings.outbox.destinations]
+    return [*names, ERP_DESTINATION] if settings.erp.url is not None else names
 
 
 def announcer_for(settings: Settings) -> Announcer:
@@ -131,7 +215,12 @@ def announcer_for(settings: Settings) -> Announcer:
     for destination in settings.outbox.destinations:
         for kind in destination.events:
             routes.setdefault(kind, []).append(destination.name)
-    return Announcer(routes)
+    orders = {d.name: d.order for d in settings.outbox.destinations}
+    if settings.erp.url is not None:
+        for kind in POSTED_KINDS:
+            routes.setdefault(kind, []).append(ERP_DESTINATION)
+        orders[ERP_DESTINATION] = "all"
+    return Announcer(routes, orders)
 
 
 def build(
@@ -194,7 +283,7 @@ def build(
             announcer_for(settings),
         ),
         cases=Cases(unit_of_work, clock),
-        operations=Operations(unit_of_work, clock, [d.name for d in settings.outbox.destinations]),
+        operations=Operations(unit_of_work, clock, destination_names(settings)),
         failpoints=failpoints,
     )
 

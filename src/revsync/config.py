@@ -23,8 +23,10 @@ from revsync.domain.billing import check_meters
 from revsync.domain.coupons import Coupon, coupon_from_data
 from revsync.domain.delivery import ANNOUNCED_EVENTS, CircuitPolicy, RetryPolicy
 from revsync.domain.errors import InvalidField
+from revsync.domain.invoicing import LineKind
 from revsync.domain.metering import Aggregation, Meter, new_meter
 from revsync.domain.money import Rounding
+from revsync.domain.posting import PostingRule, check_rules
 from revsync.domain.pricing import Plan, plan_from_mapping
 
 CONFIG_ENV = "REVSYNC_CONFIG"
@@ -137,6 +139,8 @@ class DestinationSettings(_Section):
     events: list[str] = Field(min_length=1)
     timeout_seconds: float = Field(default=10, gt=0, le=300)
     concurrency: int = Field(default=4, ge=1, le=256)
+    #: "customer": each customer's messages in order; "all": every message in one line
+    order: Literal["customer", "all"] = "customer"
     rate_per_second: float | None = Field(default=None, gt=0)
     retry: RetrySettings = RetrySettings()
     circuit: CircuitSettings = CircuitSettings()
@@ -178,6 +182,64 @@ class OutboxSettings(_Section):
     def _unique_names(cls, destinations: list[DestinationSettings]) -> list[DestinationSettings]:
         _no_repeats([d.name for d in destinations], "destination names")
         return destinations
+
+
+class PostingRuleSettings(_Section):
+    """Lines matching every given criterion post to ``product`` and ``account`` (an account
+    code of the ERP's chart); the most specific rule wins (charge, then kind, then currency)."""
+
+    product: str = Field(min_length=1, max_length=64)
+    account: str = Field(min_length=1, max_length=32)
+    charge: str | None = Field(default=None, pattern=r"^[a-z0-9_-]+:[a-z0-9_-]+$")
+    kind: LineKind | None = None
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+
+    def rule(self) -> PostingRule:
+        """The domain rule."""
+        return PostingRule(self.product, self.account, self.charge, self.kind, self.currency)
+
+
+class ErpSettings(_Section):
+    """The ERP revsync posts invoices to (Tryton, over JSON-RPC). Without ``url``, none."""
+
+    kind: Literal["tryton"] = "tryton"
+    url: str | None = None
+    database: str = "revsync"
+    login: str = "admin"
+    password_env: str = Field(default="REVSYNC_ERP_PASSWORD", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    timeout_seconds: float = Field(default=30, gt=0, le=300)
+    #: the company revsync posts for (the name of its party), and its currency
+    company: str = Field(default="revsync", min_length=1)
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    #: an invoice dated in a closed period: post it on the first day of the next open period
+    #: (recorded in the audit log), or hold it in an exception case
+    period_policy: Literal["roll_forward", "hold"] = "roll_forward"
+    #: the years ``revsync erp provision`` opens (default: this year and the next)
+    fiscal_years: list[int] = Field(default_factory=list)
+    receivable_account: str = "1.2.1"
+    payable_account: str = "2.1.1"
+    tax_account: str = "2.2.3"
+    deferred_revenue_account: str = "2.2.2"
+    cash_account: str = "1.1.1"
+    payment_term_days: int = Field(default=30, ge=0, le=365)
+    dunning_days: list[int] = Field(default_factory=lambda: [15, 45])
+    posting_rules: list[PostingRuleSettings] = Field(
+        default_factory=lambda: [PostingRuleSettings(product="REVSYNC", account="4.1.2")]
+    )
+    retry: RetrySettings = RetrySettings()
+    circuit: CircuitSettings = CircuitSettings()
+    sync_interval_seconds: float = Field(default=300, ge=5, le=86_400)
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            check_url_syntax(url)
+        return url
+
+    def rules(self) -> list[PostingRule]:
+        """The posting rules as domain rules."""
+        return [r.rule() for r in self.posting_rules]
 
 
 class WorkerSettings(_Section):
@@ -235,6 +297,7 @@ class Settings(BaseSettings):
     billing: BillingSettings = BillingSettings()
     tax: TaxSettings = TaxSettings()
     outbox: OutboxSettings = OutboxSettings()
+    erp: ErpSettings = ErpSettings()
     worker: WorkerSettings = WorkerSettings()
     plans: list[dict[str, Any]] = Field(
         default_factory=list, description="Plans (code, name, currency, interval, charges …)"
@@ -280,6 +343,20 @@ class Settings(BaseSettings):
                     f"worker.lease_seconds ({self.worker.lease_seconds:g}), so that an attempt "
                     "ends before its lease"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _every_plan_line_posts_somewhere(self) -> Settings:
+        if self.erp.url is not None:
+            try:
+                check_rules(self.erp.rules(), self.domain_plans())
+            except InvalidField as error:
+                raise ValueError(f"{error.field}: {error.reason}") from None
+        if self.erp.url is not None and self.erp.timeout_seconds * 2 > self.worker.lease_seconds:
+            raise ValueError(
+                f"erp.timeout_seconds: at most half of worker.lease_seconds "
+                f"({self.worker.lease_seconds:g})"
+            )
         return self
 
     @model_validator(mode="after")

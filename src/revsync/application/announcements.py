@@ -5,21 +5,34 @@ change (promise 3), with an idempotency key derived from what it represents (pro
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from revsync.domain.delivery import idempotency_key
+from revsync.domain.identity import Customer, System
 from revsync.domain.invoicing import Invoice
 from revsync.ports.delivery import NewMessage
 from revsync.schemas.invoices_v1 import invoice_out
 from revsync.schemas.wire import plain_decimals
 
+#: how a destination orders its messages: per customer (independent customers in parallel) or
+#: all of them in one line (an ERP whose document numbers must follow document dates)
+ORDERINGS = ("customer", "all")
+
 
 class Announcer:
     """Routes announcements to the destinations that want them."""
 
-    def __init__(self, routes: Mapping[str, Sequence[str]] | None = None) -> None:
-        """``routes``: event kind → destination names."""
+    def __init__(
+        self,
+        routes: Mapping[str, Sequence[str]] | None = None,
+        orders: Mapping[str, str] | None = None,
+    ) -> None:
+        """``routes``: event kind → destination names; ``orders``: destination → ordering
+        (default "customer")."""
         self._routes = {kind: tuple(names) for kind, names in (routes or {}).items()}
+        self._orders = dict(orders or {})
 
     def messages(
         self,
@@ -40,7 +53,7 @@ class Announcer:
         return [
             NewMessage(
                 destination=name,
-                aggregate=aggregate,
+                aggregate="all" if self._orders.get(name) == "all" else aggregate,
                 kind=kind,
                 object_type=object_type,
                 object_id=object_id,
@@ -51,8 +64,11 @@ class Announcer:
             for name in destinations
         ]
 
-    def invoice_finalized(self, invoice: Invoice, correlation_id: str | None) -> list[NewMessage]:
-        """An invoice got its number (a credit note too: see ``document``)."""
+    def invoice_finalized(
+        self, invoice: Invoice, customer: Customer, correlation_id: str | None
+    ) -> list[NewMessage]:
+        """An invoice got its number (a credit note too: see ``document``). The payload is
+        the invoice with a ``customer`` block (id, name, country, tax exemption, ERP ref)."""
         kind = "credit_note.issued" if invoice.credits_invoice else "invoice.finalized"
         return self.messages(
             kind,
@@ -60,7 +76,7 @@ class Announcer:
             object_type="credit_note" if invoice.credits_invoice else "invoice",
             object_id=invoice.id,
             key_parts=(invoice.id, invoice.number or ""),
-            payload=invoice_out(invoice),
+            payload={**invoice_out(invoice), "customer": customer_block(customer)},
             correlation_id=correlation_id,
         )
 
@@ -80,6 +96,75 @@ class Announcer:
                 "credit_note_id": note.id,
                 "credit_note_number": note.number,
                 "reason": reason,
+            },
+            correlation_id=correlation_id,
+        )
+
+
+def customer_block(customer: Customer) -> dict[str, Any]:
+    """Who an announced document is for."""
+    erp = customer.refs_in(System.ERP)
+    return {
+        "id": customer.id,
+        "name": customer.name,
+        "country": customer.country,
+        "tax_exempt": customer.tax_exempt,
+        "erp_ref": erp[0] if erp else None,
+    }
+
+
+class PaymentNews:
+    """What a payment sync learned about one invoice, to announce."""
+
+    def __init__(self, announcer: Announcer) -> None:
+        self._announcer = announcer
+
+    def paid(
+        self, invoice: Invoice, erp_number: str, correlation_id: str | None
+    ) -> list[NewMessage]:
+        """The ERP reports the invoice paid."""
+        return self._announcer.messages(
+            "invoice.paid",
+            aggregate=f"customer:{invoice.customer_id}",
+            object_type="invoice",
+            object_id=invoice.id,
+            key_parts=(invoice.id,),
+            payload={
+                "invoice_id": invoice.id,
+                "customer_id": invoice.customer_id,
+                "number": invoice.number,
+                "erp_number": erp_number,
+                "total": invoice.totals.total,
+                "currency": invoice.currency,
+            },
+            correlation_id=correlation_id,
+        )
+
+    def overdue(
+        self,
+        invoice: Invoice,
+        erp_number: str,
+        amount_to_pay: Decimal,
+        due_date: date | None,
+        dunning_level: str | None,
+        correlation_id: str | None,
+    ) -> list[NewMessage]:
+        """The ERP reports the invoice overdue (once, and again for each new dunning level)."""
+        return self._announcer.messages(
+            "invoice.overdue",
+            aggregate=f"customer:{invoice.customer_id}",
+            object_type="invoice",
+            object_id=invoice.id,
+            key_parts=(invoice.id, dunning_level or "overdue"),
+            payload={
+                "invoice_id": invoice.id,
+                "customer_id": invoice.customer_id,
+                "number": invoice.number,
+                "erp_number": erp_number,
+                "amount_to_pay": amount_to_pay,
+                "currency": invoice.currency,
+                "due_date": due_date.isoformat() if due_date else None,
+                "dunning_level": dunning_level,
             },
             correlation_id=correlation_id,
         )

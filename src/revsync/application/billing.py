@@ -511,7 +511,12 @@ class Billing:
             for invoice_id_, used in uses.items():
                 uow.credits.use(invoice_id_, used)
             uow.audit.append_many(records)
-            announced = [m for i in finals for m in self._announcer.invoice_finalized(i, report.id)]
+            customers = {o.context.customer.id: o.context.customer for o in outcomes}
+            announced = [
+                m
+                for i in finals
+                for m in self._announcer.invoice_finalized(i, customers[i.customer_id], report.id)
+            ]
             uow.outbox.add(announced, now)
             finalized = finals
             report.finalized = [i.id for i in finals]
@@ -686,7 +691,8 @@ class Billing:
             note = self._credit_note(uow, invoice, lines, taxes, now, credits)
             uow.credits.restore(invoice.id)
             uow.invoices.set_status(invoice.id, InvoiceStatus.VOID, now)
-            announced = self._announcer.invoice_finalized(note, correlation_id)
+            customer = self._customer_of(uow, invoice)
+            announced = self._announcer.invoice_finalized(note, customer, correlation_id)
             announced += self._announcer.invoice_voided(invoice, note, reason, correlation_id)
             uow.outbox.add(announced, now)
             uow.audit.append(
@@ -757,7 +763,8 @@ class Billing:
                 )
             taxes = self._credit_taxes(invoice, lines, amounts, credited)
             note = self._credit_note(uow, invoice, lines, taxes, now)
-            uow.outbox.add(self._announcer.invoice_finalized(note, correlation_id), now)
+            customer = self._customer_of(uow, invoice)
+            uow.outbox.add(self._announcer.invoice_finalized(note, customer, correlation_id), now)
             uow.audit.append(
                 AuditRecord(
                     now,
@@ -771,6 +778,13 @@ class Billing:
             )
             uow.commit()
         return note
+
+    @staticmethod
+    def _customer_of(uow: UnitOfWork, invoice: Invoice) -> Customer:
+        customer = uow.customers.get(invoice.customer_id)
+        if customer is None:
+            raise NotFound("customer", invoice.customer_id)
+        return customer
 
     def _credit_taxes(
         self,

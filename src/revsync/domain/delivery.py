@@ -7,6 +7,7 @@ Pure rules: no I/O, no clock (times are passed in), no randomness (a number in [
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -28,6 +29,8 @@ ANNOUNCED_EVENTS = {
     "invoice.finalized": "an invoice got its number (the invoice, in full)",
     "credit_note.issued": "a credit note was issued (the note, in full)",
     "invoice.voided": "an invoice was voided (the invoice and its credit note's number)",
+    "invoice.paid": "the ERP reports an invoice paid",
+    "invoice.overdue": "the ERP reports an invoice overdue, or a new dunning level for it",
 }
 
 
@@ -89,6 +92,8 @@ class Attempt:
     ambiguous: bool = False  # the destination may have committed it (response lost)
     remote_id: str | None = None  # the destination's id for the document
     found_by_key: bool = False  # delivered earlier: found by its idempotency key
+    #: what the destination made of it, for revsync to record (an ERP's number and party…)
+    receipt: Mapping[str, str] | None = None
 
     @classmethod
     def ok(
@@ -97,9 +102,16 @@ class Attempt:
         *,
         status_code: int | None = None,
         found_by_key: bool = False,
+        receipt: Mapping[str, str] | None = None,
     ) -> Attempt:
         """A delivered attempt."""
-        return cls(True, status_code=status_code, remote_id=remote_id, found_by_key=found_by_key)
+        return cls(
+            True,
+            status_code=status_code,
+            remote_id=remote_id,
+            found_by_key=found_by_key,
+            receipt=receipt,
+        )
 
     @classmethod
     def failed(

@@ -37,6 +37,15 @@ class Destination(Protocol):
         ...
 
 
+class ReceiptHandler(Protocol):
+    """Records in revsync what a destination made of a delivered message (called by the relay
+    in the transaction that marks the message delivered)."""
+
+    def apply(
+        self, uow: Any, message: OutboundMessage, receipt: Mapping[str, str], at: datetime
+    ) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message to add to the outbox (in the transaction of the change it announces)."""

@@ -20,6 +20,7 @@ from revsync.ports.billing import (
     SubscriptionRepository,
 )
 from revsync.ports.delivery import CaseRepository, CircuitRepository, OutboxRepository
+from revsync.ports.erp import PostingRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,9 @@ class UnitOfWork(Protocol):
 
     @property
     def cases(self) -> CaseRepository: ...
+
+    @property
+    def postings(self) -> PostingRepository: ...
 
     def __enter__(self) -> Self: ...
 

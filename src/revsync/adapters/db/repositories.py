@@ -25,6 +25,7 @@ from revsync.adapters.db.delivery_repositories import (
     SqlOutboxRepository,
 )
 from revsync.adapters.db.engine import IDENTITY_LOCK, WRITE
+from revsync.adapters.db.erp_repositories import SqlPostingRepository
 from revsync.adapters.db.tables import (
     api_keys,
     audit_head,
@@ -443,6 +444,7 @@ class SqlUnitOfWork:
     outbox: SqlOutboxRepository
     circuits: SqlCircuitRepository
     cases: SqlCaseRepository
+    postings: SqlPostingRepository
 
     def __init__(self, engine: Engine, now: datetime, *, write: bool = True) -> None:
         self._engine = engine
@@ -471,6 +473,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutboxRepository(conn)
         self.circuits = SqlCircuitRepository(conn)
         self.cases = SqlCaseRepository(conn)
+        self.postings = SqlPostingRepository(conn)
         return self
 
     def __exit__(

@@ -416,3 +416,24 @@ exception_cases = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Index("ix_exception_cases_status_kind", "status", "kind", "opened_at"),
 )
+
+# Where each invoice stands in the ERP: posted (its ERP number and date), and what the last
+# payment sync read back (paid, amount to pay, due date, overdue, dunning level).
+erp_postings = sa.Table(
+    "erp_postings",
+    metadata,
+    sa.Column("invoice_id", sa.String(40), sa.ForeignKey("invoices.id"), primary_key=True),
+    sa.Column("remote_id", sa.String(64), nullable=False),
+    sa.Column("number", sa.String(64), nullable=False),
+    sa.Column("party", sa.String(200), nullable=False),
+    sa.Column("invoice_date", sa.Date, nullable=False),
+    sa.Column("rolled_forward_from", sa.Date, nullable=True),
+    sa.Column("posted_at", UtcDateTime, nullable=False),
+    sa.Column("paid", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("amount_to_pay", ExactDecimal, nullable=True),
+    sa.Column("due_date", sa.Date, nullable=True),
+    sa.Column("overdue", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("dunning_level", sa.String(100), nullable=True),
+    sa.Column("synced_at", UtcDateTime, nullable=True),
+    sa.Index("ix_erp_postings_open", "paid", "invoice_id"),
+)

@@ -37,7 +37,7 @@ from revsync.domain.delivery import (
     decide,
 )
 from revsync.ports.clock import Clock, IdSource
-from revsync.ports.delivery import Case, Destination, Finished
+from revsync.ports.delivery import Case, Destination, Finished, ReceiptHandler
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
@@ -93,6 +93,7 @@ class Relay:
         poll: float = 0.2,
         failpoints: Failpoints = NONE,
         jitter: Callable[[], float] | None = None,
+        receipts: ReceiptHandler | None = None,
     ) -> None:
         self._uow = unit_of_work
         self._routes = {r.name: r for r in routes}
@@ -102,6 +103,7 @@ class Relay:
         self._lease = lease
         self._poll = poll
         self._failpoints = failpoints
+        self._receipts = receipts
         self._jitter = jitter or random.Random().random  # noqa: S311 - spreads retries
         self._limits = {r.name: _RateLimit(r.rate_per_second) for r in routes if r.rate_per_second}
         self._in_flight: dict[str, int] = dict.fromkeys(self._routes, 0)
@@ -230,6 +232,9 @@ class Relay:
                         failures=after.failures,
                     )
             self._settle_case(uow, finished, decision, now)
+            receipt = finished.attempt.receipt
+            if decision.status is MessageStatus.DELIVERED and receipt and self._receipts:
+                self._receipts.apply(uow, message, receipt, finished.finished_at)
             self._log(finished, decision)
         return changed
 

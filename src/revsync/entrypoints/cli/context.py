@@ -51,6 +51,11 @@ def container_for(config: Path | None) -> Iterator[Container]:
     except DomainError as error:
         err_console.print(f"[red]error[/red]: {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    except ConfigError as error:
+        err_console.print(
+            f"[red]configuration error[/red]: {error}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(2) from None
     finally:
         container.close()
 

@@ -23,6 +23,7 @@ from revsync.entrypoints.cli.context import (
     err_console,
     settings_from,
 )
+from revsync.entrypoints.cli.erp import erp_app
 from revsync.entrypoints.cli.ingest import ingest_files
 from revsync.entrypoints.runtime import tune_gc
 
@@ -40,6 +41,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(cases_app, name="cases")
+app.add_typer(erp_app, name="erp")
 
 
 @app.command()

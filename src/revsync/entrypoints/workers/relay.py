@@ -4,11 +4,12 @@ attempts under way and records them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 
 import structlog
 
-from revsync.bootstrap import Container, build
+from revsync.bootstrap import Container, build, destination_names
 from revsync.config import Settings
 from revsync.entrypoints.runtime import check_schema, tune_gc
 from revsync.observability.logging import configure_logging
@@ -37,12 +38,42 @@ async def _deliver_until_signalled(container: Container, owner: str | None) -> N
 
 
 async def deliver(container: Container, stop: asyncio.Event, owner: str | None = None) -> None:
-    """Run a relay for the configured destinations until ``stop`` is set."""
+    """Run a relay for the configured destinations until ``stop`` is set, and the ERP payment
+    sync every ``erp.sync_interval_seconds`` when an ERP is configured."""
     relay = container.relay(owner)
-    names = [d.name for d in container.settings.outbox.destinations]
-    log.info("worker.started", destinations=names)
+    log.info("worker.started", destinations=destination_names(container.settings))
+    syncing = (
+        asyncio.create_task(_sync_payments(container, stop))
+        if container.settings.erp.url is not None
+        else None
+    )
     try:
         await relay.run(stop)
     finally:
         await relay.aclose()
+        if syncing is not None:
+            await syncing
         log.info("worker.stopped", delivered=relay.delivered)
+
+
+async def _sync_payments(container: Container, stop: asyncio.Event) -> None:
+    """The scheduled pull of payment states (a failed pass is logged and tried next time)."""
+    interval = container.settings.erp.sync_interval_seconds
+    sync = container.erp_sync()
+    while not stop.is_set():
+        client = container.erp()
+        try:
+            report = await sync.run(client)
+            log.info(
+                "erp.synced",
+                checked=report.checked,
+                paid=len(report.paid),
+                overdue=len(report.overdue),
+                deferrals=report.deferrals,
+            )
+        except Exception:  # the ERP or the database failed: try again next time
+            log.exception("erp.sync_failed")
+        finally:
+            await client.aclose()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)

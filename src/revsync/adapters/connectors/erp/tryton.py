@@ -1,0 +1,398 @@
+"""Tryton as revsync's ERP (:class:`~revsync.ports.erp.Erp`), over JSON-RPC.
+
+- Parties are found by code (the customer's ERP reference, else ``RS-<customer id>``) and
+  created once, with an address; an existing party is never written to (the ERP owns it).
+- An invoice carries the idempotency key in ``reference`` and revsync's number in
+  ``description``. Posting looks the key up first: a posted document is returned as it is, a
+  draft left by an interrupted attempt is checked and posted, nothing is created twice.
+- The draft's totals are compared with revsync's before posting; a difference deletes the
+  draft and refuses the document (the ledger never holds an amount revsync did not bill).
+- An invoice dated in a closed period is rolled forward to the first day of the next open
+  period, or refused, by policy. Warnings (a due date in the past) are acknowledged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Literal, TypeVar
+
+from revsync.adapters.connectors.erp.provision import account_id, payment_term_name
+from revsync.adapters.connectors.erp.rpc import (
+    TrytonAccessError,
+    TrytonAuthError,
+    TrytonError,
+    TrytonRpc,
+    TrytonUnavailable,
+    TrytonUserError,
+    TrytonUserWarning,
+)
+from revsync.ports.erp import (
+    ErpDocument,
+    ErpInvoiceState,
+    ErpParty,
+    ErpPosting,
+    ErpRefused,
+    ErpUnavailable,
+)
+
+PeriodPolicy = Literal["roll_forward", "hold"]
+T = TypeVar("T")
+_INVOICE_FIELDS = ["number", "state", "invoice_date", "party.code", "reference"]
+
+
+class TrytonErp:
+    """:class:`~revsync.ports.erp.Erp` for a Tryton company set up by ``revsync erp
+    provision``."""
+
+    def __init__(
+        self,
+        rpc: TrytonRpc,
+        *,
+        receivable_account: str,
+        payment_term_days: int,
+        period_policy: PeriodPolicy = "roll_forward",
+    ) -> None:
+        self._rpc = rpc
+        self._receivable = receivable_account
+        self._payment_term = payment_term_name(payment_term_days)
+        self._policy = period_policy
+        self._ids: dict[str, int] = {}
+
+    @property
+    def rpc(self) -> TrytonRpc:
+        """The JSON-RPC client (provisioning uses it)."""
+        return self._rpc
+
+    async def aclose(self) -> None:
+        await self._rpc.aclose()
+
+    # --- the port ----------------------------------------------------------------------
+
+    async def post(self, document: ErpDocument) -> ErpPosting:
+        return await _guard(self._post_document(document))
+
+    async def _post_document(self, document: ErpDocument) -> ErpPosting:
+        found = await self._invoice(document.key)
+        if found is not None and found["state"] in ("posted", "paid"):
+            return _posting(found)
+        if found is not None and found["state"] == "cancelled":
+            raise ErpRefused(f"the ERP invoice {found['id']} for this document was cancelled")
+        rolled: date | None = None
+        if found is None:
+            invoice_id, rolled = await self._create(document)
+        else:
+            invoice_id = int(found["id"])
+        await self._check_totals(invoice_id, document)
+        await self._post(invoice_id)
+        [posted] = await self._rpc.model("account.invoice", "read", [invoice_id], _INVOICE_FIELDS)
+        return _posting(posted, rolled)
+
+    async def find(self, key: str) -> ErpPosting | None:
+        found = await _guard(self._invoice(key))
+        if found is None or found["state"] not in ("posted", "paid"):
+            return None
+        return _posting(found)
+
+    async def states(self, remote_ids: Sequence[str], today: date) -> dict[str, ErpInvoiceState]:
+        return await _guard(self._states(remote_ids, today))
+
+    async def _states(self, remote_ids: Sequence[str], today: date) -> dict[str, ErpInvoiceState]:
+        ids = [int(i) for i in remote_ids]
+        invoices = await self._rpc.model(
+            "account.invoice", "read", ids, ["state", "amount_to_pay", "lines_to_pay"]
+        )
+        line_ids = [line for invoice in invoices for line in invoice["lines_to_pay"]]
+        lines = await self._rpc.model(
+            "account.move.line", "read", line_ids, ["maturity_date", "reconciliation"]
+        )
+        open_dates = {
+            line["id"]: line["maturity_date"] for line in lines if not line["reconciliation"]
+        }
+        levels = await self._dunning_levels(ids)
+        found = {}
+        for invoice in invoices:
+            due = [open_dates[i] for i in invoice["lines_to_pay"] if open_dates.get(i)]
+            due_date = min(due) if due else None
+            to_pay = Decimal(invoice["amount_to_pay"] or 0)
+            remote = str(invoice["id"])
+            found[remote] = ErpInvoiceState(
+                remote_id=remote,
+                paid=invoice["state"] == "paid",
+                amount_to_pay=to_pay,
+                overdue=to_pay > 0 and due_date is not None and due_date < today,
+                due_date=due_date,
+                dunning_level=levels.get(int(invoice["id"])),
+            )
+        return found
+
+    async def run_deferrals(self) -> int:
+        return await _guard(self._run_deferrals())
+
+    async def _run_deferrals(self) -> int:
+        drafts = await self._rpc.model(
+            "account.invoice.deferred", "search", [("state", "=", "draft")], 0, None, None
+        )
+        if drafts:
+            await self._rpc.model("account.invoice.deferred", "run", drafts)
+        context = await self._rpc.context()
+        session, start, _ = await self._rpc.call(
+            "wizard.account.invoice.deferred.create_moves.create", [context]
+        )
+        try:
+            await self._rpc.call(
+                "wizard.account.invoice.deferred.create_moves.execute",
+                [session, {}, start, context],
+            )
+        finally:
+            await self._rpc.call(
+                "wizard.account.invoice.deferred.create_moves.delete", [session, context]
+            )
+        return len(drafts)
+
+    # --- documents ---------------------------------------------------------------------
+
+    async def _invoice(self, key: str) -> dict[str, Any] | None:
+        found = await self._rpc.model(
+            "account.invoice",
+            "search_read",
+            [("reference", "=", key), ("type", "=", "out")],
+            0,
+            1,
+            None,
+            _INVOICE_FIELDS,
+        )
+        return dict(found[0]) if found else None
+
+    async def _create(self, document: ErpDocument) -> tuple[int, date | None]:
+        party, address = await self._party(document.party)
+        invoice_date, rolled = await self._open_date(document.invoice_date)
+        lines = [await self._line(line) for line in document.lines]
+        [invoice] = await self._rpc.model(
+            "account.invoice",
+            "create",
+            [
+                {
+                    "type": "out",
+                    "company": await self._company(),
+                    "party": party,
+                    "invoice_address": address,
+                    "account": await self._id("account", self._receivable),
+                    "journal": await self._journal(),
+                    "payment_term": await self._id("payment_term", self._payment_term),
+                    "currency": await self._id("currency", document.currency),
+                    "invoice_date": invoice_date,
+                    "reference": document.key,
+                    "description": document.number,
+                    "lines": [("create", lines)],
+                }
+            ],
+        )
+        return int(invoice), rolled
+
+    async def _line(self, line: Any) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "type": "line",
+            "product": await self._id("product", line.product),
+            "account": await self._id("account", line.account),
+            "description": line.description,
+            "quantity": float(line.quantity),
+            "unit": await self._id("unit", "Unit"),
+            "unit_price": line.unit_price,
+        }
+        if line.taxes:
+            values["taxes"] = [("add", [await self._id("tax", name) for name in line.taxes])]
+        if line.defer_from is not None:
+            values["defer_from"] = line.defer_from
+            values["defer_to"] = line.defer_to
+        return values
+
+    async def _check_totals(self, invoice_id: int, document: ErpDocument) -> None:
+        [totals] = await self._rpc.model(
+            "account.invoice",
+            "read",
+            [invoice_id],
+            ["untaxed_amount", "tax_amount", "total_amount"],
+        )
+        ours = (document.untaxed, document.tax, document.total)
+        theirs = (totals["untaxed_amount"], totals["tax_amount"], totals["total_amount"])
+        if ours != theirs:
+            await self._rpc.model("account.invoice", "delete", [invoice_id])
+            raise ErpRefused(
+                "the ERP computes untaxed/tax/total "
+                + "/".join(str(t) for t in theirs)
+                + " where revsync billed "
+                + "/".join(str(o) for o in ours)
+                + "; the draft was deleted"
+            )
+
+    async def _post(self, invoice_id: int) -> None:
+        for _ in range(5):
+            try:
+                await self._rpc.model("account.invoice", "post", [invoice_id])
+                return
+            except TrytonUserWarning as warning:  # e.g. a due date in the past: acknowledged
+                await self._rpc.model("res.user.warning", "skip", warning.key, False)
+        raise ErpRefused(f"the ERP kept asking to confirm warnings for invoice {invoice_id}")
+
+    # --- master data -------------------------------------------------------------------
+
+    async def _party(self, party: ErpParty) -> tuple[int, int]:
+        found = await self._rpc.model(
+            "party.party", "search_read", [("code", "=", party.code)], 0, 1, None, ["addresses"]
+        )
+        if found:
+            addresses = found[0]["addresses"]
+            if addresses:
+                return int(found[0]["id"]), int(addresses[0])
+            [address] = await self._rpc.model(
+                "party.address", "create", [{"party": found[0]["id"]}]
+            )
+            return int(found[0]["id"]), int(address)
+        address_values: dict[str, Any] = {}
+        if party.country:
+            country = await self._rpc.model(
+                "country.country", "search", [("code", "=", party.country)], 0, 1, None
+            )
+            if country:
+                address_values["country"] = country[0]
+        [created] = await self._rpc.model(
+            "party.party",
+            "create",
+            [
+                {
+                    "name": party.name,
+                    "code": party.code,
+                    "addresses": [("create", [address_values])],
+                }
+            ],
+        )
+        [read] = await self._rpc.model("party.party", "read", [created], ["addresses"])
+        return int(created), int(read["addresses"][0])
+
+    async def _open_date(self, wanted: date) -> tuple[date, date | None]:
+        """The date to post on: ``wanted`` if its period is open, else by policy."""
+        company = await self._company()
+        periods = await self._rpc.model(
+            "account.period",
+            "search_read",
+            [
+                ("company", "=", company),
+                ("type", "=", "standard"),
+                ("end_date", ">=", wanted),
+            ],
+            0,
+            None,
+            [("start_date", "ASC")],
+            ["name", "start_date", "end_date", "state"],
+        )
+        current = next((p for p in periods if p["start_date"] <= wanted), None)
+        if current is None:
+            raise ErpRefused(f"the ERP has no fiscal period for {wanted.isoformat()}")
+        if current["state"] == "open":
+            return wanted, None
+        if self._policy == "hold":
+            raise ErpRefused(
+                f"period {current['name']} is {current['state']} in the ERP "
+                f"(policy: hold until it is reopened or the invoice is approved)"
+            )
+        later = next(
+            (p for p in periods if p["start_date"] > wanted and p["state"] == "open"), None
+        )
+        if later is None:
+            raise ErpRefused(
+                f"period {current['name']} is {current['state']} and no later period is open"
+            )
+        return later["start_date"], wanted
+
+    async def _dunning_levels(self, invoice_ids: Sequence[int]) -> dict[int, str]:
+        if not invoice_ids:
+            return {}
+        origins = [f"account.invoice,{i}" for i in invoice_ids]
+        found = await self._rpc.model(
+            "account.dunning",
+            "search_read",
+            [("line.move.origin", "in", origins), ("state", "!=", "cancelled")],
+            0,
+            None,
+            None,
+            ["level.rec_name", "line.move.origin"],
+        )
+        levels: dict[int, str] = {}
+        for dunning in found:
+            origin = dunning.get("line.")
+            move = origin.get("move.") if isinstance(origin, dict) else None
+            reference = move.get("origin") if isinstance(move, dict) else None
+            level = dunning.get("level.")
+            if isinstance(reference, str) and isinstance(level, dict):
+                levels[int(reference.split(",", 1)[1])] = str(level["rec_name"])
+        return levels
+
+    # --- ids ---------------------------------------------------------------------------
+
+    async def _company(self) -> int:
+        return int((await self._rpc.context())["company"])
+
+    async def _journal(self) -> int:
+        return await self._cached(
+            "journal:revenue", "account.journal", [("type", "=", "revenue")], "revenue journal"
+        )
+
+    async def _id(self, kind: str, name: str) -> int:
+        if kind == "account":
+            key = f"account:{name}"
+            if key not in self._ids:
+                try:
+                    self._ids[key] = await account_id(self._rpc, name)
+                except LookupError as error:
+                    raise ErpRefused(str(error)) from None
+            return self._ids[key]
+        model, field = {
+            "product": ("product.product", "code"),
+            "tax": ("account.tax", "name"),
+            "currency": ("currency.currency", "code"),
+            "unit": ("product.uom", "name"),
+            "payment_term": ("account.invoice.payment_term", "name"),
+        }[kind]
+        return await self._cached(f"{kind}:{name}", model, [(field, "=", name)], f"{kind} {name!r}")
+
+    async def _cached(self, key: str, model: str, domain: list[Any], what: str) -> int:
+        if key not in self._ids:
+            found = await self._rpc.model(model, "search", domain, 0, 1, None)
+            if not found:
+                raise ErpRefused(f"the ERP has no {what} (run 'revsync erp provision')")
+            self._ids[key] = int(found[0])
+        return self._ids[key]
+
+
+def _posting(invoice: dict[str, Any], rolled: date | None = None) -> ErpPosting:
+    party = invoice.get("party.")
+    return ErpPosting(
+        remote_id=str(invoice["id"]),
+        number=str(invoice["number"]),
+        party=str(party.get("code")) if isinstance(party, dict) else "",
+        invoice_date=invoice["invoice_date"],
+        rolled_forward_from=rolled,
+    )
+
+
+async def _guard(work: Awaitable[T]) -> T:
+    """Tryton's errors as the port's: refusals, unavailability, or a retriable failure."""
+    try:
+        return await work
+    except (ErpRefused, ErpUnavailable):
+        raise
+    except TrytonUnavailable as error:
+        raise ErpUnavailable(str(error), sent=error.sent) from error
+    except TrytonUserError as error:
+        raise ErpRefused(error.message if not error.description else str(error)) from error
+    except (TrytonAuthError, TrytonAccessError) as error:
+        raise ErpRefused(f"the ERP refused revsync's login or rights: {error}") from error
+    except TrytonError as error:
+        raise ErpUnavailable(f"the ERP failed: {error}", sent=True) from error
+
+
+def day_before(day: date) -> date:
+    """The last day of a period that ends (exclusively) on ``day``."""
+    return day - timedelta(days=1)

@@ -1,0 +1,78 @@
+"""ERP postings in SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from revsync.adapters.db.tables import erp_postings
+from revsync.ports.erp import PostingRecord
+
+
+class SqlPostingRepository:
+    """:class:`~revsync.ports.erp.PostingRepository` on a connection."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def record(self, posting: PostingRecord, at: datetime) -> bool:
+        if self.get(posting.invoice_id) is not None:
+            return False
+        self._conn.execute(
+            erp_postings.insert().values(
+                invoice_id=posting.invoice_id,
+                remote_id=posting.remote_id,
+                number=posting.number,
+                party=posting.party,
+                invoice_date=posting.invoice_date,
+                rolled_forward_from=posting.rolled_forward_from,
+                posted_at=at,
+            )
+        )
+        return True
+
+    def get(self, invoice_id: str) -> PostingRecord | None:
+        row = self._conn.execute(
+            sa.select(erp_postings).where(erp_postings.c.invoice_id == invoice_id)
+        ).first()
+        return None if row is None else _record(row)
+
+    def unpaid(self) -> list[PostingRecord]:
+        rows = self._conn.execute(
+            sa.select(erp_postings)
+            .where(erp_postings.c.paid == sa.false())
+            .order_by(erp_postings.c.invoice_id)
+        )
+        return [_record(row) for row in rows]
+
+    def update(self, posting: PostingRecord, at: datetime) -> None:
+        self._conn.execute(
+            erp_postings.update()
+            .where(erp_postings.c.invoice_id == posting.invoice_id)
+            .values(
+                paid=posting.paid,
+                amount_to_pay=posting.amount_to_pay,
+                due_date=posting.due_date,
+                overdue=posting.overdue,
+                dunning_level=posting.dunning_level,
+                synced_at=at,
+            )
+        )
+
+
+def _record(row: sa.Row[Any]) -> PostingRecord:
+    return PostingRecord(
+        invoice_id=row.invoice_id,
+        remote_id=row.remote_id,
+        number=row.number,
+        party=row.party,
+        invoice_date=row.invoice_date,
+        rolled_forward_from=row.rolled_forward_from,
+        paid=bool(row.paid),
+        amount_to_pay=row.amount_to_pay,
+        due_date=row.due_date,
+        overdue=bool(row.overdue),
+        dunning_level=row.dunning_level,
+    )

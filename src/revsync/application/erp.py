@@ -1,0 +1,206 @@
+"""The ERP side of revsync: recording postings the relay made (invoice ``posted``, the ERP's
+number, the customer's ERP party in the identity map, roll-forwards in the audit log), and
+the scheduled payment sync (``paid``, overdue and dunning levels, announced to the CRM and
+success tools) with the revenue recognition the ERP does not schedule itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+
+from revsync.application.announcements import Announcer, PaymentNews
+from revsync.domain.audit import AuditRecord
+from revsync.domain.delivery import OutboundMessage
+from revsync.domain.identity import ExternalRef, System
+from revsync.domain.invoicing import InvoiceStatus
+from revsync.ports.clock import Clock, IdSource
+from revsync.ports.erp import Erp, ErpInvoiceState, PostingRecord
+from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
+
+ACTOR = "system:erp"
+#: how many invoices one state query asks the ERP about
+_BATCH = 200
+
+
+class ErpReceipts:
+    """:class:`~revsync.ports.delivery.ReceiptHandler` for the ERP destination."""
+
+    def apply(
+        self, uow: UnitOfWork, message: OutboundMessage, receipt: Mapping[str, str], at: datetime
+    ) -> None:
+        invoice = uow.invoices.get(message.object_id)
+        if invoice is None:
+            return
+        rolled = receipt.get("rolled_forward_from")
+        posting = PostingRecord(
+            invoice_id=invoice.id,
+            remote_id=receipt["erp_invoice_id"],
+            number=receipt["erp_number"],
+            party=receipt["erp_party"],
+            invoice_date=date.fromisoformat(receipt["erp_invoice_date"]),
+            rolled_forward_from=date.fromisoformat(rolled) if rolled else None,
+        )
+        if not uow.postings.record(posting, at):
+            return  # recorded before (a lookup after a lost answer finds the same posting)
+        if invoice.status is InvoiceStatus.FINALIZED:
+            uow.invoices.set_status(invoice.id, InvoiceStatus.POSTED, at)
+        self._remember_party(uow, invoice.customer_id, posting.party)
+        records = [
+            AuditRecord(
+                at,
+                ACTOR,
+                "invoice.posted",
+                "invoice",
+                invoice.id,
+                {"status": invoice.status.value},
+                {
+                    "status": InvoiceStatus.POSTED.value
+                    if invoice.status is InvoiceStatus.FINALIZED
+                    else invoice.status.value,
+                    "erp_number": posting.number,
+                    "erp_invoice_date": posting.invoice_date.isoformat(),
+                },
+            )
+        ]
+        if posting.rolled_forward_from is not None:
+            records.append(
+                AuditRecord(
+                    at,
+                    ACTOR,
+                    "invoice.rolled_forward",
+                    "invoice",
+                    invoice.id,
+                    {"invoice_date": posting.rolled_forward_from.isoformat()},
+                    {
+                        "invoice_date": posting.invoice_date.isoformat(),
+                        "reason": "the ERP period of the invoice date was closed; posted on the "
+                        "first day of the next open period",
+                    },
+                )
+            )
+        uow.audit.append_many(records)
+
+    @staticmethod
+    def _remember_party(uow: UnitOfWork, customer_id: str, party: str) -> None:
+        """The customer's ERP party goes into the identity map, once."""
+        if not party:
+            return
+        uow.customers.lock_identity()
+        customer = uow.customers.get(customer_id)
+        if customer is None or customer.refs_in(System.ERP):
+            return
+        ref = ExternalRef(System.ERP, party)
+        if uow.customers.owners_of([ref]):
+            return  # another customer holds that party: leave the map as the operator set it
+        uow.customers.save(replace(customer, refs=(*customer.refs, ref)))
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What a payment sync found."""
+
+    checked: int = 0
+    paid: list[str] = field(default_factory=list)
+    overdue: list[str] = field(default_factory=list)
+    deferrals: int = 0
+
+
+class ErpStatusSync:
+    """The scheduled pull of payment states from the ERP (``revsync erp sync``, and the
+    worker every ``erp.sync_interval_seconds``)."""
+
+    def __init__(
+        self, unit_of_work: UnitOfWorkFactory, clock: Clock, ids: IdSource, announcer: Announcer
+    ) -> None:
+        self._uow = unit_of_work
+        self._clock = clock
+        self._ids = ids
+        self._news = PaymentNews(announcer)
+
+    async def run(self, erp: Erp) -> SyncReport:
+        """Read the ERP's state of every unpaid posted invoice, record what changed, announce
+        payments and overdue invoices, then book the revenue recognition that is due."""
+        report = SyncReport()
+        today = self._clock.now().date()
+        with self._uow(write=False) as uow:
+            unpaid = uow.postings.unpaid()
+        for start in range(0, len(unpaid), _BATCH):
+            batch = unpaid[start : start + _BATCH]
+            states = await erp.states([p.remote_id for p in batch], today)
+            self._record(batch, states, report)
+            report.checked += len(batch)
+        report.deferrals = await erp.run_deferrals()
+        return report
+
+    def _record(
+        self,
+        batch: Sequence[PostingRecord],
+        states: Mapping[str, ErpInvoiceState],
+        report: SyncReport,
+    ) -> None:
+        correlation = self._ids.new_id("sync")
+        with self._uow() as uow:
+            now = self._clock.now()
+            for posting in batch:
+                state = states.get(posting.remote_id)
+                if state is None:
+                    continue
+                updated = replace(
+                    posting,
+                    paid=state.paid,
+                    amount_to_pay=state.amount_to_pay,
+                    due_date=state.due_date,
+                    overdue=state.overdue,
+                    dunning_level=state.dunning_level,
+                )
+                if updated == posting:
+                    continue
+                uow.postings.update(updated, now)
+                self._announce(uow, posting, updated, now, correlation, report)
+            uow.commit()
+
+    def _announce(
+        self,
+        uow: UnitOfWork,
+        before: PostingRecord,
+        after: PostingRecord,
+        now: datetime,
+        correlation: str,
+        report: SyncReport,
+    ) -> None:
+        invoice = uow.invoices.get(after.invoice_id)
+        if invoice is None:
+            return
+        if after.paid and not before.paid:
+            report.paid.append(invoice.id)
+            if invoice.status in (InvoiceStatus.FINALIZED, InvoiceStatus.POSTED):
+                uow.invoices.set_status(invoice.id, InvoiceStatus.PAID, now)
+                uow.audit.append(
+                    AuditRecord(
+                        now,
+                        ACTOR,
+                        "invoice.paid",
+                        "invoice",
+                        invoice.id,
+                        {"status": invoice.status.value},
+                        {"status": InvoiceStatus.PAID.value, "erp_number": after.number},
+                    )
+                )
+            uow.outbox.add(self._news.paid(invoice, after.number, correlation), now)
+        newly_overdue = after.overdue and (
+            not before.overdue or after.dunning_level != before.dunning_level
+        )
+        if newly_overdue and not after.paid:
+            report.overdue.append(invoice.id)
+            uow.outbox.add(
+                self._news.overdue(
+                    invoice,
+                    after.number,
+                    after.amount_to_pay or invoice.totals.total,
+                    after.due_date,
+                    after.dunning_level,
+                    correlation,
+                ),
+                now,
+            )

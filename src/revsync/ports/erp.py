@@ -1,0 +1,144 @@
+"""The ERP port: what revsync needs from an ERP, whichever it is. Every adapter passes the
+contract suite in ``tests/contract/test_erp_contract.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol
+
+
+class ErpRefused(Exception):
+    """The ERP refused the document (a business rule, a closed period, a total that differs):
+    an operator must look. The message says why, in the ERP's words where it gave some."""
+
+
+class ErpUnavailable(Exception):
+    """The ERP could not be reached or did not answer; ``sent`` tells whether the request may
+    have arrived (then the outcome is unknown until the document is looked up)."""
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+@dataclass(frozen=True, slots=True)
+class ErpParty:
+    """The customer as the ERP knows it: revsync creates it once under ``code`` and never
+    changes it afterwards (the ERP owns its fields)."""
+
+    code: str
+    name: str
+    country: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErpLine:
+    """One invoice line, ready for the ledger."""
+
+    description: str
+    product: str
+    account: str
+    quantity: Decimal
+    unit_price: Decimal
+    taxes: tuple[str, ...] = ()  # the ERP's tax names
+    defer_from: date | None = None  # revenue recognised over [defer_from, defer_to]
+    defer_to: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErpDocument:
+    """An invoice or credit note to post, with the totals the ERP must arrive at."""
+
+    key: str  # the idempotency key, kept on the ERP document
+    number: str  # revsync's number, shown on the ERP document
+    party: ErpParty
+    currency: str
+    invoice_date: date
+    lines: tuple[ErpLine, ...]
+    untaxed: Decimal
+    tax: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ErpPosting:
+    """A posted document in the ERP."""
+
+    remote_id: str
+    number: str
+    party: str  # the party code
+    invoice_date: date
+    rolled_forward_from: date | None = None  # the date revsync asked for, when it was closed
+
+
+@dataclass(frozen=True, slots=True)
+class ErpInvoiceState:
+    """Where a posted document stands in the ERP."""
+
+    remote_id: str
+    paid: bool
+    amount_to_pay: Decimal
+    overdue: bool
+    due_date: date | None
+    dunning_level: str | None = None
+
+
+class Erp(Protocol):
+    """An ERP revsync posts to."""
+
+    async def post(self, document: ErpDocument) -> ErpPosting:
+        """Post the document once: posting the same key again returns the first posting.
+        Raises :class:`ErpRefused` or :class:`ErpUnavailable`."""
+        ...
+
+    async def find(self, key: str) -> ErpPosting | None:
+        """The posted document with this idempotency key, if any."""
+        ...
+
+    async def states(self, remote_ids: Sequence[str], today: date) -> dict[str, ErpInvoiceState]:
+        """Payment state of posted documents (unknown ids are left out)."""
+        ...
+
+    async def run_deferrals(self) -> int:
+        """Post the revenue recognition that is due; returns how many deferrals ran."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PostingRecord:
+    """What revsync knows of an invoice's life in the ERP."""
+
+    invoice_id: str
+    remote_id: str
+    number: str
+    party: str
+    invoice_date: date
+    rolled_forward_from: date | None
+    paid: bool = False
+    amount_to_pay: Decimal | None = None
+    due_date: date | None = None
+    overdue: bool = False
+    dunning_level: str | None = None
+
+
+class PostingRepository(Protocol):
+    """ERP postings, inside a unit of work."""
+
+    def record(self, posting: PostingRecord, at: datetime) -> bool:
+        """Record a posting; False when the invoice already has one (kept as it is)."""
+        ...
+
+    def get(self, invoice_id: str) -> PostingRecord | None: ...
+
+    def unpaid(self) -> list[PostingRecord]:
+        """Postings not known to be paid, to ask the ERP about."""
+        ...
+
+    def update(self, posting: PostingRecord, at: datetime) -> None:
+        """Store what a payment sync read back."""
+        ...

@@ -1,0 +1,179 @@
+"""The contract every ERP adapter passes (ports/erp.py): posting is idempotent, a document
+left half-done by a lost answer is found by its key and finished, a closed period is refused
+or rolled forward by policy, credit notes post, payment state is read back, and a total that
+the ERP computes differently is refused. The Tryton adapter runs it against a real trytond."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from revsync.ports.erp import ErpDocument, ErpLine, ErpParty, ErpRefused, ErpUnavailable
+from tests.support.erp import YEAR, pay, with_erp, with_rpc
+from tests.support.tryton import TrytonServer
+
+ACME = ErpParty("RS-acme", "Acme SARL", "FR")
+FEE = ErpLine(
+    "Platform fee", "REVSYNC", "4.1.2", Decimal(1), Decimal("99.00"), ("FR standard 20%",)
+)
+CALLS = ErpLine("API calls", "USAGE", "4.1.2", Decimal(250), Decimal("0.012"), ("FR standard 20%",))
+
+
+def invoice(
+    key: str, number: str, day: date, *lines: ErpLine, party: ErpParty = ACME, **totals: str
+) -> ErpDocument:
+    """A document with its totals stated (untaxed, tax, total)."""
+    return ErpDocument(
+        key=key,
+        number=number,
+        party=party,
+        currency="EUR",
+        invoice_date=day,
+        lines=lines or (FEE, CALLS),
+        untaxed=Decimal(totals.get("untaxed", "102.00")),
+        tax=Decimal(totals.get("tax", "20.40")),
+        total=Decimal(totals.get("total", "122.40")),
+    )
+
+
+def invoices_with_key(server: TrytonServer, key: str) -> list[dict[str, Any]]:
+    """Read the ERP back: every customer invoice carrying ``key``."""
+    return with_rpc(
+        server,
+        lambda c: c.model(
+            "account.invoice",
+            "search_read",
+            [("reference", "=", key)],
+            0,
+            None,
+            None,
+            ["number", "state", "total_amount", "tax_amount", "invoice_date", "party.code"],
+        ),
+    )
+
+
+DAY = date(YEAR, 3, 10)
+
+
+def test_posting_twice_posts_once(erp_server: TrytonServer) -> None:
+    doc = invoice("rsv1-k1", "INV-000001", DAY)
+    first = with_erp(erp_server, lambda erp: erp.post(doc))
+    again = with_erp(erp_server, lambda erp: erp.post(doc))
+    assert again == first
+    assert first.number == f"INV-{YEAR}-00001"
+    assert (first.party, first.invoice_date, first.rolled_forward_from) == ("RS-acme", DAY, None)
+    [stored] = invoices_with_key(erp_server, "rsv1-k1")
+    assert (stored["state"], stored["total_amount"], stored["tax_amount"]) == (
+        "posted",
+        Decimal("122.40"),
+        Decimal("20.40"),
+    )
+    # the party was created once, with the customer's code
+    parties = with_rpc(
+        erp_server,
+        lambda c: c.model("party.party", "search", [("code", "=", "RS-acme")], 0, None, None),
+    )
+    assert len(parties) == 1
+
+
+def test_a_draft_left_by_a_lost_answer_is_found_by_its_key_and_finished(
+    erp_server: TrytonServer,
+) -> None:
+    doc = invoice("rsv1-k2", "INV-000002", DAY)
+
+    async def half_done(erp: Any) -> None:
+        # the first attempt created the draft, then its answer was lost
+        await erp._create(doc)
+
+    with_erp(erp_server, half_done)
+    assert with_erp(erp_server, lambda erp: erp.find("rsv1-k2")) is None  # not posted yet
+    posted = with_erp(erp_server, lambda erp: erp.post(doc))
+    assert [i["state"] for i in invoices_with_key(erp_server, "rsv1-k2")] == ["posted"]
+    assert with_erp(erp_server, lambda erp: erp.find("rsv1-k2")) == posted
+
+
+async def _close(client: Any, day: date) -> str:
+    [period] = await client.model(
+        "account.period",
+        "search_read",
+        [("start_date", "<=", day), ("end_date", ">=", day), ("type", "=", "standard")],
+        0,
+        1,
+        None,
+        ["name"],
+    )
+    await client.model("account.period", "close", [period["id"]])
+    return str(period["name"])
+
+
+def test_a_closed_period_is_refused_on_hold_and_rolled_forward_otherwise(
+    erp_server: TrytonServer,
+) -> None:
+    closed = with_rpc(erp_server, lambda c: _close(c, DAY))
+    held = invoice("rsv1-k3", "INV-000003", DAY)
+    with pytest.raises(ErpRefused, match=f"period {closed} is closed"):
+        with_erp(erp_server, lambda erp: erp.post(held), policy="hold")
+    assert invoices_with_key(erp_server, "rsv1-k3") == []
+    rolled = with_erp(erp_server, lambda erp: erp.post(held))
+    next_month = date(YEAR, 4, 1)
+    assert (rolled.invoice_date, rolled.rolled_forward_from) == (next_month, DAY)
+    assert invoices_with_key(erp_server, "rsv1-k3")[0]["invoice_date"] == next_month
+
+
+def test_a_credit_note_posts_with_negative_amounts_and_its_own_sequence(
+    erp_server: TrytonServer,
+) -> None:
+    with_erp(erp_server, lambda erp: erp.post(invoice("rsv1-k4", "INV-000004", DAY)))
+    refund = ErpLine(
+        "Credit: Platform fee",
+        "REVSYNC",
+        "4.1.2",
+        Decimal(1),
+        Decimal("-99.00"),
+        ("FR standard 20%",),
+    )
+    note = invoice(
+        "rsv1-k5", "CN-000001", DAY, refund, untaxed="-99.00", tax="-19.80", total="-118.80"
+    )
+    posted = with_erp(erp_server, lambda erp: erp.post(note))
+    assert posted.number == f"CN-{YEAR}-00001"
+    [stored] = invoices_with_key(erp_server, "rsv1-k5")
+    assert stored["total_amount"] == Decimal("-118.80")
+
+
+def test_payment_state_is_read_back(erp_server: TrytonServer) -> None:
+    today = date.today()
+    old = invoice("rsv1-k6", "INV-000006", today - timedelta(days=60))
+    fresh = invoice("rsv1-k7", "INV-000007", today)
+    paid_doc = invoice("rsv1-k8", "INV-000008", today)
+    postings = [with_erp(erp_server, lambda erp, d=d: erp.post(d)) for d in (old, fresh, paid_doc)]
+    with_rpc(erp_server, lambda c: pay(c, int(postings[2].remote_id), Decimal("122.40"), today))
+    states = with_erp(erp_server, lambda erp: erp.states([p.remote_id for p in postings], today))
+    overdue, due, paid = (states[p.remote_id] for p in postings)
+    assert (overdue.paid, overdue.overdue, overdue.amount_to_pay) == (
+        False,
+        True,
+        Decimal("122.40"),
+    )
+    assert overdue.due_date == today - timedelta(days=30)
+    assert (due.paid, due.overdue, due.due_date) == (False, False, today + timedelta(days=30))
+    assert (paid.paid, paid.overdue, paid.amount_to_pay) == (True, False, Decimal(0))
+
+
+def test_a_total_the_erp_computes_differently_is_refused_and_leaves_nothing(
+    erp_server: TrytonServer,
+) -> None:
+    wrong = invoice("rsv1-k9", "INV-000009", DAY, total="122.41", tax="20.41")
+    with pytest.raises(ErpRefused, match=r"122\.40 where revsync billed 102\.00/20\.41/122\.41"):
+        with_erp(erp_server, lambda erp: erp.post(wrong))
+    assert invoices_with_key(erp_server, "rsv1-k9") == []
+
+
+def test_an_erp_that_is_down_is_unavailable_and_nothing_was_sent(erp_server: TrytonServer) -> None:
+    erp_server.stop()
+    with pytest.raises(ErpUnavailable) as error:
+        with_erp(erp_server, lambda erp: erp.post(invoice("rsv1-k10", "INV-000010", DAY)))
+    assert error.value.sent is False

@@ -1,0 +1,293 @@
+"""Billing to a real Tryton ERP through the outbox: a billing run finalizes invoices, the relay
+posts them (the ERP read back: same totals, one document per invoice), revsync records the ERP
+number and the customer's party, a closed period rolls the invoice forward (audited), an
+annual fee is posted with deferral, and the payment sync brings "paid" and "overdue" back and
+announces them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from revsync.application.customers import PutCustomer
+from revsync.application.subscriptions import CreateSubscription
+from revsync.bootstrap import Container, apply_configuration, build
+from revsync.domain.identity import System
+from revsync.domain.invoicing import InvoiceStatus
+from revsync.ports.billing import InvoiceFilter
+from revsync.sandbox.faults import FaultServer
+from tests.conftest import make_settings
+from tests.scenarios.harness import PRO
+from tests.support.clock import FrozenClock
+from tests.support.delivery import deliver_until, destination, settled
+from tests.support.erp import YEAR, pay, run, with_rpc
+from tests.support.tryton import ADMIN_PASSWORD, TrytonServer
+
+ANNUAL = {
+    "code": "annual",
+    "name": "Annual",
+    "currency": "EUR",
+    "interval": "year",
+    "usage_interval": "month",
+    "charges": [
+        {
+            "key": "platform",
+            "model": "flat",
+            "description": "Annual platform fee",
+            "timing": "in_advance",
+            "amount": "1200.00",
+        }
+    ],
+}
+RULES = [
+    {"product": "REVSYNC", "account": "4.1.2"},
+    {"product": "USAGE", "account": "4.1.2", "kind": "usage"},
+    {"product": "ANNUAL", "account": "4.2.2", "charge": "annual:platform"},
+]
+
+
+@pytest.fixture
+def target() -> Iterator[FaultServer]:
+    with FaultServer() as server:
+        yield server
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(YEAR, 11, 1, 8, tzinfo=UTC))
+
+
+@pytest.fixture
+def container(
+    sqlite_url: str,
+    erp_server: TrytonServer,
+    target: FaultServer,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Container]:
+    monkeypatch.setenv("REVSYNC_TEST_ERP_PASSWORD", ADMIN_PASSWORD)
+    settings = make_settings(
+        sqlite_url,
+        plans=[PRO, ANNUAL],
+        tax={"rates": {"FR": {"standard": "20"}}},
+        billing={"grace_period_hours": 0},
+        erp={
+            "url": erp_server.url,
+            "database": erp_server.database,
+            "password_env": "REVSYNC_TEST_ERP_PASSWORD",
+            "posting_rules": RULES,
+            "retry": {"base_seconds": 0.05, "max_delay_seconds": 0.2},
+        },
+        outbox={
+            "allow_private_hosts": ["127.0.0.1"],
+            "destinations": [
+                destination(target, name="success", events=["invoice.paid", "invoice.overdue"])
+            ],
+        },
+        worker={"lease_seconds": 60, "poll_seconds": 0.02},
+    )
+    wired = build(settings, clock=clock)
+    apply_configuration(wired, "test")
+    yield wired
+    wired.close()
+
+
+def customer(container: Container, cid: str, plan: str, start: date) -> None:
+    container.customers.put(
+        PutCustomer(
+            cid, cid.title(), "EUR", "UTC", None, {System.PRODUCT: [f"t-{cid}"]}, "test", "FR"
+        )
+    )
+    container.subscriptions.create(CreateSubscription(f"s-{cid}", cid, plan, start, "test"))
+
+
+def erp_invoices(server: TrytonServer) -> list[dict[str, Any]]:
+    return with_rpc(
+        server,
+        lambda c: c.model(
+            "account.invoice",
+            "search_read",
+            [("type", "=", "out")],
+            0,
+            None,
+            [("id", "ASC")],
+            [
+                "number",
+                "state",
+                "total_amount",
+                "tax_amount",
+                "invoice_date",
+                "reference",
+                "description",
+                "party.code",
+            ],
+        ),
+    )
+
+
+def invoices(container: Container) -> list[Any]:
+    found = container.billing.invoices(InvoiceFilter(), after=None, limit=100)
+    return sorted(found, key=lambda i: (i.issue_date, i.number or ""))
+
+
+def test_finalized_invoices_reach_the_erp_once_with_revsyncs_totals(
+    container: Container, erp_server: TrytonServer
+) -> None:
+    customer(container, "acme", "pro", date(YEAR, 10, 1))
+    customer(container, "globex", "pro", date(YEAR, 11, 1))
+    report = container.billing.run(date(YEAR, 11, 1), "test")
+    assert len(report.finalized) == 4  # acme: Oct + Nov advance, Oct arrears; globex: Nov advance
+    deliver_until(container, lambda: settled(container))
+    ours = invoices(container)
+    theirs = erp_invoices(erp_server)
+    # one ERP invoice per revsync invoice, posted, with the same totals and the revsync number
+    assert sorted((i["description"], i["total_amount"], i["tax_amount"]) for i in theirs) == sorted(
+        (i.number, i.totals.total, i.totals.tax) for i in ours
+    )
+    # a zero invoice (no usage in October) has nothing to pay: Tryton marks it paid at once
+    assert [(i["state"], i["total_amount"] == 0) for i in theirs].count(("posted", False)) == 3
+    assert [i["state"] for i in theirs if i["total_amount"] == 0] == ["paid"]
+    assert [i["number"] for i in theirs] == [f"INV-{YEAR}-{n:05d}" for n in range(1, 5)]
+    # revsync knows each ERP number, and the customers' ERP parties
+    assert {i.status for i in invoices(container)} == {InvoiceStatus.POSTED}
+    with container.unit_of_work(write=False) as uow:
+        numbers = {uow.postings.get(i.id).number for i in ours}  # type: ignore[union-attr]
+    assert numbers == {i["number"] for i in theirs}
+    assert container.customers.get("acme").refs_in(System.ERP) == ("RS-acme",)
+    actions = [e.record.action for e in container.audit.entries(after=None, limit=500)]
+    assert actions.count("invoice.posted") == 4
+
+
+def test_an_invoice_in_a_closed_period_is_posted_in_the_next_one_and_audited(
+    container: Container, erp_server: TrytonServer
+) -> None:
+    async def close_october(client: Any) -> None:
+        [period] = await client.model(
+            "account.period",
+            "search",
+            [("start_date", "=", date(YEAR, 10, 1)), ("type", "=", "standard")],
+            0,
+            1,
+            None,
+        )
+        await client.model("account.period", "close", [period])
+
+    with_rpc(erp_server, close_october)
+    customer(container, "acme", "pro", date(YEAR, 10, 1))
+    container.billing.run(date(YEAR, 10, 1), "test")
+    deliver_until(container, lambda: settled(container))
+    [stored] = erp_invoices(erp_server)
+    assert stored["invoice_date"] == date(YEAR, 11, 1)
+    [invoice] = invoices(container)
+    assert invoice.issue_date == date(YEAR, 10, 1)
+    rolled = [
+        e.record
+        for e in container.audit.entries(after=None, limit=500)
+        if e.record.action == "invoice.rolled_forward"
+    ]
+    assert [(r.object_id, r.before, r.after["invoice_date"]) for r in rolled] == [
+        (invoice.id, {"invoice_date": f"{YEAR}-10-01"}, f"{YEAR}-11-01")
+    ]
+
+
+def test_an_annual_fee_is_posted_with_deferral_and_recognised_by_the_sync(
+    container: Container, erp_server: TrytonServer
+) -> None:
+    customer(container, "acme", "annual", date(YEAR, 11, 1))
+    container.billing.run(date(YEAR, 11, 1), "test")
+    deliver_until(container, lambda: settled(container))
+
+    async def lines(client: Any) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await client.model(
+            "account.invoice.line",
+            "search_read",
+            [],
+            0,
+            None,
+            None,
+            ["defer_from", "defer_to", "amount"],
+        )
+        return found
+
+    assert [(x["defer_from"], x["defer_to"], x["amount"]) for x in with_rpc(erp_server, lines)] == [
+        (date(YEAR, 11, 1), date(YEAR + 1, 10, 31), Decimal("1200.00"))
+    ]
+
+    async def sync() -> Any:
+        client = container.erp()
+        try:
+            return await container.erp_sync().run(client)
+        finally:
+            await client.aclose()
+
+    report = run(sync())
+    assert report.deferrals == 1
+
+    async def deferrals(client: Any) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = await client.model(
+            "account.invoice.deferred",
+            "search_read",
+            [],
+            0,
+            None,
+            None,
+            ["state", "amount", "moves"],
+        )
+        return found
+
+    [deferral] = with_rpc(erp_server, deferrals)
+    # the fiscal years cover the whole service year: the deferral and its twelve monthly
+    # recognitions are booked at once, and the deferral is done
+    assert (deferral["state"], deferral["amount"], len(deferral["moves"])) == (
+        "closed",
+        Decimal("1200.00"),
+        13,
+    )
+
+
+def test_the_payment_sync_brings_paid_and_overdue_back_and_announces_them(
+    container: Container, erp_server: TrytonServer, target: FaultServer, clock: FrozenClock
+) -> None:
+    customer(container, "acme", "pro", date(YEAR, 10, 1))
+    container.billing.run(date(YEAR, 10, 1), "test")  # October's advance invoice
+    deliver_until(container, lambda: settled(container))
+    customer(container, "globex", "pro", date(YEAR, 10, 1))
+    container.billing.run(date(YEAR, 10, 1), "test")
+    deliver_until(container, lambda: settled(container))
+    acme, globex = invoices(container)
+    with container.unit_of_work(write=False) as uow:
+        acme_erp = uow.postings.get(acme.id)
+    assert acme_erp is not None
+    with_rpc(
+        erp_server, lambda c: pay(c, int(acme_erp.remote_id), acme.totals.total, date(YEAR, 10, 20))
+    )
+    clock.set(datetime(YEAR, 11, 15, 9, tzinfo=UTC))  # globex's 30 days are over
+
+    async def sync() -> Any:
+        client = container.erp()
+        try:
+            return await container.erp_sync().run(client)
+        finally:
+            await client.aclose()
+
+    report = run(sync())
+    assert (report.checked, report.paid, report.overdue) == (2, [acme.id], [globex.id])
+    assert [i.status for i in invoices(container)] == [InvoiceStatus.PAID, InvoiceStatus.POSTED]
+    again = run(sync())  # nothing new: nothing announced twice
+    assert (again.paid, again.overdue) == ([], [])
+    deliver_until(container, lambda: settled(container))
+    announced = sorted(
+        (d["body"]["type"], d["body"]["data"]["invoice_id"]) for d in target.documents()
+    )
+    assert announced == sorted([("invoice.paid", acme.id), ("invoice.overdue", globex.id)])
+    overdue = next(
+        d["body"]["data"] for d in target.documents() if d["body"]["type"] == "invoice.overdue"
+    )
+    assert (overdue["amount_to_pay"], overdue["due_date"]) == (
+        str(globex.totals.total),
+        f"{YEAR}-10-31",
+    )
