@@ -87,3 +87,42 @@ def test_a_bad_file_names_the_key_and_the_reason(tmp_path: Path, text: str, expe
 def test_a_missing_file_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"config file not found .*revsync init"):
         load_settings(tmp_path / "absent.yaml")
+
+
+ERP_CONFIG = """
+plans:
+  - code: pro
+    name: Pro
+    currency: EUR
+    interval: month
+    charges:
+      - {key: platform, model: flat, description: Fee, timing: in_advance, amount: "9.00"}
+erp:
+  url: https://erp.example.com/
+  posting_rules:
+    - {product: USAGE, account: "4.1.2", kind: usage}
+"""
+
+
+def test_a_plan_line_without_a_posting_rule_is_refused_before_any_billing(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(write(tmp_path, ERP_CONFIG))
+    assert (
+        "erp.posting_rules: plan 'pro': no rule for a recurring line of pro:platform in EUR"
+        in str(error.value)
+    )
+    fixed = ERP_CONFIG + '    - {product: SAAS, account: "4.1.2"}\n'
+    assert load_settings(write(tmp_path, fixed)).erp.rules()[1].product == "SAAS"
+
+
+def test_a_destination_may_not_take_the_erps_name(tmp_path: Path) -> None:
+    text = (
+        ERP_CONFIG
+        + """    - {product: SAAS, account: "4.1.2"}
+outbox:
+  destinations:
+    - {name: erp, url: "https://hooks.example.com/x", events: [invoice.finalized]}
+"""
+    )
+    with pytest.raises(ConfigError, match="the name 'erp' is the ERP's"):
+        load_settings(write(tmp_path, text))

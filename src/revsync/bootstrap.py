@@ -40,6 +40,7 @@ from revsync.application.deadletters import DeadLetters
 from revsync.application.erp import ErpReceipts, ErpStatusSync
 from revsync.application.ingestion import Ingestion, IngestPolicy
 from revsync.application.operations import Operations
+from revsync.application.reports import Reports
 from revsync.application.subscriptions import Subscriptions
 from revsync.application.usage import UsageQueries
 from revsync.config import ConfigError, Settings
@@ -74,6 +75,7 @@ class Container:
     credits: Credits
     cases: Cases
     operations: Operations
+    reports: Reports
     failpoints: Failpoints = field(default_factory=Failpoints)
 
     def close(self) -> None:
@@ -284,6 +286,7 @@ def build(
         ),
         cases=Cases(unit_of_work, clock),
         operations=Operations(unit_of_work, clock, destination_names(settings)),
+        reports=Reports(unit_of_work),
         failpoints=failpoints,
     )
 

@@ -347,6 +347,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _every_plan_line_posts_somewhere(self) -> Settings:
+        if self.erp.url is not None and any(d.name == "erp" for d in self.outbox.destinations):
+            raise ValueError("outbox.destinations: the name 'erp' is the ERP's when erp.url is set")
         if self.erp.url is not None:
             try:
                 check_rules(self.erp.rules(), self.domain_plans())

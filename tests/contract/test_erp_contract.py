@@ -177,3 +177,41 @@ def test_an_erp_that_is_down_is_unavailable_and_nothing_was_sent(erp_server: Try
     with pytest.raises(ErpUnavailable) as error:
         with_erp(erp_server, lambda erp: erp.post(invoice("rsv1-k10", "INV-000010", DAY)))
     assert error.value.sent is False
+
+
+def test_collections_raise_a_dunning_level_that_the_state_reports(erp_server: TrytonServer) -> None:
+    today = date.today()
+    late = with_erp(
+        erp_server,
+        lambda erp: erp.post(invoice("rsv1-k11", "INV-000011", today - timedelta(days=60))),
+    )
+    fresh = with_erp(erp_server, lambda erp: erp.post(invoice("rsv1-k12", "INV-000012", today)))
+    raised = with_erp(erp_server, lambda erp: erp.run_collections(today))
+    assert raised == 1  # 30 days overdue: past the first level (15 days), not the second (45)
+    states = with_erp(erp_server, lambda erp: erp.states([late.remote_id, fresh.remote_id], today))
+    assert states[late.remote_id].dunning_level == "level 1"
+    assert states[fresh.remote_id].dunning_level is None
+    assert with_erp(erp_server, lambda erp: erp.run_collections(today)) == 0  # not raised twice
+
+
+def test_an_existing_party_is_never_written_to(erp_server: TrytonServer) -> None:
+    with_erp(erp_server, lambda erp: erp.post(invoice("rsv1-k13", "INV-000013", DAY)))
+
+    async def rename(client: Any) -> None:
+        [party] = await client.model(
+            "party.party", "search", [("code", "=", "RS-acme")], 0, 1, None
+        )
+        await client.model("party.party", "write", [party], {"name": "ACME (renamed in the ERP)"})
+
+    with_rpc(erp_server, rename)
+    renamed = ErpParty("RS-acme", "Acme SARL (revsync's name)", "FR")
+    with_erp(
+        erp_server, lambda erp: erp.post(invoice("rsv1-k14", "INV-000014", DAY, party=renamed))
+    )
+    parties = with_rpc(
+        erp_server,
+        lambda c: c.model(
+            "party.party", "search_read", [("code", "=", "RS-acme")], 0, None, None, ["name"]
+        ),
+    )
+    assert [p["name"] for p in parties] == ["ACME (renamed in the ERP)"]

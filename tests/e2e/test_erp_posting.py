@@ -287,7 +287,18 @@ def test_the_payment_sync_brings_paid_and_overdue_back_and_announces_them(
     overdue = next(
         d["body"]["data"] for d in target.documents() if d["body"]["type"] == "invoice.overdue"
     )
-    assert (overdue["amount_to_pay"], overdue["due_date"]) == (
+    assert (overdue["amount_to_pay"], overdue["due_date"], overdue["dunning_level"]) == (
         str(globex.totals.total),
         f"{YEAR}-10-31",
+        "level 1",  # 15 days past due: the first dunning level
     )
+    clock.set(datetime(YEAR, 12, 16, 9, tzinfo=UTC))  # 46 days: the second level
+    later = run(sync())
+    assert (later.dunnings, later.paid, later.overdue) == (1, [], [globex.id])
+    deliver_until(container, lambda: settled(container))
+    levels = [
+        d["body"]["data"]["dunning_level"]
+        for d in target.documents()
+        if d["body"]["type"] == "invoice.overdue"
+    ]
+    assert levels == ["level 1", "level 2"]

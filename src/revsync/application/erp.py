@@ -103,12 +103,13 @@ class SyncReport:
     checked: int = 0
     paid: list[str] = field(default_factory=list)
     overdue: list[str] = field(default_factory=list)
+    dunnings: int = 0
     deferrals: int = 0
 
 
 class ErpStatusSync:
     """The scheduled pull of payment states from the ERP (``revsync erp sync``, and the
-    worker every ``erp.sync_interval_seconds``)."""
+    worker every ``erp.sync_interval_seconds``), after raising the dunnings that are due."""
 
     def __init__(
         self, unit_of_work: UnitOfWorkFactory, clock: Clock, ids: IdSource, announcer: Announcer
@@ -125,6 +126,8 @@ class ErpStatusSync:
         today = self._clock.now().date()
         with self._uow(write=False) as uow:
             unpaid = uow.postings.unpaid()
+        if unpaid:
+            report.dunnings = await erp.run_collections(today)
         for start in range(0, len(unpaid), _BATCH):
             batch = unpaid[start : start + _BATCH]
             states = await erp.states([p.remote_id for p in batch], today)

@@ -102,6 +102,11 @@ class Erp(Protocol):
         """Payment state of posted documents (unknown ids are left out)."""
         ...
 
+    async def run_collections(self, today: date) -> int:
+        """Raise the dunnings that are due (reminders for overdue invoices); returns how many
+        new ones there are."""
+        ...
+
     async def run_deferrals(self) -> int:
         """Post the revenue recognition that is due; returns how many deferrals ran."""
         ...

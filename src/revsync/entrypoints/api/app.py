@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from revsync import __version__
 from revsync.bootstrap import Container
 from revsync.domain.apikeys import ApiKey, Scope
-from revsync.entrypoints.api import admin, billing, cases, customers, events, usage
+from revsync.entrypoints.api import admin, billing, cases, customers, events, reports, usage
 from revsync.entrypoints.api.auth import require
 from revsync.entrypoints.api.errors import install_error_handlers
 from revsync.entrypoints.api.middleware import RequestContext
@@ -33,7 +33,7 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     install_error_handlers(app)
-    for module in (events, customers, usage, billing, cases, admin):
+    for module in (events, customers, usage, billing, cases, reports, admin):
         app.include_router(module.router)
     app.add_middleware(RequestContext, ids=container.ids)
 

@@ -127,6 +127,44 @@ class TrytonErp:
             )
         return found
 
+    async def run_collections(self, today: date) -> int:
+        return await _guard(self._run_collections(today))
+
+    async def _run_collections(self, today: date) -> int:
+        """Tryton does not schedule dunning: generate the dunnings due today, then process
+        the new ones (they move to ``waiting``, with their level)."""
+        context = await self._rpc.context()
+        company = await self._company()
+        await self._wizard(
+            "account.dunning.create",
+            {"start": {"date": today, "companies": [company]}},
+            "create_",
+            context,
+        )
+        drafts = await self._rpc.model(
+            "account.dunning", "search", [("state", "=", "draft")], 0, None, None
+        )
+        if drafts:
+            active = {
+                "active_model": "account.dunning",
+                "active_id": drafts[0],
+                "active_ids": drafts,
+            }
+            await self._wizard(
+                "account.dunning.process", {"start": {}}, "process", context | active
+            )
+        return len(drafts)
+
+    async def _wizard(
+        self, name: str, data: dict[str, Any], state: str, context: dict[str, Any]
+    ) -> None:
+        """Run one state of a wizard (always deleting its session)."""
+        session, _, _ = await self._rpc.call(f"wizard.{name}.create", [context])
+        try:
+            await self._rpc.call(f"wizard.{name}.execute", [session, data, state, context])
+        finally:
+            await self._rpc.call(f"wizard.{name}.delete", [session, context])
+
     async def run_deferrals(self) -> int:
         return await _guard(self._run_deferrals())
 
@@ -137,18 +175,7 @@ class TrytonErp:
         if drafts:
             await self._rpc.model("account.invoice.deferred", "run", drafts)
         context = await self._rpc.context()
-        session, start, _ = await self._rpc.call(
-            "wizard.account.invoice.deferred.create_moves.create", [context]
-        )
-        try:
-            await self._rpc.call(
-                "wizard.account.invoice.deferred.create_moves.execute",
-                [session, {}, start, context],
-            )
-        finally:
-            await self._rpc.call(
-                "wizard.account.invoice.deferred.create_moves.delete", [session, context]
-            )
+        await self._wizard("account.invoice.deferred.create_moves", {}, "create_moves", context)
         return len(drafts)
 
     # --- documents ---------------------------------------------------------------------
@@ -317,7 +344,7 @@ class TrytonErp:
             0,
             None,
             None,
-            ["level.rec_name", "line.move.origin"],
+            ["level.rec_name", "level.sequence", "line.move.origin"],
         )
         levels: dict[int, str] = {}
         for dunning in found:
@@ -326,7 +353,7 @@ class TrytonErp:
             reference = move.get("origin") if isinstance(move, dict) else None
             level = dunning.get("level.")
             if isinstance(reference, str) and isinstance(level, dict):
-                levels[int(reference.split(",", 1)[1])] = str(level["rec_name"])
+                levels[int(reference.split(",", 1)[1])] = _level_label(level)
         return levels
 
     # --- ids ---------------------------------------------------------------------------
@@ -396,3 +423,9 @@ async def _guard(work: Awaitable[T]) -> T:
 def day_before(day: date) -> date:
     """The last day of a period that ends (exclusively) on ``day``."""
     return day - timedelta(days=1)
+
+
+def _level_label(level: dict[str, Any]) -> str:
+    """``level N`` for the levels revsync provisions (sequence 1, 2, ...), else Tryton's name."""
+    sequence = level.get("sequence")
+    return f"level {sequence}" if sequence else str(level["rec_name"])

@@ -1,0 +1,86 @@
+"""``revsync erp provision`` sets a blank Tryton database up and is idempotent; ``revsync erp
+sync`` reports what it checked; a missing password is a configuration error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from revsync.entrypoints.cli.main import app
+from tests.support import tryton
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def blank_tryton(tmp_path: Path) -> Iterator[tryton.TrytonServer]:
+    tryton.require_tryton()
+    server = tryton.TrytonServer(tmp_path / "blank", tryton.tryton_template())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def config(tmp_path: Path, blank_tryton: tryton.TrytonServer) -> Path:
+    path = tmp_path / "revsync.yaml"
+    settings = {
+        "database": {"url": f"sqlite:///{tmp_path / 'revsync.db'}"},
+        "tax": {"rates": {"FR": {"standard": "20"}}},
+        "erp": {
+            "url": blank_tryton.url,
+            "database": blank_tryton.database,
+            "password_env": "REVSYNC_CLI_ERP_PASSWORD",
+            "company": "Acme Holding",
+            "fiscal_years": [2026],
+            "posting_rules": [{"product": "SAAS", "account": "4.1.2"}],
+        },
+        "outbox": {"allow_private_hosts": ["127.0.0.1"]},
+    }
+    path.write_text(yaml.safe_dump(settings))
+    assert runner.invoke(app, ["db", "upgrade", "--config", str(path)]).exit_code == 0
+    return path
+
+
+def test_provision_creates_what_revsync_needs_once(
+    config: Path, blank_tryton: tryton.TrytonServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REVSYNC_CLI_ERP_PASSWORD", tryton.ADMIN_PASSWORD)
+    first = runner.invoke(app, ["erp", "provision", "--config", str(config)])
+    assert first.exit_code == 0, first.output
+    for created in (
+        "created company Acme Holding",
+        "created chart of accounts (Universal Chart of Accounts)",
+        "created fiscal year 2026 with monthly periods",
+        "created tax FR standard 20%",
+        "created product SAAS",
+        "created payment term revsync 30 days",
+    ):
+        assert created in first.output
+    again = runner.invoke(app, ["erp", "provision", "--config", str(config)])
+    assert again.exit_code == 0
+    assert "the ERP already had everything revsync needs" in again.output
+    companies = tryton.rpc(
+        blank_tryton.url,
+        blank_tryton.database,
+        "model.company.company.search_read",
+        [[], 0, None, None, ["rec_name"], {}],
+        session=tryton.login(blank_tryton.url, blank_tryton.database),
+    )
+    assert [c["rec_name"] for c in companies] == ["Acme Holding"]
+    synced = runner.invoke(app, ["erp", "sync", "--config", str(config)])
+    assert synced.exit_code == 0, synced.output
+    assert "checked 0 invoices: 0 paid, 0 newly overdue; 0 deferrals started" in synced.output
+
+
+def test_a_missing_erp_password_is_a_configuration_error(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REVSYNC_CLI_ERP_PASSWORD", raising=False)
+    result = runner.invoke(app, ["erp", "provision", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "erp.password_env: REVSYNC_CLI_ERP_PASSWORD is not set" in result.output
