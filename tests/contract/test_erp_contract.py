@@ -1,10 +1,13 @@
 """The contract every ERP adapter passes (ports/erp.py): posting is idempotent, a document
 left half-done by a lost answer is found by its key and finished, a closed period is refused
-or rolled forward by policy, credit notes post, payment state is read back, and a total that
-the ERP computes differently is refused. The Tryton adapter runs it against a real trytond."""
+or rolled forward by policy (or by approval), credit notes post and settle their invoice,
+payment state and dunning levels are read back, a total that the ERP computes differently is
+refused, and an existing party is never written to. The Tryton adapter runs it against a real
+trytond."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -117,31 +120,85 @@ def test_a_closed_period_is_refused_on_hold_and_rolled_forward_otherwise(
     with pytest.raises(ErpRefused, match=f"period {closed} is closed"):
         with_erp(erp_server, lambda erp: erp.post(held), policy="hold")
     assert invoices_with_key(erp_server, "rsv1-k3") == []
+    approved = replace(invoice("rsv1-k3b", "INV-000004", DAY), approved=True)
+    posted = with_erp(erp_server, lambda erp: erp.post(approved), policy="hold")
+    assert (posted.invoice_date, posted.rolled_forward_from) == (date(YEAR, 4, 1), DAY)
     rolled = with_erp(erp_server, lambda erp: erp.post(held))
     next_month = date(YEAR, 4, 1)
     assert (rolled.invoice_date, rolled.rolled_forward_from) == (next_month, DAY)
     assert invoices_with_key(erp_server, "rsv1-k3")[0]["invoice_date"] == next_month
 
 
-def test_a_credit_note_posts_with_negative_amounts_and_its_own_sequence(
-    erp_server: TrytonServer,
-) -> None:
-    with_erp(erp_server, lambda erp: erp.post(invoice("rsv1-k4", "INV-000004", DAY)))
-    refund = ErpLine(
+def refund(amount: str) -> ErpLine:
+    return ErpLine(
         "Credit: Platform fee",
         "REVSYNC",
         "4.1.2",
         Decimal(1),
-        Decimal("-99.00"),
+        Decimal(amount),
         ("FR standard 20%",),
     )
+
+
+def test_a_credit_note_posts_with_negative_amounts_and_its_own_sequence(
+    erp_server: TrytonServer,
+) -> None:
+    with_erp(erp_server, lambda erp: erp.post(invoice("rsv1-k4", "INV-000004", DAY)))
     note = invoice(
-        "rsv1-k5", "CN-000001", DAY, refund, untaxed="-99.00", tax="-19.80", total="-118.80"
+        "rsv1-k5",
+        "CN-000001",
+        DAY,
+        refund("-99.00"),
+        untaxed="-99.00",
+        tax="-19.80",
+        total="-118.80",
     )
     posted = with_erp(erp_server, lambda erp: erp.post(note))
     assert posted.number == f"CN-{YEAR}-00001"
     [stored] = invoices_with_key(erp_server, "rsv1-k5")
     assert stored["total_amount"] == Decimal("-118.80")
+
+
+def test_credit_notes_settled_against_their_invoice_lower_then_close_it(
+    erp_server: TrytonServer,
+) -> None:
+    today = date.today()
+    original = with_erp(
+        erp_server,
+        lambda erp: erp.post(invoice("rsv1-k20", "INV-000020", today - timedelta(days=60))),
+    )
+    part = invoice(
+        "rsv1-k21",
+        "CN-000021",
+        today,
+        refund("-20.00"),
+        untaxed="-20.00",
+        tax="-4.00",
+        total="-24.00",
+    )
+    rest = invoice(
+        "rsv1-k22",
+        "CN-000022",
+        today,
+        refund("-79.00"),
+        replace(CALLS, quantity=Decimal(-250)),
+        untaxed="-82.00",
+        tax="-16.40",
+        total="-98.40",
+    )
+    partial = with_erp(erp_server, lambda erp: erp.post(part))
+    left = with_erp(erp_server, lambda erp: erp.settle(original.remote_id, [partial.remote_id]))
+    assert left == Decimal("98.40")
+    again = with_erp(erp_server, lambda erp: erp.settle(original.remote_id, [partial.remote_id]))
+    assert again == Decimal("98.40")  # settling twice takes the credit once
+    state = with_erp(erp_server, lambda erp: erp.states([original.remote_id], today))
+    assert state[original.remote_id].amount_to_pay == Decimal("98.40")
+    voiding = with_erp(erp_server, lambda erp: erp.post(rest))
+    notes = [partial.remote_id, voiding.remote_id]
+    assert with_erp(erp_server, lambda erp: erp.settle(original.remote_id, notes)) == 0
+    closed = with_erp(erp_server, lambda erp: erp.states([original.remote_id, *notes], today))
+    assert [closed[i].paid for i in (original.remote_id, *notes)] == [True, True, True]
+    assert with_erp(erp_server, lambda erp: erp.run_collections(today)) == 0  # nothing to dun
 
 
 def test_payment_state_is_read_back(erp_server: TrytonServer) -> None:

@@ -16,9 +16,12 @@ import pytest
 from revsync.application.customers import PutCustomer
 from revsync.application.subscriptions import CreateSubscription
 from revsync.bootstrap import Container, apply_configuration, build
+from revsync.domain.delivery import CaseKind, CaseStatus
+from revsync.domain.errors import InvalidField
 from revsync.domain.identity import System
 from revsync.domain.invoicing import InvoiceStatus
 from revsync.ports.billing import InvoiceFilter
+from revsync.ports.delivery import CaseFilter
 from revsync.sandbox.faults import FaultServer
 from tests.conftest import make_settings
 from tests.scenarios.harness import PRO
@@ -70,7 +73,15 @@ def container(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Container]:
     monkeypatch.setenv("REVSYNC_TEST_ERP_PASSWORD", ADMIN_PASSWORD)
-    settings = make_settings(
+    wired = build(wiring(sqlite_url, erp_server, target), clock=clock)
+    apply_configuration(wired, "test")
+    yield wired
+    wired.close()
+
+
+def wiring(sqlite_url: str, erp_server: TrytonServer, target: FaultServer, **erp: Any) -> Any:
+    """Settings with the ERP (``erp``: more ERP keys) and a success-tool target."""
+    return make_settings(
         sqlite_url,
         plans=[PRO, ANNUAL],
         tax={"rates": {"FR": {"standard": "20"}}},
@@ -81,6 +92,7 @@ def container(
             "password_env": "REVSYNC_TEST_ERP_PASSWORD",
             "posting_rules": RULES,
             "retry": {"base_seconds": 0.05, "max_delay_seconds": 0.2},
+            **erp,
         },
         outbox={
             "allow_private_hosts": ["127.0.0.1"],
@@ -90,10 +102,6 @@ def container(
         },
         worker={"lease_seconds": 60, "poll_seconds": 0.02},
     )
-    wired = build(settings, clock=clock)
-    apply_configuration(wired, "test")
-    yield wired
-    wired.close()
 
 
 def customer(container: Container, cid: str, plan: str, start: date) -> None:
@@ -162,20 +170,29 @@ def test_finalized_invoices_reach_the_erp_once_with_revsyncs_totals(
     assert actions.count("invoice.posted") == 4
 
 
+async def close_october(client: Any) -> None:
+    [period] = await client.model(
+        "account.period",
+        "search",
+        [("start_date", "=", date(YEAR, 10, 1)), ("type", "=", "standard")],
+        0,
+        1,
+        None,
+    )
+    await client.model("account.period", "close", [period])
+
+
+def rolled_forward(container: Container) -> list[Any]:
+    return [
+        e.record
+        for e in container.audit.entries(after=None, limit=500)
+        if e.record.action == "invoice.rolled_forward"
+    ]
+
+
 def test_an_invoice_in_a_closed_period_is_posted_in_the_next_one_and_audited(
     container: Container, erp_server: TrytonServer
 ) -> None:
-    async def close_october(client: Any) -> None:
-        [period] = await client.model(
-            "account.period",
-            "search",
-            [("start_date", "=", date(YEAR, 10, 1)), ("type", "=", "standard")],
-            0,
-            1,
-            None,
-        )
-        await client.model("account.period", "close", [period])
-
     with_rpc(erp_server, close_october)
     customer(container, "acme", "pro", date(YEAR, 10, 1))
     container.billing.run(date(YEAR, 10, 1), "test")
@@ -184,14 +201,44 @@ def test_an_invoice_in_a_closed_period_is_posted_in_the_next_one_and_audited(
     assert stored["invoice_date"] == date(YEAR, 11, 1)
     [invoice] = invoices(container)
     assert invoice.issue_date == date(YEAR, 10, 1)
-    rolled = [
-        e.record
-        for e in container.audit.entries(after=None, limit=500)
-        if e.record.action == "invoice.rolled_forward"
-    ]
-    assert [(r.object_id, r.before, r.after["invoice_date"]) for r in rolled] == [
-        (invoice.id, {"invoice_date": f"{YEAR}-10-01"}, f"{YEAR}-11-01")
-    ]
+    assert [
+        (r.object_id, r.before, r.after["invoice_date"]) for r in rolled_forward(container)
+    ] == [(invoice.id, {"invoice_date": f"{YEAR}-10-01"}, f"{YEAR}-11-01")]
+
+
+def test_on_hold_a_closed_period_opens_a_case_and_approval_posts_in_the_next_one(
+    sqlite_url: str,
+    erp_server: TrytonServer,
+    target: FaultServer,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REVSYNC_TEST_ERP_PASSWORD", ADMIN_PASSWORD)
+    held = build(wiring(sqlite_url, erp_server, target, period_policy="hold"), clock=clock)
+    try:
+        apply_configuration(held, "test")
+        with_rpc(erp_server, close_october)
+        customer(held, "acme", "pro", date(YEAR, 10, 1))
+        held.billing.run(date(YEAR, 10, 1), "test")
+        deliver_until(held, lambda: settled(held))
+        assert erp_invoices(erp_server) == []
+        [case] = held.cases.find(CaseFilter(kind=CaseKind.DELIVERY), after=None, limit=10)
+        assert case.status is CaseStatus.OPEN
+        assert "is closed in the ERP" in (case.last_error or "")
+        with pytest.raises(InvalidField, match="reason"):
+            held.cases.approve(case.id, "ops@example.com", " ")
+        held.cases.approve(case.id, "ops@example.com", "October is closed: book it in November")
+        deliver_until(held, lambda: settled(held))
+        [stored] = erp_invoices(erp_server)
+        assert stored["invoice_date"] == date(YEAR, 11, 1)
+        [invoice] = invoices(held)
+        assert invoice.status is InvoiceStatus.POSTED
+        assert held.cases.show(case.id).case.status is CaseStatus.RESOLVED
+        actions = [e.record.action for e in held.audit.entries(after=None, limit=500)]
+        assert actions.index("case.approved") < actions.index("invoice.rolled_forward")
+        assert len(rolled_forward(held)) == 1
+    finally:
+        held.close()
 
 
 def test_an_annual_fee_is_posted_with_deferral_and_recognised_by_the_sync(
@@ -302,3 +349,39 @@ def test_the_payment_sync_brings_paid_and_overdue_back_and_announces_them(
         if d["body"]["type"] == "invoice.overdue"
     ]
     assert levels == ["level 1", "level 2"]
+
+
+def test_credit_notes_are_settled_in_the_erp_and_a_voided_invoice_is_never_dunned(
+    container: Container, erp_server: TrytonServer, target: FaultServer, clock: FrozenClock
+) -> None:
+    customer(container, "acme", "pro", date(YEAR, 10, 1))
+    container.billing.run(date(YEAR, 10, 1), "test")
+    [invoice] = invoices(container)
+    fee = invoice.lines[0].key
+    container.billing.credit(invoice.id, {fee: Decimal("20.00")}, "goodwill", "test")
+    container.billing.void(invoice.id, "signed by mistake", "test")
+    deliver_until(container, lambda: settled(container))
+    totals = sorted(i["total_amount"] for i in erp_invoices(erp_server))
+    assert totals == [Decimal("-94.80"), Decimal("-24.00"), Decimal("118.80")]
+    clock.set(datetime(YEAR, 11, 20, 9, tzinfo=UTC))  # past due and past the first dunning level
+
+    async def sync() -> Any:
+        client = container.erp()
+        try:
+            return await container.erp_sync().run(client)
+        finally:
+            await client.aclose()
+
+    report = run(sync())
+    assert (report.settled, report.paid, report.overdue, report.dunnings) == (
+        [invoice.id],
+        [],
+        [],
+        0,
+    )
+    assert {i["state"] for i in erp_invoices(erp_server)} == {"paid"}  # closed by the notes
+    assert next(i for i in invoices(container) if i.id == invoice.id).status is InvoiceStatus.VOID
+    deliver_until(container, lambda: settled(container))
+    assert target.documents() == []  # neither paid nor overdue was announced
+    again = run(sync())
+    assert (again.settled, again.checked) == ([], 0)

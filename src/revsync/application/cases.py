@@ -69,6 +69,23 @@ class Cases:
             uow.commit()
             return self._case(uow, case_id)
 
+    def approve(self, case_id: str, actor: str, reason: str) -> Case:
+        """Queue the case's message again, approved past the destination's hold (an ERP posts
+        an invoice of a closed period in the next open one)."""
+        if not reason.strip():
+            raise InvalidField("reason", "say why the message is approved")
+        with self._uow() as uow:
+            case = self._case(uow, case_id)
+            if case.kind is not CaseKind.DELIVERY or case.message_id is None:
+                raise InvalidField("case", f"a {case.kind.value} case has no message to approve")
+            if case.status is not CaseStatus.OPEN:
+                raise InvalidField(
+                    "status", f"only an open case can be approved (it is {case.status.value})"
+                )
+            self._requeue(uow, case, actor, "case.approved", reason, approved_by=actor)
+            uow.commit()
+            return self._case(uow, case_id)
+
     def replay(self, selection: ReplaySelection, actor: str, reason: str = "") -> list[str]:
         """Queue the messages of the selected delivery cases again; returns the case ids."""
         if (
@@ -132,10 +149,19 @@ class Cases:
             uow.commit()
             return self._case(uow, case_id)
 
-    def _requeue(self, uow: UnitOfWork, case: Case, actor: str, action: str, reason: str) -> None:
+    def _requeue(
+        self,
+        uow: UnitOfWork,
+        case: Case,
+        actor: str,
+        action: str,
+        reason: str,
+        *,
+        approved_by: str | None = None,
+    ) -> None:
         assert case.message_id is not None
         now = self._clock.now()
-        uow.outbox.requeue([case.message_id], now)
+        uow.outbox.requeue([case.message_id], now, approved_by=approved_by)
         uow.cases.set_status(case.id, CaseStatus.RETRYING, now, reason=reason or None)
         self._audit(uow, case, actor, action, CaseStatus.RETRYING, reason, now)
 

@@ -103,6 +103,7 @@ class SyncReport:
     checked: int = 0
     paid: list[str] = field(default_factory=list)
     overdue: list[str] = field(default_factory=list)
+    settled: list[str] = field(default_factory=list)
     dunnings: int = 0
     deferrals: int = 0
 
@@ -120,10 +121,16 @@ class ErpStatusSync:
         self._news = PaymentNews(announcer)
 
     async def run(self, erp: Erp) -> SyncReport:
-        """Read the ERP's state of every unpaid posted invoice, record what changed, announce
+        """Settle credit notes against the invoices they credit, raise the dunnings that are
+        due, read the ERP's state of every unpaid posted invoice, record what changed, announce
         payments and overdue invoices, then book the revenue recognition that is due."""
         report = SyncReport()
         today = self._clock.now().date()
+        with self._uow(write=False) as uow:
+            credited = uow.postings.credits_to_settle()
+        for posting, notes in credited:
+            if await erp.settle(posting.remote_id, notes) == 0:
+                report.settled.append(posting.invoice_id)
         with self._uow(write=False) as uow:
             unpaid = uow.postings.unpaid()
         if unpaid:
@@ -173,8 +180,8 @@ class ErpStatusSync:
         report: SyncReport,
     ) -> None:
         invoice = uow.invoices.get(after.invoice_id)
-        if invoice is None:
-            return
+        if invoice is None or invoice.credits_invoice or invoice.status is InvoiceStatus.VOID:
+            return  # a credit note, or a voided invoice, is settled, never paid nor overdue
         if after.paid and not before.paid:
             report.paid.append(invoice.id)
             if invoice.status in (InvoiceStatus.FINALIZED, InvoiceStatus.POSTED):

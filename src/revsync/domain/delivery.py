@@ -78,6 +78,7 @@ class OutboundMessage:
     unsure: bool  # an earlier attempt may have reached the destination: look the key up first
     round_attempts: int = 1  # attempts of this round (a retry from a case starts a new one)
     round_started_at: datetime | None = None
+    approved_by: str | None = None  # an operator let it past the destination's hold
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,8 +133,11 @@ class OutboxRepository(Protocol):
 
     def attempts_of(self, message_id: int) -> list[AttemptRecord]: ...
 
-    def requeue(self, message_ids: Sequence[int], now: datetime) -> int:
-        """Queue messages again for a new round of attempts now."""
+    def requeue(
+        self, message_ids: Sequence[int], now: datetime, *, approved_by: str | None = None
+    ) -> int:
+        """Queue messages again for a new round of attempts now (``approved_by``: an operator
+        lets them past the destination's hold)."""
         ...
 
     def close(self, message_ids: Sequence[int], status: MessageStatus) -> None:

@@ -61,6 +61,8 @@ class ErpDocument:
     untaxed: Decimal
     tax: Decimal
     total: Decimal
+    #: an operator approved posting it in the next open period when its own is closed
+    approved: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,12 @@ class Erp(Protocol):
 
     async def states(self, remote_ids: Sequence[str], today: date) -> dict[str, ErpInvoiceState]:
         """Payment state of posted documents (unknown ids are left out)."""
+        ...
+
+    async def settle(self, invoice_id: str, credit_note_ids: Sequence[str]) -> Decimal:
+        """Apply posted credit notes to the invoice they credit, so that the ERP neither asks
+        the customer for the credited amount nor dunns it; when they cover the invoice, both
+        are closed. Idempotent; returns what is left to pay on the invoice."""
         ...
 
     async def run_collections(self, today: date) -> int:
@@ -142,6 +150,10 @@ class PostingRepository(Protocol):
 
     def unpaid(self) -> list[PostingRecord]:
         """Postings not known to be paid, to ask the ERP about."""
+        ...
+
+    def credits_to_settle(self) -> list[tuple[PostingRecord, list[str]]]:
+        """Each unpaid posted invoice that has posted credit notes, with the notes' ERP ids."""
         ...
 
     def update(self, posting: PostingRecord, at: datetime) -> None:

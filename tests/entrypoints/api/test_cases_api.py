@@ -149,6 +149,39 @@ def test_a_delivery_case_shows_its_message_and_attempts_and_is_retried_by_an_adm
     assert [e["action"] for e in audit if e["object_id"] == case["id"]] == ["case.retried"]
 
 
+def test_an_admin_approves_a_delivery_case_with_a_reason_and_the_message_carries_it(
+    api: TestClient,
+    admin: dict[str, str],
+    reader: dict[str, str],
+    container: Container,
+    target: FaultServer,
+) -> None:
+    failed_delivery(container, target)
+    post_usage(api, admin, "tenant-x", 1)
+    [case] = cases(api, reader, kind="delivery")
+    [unmapped] = cases(api, reader, kind="unmapped_usage")
+    url = f"/v1/cases/{case['id']}/approve"
+    assert api.post(url, json={"reason": "book it"}, headers=reader).status_code == 403
+    without_reason = api.post(url, headers=admin)
+    assert without_reason.status_code == 422
+    assert "reason" in without_reason.text
+    not_delivery = api.post(
+        f"/v1/cases/{unmapped['id']}/approve", json={"reason": "x"}, headers=admin
+    )
+    assert not_delivery.status_code == 422
+    assert "no message to approve" in not_delivery.text
+    approved = api.post(url, json={"reason": "period closed: book it next month"}, headers=admin)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "retrying"
+    audit = api.get("/v1/audit", params={"limit": "1000"}, headers=admin).json()
+    [approval] = [e for e in audit if e["object_id"] == case["id"]]
+    assert (approval["action"], approval["actor"][:8]) == ("case.approved", "api_key:")
+    shown = api.get(f"/v1/cases/{case['id']}", headers=reader).json()
+    assert shown["message"]["approved_by"] == approval["actor"]
+    again = api.post(url, json={"reason": "twice"}, headers=admin)
+    assert again.status_code == 422  # only an open case can be approved
+
+
 def test_closing_a_case_needs_a_reason_and_replay_brings_an_ignored_case_back(
     api: TestClient,
     admin: dict[str, str],

@@ -74,7 +74,10 @@ def test_provision_creates_what_revsync_needs_once(
     assert [c["rec_name"] for c in companies] == ["Acme Holding"]
     synced = runner.invoke(app, ["erp", "sync", "--config", str(config)])
     assert synced.exit_code == 0, synced.output
-    assert "checked 0 invoices: 0 paid, 0 newly overdue; 0 deferrals started" in synced.output
+    assert (
+        "checked 0 invoices: 0 paid, 0 newly overdue, 0 dunnings raised, 0 settled by credit "
+        "notes; 0 deferrals started"
+    ) in synced.output
 
 
 def test_a_missing_erp_password_is_a_configuration_error(

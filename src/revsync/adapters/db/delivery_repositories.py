@@ -232,10 +232,13 @@ class SqlOutboxRepository:
             for r in rows
         ]
 
-    def requeue(self, message_ids: Sequence[int], now: datetime) -> int:
+    def requeue(
+        self, message_ids: Sequence[int], now: datetime, *, approved_by: str | None = None
+    ) -> int:
         if not message_ids:
             return 0
         m = outbox_messages.c
+        approval = {"approved_by": approved_by} if approved_by is not None else {}
         return int(
             self._conn.execute(
                 outbox_messages.update()
@@ -247,6 +250,7 @@ class SqlOutboxRepository:
                     next_attempt_at=now,
                     lease_owner=None,
                     lease_until=None,
+                    **approval,
                 )
             ).rowcount
         )
@@ -340,6 +344,7 @@ def _message(
         unsure=bool(row.unsure) if unsure is None else unsure,
         round_attempts=row.round_attempts + round_add,
         round_started_at=row.round_started_at,
+        approved_by=row.approved_by,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from revsync.adapters.db.tables import erp_postings
+from revsync.adapters.db.tables import erp_postings, invoices
 from revsync.ports.erp import PostingRecord
 
 
@@ -46,6 +46,22 @@ class SqlPostingRepository:
             .order_by(erp_postings.c.invoice_id)
         )
         return [_record(row) for row in rows]
+
+    def credits_to_settle(self) -> list[tuple[PostingRecord, list[str]]]:
+        original = erp_postings.alias("original")
+        note = erp_postings.alias("note")
+        rows = self._conn.execute(
+            sa.select(original, note.c.remote_id.label("note_remote_id"))
+            .join(invoices, invoices.c.credits_invoice == original.c.invoice_id)
+            .join(note, note.c.invoice_id == invoices.c.id)
+            .where(original.c.paid == sa.false())
+            .order_by(original.c.invoice_id, note.c.remote_id)
+        )
+        found: dict[str, tuple[PostingRecord, list[str]]] = {}
+        for row in rows:
+            entry = found.setdefault(row.invoice_id, (_record(row), []))
+            entry[1].append(row.note_remote_id)
+        return list(found.values())
 
     def update(self, posting: PostingRecord, at: datetime) -> None:
         self._conn.execute(

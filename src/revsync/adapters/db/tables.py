@@ -344,6 +344,8 @@ outbox_messages = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.Column("delivered_at", UtcDateTime, nullable=True),
     sa.Column("remote_id", sa.String(200), nullable=True),
+    # who approved the message past a destination's hold (e.g. a closed ERP period)
+    sa.Column("approved_by", sa.String(200), nullable=True),
     sa.UniqueConstraint("destination", "idempotency_key"),
     sa.Index("ix_outbox_messages_due", "status", "next_attempt_at"),
     # the unfinished messages of each (destination, aggregate): the relay's heads

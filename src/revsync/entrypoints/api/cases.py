@@ -63,6 +63,7 @@ def view_out(view: CaseView) -> dict[str, Any]:
             "created_at": m.created_at.isoformat(),
             "next_attempt_at": stored.next_attempt_at.isoformat(),
             "payload": m.payload,
+            "approved_by": m.approved_by,
         }
     return {
         **case_out(view.case),
@@ -116,6 +117,16 @@ def get_case(case_id: str, request: Request, key: Reader) -> Response:
 async def retry_case(case_id: str, request: Request, key: Admin) -> Response:
     data = await optional_object(request)
     case = _container(request).cases.retry(case_id, request.state.actor, _reason(data))
+    return json_response(case_out(case))
+
+
+@router.post(
+    "/v1/cases/{case_id}/approve",
+    summary="Queue the case's message again, approved past the destination's hold",
+)
+async def approve_case(case_id: str, request: Request, key: Admin) -> Response:
+    data = await optional_object(request)
+    case = _container(request).cases.approve(case_id, request.state.actor, _reason(data))
     return json_response(case_out(case))
 
 

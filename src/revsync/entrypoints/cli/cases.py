@@ -105,6 +105,19 @@ def cases_retry(
     _print_case(case)
 
 
+@cases_app.command("approve")
+def cases_approve(
+    case_id: Annotated[str, typer.Argument(help="The case id.")],
+    reason: ReasonOption = "",
+    config: ConfigOption = None,
+) -> None:
+    """Queue the case's message again, approved past the destination's hold (for the ERP: an
+    invoice of a closed period is posted in the next open one)."""
+    with container_for(config) as container:
+        case = container.cases.approve(case_id, cli_actor(), reason)
+    _print_case(case)
+
+
 @cases_app.command("replay")
 def cases_replay(
     case_id: Annotated[str | None, typer.Option("--case", help="One case.")] = None,

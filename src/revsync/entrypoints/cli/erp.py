@@ -38,8 +38,9 @@ def erp_provision(config: ConfigOption = None) -> None:
 
 @erp_app.command("sync")
 def erp_sync(config: ConfigOption = None) -> None:
-    """Pull the payment state of posted invoices (paid, overdue, dunning level), announce the
-    changes, and book the revenue recognition that is due."""
+    """Settle credit notes against their invoices, raise the dunnings that are due, pull the
+    payment state of posted invoices (paid, overdue, dunning level), announce the changes, and
+    book the revenue recognition that is due."""
     with container_for(config) as container:
 
         async def run() -> SyncReport:
@@ -52,6 +53,8 @@ def erp_sync(config: ConfigOption = None) -> None:
         report = asyncio.run(run())
     console.print(
         f"checked {report.checked} invoices: {len(report.paid)} paid, "
-        f"{len(report.overdue)} newly overdue; {report.deferrals} deferrals started",
+        f"{len(report.overdue)} newly overdue, {report.dunnings} dunnings raised, "
+        f"{len(report.settled)} settled by credit notes; {report.deferrals} deferrals started",
         highlight=False,
+        soft_wrap=True,
     )

@@ -40,7 +40,13 @@ def party_code(customer: Mapping[str, Any]) -> str:
     return str(customer.get("erp_ref") or f"RS-{customer['id']}")
 
 
-def erp_document(payload: Mapping[str, Any], key: str, rules: Sequence[PostingRule]) -> ErpDocument:
+def erp_document(
+    payload: Mapping[str, Any],
+    key: str,
+    rules: Sequence[PostingRule],
+    *,
+    approved: bool = False,
+) -> ErpDocument:
     """An announced invoice (its wire form) as an ERP document."""
     customer = payload["customer"]
     currency = str(payload["currency"])
@@ -58,6 +64,7 @@ def erp_document(payload: Mapping[str, Any], key: str, rules: Sequence[PostingRu
         untaxed=Decimal(totals["subtotal"]) + Decimal(totals["discount"]),
         tax=Decimal(totals["tax"]),
         total=Decimal(totals["total"]),
+        approved=approved,
     )
 
 
@@ -120,7 +127,9 @@ class ErpDestination:
         if message.kind not in POSTED_KINDS:
             return Attempt.failed(ErrorClass.SKIPPABLE, f"the ERP does not take {message.kind}")
         try:
-            document = erp_document(message.payload, message.key, self._rules)
+            document = erp_document(
+                message.payload, message.key, self._rules, approved=message.approved_by is not None
+            )
         except (InvalidField, KeyError, ValueError) as error:
             return Attempt.failed(ErrorClass.FATAL, f"cannot map to the ERP: {error}")
         try:

@@ -127,6 +127,36 @@ class TrytonErp:
             )
         return found
 
+    async def settle(self, invoice_id: str, credit_note_ids: Sequence[str]) -> Decimal:
+        return await _guard(self._settle(int(invoice_id), [int(i) for i in credit_note_ids]))
+
+    async def _settle(self, invoice_id: int, notes: Sequence[int]) -> Decimal:
+        """Credit notes' receivable lines become payment lines of the invoice (Tryton lowers
+        its amount to pay); when nothing is left, the lines are reconciled."""
+        fields = ["state", "lines_to_pay", "payment_lines", "amount_to_pay"]
+        [invoice] = await self._rpc.model("account.invoice", "read", [invoice_id], fields)
+        if invoice["state"] == "paid":
+            return Decimal(0)
+        read = await self._rpc.model("account.invoice", "read", list(notes), ["lines_to_pay"])
+        credits = [int(line) for note in read for line in note["lines_to_pay"]]
+        added = [line for line in credits if line not in invoice["payment_lines"]]
+        if added:
+            await self._rpc.model(
+                "account.invoice", "write", [invoice_id], {"payment_lines": [("add", added)]}
+            )
+        [after] = await self._rpc.model("account.invoice", "read", [invoice_id], fields)
+        left = Decimal(after["amount_to_pay"] or 0)
+        if left == 0 and after["state"] == "posted":
+            lines = [*after["lines_to_pay"], *after["payment_lines"]]
+            context = await self._rpc.context()
+            active = {
+                "active_model": "account.move.line",
+                "active_id": lines[0],
+                "active_ids": lines,
+            }
+            await self._wizard("account.move.reconcile_lines", {}, "start", context | active)
+        return left
+
     async def run_collections(self, today: date) -> int:
         return await _guard(self._run_collections(today))
 
@@ -194,7 +224,7 @@ class TrytonErp:
 
     async def _create(self, document: ErpDocument) -> tuple[int, date | None]:
         party, address = await self._party(document.party)
-        invoice_date, rolled = await self._open_date(document.invoice_date)
+        invoice_date, rolled = await self._open_date(document.invoice_date, document.approved)
         lines = [await self._line(line) for line in document.lines]
         [invoice] = await self._rpc.model(
             "account.invoice",
@@ -298,8 +328,9 @@ class TrytonErp:
         [read] = await self._rpc.model("party.party", "read", [created], ["addresses"])
         return int(created), int(read["addresses"][0])
 
-    async def _open_date(self, wanted: date) -> tuple[date, date | None]:
-        """The date to post on: ``wanted`` if its period is open, else by policy."""
+    async def _open_date(self, wanted: date, approved: bool) -> tuple[date, date | None]:
+        """The date to post on: ``wanted`` if its period is open, else by policy (an approved
+        document rolls forward whatever the policy)."""
         company = await self._company()
         periods = await self._rpc.model(
             "account.period",
@@ -319,10 +350,11 @@ class TrytonErp:
             raise ErpRefused(f"the ERP has no fiscal period for {wanted.isoformat()}")
         if current["state"] == "open":
             return wanted, None
-        if self._policy == "hold":
+        if self._policy == "hold" and not approved:
             raise ErpRefused(
                 f"period {current['name']} is {current['state']} in the ERP "
-                f"(policy: hold until it is reopened or the invoice is approved)"
+                f"(policy: hold until the period is reopened, or the case is approved to "
+                f"post it in the next open period)"
             )
         later = next(
             (p for p in periods if p["start_date"] > wanted and p["state"] == "open"), None
