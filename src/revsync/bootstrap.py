@@ -264,7 +264,12 @@ def build(
         usage=UsageQueries(reader, meters),
         audit=Audit(unit_of_work, clock),
         dead_letters=DeadLetters(unit_of_work),
-        catalog=Catalog(unit_of_work, clock, meters),
+        catalog=Catalog(
+            unit_of_work,
+            clock,
+            meters,
+            settings.erp.rules() if settings.erp.url is not None else None,
+        ),
         credits=Credits(unit_of_work, clock, ids),
         subscriptions=Subscriptions(unit_of_work, clock),
         billing=Billing(

@@ -16,6 +16,7 @@ from revsync.domain.billing import check_meters
 from revsync.domain.coupons import Coupon, coupon_from_data, coupon_to_data
 from revsync.domain.errors import NotFound
 from revsync.domain.metering import Meter
+from revsync.domain.posting import PostingRule, check_rules
 from revsync.domain.pricing import Plan, plan_from_mapping, plan_to_mapping
 from revsync.ports.clock import Clock
 from revsync.ports.repositories import UnitOfWorkFactory
@@ -33,11 +34,16 @@ class Catalog:
     """Plans and coupons."""
 
     def __init__(
-        self, unit_of_work: UnitOfWorkFactory, clock: Clock, meters: Sequence[Meter]
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        clock: Clock,
+        meters: Sequence[Meter],
+        posting_rules: Sequence[PostingRule] | None = None,
     ) -> None:
         self._uow = unit_of_work
         self._clock = clock
         self._meters = {m.key: m for m in meters}
+        self._posting_rules = posting_rules  # with an ERP: every plan line must have a rule
 
     def put_plan(
         self, code: str, definition: Mapping[str, Any], actor: str, source: str = "api"
@@ -45,6 +51,8 @@ class Catalog:
         """Store a plan definition: a new version if it differs from the newest one."""
         candidate = plan_from_mapping(definition, code=code, version=1)
         check_meters(candidate, self._meters)
+        if self._posting_rules is not None:
+            check_rules(self._posting_rules, [candidate])
         with self._uow() as uow:
             latest = uow.plans.latest(code)
             if latest is not None and plan_to_mapping(latest) == plan_to_mapping(candidate):
