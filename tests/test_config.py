@@ -126,3 +126,29 @@ outbox:
     )
     with pytest.raises(ConfigError, match="the name 'erp' is the ERP's"):
         load_settings(write(tmp_path, text))
+
+
+def test_the_crm_config_refuses_writing_a_field_the_crm_owns(tmp_path: Path) -> None:
+    text = """crm:
+  url: https://acme.my.salesforce.com
+  signal_fields: {health_score: BillingCountry}
+"""
+    with pytest.raises(
+        ConfigError,
+        match=r"crm\.signal_fields\.health_score: Account\.BillingCountry is read from the CRM",
+    ):
+        load_settings(write(tmp_path, text))
+
+
+def test_the_crm_password_flow_needs_a_user_and_a_destination_may_not_take_its_name(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(ConfigError, match=r"crm\.username: required with auth: password"):
+        load_settings(write(tmp_path, "crm: {url: 'https://a.example.com', auth: password}\n"))
+    text = """crm: {url: "https://acme.my.salesforce.com"}
+outbox:
+  destinations:
+    - {name: crm, url: "https://hooks.example.com/x", events: [signals.updated]}
+"""
+    with pytest.raises(ConfigError, match="the name 'crm' is the CRM's"):
+        load_settings(write(tmp_path, text))

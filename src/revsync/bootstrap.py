@@ -14,6 +14,8 @@ from datetime import date, timedelta
 from sqlalchemy.engine import Engine
 
 from revsync.adapters.clock import RandomIds, SystemClock
+from revsync.adapters.connectors.crm.destination import CRM_KINDS, CrmDestination
+from revsync.adapters.connectors.crm.salesforce import Credentials, SalesforceCrm
 from revsync.adapters.connectors.erp.destination import POSTED_KINDS, ErpDestination
 from revsync.adapters.connectors.erp.provision import Blueprint
 from revsync.adapters.connectors.erp.rpc import TrytonRpc
@@ -35,6 +37,7 @@ from revsync.application.billing import Billing, BillingPolicy
 from revsync.application.cases import Cases
 from revsync.application.catalog import Catalog
 from revsync.application.credits import Credits
+from revsync.application.crm import CrmMapping, CrmPull, CrmSignals
 from revsync.application.customers import Customers
 from revsync.application.deadletters import DeadLetters
 from revsync.application.erp import ErpReceipts, ErpStatusSync
@@ -51,6 +54,8 @@ from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
 FAILPOINTS_ENV = "REVSYNC_FAILPOINTS"
 #: the outbox destination name of the ERP
 ERP_DESTINATION = "erp"
+#: the outbox destination name of the CRM
+CRM_DESTINATION = "crm"
 
 
 @dataclass
@@ -107,6 +112,31 @@ class Container:
         """The payment sync."""
         return ErpStatusSync(self.unit_of_work, self.clock, self.ids, announcer_for(self.settings))
 
+    def crm(self) -> SalesforceCrm:
+        """A client of the configured CRM (make it in the event loop that uses it)."""
+        return crm_client(self.settings)
+
+    def crm_pull(self) -> CrmPull:
+        """The incremental pull of accounts and contracts."""
+        return CrmPull(
+            self.unit_of_work,
+            self.clock,
+            self.customers,
+            self.subscriptions,
+            crm_mapping(self.settings),
+        )
+
+    def crm_signals(self) -> CrmSignals:
+        """The signals push (queued for the CRM through the outbox)."""
+        return CrmSignals(
+            self.unit_of_work,
+            self.clock,
+            self.usage,
+            self.customers,
+            announcer_for(self.settings),
+            crm_mapping(self.settings),
+        )
+
 
 def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
     """The configured destinations, each with its connector and policies."""
@@ -152,7 +182,64 @@ def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
                 concurrency=1,  # one line: ERP numbers must follow invoice dates
             )
         )
+    if settings.crm.url is not None:
+        crm = settings.crm
+        routes.append(
+            Route(
+                CRM_DESTINATION,
+                CrmDestination(crm_client(settings)),
+                crm.retry.policy(),
+                crm.circuit.policy(),
+                concurrency=1,  # one client, one call at a time; writes are batched instead
+            )
+        )
     return routes
+
+
+def crm_client(settings: Settings) -> SalesforceCrm:
+    """The configured CRM (raises :class:`ConfigError` when it cannot be used)."""
+    crm = settings.crm
+    if crm.url is None:
+        raise ConfigError("crm.url: no CRM is configured")
+    try:
+        check_destination(crm.url, frozenset(settings.outbox.allow_private_hosts))
+    except UnsafeUrl as error:
+        raise ConfigError(f"crm.url: {error}") from None
+    secret = os.environ.get(crm.client_secret_env)
+    if not secret:
+        raise ConfigError(f"crm.client_secret_env: {crm.client_secret_env} is not set")
+    password = None
+    if crm.auth == "password":
+        password = os.environ.get(crm.password_env)
+        if not password:
+            raise ConfigError(f"crm.password_env: {crm.password_env} is not set")
+    return SalesforceCrm(
+        crm.url,
+        Credentials(crm.auth, crm.client_id, secret, crm.username, password),
+        crm.field_map(),
+        api_version=crm.api_version,
+        ca_file=crm.ca_file,
+        timeout_seconds=crm.timeout_seconds,
+        budget_reserve_percent=crm.budget_reserve_percent,
+    )
+
+
+def crm_mapping(settings: Settings) -> CrmMapping:
+    """How CRM records read as revsync's (from the configuration)."""
+    crm = settings.crm
+    return CrmMapping(
+        account_fields={str(k): v for k, v in crm.account_fields.items()},
+        contract_fields={str(k): v for k, v in crm.contract_fields.items()},
+        signal_fields={str(k): v for k, v in crm.signal_fields.items()},
+        account_read=crm.account_read_fields(),
+        contract_read=crm.contract_read_fields(),
+        plans=dict(crm.plans),
+        currency=crm.currency,
+        timezone=crm.timezone,
+        overlap_seconds=crm.overlap_seconds,
+        renewal_window_days=crm.renewal_window_days,
+        expansion_periods=crm.expansion_periods,
+    )
 
 
 def erp_client(settings: Settings) -> TrytonErp:
@@ -208,7 +295,11 @@ def erp_blueprint(settings: Settings, today: date) -> Blueprint:
 def destination_names(settings: Settings) -> list[str]:
     """Every configured destination, the ERP included."""
     names = [d.name for d in settings.outbox.destinations]
-    return [*names, ERP_DESTINATION] if settings.erp.url is not None else names
+    if settings.erp.url is not None:
+        names.append(ERP_DESTINATION)
+    if settings.crm.url is not None:
+        names.append(CRM_DESTINATION)
+    return names
 
 
 def announcer_for(settings: Settings) -> Announcer:
@@ -222,6 +313,9 @@ def announcer_for(settings: Settings) -> Announcer:
         for kind in POSTED_KINDS:
             routes.setdefault(kind, []).append(ERP_DESTINATION)
         orders[ERP_DESTINATION] = "all"
+    if settings.crm.url is not None:
+        for kind in CRM_KINDS:
+            routes.setdefault(kind, []).append(CRM_DESTINATION)
     return Announcer(routes, orders)
 
 

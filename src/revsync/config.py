@@ -8,6 +8,7 @@ path is relative to the folder of the config file. Read by bootstrap only.
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy.engine import make_url
 from revsync.adapters.connectors.urls import check_url_syntax
 from revsync.domain.billing import check_meters
 from revsync.domain.coupons import Coupon, coupon_from_data
+from revsync.domain.crm import FieldMap, Owner
 from revsync.domain.delivery import ANNOUNCED_EVENTS, CircuitPolicy, RetryPolicy
 from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import LineKind
@@ -242,6 +244,144 @@ class ErpSettings(_Section):
         return [r.rule() for r in self.posting_rules]
 
 
+AccountRole = Literal["name", "parent", "country", "customer_id"]
+ContractRole = Literal["plan", "seats", "renewal_date", "amendment_date"]
+SignalRole = Literal[
+    "adoption",
+    "billing_status",
+    "last_invoice_amount",
+    "overdue",
+    "health_score",
+    "risk_flags",
+    "renewal_readiness",
+]
+#: the account fields revsync reads by default (the CRM owns them)
+_ACCOUNT_FIELDS: dict[AccountRole, str] = {
+    "name": "Name",
+    "parent": "ParentId",
+    "country": "BillingCountry",
+    "customer_id": "Revsync_Customer_Id__c",
+}
+#: the contract fields revsync reads by default besides the standard ones (the CRM owns them)
+_CONTRACT_FIELDS: dict[ContractRole, str] = {
+    "plan": "Plan__c",
+    "seats": "Seats__c",
+    "renewal_date": "Renewal_Date__c",
+    "amendment_date": "Amendment_Date__c",
+}
+#: the account fields revsync writes by default (revsync owns them)
+_SIGNAL_FIELDS: dict[SignalRole, str] = {
+    "adoption": "Revsync_Adoption__c",
+    "billing_status": "Revsync_Billing_Status__c",
+    "last_invoice_amount": "Revsync_Last_Invoice_Amount__c",
+    "overdue": "Revsync_Overdue__c",
+    "health_score": "Revsync_Health_Score__c",
+    "risk_flags": "Revsync_Risk_Flags__c",
+    "renewal_readiness": "Revsync_Renewal_Readiness__c",
+}
+#: standard fields revsync reads (the CRM owns them)
+_STANDARD_FIELDS = {
+    "Account": ("Id", "SystemModstamp", "IsDeleted"),
+    "Contract": (
+        "Id",
+        "AccountId",
+        "Status",
+        "StartDate",
+        "ContractTerm",
+        "EndDate",
+        "OwnerId",
+        "SystemModstamp",
+        "IsDeleted",
+    ),
+}
+#: the field revsync's own tasks and opportunities carry their key in (revsync owns it)
+KEY_FIELD = "Revsync_Key__c"
+_FIELD_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
+
+
+class CrmSettings(_Section):
+    """The CRM revsync syncs with (Salesforce's REST API). Without ``url``, none."""
+
+    kind: Literal["salesforce"] = "salesforce"
+    #: the instance URL, e.g. https://acme.my.salesforce.com
+    url: str | None = None
+    auth: Literal["client_credentials", "password"] = "client_credentials"
+    client_id: str = Field(default="revsync", min_length=1)
+    client_secret_env: str = Field(
+        default="REVSYNC_CRM_CLIENT_SECRET", pattern=r"^[A-Z_][A-Z0-9_]*$"
+    )
+    username: str | None = None
+    password_env: str = Field(default="REVSYNC_CRM_PASSWORD", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    #: a certificate (bundle) to trust besides the system's, e.g. the CRM sandbox's
+    ca_file: str | None = None
+    api_version: str = Field(default="59.0", pattern=r"^\d{2}\.\d$")
+    timeout_seconds: float = Field(default=30, gt=0, le=300)
+    #: customers created from CRM accounts get these until someone sets them
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    timezone: str = "UTC"
+    #: the CRM's plan names → revsync plan codes (a plan not listed is used as it is)
+    plans: dict[str, str] = Field(default_factory=dict)
+    account_fields: dict[AccountRole, str] = Field(default_factory=lambda: dict(_ACCOUNT_FIELDS))
+    contract_fields: dict[ContractRole, str] = Field(default_factory=lambda: dict(_CONTRACT_FIELDS))
+    signal_fields: dict[SignalRole, str] = Field(default_factory=lambda: dict(_SIGNAL_FIELDS))
+    #: a renewal this close (days) is assessed: ready or at risk
+    renewal_window_days: int = Field(default=90, ge=1, le=730)
+    #: usage above the entitlement this many periods in a row → an expansion opportunity
+    expansion_periods: int = Field(default=2, ge=1, le=24)
+    #: re-read this much before the watermark (changes committed late)
+    overlap_seconds: float = Field(default=300, ge=0, le=86_400)
+    #: slow down when less than this share of the daily request budget is left
+    budget_reserve_percent: float = Field(default=10, ge=0, le=90)
+    retry: RetrySettings = RetrySettings()
+    circuit: CircuitSettings = CircuitSettings()
+    sync_interval_seconds: float = Field(default=300, ge=5, le=86_400)
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            check_url_syntax(url)
+        return url
+
+    @field_validator("account_fields", "contract_fields", "signal_fields")
+    @classmethod
+    def _valid_names(cls, names: dict[str, str]) -> dict[str, str]:
+        for role, name in names.items():
+            if not re.match(_FIELD_NAME, name):
+                raise ValueError(f"{role}: {name!r} is not a CRM field name")
+        return names
+
+    def check(self) -> None:
+        """revsync writes only fields it owns; the password flow names its user (raises
+        ValueError naming the key)."""
+        read = set(self.account_fields.values()) | set(_STANDARD_FIELDS["Account"])
+        for role, name in self.signal_fields.items():
+            if name in read:
+                raise ValueError(
+                    f"crm.signal_fields.{role}: Account.{name} is read from the CRM (the CRM "
+                    "owns it); revsync writes only fields it owns"
+                )
+        if self.auth == "password" and not self.username:
+            raise ValueError("crm.username: required with auth: password")
+
+    def field_map(self) -> FieldMap:
+        """Every field revsync reads (the CRM's) or writes (revsync's)."""
+        owners: dict[str, Owner] = {}
+        for sobject, names in _STANDARD_FIELDS.items():
+            owners.update({f"{sobject}.{n}": Owner.CRM for n in names})
+        owners.update({f"Account.{n}": Owner.CRM for n in self.account_fields.values()})
+        owners.update({f"Contract.{n}": Owner.CRM for n in self.contract_fields.values()})
+        owners.update({f"Account.{n}": Owner.REVSYNC for n in self.signal_fields.values()})
+        owners.update({f"{o}.{KEY_FIELD}": Owner.REVSYNC for o in ("Task", "Opportunity")})
+        return FieldMap(owners)
+
+    def account_read_fields(self) -> list[str]:
+        return [*_STANDARD_FIELDS["Account"], *self.account_fields.values()]
+
+    def contract_read_fields(self) -> list[str]:
+        return [*_STANDARD_FIELDS["Contract"], *self.contract_fields.values()]
+
+
 class WorkerSettings(_Section):
     """The relay that delivers the outbox."""
 
@@ -298,6 +438,7 @@ class Settings(BaseSettings):
     tax: TaxSettings = TaxSettings()
     outbox: OutboxSettings = OutboxSettings()
     erp: ErpSettings = ErpSettings()
+    crm: CrmSettings = CrmSettings()
     worker: WorkerSettings = WorkerSettings()
     plans: list[dict[str, Any]] = Field(
         default_factory=list, description="Plans (code, name, currency, interval, charges …)"
@@ -349,6 +490,9 @@ class Settings(BaseSettings):
     def _every_plan_line_posts_somewhere(self) -> Settings:
         if self.erp.url is not None and any(d.name == "erp" for d in self.outbox.destinations):
             raise ValueError("outbox.destinations: the name 'erp' is the ERP's when erp.url is set")
+        if self.crm.url is not None and any(d.name == "crm" for d in self.outbox.destinations):
+            raise ValueError("outbox.destinations: the name 'crm' is the CRM's when crm.url is set")
+        self.crm.check()
         if self.erp.url is not None:
             try:
                 check_rules(self.erp.rules(), self.domain_plans())

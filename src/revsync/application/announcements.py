@@ -4,6 +4,8 @@ change (promise 3), with an idempotency key derived from what it represents (pro
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
@@ -97,6 +99,42 @@ class Announcer:
                 "credit_note_number": note.number,
                 "reason": reason,
             },
+            correlation_id=correlation_id,
+        )
+
+    def signals_updated(
+        self, batch: Sequence[Mapping[str, Any]], correlation_id: str | None
+    ) -> list[NewMessage]:
+        """Changed signals of up to 200 customers (the CRM writes them in one request)."""
+        digest = hashlib.sha256(
+            json.dumps(plain_decimals(list(batch)), sort_keys=True).encode()
+        ).hexdigest()
+        return self.messages(
+            "signals.updated",
+            aggregate="signals",
+            object_type="signals",
+            object_id=digest[:32],
+            key_parts=(digest,),
+            payload={"accounts": list(batch)},
+            correlation_id=correlation_id,
+        )
+
+    def keyed(
+        self,
+        kind: str,
+        customer_id: str,
+        key: str,
+        payload: Mapping[str, Any],
+        correlation_id: str | None = None,
+    ) -> list[NewMessage]:
+        """A record revsync creates once under its own key (a task, an opportunity)."""
+        return self.messages(
+            kind,
+            aggregate=f"customer:{customer_id}",
+            object_type=kind.split(".", 1)[0],
+            object_id=key,
+            key_parts=(key,),
+            payload={"key": key, "customer_id": customer_id, **payload},
             correlation_id=correlation_id,
         )
 

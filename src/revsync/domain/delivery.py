@@ -31,6 +31,11 @@ ANNOUNCED_EVENTS = {
     "invoice.voided": "an invoice was voided (the invoice and its credit note's number)",
     "invoice.paid": "the ERP reports an invoice paid",
     "invoice.overdue": "the ERP reports an invoice overdue, or a new dunning level for it",
+    "signals.updated": "adoption, billing, health and renewal signals changed (a batch of "
+    "customers)",
+    "risk.raised": "a new risk for a customer (the CRM makes it a task)",
+    "expansion.detected": "usage above the plan for several periods (the CRM makes it an "
+    "opportunity)",
 }
 
 

@@ -10,7 +10,7 @@ from typing import Protocol, Self
 
 from revsync.domain.apikeys import ApiKey
 from revsync.domain.audit import AuditEntry, AuditRecord
-from revsync.domain.identity import Customer, ExternalRef
+from revsync.domain.identity import Customer, ExternalRef, System
 from revsync.ports.billing import (
     BillingRunRepository,
     CouponRepository,
@@ -19,6 +19,7 @@ from revsync.ports.billing import (
     PlanRepository,
     SubscriptionRepository,
 )
+from revsync.ports.crm import CrmStateRepository
 from revsync.ports.delivery import CaseRepository, CircuitRepository, OutboxRepository
 from revsync.ports.erp import PostingRepository
 
@@ -64,6 +65,10 @@ class CustomerRepository(Protocol):
         ...
 
     def find_by_ref(self, ref: ExternalRef) -> Customer | None: ...
+
+    def with_system(self, system: System) -> list[Customer]:
+        """The customers known in ``system`` (with a reference there), by id."""
+        ...
 
     def owners_of(self, refs: Collection[ExternalRef]) -> dict[ExternalRef, str]:
         """The current owner of each reference that is mapped."""
@@ -185,6 +190,9 @@ class UnitOfWork(Protocol):
 
     @property
     def postings(self) -> PostingRepository: ...
+
+    @property
+    def crm(self) -> CrmStateRepository: ...
 
     def __enter__(self) -> Self: ...
 

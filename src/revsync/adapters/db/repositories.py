@@ -19,6 +19,7 @@ from revsync.adapters.db.billing_repositories import (
     SqlPlanRepository,
     SqlSubscriptionRepository,
 )
+from revsync.adapters.db.crm_repositories import SqlCrmStateRepository
 from revsync.adapters.db.delivery_repositories import (
     SqlCaseRepository,
     SqlCircuitRepository,
@@ -61,6 +62,10 @@ class SqlCustomerRepository:
             query = sa.select(customers).where(customers.c.id.in_(ids[start : start + 900]))
             found += self._with_refs(list(self._conn.execute(query)))
         return found
+
+    def with_system(self, system: System) -> list[Customer]:
+        query = sa.select(customer_refs.c.customer_id).where(customer_refs.c.system == system.value)
+        return sorted(self.many(set(self._conn.execute(query).scalars())), key=lambda c: c.id)
 
     def page(self, *, after: str | None, limit: int) -> list[Customer]:
         query = sa.select(customers).order_by(customers.c.id).limit(limit)
@@ -445,6 +450,7 @@ class SqlUnitOfWork:
     circuits: SqlCircuitRepository
     cases: SqlCaseRepository
     postings: SqlPostingRepository
+    crm: SqlCrmStateRepository
 
     def __init__(self, engine: Engine, now: datetime, *, write: bool = True) -> None:
         self._engine = engine
@@ -474,6 +480,7 @@ class SqlUnitOfWork:
         self.circuits = SqlCircuitRepository(conn)
         self.cases = SqlCaseRepository(conn)
         self.postings = SqlPostingRepository(conn)
+        self.crm = SqlCrmStateRepository(conn)
         return self
 
     def __exit__(

@@ -439,3 +439,24 @@ erp_postings = sa.Table(
     sa.Column("synced_at", UtcDateTime, nullable=True),
     sa.Index("ix_erp_postings_open", "paid", "invoice_id"),
 )
+
+# where each incremental pull from the CRM stopped (per object)
+crm_watermarks = sa.Table(
+    "crm_watermarks",
+    metadata,
+    sa.Column("sobject", sa.String(64), primary_key=True),
+    sa.Column("modstamp", UtcDateTime, nullable=False),
+    sa.Column("record_id", sa.String(64), nullable=False),
+    sa.Column("synced_at", UtcDateTime, nullable=False),
+)
+
+# what revsync last announced to the CRM about each customer (a digest of the values), so
+# that unchanged signals are not pushed again
+crm_signals = sa.Table(
+    "crm_signals",
+    metadata,
+    sa.Column("customer_id", sa.String(128), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("values", JsonText, nullable=False),
+    sa.Column("pushed_at", UtcDateTime, nullable=False),
+)

@@ -23,8 +23,10 @@ from revsync.entrypoints.cli.context import (
     err_console,
     settings_from,
 )
+from revsync.entrypoints.cli.crm import crm_app
 from revsync.entrypoints.cli.erp import erp_app
 from revsync.entrypoints.cli.ingest import ingest_files
+from revsync.entrypoints.cli.sandbox import sandbox_app
 from revsync.entrypoints.runtime import tune_gc
 
 app = typer.Typer(
@@ -42,6 +44,8 @@ app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(cases_app, name="cases")
 app.add_typer(erp_app, name="erp")
+app.add_typer(crm_app, name="crm")
+app.add_typer(sandbox_app, name="sandbox")
 
 
 @app.command()

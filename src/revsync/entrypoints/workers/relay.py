@@ -38,22 +38,50 @@ async def _deliver_until_signalled(container: Container, owner: str | None) -> N
 
 
 async def deliver(container: Container, stop: asyncio.Event, owner: str | None = None) -> None:
-    """Run a relay for the configured destinations until ``stop`` is set, and the ERP payment
-    sync every ``erp.sync_interval_seconds`` when an ERP is configured."""
+    """Run a relay for the configured destinations until ``stop`` is set; with an ERP, the
+    payment sync every ``erp.sync_interval_seconds``; with a CRM, the CRM sync every
+    ``crm.sync_interval_seconds``."""
     relay = container.relay(owner)
     log.info("worker.started", destinations=destination_names(container.settings))
-    syncing = (
-        asyncio.create_task(_sync_payments(container, stop))
-        if container.settings.erp.url is not None
-        else None
-    )
+    syncing = []
+    if container.settings.erp.url is not None:
+        syncing.append(asyncio.create_task(_sync_payments(container, stop)))
+    if container.settings.crm.url is not None:
+        syncing.append(asyncio.create_task(_sync_crm(container, stop)))
     try:
         await relay.run(stop)
     finally:
         await relay.aclose()
-        if syncing is not None:
-            await syncing
+        for task in syncing:
+            await task
         log.info("worker.stopped", delivered=relay.delivered)
+
+
+async def _sync_crm(container: Container, stop: asyncio.Event) -> None:
+    """The scheduled CRM sync: pull accounts and contracts, then queue the signals that
+    changed (a failed pass is logged and tried next time)."""
+    interval = container.settings.crm.sync_interval_seconds
+    pull, signals = container.crm_pull(), container.crm_signals()
+    while not stop.is_set():
+        client = container.crm()
+        try:
+            pulled = await pull.run(client)
+            pushed = await asyncio.to_thread(signals.run)
+            log.info(
+                "crm.synced",
+                accounts=pulled.accounts,
+                contracts=pulled.contracts,
+                refused=len(pulled.refused),
+                signals=len(pushed.accounts),
+                tasks=len(pushed.tasks),
+                opportunities=len(pushed.opportunities),
+            )
+        except Exception:  # the CRM or the database failed: try again next time
+            log.exception("crm.sync_failed")
+        finally:
+            await client.aclose()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
 
 
 async def _sync_payments(container: Container, stop: asyncio.Event) -> None:

@@ -1,0 +1,85 @@
+"""The CRM as an outbox destination: changed signals become one composite update of up to 200
+accounts (revsync-owned fields only), a raised risk a task, a sustained expansion an
+opportunity — each created once under revsync's key and never rewritten where the CRM owns it.
+
+Writing the same signal values twice changes nothing, and a keyed record is looked up before it
+is created, so a resend after a lost answer is safe: the destination needs no lookup by key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from revsync.domain.delivery import Attempt, ErrorClass, OutboundMessage
+from revsync.ports.crm import (
+    AccountUpdate,
+    Crm,
+    CrmRefused,
+    CrmUnavailable,
+    KeyedRecord,
+)
+
+#: which CRM object each keyed announcement becomes
+KEYED = {"risk.raised": "Task", "expansion.detected": "Opportunity"}
+SIGNALS = "signals.updated"
+#: what the CRM hears of
+CRM_KINDS = (SIGNALS, *KEYED)
+
+
+class CrmDestination:
+    """:class:`~revsync.ports.delivery.Destination` that writes to a CRM."""
+
+    def __init__(self, crm: Crm) -> None:
+        self._crm = crm
+
+    async def send(self, message: OutboundMessage) -> Attempt:
+        try:
+            if message.kind == SIGNALS:
+                return await self._signals(message.payload)
+            sobject = KEYED.get(message.kind)
+            if sobject is None:
+                return Attempt.failed(ErrorClass.SKIPPABLE, f"the CRM does not take {message.kind}")
+            return await self._keyed(sobject, message.payload)
+        except CrmUnavailable as error:
+            return Attempt.failed(
+                ErrorClass.RETRIABLE,
+                str(error),
+                retry_after=error.retry_after,
+                ambiguous=error.sent,
+            )
+        except CrmRefused as error:
+            return Attempt.failed(ErrorClass.FATAL, str(error))
+        except (KeyError, TypeError, ValueError) as error:
+            return Attempt.failed(ErrorClass.FATAL, f"cannot map to the CRM: {error!r}")
+
+    async def _signals(self, payload: Mapping[str, Any]) -> Attempt:
+        updates = [
+            AccountUpdate(str(a["account_id"]), dict(a["values"])) for a in payload["accounts"]
+        ]
+        results = await self._crm.update_accounts(updates)
+        refused = [r for r in results if not r.ok]
+        if refused:
+            listed = "; ".join(f"{r.account_id}: {r.error}" for r in refused)
+            return Attempt.failed(
+                ErrorClass.FATAL,
+                f"the CRM refused {len(refused)} of {len(results)} accounts (the others were "
+                f"written): {listed}",
+            )
+        return Attempt.ok(f"{len(results)} accounts")
+
+    async def _keyed(self, sobject: str, payload: Mapping[str, Any]) -> Attempt:
+        record = KeyedRecord(
+            key=str(payload["key"]),
+            account_id=str(payload["account_id"]),
+            create_values=dict(payload.get("create_values") or {}),
+            values=dict(payload.get("values") or {}),
+        )
+        result = await self._crm.put_keyed(sobject, record)
+        return Attempt.ok(result.record_id)
+
+    async def find_by_key(self, key: str) -> Attempt | None:
+        return None  # every send is safe to repeat (see the module docstring)
+
+    async def aclose(self) -> None:
+        await self._crm.aclose()

@@ -1,0 +1,309 @@
+"""The CRM side of revsync, as pure rules: which fields each system owns, how a CRM contract
+reads as subscription terms and which amendments a changed contract makes, and the signals
+revsync pushes back (adoption against entitlement, billing status, health and risk, renewal
+readiness, expansion)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from revsync.domain.errors import InvalidField
+from revsync.domain.pricing import ChargeModel, Plan
+from revsync.domain.subscriptions import Amendment, Change, Subscription
+
+#: contract statuses that bill
+ACTIVE_CONTRACT = "Activated"
+
+
+class Owner(StrEnum):
+    """Which system owns a CRM field: the CRM's fields are read, revsync's are written."""
+
+    CRM = "crm"
+    REVSYNC = "revsync"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMap:
+    """Every CRM field revsync reads or writes, with its owner. revsync writes a field only if
+    it owns it; it reads the CRM's."""
+
+    owners: Mapping[str, Owner]  # "Account.Name" → owner
+
+    def writable(self, sobject: str) -> frozenset[str]:
+        """The fields of ``sobject`` revsync may write."""
+        prefix = f"{sobject}."
+        return frozenset(
+            name.removeprefix(prefix)
+            for name, owner in self.owners.items()
+            if owner is Owner.REVSYNC and name.startswith(prefix)
+        )
+
+    def check_write(self, sobject: str, fields: Iterable[str]) -> None:
+        """Raise naming the first field revsync does not own."""
+        allowed = self.writable(sobject)
+        for name in fields:
+            if name not in allowed:
+                owner = self.owners.get(f"{sobject}.{name}")
+                why = "the CRM owns it" if owner is Owner.CRM else "it is not in the field map"
+                raise InvalidField(f"{sobject}.{name}", f"revsync may not write it: {why}")
+
+
+@dataclass(frozen=True, slots=True)
+class ContractTerms:
+    """A CRM contract as revsync reads it."""
+
+    contract_id: str
+    account_id: str
+    status: str
+    plan: str | None
+    seats: int | None
+    start: date | None
+    term_months: int | None
+    end: date | None
+    renewal_date: date | None
+    owner_id: str | None
+    amendment_date: date | None
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE_CONTRACT
+
+
+def parse_date(value: Any, name: str) -> date | None:
+    """A CRM date field (ISO text, a date, or empty)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        raise InvalidField(name, f"is not a date (got {value!r})") from None
+
+
+def parse_count(value: Any, name: str) -> int | None:
+    """A whole, non-negative number the CRM may send as 12, 12.0 or "12"."""
+    if value in (None, ""):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise InvalidField(name, f"is not a number (got {value!r})") from None
+    if number != number.to_integral_value() or number < 0:
+        raise InvalidField(name, f"must be a whole number of at least 0 (got {value!r})")
+    return int(number)
+
+
+def subscription_id(contract_id: str) -> str:
+    """The subscription revsync keeps for a CRM contract."""
+    return f"crm-{contract_id}"
+
+
+def contract_amendments(
+    subscription: Subscription,
+    terms: ContractTerms,
+    plan: Plan | None,
+    effective: date,
+) -> list[Amendment]:
+    """What a changed contract asks of its subscription, from ``effective`` on: a plan change,
+    a seat change, and a cancellation when the contract is no longer active (the contract's end
+    date does not end the subscription: renewals are the CRM's business and arrive as changes).
+    Nothing when the subscription already matches."""
+    current = subscription.current
+    found: list[Amendment] = []
+    if plan is not None and plan.code != current.plan_code:
+        found.append(Amendment(Change.PLAN_CHANGE, effective, plan=(plan.code, plan.version)))
+    if terms.seats is not None and terms.seats != current.seats:
+        found.append(Amendment(Change.SEAT_CHANGE, effective, seats=terms.seats))
+    if not terms.active and current.ends is None:
+        found.append(Amendment(Change.CANCEL, effective, ends=effective))
+    return found
+
+
+# --- signals ---------------------------------------------------------------------------
+
+
+class Trend(StrEnum):
+    UP = "up"
+    FLAT = "flat"
+    DOWN = "down"
+    NEW = "new"  # no usage in the period before
+
+
+#: a change of less than this share between periods is flat
+_FLAT_BAND = Decimal("0.10")
+
+
+def entitlement(plan: Plan, meter: str) -> Decimal | None:
+    """The usage a plan includes for a meter: an allowance's included units, or a first tier
+    that costs nothing. None when the plan prices every unit (or does not use the meter)."""
+    for charge in plan.charges:
+        if charge.meter != meter:
+            continue
+        if charge.model is ChargeModel.ALLOWANCE and charge.included is not None:
+            return charge.included
+        if charge.model in (ChargeModel.GRADUATED, ChargeModel.VOLUME) and charge.tiers:
+            first = charge.tiers[0]
+            if first.unit_amount == 0 and first.flat_amount == 0 and first.up_to is not None:
+                return first.up_to
+    return None
+
+
+def trend(current: Decimal, previous: Decimal) -> Trend:
+    """How usage moved from the previous period to this one."""
+    if previous == 0:
+        return Trend.NEW if current > 0 else Trend.FLAT
+    change = (current - previous) / previous
+    if change > _FLAT_BAND:
+        return Trend.UP
+    if change < -_FLAT_BAND:
+        return Trend.DOWN
+    return Trend.FLAT
+
+
+@dataclass(frozen=True, slots=True)
+class MeterAdoption:
+    """Usage of one meter in the last complete period against what the plan includes."""
+
+    meter: str
+    used: Decimal
+    previous: Decimal
+    entitlement: Decimal | None
+
+    @property
+    def share(self) -> Decimal | None:
+        """used / entitlement, to two decimals (None without an entitlement)."""
+        if not self.entitlement:
+            return None
+        return (self.used / self.entitlement).quantize(Decimal("0.01"))
+
+    @property
+    def trend(self) -> Trend:
+        return trend(self.used, self.previous)
+
+    def summary(self) -> str:
+        """``api_calls 1,250 of 1,000 (125%, up)`` — for a CRM text field."""
+        used = f"{self.used.normalize():,f}"
+        if self.entitlement:
+            share = self.share or Decimal(0)
+            of = f"{self.entitlement.normalize():,f}"
+            return f"{self.meter} {used} of {of} ({share * 100:.0f}%, {self.trend.value})"
+        return f"{self.meter} {used} ({self.trend.value})"
+
+
+@dataclass(frozen=True, slots=True)
+class BillingStatus:
+    """The customer's last invoice and whether anything is overdue."""
+
+    last_number: str | None
+    last_total: Decimal | None
+    currency: str | None
+    last_status: str | None
+    overdue: bool
+    dunning_level: str | None
+
+    def summary(self) -> str:
+        if self.last_number is None:
+            return "no invoice yet"
+        state = "overdue" if self.overdue else (self.last_status or "")
+        level = f", dunning {self.dunning_level}" if self.dunning_level else ""
+        return f"{self.last_number} {self.last_total} {self.currency} {state}{level}".strip()
+
+
+class Readiness(StrEnum):
+    NOT_DUE = "not_due"  # renewal beyond the window (or none)
+    READY = "ready"
+    AT_RISK = "at_risk"
+
+
+class Risk(StrEnum):
+    OVERDUE = "overdue"
+    DUNNING = "dunning"
+    LOW_ADOPTION = "low_adoption"
+    DECLINING_USAGE = "declining_usage"
+    RENEWAL_AT_RISK = "renewal_at_risk"
+
+
+#: adoption below this share of the entitlement is low
+LOW_ADOPTION = Decimal("0.30")
+#: how much each risk takes off a health score of 100
+_PENALTY = {
+    Risk.OVERDUE: 30,
+    Risk.DUNNING: 15,
+    Risk.LOW_ADOPTION: 25,
+    Risk.DECLINING_USAGE: 15,
+    Risk.RENEWAL_AT_RISK: 15,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """What revsync tells the CRM about one customer."""
+
+    customer_id: str
+    account_id: str
+    adoption: tuple[MeterAdoption, ...]
+    billing: BillingStatus
+    renewal_date: date | None
+    readiness: Readiness
+    risks: tuple[Risk, ...]
+
+    @property
+    def health_score(self) -> int:
+        """100 less a penalty per risk, at least 0."""
+        return max(0, 100 - sum(_PENALTY[r] for r in self.risks))
+
+    def account_values(self, fields: Mapping[str, str]) -> dict[str, Any]:
+        """The values of the revsync-owned account fields (``fields``: signal → CRM field)."""
+        values: dict[str, Any] = {
+            "adoption": "; ".join(a.summary() for a in self.adoption) or "no metered usage",
+            "billing_status": self.billing.summary(),
+            "last_invoice_amount": self.billing.last_total,
+            "overdue": self.billing.overdue,
+            "health_score": self.health_score,
+            "risk_flags": ";".join(r.value for r in self.risks),
+            "renewal_readiness": self.readiness.value,
+        }
+        return {fields[name]: value for name, value in values.items() if name in fields}
+
+
+def assess(
+    adoption: Sequence[MeterAdoption],
+    billing: BillingStatus,
+    renewal_date: date | None,
+    today: date,
+    renewal_window_days: int,
+) -> tuple[Readiness, tuple[Risk, ...]]:
+    """Renewal readiness and risk flags from adoption, billing and the renewal date."""
+    risks: list[Risk] = []
+    if billing.overdue:
+        risks.append(Risk.OVERDUE)
+    if billing.dunning_level:
+        risks.append(Risk.DUNNING)
+    shares = [a.share for a in adoption if a.share is not None]
+    if shares and max(shares) < LOW_ADOPTION:
+        risks.append(Risk.LOW_ADOPTION)
+    if adoption and all(a.trend is Trend.DOWN for a in adoption):
+        risks.append(Risk.DECLINING_USAGE)
+    due = renewal_date is not None and 0 <= (renewal_date - today).days <= renewal_window_days
+    if not due:
+        return Readiness.NOT_DUE, tuple(risks)
+    if risks:
+        return Readiness.AT_RISK, (*risks, Risk.RENEWAL_AT_RISK)
+    return Readiness.READY, tuple(risks)
+
+
+def expansion_streak(history: Sequence[tuple[date, Decimal]], entitlement: Decimal) -> list[date]:
+    """The periods, most recent last, of the unbroken run of periods at the end of ``history``
+    (oldest first) whose usage exceeded ``entitlement``."""
+    streak: list[date] = []
+    for start, used in history:
+        streak = [*streak, start] if used > entitlement else []
+    return streak

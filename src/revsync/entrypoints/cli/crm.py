@@ -1,0 +1,49 @@
+"""``revsync crm``: pull accounts and contracts from the CRM, and queue the signals for it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from revsync.application.crm import PullReport
+from revsync.entrypoints.cli.context import ConfigOption, console, container_for
+
+crm_app = typer.Typer(
+    help="The CRM (Salesforce): account, contract and signal sync.", no_args_is_help=True
+)
+
+
+@crm_app.command("sync")
+def crm_sync(config: ConfigOption = None) -> None:
+    """Pull the accounts and contracts changed since the last sync (customers, hierarchy,
+    subscriptions and amendments), then queue the signals that changed for the CRM (the worker
+    delivers them)."""
+    with container_for(config) as container:
+
+        async def run() -> PullReport:
+            client = container.crm()
+            try:
+                return await container.crm_pull().run(client)
+            finally:
+                await client.aclose()
+
+        pulled = asyncio.run(run())
+        pushed = container.crm_signals().run()
+    console.print(
+        f"read {pulled.accounts} accounts and {pulled.contracts} contracts changed since the "
+        f"last sync (less crm.overlap_seconds): "
+        f"{len(pulled.customers_created)} customers created, {len(pulled.customers_changed)} "
+        f"changed, {len(pulled.subscriptions_created)} subscriptions created, "
+        f"{len(pulled.amendments)} amendments, {len(pulled.refused)} refused",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for reason in pulled.refused:
+        console.print(f"  refused {reason}", highlight=False, soft_wrap=True)
+    console.print(
+        f"assessed {pushed.assessed} customers: {len(pushed.accounts)} with changed signals, "
+        f"{len(pushed.tasks)} tasks, {len(pushed.opportunities)} opportunities queued",
+        highlight=False,
+        soft_wrap=True,
+    )
