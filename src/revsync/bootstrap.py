@@ -221,6 +221,7 @@ def crm_client(settings: Settings) -> SalesforceCrm:
         ca_file=crm.ca_file,
         timeout_seconds=crm.timeout_seconds,
         budget_reserve_percent=crm.budget_reserve_percent,
+        limit_pause_seconds=crm.limit_pause_seconds,
     )
 
 

@@ -332,6 +332,8 @@ class CrmSettings(_Section):
     overlap_seconds: float = Field(default=300, ge=0, le=86_400)
     #: slow down when less than this share of the daily request budget is left
     budget_reserve_percent: float = Field(default=10, ge=0, le=90)
+    #: how long to wait when the CRM says the daily budget is spent (it gives no hint)
+    limit_pause_seconds: float = Field(default=900, ge=0.1, le=86_400)
     retry: RetrySettings = RetrySettings()
     circuit: CircuitSettings = CircuitSettings()
     sync_interval_seconds: float = Field(default=300, ge=5, le=86_400)

@@ -119,7 +119,7 @@ class DeadLetterPage(BaseModel):
 def list_dead_letters(
     request: Request,
     key: Annotated[ApiKey, Depends(require(Scope.READ))],
-    channel: Annotated[str | None, Query(description="api or file")] = None,
+    channel: Annotated[str | None, Query(description="api, file or crm")] = None,
     cursor: Annotated[int | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DeadLetterPage:

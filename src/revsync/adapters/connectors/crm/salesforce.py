@@ -58,8 +58,6 @@ BATCH = 200
 KEY_FIELD = "Revsync_Key__c"
 #: which field links a keyed record to its account
 _ACCOUNT_LINK = {"Task": "WhatId", "Opportunity": "AccountId"}
-#: how long to pause when the daily budget is exhausted (the CRM gives no hint)
-LIMIT_PAUSE_SECONDS = 900.0
 _LOCKED = "UNABLE_TO_LOCK_ROW"
 _NUMBER_TYPES = frozenset({"double", "currency", "percent", "int", "long"})
 _ENCODE = msgspec.json.Encoder(decimal_format="number").encode
@@ -99,6 +97,7 @@ class SalesforceCrm:
         ca_file: str | None = None,
         timeout_seconds: float = 30,
         budget_reserve_percent: float = 10,
+        limit_pause_seconds: float = 900,
         lock_retries: int = 3,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -109,6 +108,7 @@ class SalesforceCrm:
         self._ca_file = ca_file
         self._timeout = timeout_seconds
         self._reserve = budget_reserve_percent / 100
+        self._limit_pause = limit_pause_seconds
         self._lock_retries = lock_retries
         self._sleep = sleep
         self._client: Salesforce | None = None
@@ -244,7 +244,7 @@ class SalesforceCrm:
                         await self._sleep(0.2 * 2**locked)
                         locked += 1
                         continue
-                    raise _translated(error, what) from None
+                    raise _translated(error, what, self._limit_pause) from None
                 except requests.Timeout as error:
                     raise CrmUnavailable(f"the CRM did not answer: {error}", sent=True) from None
                 except requests.ConnectionError as error:
@@ -338,7 +338,7 @@ class _TimeoutSession(requests.Session):
         return super().request(*args, **kwargs)
 
 
-def _translated(error: SalesforceError, what: str) -> Exception:
+def _translated(error: SalesforceError, what: str, limit_pause: float) -> Exception:
     """A Salesforce error as the port's: refused (an operator must look) or unavailable."""
     codes = _codes(error.content)
     text = "; ".join(f"{code}: {message}" for code, message in codes) or str(error.content)
@@ -346,7 +346,7 @@ def _translated(error: SalesforceError, what: str) -> Exception:
         return CrmUnavailable(
             f"the CRM's request budget is spent ({text})",
             sent=False,
-            retry_after=LIMIT_PAUSE_SECONDS,
+            retry_after=limit_pause,
         )
     if any(code == _LOCKED for code, _ in codes):
         return CrmUnavailable(f"a record was locked ({text})", sent=True, retry_after=1.0)
