@@ -240,6 +240,7 @@ def crm_mapping(settings: Settings) -> CrmMapping:
         overlap_seconds=crm.overlap_seconds,
         renewal_window_days=crm.renewal_window_days,
         expansion_periods=crm.expansion_periods,
+        include_children=crm.include_children,
     )
 
 

@@ -321,6 +321,8 @@ class CrmSettings(_Section):
     timezone: str = "UTC"
     #: the CRM's plan names → revsync plan codes (a plan not listed is used as it is)
     plans: dict[str, str] = Field(default_factory=dict)
+    #: a contract bills the usage of its account's subsidiaries too
+    include_children: bool = True
     account_fields: dict[AccountRole, str] = Field(default_factory=lambda: dict(_ACCOUNT_FIELDS))
     contract_fields: dict[ContractRole, str] = Field(default_factory=lambda: dict(_CONTRACT_FIELDS))
     signal_fields: dict[SignalRole, str] = Field(default_factory=lambda: dict(_SIGNAL_FIELDS))

@@ -66,6 +66,7 @@ class CrmMapping:
     overlap_seconds: float = 300
     renewal_window_days: int = 90
     expansion_periods: int = 2
+    include_children: bool = True  # a contract bills its account's subsidiaries' usage too
 
 
 @dataclass(slots=True)
@@ -239,6 +240,7 @@ class CrmPull:
                     actor=ACTOR,
                     seats=terms.seats if terms.seats is not None else 1,
                     renewal_date=terms.renewal_date,
+                    include_children=self._map.include_children,
                 )
             )
             report.subscriptions_created.append(created.id)
@@ -354,6 +356,7 @@ class PushReport:
     accounts: list[str] = field(default_factory=list)  # customers whose signals changed
     tasks: list[str] = field(default_factory=list)
     opportunities: list[str] = field(default_factory=list)
+    signals: list[Signals] = field(default_factory=list)  # every assessment, changed or not
 
 
 #: account updates per outbox message (one composite request)
@@ -388,6 +391,7 @@ class CrmSignals:
             for customer, subscriptions in self._linked(uow):
                 signals, streaks = self._assess(uow, customer, subscriptions, now)
                 report.assessed += 1
+                report.signals.append(signals)
                 values = signals.account_values(self._map.signal_fields)
                 wire = _wire(values)
                 digest = hashlib.sha256(json.dumps(wire, sort_keys=True).encode()).hexdigest()

@@ -268,7 +268,7 @@ class Signals:
             "last_invoice_amount": self.billing.last_total,
             "overdue": self.billing.overdue,
             "health_score": self.health_score,
-            "risk_flags": ";".join(r.value for r in self.risks),
+            "risk_flags": ";".join(r.value for r in self.risks) or None,  # empty is null there
             "renewal_readiness": self.readiness.value,
         }
         return {fields[name]: value for name, value in values.items() if name in fields}

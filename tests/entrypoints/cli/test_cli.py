@@ -249,38 +249,6 @@ def test_bill_runs_billing_as_of_a_date_and_prints_what_it_did(config: Path) -> 
     ]
 
 
-def test_demo_prepares_an_install_with_usage_and_invoices(tmp_path: Path) -> None:
-    directory = tmp_path / "demo"
-    result = runner.invoke(app, ["demo", "--no-serve", "--dir", str(directory)])
-    assert result.exit_code == 0, result.output
-    assert "events: 5000 accepted, 50 duplicates, 1 rejected" in result.output
-    # five customers without a parent, each with last month's advance and arrears invoices and
-    # this month's advance invoice
-    assert re.search(r"billing run as of [0-9-]+: 15 invoices", result.output)
-    container = build(load_settings(directory / "revsync.yaml"))
-    try:
-        found = container.billing.invoices(InvoiceFilter(), after=None, limit=100)
-        upcoming = container.billing.upcoming("acme")
-    finally:
-        container.close()
-    assert sorted({i.customer_id for i in found}) == [
-        "acme",
-        "globex",
-        "hooli",
-        "initech",
-        "umbrella",
-    ]
-    assert {i.currency for i in found if i.customer_id == "umbrella"} == {"JPY"}
-    # this month's usage so far, rated on the open period
-    assert [i.kind.value for i in upcoming] == ["arrears"]
-    assert any(
-        line.key.startswith("usage:tokens:") and line.quantity > 0 for line in upcoming[0].lines
-    )
-    again = runner.invoke(app, ["demo", "--no-serve", "--dir", str(directory)])
-    assert again.exit_code == 0
-    assert "reusing the data already there" in again.output
-
-
 def test_cases_are_listed_shown_and_closed_from_the_command_line(
     config: Path, tmp_path: Path
 ) -> None:

@@ -245,24 +245,31 @@ def worker(
 @app.command()
 def demo(
     directory: Annotated[
-        Path, typer.Option("--dir", help="Folder for the demo's config and data.")
+        Path, typer.Option("--dir", help="Folder for the demo's config and data (made afresh).")
     ] = Path("revsync-demo"),
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report to this JSON file.")
+    ] = None,
+    accounts: Annotated[
+        int, typer.Option(help="CRM accounts to seed (customers, some in hierarchies).", min=10)
+    ] = 50,
     serve_api: Annotated[
-        bool, typer.Option("--serve/--no-serve", help="Serve the API afterwards.")
-    ] = True,
+        bool, typer.Option("--serve/--no-serve", help="Serve the API on the data afterwards.")
+    ] = False,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8080,
 ) -> None:
-    """Prepare an example install with sample customers and usage, then serve the API on it.
+    """Play a quarter of a B2B SaaS company through revsync — usage in, invoices to a local
+    Tryton ERP, contracts in from and signals out to the CRM sandbox, with faults on the way —
+    then check the ERP and the CRM through their own APIs. Exits 1 on any mismatch."""
+    from revsync.sandbox.demo import run_demo
 
-    Until the full demo lands, this is revsync's main job on the embedded default.
-    """
-    from revsync.sandbox.sample import prepare_sample
-
-    prepared = prepare_sample(directory, port=port, console=console)
+    report = run_demo(directory, console=console, json_path=json_path, accounts=accounts)
+    if not report.ok:
+        raise typer.Exit(1)
     if serve_api:
         from revsync.entrypoints.api.serve import run
 
-        run(settings_from(prepared.config_path), host=None, port=port)
+        run(settings_from(directory / "revsync.yaml"), host=None, port=port)
 
 
 def main() -> None:

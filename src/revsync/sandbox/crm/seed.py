@@ -63,18 +63,19 @@ _SECOND = [
 ]
 _SUFFIX = ("Inc.", "Ltd", "GmbH", "SA", "LLC", "Group", "Corp.", "BV", "")
 _REGIONS = ("EMEA", "APAC", "Americas", "Nordics", "DACH", "UK", "France", "Japan")
-#: (country, a city in it)
+#: (country code, a city in it) — BillingCountry holds ISO 3166-1 codes, as orgs with country
+#: picklists do
 _COUNTRIES = [
-    ("United States", "Austin"),
-    ("Germany", "Berlin"),
-    ("France", "Lyon"),
-    ("United Kingdom", "Leeds"),
-    ("Netherlands", "Utrecht"),
-    ("Japan", "Osaka"),
-    ("Canada", "Toronto"),
-    ("Sweden", "Malmö"),
-    ("Spain", "Valencia"),
-    ("Australia", "Perth"),
+    ("US", "Austin"),
+    ("DE", "Berlin"),
+    ("FR", "Lyon"),
+    ("GB", "Leeds"),
+    ("NL", "Utrecht"),
+    ("JP", "Osaka"),
+    ("CA", "Toronto"),
+    ("SE", "Malmö"),
+    ("ES", "Valencia"),
+    ("AU", "Perth"),
 ]
 _INDUSTRIES = ("Technology", "Healthcare", "Retail", "Manufacturing", "Finance", "Media")
 #: plan → (weight, seats range)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
@@ -110,6 +111,7 @@ class TrytonErp:
         open_dates = {
             line["id"]: line["maturity_date"] for line in lines if not line["reconciliation"]
         }
+        reconciled = {line["id"] for line in lines if line["reconciliation"]}
         levels = await self._dunning_levels(ids)
         found = {}
         for invoice in invoices:
@@ -119,7 +121,11 @@ class TrytonErp:
             remote = str(invoice["id"])
             found[remote] = ErpInvoiceState(
                 remote_id=remote,
-                paid=invoice["state"] == "paid",
+                # paid, or fully reconciled while Tryton's queue has yet to mark it paid
+                paid=invoice["state"] == "paid"
+                or (
+                    bool(invoice["lines_to_pay"]) and reconciled.issuperset(invoice["lines_to_pay"])
+                ),
                 amount_to_pay=to_pay,
                 overdue=to_pay > 0 and due_date is not None and due_date < today,
                 due_date=due_date,
@@ -225,7 +231,11 @@ class TrytonErp:
     async def _create(self, document: ErpDocument) -> tuple[int, date | None]:
         party, address = await self._party(document.party)
         invoice_date, rolled = await self._open_date(document.invoice_date, document.approved)
-        lines = [await self._line(line) for line in document.lines]
+        # recognition cannot be booked in a closed period: a rolled-forward invoice's deferrals
+        # start on its new date (the closed months are recognised over the remaining ones)
+        lines = [
+            await self._line(line, invoice_date if rolled else None) for line in document.lines
+        ]
         [invoice] = await self._rpc.model(
             "account.invoice",
             "create",
@@ -248,7 +258,7 @@ class TrytonErp:
         )
         return int(invoice), rolled
 
-    async def _line(self, line: Any) -> dict[str, Any]:
+    async def _line(self, line: Any, defer_not_before: date | None) -> dict[str, Any]:
         values: dict[str, Any] = {
             "type": "line",
             "product": await self._id("product", line.product),
@@ -261,7 +271,10 @@ class TrytonErp:
         if line.taxes:
             values["taxes"] = [("add", [await self._id("tax", name) for name in line.taxes])]
         if line.defer_from is not None:
-            values["defer_from"] = line.defer_from
+            start = line.defer_from
+            if defer_not_before is not None and start < defer_not_before <= line.defer_to:
+                start = defer_not_before
+            values["defer_from"] = start
             values["defer_to"] = line.defer_to
         return values
 
@@ -285,6 +298,10 @@ class TrytonErp:
             )
 
     async def _post(self, invoice_id: int) -> None:
+        # revsync sets each line's taxes itself (by the customer's country), which Tryton warns
+        # about ("not the default taxes of the product"): acknowledged before the first try, so
+        # that posting runs once; any other warning is acknowledged when it is raised
+        await self._rpc.model("res.user.warning", "skip", _warning_key("invoice_taxes", invoice_id))
         for _ in range(5):
             try:
                 await self._rpc.model("account.invoice", "post", [invoice_id])
@@ -461,3 +478,9 @@ def _level_label(level: dict[str, Any]) -> str:
     """``level N`` for the levels revsync provisions (sequence 1, 2, ...), else Tryton's name."""
     sequence = level.get("sequence")
     return f"level {sequence}" if sequence else str(level["rec_name"])
+
+
+def _warning_key(name: str, invoice_id: int) -> str:
+    """The name Tryton gives a warning about one invoice (``res.user.warning.format``)."""
+    digest = hashlib.md5(f"account.invoice,{invoice_id}".encode(), usedforsecurity=False)
+    return f"{digest.hexdigest()}.{name}"

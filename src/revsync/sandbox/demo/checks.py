@@ -1,0 +1,159 @@
+"""The demo checks itself through the other systems' own APIs: every finalized invoice is in
+the ERP exactly once with revsync's totals (read over Tryton's JSON-RPC), and the CRM's
+revsync-owned fields hold what revsync last sent (read with simple-salesforce)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+from simple_salesforce.api import Salesforce
+from simple_salesforce.format import format_soql
+
+from revsync.adapters.connectors.erp.rpc import TrytonRpc
+from revsync.adapters.db.tables import crm_signals, customer_refs, invoices, outbox_messages
+from revsync.bootstrap import ERP_DESTINATION, Container
+from revsync.sandbox.crm import CrmSandbox
+
+
+@dataclass(slots=True)
+class CheckReport:
+    """What was compared, and every difference found."""
+
+    erp_invoices: int = 0
+    crm_accounts: int = 0
+    mismatches: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+
+async def check_erp(container: Container, rpc: TrytonRpc, report: CheckReport) -> None:
+    """Each numbered revsync invoice or credit note: one ERP invoice under its key, posted or
+    paid, with the same untaxed amount, tax and total."""
+    expected = _numbered(container)
+    found = await rpc.model(
+        "account.invoice",
+        "search_read",
+        [("type", "=", "out")],
+        0,
+        None,
+        None,
+        ["reference", "state", "untaxed_amount", "tax_amount", "total_amount", "number"],
+    )
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for invoice in found:
+        by_key.setdefault(str(invoice["reference"]), []).append(invoice)
+    for key, (number, untaxed, tax, total) in sorted(expected.items(), key=lambda i: i[1][0]):
+        theirs = by_key.pop(key, [])
+        report.erp_invoices += 1
+        if len(theirs) != 1:
+            report.mismatches.append(f"ERP: {number} is there {len(theirs)} times (key {key})")
+            continue
+        [erp] = theirs
+        if erp["state"] not in ("posted", "paid"):
+            report.mismatches.append(f"ERP: {number} is {erp['state']}")
+        ours = (untaxed, tax, total)
+        them = (erp["untaxed_amount"], erp["tax_amount"], erp["total_amount"])
+        if ours != them:
+            report.mismatches.append(
+                f"ERP: {number} totals {'/'.join(map(str, them))}, revsync "
+                f"{'/'.join(map(str, ours))}"
+            )
+    for key, extra in sorted(by_key.items()):
+        numbers = ", ".join(str(i["number"]) for i in extra)
+        report.mismatches.append(f"ERP: {numbers} (key {key}) is not a revsync invoice")
+
+
+def _numbered(container: Container) -> dict[str, tuple[str, Decimal, Decimal, Decimal]]:
+    """ERP idempotency key → (number, untaxed, tax, total) of every invoice sent to the ERP."""
+    m, i = outbox_messages.c, invoices.c
+    query = (
+        sa.select(m.idempotency_key, i.number, i.subtotal, i.discount, i.tax, i.total)
+        .join(invoices, i.id == m.object_id)
+        .where(m.destination == ERP_DESTINATION)
+    )
+    with container.engine.connect() as conn:
+        return {
+            key: (number, subtotal + discount, tax, total)
+            for key, number, subtotal, discount, tax, total in conn.execute(query)
+        }
+
+
+def check_crm(container: Container, sandbox: CrmSandbox, report: CheckReport) -> None:
+    """Each customer's revsync-owned account fields, read back with simple-salesforce, equal
+    the values revsync last sent."""
+    sent = _sent_signals(container)
+    if not sent:
+        return
+    session = requests.Session()
+    session.verify = str(sandbox.cert_path)
+    session.trust_env = False
+    creds = sandbox.credentials
+    token = session.post(
+        sandbox.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+        },
+        timeout=30,
+    ).json()["access_token"]
+    client = Salesforce(
+        instance_url=sandbox.url, session_id=token, session=session, parse_float=Decimal
+    )
+    fields = sorted({name for values in sent.values() for name in values})
+    accounts = list(sent)
+    for start in range(0, len(accounts), 200):
+        chunk = accounts[start : start + 200]
+        soql = format_soql(
+            "SELECT Id, {fields:literal} FROM Account WHERE Id IN {ids}",
+            fields=", ".join(fields),
+            ids=chunk,
+        )
+        for record in client.query_all(soql)["records"]:
+            report.crm_accounts += 1
+            for name, value in sent[record["Id"]].items():
+                if not _same(value, record.get(name)):
+                    report.mismatches.append(
+                        f"CRM: account {record['Id']} {name} is {record.get(name)!r}, revsync "
+                        f"sent {value!r}"
+                    )
+
+
+def _sent_signals(container: Container) -> dict[str, Mapping[str, Any]]:
+    """CRM account id → the values revsync last queued for it."""
+    s, r = crm_signals.c, customer_refs.c
+    query = (
+        sa.select(r.value, s["values"])
+        .join(customer_refs, r.customer_id == s.customer_id)
+        .where(r.system == "crm")
+    )
+    with container.engine.connect() as conn:
+        return {account: values for account, values in conn.execute(query)}
+
+
+def _same(sent: Any, stored: Any) -> bool:
+    if isinstance(sent, bool) or sent is None:
+        return bool(sent == stored)
+    if isinstance(sent, int | float | Decimal) or isinstance(stored, int | float | Decimal):
+        try:
+            return Decimal(str(sent)) == Decimal(str(stored))
+        except ArithmeticError:
+            return False
+    return str(sent) == str(stored)
+
+
+def erp_numbers(found: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """revsync number → ERP number, from ERP invoices read with ``description``."""
+    return {str(i["description"]): str(i["number"]) for i in found if i.get("number")}
+
+
+def today_iso(day: date) -> str:
+    return day.isoformat()

@@ -1,0 +1,256 @@
+"""The demo's report: what came in, what was billed and posted, what went to the CRM, what the
+faults did, who is under-billed or at risk — and whether the ERP and the CRM agree."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from rich.console import Console
+from rich.table import Table
+
+from revsync.adapters.db.tables import erp_postings, exception_cases, invoices
+from revsync.bootstrap import Container
+from revsync.domain.crm import Readiness, Risk, Signals
+from revsync.sandbox.demo.checks import CheckReport
+
+if TYPE_CHECKING:
+    from revsync.sandbox.demo.run import Tally
+    from revsync.sandbox.demo.scenario import Quarter
+
+
+@dataclass(frozen=True, slots=True)
+class Heavy:
+    """A customer using more than its contract includes."""
+
+    customer: str
+    meter: str
+    used: Decimal
+    included: Decimal
+    share: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class AtRisk:
+    """A customer with low adoption and a renewal coming."""
+
+    customer: str
+    renewal: str
+    adoption: str
+    health: int
+
+
+@dataclass(slots=True)
+class DemoReport:
+    """Everything the demo reports (``as_json`` for ``--json``)."""
+
+    quarter: str
+    events: dict[str, int]
+    invoices: dict[str, int]
+    erp_numbers: dict[str, str]
+    revenue_by_plan: dict[str, Decimal]
+    cases: dict[str, int]
+    crm: dict[str, int]
+    amendments: list[str]
+    faults: list[str]
+    under_billed: list[Heavy]
+    renewals_at_risk: list[AtRisk]
+    checks: dict[str, Any]
+    seconds: float
+    phases: dict[str, float] = field(default_factory=dict)
+    mismatches: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+
+def build_report(
+    container: Container, quarter: Quarter, tally: Tally, checks: CheckReport, seconds: float
+) -> DemoReport:
+    """The report, read from revsync's database and the demo's tally."""
+    ingest = tally.ingest
+    push = tally.push
+    signals = push.signals if push else []
+    return DemoReport(
+        quarter=f"{quarter.start.isoformat()} to {quarter.end.isoformat()} (exclusive)",
+        events={
+            "accepted": ingest.accepted,
+            "duplicates": ingest.duplicates,
+            "rejected": len(ingest.rejected),
+            "unmapped_on_arrival": ingest.unmapped,
+        },
+        invoices=_invoice_counts(container) | {"paid_reported": tally.paid},
+        erp_numbers=_erp_numbers(container),
+        revenue_by_plan=_revenue_by_plan(container),
+        cases=_cases(container),
+        crm={
+            "customers_assessed": push.assessed if push else 0,
+            "accounts_updated": len(push.accounts) if push else 0,
+            "tasks": len(push.tasks) if push else 0,
+            "opportunities": len(push.opportunities) if push else 0,
+        },
+        amendments=list(tally.amendments),
+        faults=list(tally.faults),
+        under_billed=_heavy(signals),
+        renewals_at_risk=_at_risk(signals),
+        checks={
+            "erp_invoices_compared": checks.erp_invoices,
+            "crm_accounts_compared": checks.crm_accounts,
+        },
+        seconds=round(seconds, 1),
+        phases=dict(tally.phases),
+        mismatches=list(checks.mismatches),
+    )
+
+
+def _invoice_counts(container: Container) -> dict[str, int]:
+    i = invoices.c
+    numbered = sa.select(
+        sa.func.count().filter(i.credits_invoice.is_(None)),
+        sa.func.count().filter(i.credits_invoice.is_not(None)),
+    ).where(i.number.is_not(None))
+    with container.engine.connect() as conn:
+        issued, notes = conn.execute(numbered).one()
+        posted = conn.execute(sa.select(sa.func.count()).select_from(erp_postings)).scalar_one()
+        overdue = conn.execute(
+            sa.select(sa.func.count()).where(erp_postings.c.overdue, ~erp_postings.c.paid)
+        ).scalar_one()
+    return {
+        "issued": int(issued),
+        "credit_notes": int(notes),
+        "posted_to_erp": int(posted),
+        "overdue": int(overdue),
+    }
+
+
+def _erp_numbers(container: Container) -> dict[str, str]:
+    i, p = invoices.c, erp_postings.c
+    query = (
+        sa.select(i.number, p.number).join(erp_postings, p.invoice_id == i.id).order_by(i.number)
+    )
+    with container.engine.connect() as conn:
+        return {str(ours): str(theirs) for ours, theirs in conn.execute(query)}
+
+
+def _revenue_by_plan(container: Container) -> dict[str, Decimal]:
+    """Untaxed revenue of the numbered invoices and credit notes, by the plan in force at the
+    start of the invoice's period."""
+    i = invoices.c
+    query = sa.select(i.subscription_id, i.period_start, i.subtotal, i.discount).where(
+        i.number.is_not(None), i.subscription_id.is_not(None)
+    )
+    revenue: dict[str, Decimal] = {}
+    with container.engine.connect() as conn:
+        rows = list(conn.execute(query))
+    with container.unit_of_work(write=False) as uow:
+        for subscription_id, start, subtotal, discount in rows:
+            subscription = uow.subscriptions.get(subscription_id)
+            if subscription is None:
+                continue
+            terms = [t for t in subscription.terms if t.effective <= start] or [
+                subscription.terms[0]
+            ]
+            plan = terms[-1].plan_code
+            revenue[plan] = revenue.get(plan, Decimal(0)) + subtotal + discount
+    return dict(sorted(revenue.items()))
+
+
+def _cases(container: Container) -> dict[str, int]:
+    c = exception_cases.c
+    query = sa.select(c.kind, c.status, sa.func.count()).group_by(c.kind, c.status)
+    with container.engine.connect() as conn:
+        return {f"{kind} {status}": int(n) for kind, status, n in conn.execute(query)}
+
+
+def _heavy(signals: list[Signals]) -> list[Heavy]:
+    found = []
+    for s in signals:
+        for a in s.adoption:
+            if a.entitlement and a.used > a.entitlement:
+                found.append(
+                    Heavy(s.customer_id, a.meter, a.used, a.entitlement, a.share or Decimal(0))
+                )
+    return sorted(found, key=lambda h: -h.share)
+
+
+def _at_risk(signals: list[Signals]) -> list[AtRisk]:
+    found = []
+    for s in signals:
+        if Risk.LOW_ADOPTION in s.risks and s.readiness is Readiness.AT_RISK:
+            adoption = "; ".join(a.summary() for a in s.adoption)
+            renewal = s.renewal_date.isoformat() if s.renewal_date else ""
+            found.append(AtRisk(s.customer_id, renewal, adoption, s.health_score))
+    return sorted(found, key=lambda r: r.renewal)
+
+
+def render(report: DemoReport, console: Console, directory: Path) -> None:
+    """The report as tables, then the verdict and what to do next."""
+    say = console.print
+    say(f"\n[bold]revsync demo[/bold] — the quarter {report.quarter}", highlight=False)
+    say(_pairs("Events", report.events))
+    say(_pairs("Invoices", report.invoices))
+    say(
+        _pairs(
+            "Revenue by plan (untaxed, EUR)", {k: str(v) for k, v in report.revenue_by_plan.items()}
+        )
+    )
+    say(_pairs("Exception cases", report.cases))
+    say(_pairs("Signals pushed to the CRM", report.crm))
+    say("[bold]Faults on the way[/bold]: " + "; ".join(report.faults), highlight=False)
+    if report.amendments:
+        say("[bold]Contract changes from the CRM[/bold]: " + "; ".join(report.amendments))
+    heavy = Table(title="High usage, under-billed against the contract (last month)")
+    for column in ("customer", "meter", "used", "included", "share"):
+        heavy.add_column(column)
+    for h in report.under_billed[:10]:
+        heavy.add_row(h.customer, h.meter, f"{h.used:,}", f"{h.included:,}", f"{h.share:.0%}")
+    say(heavy)
+    risk = Table(title="Low adoption, renewal approaching")
+    for column in ("customer", "renewal", "adoption", "health"):
+        risk.add_column(column)
+    for r in report.renewals_at_risk[:10]:
+        risk.add_row(r.customer, r.renewal, r.adoption, str(r.health))
+    say(risk)
+    sample = list(report.erp_numbers.items())[:3]
+    say(
+        "ERP numbers: "
+        + ", ".join(f"{ours} → {theirs}" for ours, theirs in sample)
+        + f" … ({len(report.erp_numbers)} in all)",
+        highlight=False,
+    )
+    checks = report.checks
+    if report.ok:
+        say(
+            f"[green]checked[/green]: {checks['erp_invoices_compared']} invoices are in the ERP "
+            f"exactly once with revsync's totals; {checks['crm_accounts_compared']} CRM "
+            f"accounts hold revsync's signals ({report.seconds} s)",
+            highlight=False,
+        )
+    else:
+        say(f"[red]{len(report.mismatches)} mismatches[/red]:", highlight=False)
+        for mismatch in report.mismatches:
+            say(f"  {mismatch}", highlight=False)
+    say(
+        f"Explore it: revsync serve --config {directory / 'revsync.yaml'} "
+        f"(admin key in {directory / 'admin.key'})",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _pairs(title: str, values: dict[str, Any]) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key, value in values.items():
+        table.add_row(key.replace("_", " "), str(value))
+    return table

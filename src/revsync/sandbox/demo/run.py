@@ -1,0 +1,564 @@
+"""``revsync demo``: a quarter of a B2B SaaS company through revsync, against a local Tryton ERP
+and the CRM sandbox, with faults along the way — then revsync checks itself through the ERP's
+and the CRM's own APIs.
+
+Everything lives in one folder: revsync's SQLite database and config, the ERP's database, the
+CRM sandbox's data, the report. ``revsync serve --config DIR/revsync.yaml`` explores it after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from revsync.adapters.connectors.erp.provision import provision
+from revsync.adapters.connectors.erp.rpc import TrytonRpc
+from revsync.adapters.db.migrate import upgrade
+from revsync.adapters.db.tables import outbox_messages
+from revsync.application.crm import PushReport
+from revsync.application.customers import PutCustomer
+from revsync.application.ingestion import IngestContext, IngestReport
+from revsync.bootstrap import Container, apply_configuration, build, erp_blueprint
+from revsync.config import load_settings
+from revsync.domain.identity import System
+from revsync.observability.logging import configure_logging
+from revsync.sandbox.crm import CrmSandbox, Fault
+from revsync.sandbox.demo.checks import CheckReport, check_crm, check_erp
+from revsync.sandbox.demo.report import DemoReport, build_report, render
+from revsync.sandbox.demo.scenario import (
+    Quarter,
+    daily_usage,
+    date_contracts,
+    late_event,
+    malformed,
+    profiles,
+    tenant_of,
+    write_config,
+)
+from revsync.sandbox.tryton import LocalTryton, TrytonError, build_database
+from revsync.schemas.cloudevents_v1 import MEDIA_JSON, decode_items, split_body
+
+ACTOR = "cli:demo"
+ERP_PASSWORD = "revsync-demo-admin"  # noqa: S105 - the demo's own local ERP
+#: what the demo owns in its folder (removed when it starts again)
+OWNED = ("revsync.yaml", "revsync.db", "revsync.db-wal", "revsync.db-shm", "erp", "crm")
+_BATCH = 5_000
+_ENCODE = msgspec.json.Encoder(decimal_format="number").encode
+
+
+@dataclass(slots=True)
+class Tally:
+    """What the demo counted along the way."""
+
+    ingest: IngestReport = field(default_factory=IngestReport)
+    invoices_billed: int = 0
+    amendments: list[str] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)
+    push: PushReport | None = None
+    paid: int = 0
+    overdue: int = 0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds spent in each phase
+    _since: float = field(default_factory=time.monotonic)
+
+    def lap(self, phase: str) -> None:
+        """Record the time since the previous lap under ``phase``."""
+        now = time.monotonic()
+        self.phases[phase] = round(self.phases.get(phase, 0) + now - self._since, 2)
+        self._since = now
+
+    def add(self, report: IngestReport) -> None:
+        self.ingest.accepted += report.accepted
+        self.ingest.duplicates += report.duplicates
+        self.ingest.unmapped += report.unmapped
+        self.ingest.late += report.late
+        self.ingest.rejected += report.rejected
+
+
+def run_demo(
+    directory: Path, *, console: Console, json_path: Path | None = None, accounts: int = 50
+) -> DemoReport:
+    """Play the quarter in ``directory``; returns the report (its checks say whether revsync's
+    numbers match the ERP's and the CRM's)."""
+    started = time.monotonic()
+    directory = directory.resolve()
+    _clear(directory)
+    configure_logging("WARNING", "console")
+    today = datetime.now(UTC).date()
+    quarter = Quarter.before(today)
+    erp_folder, crm_folder = directory / "erp", directory / "crm"
+    erp_folder.mkdir(parents=True)
+    built: dict[str, Any] = {}
+    builder = threading.Thread(
+        target=_build_erp, args=(erp_folder, built), name="demo-erp-build", daemon=True
+    )
+    builder.start()
+    tally = Tally()
+    with (
+        CrmSandbox(crm_folder, seed=accounts, seed_date=today) as sandbox,
+        _progress(console) as progress,
+    ):
+        tryton = LocalTryton(erp_folder, erp_folder / "revsync.sqlite", queue_worker=True)
+        try:
+            config = directory / "revsync.yaml"
+            write_config(
+                config,
+                erp_url=tryton.url,
+                erp_database=tryton.database,
+                crm_url=sandbox.url,
+                crm_cert=sandbox.cert_path,
+                quarter=quarter,
+                today=today,
+            )
+            _secrets(directory, sandbox)
+            container = build(load_settings(config))
+            try:
+                upgrade(container.engine)
+                apply_configuration(container, ACTOR)
+                key = container.api_keys.create("demo admin", ["admin"], ACTOR)
+                (directory / "admin.key").write_text(key.secret + "\n")
+                os.chmod(directory / "admin.key", 0o600)
+                _play(container, sandbox, tryton, builder, built, quarter, today, tally, progress)
+                checks = _check(container, sandbox, tryton, progress)
+                report = build_report(container, quarter, tally, checks, time.monotonic() - started)
+            finally:
+                container.close()
+        finally:
+            tryton.stop()
+    render(report, console, directory)
+    if json_path is not None:
+        json_path.write_text(json.dumps(report.as_json(), indent=2, default=str) + "\n")
+    return report
+
+
+# --- the quarter ---------------------------------------------------------------------
+
+
+def _play(
+    container: Container,
+    sandbox: CrmSandbox,
+    tryton: LocalTryton,
+    builder: threading.Thread,
+    built: dict[str, Any],
+    quarter: Quarter,
+    today: date,
+    tally: Tally,
+    progress: Progress,
+) -> None:
+    step = progress.add_task("CRM: accounts and contracts in", total=None)
+    contracts = sandbox.records("Contract")
+    for contract_id, changes in date_contracts(contracts, quarter, today).items():
+        sandbox.update_record("Contract", contract_id, changes)
+    pulled = _pull(container)
+    progress.update(step, total=1, completed=1, description=_crm_line(pulled))
+    tally.lap("crm pull")
+
+    customers = _crm_customers(container)
+    plans = _plans_of(container)
+    late_tenant, late_customer = _late_mapped(customers, plans)
+    punctual = next(c.id for c in customers if c.id in plans and c.id != late_customer)
+    for customer in customers:
+        if customer.id != late_customer:
+            _map_tenant(container, customer.id)
+    _ingest_quarter(container, customers, plans, quarter, tally, progress)
+    tally.lap("usage")
+
+    step = progress.add_task("ERP: building the local Tryton database", total=None)
+    builder.join()
+    if "error" in built:
+        raise built["error"]
+    tally.lap("erp build (rest)")
+    tryton.start()
+    asyncio.run(_provision(container, quarter))
+    tally.lap("erp provision")
+    progress.update(step, total=1, completed=1, description="ERP: Tryton provisioned")
+    tally.faults.append(f"ERP period {quarter.start:%Y-%m} closed before posting")
+
+    runs = [quarter.start, *quarter.months[1:], quarter.end]
+    billing = progress.add_task("Billing runs and postings", total=len(runs))
+    for number, as_of in enumerate(runs):
+        if number == 2:
+            _map_tenant(container, late_customer)  # mapped late: its usage attaches now
+            tally.faults.append(f"tenant {late_tenant} unmapped until {as_of:%Y-%m-%d}")
+            _ingest(container, [late_event(tenant_of(punctual), quarter)], tally)
+            tally.faults.append("a late event for an invoiced month")
+        if as_of == quarter.end:
+            _amend_contracts(container, sandbox, quarter, tally)
+        run = container.billing.run(as_of, ACTOR)
+        tally.invoices_billed += len(run.finalized)
+        tally.lap("billing")
+        during = None
+        if number == 2:
+            during = _outage(tryton)
+            tally.faults.append("ERP down for 2 s during postings")
+        _deliver(container, progress, during)
+        tally.lap("deliveries")
+        progress.advance(billing)
+
+    _collect(container, tryton, today, tally)
+    tally.lap("payments and sync")
+    step = progress.add_task("CRM: signals out", total=None)
+    _pull(container)
+    tally.push = container.crm_signals().run()
+    sandbox.inject(Fault("REQUEST_LIMIT_EXCEEDED", path="composite"))
+    tally.faults.append("CRM request limit exceeded once")
+    _deliver(container, progress)
+    progress.update(step, total=1, completed=1)
+    tally.lap("crm signals")
+
+
+def _crm_line(pulled: Any) -> str:
+    return (
+        f"CRM: {len(pulled.customers_created)} customers, "
+        f"{len(pulled.subscriptions_created)} subscriptions"
+    )
+
+
+def _pull(container: Container) -> Any:
+    async def run() -> Any:
+        crm = container.crm()
+        try:
+            return await container.crm_pull().run(crm)
+        finally:
+            await crm.aclose()
+
+    return asyncio.run(run())
+
+
+def _crm_customers(container: Container) -> list[Any]:
+    with container.unit_of_work(write=False) as uow:
+        return list(uow.customers.with_system(System.CRM))
+
+
+def _plans_of(container: Container) -> dict[str, str]:
+    """customer → the plan of its subscription (children: their parent's)."""
+    found: dict[str, str] = {}
+    with container.unit_of_work(write=False) as uow:
+        for customer in uow.customers.with_system(System.CRM):
+            subscriptions = uow.subscriptions.of_customer(customer.id)
+            if subscriptions:
+                found[customer.id] = subscriptions[0].current.plan_code
+        for customer in uow.customers.with_system(System.CRM):
+            if customer.id not in found and customer.parent_id in found:
+                found[customer.id] = found[customer.parent_id]
+    return found
+
+
+def _late_mapped(customers: Sequence[Any], plans: dict[str, str]) -> tuple[str, str]:
+    """The customer whose tenant revsync only learns of after the first month is billed."""
+    chosen = next(c for c in customers if plans.get(c.id) == "growth")
+    return tenant_of(chosen.id), chosen.id
+
+
+def _map_tenant(container: Container, customer_id: str) -> None:
+    customer = container.customers.get(customer_id)
+    refs: dict[System, list[str]] = {}
+    for ref in customer.refs:
+        refs.setdefault(ref.system, []).append(ref.value)
+    refs[System.PRODUCT] = [tenant_of(customer_id)]
+    container.customers.put(
+        PutCustomer(
+            customer.id,
+            customer.name,
+            customer.currency,
+            customer.timezone,
+            customer.parent_id,
+            refs,
+            ACTOR,
+            country=customer.country,
+            tax_exempt=customer.tax_exempt,
+        )
+    )
+
+
+def _ingest_quarter(
+    container: Container,
+    customers: Sequence[Any],
+    plans: dict[str, str],
+    quarter: Quarter,
+    tally: Tally,
+    progress: Progress,
+) -> None:
+    starts = _first_days(container)
+    usage = profiles([(c.id, plans[c.id]) for c in customers if c.id in plans])
+    tenants = {
+        tenant_of(c.id): (plans[c.id], usage[c.id], starts.get(c.id, quarter.start))
+        for c in customers
+        if c.id in plans
+    }
+    events = list(daily_usage(tenants, quarter))
+    events += events[1000:1600]  # an emitter that retried a batch: duplicates
+    events += malformed(12, quarter)
+    task = progress.add_task("Usage: a quarter of events", total=len(events))
+    for start in range(0, len(events), _BATCH):
+        chunk = events[start : start + _BATCH]
+        _ingest(container, chunk, tally)
+        progress.advance(task, len(chunk))
+    tally.faults.append("600 duplicate events and 12 malformed ones")
+    progress.update(
+        task,
+        description=f"Usage: {tally.ingest.accepted:,} events, {tally.ingest.duplicates} "
+        f"duplicates, {len(tally.ingest.rejected)} rejected",
+    )
+
+
+def _first_days(container: Container) -> dict[str, date]:
+    """customer → the first day its subscription bills (children: their parent's)."""
+    found: dict[str, date] = {}
+    with container.unit_of_work(write=False) as uow:
+        crm_customers = uow.customers.with_system(System.CRM)
+        for customer in crm_customers:
+            for subscription in uow.subscriptions.of_customer(customer.id):
+                found[customer.id] = subscription.start
+        for customer in crm_customers:
+            if customer.id not in found and customer.parent_id in found:
+                found[customer.id] = found[customer.parent_id]
+    return found
+
+
+def _ingest(container: Container, events: Sequence[dict[str, Any]], tally: Tally) -> None:
+    body = b"[" + b",".join(_ENCODE(e) for e in events) + b"]"
+    report = container.ingestion.ingest(
+        decode_items(split_body(body, MEDIA_JSON)), IngestContext("api", ACTOR)
+    )
+    tally.add(report)
+
+
+def _amend_contracts(
+    container: Container, sandbox: CrmSandbox, quarter: Quarter, tally: Tally
+) -> None:
+    """Sales changes two contracts in the CRM in the last month: a seat change and an upgrade."""
+    middle = quarter.months[2] + timedelta(days=14)
+    contracts = sorted(sandbox.records("Contract"), key=lambda c: c["Id"])
+    growth = next(c for c in contracts if c.get("Plan__c") == "growth")
+    starter = next(c for c in contracts if c.get("Plan__c") == "starter")
+    seats = int(growth.get("Seats__c") or 10) + 15
+    sandbox.update_record(
+        "Contract",
+        growth["Id"],
+        {"Seats__c": seats, "Amendment_Date__c": middle.isoformat()},
+    )
+    sandbox.update_record(
+        "Contract",
+        starter["Id"],
+        {"Plan__c": "growth", "Seats__c": 12, "Amendment_Date__c": middle.isoformat()},
+    )
+    pulled = _pull(container)
+    tally.amendments += pulled.amendments
+
+
+async def _provision(container: Container, quarter: Quarter) -> None:
+    """Provision the ERP, and close the quarter's first month as finance would have."""
+    client = container.erp()
+    try:
+        await provision(client.rpc, erp_blueprint(container.settings, quarter.end))
+        await _close_period(client.rpc, quarter.start)
+    finally:
+        await client.aclose()
+
+
+async def _close_period(rpc: TrytonRpc, first_day: date) -> None:
+    found = await rpc.model(
+        "account.period",
+        "search",
+        [("start_date", "=", first_day), ("type", "=", "standard")],
+        0,
+        None,
+        None,
+    )
+    if found:
+        await rpc.model("account.period", "close", found)
+
+
+def _outage(tryton: LocalTryton) -> Callable[[], Coroutine[Any, Any, None]]:
+    async def down_and_back() -> None:
+        await asyncio.sleep(0.5)
+        tryton.kill()
+        await asyncio.sleep(2)
+        await asyncio.to_thread(tryton.start)
+
+    return down_and_back
+
+
+def _deliver(
+    container: Container,
+    progress: Progress,
+    during: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    timeout: float = 240,
+) -> None:
+    """Run a relay until the outbox has nothing left to deliver (failures become cases)."""
+    task = progress.add_task("  delivering", total=None)
+
+    async def main() -> None:
+        relay = container.relay("demo")
+        stop = asyncio.Event()
+        running = asyncio.create_task(relay.run(stop))
+        side = asyncio.create_task(during()) if during else None
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline and not running.done():
+                waiting = await asyncio.to_thread(_unfinished, container)
+                progress.update(task, description=f"  delivering: {waiting} waiting")
+                if not waiting and (side is None or side.done()):
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            if side is not None:
+                await side
+            await running
+            await relay.aclose()
+
+    asyncio.run(main())
+    progress.remove_task(task)
+
+
+def _unfinished(container: Container) -> int:
+    m = outbox_messages.c
+    query = sa.select(sa.func.count()).where(m.status.in_(("pending", "in_flight")))
+    with container.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def _collect(container: Container, tryton: LocalTryton, today: date, tally: Tally) -> None:
+    """Customers pay most invoices older than their payment term; the payment sync reads
+    payments and dunning levels back."""
+
+    async def run() -> None:
+        client = container.erp()
+        try:
+            await _customers_pay(container, client.rpc, today)
+            report = await container.erp_sync().run(client)
+            tally.paid, tally.overdue = len(report.paid), len(report.overdue)
+        finally:
+            await client.aclose()
+
+    asyncio.run(run())
+
+
+#: how many invoices the demo's customers pay (each payment is a Tryton wizard run)
+PAYMENTS = 60
+
+
+async def _customers_pay(container: Container, rpc: TrytonRpc, today: date) -> None:
+    """The oldest invoices are paid, but for one in seven (late payers)."""
+    with container.unit_of_work(write=False) as uow:
+        unpaid = uow.postings.unpaid()
+    due = [p for p in unpaid if p.invoice_date <= today - timedelta(days=30)]
+    due.sort(key=lambda p: (p.invoice_date, p.invoice_id))
+    for number, posting in enumerate(due[:PAYMENTS]):
+        if number % 7 == 3:
+            continue  # a late payer
+        [state] = await rpc.model(
+            "account.invoice", "read", [int(posting.remote_id)], ["amount_to_pay", "state"]
+        )
+        amount = Decimal(state["amount_to_pay"] or 0)
+        if state["state"] == "posted" and amount > 0:
+            await pay(rpc, int(posting.remote_id), amount, posting.invoice_date + timedelta(28))
+
+
+async def pay(rpc: TrytonRpc, invoice_id: int, amount: Decimal, on: date) -> None:
+    """Pay an invoice through Tryton's pay wizard, as a cashier would."""
+    context = await rpc.context()
+    context |= {"active_model": "account.invoice", "active_id": invoice_id}
+    context["active_ids"] = [invoice_id]
+    method = (await rpc.model("account.invoice.payment.method", "search", [], 0, 1, None))[0]
+    session, start, _ = await rpc.call("wizard.account.invoice.pay.create", [context])
+    try:
+        view: dict[str, Any] = await rpc.call(
+            "wizard.account.invoice.pay.execute", [session, {}, start, context]
+        )
+        form = {k: v for k, v in view.get("view", {}).get("defaults", {}).items() if "." not in k}
+        form |= {"amount": amount, "payment_method": method, "date": on}
+        await rpc.call(
+            "wizard.account.invoice.pay.execute", [session, {"start": form}, "choice", context]
+        )
+    finally:
+        await rpc.call("wizard.account.invoice.pay.delete", [session, context])
+
+
+# --- checks, set-up ------------------------------------------------------------------
+
+
+def _check(
+    container: Container, sandbox: CrmSandbox, tryton: LocalTryton, progress: Progress
+) -> CheckReport:
+    step = progress.add_task("Checking revsync against the ERP and the CRM", total=None)
+    report = CheckReport()
+
+    async def erp() -> None:
+        client = container.erp()
+        try:
+            await check_erp(container, client.rpc, report)
+        finally:
+            await client.aclose()
+
+    asyncio.run(erp())
+    check_crm(container, sandbox, report)
+    progress.update(step, total=1, completed=1)
+    return report
+
+
+def _build_erp(folder: Path, built: dict[str, Any]) -> None:
+    try:
+        built["file"] = build_database(
+            folder, admin_password=ERP_PASSWORD, log=folder / "build.log"
+        )
+    except (OSError, TrytonError, ValueError) as error:  # reported when the demo needs the ERP
+        built["error"] = error
+
+
+def _secrets(directory: Path, sandbox: CrmSandbox) -> None:
+    """The ERP password and the CRM secret, in this process's environment and in
+    ``secrets.env`` (mode 0600) for later ``revsync worker`` runs."""
+    values = {
+        "REVSYNC_DEMO_ERP_PASSWORD": ERP_PASSWORD,
+        "REVSYNC_DEMO_CRM_SECRET": sandbox.credentials.client_secret,
+    }
+    os.environ.update(values)
+    path = directory / "secrets.env"
+    path.write_text("".join(f"export {k}={v}\n" for k, v in values.items()))
+    os.chmod(path, 0o600)
+
+
+def _clear(directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in (*OWNED, "admin.key", "secrets.env", "report.json"):
+        path = directory / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )

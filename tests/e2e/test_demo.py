@@ -1,0 +1,153 @@
+"""``revsync demo`` end to end, as a newcomer runs it: a process on a fresh folder that builds
+its own Tryton ERP and CRM sandbox, plays a quarter with faults, checks itself through the ERP's
+and the CRM's APIs, and exits 0 — and the same checks catch a tampered ERP and CRM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from revsync.adapters.db.tables import invoices
+from revsync.bootstrap import Container, build
+from revsync.config import load_settings
+from revsync.ports.erp import ErpDocument, ErpLine, ErpParty
+from revsync.sandbox.crm import CrmSandbox
+from revsync.sandbox.demo.checks import CheckReport, check_crm, check_erp
+from revsync.sandbox.tryton import LocalTryton
+from tests.support.tryton import require_tryton
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], str]:
+    require_tryton()
+    folder = tmp_path_factory.mktemp("demo") / "revsync-demo"
+    finished = subprocess.run(
+        [sys.executable, "-m", "revsync", "demo", "--dir", str(folder), "--json", "report.json"],
+        cwd=folder.parent,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-4000:]
+    report = json.loads((folder.parent / "report.json").read_text())
+    return folder, report, finished.stdout
+
+
+def test_the_demo_plays_a_quarter_and_checks_itself(
+    demo: tuple[Path, dict[str, Any], str],
+) -> None:
+    folder, report, output = demo
+    assert report["ok"] is True and report["mismatches"] == []
+    invoices = report["invoices"]
+    assert invoices["issued"] >= 100
+    assert invoices["posted_to_erp"] == invoices["issued"] + invoices["credit_notes"]
+    assert report["checks"]["erp_invoices_compared"] == invoices["posted_to_erp"]
+    assert report["checks"]["crm_accounts_compared"] == report["crm"]["accounts_updated"] >= 50
+    assert report["events"]["duplicates"] == 600 and report["events"]["rejected"] == 12
+    assert report["events"]["accepted"] > 20_000
+    assert report["cases"] == {"unmapped_usage resolved": 1}
+    assert set(report["revenue_by_plan"]) == {"starter", "growth", "enterprise"}
+    assert len(report["erp_numbers"]) == invoices["posted_to_erp"]
+    assert all(n.startswith("INV-") for n in report["erp_numbers"].values())
+    for fault in ("closed before posting", "unmapped until", "a late event", "ERP down"):
+        assert any(fault in f for f in report["faults"]), report["faults"]
+    assert any("request limit" in f for f in report["faults"])
+    assert any(a.endswith("seat_change") for a in report["amendments"])
+    assert any(a.endswith("plan_change") for a in report["amendments"])
+    assert report["under_billed"] and report["renewals_at_risk"]
+    assert report["crm"]["opportunities"] >= 1 and report["crm"]["tasks"] >= 1
+    assert "checked" in output and "exactly once with revsync's totals" in output
+    # everything in one folder, ready to be served
+    assert {p.name for p in folder.iterdir()} >= {
+        "revsync.yaml",
+        "revsync.db",
+        "admin.key",
+        "secrets.env",
+        "erp",
+        "crm",
+    }
+
+
+@pytest.fixture
+def revived(
+    demo: tuple[Path, dict[str, Any], str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Container, LocalTryton, CrmSandbox]]:
+    """The demo's systems started again on its folder."""
+    folder = demo[0]
+    for line in (folder / "secrets.env").read_text().splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        monkeypatch.setenv(name, value)
+    settings = load_settings(folder / "revsync.yaml")
+    port = int(str(settings.erp.url).rsplit(":", 1)[1].split("/")[0])
+    crm_port = int(str(settings.crm.url).rsplit(":", 1)[1].split("/")[0])
+    tryton = LocalTryton(folder / "erp", folder / "erp" / "revsync.sqlite", port=port)
+    with tryton, CrmSandbox(folder / "crm", port=crm_port) as sandbox:
+        container = build(settings)
+        try:
+            yield container, tryton, sandbox
+        finally:
+            container.close()
+
+
+def test_the_checks_catch_an_erp_and_a_crm_that_disagree(
+    revived: tuple[Container, LocalTryton, CrmSandbox],
+) -> None:
+    container, _tryton, sandbox = revived
+    account = next(a for a in sandbox.records("Account") if a.get("Revsync_Health_Score__c"))
+    sandbox.update_record("Account", account["Id"], {"Revsync_Health_Score__c": 1})
+    with container.engine.begin() as conn:  # revsync's side of one invoice changes
+        number, total = conn.execute(
+            sa.select(invoices.c.number, invoices.c.total)
+            .where(invoices.c.number.is_not(None))
+            .limit(1)
+        ).one()
+        conn.execute(
+            invoices.update()
+            .where(invoices.c.number == number)
+            .values(total=total + Decimal("1.00"))
+        )
+    stranger = ErpDocument(
+        key="posted-by-hand",
+        number="MANUAL-1",
+        party=ErpParty("RS-walk-in", "Walk-in customer", "FR"),
+        currency="EUR",
+        invoice_date=date.today(),
+        lines=(ErpLine("Consulting", "SAAS", "4.1.2", Decimal(1), Decimal("100.00"), ()),),
+        untaxed=Decimal("100.00"),
+        tax=Decimal(0),
+        total=Decimal("100.00"),
+    )
+
+    async def tamper_and_check() -> CheckReport:
+        client = container.erp()
+        try:
+            await client.post(stranger)  # an invoice someone posted in the ERP by hand
+            report = CheckReport()
+            await check_erp(container, client.rpc, report)
+            return report
+        finally:
+            await client.aclose()
+
+    report = asyncio.run(tamper_and_check())
+    check_crm(container, sandbox, report)
+    assert not report.ok
+    erp = [m for m in report.mismatches if m.startswith("ERP")]
+    crm = [m for m in report.mismatches if m.startswith("CRM")]
+    assert len(erp) == 2, erp
+    assert erp[0].startswith(f"ERP: {number} totals ") and "revsync" in erp[0]
+    assert erp[1].endswith("(key posted-by-hand) is not a revsync invoice")
+    [changed] = crm
+    assert changed.startswith(f"CRM: account {account['Id']} Revsync_Health_Score__c is ")
