@@ -1,14 +1,17 @@
-"""``revsync demo`` end to end, as a newcomer runs it: a process on a fresh folder that builds
-its own Tryton ERP and CRM sandbox, plays a quarter with faults, checks itself through the ERP's
-and the CRM's APIs, and exits 0 — and the same checks catch a tampered ERP and CRM."""
+"""``revsync demo`` end to end, as a newcomer runs it: the README's command in a fresh folder
+builds its own Tryton ERP and CRM sandbox, plays a quarter with faults, checks itself through
+the ERP's and the CRM's APIs, and exits 0; the same checks catch a tampered ERP and CRM; and
+every command of the README's tutorial runs, in order, on what the demo left.
+
+The tests share one demo run (one xdist group: ``scripts/test`` runs ``--dist loadgroup``)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -27,14 +30,27 @@ from revsync.sandbox.demo.checks import CheckReport, check_crm, check_erp
 from revsync.sandbox.tryton import LocalTryton
 from tests.support.tryton import require_tryton
 
+README = Path(__file__).resolve().parents[2] / "README.md"
+pytestmark = pytest.mark.xdist_group("demo")
+
+
+def readme_demo_command() -> list[str]:
+    """The README's first set-up command, without the installation."""
+    first = re.search(r"```sh\n(.*?)\n", README.read_text())
+    assert first is not None
+    command = first.group(1).split("&&")[-1].split()
+    assert command == ["revsync", "demo"]
+    return command
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], str]:
     require_tryton()
-    folder = tmp_path_factory.mktemp("demo") / "revsync-demo"
+    cwd = tmp_path_factory.mktemp("newcomer")
+    folder = cwd / "revsync-demo"
     finished = subprocess.run(
-        [sys.executable, "-m", "revsync", "demo", "--dir", str(folder), "--json", "report.json"],
-        cwd=folder.parent,
+        [*readme_demo_command(), "--json", "report.json"],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=600,
@@ -42,7 +58,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]
         env={**os.environ, "COLUMNS": "120"},
     )
     assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-4000:]
-    report = json.loads((folder.parent / "report.json").read_text())
+    report = json.loads((cwd / "report.json").read_text())
+    assert json.loads((folder / "report.json").read_text()) == report
     return folder, report, finished.stdout
 
 
@@ -151,3 +168,40 @@ def test_the_checks_catch_an_erp_and_a_crm_that_disagree(
     assert erp[1].endswith("(key posted-by-hand) is not a revsync invoice")
     [changed] = crm
     assert changed.startswith(f"CRM: account {account['Id']} Revsync_Health_Score__c is ")
+
+
+def tutorial() -> str:
+    """The README tutorial's shell blocks, in order."""
+    text = README.read_text()
+    section = text[text.index("## A 10-minute tutorial") :]
+    section = section[: section.index("\n## ", 1)]
+    return "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
+
+
+def test_every_command_of_the_readme_tutorial_runs(
+    demo: tuple[Path, dict[str, Any], str],
+) -> None:
+    folder = demo[0]
+    script = "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n" + tutorial()
+    finished = subprocess.run(
+        ["bash", "-c", script],
+        cwd=folder.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+    logs = "".join(
+        f"\n--- {name}\n" + (folder / name).read_text()[-3000:]
+        for name in ("sandbox.log", "serve.log")
+        if (folder / name).exists()
+    )
+    assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-4000:] + logs
+    out = finished.stdout
+    assert out.startswith('{"status":"ok"')
+    assert '{"accepted":2,"duplicates":0' in out and '{"accepted":0,"duplicates":2' in out
+    assert '"group":{"format":"csv"},"value":"1"' in out
+    assert re.search(r"INV-\d+ is INV-\d{4}-\d+ in the ERP, dated [0-9-]+: total 2[0-9.]+ EUR", out)
+    assert "CRM account 001" in out
+    assert "Revsync_Adoption__c: reports 0 (flat)" in out  # the new subscription's meter

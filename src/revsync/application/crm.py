@@ -45,6 +45,7 @@ from revsync.domain.pricing import Plan
 from revsync.domain.subscriptions import Subscription
 from revsync.ports.clock import Clock
 from revsync.ports.crm import Crm, CrmRecord, Watermark
+from revsync.ports.delivery import NewMessage
 from revsync.ports.repositories import DeadLetter, UnitOfWorkFactory
 
 ACTOR = "system:crm"
@@ -406,14 +407,20 @@ class CrmSignals:
                     )
                     uow.crm.set_pushed(customer.id, digest, wire, now)
                     report.accounts.append(customer.id)
-                messages = self._risk_tasks(customer, signals, before, now.date(), report)
-                messages += self._expansions(customer, signals, streaks, now.date(), report)
-                uow.outbox.add(messages, now)
+                tasks = self._risk_tasks(customer, signals, before, now.date())
+                opportunities = self._expansions(customer, signals, streaks)
+                report.tasks += self._queue(uow, tasks, now)
+                report.opportunities += self._queue(uow, opportunities, now)
             for start in range(0, len(updates), ACCOUNTS_PER_MESSAGE):
                 batch = updates[start : start + ACCOUNTS_PER_MESSAGE]
                 uow.outbox.add(self._announcer.signals_updated(batch, correlation_id), now)
             uow.commit()
         return report
+
+    @staticmethod
+    def _queue(uow: Any, keyed: list[tuple[str, list[NewMessage]]], now: datetime) -> list[str]:
+        """Queue keyed announcements; the keys that were not queued before."""
+        return [key for key, messages in keyed if uow.outbox.add(messages, now)]
 
     def _linked(self, uow: Any) -> Iterable[tuple[Customer, list[Subscription]]]:
         """CRM-linked customers with their subscriptions."""
@@ -475,61 +482,66 @@ class CrmSignals:
         signals: Signals,
         before: Mapping[str, Any] | None,
         today: date,
-        report: PushReport,
-    ) -> list[Any]:
+    ) -> list[tuple[str, list[NewMessage]]]:
+        """A task for each risk that was not raised when signals were last pushed."""
         flags_field = self._map.signal_fields.get("risk_flags")
         raised_before = set(str((before or {}).get(flags_field or "", "") or "").split(";"))
-        messages = []
+        found = []
         for risk in signals.risks:
             if risk.value in raised_before:
                 continue
             key = f"risk:{customer.id}:{risk.value}:{today.isoformat()}"
-            report.tasks.append(key)
-            messages += self._announcer.keyed(
-                "risk.raised",
-                customer.id,
-                key,
-                {
-                    "account_id": signals.account_id,
-                    "create_values": {
-                        "Subject": f"revsync: {_RISK_TEXT[risk]} — {customer.name}",
-                        "Status": "Not Started",
-                        "Priority": "High",
-                        "ActivityDate": today.isoformat(),
-                    },
-                },
+            task = {
+                "Subject": f"revsync: {_RISK_TEXT[risk]} — {customer.name}",
+                "Status": "Not Started",
+                "Priority": "High",
+                "ActivityDate": today.isoformat(),
+            }
+            found.append(
+                (
+                    key,
+                    self._announcer.keyed(
+                        "risk.raised",
+                        customer.id,
+                        key,
+                        {"account_id": signals.account_id, "create_values": task},
+                    ),
+                )
             )
-        return messages
+        return found
 
     def _expansions(
         self,
         customer: Customer,
         signals: Signals,
         streaks: Mapping[str, list[date]],
-        today: date,
-        report: PushReport,
-    ) -> list[Any]:
-        messages = []
+    ) -> list[tuple[str, list[NewMessage]]]:
+        """An opportunity per meter used above the plan for the configured run of months (one
+        per run: its key names the run's first month)."""
+        today = self._clock.now().date()
+        found = []
         for adoption in signals.adoption:
             streak = streaks.get(adoption.meter, [])
             if len(streak) < self._map.expansion_periods:
                 continue
             key = f"expansion:{customer.id}:{adoption.meter}:{streak[0].isoformat()}"
-            report.opportunities.append(key)
-            messages += self._announcer.keyed(
-                "expansion.detected",
-                customer.id,
-                key,
-                {
-                    "account_id": signals.account_id,
-                    "create_values": {
-                        "Name": f"Expansion: {customer.name} — {adoption.meter} above plan",
-                        "StageName": "Prospecting",
-                        "CloseDate": (today + timedelta(days=30)).isoformat(),
-                    },
-                },
+            opportunity = {
+                "Name": f"Expansion: {customer.name} — {adoption.meter} above plan",
+                "StageName": "Prospecting",
+                "CloseDate": (today + timedelta(days=30)).isoformat(),
+            }
+            found.append(
+                (
+                    key,
+                    self._announcer.keyed(
+                        "expansion.detected",
+                        customer.id,
+                        key,
+                        {"account_id": signals.account_id, "create_values": opportunity},
+                    ),
+                )
             )
-        return messages
+        return found
 
 
 _RISK_TEXT = {

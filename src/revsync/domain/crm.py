@@ -212,9 +212,11 @@ class BillingStatus:
     def summary(self) -> str:
         if self.last_number is None:
             return "no invoice yet"
-        state = "overdue" if self.overdue else (self.last_status or "")
-        level = f", dunning {self.dunning_level}" if self.dunning_level else ""
-        return f"{self.last_number} {self.last_total} {self.currency} {state}{level}".strip()
+        last = f"{self.last_number} {self.last_total} {self.currency} {self.last_status or ''}"
+        if not self.overdue:
+            return last.strip()
+        level = f" (dunning {self.dunning_level})" if self.dunning_level else ""
+        return f"{last.strip()}; an invoice is overdue{level}"
 
 
 class Readiness(StrEnum):

@@ -168,6 +168,10 @@ class Crm(Protocol):
         """The id of the record revsync created under ``key``, if any."""
         ...
 
+    async def read(self, sobject: str, record_id: str, fields: Sequence[str]) -> dict[str, Any]:
+        """One record's fields, as the CRM holds them."""
+        ...
+
     def budget(self) -> ApiBudget | None:
         """The request budget as of the last response (None before any call)."""
         ...

@@ -86,6 +86,8 @@ class ErpInvoiceState:
     overdue: bool
     due_date: date | None
     dunning_level: str | None = None
+    number: str | None = None  # the ERP's number
+    total: Decimal | None = None  # as the ERP holds it
 
 
 class Erp(Protocol):

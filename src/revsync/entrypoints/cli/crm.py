@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated, Any
 
 import typer
 
 from revsync.application.crm import PullReport
-from revsync.entrypoints.cli.context import ConfigOption, console, container_for
+from revsync.domain.identity import System
+from revsync.entrypoints.cli.context import ConfigOption, console, container_for, err_console
 
 crm_app = typer.Typer(
     help="The CRM (Salesforce): account, contract and signal sync.", no_args_is_help=True
@@ -47,3 +49,31 @@ def crm_sync(config: ConfigOption = None) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+@crm_app.command("show")
+def crm_show(
+    customer_id: Annotated[str, typer.Argument(help="A revsync customer id.")],
+    config: ConfigOption = None,
+) -> None:
+    """The customer's CRM account as the CRM holds it: its name and the fields revsync writes
+    (read from the CRM, not from revsync)."""
+    with container_for(config) as container:
+        customer = container.customers.get(customer_id)
+        accounts = customer.refs_in(System.CRM)
+        if not accounts:
+            err_console.print(f"{customer_id} has no CRM account", highlight=False)
+            raise typer.Exit(1)
+        fields = ["Name", *container.settings.crm.signal_fields.values()]
+
+        async def read() -> dict[str, Any]:
+            client = container.crm()
+            try:
+                return await client.read("Account", accounts[0], fields)
+            finally:
+                await client.aclose()
+
+        found = asyncio.run(read())
+    console.print(f"CRM account {accounts[0]}", highlight=False)
+    for name in fields:
+        console.print(f"  {name}: {found.get(name)}", highlight=False, soft_wrap=True)

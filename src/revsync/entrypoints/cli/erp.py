@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
+from typing import Annotated
 
 import typer
 
 from revsync.adapters.connectors.erp.provision import provision
 from revsync.application.erp import SyncReport
 from revsync.bootstrap import erp_blueprint
-from revsync.entrypoints.cli.context import ConfigOption, console, container_for
+from revsync.entrypoints.cli.context import ConfigOption, console, container_for, err_console
+from revsync.ports.erp import ErpInvoiceState
 
 erp_app = typer.Typer(help="The ERP (Tryton): provisioning and payment sync.", no_args_is_help=True)
 
@@ -55,6 +58,49 @@ def erp_sync(config: ConfigOption = None) -> None:
         f"checked {report.checked} invoices: {len(report.paid)} paid, "
         f"{len(report.overdue)} newly overdue, {report.dunnings} dunnings raised, "
         f"{len(report.settled)} settled by credit notes; {report.deferrals} deferrals started",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@erp_app.command("show")
+def erp_show(
+    invoice_id: Annotated[str, typer.Argument(help="A revsync invoice or credit note id.")],
+    config: ConfigOption = None,
+) -> None:
+    """The invoice as the ERP holds it: its ERP number and date, total, amount to pay, due
+    date and dunning level (read from the ERP, not from revsync)."""
+    with container_for(config) as container:
+        invoice = container.billing.invoice(invoice_id)
+        with container.unit_of_work(write=False) as uow:
+            posting = uow.postings.get(invoice.id)
+        if posting is None:
+            err_console.print(
+                f"{invoice.number or invoice.id} is not in the ERP yet", highlight=False
+            )
+            raise typer.Exit(1)
+
+        async def read() -> ErpInvoiceState | None:
+            client = container.erp()
+            try:
+                return (await client.states([posting.remote_id], date.today())).get(
+                    posting.remote_id
+                )
+            finally:
+                await client.aclose()
+
+        state = asyncio.run(read())
+    if state is None:
+        err_console.print(f"the ERP has no invoice {posting.remote_id}", highlight=False)
+        raise typer.Exit(1)
+    payment = "paid" if state.paid else f"to pay {state.amount_to_pay}"
+    if state.due_date and not state.paid:
+        payment += f", due {state.due_date}"
+    if state.dunning_level:
+        payment += f", dunning {state.dunning_level}"
+    console.print(
+        f"{invoice.number} is {state.number} in the ERP, dated {posting.invoice_date}: total "
+        f"{state.total} {invoice.currency}, {payment}",
         highlight=False,
         soft_wrap=True,
     )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from revsync.entrypoints.cli.context import console, err_console
+from revsync.entrypoints.cli.context import console, err_console, settings_from
 
 if TYPE_CHECKING:
     from revsync.sandbox.crm import CrmSandbox
@@ -52,3 +52,41 @@ def _announce(sandbox: CrmSandbox) -> None:
         soft_wrap=True,
     )
     console.print("press Ctrl-C to stop", highlight=False)
+
+
+@sandbox_app.command("up")
+def sandbox_up(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="A configuration written by revsync demo.")
+    ] = Path("revsync.yaml"),
+) -> None:
+    """Serve the local Tryton ERP and the CRM sandbox of a demo folder again (their data in
+    ``erp/`` and ``crm/`` beside the configuration, on the ports it names) until Ctrl-C."""
+    import signal
+    import threading
+    from urllib.parse import urlsplit
+
+    from revsync.sandbox.crm import CrmSandbox
+    from revsync.sandbox.tryton import LocalTryton, TrytonError
+
+    settings = settings_from(config)
+    erp_url, crm_url = settings.erp.url, settings.crm.url
+    if erp_url is None or crm_url is None:
+        err_console.print(f"{config}: no erp.url or crm.url: not a demo configuration")
+        raise typer.Exit(2)
+    folder = config.resolve().parent
+    database = folder / "erp" / f"{settings.erp.database}.sqlite"
+    tryton = LocalTryton(
+        folder / "erp", database, port=urlsplit(erp_url).port or 0, queue_worker=True
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        with tryton, CrmSandbox(folder / "crm", port=urlsplit(crm_url).port or 0) as crm:
+            console.print(f"ERP (Tryton) on {tryton.url}, CRM sandbox on {crm.url}", soft_wrap=True)
+            console.print("ready; press Ctrl-C to stop", highlight=False)
+            stop.wait()
+    except (OSError, ValueError, TrytonError) as error:
+        err_console.print(f"[red]cannot serve the demo's systems[/red]: {error}", highlight=False)
+        raise typer.Exit(1) from None

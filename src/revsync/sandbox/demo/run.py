@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -96,11 +97,15 @@ class Tally:
         self.ingest.rejected += report.rejected
 
 
+#: the ports the demo's ERP and CRM listen on when they are free (else any free port)
+ERP_PORT, CRM_PORT = 8000, 8443
+
+
 def run_demo(
     directory: Path, *, console: Console, json_path: Path | None = None, accounts: int = 50
 ) -> DemoReport:
     """Play the quarter in ``directory``; returns the report (its checks say whether revsync's
-    numbers match the ERP's and the CRM's)."""
+    numbers match the ERP's and the CRM's), also written to ``report.json`` there."""
     started = time.monotonic()
     directory = directory.resolve()
     _clear(directory)
@@ -116,10 +121,17 @@ def run_demo(
     builder.start()
     tally = Tally()
     with (
-        CrmSandbox(crm_folder, seed=accounts, seed_date=today) as sandbox,
+        CrmSandbox(
+            crm_folder, seed=accounts, seed_date=today, port=_free_or_any(CRM_PORT)
+        ) as sandbox,
         _progress(console) as progress,
     ):
-        tryton = LocalTryton(erp_folder, erp_folder / "revsync.sqlite", queue_worker=True)
+        tryton = LocalTryton(
+            erp_folder,
+            erp_folder / "revsync.sqlite",
+            port=_free_or_any(ERP_PORT),
+            queue_worker=True,
+        )
         try:
             config = directory / "revsync.yaml"
             write_config(
@@ -147,9 +159,21 @@ def run_demo(
         finally:
             tryton.stop()
     render(report, console, directory)
+    text = json.dumps(report.as_json(), indent=2, default=str) + "\n"
+    (directory / "report.json").write_text(text)
     if json_path is not None:
-        json_path.write_text(json.dumps(report.as_json(), indent=2, default=str) + "\n")
+        json_path.write_text(text)
     return report
+
+
+def _free_or_any(port: int) -> int:
+    """``port`` if nothing listens on it, else 0 (any free port)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+    return port
 
 
 # --- the quarter ---------------------------------------------------------------------

@@ -169,7 +169,6 @@ def write_config(
     config = {
         "database": {"url": "sqlite:///revsync.db"},
         "logging": {"level": "WARNING", "format": "console"},
-        "meters": METERS,
         "plans": PLANS,
         "billing": {"grace_period_hours": 0},
         "tax": {"rates": {country: {"standard": rate} for country, rate in TAX_RATES.items()}},
@@ -195,6 +194,7 @@ def write_config(
         },
         "outbox": {"allow_private_hosts": ["127.0.0.1"]},
         "worker": {"lease_seconds": 60, "poll_seconds": 0.02},
+        "meters": METERS,  # last, so that a meter can be added at the end of the file
     }
     path.write_text(
         "# written by `revsync demo`: the demo's own install (docs/configuration.md)\n"

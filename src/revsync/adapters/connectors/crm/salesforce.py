@@ -215,6 +215,15 @@ class SalesforceCrm:
         records = answer.get("records") or []
         return str(records[0]["Id"]) if records else None
 
+    async def read(self, sobject: str, record_id: str, fields: Sequence[str]) -> dict[str, Any]:
+        found = await self._call(
+            lambda sf: sf.restful(
+                f"sobjects/{sobject}/{record_id}", params={"fields": ",".join(fields)}
+            ),
+            "read",
+        )
+        return {name: (found or {}).get(name) for name in fields}
+
     def budget(self) -> ApiBudget | None:
         return self._budget
 

@@ -102,7 +102,10 @@ class TrytonErp:
     async def _states(self, remote_ids: Sequence[str], today: date) -> dict[str, ErpInvoiceState]:
         ids = [int(i) for i in remote_ids]
         invoices = await self._rpc.model(
-            "account.invoice", "read", ids, ["state", "amount_to_pay", "lines_to_pay"]
+            "account.invoice",
+            "read",
+            ids,
+            ["state", "amount_to_pay", "lines_to_pay", "number", "total_amount"],
         )
         line_ids = [line for invoice in invoices for line in invoice["lines_to_pay"]]
         lines = await self._rpc.model(
@@ -130,6 +133,8 @@ class TrytonErp:
                 overdue=to_pay > 0 and due_date is not None and due_date < today,
                 due_date=due_date,
                 dunning_level=levels.get(int(invoice["id"])),
+                number=invoice["number"],
+                total=invoice["total_amount"],
             )
         return found
 
