@@ -98,6 +98,43 @@ def test_the_demo_plays_a_quarter_and_checks_itself(
     }
 
 
+def tutorial() -> str:
+    """The README tutorial's shell blocks, in order."""
+    text = README.read_text()
+    section = text[text.index("## A 10-minute tutorial") :]
+    section = section[: section.index("\n## ", 1)]
+    return "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
+
+
+def test_every_command_of_the_readme_tutorial_runs(
+    demo: tuple[Path, dict[str, Any], str],
+) -> None:
+    folder = demo[0]
+    script = "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n" + tutorial()
+    finished = subprocess.run(
+        ["bash", "-c", script],
+        cwd=folder.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "COLUMNS": "160"},
+    )
+    logs = "".join(
+        f"\n--- {name}\n" + (folder / name).read_text()[-3000:]
+        for name in ("sandbox.log", "serve.log")
+        if (folder / name).exists()
+    )
+    assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-4000:] + logs
+    out = finished.stdout
+    assert out.startswith('{"status":"ok"')
+    assert '{"accepted":2,"duplicates":0' in out and '{"accepted":0,"duplicates":2' in out
+    assert '"group":{"format":"csv"},"value":"1"' in out
+    assert re.search(r"INV-\d+ is INV-\d{4}-\d+ in the ERP, dated [0-9-]+: total 2[0-9.]+ EUR", out)
+    assert "CRM account 001" in out
+    assert "Revsync_Adoption__c: reports 0 (flat)" in out  # the new subscription's meter
+
+
 @pytest.fixture
 def revived(
     demo: tuple[Path, dict[str, Any], str], monkeypatch: pytest.MonkeyPatch
@@ -122,6 +159,7 @@ def revived(
 def test_the_checks_catch_an_erp_and_a_crm_that_disagree(
     revived: tuple[Container, LocalTryton, CrmSandbox],
 ) -> None:
+    """Last in this module: it leaves the demo's ERP and CRM tampered with."""
     container, _tryton, sandbox = revived
     account = next(a for a in sandbox.records("Account") if a.get("Revsync_Health_Score__c"))
     sandbox.update_record("Account", account["Id"], {"Revsync_Health_Score__c": 1})
@@ -168,40 +206,3 @@ def test_the_checks_catch_an_erp_and_a_crm_that_disagree(
     assert erp[1].endswith("(key posted-by-hand) is not a revsync invoice")
     [changed] = crm
     assert changed.startswith(f"CRM: account {account['Id']} Revsync_Health_Score__c is ")
-
-
-def tutorial() -> str:
-    """The README tutorial's shell blocks, in order."""
-    text = README.read_text()
-    section = text[text.index("## A 10-minute tutorial") :]
-    section = section[: section.index("\n## ", 1)]
-    return "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
-
-
-def test_every_command_of_the_readme_tutorial_runs(
-    demo: tuple[Path, dict[str, Any], str],
-) -> None:
-    folder = demo[0]
-    script = "set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n" + tutorial()
-    finished = subprocess.run(
-        ["bash", "-c", script],
-        cwd=folder.parent,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "COLUMNS": "160"},
-    )
-    logs = "".join(
-        f"\n--- {name}\n" + (folder / name).read_text()[-3000:]
-        for name in ("sandbox.log", "serve.log")
-        if (folder / name).exists()
-    )
-    assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-4000:] + logs
-    out = finished.stdout
-    assert out.startswith('{"status":"ok"')
-    assert '{"accepted":2,"duplicates":0' in out and '{"accepted":0,"duplicates":2' in out
-    assert '"group":{"format":"csv"},"value":"1"' in out
-    assert re.search(r"INV-\d+ is INV-\d{4}-\d+ in the ERP, dated [0-9-]+: total 2[0-9.]+ EUR", out)
-    assert "CRM account 001" in out
-    assert "Revsync_Adoption__c: reports 0 (flat)" in out  # the new subscription's meter
