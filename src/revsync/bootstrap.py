@@ -37,10 +37,10 @@ from revsync.application.billing import Billing, BillingPolicy
 from revsync.application.cases import Cases
 from revsync.application.catalog import Catalog
 from revsync.application.credits import Credits
-from revsync.application.crm import CrmMapping, CrmPull, CrmSignals
+from revsync.application.crm import CrmMapping, CrmPull, CrmSignals, PullReport
 from revsync.application.customers import Customers
 from revsync.application.deadletters import DeadLetters
-from revsync.application.erp import ErpReceipts, ErpStatusSync
+from revsync.application.erp import ErpReceipts, ErpStatusSync, SyncReport
 from revsync.application.ingestion import Ingestion, IngestPolicy
 from revsync.application.operations import Operations
 from revsync.application.reports import Reports
@@ -112,9 +112,25 @@ class Container:
         """The payment sync."""
         return ErpStatusSync(self.unit_of_work, self.clock, self.ids, announcer_for(self.settings))
 
+    async def sync_erp(self) -> SyncReport:
+        """One payment sync with a client of its own."""
+        client = self.erp()
+        try:
+            return await self.erp_sync().run(client)
+        finally:
+            await client.aclose()
+
     def crm(self) -> SalesforceCrm:
         """A client of the configured CRM (make it in the event loop that uses it)."""
         return crm_client(self.settings)
+
+    async def pull_crm(self) -> PullReport:
+        """One pull of accounts and contracts with a client of its own."""
+        client = self.crm()
+        try:
+            return await self.crm_pull().run(client)
+        finally:
+            await client.aclose()
 
     def crm_pull(self) -> CrmPull:
         """The incremental pull of accounts and contracts."""
@@ -199,22 +215,11 @@ def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
 def crm_client(settings: Settings) -> SalesforceCrm:
     """The configured CRM (raises :class:`ConfigError` when it cannot be used)."""
     crm = settings.crm
-    if crm.url is None:
-        raise ConfigError("crm.url: no CRM is configured")
-    try:
-        check_destination(crm.url, frozenset(settings.outbox.allow_private_hosts))
-    except UnsafeUrl as error:
-        raise ConfigError(f"crm.url: {error}") from None
-    secret = os.environ.get(crm.client_secret_env)
-    if not secret:
-        raise ConfigError(f"crm.client_secret_env: {crm.client_secret_env} is not set")
-    password = None
-    if crm.auth == "password":
-        password = os.environ.get(crm.password_env)
-        if not password:
-            raise ConfigError(f"crm.password_env: {crm.password_env} is not set")
+    url = _checked_url(settings, "crm", crm.url)
+    secret = _secret("crm.client_secret_env", crm.client_secret_env)
+    password = _secret("crm.password_env", crm.password_env) if crm.auth == "password" else None
     return SalesforceCrm(
-        crm.url,
+        url,
         Credentials(crm.auth, crm.client_id, secret, crm.username, password),
         crm.field_map(),
         api_version=crm.api_version,
@@ -247,22 +252,34 @@ def crm_mapping(settings: Settings) -> CrmMapping:
 def erp_client(settings: Settings) -> TrytonErp:
     """The configured ERP (raises :class:`ConfigError` when it cannot be used)."""
     erp = settings.erp
-    if erp.url is None:
-        raise ConfigError("erp.url: no ERP is configured")
-    try:
-        check_destination(erp.url, frozenset(settings.outbox.allow_private_hosts))
-    except UnsafeUrl as error:
-        raise ConfigError(f"erp.url: {error}") from None
-    password = os.environ.get(erp.password_env)
-    if not password:
-        raise ConfigError(f"erp.password_env: {erp.password_env} is not set")
-    rpc = TrytonRpc(erp.url, erp.database, erp.login, password, timeout=erp.timeout_seconds)
+    url = _checked_url(settings, "erp", erp.url)
+    password = _secret("erp.password_env", erp.password_env)
+    rpc = TrytonRpc(url, erp.database, erp.login, password, timeout=erp.timeout_seconds)
     return TrytonErp(
         rpc,
         receivable_account=erp.receivable_account,
         payment_term_days=erp.payment_term_days,
         period_policy=erp.period_policy,
     )
+
+
+def _checked_url(settings: Settings, section: str, url: str | None) -> str:
+    """A configured system's URL, once the SSRF guard has passed it."""
+    if url is None:
+        raise ConfigError(f"{section}.url: no {section.upper()} is configured")
+    try:
+        check_destination(url, frozenset(settings.outbox.allow_private_hosts))
+    except UnsafeUrl as error:
+        raise ConfigError(f"{section}.url: {error}") from None
+    return url
+
+
+def _secret(key: str, variable: str) -> str:
+    """The secret in the environment variable a configuration key names."""
+    value = os.environ.get(variable)
+    if not value:
+        raise ConfigError(f"{key}: {variable} is not set")
+    return value
 
 
 def erp_blueprint(settings: Settings, today: date) -> Blueprint:

@@ -201,15 +201,31 @@ class PostingRuleSettings(_Section):
         return PostingRule(self.product, self.account, self.charge, self.kind, self.currency)
 
 
-class ErpSettings(_Section):
+class _RemoteSettings(_Section):
+    """A system revsync connects to: its URL (None: not configured), the timeout of each call,
+    retries and circuit breaker of its outbox destination, and how often the worker syncs."""
+
+    url: str | None = None
+    timeout_seconds: float = Field(default=30, gt=0, le=300)
+    retry: RetrySettings = RetrySettings()
+    circuit: CircuitSettings = CircuitSettings()
+    sync_interval_seconds: float = Field(default=300, ge=5, le=86_400)
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            check_url_syntax(url)
+        return url
+
+
+class ErpSettings(_RemoteSettings):
     """The ERP revsync posts invoices to (Tryton, over JSON-RPC). Without ``url``, none."""
 
     kind: Literal["tryton"] = "tryton"
-    url: str | None = None
     database: str = "revsync"
     login: str = "admin"
     password_env: str = Field(default="REVSYNC_ERP_PASSWORD", pattern=r"^[A-Z_][A-Z0-9_]*$")
-    timeout_seconds: float = Field(default=30, gt=0, le=300)
     #: the company revsync posts for (the name of its party), and its currency
     company: str = Field(default="revsync", min_length=1)
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
@@ -228,16 +244,6 @@ class ErpSettings(_Section):
     posting_rules: list[PostingRuleSettings] = Field(
         default_factory=lambda: [PostingRuleSettings(product="REVSYNC", account="4.1.2")]
     )
-    retry: RetrySettings = RetrySettings()
-    circuit: CircuitSettings = CircuitSettings()
-    sync_interval_seconds: float = Field(default=300, ge=5, le=86_400)
-
-    @field_validator("url")
-    @classmethod
-    def _valid_url(cls, url: str | None) -> str | None:
-        if url is not None:
-            check_url_syntax(url)
-        return url
 
     def rules(self) -> list[PostingRule]:
         """The posting rules as domain rules."""
@@ -299,12 +305,11 @@ KEY_FIELD = "Revsync_Key__c"
 _FIELD_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
 
 
-class CrmSettings(_Section):
-    """The CRM revsync syncs with (Salesforce's REST API). Without ``url``, none."""
+class CrmSettings(_RemoteSettings):
+    """The CRM revsync syncs with (Salesforce's REST API; ``url``: the instance, e.g.
+    https://acme.my.salesforce.com). Without ``url``, none."""
 
     kind: Literal["salesforce"] = "salesforce"
-    #: the instance URL, e.g. https://acme.my.salesforce.com
-    url: str | None = None
     auth: Literal["client_credentials", "password"] = "client_credentials"
     client_id: str = Field(default="revsync", min_length=1)
     client_secret_env: str = Field(
@@ -315,7 +320,6 @@ class CrmSettings(_Section):
     #: a certificate (bundle) to trust besides the system's, e.g. the CRM sandbox's
     ca_file: str | None = None
     api_version: str = Field(default="59.0", pattern=r"^\d{2}\.\d$")
-    timeout_seconds: float = Field(default=30, gt=0, le=300)
     #: customers created from CRM accounts get these until someone sets them
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     timezone: str = "UTC"
@@ -336,16 +340,6 @@ class CrmSettings(_Section):
     budget_reserve_percent: float = Field(default=10, ge=0, le=90)
     #: how long to wait when the CRM says the daily budget is spent (it gives no hint)
     limit_pause_seconds: float = Field(default=900, ge=0.1, le=86_400)
-    retry: RetrySettings = RetrySettings()
-    circuit: CircuitSettings = CircuitSettings()
-    sync_interval_seconds: float = Field(default=300, ge=5, le=86_400)
-
-    @field_validator("url")
-    @classmethod
-    def _valid_url(cls, url: str | None) -> str | None:
-        if url is not None:
-            check_url_syntax(url)
-        return url
 
     @field_validator("account_fields", "contract_fields", "signal_fields")
     @classmethod

@@ -89,14 +89,7 @@ def container(
 
 
 def pull(container: Container) -> PullReport:
-    async def run() -> PullReport:
-        crm = container.crm()
-        try:
-            return await container.crm_pull().run(crm)
-        finally:
-            await crm.aclose()
-
-    return asyncio.run(run())
+    return asyncio.run(container.pull_crm())
 
 
 def calls(container: Container, tenant: str, month: int, count: int) -> None:
@@ -114,6 +107,23 @@ def calls(container: Container, tenant: str, month: int, count: int) -> None:
 
 
 CONTEXT = IngestContext("api", "test")
+
+
+def map_tenant(container: Container, customer_id: str, account: str, tenant: str) -> None:
+    """The product tenant is mapped in revsync, not in the CRM."""
+    acme = container.customers.get(customer_id)
+    container.customers.put(
+        PutCustomer(
+            acme.id,
+            acme.name,
+            acme.currency,
+            acme.timezone,
+            acme.parent_id,
+            {System.CRM: [account], System.PRODUCT: [tenant]},
+            "test",
+            country=acme.country,
+        )
+    )
 
 
 def world(sandbox: CrmSandbox) -> dict[str, str]:
@@ -214,19 +224,7 @@ def test_signals_reach_revsyncs_own_fields_and_the_crms_fields_survive_every_syn
     ids = world(sandbox)
     pull(container)
     france = f"crm-{ids['france']}"
-    acme = container.customers.get(france)
-    container.customers.put(  # the product tenant is mapped in revsync, not in the CRM
-        PutCustomer(
-            acme.id,
-            acme.name,
-            acme.currency,
-            acme.timezone,
-            acme.parent_id,
-            {System.CRM: [ids["france"]], System.PRODUCT: ["tenant-fr"]},
-            "test",
-            country=acme.country,
-        )
-    )
+    map_tenant(container, france, ids["france"], "tenant-fr")
     for month, count in ((9, 150), (10, 180), (11, 40)):  # above the 100 included twice
         calls(container, "tenant-fr", month, count)
     sandbox.update_record("Account", ids["france"], {"Name": "Acme France (edited in the CRM)"})
@@ -270,19 +268,7 @@ def test_a_new_risk_becomes_one_task(
     sandbox.update_record("Contract", ids["contract"], {"Renewal_Date__c": "2026-12-15"})
     pull(container)
     france = f"crm-{ids['france']}"
-    acme = container.customers.get(france)
-    container.customers.put(
-        PutCustomer(
-            acme.id,
-            acme.name,
-            acme.currency,
-            acme.timezone,
-            acme.parent_id,
-            {System.CRM: [ids["france"]], System.PRODUCT: ["tenant-fr"]},
-            "test",
-            country=acme.country,
-        )
-    )
+    map_tenant(container, france, ids["france"], "tenant-fr")
     calls(container, "tenant-fr", 10, 10)  # 10% of the plan, renewal in 18 days
     pushed = container.crm_signals().run()
     assert pushed.tasks == [

@@ -264,14 +264,7 @@ def test_an_annual_fee_is_posted_with_deferral_and_recognised_by_the_sync(
         (date(YEAR, 11, 1), date(YEAR + 1, 10, 31), Decimal("1200.00"))
     ]
 
-    async def sync() -> Any:
-        client = container.erp()
-        try:
-            return await container.erp_sync().run(client)
-        finally:
-            await client.aclose()
-
-    report = run(sync())
+    report = run(container.sync_erp())
     assert report.deferrals == 1
 
     async def deferrals(client: Any) -> list[dict[str, Any]]:
@@ -314,17 +307,10 @@ def test_the_payment_sync_brings_paid_and_overdue_back_and_announces_them(
     )
     clock.set(datetime(YEAR, 11, 15, 9, tzinfo=UTC))  # globex's 30 days are over
 
-    async def sync() -> Any:
-        client = container.erp()
-        try:
-            return await container.erp_sync().run(client)
-        finally:
-            await client.aclose()
-
-    report = run(sync())
+    report = run(container.sync_erp())
     assert (report.checked, report.paid, report.overdue) == (2, [acme.id], [globex.id])
     assert [i.status for i in invoices(container)] == [InvoiceStatus.PAID, InvoiceStatus.POSTED]
-    again = run(sync())  # nothing new: nothing announced twice
+    again = run(container.sync_erp())  # nothing new: nothing announced twice
     assert (again.paid, again.overdue) == ([], [])
     deliver_until(container, lambda: settled(container))
     announced = sorted(
@@ -340,7 +326,7 @@ def test_the_payment_sync_brings_paid_and_overdue_back_and_announces_them(
         "level 1",  # 15 days past due: the first dunning level
     )
     clock.set(datetime(YEAR, 12, 16, 9, tzinfo=UTC))  # 46 days: the second level
-    later = run(sync())
+    later = run(container.sync_erp())
     assert (later.dunnings, later.paid, later.overdue) == (1, [], [globex.id])
     deliver_until(container, lambda: settled(container))
     levels = [
@@ -365,14 +351,7 @@ def test_credit_notes_are_settled_in_the_erp_and_a_voided_invoice_is_never_dunne
     assert totals == [Decimal("-94.80"), Decimal("-24.00"), Decimal("118.80")]
     clock.set(datetime(YEAR, 11, 20, 9, tzinfo=UTC))  # past due and past the first dunning level
 
-    async def sync() -> Any:
-        client = container.erp()
-        try:
-            return await container.erp_sync().run(client)
-        finally:
-            await client.aclose()
-
-    report = run(sync())
+    report = run(container.sync_erp())
     assert (report.settled, report.paid, report.overdue, report.dunnings) == (
         [invoice.id],
         [],
@@ -383,5 +362,5 @@ def test_credit_notes_are_settled_in_the_erp_and_a_voided_invoice_is_never_dunne
     assert next(i for i in invoices(container) if i.id == invoice.id).status is InvoiceStatus.VOID
     deliver_until(container, lambda: settled(container))
     assert target.documents() == []  # neither paid nor overdue was announced
-    again = run(sync())
+    again = run(container.sync_erp())
     assert (again.settled, again.checked) == ([], 0)

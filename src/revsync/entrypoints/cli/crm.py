@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 
-from revsync.application.crm import PullReport
 from revsync.domain.identity import System
 from revsync.entrypoints.cli.context import ConfigOption, console, container_for, err_console
 
@@ -22,15 +21,7 @@ def crm_sync(config: ConfigOption = None) -> None:
     subscriptions and amendments), then queue the signals that changed for the CRM (the worker
     delivers them)."""
     with container_for(config) as container:
-
-        async def run() -> PullReport:
-            client = container.crm()
-            try:
-                return await container.crm_pull().run(client)
-            finally:
-                await client.aclose()
-
-        pulled = asyncio.run(run())
+        pulled = asyncio.run(container.pull_crm())
         pushed = container.crm_signals().run()
     console.print(
         f"read {pulled.accounts} accounts and {pulled.contracts} contracts changed since the "

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from revsync.adapters.connectors.erp.provision import provision
-from revsync.application.erp import SyncReport
 from revsync.bootstrap import erp_blueprint
 from revsync.entrypoints.cli.context import ConfigOption, console, container_for, err_console
 from revsync.ports.erp import ErpInvoiceState
@@ -45,15 +44,7 @@ def erp_sync(config: ConfigOption = None) -> None:
     payment state of posted invoices (paid, overdue, dunning level), announce the changes, and
     book the revenue recognition that is due."""
     with container_for(config) as container:
-
-        async def run() -> SyncReport:
-            client = container.erp()
-            try:
-                return await container.erp_sync().run(client)
-            finally:
-                await client.aclose()
-
-        report = asyncio.run(run())
+        report = asyncio.run(container.sync_erp())
     console.print(
         f"checked {report.checked} invoices: {len(report.paid)} paid, "
         f"{len(report.overdue)} newly overdue, {report.dunnings} dunnings raised, "

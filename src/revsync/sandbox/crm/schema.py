@@ -361,28 +361,14 @@ class Schema:
 
 
 def describe(object_def: ObjectDef, version: str) -> dict[str, Any]:
-    """``GET /sobjects/X/describe/``."""
-    base = object_def.url(version)
+    """``GET /sobjects/X/describe/``: the global entry, and the fields."""
     return {
-        "name": object_def.name,
-        "label": object_def.label,
-        "labelPlural": object_def.plural,
-        "keyPrefix": object_def.prefix,
-        "custom": False,
-        "createable": True,
-        "updateable": True,
-        "deletable": True,
-        "queryable": True,
+        **describe_global_entry(object_def, version),
         "retrieveable": True,
         "searchable": True,
         "undeletable": True,
         "replicateable": True,
         "fields": [f.describe() for f in object_def.fields],
-        "urls": {
-            "sobject": base,
-            "describe": f"{base}/describe",
-            "rowTemplate": f"{base}/{{ID}}",
-        },
     }
 
 

@@ -260,14 +260,7 @@ def _crm_line(pulled: Any) -> str:
 
 
 def _pull(container: Container) -> Any:
-    async def run() -> Any:
-        crm = container.crm()
-        try:
-            return await container.crm_pull().run(crm)
-        finally:
-            await crm.aclose()
-
-    return asyncio.run(run())
+    return asyncio.run(container.pull_crm())
 
 
 def _crm_customers(container: Container) -> list[Any]:
