@@ -129,6 +129,29 @@ def test_a_closed_period_is_refused_on_hold_and_rolled_forward_otherwise(
     assert invoices_with_key(erp_server, "rsv1-k3")[0]["invoice_date"] == next_month
 
 
+def test_numbers_follow_dates_an_earlier_invoice_moves_to_the_last_numbered_date(
+    erp_server: TrytonServer,
+) -> None:
+    later, earlier = date(YEAR, 6, 20), date(YEAR, 6, 5)
+    with_erp(erp_server, lambda erp: erp.post(invoice("rsv1-k30", "MANUAL-1", later)))
+    held = invoice("rsv1-k31", "INV-000031", earlier)
+    with pytest.raises(ErpRefused, match="numbers must follow dates"):
+        with_erp(erp_server, lambda erp: erp.post(held), policy="hold")
+    moved = with_erp(erp_server, lambda erp: erp.post(held))
+    assert (moved.invoice_date, moved.rolled_forward_from) == (later, earlier)
+    note = invoice(
+        "rsv1-k32",
+        "CN-000032",
+        earlier,
+        refund("-99.00"),
+        untaxed="-99.00",
+        tax="-19.80",
+        total="-118.80",
+    )
+    credited = with_erp(erp_server, lambda erp: erp.post(note))  # credit notes: their own series
+    assert (credited.invoice_date, credited.rolled_forward_from) == (earlier, None)
+
+
 def refund(amount: str) -> ErpLine:
     return ErpLine(
         "Credit: Platform fee",

@@ -74,8 +74,9 @@ class ErpReceipts:
                     {"invoice_date": posting.rolled_forward_from.isoformat()},
                     {
                         "invoice_date": posting.invoice_date.isoformat(),
-                        "reason": "the ERP period of the invoice date was closed; posted on the "
-                        "first day of the next open period",
+                        "reason": "the ERP could not take the invoice date (its period was "
+                        "closed, or later invoices were numbered already): posted on the next "
+                        "date it could",
                     },
                 )
             )

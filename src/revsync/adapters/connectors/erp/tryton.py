@@ -80,15 +80,15 @@ class TrytonErp:
             return _posting(found)
         if found is not None and found["state"] == "cancelled":
             raise ErpRefused(f"the ERP invoice {found['id']} for this document was cancelled")
-        rolled: date | None = None
         if found is None:
-            invoice_id, rolled = await self._create(document)
+            invoice_id = await self._create(document)
         else:
-            invoice_id = int(found["id"])
+            invoice_id = int(found["id"])  # a draft an earlier attempt left: dated already
         await self._check_totals(invoice_id, document)
         await self._post(invoice_id)
         [posted] = await self._rpc.model("account.invoice", "read", [invoice_id], _INVOICE_FIELDS)
-        return _posting(posted, rolled)
+        moved = posted["invoice_date"] != document.invoice_date
+        return _posting(posted, document.invoice_date if moved else None)
 
     async def find(self, key: str) -> ErpPosting | None:
         found = await _guard(self._invoice(key))
@@ -233,9 +233,11 @@ class TrytonErp:
         )
         return dict(found[0]) if found else None
 
-    async def _create(self, document: ErpDocument) -> tuple[int, date | None]:
+    async def _create(self, document: ErpDocument) -> int:
         party, address = await self._party(document.party)
-        invoice_date, rolled = await self._open_date(document.invoice_date, document.approved)
+        invoice_date, rolled = await self._open_date(
+            document.invoice_date, document.approved, credit=document.total < 0
+        )
         # recognition cannot be booked in a closed period: a rolled-forward invoice's deferrals
         # start on its new date (the closed months are recognised over the remaining ones)
         lines = [
@@ -261,7 +263,7 @@ class TrytonErp:
                 }
             ],
         )
-        return int(invoice), rolled
+        return int(invoice)
 
     async def _line(self, line: Any, defer_not_before: date | None) -> dict[str, Any]:
         values: dict[str, Any] = {
@@ -350,9 +352,59 @@ class TrytonErp:
         [read] = await self._rpc.model("party.party", "read", [created], ["addresses"])
         return int(created), int(read["addresses"][0])
 
-    async def _open_date(self, wanted: date, approved: bool) -> tuple[date, date | None]:
-        """The date to post on: ``wanted`` if its period is open, else by policy (an approved
-        document rolls forward whatever the policy)."""
+    async def _open_date(
+        self, wanted: date, approved: bool, *, credit: bool
+    ) -> tuple[date, date | None]:
+        """The date to post on: ``wanted`` if its period is open and no later invoice of its
+        sequence is numbered yet, else by policy (an approved document rolls forward whatever
+        the policy): the first day of the next open period, then the date of the last invoice
+        numbered in that fiscal year — strict sequences need numbers to follow dates."""
+        day, rolled = await self._open_period_date(wanted, approved)
+        last = await self._last_numbered(day, credit)
+        if last is None or last["invoice_date"] <= day:
+            return day, rolled
+        if self._policy == "hold" and not approved:
+            raise ErpRefused(
+                f"the ERP numbered {last['number']} on {last['invoice_date'].isoformat()}, after "
+                f"{day.isoformat()}, and numbers must follow dates (policy: hold until the case "
+                f"is approved to post it on that later date)"
+            )
+        return last["invoice_date"], wanted
+
+    async def _last_numbered(self, day: date, credit: bool) -> dict[str, Any] | None:
+        """The latest-dated invoice (or credit note) numbered after ``day`` in its fiscal year."""
+        company = await self._company()
+        years = await self._rpc.model(
+            "account.fiscalyear",
+            "search_read",
+            [("company", "=", company), ("start_date", "<=", day), ("end_date", ">=", day)],
+            0,
+            1,
+            None,
+            ["end_date"],
+        )
+        if not years:
+            return None
+        found = await self._rpc.model(
+            "account.invoice",
+            "search_read",
+            [
+                ("company", "=", company),
+                ("type", "=", "out"),
+                ("number", "!=", None),
+                ("invoice_date", ">", day),
+                ("invoice_date", "<=", years[0]["end_date"]),
+                ("total_amount", "<" if credit else ">=", 0),
+            ],
+            0,
+            1,
+            [("invoice_date", "DESC")],
+            ["invoice_date", "number"],
+        )
+        return dict(found[0]) if found else None
+
+    async def _open_period_date(self, wanted: date, approved: bool) -> tuple[date, date | None]:
+        """``wanted`` if its period is open, else by policy."""
         company = await self._company()
         periods = await self._rpc.model(
             "account.period",
