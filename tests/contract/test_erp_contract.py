@@ -112,6 +112,17 @@ async def _close(client: Any, day: date) -> str:
     return str(period["name"])
 
 
+def test_periods_are_listed_with_their_state(erp_server: TrytonServer) -> None:
+    with_rpc(erp_server, lambda c: _close(c, date(YEAR, 2, 10)))
+    found = with_erp(erp_server, lambda erp: erp.periods(date(YEAR, 1, 15)))
+    assert [(p.start, p.end, p.state) for p in found[:3]] == [
+        (date(YEAR, 1, 1), date(YEAR, 1, 31), "open"),
+        (date(YEAR, 2, 1), date(YEAR, 2, 28 if YEAR % 4 else 29), "closed"),
+        (date(YEAR, 3, 1), date(YEAR, 3, 31), "open"),
+    ]
+    assert found[-1].end == date(YEAR + 1, 12, 31)  # the years provisioned
+
+
 def test_a_closed_period_is_refused_on_hold_and_rolled_forward_otherwise(
     erp_server: TrytonServer,
 ) -> None:

@@ -90,6 +90,16 @@ class ErpInvoiceState:
     total: Decimal | None = None  # as the ERP holds it
 
 
+@dataclass(frozen=True, slots=True)
+class ErpPeriod:
+    """A fiscal period of the ERP (``end`` inclusive)."""
+
+    name: str
+    start: date
+    end: date
+    state: str  # open, closed, locked
+
+
 class Erp(Protocol):
     """An ERP revsync posts to."""
 
@@ -110,6 +120,11 @@ class Erp(Protocol):
         """Apply posted credit notes to the invoice they credit, so that the ERP neither asks
         the customer for the credited amount nor dunns it; when they cover the invoice, both
         are closed. Idempotent; returns what is left to pay on the invoice."""
+        ...
+
+    async def periods(self, since: date) -> list[ErpPeriod]:
+        """The standard fiscal periods ending on or after ``since``, in date order, with their
+        state (the open ones take postings)."""
         ...
 
     async def run_collections(self, today: date) -> int:

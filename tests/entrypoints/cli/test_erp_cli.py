@@ -4,6 +4,7 @@ sync`` reports what it checked; a missing password is a configuration error."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,7 @@ def config(tmp_path: Path, blank_tryton: tryton.TrytonServer) -> Path:
             "database": blank_tryton.database,
             "password_env": "REVSYNC_CLI_ERP_PASSWORD",
             "company": "Acme Holding",
-            "fiscal_years": [2026],
+            "fiscal_years": [date.today().year],
             "posting_rules": [{"product": "SAAS", "account": "4.1.2"}],
         },
         "outbox": {"allow_private_hosts": ["127.0.0.1"]},
@@ -55,7 +56,7 @@ def test_provision_creates_what_revsync_needs_once(
     for created in (
         "created company Acme Holding",
         "created chart of accounts (Universal Chart of Accounts)",
-        "created fiscal year 2026 with monthly periods",
+        f"created fiscal year {date.today().year} with monthly periods",
         "created tax FR standard 20%",
         "created product SAAS",
         "created payment term revsync 30 days",
@@ -78,6 +79,12 @@ def test_provision_creates_what_revsync_needs_once(
         "checked 0 invoices: 0 paid, 0 newly overdue, 0 dunnings raised, 0 settled by credit "
         "notes; 0 deferrals started"
     ) in synced.output
+    periods = runner.invoke(app, ["erp", "periods", "--config", str(config)])
+    assert periods.exit_code == 0, periods.output
+    month = date.today().strftime("%Y-%m")
+    assert [line.split()[-1] for line in periods.output.splitlines() if line.startswith(month)] == [
+        "open"
+    ]
 
 
 def test_a_missing_erp_password_is_a_configuration_error(

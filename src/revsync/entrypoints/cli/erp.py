@@ -11,7 +11,7 @@ import typer
 from revsync.adapters.connectors.erp.provision import provision
 from revsync.bootstrap import erp_blueprint
 from revsync.entrypoints.cli.context import ConfigOption, console, container_for, err_console
-from revsync.ports.erp import ErpInvoiceState
+from revsync.ports.erp import ErpInvoiceState, ErpPeriod
 
 erp_app = typer.Typer(help="The ERP (Tryton): provisioning and payment sync.", no_args_is_help=True)
 
@@ -95,3 +95,23 @@ def erp_show(
         highlight=False,
         soft_wrap=True,
     )
+
+
+@erp_app.command("periods")
+def erp_periods(config: ConfigOption = None) -> None:
+    """The ERP's fiscal periods from this month on, and which are open for postings."""
+    with container_for(config) as container:
+        since = container.clock.now().date().replace(day=1)
+
+        async def read() -> list[ErpPeriod]:
+            client = container.erp()
+            try:
+                return await client.periods(since)
+            finally:
+                await client.aclose()
+
+        found = asyncio.run(read())
+    for period in found:
+        console.print(
+            f"{period.name}  {period.start} – {period.end}  {period.state}", highlight=False
+        )

@@ -33,6 +33,7 @@ from revsync.ports.erp import (
     ErpDocument,
     ErpInvoiceState,
     ErpParty,
+    ErpPeriod,
     ErpPosting,
     ErpRefused,
     ErpUnavailable,
@@ -167,6 +168,25 @@ class TrytonErp:
             }
             await self._wizard("account.move.reconcile_lines", {}, "start", context | active)
         return left
+
+    async def periods(self, since: date) -> list[ErpPeriod]:
+        return [
+            ErpPeriod(p["name"], p["start_date"], p["end_date"], p["state"])
+            for p in await _guard(self._periods(since))
+        ]
+
+    async def _periods(self, since: date) -> list[dict[str, Any]]:
+        company = await self._company()
+        found = await self._rpc.model(
+            "account.period",
+            "search_read",
+            [("company", "=", company), ("type", "=", "standard"), ("end_date", ">=", since)],
+            0,
+            None,
+            [("start_date", "ASC")],
+            ["name", "start_date", "end_date", "state"],
+        )
+        return [dict(p) for p in found]
 
     async def run_collections(self, today: date) -> int:
         return await _guard(self._run_collections(today))
@@ -405,20 +425,7 @@ class TrytonErp:
 
     async def _open_period_date(self, wanted: date, approved: bool) -> tuple[date, date | None]:
         """``wanted`` if its period is open, else by policy."""
-        company = await self._company()
-        periods = await self._rpc.model(
-            "account.period",
-            "search_read",
-            [
-                ("company", "=", company),
-                ("type", "=", "standard"),
-                ("end_date", ">=", wanted),
-            ],
-            0,
-            None,
-            [("start_date", "ASC")],
-            ["name", "start_date", "end_date", "state"],
-        )
+        periods = await self._periods(wanted)
         current = next((p for p in periods if p["start_date"] <= wanted), None)
         if current is None:
             raise ErpRefused(f"the ERP has no fiscal period for {wanted.isoformat()}")
