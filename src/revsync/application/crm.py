@@ -385,17 +385,22 @@ class CrmSignals:
         self._map = mapping
 
     def run(self, correlation_id: str | None = None) -> PushReport:
+        """Assess every CRM-linked customer (reading only), then queue what changed in one
+        short write transaction, so that ingestion is not held up by the assessment."""
         report = PushReport()
         now = self._clock.now()
-        updates: list[dict[str, Any]] = []
-        with self._uow() as uow:
+        assessed = []
+        with self._uow(write=False) as uow:
             for customer, subscriptions in self._linked(uow):
                 signals, streaks = self._assess(uow, customer, subscriptions, now)
-                report.assessed += 1
-                report.signals.append(signals)
-                values = signals.account_values(self._map.signal_fields)
-                wire = _wire(values)
+                wire = _wire(signals.account_values(self._map.signal_fields))
                 digest = hashlib.sha256(json.dumps(wire, sort_keys=True).encode()).hexdigest()
+                assessed.append((customer, signals, streaks, wire, digest))
+        report.signals = [signals for _, signals, _, _, _ in assessed]
+        report.assessed = len(assessed)
+        updates: list[dict[str, Any]] = []
+        with self._uow() as uow:
+            for customer, signals, streaks, wire, digest in assessed:
                 before = uow.crm.pushed(customer.id)
                 if uow.crm.pushed_digest(customer.id) != digest:
                     updates.append(
