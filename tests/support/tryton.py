@@ -49,7 +49,6 @@ __all__ = [
     "TrytonServer",
     "cache_root",
     "free_port",
-    "in_ci",
     "login",
     "require_tryton",
     "rpc",
@@ -70,22 +69,16 @@ TEMPLATE_NAME = "template.sqlite"
 # --- availability -------------------------------------------------------------------------
 
 
-def in_ci() -> bool:
-    """True on CI, where every real service must be present."""
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 def require_tryton() -> None:
-    """Fail on CI, skip elsewhere, when trytond or one of the modules is not installed."""
+    """Fail when trytond or one of its modules is missing: they are revsync's dependencies, so
+    a missing one is a broken install, never a reason to skip."""
     missing = sandbox.missing_packages()
     if not missing:
         return
     message = f"Tryton is not installed (missing: {', '.join(missing)}); pip install " + " ".join(
         f"'{name}>=8.2,<8.3'" for name in sandbox.distributions()
     )
-    if in_ci():
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    pytest.fail(message, pytrace=False)
 
 
 # --- the template ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -100,9 +100,11 @@ class CrmPull:
         self._customers = customers
         self._subscriptions = subscriptions
         self._map = mapping
+        self._plans: dict[str, Plan | None] = {}  # by code, for the current run
 
     async def run(self, crm: Crm) -> PullReport:
         report = PullReport()
+        self._plans = {}  # plans may change between runs
         accounts = await self._pull(crm, "Account", self._map.account_read)
         for record in _parents_first(accounts.records, self._map.account_fields["parent"]):
             self._guarded("Account", record, report, self._account)
@@ -250,7 +252,7 @@ class CrmPull:
             terms.amendment_date or record.modstamp.astimezone(ZoneInfo(customer.timezone)).date()
         )
         if record.deleted:
-            terms = _inactive(terms)
+            terms = replace(terms, status="Deleted")
         for amendment in contract_amendments(existing, terms, plan, effective):
             self._subscriptions.amend(
                 AmendSubscription(
@@ -292,30 +294,16 @@ class CrmPull:
         if crm_plan is None:
             return None
         code = self._map.plans.get(crm_plan, crm_plan)
-        with self._uow(write=False) as uow:
-            plan = uow.plans.latest(code)
+        if code not in self._plans:
+            with self._uow(write=False) as uow:
+                self._plans[code] = uow.plans.latest(code)
+        plan = self._plans[code]
         if plan is None:
             raise InvalidField(
                 self._map.contract_fields.get("plan", "plan"),
                 f"the CRM plan {crm_plan!r} is no revsync plan (map it in crm.plans)",
             )
         return plan
-
-
-def _inactive(terms: ContractTerms) -> ContractTerms:
-    return ContractTerms(
-        terms.contract_id,
-        terms.account_id,
-        "Deleted",
-        terms.plan,
-        terms.seats,
-        terms.start,
-        terms.term_months,
-        terms.end,
-        terms.renewal_date,
-        terms.owner_id,
-        terms.amendment_date,
-    )
 
 
 def _country(value: Any, existing: Customer | None) -> str | None:
@@ -578,9 +566,8 @@ def _billing(uow: Any, subscriptions: Sequence[Subscription]) -> BillingStatus:
         return BillingStatus(None, None, None, None, False, None)
     last = max(invoices, key=lambda i: (i.issue_date, i.number or ""))
     overdue, level = False, None
-    for invoice in invoices:
-        posting = uow.postings.get(invoice.id)
-        if posting is not None and posting.overdue and not posting.paid:
+    for posting in uow.postings.many([i.id for i in invoices]).values():
+        if posting.overdue and not posting.paid:
             overdue = True
             level = posting.dunning_level or level
     return BillingStatus(

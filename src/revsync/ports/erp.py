@@ -165,6 +165,10 @@ class PostingRepository(Protocol):
 
     def get(self, invoice_id: str) -> PostingRecord | None: ...
 
+    def many(self, invoice_ids: Sequence[str]) -> dict[str, PostingRecord]:
+        """The postings of these invoices, by invoice id (those not posted are left out)."""
+        ...
+
     def unpaid(self) -> list[PostingRecord]:
         """Postings not known to be paid, to ask the ERP about."""
         ...

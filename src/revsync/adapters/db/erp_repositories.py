@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,18 @@ class SqlPostingRepository:
             sa.select(erp_postings).where(erp_postings.c.invoice_id == invoice_id)
         ).first()
         return None if row is None else _record(row)
+
+    def many(self, invoice_ids: Sequence[str]) -> dict[str, PostingRecord]:
+        ids = list(invoice_ids)
+        found: dict[str, PostingRecord] = {}
+        for start in range(0, len(ids), 900):
+            rows = self._conn.execute(
+                sa.select(erp_postings).where(
+                    erp_postings.c.invoice_id.in_(ids[start : start + 900])
+                )
+            )
+            found.update({row.invoice_id: _record(row) for row in rows})
+        return found
 
     def unpaid(self) -> list[PostingRecord]:
         rows = self._conn.execute(

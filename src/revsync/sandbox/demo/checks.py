@@ -4,9 +4,8 @@ revsync-owned fields hold what revsync last sent (read with simple-salesforce)."
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -148,12 +147,3 @@ def _same(sent: Any, stored: Any) -> bool:
         except ArithmeticError:
             return False
     return str(sent) == str(stored)
-
-
-def erp_numbers(found: Sequence[Mapping[str, Any]]) -> dict[str, str]:
-    """revsync number → ERP number, from ERP invoices read with ``description``."""
-    return {str(i["description"]): str(i["number"]) for i in found if i.get("number")}
-
-
-def today_iso(day: date) -> str:
-    return day.isoformat()

@@ -74,12 +74,10 @@ class Tally:
     """What the demo counted along the way."""
 
     ingest: IngestReport = field(default_factory=IngestReport)
-    invoices_billed: int = 0
     amendments: list[str] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     push: PushReport | None = None
     paid: int = 0
-    overdue: int = 0
     phases: dict[str, float] = field(default_factory=dict)  # seconds spent in each phase
     _since: float = field(default_factory=time.monotonic)
 
@@ -199,13 +197,14 @@ def _play(
     tally.lap("crm pull")
 
     customers = _crm_customers(container)
-    plans = _plans_of(container)
+    subscribed = _subscribed(container)
+    plans = {customer: plan for customer, (plan, _) in subscribed.items()}
     late_tenant, late_customer = _late_mapped(customers, plans)
     punctual = next(c.id for c in customers if c.id in plans and c.id != late_customer)
     for customer in customers:
         if customer.id != late_customer:
             _map_tenant(container, customer.id)
-    _ingest_quarter(container, customers, plans, quarter, tally, progress)
+    _ingest_quarter(container, customers, subscribed, quarter, tally, progress)
     tally.lap("usage")
 
     step = progress.add_task("ERP: building the local Tryton database", total=None)
@@ -229,8 +228,7 @@ def _play(
             tally.faults.append("a late event for an invoiced month")
         if as_of == quarter.end:
             _amend_contracts(container, sandbox, quarter, tally)
-        run = container.billing.run(as_of, ACTOR)
-        tally.invoices_billed += len(run.finalized)
+        container.billing.run(as_of, ACTOR)
         tally.lap("billing")
         during = None
         if number == 2:
@@ -268,15 +266,15 @@ def _crm_customers(container: Container) -> list[Any]:
         return list(uow.customers.with_system(System.CRM))
 
 
-def _plans_of(container: Container) -> dict[str, str]:
-    """customer → the plan of its subscription (children: their parent's)."""
-    found: dict[str, str] = {}
+def _subscribed(container: Container) -> dict[str, tuple[str, date]]:
+    """customer → (plan, first billed day) of its subscription (children: their parent's)."""
+    found: dict[str, tuple[str, date]] = {}
     with container.unit_of_work(write=False) as uow:
-        for customer in uow.customers.with_system(System.CRM):
-            subscriptions = uow.subscriptions.of_customer(customer.id)
-            if subscriptions:
-                found[customer.id] = subscriptions[0].current.plan_code
-        for customer in uow.customers.with_system(System.CRM):
+        crm_customers = uow.customers.with_system(System.CRM)
+        for customer in crm_customers:
+            for subscription in uow.subscriptions.of_customer(customer.id):
+                found[customer.id] = (subscription.current.plan_code, subscription.start)
+        for customer in crm_customers:
             if customer.id not in found and customer.parent_id in found:
                 found[customer.id] = found[customer.parent_id]
     return found
@@ -312,17 +310,16 @@ def _map_tenant(container: Container, customer_id: str) -> None:
 def _ingest_quarter(
     container: Container,
     customers: Sequence[Any],
-    plans: dict[str, str],
+    subscribed: dict[str, tuple[str, date]],
     quarter: Quarter,
     tally: Tally,
     progress: Progress,
 ) -> None:
-    starts = _first_days(container)
-    usage = profiles([(c.id, plans[c.id]) for c in customers if c.id in plans])
+    usage = profiles([(c.id, subscribed[c.id][0]) for c in customers if c.id in subscribed])
     tenants = {
-        tenant_of(c.id): (plans[c.id], usage[c.id], starts.get(c.id, quarter.start))
+        tenant_of(c.id): (subscribed[c.id][0], usage[c.id], subscribed[c.id][1])
         for c in customers
-        if c.id in plans
+        if c.id in subscribed
     }
     events = list(daily_usage(tenants, quarter))
     events += events[1000:1600]  # an emitter that retried a batch: duplicates
@@ -338,20 +335,6 @@ def _ingest_quarter(
         description=f"Usage: {tally.ingest.accepted:,} events, {tally.ingest.duplicates} "
         f"duplicates, {len(tally.ingest.rejected)} rejected",
     )
-
-
-def _first_days(container: Container) -> dict[str, date]:
-    """customer → the first day its subscription bills (children: their parent's)."""
-    found: dict[str, date] = {}
-    with container.unit_of_work(write=False) as uow:
-        crm_customers = uow.customers.with_system(System.CRM)
-        for customer in crm_customers:
-            for subscription in uow.subscriptions.of_customer(customer.id):
-                found[customer.id] = subscription.start
-        for customer in crm_customers:
-            if customer.id not in found and customer.parent_id in found:
-                found[customer.id] = found[customer.parent_id]
-    return found
 
 
 def _ingest(container: Container, events: Sequence[dict[str, Any]], tally: Tally) -> None:
@@ -467,7 +450,7 @@ def _collect(container: Container, tryton: LocalTryton, today: date, tally: Tall
         try:
             await _customers_pay(container, client.rpc, today)
             report = await container.erp_sync().run(client)
-            tally.paid, tally.overdue = len(report.paid), len(report.overdue)
+            tally.paid = len(report.paid)
         finally:
             await client.aclose()
 

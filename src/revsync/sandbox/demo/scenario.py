@@ -202,18 +202,6 @@ def write_config(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Contract:
-    """A seeded contract as the demo dates it."""
-
-    contract_id: str
-    account_id: str
-    customer_id: str
-    plan: str
-    start: date
-    renewal: date
-
-
 def date_contracts(
     contracts: Sequence[dict[str, Any]], quarter: Quarter, today: date
 ) -> dict[str, dict[str, Any]]:
