@@ -30,6 +30,7 @@ from revsync.domain.metering import Aggregation, Meter, new_meter
 from revsync.domain.money import Rounding
 from revsync.domain.posting import PostingRule, check_rules
 from revsync.domain.pricing import Plan, plan_from_mapping
+from revsync.schemas import validation
 
 CONFIG_ENV = "REVSYNC_CONFIG"
 DEFAULT_CONFIG_NAME = "revsync.yaml"
@@ -638,7 +639,7 @@ def _describe(label: str, error: ValidationError) -> str:
     lines = [f"{label}: invalid configuration"]
     for problem in error.errors():
         key = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        message = problem["msg"].removeprefix("Value error, ")
+        message = validation.reason(problem)
         given = problem.get("input")
         shown = (
             ""

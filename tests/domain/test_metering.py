@@ -27,6 +27,7 @@ from revsync.domain.metering import (
     new_meter,
     value_problem,
 )
+from revsync.domain.problems import Code, Problem
 
 UTC_ZONE = ZoneInfo("UTC")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -198,12 +199,12 @@ def test_lookup_answers_missing(path: str) -> None:
         (
             "sum",
             {"tokens": "5"},
-            "data.tokens: expected a number for meter 'llm_tokens' (sum), got str",
+            "data.tokens: expected a number for meter 'llm_tokens' (sum), got string",
         ),
         (
             "max",
             {"tokens": True},
-            "data.tokens: expected a number for meter 'llm_tokens' (max), got bool",
+            "data.tokens: expected a number for meter 'llm_tokens' (max), got boolean",
         ),
         (
             "latest",
@@ -213,7 +214,7 @@ def test_lookup_answers_missing(path: str) -> None:
         (
             "sum",
             {"tokens": 1.5},
-            "data.tokens: expected a number for meter 'llm_tokens' (sum), got float",
+            "data.tokens: expected a number for meter 'llm_tokens' (sum), got binary float",
         ),
         (
             "sum",
@@ -237,7 +238,7 @@ def test_lookup_answers_missing(path: str) -> None:
             "unique_count",
             {"tokens": {"id": 1}},
             "data.tokens: expected a string, number or boolean for meter 'llm_tokens' "
-            "(unique_count), got dict",
+            "(unique_count), got object",
         ),
         (
             "unique_count",
@@ -248,14 +249,15 @@ def test_lookup_answers_missing(path: str) -> None:
     ],
 )
 def test_value_problem(aggregation: str, data: dict[str, Any], problem: str | None) -> None:
-    assert value_problem(meter(Aggregation(aggregation)), data) == problem
+    expected = None if problem is None else Problem(Code.METER_VALUE, problem)
+    assert value_problem(meter(Aggregation(aggregation)), data) == expected
 
 
 def test_value_problem_reads_nested_paths() -> None:
     nested = meter(value="usage.tokens")
     assert value_problem(nested, {"usage": {"tokens": 3}}) is None
-    assert value_problem(nested, {"usage": 3}) == (
-        "data.usage.tokens: missing, required by meter 'llm_tokens' (sum)"
+    assert value_problem(nested, {"usage": 3}) == Problem(
+        Code.METER_VALUE, "data.usage.tokens: missing, required by meter 'llm_tokens' (sum)"
     )
 
 
@@ -1009,5 +1011,6 @@ def test_numbers_beyond_the_exact_range_are_refused_at_ingestion(
     assert (problem is None) is accepted
     if not accepted:
         assert problem is not None
-        assert problem.startswith("data.v: ")
-        assert "out of range for meter 'tokens' (sum)" in problem
+        assert problem.code == Code.METER_VALUE
+        assert problem.message.startswith("data.v: ")
+        assert "out of range for meter 'tokens' (sum)" in problem.message

@@ -1,9 +1,15 @@
-"""A clock tests can set and move (ARCHITECTURE promise 10)."""
+"""A clock tests can set and move (ARCHITECTURE promise 10), in process and in the CLI."""
 
 from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from click.testing import Result
+from typer.testing import CliRunner
+
+from revsync.entrypoints.cli.context import Injected, injecting
 
 
 class FrozenClock:
@@ -29,3 +35,15 @@ class FrozenClock:
 def utc(*args: int) -> datetime:
     """``datetime(*args, tzinfo=UTC)``."""
     return datetime(*args, tzinfo=UTC)
+
+
+class FrozenCliRunner(CliRunner):
+    """Runs ``revsync`` commands in process with the clock injected."""
+
+    def __init__(self, clock: FrozenClock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Result:
+        with injecting(Injected(clock=self.clock)):
+            return super().invoke(*args, **kwargs)

@@ -42,6 +42,7 @@ from revsync.domain.invoicing import Invoice, InvoiceStatus
 from revsync.domain.metering import Window
 from revsync.domain.periods import shift_months
 from revsync.domain.pricing import Plan
+from revsync.domain.problems import Code
 from revsync.domain.subscriptions import Subscription
 from revsync.ports.clock import Clock
 from revsync.ports.crm import Crm, CrmRecord, Watermark
@@ -144,6 +145,7 @@ class CrmPull:
                         DeadLetter(
                             received_at=self._clock.now(),
                             channel=CHANNEL,
+                            code=Code.CRM_RECORD,
                             reason=reason,
                             payload=json.dumps(
                                 {"sobject": sobject, "id": record.id, **record.fields},

@@ -20,6 +20,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from revsync.domain.metering import Meter, value_problem
+from revsync.domain.problems import Code, Problem
 from revsync.domain.usage import (
     UsageEvent,
     dedup_slot,
@@ -57,6 +58,7 @@ class Rejection:
 
     position: int
     event_id: str | None
+    code: str
     reason: str
 
 
@@ -144,7 +146,7 @@ class Ingestion:
                 )
         return PreparedBatch(
             candidates=tuple(candidates),
-            refusals=tuple(Rejection(r.position, r.event_id, r.reason) for r in refused),
+            refusals=tuple(_rejection(r) for r in refused),
             dead_letters=tuple(_letter(r, now, context) for r in refused),
             received_at=now,
             context=context,
@@ -222,7 +224,7 @@ class Ingestion:
         return candidate._replace(slot=slot, probe=probe)
 
 
-def _meter_problem(meters: list[Meter], event: UsageEvent) -> str | None:
+def _meter_problem(meters: list[Meter], event: UsageEvent) -> Problem | None:
     for meter in meters:
         problem = value_problem(meter, event.data)
         if problem is not None:
@@ -270,7 +272,8 @@ def _letter(item: Refused, now: datetime, context: IngestContext) -> DeadLetter:
     return DeadLetter(
         received_at=now,
         channel=context.channel,
-        reason=item.reason,
+        code=item.problem.code,
+        reason=item.problem.message,
         payload=item.payload,
         position=item.position,
         event_source=item.event_source,
@@ -282,14 +285,17 @@ def _letter(item: Refused, now: datetime, context: IngestContext) -> DeadLetter:
 
 def _conflict(candidate: _Candidate, batch: PreparedBatch) -> tuple[Rejection, DeadLetter]:
     event = candidate.event
-    reason = (
+    problem = Problem(
+        Code.CONFLICT,
         f"conflict: an event with source {event.source!r} and id {event.id!r} was already "
-        "accepted with a different payload"
+        "accepted with a different payload",
     )
-    refused = Refused(candidate.position, reason, _event_text(event), event.id, event.source)
-    return Rejection(candidate.position, event.id, reason), _letter(
-        refused, batch.received_at, batch.context
-    )
+    refused = Refused(candidate.position, problem, _event_text(event), event.id, event.source)
+    return _rejection(refused), _letter(refused, batch.received_at, batch.context)
+
+
+def _rejection(item: Refused) -> Rejection:
+    return Rejection(item.position, item.event_id, item.problem.code, item.problem.message)
 
 
 def _event_text(event: UsageEvent) -> str:

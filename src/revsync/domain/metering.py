@@ -55,6 +55,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from revsync.domain.errors import InvalidField
+from revsync.domain.problems import Code, Problem, json_type
 from revsync.domain.usage import from_micros
 
 _KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -315,7 +316,7 @@ def matches(meter: Meter, data: Mapping[str, Any]) -> bool:
     return _matches(_compile_filters(meter), data)
 
 
-def value_problem(meter: Meter, data: Mapping[str, Any]) -> str | None:
+def value_problem(meter: Meter, data: Mapping[str, Any]) -> Problem | None:
     """Why the meter cannot read this event's value, or None when it can (or ignores it)."""
     if meter.value is None or not matches(meter, data):
         return None
@@ -323,20 +324,28 @@ def value_problem(meter: Meter, data: Mapping[str, Any]) -> str | None:
     label = f"meter {meter.key!r} ({meter.aggregation.value})"
     where = f"data.{meter.value}"
     if raw is MISSING or (raw is None and meter.aggregation is Aggregation.UNIQUE_COUNT):
-        return f"{where}: missing, required by {label}"
+        return Problem(Code.METER_VALUE, f"{where}: missing, required by {label}")
     if type(raw) is Decimal and not raw.is_finite():
-        return f"{where}: expected a finite number for {label}, got {raw}"
+        return Problem(
+            Code.METER_VALUE, f"{where}: expected a finite number for {label}, got {raw}"
+        )
     if meter.aggregation in _NUMERIC:
         number = _number(raw)
         if number is None:
-            return f"{where}: expected a number for {label}, got {_type_name(raw)}"
+            return Problem(
+                Code.METER_VALUE, f"{where}: expected a number for {label}, got {json_type(raw)}"
+            )
         if not _in_range(number):
-            return (
+            return Problem(
+                Code.METER_VALUE,
                 f"{where}: {raw} is out of range for {label} (at most {MAX_INTEGER_DIGITS} "
-                f"digits before the point and {MAX_DECIMALS} after)"
+                f"digits before the point and {MAX_DECIMALS} after)",
             )
     if _scalar_key(raw) is _NO_KEY:
-        return f"{where}: expected a string, number or boolean for {label}, got {_type_name(raw)}"
+        return Problem(
+            Code.METER_VALUE,
+            f"{where}: expected a string, number or boolean for {label}, got {json_type(raw)}",
+        )
     return None
 
 
@@ -345,10 +354,6 @@ def _in_range(number: int | Decimal) -> bool:
     if abs(number) >= _INTEGER_LIMIT:
         return False
     return type(number) is int or -number.as_tuple().exponent <= MAX_DECIMALS  # type: ignore[union-attr, operator]
-
-
-def _type_name(value: object) -> str:
-    return "null" if value is None else type(value).__name__
 
 
 # --- calendar windows ------------------------------------------------------------------

@@ -15,6 +15,8 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from revsync.domain.problems import Code, Problem
+
 #: longest accepted ``id``, ``source``, ``type`` or ``subject`` (characters)
 MAX_ATTRIBUTE_LENGTH = 256
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -57,8 +59,10 @@ def utc_day(micros: int) -> int:
     return micros // _MICROS_PER_DAY
 
 
-def event_problem(event: UsageEvent, time_us: int, now_us: int, max_future_us: int) -> str | None:
-    """Why an event cannot be accepted (``field: reason``), or ``None``.
+def event_problem(
+    event: UsageEvent, time_us: int, now_us: int, max_future_us: int
+) -> Problem | None:
+    """Why an event cannot be accepted, or ``None``.
 
     Identifying attributes must be non-empty and at most ``MAX_ATTRIBUTE_LENGTH`` long; an
     event stamped before the Unix epoch or more than ``max_future_us`` after ``now_us`` is
@@ -71,15 +75,17 @@ def event_problem(event: UsageEvent, time_us: int, now_us: int, max_future_us: i
         ("subject", event.subject),
     ):
         if not value:
-            return f"{name}: must not be empty"
+            return Problem(Code.EMPTY_FIELD, f"{name}: must not be empty")
         if len(value) > MAX_ATTRIBUTE_LENGTH:
-            return f"{name}: longer than {MAX_ATTRIBUTE_LENGTH} characters"
+            return Problem(Code.TOO_LONG, f"{name}: longer than {MAX_ATTRIBUTE_LENGTH} characters")
     if time_us < 0:
-        return "time: before 1970-01-01T00:00:00Z"
+        return Problem(Code.TIME_OUT_OF_RANGE, "time: before 1970-01-01T00:00:00Z")
     if time_us - now_us > max_future_us:
         hours = max_future_us / 3_600_000_000
         now = from_micros(now_us).isoformat()
-        return f"time: more than {hours:g} h in the future (now is {now})"
+        return Problem(
+            Code.TIME_OUT_OF_RANGE, f"time: more than {hours:g} h in the future (now is {now})"
+        )
     return None
 
 

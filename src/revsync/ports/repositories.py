@@ -30,6 +30,7 @@ class DeadLetter:
 
     received_at: datetime
     channel: str
+    code: str | None  # a revsync.domain.problems.Code; None for letters stored before 0007
     reason: str
     payload: str
     position: int | None = None

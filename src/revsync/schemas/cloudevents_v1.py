@@ -15,7 +15,9 @@ from typing import Any, Final, NamedTuple
 
 import msgspec
 
+from revsync.domain.problems import Code, Problem, json_type
 from revsync.domain.usage import UsageEvent
+from revsync.schemas.wire import json_problem
 
 SPEC_VERSION: Final = "1.0"
 MEDIA_BATCH: Final = "application/cloudevents-batch+json"
@@ -50,12 +52,17 @@ _batch_decoder = msgspec.json.Decoder(list[_WireEvent], float_hook=Decimal)
 _wire_encoder = msgspec.json.Encoder(decimal_format="number")
 _canonical = msgspec.json.Encoder(order="sorted", decimal_format="number")
 
-_MSGSPEC_PATH = re.compile(r" - at `\$(?:\[\d+\])?\.?(?P<path>[^`]*)`$")
-_MISSING_FIELD = re.compile(r"^Object missing required field `(?P<field>[^`]+)`")
+_REQUIRED: Final = ("id", "source", "type", "subject", "time")
+_OPTIONAL_TEXT: Final = ("specversion", "datacontenttype")
+_TOO_DEEP: Final = Problem(Code.TOO_DEEP, f"data: nested deeper than {MAX_DATA_DEPTH} levels")
 
 
 class BodyError(ValueError):
     """The body as a whole cannot be read; nothing in it is applied."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
 
 
 class Decoded(NamedTuple):
@@ -69,7 +76,7 @@ class Refused(NamedTuple):
     """An item that did not decode, with the reason and what could be read of it."""
 
     position: int
-    reason: str
+    problem: Problem
     payload: str
     event_id: str | None = None
     event_source: str | None = None
@@ -103,15 +110,13 @@ def split_body(body: bytes, media: str) -> list[bytes]:
     if media == MEDIA_JSON and stripped.startswith(b"{"):
         return [body]
     if not stripped.startswith(b"["):
-        raise BodyError("body: expected a JSON array of CloudEvents")
+        raise BodyError(Problem(Code.NOT_AN_OBJECT, "body: expected a JSON array of CloudEvents"))
     try:
         return [bytes(raw) for raw in _raw_list_decoder.decode(body)]
     except RecursionError:
         return _split_deep_array(body)
-    except UnicodeDecodeError:
-        raise BodyError("body: invalid UTF-8 in a string") from None
-    except msgspec.DecodeError as error:
-        raise BodyError(f"body: malformed JSON: {_json_problem(error)}") from None
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        raise BodyError(json_problem(body, "body")) from None
 
 
 def decode_body(body: bytes, media: str) -> list[Item]:
@@ -150,22 +155,46 @@ def decode_item(index: int, raw: bytes) -> Item:
     """Decode one CloudEvent into a domain event, or say why not."""
     try:
         wire = _event_decoder.decode(raw)
-    except msgspec.ValidationError as error:
-        return _refused(index, raw, _validation_reason(str(error)))
-    except UnicodeDecodeError:
-        return _refused(index, raw, "invalid UTF-8 in a string")
-    except msgspec.DecodeError as error:
-        return _refused(index, raw, f"malformed JSON: {_json_problem(error)}")
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return _refused(index, raw, _diagnose(raw))
     except RecursionError:
-        return _refused(index, raw, f"data: nested deeper than {MAX_DATA_DEPTH} levels")
+        return _refused(index, raw, _TOO_DEEP)
     return _item(index, wire, raw)
 
 
+def _diagnose(raw: bytes) -> Problem:
+    """Why the decoder refused an item, found by revsync's own reading of it, so that the
+    reason never depends on the decoder's wording."""
+    try:
+        value = _any_decoder.decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return json_problem(raw, "event")
+    except RecursionError:
+        return _TOO_DEEP
+    if not isinstance(value, dict):
+        return Problem(Code.NOT_AN_OBJECT, f"event: expected object, got {json_type(value)}")
+    for name in _REQUIRED:
+        if name not in value:
+            return Problem(Code.MISSING_FIELD, f"{name}: required")
+    for name in (*_REQUIRED, *_OPTIONAL_TEXT):
+        given = value.get(name)
+        if not isinstance(given, str) and (name in _REQUIRED or given is not None):
+            return Problem(Code.WRONG_TYPE, f"{name}: expected string, got {json_type(given)}")
+    try:
+        msgspec.convert(value["time"], datetime)
+    except msgspec.ValidationError:
+        return Problem(Code.INVALID_TIME, "time: not an RFC 3339 timestamp")
+    data = value.get("data", {})
+    if not isinstance(data, dict):
+        return Problem(Code.WRONG_TYPE, f"data: expected object, got {json_type(data)}")
+    return Problem(Code.INVALID_EVENT, "event: not a CloudEvent revsync can read")
+
+
 def _item(index: int, wire: _WireEvent, raw: bytes | None) -> Item:
-    reason = _wire_problem(wire)
-    if reason is not None:
+    problem = _wire_problem(wire)
+    if problem is not None:
         text = payload_text(raw if raw is not None else _wire_encoder.encode(wire))
-        return Refused(index, reason, text, wire.id, wire.source)
+        return Refused(index, problem, text, wire.id, wire.source)
     data_json = _canonical.encode(wire.data).decode()
     event = UsageEvent(
         wire.source, wire.id, wire.type, wire.subject, wire.time, wire.data, data_json
@@ -173,17 +202,25 @@ def _item(index: int, wire: _WireEvent, raw: bytes | None) -> Item:
     return Decoded(index, event)
 
 
-def _wire_problem(wire: _WireEvent) -> str | None:
+def _wire_problem(wire: _WireEvent) -> Problem | None:
     if wire.specversion != SPEC_VERSION:
-        return f"specversion: expected '{SPEC_VERSION}', got {wire.specversion!r}"
+        return Problem(
+            Code.UNSUPPORTED_SPECVERSION,
+            f"specversion: expected '{SPEC_VERSION}', got {wire.specversion!r}",
+        )
     if wire.time.tzinfo is None:
-        return "time: must carry a UTC offset (RFC 3339), e.g. 2024-05-01T12:00:00Z"
+        return Problem(
+            Code.INVALID_TIME,
+            "time: must carry a UTC offset (RFC 3339), e.g. 2024-05-01T12:00:00Z",
+        )
     if wire.datacontenttype is not None and media_type(wire.datacontenttype) != MEDIA_JSON:
-        return (
-            f"datacontenttype: only application/json data is accepted, got {wire.datacontenttype!r}"
+        return Problem(
+            Code.UNSUPPORTED_DATA,
+            "datacontenttype: only application/json data is accepted, "
+            f"got {wire.datacontenttype!r}",
         )
     if _nested(wire.data) and _depth(wire.data) > MAX_DATA_DEPTH:
-        return f"data: nested deeper than {MAX_DATA_DEPTH} levels"
+        return _TOO_DEEP
     return None
 
 
@@ -210,9 +247,9 @@ def _depth(value: object) -> int:
     return deepest
 
 
-def _refused(index: int, raw: bytes, reason: str) -> Refused:
+def _refused(index: int, raw: bytes, problem: Problem) -> Refused:
     event_id, source = _best_effort_key(raw)
-    return Refused(index, reason, payload_text(raw), event_id, source)
+    return Refused(index, problem, payload_text(raw), event_id, source)
 
 
 def _best_effort_key(raw: bytes) -> tuple[str | None, str | None]:
@@ -235,27 +272,6 @@ def payload_text(raw: bytes) -> str:
     if len(raw) > MAX_DEAD_LETTER_PAYLOAD:
         text += f"… [{len(raw) - MAX_DEAD_LETTER_PAYLOAD} more bytes]"
     return text
-
-
-def _validation_reason(message: str) -> str:
-    missing = _MISSING_FIELD.match(message)
-    if missing:
-        return f"{missing['field']}: required"
-    located = _MSGSPEC_PATH.search(message)
-    text = message[: located.start()] if located else message
-    text = text.replace("`", "")
-    if text.startswith("Invalid RFC3339"):
-        text = "not an RFC 3339 timestamp"
-    field = located["path"] if located and located["path"] else "event"
-    return f"{field}: {_lower_first(text)}"
-
-
-def _json_problem(error: msgspec.DecodeError) -> str:
-    return _lower_first(str(error).removeprefix("JSON is malformed: "))
-
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
 
 
 def _ndjson_lines(body: bytes) -> list[bytes]:
@@ -297,7 +313,7 @@ def _split_deep_array(body: bytes) -> list[bytes]:
         elif char == b"," and depth == 1:
             _append_item(items, body[start:pos])
             start = pos + 1
-    raise BodyError("body: malformed JSON (unterminated array)")
+    raise BodyError(Problem(Code.MALFORMED_JSON, "body: malformed JSON (unterminated array)"))
 
 
 def _append_item(items: list[bytes], raw: bytes) -> None:

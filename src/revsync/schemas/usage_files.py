@@ -17,7 +17,9 @@ from typing import IO, Any
 
 import msgspec
 
+from revsync.domain.problems import Code, Problem, json_type
 from revsync.schemas.cloudevents_v1 import Item, Refused, decode_item, payload_text
+from revsync.schemas.wire import json_problem
 
 _REQUIRED = ("id", "source", "type", "subject", "time")
 _encode = msgspec.json.Encoder().encode
@@ -66,8 +68,11 @@ def _csv_items(handle: IO[bytes], chunk: int) -> Iterator[list[Item]]:
             row = next(reader)
         except StopIteration:
             break
-        except UnicodeDecodeError as error:
-            batch.append(Refused(reader.line_num + 1, f"invalid UTF-8: {error.reason}", ""))
+        except UnicodeDecodeError:
+            problem = Problem(
+                Code.INVALID_UTF8, "file: invalid UTF-8 from this line on; the rest was not read"
+            )
+            batch.append(Refused(reader.line_num + 1, problem, ""))
             break
         batch.append(_csv_item(reader.line_num, row))
         if len(batch) >= chunk:
@@ -79,14 +84,19 @@ def _csv_items(handle: IO[bytes], chunk: int) -> Iterator[list[Item]]:
 
 def _csv_item(line: int, row: dict[str, Any]) -> Item:
     if None in row:
-        return Refused(line, "more cells than header columns", payload_text(str(row).encode()))
+        problem = Problem(Code.EXTRA_CELLS, "line: more cells than header columns")
+        return Refused(line, problem, payload_text(str(row).encode()))
     event: dict[str, Any] = {k: row[k] for k in _REQUIRED if row.get(k) not in (None, "")}
     data: dict[str, Any] = {}
     if row.get("data"):
+        cell = row["data"].encode()
         try:
-            data = msgspec.json.decode(row["data"].encode())
-        except msgspec.DecodeError as error:
-            return Refused(line, f"data: not valid JSON: {error}", payload_text(_encode(row)))
+            data = msgspec.json.decode(cell)
+        except msgspec.DecodeError:
+            return Refused(line, json_problem(cell, "data"), payload_text(_encode(row)))
+        if not isinstance(data, dict):
+            problem = Problem(Code.WRONG_TYPE, f"data: expected object, got {json_type(data)}")
+            return Refused(line, problem, payload_text(_encode(row)))
     for column, cell in row.items():
         if column.startswith("data.") and cell not in (None, ""):
             data[column[len("data.") :]] = _cell(cell)

@@ -152,6 +152,26 @@ def test_an_amount_that_is_not_a_number_is_refused_naming_the_field(
     assert api.get("/v1/plans/team", headers=admin).status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"code": "team",', "body: malformed JSON at line 1, column 17"),
+        (b'{"code": "t\xe9am"}', "body: invalid UTF-8 at byte 11"),
+        (b"[1, 2]", "body: expected a JSON object"),
+    ],
+    ids=["truncated", "latin-1", "array"],
+)
+def test_an_unreadable_body_is_400_in_revsyncs_words(
+    api: TestClient, admin: dict[str, str], body: bytes, message: str
+) -> None:
+    response = api.put(
+        "/v1/plans/team", content=body, headers={**admin, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["message"]) == ("malformed_body", message)
+
+
 def test_a_plan_on_an_undeclared_meter_is_refused(api: TestClient, admin: dict[str, str]) -> None:
     charge = {**PRO["charges"][1], "meter": "bananas"}
     response = api.put("/v1/plans/team", json={**PRO, "charges": [charge]}, headers=admin)

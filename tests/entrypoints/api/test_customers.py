@@ -124,9 +124,17 @@ def test_invalid_customer_fields_are_named(
 def test_invalid_customer_id_and_unknown_keys(api: TestClient, admin: dict[str, str]) -> None:
     bad_id = api.put("/v1/customers/-bad", json=body(), headers=admin)
     assert (bad_id.status_code, bad_id.json()["error"]["field"]) == (422, "id")
-    extra = api.put("/v1/customers/acme", json=body(colour="red"), headers=admin)
+    extra = api.put("/v1/customers/acme", json=body(colour="red", name=5), headers=admin)
     assert extra.status_code == 422
-    assert "colour" in extra.json()["error"]["message"]
+    error = extra.json()["error"]
+    assert (error["code"], error["message"]) == (
+        "invalid",
+        "name: expected a string; colour: unknown field",
+    )
+    assert error["problems"] == [
+        {"field": "name", "reason": "expected a string"},
+        {"field": "colour", "reason": "unknown field"},
+    ]
 
 
 def test_customer_changes_are_audited(

@@ -9,7 +9,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from revsync.adapters.db.migrate import head_revision
 from revsync.application.customers import PutCustomer
@@ -19,9 +18,11 @@ from revsync.config import load_settings
 from revsync.domain.identity import System
 from revsync.entrypoints.cli.main import app
 from revsync.ports.billing import InvoiceFilter
+from tests.conftest import NOW
+from tests.support.clock import FrozenCliRunner, FrozenClock
 from tests.support.events import event, ndjson
 
-runner = CliRunner()
+runner = FrozenCliRunner(FrozenClock(NOW))
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_ingest_ndjson_reports_bad_lines_by_number_and_keeps_the_rest(
     )
     result = runner.invoke(app, ["ingest", str(path), "--config", str(config)])
     assert result.exit_code == 1  # some lines were refused
-    assert f"{path}:3: malformed JSON" in result.output
+    assert f"{path}:3: event: malformed JSON at line 1, column 2 (malformed_json)" in result.output
     row = next(
         line for line in result.output.splitlines() if "usage.ndjson" in line and "│" in line
     )
@@ -220,7 +221,7 @@ def test_bill_runs_billing_as_of_a_date_and_prints_what_it_did(config: Path) -> 
     config.write_text(text)
     assert runner.invoke(app, ["db", "upgrade", "--config", str(config)]).exit_code == 0
     settings = load_settings(config)
-    container = build(settings)
+    container = build(settings, clock=runner.clock)
     try:
         container.customers.put(
             PutCustomer("acme", "Acme", "EUR", "UTC", None, {System.PRODUCT: ["t-1"]}, "test")
@@ -238,7 +239,7 @@ def test_bill_runs_billing_as_of_a_date_and_prints_what_it_did(config: Path) -> 
     assert result.exit_code == 0, result.output
     # September's and October's fees, both past their grace period, so both finalized
     assert re.search(r"2026-10-01\s*│\s*2\s*│\s*0\s*│\s*0\s*│\s*2\s*│\s*0\s*│\s*0", result.output)
-    container = build(settings)
+    container = build(settings, clock=runner.clock)
     try:
         found = container.billing.invoices(InvoiceFilter(customer_id="acme"), after=None, limit=10)
     finally:

@@ -338,6 +338,7 @@ class SqlDeadLetterStore:
                     {
                         "received_at": letter.received_at,
                         "channel": letter.channel,
+                        "code": letter.code,
                         "reason": letter.reason,
                         "payload": letter.payload,
                         "position": letter.position,
@@ -368,6 +369,7 @@ class SqlDeadLetterStore:
                 DeadLetter(
                     received_at=row.received_at,
                     channel=row.channel,
+                    code=row.code,
                     reason=row.reason,
                     payload=row.payload,
                     position=row.position,

@@ -93,6 +93,7 @@ dead_letters = sa.Table(
     sa.Column("id", RowId, primary_key=True, autoincrement=True),
     sa.Column("received_at", UtcDateTime, nullable=False),
     sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("code", sa.String(64), nullable=True),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("position", sa.Integer, nullable=True),

@@ -100,6 +100,9 @@ class DeadLetterOut(BaseModel):
     id: int
     received_at: datetime
     channel: str
+    code: str | None = Field(
+        description="why, as a stable code (docs/api.md); null for letters stored before 0.2"
+    )
     reason: str
     payload: str
     position: int | None
@@ -131,6 +134,7 @@ def list_dead_letters(
             id=s.id,
             received_at=s.letter.received_at,
             channel=s.letter.channel,
+            code=s.letter.code,
             reason=s.letter.reason,
             payload=s.letter.payload,
             position=s.letter.position,

@@ -15,7 +15,7 @@ from fastapi import Request, Response
 
 from revsync.domain.pricing import Plan, plan_to_mapping
 from revsync.entrypoints.api.errors import ApiError
-from revsync.schemas.wire import plain_decimals
+from revsync.schemas.wire import json_problem, plain_decimals
 
 MAX_BODY = 1024 * 1024
 _decode = msgspec.json.Decoder(float_hook=Decimal).decode
@@ -31,8 +31,9 @@ async def json_object(request: Request) -> dict[str, Any]:
             raise ApiError(413, "body_too_large", f"request body exceeds {MAX_BODY} bytes")
     try:
         value = _decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError) as error:
-        raise ApiError(400, "malformed_body", f"body: malformed JSON: {error}") from None
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        problem = json_problem(body, "body")
+        raise ApiError(400, "malformed_body", problem.message, field="body") from None
     if not isinstance(value, dict):
         raise ApiError(400, "malformed_body", "body: expected a JSON object")
     return value

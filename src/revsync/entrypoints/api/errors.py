@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from revsync.domain.errors import Conflict, DomainError, InvalidField, NotFound
+from revsync.schemas import validation
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +74,7 @@ def install_error_handlers(app: FastAPI) -> None:
         problems = [
             {
                 "field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
-                "reason": e["msg"],
+                "reason": validation.reason(e),
             }
             for e in error.errors()
         ]

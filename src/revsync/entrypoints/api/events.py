@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from revsync.application.ingestion import IngestContext, IngestReport
 from revsync.bootstrap import Container
 from revsync.domain.apikeys import ApiKey, Scope
+from revsync.domain.problems import Problem
 from revsync.entrypoints.api.auth import require
 from revsync.entrypoints.api.errors import ApiError
 from revsync.ports.repositories import DeadLetter
@@ -52,7 +53,14 @@ _REQUEST_DOC: dict[str, Any] = {
                         "duplicates": 1,
                         "unmapped": 0,
                         "late": 0,
-                        "rejected": [{"index": 3, "id": "e-4", "reason": "time: required"}],
+                        "rejected": [
+                            {
+                                "index": 3,
+                                "id": "e-4",
+                                "code": "missing_field",
+                                "reason": "time: required",
+                            }
+                        ],
                     }
                 }
             },
@@ -82,8 +90,10 @@ async def ingest_events(
     try:
         items = decode_body(body, media)
     except BodyError as error:
-        await _dead_letter_body(container, context, body, str(error))
-        raise ApiError(400, "malformed_body", f"{error}; nothing was stored") from None
+        await _dead_letter_body(container, context, body, error.problem)
+        raise ApiError(
+            400, "malformed_body", f"{error.problem.message}; nothing was stored", field="body"
+        ) from None
     if len(items) > limits.max_batch_events:
         raise ApiError(
             413,
@@ -119,12 +129,13 @@ def _too_large(limit: int) -> ApiError:
 
 
 async def _dead_letter_body(
-    container: Container, context: IngestContext, body: bytes, reason: str
+    container: Container, context: IngestContext, body: bytes, problem: Problem
 ) -> None:
     letter = DeadLetter(
         received_at=container.clock.now(),
         channel=context.channel,
-        reason=reason,
+        code=problem.code,
+        reason=problem.message,
         payload=payload_text(body),
         correlation_id=context.correlation_id,
         actor=context.actor,
@@ -139,6 +150,7 @@ def _report_body(report: IngestReport) -> dict[str, Any]:
         "unmapped": report.unmapped,
         "late": report.late,
         "rejected": [
-            {"index": r.position, "id": r.event_id, "reason": r.reason} for r in report.rejected
+            {"index": r.position, "id": r.event_id, "code": r.code, "reason": r.reason}
+            for r in report.rejected
         ],
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from revsync.bootstrap import Container, build
 from revsync.config import ConfigError, Settings, config_path, load_settings
 from revsync.domain.errors import DomainError
 from revsync.observability.logging import configure_logging
+from revsync.ports.clock import Clock
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,6 +27,29 @@ ConfigOption = Annotated[
         "--config", "-c", help="Config file (default: $REVSYNC_CONFIG, else ./revsync.yaml)."
     ),
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Injected:
+    """What the commands of this process use instead of their defaults: tests run commands
+    with a frozen clock this way (:func:`injecting`). Left out, commands read the system
+    clock."""
+
+    clock: Clock | None = None
+
+
+_injected = Injected()
+
+
+@contextmanager
+def injecting(value: Injected) -> Iterator[None]:
+    """Run the commands invoked inside the block with ``value`` injected."""
+    global _injected
+    previous, _injected = _injected, value
+    try:
+        yield
+    finally:
+        _injected = previous
 
 
 def settings_from(config: Path | None) -> Settings:
@@ -45,7 +70,7 @@ def container_for(config: Path | None) -> Iterator[Container]:
     configure_logging(
         settings.logging.level if settings.logging.level != "INFO" else "WARNING", "console"
     )
-    container = build(settings)
+    container = build(settings, clock=_injected.clock)
     try:
         yield container
     except DomainError as error:

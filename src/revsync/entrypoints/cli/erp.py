@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -74,9 +73,8 @@ def erp_show(
         async def read() -> ErpInvoiceState | None:
             client = container.erp()
             try:
-                return (await client.states([posting.remote_id], date.today())).get(
-                    posting.remote_id
-                )
+                today = container.clock.now().date()
+                return (await client.states([posting.remote_id], today)).get(posting.remote_id)
             finally:
                 await client.aclose()
 

@@ -34,7 +34,9 @@ def ingest_files(container: Container, files: list[Path], fmt: str, chunk: int, 
             continue
         for rejection in total.rejected[:_SHOWN_REJECTIONS]:
             err_console.print(
-                f"{path}:{rejection.position}: {rejection.reason}", highlight=False, soft_wrap=True
+                f"{path}:{rejection.position}: {rejection.reason} ({rejection.code})",
+                highlight=False,
+                soft_wrap=True,
             )
         if len(total.rejected) > _SHOWN_REJECTIONS:
             err_console.print(
