@@ -476,6 +476,54 @@ def test_seat_changes_up_then_down_in_one_period(world: Callable[..., World]) ->
     ]
 
 
+def test_two_seat_changes_effective_the_same_day_prorate_once(
+    world: Callable[..., World],
+) -> None:
+    """5 → 6 → 7 seats, both changes effective 16 November: 6 seats were never in force for a
+    day, so the period shows one change, 5 → 7 (this history stopped every billing run)."""
+    w = basic_world(world)
+    w.at("2026-11-16T09:00:00Z").amend("s1", "seat_change", "2026-11-16", seats=6)
+    w.at("2026-11-16T09:05:00Z").amend("s1", "seat_change", "2026-11-16", seats=7)
+    w.at("2026-12-04T00:00:00Z").bill("2026-12-04")
+    assert w.invoices("s1") == [
+        invoice("advance", NOV, "INV-000001", BASIC_5, "149.00"),
+        invoice(
+            "arrears",
+            NOV,
+            "INV-000003",
+            (
+                ("usage:calls:2026-11-01:tier-1", *NO_BASIC_USAGE),
+                # 15 of 30 days left: 50.00 / 2 = 25.00 back, 70.00 / 2 = 35.00 on
+                (
+                    "proration:2026-11-16:v1:seats",
+                    "Unused time on Seats × 5 (prorated 15/30 days)",
+                    "5",
+                    "10.00",
+                    "-25.00",
+                ),
+                (
+                    "proration:2026-11-16:v3:seats",
+                    "Remaining time on Seats × 7 (prorated 15/30 days)",
+                    "7",
+                    "10.00",
+                    "35.00",
+                ),
+            ),
+            "10.00",
+        ),
+        invoice(
+            "advance",
+            DEC,
+            "INV-000002",
+            (
+                ("fee:platform", "Platform fee", "1", "99.00", "99.00"),
+                ("fee:seats", "Seats × 7", "7", "10.00", "70.00"),
+            ),
+            "169.00",
+        ),
+    ]
+
+
 # --- cancellation and renewal ------------------------------------------------------------
 
 

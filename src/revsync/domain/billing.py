@@ -346,7 +346,12 @@ def _prorations(
         changes.append((sub.terms[basis - 1], start_terms))
     for previous, terms in sub.changes_in(recurring):
         if terms.effective > first_day and terms.effective in usage_period:
-            changes.append((previous, terms))
+            before: Terms | None = previous
+            if changes and changes[-1][1].effective == terms.effective:
+                # several versions effective the same day: only the last one was ever in
+                # force, so the change is from the terms before the first to the last
+                before = changes.pop()[0]
+            changes.append((before, terms))
     lines: list[RawLine] = []
     for before, after in changes:
         remaining = Period(max(after.effective, first_day), recurring.end)
