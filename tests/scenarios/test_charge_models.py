@@ -599,8 +599,8 @@ def test_per_dimension_value_without_a_price_is_an_error_and_no_arrears_invoice(
     w.usage("t-beta", "llm.completion", "2026-11-05T10:00:00Z", tokens("large", tokens=100000))
     report = w.at("2026-12-01T09:00:00Z").bill("2026-12-01")
 
-    assert [sid for sid, _ in report.errors] == ["s1"]
-    reason = report.errors[0][1]
+    assert [e.subscription_id for e in report.errors] == ["s1"]
+    reason = report.errors[0].reason
     assert "arrears" in reason and NOVEMBER in reason and "small" in reason and "no price" in reason
 
     fee = (("fee:platform", "Platform fee", "1", "20.00", "20.00"),)

@@ -600,9 +600,9 @@ def test_a_customer_without_a_country_is_an_error_while_a_tax_table_is_configure
     w.subscribe("s1", "acme", "flat", "2026-11-01")
     w.subscribe("s2", "beta", "flat", "2026-11-01")
     report = w.at("2026-11-01T09:00:00Z").bill("2026-11-01")
-    assert [sid for sid, _ in report.errors] == ["s1"]
-    assert "advance" in report.errors[0][1] and NOVEMBER in report.errors[0][1]
-    assert "country" in report.errors[0][1]
+    assert [e.subscription_id for e in report.errors] == ["s1"]
+    assert "advance" in report.errors[0].reason and NOVEMBER in report.errors[0].reason
+    assert "country" in report.errors[0].reason
     # acme's invoice is not made; beta's is made and takes the first number
     assert w.invoices("s1") == []
     taxed = (("standard", "20", "99.00", "19.80"),)

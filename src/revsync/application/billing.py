@@ -10,6 +10,7 @@ runs at once, finds the same invoices; a finalized invoice is never changed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -32,6 +33,7 @@ from revsync.domain.billing import (
     usage_requests,
 )
 from revsync.domain.coupons import Coupon, as_discount, covers
+from revsync.domain.delivery import CaseKind, CaseStatus
 from revsync.domain.errors import Conflict, DomainError, InvalidField, NotFound
 from revsync.domain.identity import Customer
 from revsync.domain.invoicing import (
@@ -63,10 +65,12 @@ from revsync.domain.subscriptions import Subscription
 from revsync.domain.usage import from_micros, to_micros
 from revsync.ports.billing import BillingRunRecord, InvoiceFilter, TaxEngine, UsageSnapshots
 from revsync.ports.clock import Clock, IdSource
+from revsync.ports.delivery import Case
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
 from revsync.ports.usage import StoredEvent, UsageReader
 
 FINAL = (InvoiceStatus.FINALIZED, InvoiceStatus.POSTED, InvoiceStatus.PAID)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,17 @@ class BillingPolicy:
 
 
 @dataclass(slots=True)
+class BillingError:
+    """A subscription (or one of its invoices) a run could not bill, and its case."""
+
+    subscription_id: str
+    customer_id: str
+    reason: str
+    period: Period | None = None
+    case_id: str | None = None
+
+
+@dataclass(slots=True)
 class RunReport:
     """What a billing run did."""
 
@@ -91,7 +106,7 @@ class RunReport:
     unchanged: list[str] = field(default_factory=list)
     finalized: list[str] = field(default_factory=list)
     adjusted: list[str] = field(default_factory=list)
-    errors: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[BillingError] = field(default_factory=list)
     usage_cutoff_seq: int = 0
     #: the number of the last run committed when this one read its state
     after_run: int = 0
@@ -188,21 +203,24 @@ class Billing:
 
     # --- runs ----------------------------------------------------------------------------
 
-    def run(self, as_of: date | None, actor: str) -> RunReport:
+    def run(self, as_of: date | None, actor: str, correlation_id: str | None = None) -> RunReport:
         """Bill every period due on or before ``as_of`` (default: today, UTC).
 
         Runs commit one at a time. A run that finds another one committed after it started
-        reading starts again from the new state (at most :data:`RUN_ATTEMPTS` times)."""
+        reading starts again from the new state (at most :data:`RUN_ATTEMPTS` times). A
+        subscription that cannot be billed (any error while planning or rating one of its
+        invoices) is left out alone, with a ``billing`` exception case, and the run goes on;
+        a later run that bills it resolves the case."""
         for _ in range(RUN_ATTEMPTS):
             try:
-                return self._run_once(as_of, actor)
+                return self._run_once(as_of, actor, correlation_id)
             except _Superseded:
                 continue
         raise Conflict(
             f"billing run: other runs kept committing first ({RUN_ATTEMPTS} attempts); run it again"
         )
 
-    def _run_once(self, as_of: date | None, actor: str) -> RunReport:
+    def _run_once(self, as_of: date | None, actor: str, correlation_id: str | None) -> RunReport:
         now = self._clock.now()
         as_of = as_of or now.date()
         if as_of > now.date() + timedelta(days=1):
@@ -225,19 +243,26 @@ class Billing:
             rechecks = snapshot.rechecks()
             for customer_id, from_us in rechecks.items():
                 late[customer_id] = min(late.get(customer_id, from_us), from_us)
-            plans = {c.subscription.id: self._plan_jobs(c, as_of, late) for c in contexts}
-            needs = [
-                need for c in contexts for need in _needs(c, plans[c.subscription.id], catalog)
-            ]
+            plans: dict[str, _Plan] = {}
+            needs: list[Need] = []
+            for context in contexts:
+                try:
+                    plan = self._plan_jobs(context, as_of, late)
+                    needs += _needs(context, plan, catalog)
+                except Exception as error:  # noqa: BLE001 - one failure stops only its subscription
+                    _failed(report, context, "planning", None, error)
+                    continue
+                plans[context.subscription.id] = plan
             figures = compute(snapshot, needs, self._meters)
             report.usage_cutoff_seq = snapshot.cutoff_seq
         outcomes = []
         for context in contexts:
+            planned = plans.get(context.subscription.id)
+            if planned is None:
+                continue
             source = Figures(figures, context.customer_ids, context.customer.timezone)
-            outcomes.append(
-                self._rate(context, plans[context.subscription.id], catalog, source, report)
-            )
-        self._write(outcomes, rechecks, report, actor, now)
+            outcomes.append(self._rate(context, planned, catalog, source, report))
+        self._write(outcomes, rechecks, report, actor, now, correlation_id)
         return report
 
     def _read(
@@ -354,8 +379,8 @@ class Billing:
         for stale in plan.stale:
             try:
                 lines = self._adjustment_lines(context, stale, catalog, usage, money)
-            except DomainError as error:
-                report.errors.append((sub.id, f"adjusting {stale.number}: {error}"))
+            except Exception as error:  # noqa: BLE001 - one failure stops only its invoice
+                _failed(report, context, f"adjusting {stale.number}", stale.period, error)
                 continue
             outcome.adjustments[stale.id] = lines
         for job in plan.jobs:
@@ -364,8 +389,8 @@ class Billing:
                 if job == plan.target:
                     raw += [line for lines in outcome.adjustments.values() for line in lines]
                 invoice = self._invoice(context, job, raw, basis, catalog)
-            except DomainError as error:
-                report.errors.append((sub.id, f"{job.kind.value} {job.period}: {error}"))
+            except Exception as error:  # noqa: BLE001 - one failure stops only its invoice
+                _failed(report, context, f"{job.kind.value} {job.period}", job.period, error)
                 continue
             if invoice is not None:
                 outcome.invoices.append(invoice)
@@ -472,6 +497,7 @@ class Billing:
         report: RunReport,
         actor: str,
         now: datetime,
+        correlation_id: str | None,
     ) -> None:
         built = [(o.context, i) for o in outcomes for i in o.invoices]
         with self._uow() as uow:
@@ -523,6 +549,7 @@ class Billing:
             self._settle_rechecks(uow, outcomes, {i.id for i in finalized}, report)
             for customer_id, from_us in rechecks.items():
                 uow.usage.clear_recheck(customer_id, from_us)
+            self._record_cases(uow, outcomes, report, actor, now, correlation_id)
             uow.billing_runs.add(
                 BillingRunRecord(
                     id=report.id,
@@ -535,12 +562,48 @@ class Billing:
                         "updated": len(report.updated),
                         "unchanged": len(report.unchanged),
                         "finalized": len(report.finalized),
-                        "errors": [f"{sid}: {reason}" for sid, reason in report.errors],
+                        "errors": [f"{e.subscription_id}: {e.reason}" for e in report.errors],
                     },
                     actor=actor,
                 )
             )
             uow.commit()
+
+    def _record_cases(
+        self,
+        uow: UnitOfWork,
+        outcomes: list[_Outcome],
+        report: RunReport,
+        actor: str,
+        now: datetime,
+        correlation_id: str | None,
+    ) -> None:
+        """Open (or bring up to date) a billing case per subscription that failed; resolve
+        the cases of the subscriptions this run billed."""
+        failed = {e.subscription_id for e in report.errors}
+        for error in report.errors:
+            details = {
+                "customer_id": error.customer_id,
+                "period": str(error.period) if error.period else None,
+                "run_id": report.id,
+                "as_of": report.as_of.isoformat(),
+            }
+            error.case_id = uow.cases.open_billing(
+                Case(
+                    id=self._ids.new_id("case"),
+                    kind=CaseKind.BILLING,
+                    status=CaseStatus.OPEN,
+                    object_type="subscription",
+                    object_id=error.subscription_id,
+                    opened_at=now,
+                    updated_at=now,
+                    correlation_id=correlation_id,
+                    last_error=error.reason,
+                    details=details,
+                )
+            )
+        billed = {o.context.subscription.id for o in outcomes} - failed
+        uow.cases.settle_billing(billed, now, actor, f"billed by run {report.id}")
 
     def _settle_rechecks(
         self, uow: UnitOfWork, outcomes: list[_Outcome], finalized: set[str], report: RunReport
@@ -655,7 +718,7 @@ class Billing:
                 context, plans[context.subscription.id], catalog, source, report
             ).invoices
         if report.errors:
-            raise InvalidField("usage", "; ".join(reason for _, reason in report.errors))
+            raise InvalidField("usage", "; ".join(e.reason for e in report.errors))
         return result
 
     # --- voids and credit notes ----------------------------------------------------------
@@ -938,6 +1001,19 @@ def _void_line(line: Line, credited: Decimal) -> Line:
         return mirrored
     rest = credited - line.amount
     return replace(mirrored, quantity=Decimal(1), unit_amount=rest, amount=rest)
+
+
+def _failed(
+    report: RunReport, context: _Context, what: str, period: Period | None, error: Exception
+) -> None:
+    """Record that ``what`` of a subscription could not be billed (the run goes on)."""
+    sub = context.subscription
+    if isinstance(error, DomainError):
+        reason = f"{what}: {error}"
+    else:  # a bug: the case says where, the log has the traceback
+        log.exception("billing %s of %s failed", what, sub.id)
+        reason = f"{what}: internal error ({type(error).__name__}); see the server log"
+    report.errors.append(BillingError(sub.id, sub.customer_id, reason, period))
 
 
 def _needs(context: _Context, plan: _Plan, catalog: _Catalog) -> list[Need]:

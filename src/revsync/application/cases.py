@@ -56,16 +56,24 @@ class Cases:
             return CaseView(case, message, uow.outbox.attempts_of(case.message_id))
 
     def retry(self, case_id: str, actor: str, reason: str = "") -> Case:
-        """Queue the case's message again now, for a new round of attempts."""
+        """Queue the case's message again now, for a new round of attempts; a billing case
+        is marked retrying, and the next billing run bills its subscription again (and
+        resolves the case, or opens it again with the new error)."""
         with self._uow() as uow:
             case = self._case(uow, case_id)
-            if case.kind is not CaseKind.DELIVERY or case.message_id is None:
+            billing = case.kind is CaseKind.BILLING
+            if not billing and (case.kind is not CaseKind.DELIVERY or case.message_id is None):
                 raise InvalidField("case", f"a {case.kind.value} case has no message to retry")
             if case.status is not CaseStatus.OPEN:
                 raise InvalidField(
                     "status", f"only an open case can be retried (it is {case.status.value})"
                 )
-            self._requeue(uow, case, actor, "case.retried", reason)
+            if billing:
+                now = self._clock.now()
+                uow.cases.set_status(case.id, CaseStatus.RETRYING, now, reason=reason or None)
+                self._audit(uow, case, actor, "case.retried", CaseStatus.RETRYING, reason, now)
+            else:
+                self._requeue(uow, case, actor, "case.retried", reason)
             uow.commit()
             return self._case(uow, case_id)
 
@@ -139,7 +147,7 @@ class Cases:
             case = self._case(uow, case_id)
             if case.status in CLOSED_CASES:
                 raise InvalidField("status", f"the case is already {case.status.value}")
-            if case.status is CaseStatus.RETRYING:
+            if case.status is CaseStatus.RETRYING and case.kind is not CaseKind.BILLING:
                 raise InvalidField("status", "the case's message is being retried; wait for it")
             now = self._clock.now()
             uow.cases.set_status(case.id, status, now, by=actor, reason=reason)

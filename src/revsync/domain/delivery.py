@@ -264,6 +264,7 @@ class CaseKind(StrEnum):
 
     DELIVERY = "delivery"  # a message that could not be delivered
     UNMAPPED_USAGE = "unmapped_usage"  # usage of a product tenant no customer owns
+    BILLING = "billing"  # a subscription a billing run could not bill
 
 
 class CaseStatus(StrEnum):

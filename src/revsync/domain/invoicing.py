@@ -319,9 +319,14 @@ class Pricing:
 def assemble(
     raw: Sequence[RawLine], pricing: Pricing, service: Period
 ) -> tuple[list[Line], list[TaxLine], Totals]:
-    """Round, discount, tax and total a set of raw lines."""
+    """Round, discount, tax and total a set of raw lines (their keys must be unique: a line
+    is updated by its key when an invoice is rated again)."""
     lines = round_lines(raw, pricing.currency, pricing.rounding)
     lines += discount_lines(lines, pricing.discounts, pricing.currency, pricing.rounding, service)
+    keys = [line.key for line in lines]
+    if len(set(keys)) != len(keys):
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        raise InvalidField("lines", f"line keys repeat: {', '.join(repeated)}")
     taxes = tax_lines(lines, pricing.tax, pricing.currency, pricing.rounding)
     return lines, taxes, totals_of(lines, taxes, pricing.currency)
 

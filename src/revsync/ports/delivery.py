@@ -3,7 +3,7 @@ and the exception cases."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -223,6 +223,17 @@ class CaseRepository(Protocol):
 
     def close_unmapped(self, subject: str, now: datetime, by: str, reason: str) -> str | None:
         """Resolve the open unmapped-usage case of a product tenant; returns its id."""
+        ...
+
+    def open_billing(self, case: Case) -> str:
+        """Open the billing case of a subscription (``case.object_id``), or bring the one it
+        has open up to date with the new error; returns the case id."""
+        ...
+
+    def settle_billing(
+        self, subscription_ids: Collection[str], now: datetime, by: str, reason: str
+    ) -> list[str]:
+        """Resolve the open billing cases of these subscriptions; returns their ids."""
         ...
 
     def open_counts(self) -> dict[str, int]:

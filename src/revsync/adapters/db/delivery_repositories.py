@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -491,6 +491,62 @@ class SqlCaseRepository:
         self.set_status(case_id, CaseStatus.RESOLVED, now, by=by, reason=reason)
         return str(case_id)
 
+    def open_billing(self, case: Case) -> str:
+        key = billing_key(case.object_id)
+        c = exception_cases.c
+        values = {
+            "status": CaseStatus.OPEN.value,
+            "correlation_id": case.correlation_id,
+            "last_error": case.last_error,
+            "details": dict(case.details) if case.details else None,
+            "updated_at": case.updated_at,
+        }
+        statement = (
+            _insert(self._conn, exception_cases)
+            .values(
+                id=case.id,
+                kind=CaseKind.BILLING.value,
+                open_key=key,
+                object_type=case.object_type,
+                object_id=case.object_id,
+                opened_at=case.opened_at,
+                **values,
+            )
+            .on_conflict_do_update(index_elements=["open_key"], set_=values)
+        )
+        self._conn.execute(statement)
+        return str(self._conn.execute(sa.select(c.id).where(c.open_key == key)).scalar_one())
+
+    def settle_billing(
+        self, subscription_ids: Collection[str], now: datetime, by: str, reason: str
+    ) -> list[str]:
+        if not subscription_ids:
+            return []
+        c = exception_cases.c
+        open_cases = sa.select(c.id, c.object_id).where(
+            c.status.in_((CaseStatus.OPEN.value, CaseStatus.RETRYING.value)),
+            c.kind == CaseKind.BILLING.value,
+        )
+        found = [
+            str(case_id)
+            for case_id, subscription_id in self._conn.execute(open_cases)
+            if subscription_id in subscription_ids
+        ]
+        if found:
+            self._conn.execute(
+                exception_cases.update()
+                .where(c.id.in_(found))
+                .values(
+                    status=CaseStatus.RESOLVED.value,
+                    open_key=None,
+                    updated_at=now,
+                    closed_at=now,
+                    closed_by=by,
+                    reason=reason,
+                )
+            )
+        return found
+
     def open_counts(self) -> dict[str, int]:
         c = exception_cases.c
         query = (
@@ -538,9 +594,16 @@ def unmapped_key(subject: str) -> str:
     return f"unmapped:{subject}"
 
 
+def billing_key(subscription_id: str) -> str:
+    """The open-case key of a subscription a billing run could not bill."""
+    return f"billing:{subscription_id}"
+
+
 def _open_key(case: Case) -> str:
     if case.kind is CaseKind.UNMAPPED_USAGE:
         return unmapped_key(case.object_id)
+    if case.kind is CaseKind.BILLING:
+        return billing_key(case.object_id)
     return f"message:{case.message_id}"
 
 

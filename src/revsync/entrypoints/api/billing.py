@@ -252,7 +252,9 @@ def _int(data: dict[str, Any], name: str) -> int | None:
 async def post_billing_run(request: Request, key: Admin) -> Response:
     container = _container(request)
     data = await optional_object(request)
-    report = container.billing.run(optional_date(data, "as_of"), request.state.actor)
+    report = container.billing.run(
+        optional_date(data, "as_of"), request.state.actor, request.state.correlation_id
+    )
     return json_response(
         {
             "id": report.id,
@@ -262,7 +264,16 @@ async def post_billing_run(request: Request, key: Admin) -> Response:
             "unchanged": len(report.unchanged),
             "finalized": report.finalized,
             "adjusted": report.adjusted,
-            "errors": [{"subscription_id": s, "reason": r} for s, r in report.errors],
+            "errors": [
+                {
+                    "subscription_id": e.subscription_id,
+                    "customer_id": e.customer_id,
+                    "period": str(e.period) if e.period else None,
+                    "reason": e.reason,
+                    "case_id": e.case_id,
+                }
+                for e in report.errors
+            ],
         },
         201,
     )

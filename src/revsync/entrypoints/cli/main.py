@@ -200,9 +200,11 @@ def bill(
         str(len(report.errors)),
     )
     console.print(table)
-    for subscription_id, reason in report.errors:
+    for error in report.errors:
         err_console.print(
-            f"[red]{subscription_id}[/red]: {reason}", highlight=False, soft_wrap=True
+            f"[red]{error.subscription_id}[/red]: {error.reason} (case {error.case_id})",
+            highlight=False,
+            soft_wrap=True,
         )
     if report.errors:
         raise typer.Exit(1)

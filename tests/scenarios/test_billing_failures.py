@@ -1,0 +1,117 @@
+"""A subscription that cannot be billed stops only itself: the run bills the others, opens one
+``billing`` case for it with the error, and a later run that bills it resolves the case."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from datetime import date
+
+from revsync.domain.delivery import CaseKind, CaseStatus
+from revsync.domain.invoicing import TaxRates
+from revsync.ports.delivery import Case, CaseFilter
+from tests.scenarios.harness import Rendered, World
+from tests.scenarios.test_money import FLAT, NO_GRACE, NOVEMBER, platform_fee, totals
+
+FEE_TOTALS = totals("99.00", "0.00", "0.00", "99.00", "0.00", "99.00")
+
+
+class FlakyTaxService:
+    """A tax engine (the port's fake) that fails for one country until it is mended."""
+
+    def __init__(self, failing: str) -> None:
+        self.failing: str | None = failing
+
+    def rates(
+        self, *, country: str | None, exempt: bool, codes: Collection[str], on: date
+    ) -> TaxRates:
+        if country == self.failing:
+            raise RuntimeError("the tax service timed out")
+        return TaxRates(exempt=True)
+
+
+def billing_cases(w: World) -> list[Case]:
+    return w.container.cases.find(CaseFilter(kind=CaseKind.BILLING), after=None, limit=10)
+
+
+def test_one_failing_subscription_is_left_out_with_a_case_and_billed_once_mended(
+    world: Callable[..., World],
+) -> None:
+    tax = FlakyTaxService(failing="DE")
+    w = world(plans=[FLAT], start="2026-11-01T08:00:00Z", billing=NO_GRACE, tax_engine=tax)
+    w.customer("acme", country="FR")
+    w.customer("beta", country="DE")
+    w.customer("gamma", country="FR")
+    for sid, customer in (("s1", "acme"), ("s2", "beta"), ("s3", "gamma")):
+        w.subscribe(sid, customer, "flat", "2026-11-01")
+
+    report = w.at("2026-11-01T09:00:00Z").bill("2026-11-01")
+
+    (error,) = report.errors
+    assert (error.subscription_id, error.customer_id, str(error.period)) == (
+        "s2",
+        "beta",
+        NOVEMBER,
+    )
+    assert error.reason == (
+        f"advance {NOVEMBER}: internal error (RuntimeError); see the server log"
+    )
+    fee = (platform_fee(),)
+    assert w.invoices("s1") == [
+        Rendered("advance", NOVEMBER, "finalized", "INV-000001", fee, (), FEE_TOTALS)
+    ]
+    assert w.invoices("s3") == [
+        Rendered("advance", NOVEMBER, "finalized", "INV-000002", fee, (), FEE_TOTALS)
+    ]
+    assert w.invoices("s2") == []
+    (case,) = billing_cases(w)
+    assert case.id == error.case_id
+    assert (case.status, case.object_type, case.object_id, case.last_error) == (
+        CaseStatus.OPEN,
+        "subscription",
+        "s2",
+        error.reason,
+    )
+    assert case.details is not None
+    assert (case.details["customer_id"], case.details["period"], case.details["run_id"]) == (
+        "beta",
+        NOVEMBER,
+        report.id,
+    )
+
+    # still failing: the same case is brought up to date, not a second one
+    again = w.at("2026-11-01T10:00:00Z").bill("2026-11-01")
+    assert [e.case_id for e in again.errors] == [case.id]
+    assert [c.id for c in billing_cases(w)] == [case.id]
+
+    # mended and retried from the case: the next run bills it and resolves the case
+    tax.failing = None
+    retried = w.container.cases.retry(case.id, "ops@example.com", "the tax service is back")
+    assert retried.status is CaseStatus.RETRYING
+    mended = w.at("2026-11-01T11:00:00Z").bill("2026-11-01")
+    assert mended.errors == []
+    assert w.invoices("s2") == [
+        Rendered("advance", NOVEMBER, "finalized", "INV-000003", fee, (), FEE_TOTALS)
+    ]
+    (closed,) = billing_cases(w)
+    assert (closed.id, closed.status, closed.reason) == (
+        case.id,
+        CaseStatus.RESOLVED,
+        f"billed by run {mended.id}",
+    )
+
+
+def test_a_subscription_that_fails_again_after_its_case_closed_opens_a_new_case(
+    world: Callable[..., World],
+) -> None:
+    tax = FlakyTaxService(failing="DE")
+    w = world(plans=[FLAT], start="2026-11-01T08:00:00Z", billing=NO_GRACE, tax_engine=tax)
+    w.customer("beta", country="DE")
+    w.subscribe("s2", "beta", "flat", "2026-11-01")
+    first = w.at("2026-11-01T09:00:00Z").bill("2026-11-01").errors[0].case_id
+    assert first is not None
+    w.container.cases.ignore(first, "ops@example.com", "looked at it")
+    second = w.at("2026-11-01T10:00:00Z").bill("2026-11-01").errors[0].case_id
+    assert second not in (None, first)
+    assert sorted((c.id, c.status) for c in billing_cases(w)) == sorted(
+        [(first, CaseStatus.IGNORED), (second, CaseStatus.OPEN)]
+    )
