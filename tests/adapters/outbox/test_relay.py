@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -323,3 +324,24 @@ def test_the_rate_limit_spreads_the_starts(
     received = sorted(d["received_at"] for d in target.documents())
     # a burst of one second's worth (20), then 20 per second: the last 10 take half a second
     assert received[-1] - received[0] >= 0.45
+
+
+def test_adding_messages_counts_only_the_new_ones(make: Callable[..., Container]) -> None:
+    """A message already queued under its key is not added again, and is not counted (on
+    PostgreSQL the driver's row count for such an insert is -1, which read as "added")."""
+    container = make()
+    message = NewMessage(
+        destination="books",
+        aggregate="customer:1",
+        kind="invoice.finalized",
+        object_type="invoice",
+        object_id="inv-1",
+        key=idempotency_key("invoice.finalized", "inv-1"),
+        payload={"name": "inv-1"},
+    )
+    other = replace(message, object_id="inv-2", key=idempotency_key("invoice.finalized", "inv-2"))
+    with container.unit_of_work() as uow:
+        assert uow.outbox.add([message], datetime.now(UTC)) == 1
+        assert uow.outbox.add([message, other], datetime.now(UTC)) == 1
+        assert uow.outbox.add([message, other], datetime.now(UTC)) == 0
+        uow.commit()

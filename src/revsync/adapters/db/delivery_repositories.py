@@ -86,13 +86,13 @@ class SqlOutboxRepository:
             }
             for m in messages
         ]
-        statement = _insert(self._conn, outbox_messages).on_conflict_do_nothing(
-            index_elements=["destination", "idempotency_key"]
+        statement = (
+            _insert(self._conn, outbox_messages)
+            .on_conflict_do_nothing(index_elements=["destination", "idempotency_key"])
+            .returning(outbox_messages.c.id)  # a row only when the message is new
         )
-        added = 0
-        for row in rows:  # rowcount per row: how many were new
-            added += self._conn.execute(statement, row).rowcount
-        return added
+        # (rowcount is not kept for INSERT on PostgreSQL: it reads -1)
+        return sum(self._conn.execute(statement, row).first() is not None for row in rows)
 
     def claim(
         self,
