@@ -41,6 +41,7 @@ from revsync.application.crm import CrmMapping, CrmPull, CrmSignals, PullReport
 from revsync.application.customers import Customers
 from revsync.application.deadletters import DeadLetters
 from revsync.application.erp import ErpReceipts, ErpStatusSync, SyncReport
+from revsync.application.idempotency import Idempotency, IdempotencyPolicy
 from revsync.application.ingestion import Ingestion, IngestPolicy
 from revsync.application.operations import Operations
 from revsync.application.reports import Reports
@@ -81,6 +82,7 @@ class Container:
     cases: Cases
     operations: Operations
     reports: Reports
+    idempotency: Idempotency
     failpoints: Failpoints = field(default_factory=Failpoints)
 
     def close(self) -> None:
@@ -405,6 +407,11 @@ def build(
         cases=Cases(unit_of_work, clock),
         operations=Operations(unit_of_work, clock, destination_names(settings)),
         reports=Reports(unit_of_work),
+        idempotency=Idempotency(
+            unit_of_work,
+            clock,
+            IdempotencyPolicy(keep=timedelta(hours=settings.server.idempotency_hours)),
+        ),
         failpoints=failpoints,
     )
 

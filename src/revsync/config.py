@@ -55,6 +55,8 @@ class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    #: how long an Idempotency-Key and its answer are kept
+    idempotency_hours: float = Field(default=24, gt=0, le=24 * 30)
 
 
 class IngestionSettings(_Section):

@@ -21,6 +21,7 @@ from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import Discount
 from revsync.domain.money import is_currency, plain
 from revsync.domain.periods import Interval, period_of
+from revsync.domain.pricing import exact_decimal
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -124,13 +125,21 @@ def coupon_from_data(data: Mapping[str, Any]) -> Coupon:
     periods = data.get("periods")
     if periods is not None and (not isinstance(periods, int) or isinstance(periods, bool)):
         raise InvalidField("periods", "must be a whole number")
+    if periods is not None and not 1 <= periods <= 1200:
+        raise InvalidField("periods", "must be between 1 and 1200")
+    currency = data.get("currency")
+    if currency is not None and not isinstance(currency, str):
+        raise InvalidField("currency", "expected an ISO 4217 currency code (a string)")
+    for name in ("code", "description"):
+        if not isinstance(data.get(name, ""), str):
+            raise InvalidField(name, "expected a string")
     return new_coupon(
         code=str(data.get("code", "")),
         description=str(data.get("description", "")),
         duration=duration,
         percent_off=_decimal(data.get("percent_off"), "percent_off"),
         amount_off=_decimal(data.get("amount_off"), "amount_off"),
-        currency=data.get("currency"),
+        currency=currency,
         periods=periods,
     )
 
@@ -150,14 +159,4 @@ def coupon_to_data(coupon: Coupon) -> dict[str, Any]:
 
 
 def _decimal(value: object, field: str) -> Decimal | None:
-    if value is None:
-        return None
-    if isinstance(value, bool | float):
-        raise InvalidField(field, "must be a decimal number (as a string or an integer)")
-    try:
-        number = Decimal(str(value)) if not isinstance(value, Decimal) else value
-    except ArithmeticError:
-        raise InvalidField(field, f"{value!r} is not a decimal number") from None
-    if not number.is_finite():
-        raise InvalidField(field, "must be finite")
-    return number
+    return None if value is None else exact_decimal(value, field)

@@ -473,6 +473,11 @@ def _decimal(value: object, field: str) -> Decimal:
     return number
 
 
+#: a finite Decimal with at most 30 digits before the point and 18 after, from a Decimal, an
+#: int or a decimal string (never a float): how every amount given to revsync is read
+exact_decimal = _decimal
+
+
 def _amount(value: object, field: str, *, positive: bool = False) -> Decimal:
     number = _decimal(value, field)
     if number < 0:

@@ -22,6 +22,7 @@ from revsync.ports.billing import (
 from revsync.ports.crm import CrmStateRepository
 from revsync.ports.delivery import CaseRepository, CircuitRepository, OutboxRepository
 from revsync.ports.erp import PostingRepository
+from revsync.ports.idempotency import IdempotencyRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,9 @@ class UnitOfWork(Protocol):
 
     @property
     def crm(self) -> CrmStateRepository: ...
+
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
 
     def __enter__(self) -> Self: ...
 

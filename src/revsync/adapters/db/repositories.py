@@ -27,6 +27,7 @@ from revsync.adapters.db.delivery_repositories import (
 )
 from revsync.adapters.db.engine import IDENTITY_LOCK, WRITE
 from revsync.adapters.db.erp_repositories import SqlPostingRepository
+from revsync.adapters.db.idempotency import SqlIdempotencyRepository
 from revsync.adapters.db.tables import (
     api_keys,
     audit_head,
@@ -38,6 +39,7 @@ from revsync.adapters.db.tables import (
     usage_events,
     usage_rechecks,
 )
+from revsync.application.idempotency import active_claim
 from revsync.domain.apikeys import ApiKey, Scope
 from revsync.domain.audit import AuditEntry, AuditRecord, chain_hash
 from revsync.domain.identity import Customer, ExternalRef, System
@@ -453,6 +455,7 @@ class SqlUnitOfWork:
     cases: SqlCaseRepository
     postings: SqlPostingRepository
     crm: SqlCrmStateRepository
+    idempotency: SqlIdempotencyRepository
 
     def __init__(self, engine: Engine, now: datetime, *, write: bool = True) -> None:
         self._engine = engine
@@ -483,6 +486,7 @@ class SqlUnitOfWork:
         self.cases = SqlCaseRepository(conn)
         self.postings = SqlPostingRepository(conn)
         self.crm = SqlCrmStateRepository(conn)
+        self.idempotency = SqlIdempotencyRepository(conn)
         return self
 
     def __exit__(
@@ -498,4 +502,11 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         assert self._tx is not None
+        claim = active_claim.get()
+        if claim is not None and not claim.committed and self._write:
+            # the request's effect and its idempotency key commit together
+            self.idempotency.mark_committed(claim.scope, claim.key)
+            self._tx.commit()
+            claim.committed = True
+            return
         self._tx.commit()

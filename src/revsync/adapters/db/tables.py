@@ -461,3 +461,19 @@ crm_signals = sa.Table(
     sa.Column("values", JsonText, nullable=False),
     sa.Column("pushed_at", UtcDateTime, nullable=False),
 )
+
+# requests sent with an Idempotency-Key, per API key (``scope``): the request's fingerprint,
+# its state (running, committed — marked in the transaction of its effect — done) and the
+# answer replayed to retries; forgotten after ``server.idempotency_hours``
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("scope", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("body", sa.LargeBinary, nullable=True),
+    sa.Column("media_type", sa.String(100), nullable=True),
+)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from revsync.bootstrap import Container
 from revsync.domain.apikeys import ApiKey, Scope
 from revsync.entrypoints.api.auth import require
+from revsync.entrypoints.api.idempotency import idempotent
 
 router = APIRouter()
 
@@ -68,13 +70,27 @@ def _key_out(key: ApiKey) -> ApiKeyOut:
 
 
 @router.post("/v1/api-keys", response_model=IssuedKeyOut, status_code=201, tags=["operations"])
-def create_api_key(
+async def create_api_key(
     body: ApiKeyIn, request: Request, key: Annotated[ApiKey, Depends(require(Scope.ADMIN))]
-) -> IssuedKeyOut:
-    """Issue a key; the response holds the only copy of the secret."""
+) -> Response:
+    """Issue a key; the response holds the only copy of the secret (a replay of the request
+    under the same ``Idempotency-Key`` answers the same key with ``key: null``)."""
     container: Container = request.app.state.container
-    issued = container.api_keys.create(body.name, body.scopes, request.state.actor)
-    return IssuedKeyOut(**_key_out(issued.key).model_dump(), key=issued.secret)
+
+    def work() -> Response:
+        issued = container.api_keys.create(body.name, body.scopes, request.state.actor)
+        out = IssuedKeyOut(**_key_out(issued.key).model_dump(), key=issued.secret)
+        return Response(out.model_dump_json(), status_code=201, media_type="application/json")
+
+    request_body = body.model_dump_json().encode()
+    return await idempotent(request, key, request_body, work, stored=_without_secret)
+
+
+def _without_secret(answer: bytes) -> bytes:
+    """An issued key's answer as it may be stored: the secret is never kept."""
+    data = json.loads(answer)
+    data["key"] = None
+    return json.dumps(data).encode()
 
 
 @router.get("/v1/api-keys", response_model=list[ApiKeyOut], tags=["operations"])
@@ -123,7 +139,7 @@ def list_dead_letters(
     request: Request,
     key: Annotated[ApiKey, Depends(require(Scope.READ))],
     channel: Annotated[str | None, Query(description="api, file or crm")] = None,
-    cursor: Annotated[int | None, Query()] = None,
+    cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DeadLetterPage:
     """Everything refused at ingestion, with payload, reason and time."""
@@ -166,7 +182,9 @@ class AuditEntryOut(BaseModel):
 def list_audit(
     request: Request,
     key: Annotated[ApiKey, Depends(require(Scope.ADMIN))],
-    cursor: Annotated[int | None, Query(description="seq of the last entry seen")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="seq of the last entry seen")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEntryOut]:
     container: Container = request.app.state.container

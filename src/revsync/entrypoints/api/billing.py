@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from revsync.application.subscriptions import AmendSubscription, CreateSubscription
 from revsync.bootstrap import Container
@@ -14,17 +15,19 @@ from revsync.domain.apikeys import ApiKey, Scope
 from revsync.domain.coupons import coupon_to_data
 from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import InvoiceKind, InvoiceStatus
+from revsync.domain.pricing import exact_decimal
 from revsync.domain.subscriptions import Change, Subscription
 from revsync.domain.usage import from_micros
 from revsync.entrypoints.api.auth import require
 from revsync.entrypoints.api.bodies import (
-    json_object,
     json_response,
+    object_of,
     optional_date,
-    optional_object,
     plan_out,
+    read_body,
     required_date,
 )
+from revsync.entrypoints.api.idempotency import idempotent
 from revsync.ports.billing import InvoiceFilter
 from revsync.schemas.invoices_v1 import invoice_out, line_out
 
@@ -86,9 +89,14 @@ _PLAN_EXAMPLE = {
 )
 async def put_plan(code: str, request: Request, key: Admin) -> Response:
     container = _container(request)
-    definition = await json_object(request)
-    outcome = container.catalog.put_plan(code, definition, request.state.actor)
-    return json_response(plan_out(outcome.plan), 201 if outcome.created else 200)
+    body = await read_body(request)
+
+    def work() -> Response:
+        definition = object_of(body, None)  # the plan's own rules name unknown fields
+        outcome = container.catalog.put_plan(code, definition, request.state.actor)
+        return json_response(plan_out(outcome.plan), 201 if outcome.created else 200)
+
+    return await run_in_threadpool(work)
 
 
 @router.get("/v1/plans", summary="The newest version of every plan")
@@ -98,7 +106,10 @@ def list_plans(request: Request, key: Reader) -> Response:
 
 @router.get("/v1/plans/{code}", summary="A plan (newest version, or ?version=)")
 def get_plan(
-    code: str, request: Request, key: Reader, version: Annotated[int | None, Query(ge=1)] = None
+    code: str,
+    request: Request,
+    key: Reader,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     return json_response(plan_out(_container(request).catalog.plan(code, version)))
 
@@ -113,9 +124,14 @@ def get_plan(
 )
 async def put_coupon(code: str, request: Request, key: Admin) -> Response:
     container = _container(request)
-    data = await json_object(request)
-    coupon = container.catalog.put_coupon({**data, "code": code}, request.state.actor)
-    return json_response(coupon_to_data(coupon))
+    body = await read_body(request)
+
+    def work() -> Response:
+        data = object_of(body, None)  # the coupon's own rules name unknown fields
+        coupon = container.catalog.put_coupon({**data, "code": code}, request.state.actor)
+        return json_response(coupon_to_data(coupon))
+
+    return await run_in_threadpool(work)
 
 
 # --- subscriptions -------------------------------------------------------------------------
@@ -161,8 +177,32 @@ def subscription_out(subscription: Subscription) -> dict[str, Any]:
 )
 async def put_subscription(subscription_id: str, request: Request, key: Admin) -> Response:
     container = _container(request)
-    data = await json_object(request)
-    coupons = [(str(c["code"]), optional_date(c, "start")) for c in data.get("coupons", [])]
+    body = await read_body(request)
+    return await run_in_threadpool(_put_subscription, container, subscription_id, body, request)
+
+
+_SUBSCRIPTION_FIELDS = frozenset(
+    {
+        "customer_id",
+        "plan",
+        "plan_version",
+        "start",
+        "seats",
+        "anchor",
+        "trial_end",
+        "ends",
+        "include_children",
+        "renewal_date",
+        "coupons",
+    }
+)
+
+
+def _put_subscription(
+    container: Container, subscription_id: str, body: bytes, request: Request
+) -> Response:
+    data = object_of(body, _SUBSCRIPTION_FIELDS)
+    coupons = _coupons(data.get("coupons", []))
     subscription, created = container.subscriptions.create(
         CreateSubscription(
             subscription_id=subscription_id,
@@ -183,6 +223,20 @@ async def put_subscription(subscription_id: str, request: Request, key: Admin) -
     return json_response(subscription_out(subscription), 201 if created else 200)
 
 
+def _coupons(given: object) -> list[tuple[str, date | None]]:
+    if not isinstance(given, list):
+        raise InvalidField("coupons", "expected a list of {code, start}")
+    found = []
+    for index, item in enumerate(given):
+        if not isinstance(item, dict) or not isinstance(item.get("code"), str):
+            raise InvalidField(f"coupons.{index}", "expected an object with a code")
+        unknown = sorted(set(item) - {"code", "start"})
+        if unknown:
+            raise InvalidField(f"coupons.{index}.{unknown[0]}", "unknown field")
+        found.append((item["code"], optional_date(item, "start")))
+    return found
+
+
 @router.get("/v1/subscriptions/{subscription_id}", summary="A subscription and its terms history")
 def get_subscription(subscription_id: str, request: Request, key: Reader) -> Response:
     return json_response(subscription_out(_container(request).subscriptions.get(subscription_id)))
@@ -200,17 +254,32 @@ def get_subscription(subscription_id: str, request: Request, key: Reader) -> Res
 )
 async def amend_subscription(subscription_id: str, request: Request, key: Admin) -> Response:
     container = _container(request)
-    data = await json_object(request)
+    body = await read_body(request)
+    return await idempotent(
+        request, key, body, lambda: _amend(container, subscription_id, body, request)
+    )
+
+
+_AMENDMENT_FIELDS = frozenset(
+    {"change", "effective", "plan", "plan_version", "seats", "trial_end", "ends"}
+)
+
+
+def _amend(container: Container, subscription_id: str, body: bytes, request: Request) -> Response:
+    data = object_of(body, _AMENDMENT_FIELDS)
     try:
         change = Change(str(data.get("change")))
     except ValueError:
         raise InvalidField("change", f"unknown change {data.get('change')!r}") from None
+    plan = data.get("plan")
+    if plan is not None and not isinstance(plan, str):
+        raise InvalidField("plan", "expected a plan code (a string)")
     subscription = container.subscriptions.amend(
         AmendSubscription(
             subscription_id=subscription_id,
             change=change,
             effective=required_date(data, "effective"),
-            plan_code=data.get("plan"),
+            plan_code=plan,
             plan_version=_int(data, "plan_version"),
             seats=_int(data, "seats"),
             trial_end=optional_date(data, "trial_end"),
@@ -226,14 +295,23 @@ async def amend_subscription(subscription_id: str, request: Request, key: Admin)
 )
 async def apply_coupon(subscription_id: str, request: Request, key: Admin) -> Response:
     container = _container(request)
-    data = await json_object(request)
-    subscription = container.subscriptions.add_coupon(
-        subscription_id,
-        str(data.get("code", "")),
-        required_date(data, "start"),
-        request.state.actor,
-    )
-    return json_response(subscription_out(subscription), 201)
+    body = await read_body(request)
+
+    def work() -> Response:
+        data = object_of(body, {"code", "start"})
+        subscription = container.subscriptions.add_coupon(
+            subscription_id,
+            _text(data, "code"),
+            required_date(data, "start"),
+            request.state.actor,
+        )
+        return json_response(subscription_out(subscription), 201)
+
+    return await idempotent(request, key, body, work)
+
+
+#: the largest whole number a field takes (counts, versions): 2^31 - 1
+MAX_WHOLE = 2**31 - 1
 
 
 def _int(data: dict[str, Any], name: str) -> int | None:
@@ -242,6 +320,17 @@ def _int(data: dict[str, Any], name: str) -> int | None:
         return None
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidField(name, "must be a whole number")
+    if not 0 <= value <= MAX_WHOLE:
+        raise InvalidField(name, f"must be between 0 and {MAX_WHOLE}")
+    return value
+
+
+def _text(data: dict[str, Any], name: str, limit: int = 200) -> str:
+    value = data.get(name, "")
+    if not isinstance(value, str):
+        raise InvalidField(name, "expected a string")
+    if len(value) > limit:
+        raise InvalidField(name, f"longer than {limit} characters")
     return value
 
 
@@ -251,7 +340,12 @@ def _int(data: dict[str, Any], name: str) -> int | None:
 @router.post("/v1/billing-runs", status_code=201, summary="Run billing as of a date")
 async def post_billing_run(request: Request, key: Admin) -> Response:
     container = _container(request)
-    data = await optional_object(request)
+    body = await read_body(request)
+    return await idempotent(request, key, body, lambda: _bill(container, body, request))
+
+
+def _bill(container: Container, body: bytes, request: Request) -> Response:
+    data = object_of(body, {"as_of"}, optional=True)
     report = container.billing.run(
         optional_date(data, "as_of"), request.state.actor, request.state.correlation_id
     )
@@ -314,7 +408,9 @@ def line_events(
     key: str,
     request: Request,
     auth: Reader,
-    cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=0, le=2**63 - 1, description="next_cursor of the previous page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """The events that made a usage line (exactly those counted when it was rated)."""
@@ -348,11 +444,19 @@ def line_events(
 )
 async def void_invoice(invoice_id: str, request: Request, key: Admin) -> Response:
     container = _container(request)
-    data = await optional_object(request)
-    note = container.billing.void(
-        invoice_id, str(data.get("reason", "")), request.state.actor, request.state.correlation_id
-    )
-    return json_response(invoice_out(note), 201)
+    body = await read_body(request)
+
+    def work() -> Response:
+        data = object_of(body, {"reason"}, optional=True)
+        note = container.billing.void(
+            invoice_id,
+            _text(data, "reason", 2000),
+            request.state.actor,
+            request.state.correlation_id,
+        )
+        return json_response(invoice_out(note), 201)
+
+    return await idempotent(request, key, body, work)
 
 
 @router.post(
@@ -366,28 +470,28 @@ async def void_invoice(invoice_id: str, request: Request, key: Admin) -> Respons
 )
 async def credit_invoice(invoice_id: str, request: Request, key: Admin) -> Response:
     container = _container(request)
-    data = await json_object(request)
-    lines = data.get("lines")
-    if not isinstance(lines, dict):
-        raise InvalidField("lines", "expected an object of line key → amount")
-    amounts = {str(k): _decimal(v, f"lines.{k}") for k, v in lines.items()}
-    note = container.billing.credit(
-        invoice_id,
-        amounts,
-        str(data.get("reason", "")),
-        request.state.actor,
-        request.state.correlation_id,
-    )
-    return json_response(invoice_out(note), 201)
+    body = await read_body(request)
+
+    def work() -> Response:
+        data = object_of(body, {"lines", "reason"})
+        lines = data.get("lines")
+        if not isinstance(lines, dict):
+            raise InvalidField("lines", "expected an object of line key → amount")
+        amounts = {str(k): _decimal(v, f"lines.{k}") for k, v in lines.items()}
+        note = container.billing.credit(
+            invoice_id,
+            amounts,
+            _text(data, "reason", 2000),
+            request.state.actor,
+            request.state.correlation_id,
+        )
+        return json_response(invoice_out(note), 201)
+
+    return await idempotent(request, key, body, work)
 
 
 def _decimal(value: object, name: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        raise InvalidField(name, "must be a decimal number")
-    try:
-        return Decimal(value) if not isinstance(value, Decimal) else value
-    except ArithmeticError:
-        raise InvalidField(name, f"{value!r} is not a decimal number") from None
+    return exact_decimal(value, name)
 
 
 @router.get(
@@ -412,17 +516,22 @@ def upcoming_invoice(customer_id: str, request: Request, key: Reader) -> Respons
 )
 async def grant_credit(customer_id: str, request: Request, key: Admin) -> Response:
     container = _container(request)
-    data = await json_object(request)
-    grant = container.credits.grant(
-        customer_id,
-        _decimal(data.get("amount"), "amount"),
-        str(data.get("currency", "")),
-        granted_on=optional_date(data, "granted_on"),
-        expires_on=optional_date(data, "expires_on"),
-        reason=str(data.get("reason", "")),
-        actor=request.state.actor,
-    )
-    return json_response(_grant_out(grant), 201)
+    body = await read_body(request)
+
+    def work() -> Response:
+        data = object_of(body, {"amount", "currency", "granted_on", "expires_on", "reason"})
+        grant = container.credits.grant(
+            customer_id,
+            _decimal(data.get("amount"), "amount"),
+            _text(data, "currency", 3),
+            granted_on=optional_date(data, "granted_on"),
+            expires_on=optional_date(data, "expires_on"),
+            reason=_text(data, "reason", 2000),
+            actor=request.state.actor,
+        )
+        return json_response(_grant_out(grant), 201)
+
+    return await idempotent(request, key, body, work)
 
 
 @router.get(

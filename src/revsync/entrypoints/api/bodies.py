@@ -6,6 +6,7 @@ responses write money as decimal strings (promise 6).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -22,29 +23,51 @@ _decode = msgspec.json.Decoder(float_hook=Decimal).decode
 _encode = msgspec.json.Encoder().encode
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object with exact decimals (400 / 413 otherwise)."""
-    body = b""
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes (a declared
+    length over the limit is refused before anything is read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise ApiError(413, "body_too_large", f"request body exceeds {MAX_BODY} bytes")
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "body_too_large", f"request body exceeds {limit} bytes", field="body")
+
+
+def object_of(
+    body: bytes, allowed: Collection[str] | None, *, optional: bool = False
+) -> dict[str, Any]:
+    """The body as a JSON object with exact decimals (400 otherwise); a field not in
+    ``allowed`` is refused with 422 naming it (``None``: the caller checks the fields).
+    With ``optional``, an empty body is ``{}``."""
+    if optional and not body.strip():
+        return {}
     try:
         value = _decode(body)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         problem = json_problem(body, "body")
         raise ApiError(400, "malformed_body", problem.message, field="body") from None
     if not isinstance(value, dict):
-        raise ApiError(400, "malformed_body", "body: expected a JSON object")
+        raise ApiError(400, "malformed_body", "body: expected a JSON object", field="body")
+    if allowed is not None:
+        unknown = sorted(name for name in value if name not in allowed)
+        if unknown:
+            raise ApiError(
+                422,
+                "invalid",
+                f"{unknown[0]}: unknown field (expected: {', '.join(sorted(allowed))})",
+                field=unknown[0],
+            )
     return value
-
-
-async def optional_object(request: Request) -> dict[str, Any]:
-    """The request body as a JSON object, or {} when the request has no body."""
-    has_body = int(request.headers.get("content-length") or 0) or request.headers.get(
-        "transfer-encoding"
-    )
-    return await json_object(request) if has_body else {}
 
 
 def json_response(content: Any, status: int = 200) -> Response:

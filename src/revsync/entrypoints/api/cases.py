@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -13,11 +14,14 @@ from revsync.domain.apikeys import ApiKey, Scope
 from revsync.domain.delivery import CaseKind, CaseStatus
 from revsync.domain.errors import InvalidField
 from revsync.entrypoints.api.auth import require
-from revsync.entrypoints.api.bodies import json_object, json_response, optional_object
+from revsync.entrypoints.api.bodies import json_response, object_of, read_body
+from revsync.entrypoints.api.idempotency import idempotent
 from revsync.observability.metrics import CONTENT_TYPE, render
 from revsync.ports.delivery import Case, CaseFilter
 
 router = APIRouter(tags=["operations"])
+#: the longest reason an operator may give
+MAX_REASON = 2000
 Admin = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
 Reader = Annotated[ApiKey, Depends(require(Scope.READ))]
 
@@ -115,9 +119,9 @@ def get_case(case_id: str, request: Request, key: Reader) -> Response:
 
 @router.post("/v1/cases/{case_id}/retry", summary="Queue the case's message again now")
 async def retry_case(case_id: str, request: Request, key: Admin) -> Response:
-    data = await optional_object(request)
-    case = _container(request).cases.retry(case_id, request.state.actor, _reason(data))
-    return json_response(case_out(case))
+    body = await read_body(request)
+    action = _container(request).cases.retry
+    return await idempotent(request, key, body, lambda: _act(action, case_id, body, request))
 
 
 @router.post(
@@ -125,9 +129,9 @@ async def retry_case(case_id: str, request: Request, key: Admin) -> Response:
     summary="Queue the case's message again, approved past the destination's hold",
 )
 async def approve_case(case_id: str, request: Request, key: Admin) -> Response:
-    data = await optional_object(request)
-    case = _container(request).cases.approve(case_id, request.state.actor, _reason(data))
-    return json_response(case_out(case))
+    body = await read_body(request)
+    action = _container(request).cases.approve
+    return await idempotent(request, key, body, lambda: _act(action, case_id, body, request))
 
 
 @router.post(
@@ -146,29 +150,43 @@ async def approve_case(case_id: str, request: Request, key: Admin) -> Response:
     },
 )
 async def replay_cases(request: Request, key: Admin) -> Response:
-    data = await json_object(request)
-    selection = ReplaySelection(
-        case_id=_text(data, "case_id"),
-        destination=_text(data, "destination"),
-        since=_time(data, "since"),
-        until=_time(data, "until"),
-    )
-    replayed = _container(request).cases.replay(selection, request.state.actor, _reason(data))
-    return json_response({"replayed": replayed})
+    body = await read_body(request)
+    container = _container(request)
+
+    def work() -> Response:
+        data = object_of(body, {"case_id", "destination", "since", "until", "reason"})
+        selection = ReplaySelection(
+            case_id=_text(data, "case_id"),
+            destination=_text(data, "destination"),
+            since=_time(data, "since"),
+            until=_time(data, "until"),
+        )
+        replayed = container.cases.replay(selection, request.state.actor, _reason(data))
+        return json_response({"replayed": replayed})
+
+    return await idempotent(request, key, body, work)
 
 
 @router.post("/v1/cases/{case_id}/resolve", summary="Close a case as settled (reason required)")
 async def resolve_case(case_id: str, request: Request, key: Admin) -> Response:
-    data = await json_object(request)
-    case = _container(request).cases.resolve(case_id, request.state.actor, _reason(data))
-    return json_response(case_out(case))
+    body = await read_body(request)
+    action = _container(request).cases.resolve
+    return await idempotent(request, key, body, lambda: _act(action, case_id, body, request))
 
 
 @router.post("/v1/cases/{case_id}/ignore", summary="Close a case as not worth acting on")
 async def ignore_case(case_id: str, request: Request, key: Admin) -> Response:
-    data = await json_object(request)
-    case = _container(request).cases.ignore(case_id, request.state.actor, _reason(data))
-    return json_response(case_out(case))
+    body = await read_body(request)
+    action = _container(request).cases.ignore
+    return await idempotent(request, key, body, lambda: _act(action, case_id, body, request))
+
+
+def _act(
+    action: Callable[[str, str, str], Case], case_id: str, body: bytes, request: Request
+) -> Response:
+    """One action on a case, with the body's optional reason."""
+    data = object_of(body, {"reason"}, optional=True)
+    return json_response(case_out(action(case_id, request.state.actor, _reason(data))))
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
@@ -181,6 +199,8 @@ def _reason(data: dict[str, Any]) -> str:
     value = data.get("reason", "")
     if not isinstance(value, str):
         raise InvalidField("reason", "must be text")
+    if len(value) > MAX_REASON:
+        raise InvalidField("reason", f"longer than {MAX_REASON} characters")
     return value
 
 
@@ -188,6 +208,8 @@ def _text(data: dict[str, Any], name: str) -> str | None:
     value = data.get(name)
     if value is not None and not isinstance(value, str):
         raise InvalidField(name, "must be text")
+    if value is not None and len(value) > 200:
+        raise InvalidField(name, "longer than 200 characters")
     return value
 
 

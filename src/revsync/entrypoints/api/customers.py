@@ -33,13 +33,15 @@ class CustomerIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str
-    currency: str = Field(description="ISO 4217 code, e.g. EUR.")
-    timezone: str = Field(default="UTC", description="IANA zone, e.g. Europe/Paris.")
-    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2, for tax (e.g. FR).")
+    name: str = Field(max_length=255)
+    currency: str = Field(max_length=16, description="ISO 4217 code, e.g. EUR.")
+    timezone: str = Field(default="UTC", max_length=64, description="IANA zone, e.g. Europe/Paris.")
+    country: str | None = Field(
+        default=None, max_length=16, description="ISO 3166-1 alpha-2, for tax (e.g. FR)."
+    )
     tax_exempt: bool = Field(default=False, description="No tax on this customer's invoices.")
     parent_id: str | None = Field(
-        default=None, description="Parent customer in the account hierarchy."
+        default=None, max_length=128, description="Parent customer in the account hierarchy."
     )
     external_refs: ExternalRefs = Field(default_factory=ExternalRefs)
 
