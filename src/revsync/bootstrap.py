@@ -150,7 +150,6 @@ class Container:
             self.unit_of_work,
             self.clock,
             self.usage,
-            self.customers,
             announcer_for(self.settings),
             crm_mapping(self.settings),
         )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -15,22 +16,27 @@ from revsync.domain.crm import (
     ContractTerms,
     FieldMap,
     MeterAdoption,
+    MeterScope,
     Owner,
     Readiness,
     Risk,
     Signals,
     Trend,
+    adoption_scopes,
     assess,
     contract_amendments,
     entitlement,
     expansion_streak,
+    first_renewal,
+    in_service,
+    meter_adoption,
     parse_count,
     parse_date,
     trend,
 )
 from revsync.domain.errors import InvalidField
-from revsync.domain.pricing import Interval, plan_from_mapping
-from revsync.domain.subscriptions import Change, new_subscription
+from revsync.domain.pricing import Interval, Plan, plan_from_mapping
+from revsync.domain.subscriptions import Change, Subscription, Terms, new_subscription
 
 FIELDS = FieldMap(
     {
@@ -225,3 +231,155 @@ def test_the_expansion_streak_is_the_unbroken_run_above_the_entitlement_at_the_e
     history = list(zip(months, [Decimal(u) for u in used], strict=True))
     assert expansion_streak(history, Decimal(1000)) == [date(2026, 9, 1), date(2026, 10, 1)]
     assert expansion_streak(history[:3], Decimal(1000)) == []
+
+
+# --- signals over every subscription in service -------------------------------------------
+
+#: the README tutorial's add-on: a fee, and a meter priced from the first unit
+REPORTING = plan_from_mapping(
+    {
+        "name": "Reporting add-on",
+        "currency": "EUR",
+        "interval": "month",
+        "charges": [
+            {"key": "base", "model": "flat", "description": "Add-on", "amount": "20.00"},
+            {
+                "key": "reports",
+                "model": "per_unit",
+                "description": "Exported reports",
+                "meter": "reports",
+                "amount": "0.50",
+            },
+        ],
+    },
+    code="reporting",
+    version=1,
+)
+#: a second contract that includes more API calls
+CALLS_PACK = plan_from_mapping(
+    {
+        "name": "Calls pack",
+        "currency": "EUR",
+        "interval": "month",
+        "charges": [
+            {
+                "key": "calls",
+                "model": "allowance",
+                "description": "API calls",
+                "meter": "api_calls",
+                "included": "5000",
+                "amount": "0.001",
+            }
+        ],
+    },
+    code="calls-pack",
+    version=1,
+)
+TODAY = date(2026, 11, 27)
+
+
+def subscription(
+    sub_id: str, plan: Plan, start: date, *, children: bool = False, **terms: object
+) -> Subscription:
+    return new_subscription(
+        subscription_id=sub_id,
+        customer_id="acme",
+        start=start,
+        plan=(plan.code, plan.version),
+        interval=Interval.MONTH,
+        usage_interval=Interval.MONTH,
+        include_children=children,
+        **terms,  # type: ignore[arg-type]
+    )
+
+
+MAIN = subscription("main", GROWTH, date(2026, 1, 1), renewal_date=date(2026, 12, 15))
+ADD_ON = subscription("add-on", REPORTING, date(2026, 11, 1), renewal_date=date(2027, 11, 1))
+
+
+def test_signals_read_every_subscription_in_service_with_the_terms_in_force() -> None:
+    pack = subscription("later-upgrade", CALLS_PACK, date(2026, 3, 1))
+    upgrade = Terms(2, date(2026, 12, 1), Change.UPGRADE, "growth", 3, 1)  # from next month
+    upgraded = replace(pack, terms=(*pack.terms, upgrade))
+    ended = subscription("ended", GROWTH, date(2025, 1, 1), ends=date(2026, 11, 27))
+    ending = subscription("ending", GROWTH, date(2025, 1, 1), ends=date(2026, 11, 28))
+    future = subscription("future", GROWTH, date(2026, 12, 1))
+    trial = subscription("trial", GROWTH, date(2026, 11, 20), trial_end=date(2026, 12, 20))
+    found = in_service([ADD_ON, future, trial, ended, upgraded, ending, MAIN], TODAY)
+    assert [(s.id, terms.plan) for s, terms in found] == [
+        ("ending", ("growth", 3)),  # ends tomorrow: still in service today
+        ("main", ("growth", 3)),
+        ("later-upgrade", ("calls-pack", 1)),  # the upgrade is not in force yet
+        ("add-on", ("reporting", 1)),
+        ("trial", ("growth", 3)),
+    ]
+
+
+def test_adoption_sums_what_the_plans_include_over_the_accounts_the_contracts_bill() -> None:
+    main = subscription("main", GROWTH, date(2026, 1, 1), children=True)
+    pack = subscription("pack", CALLS_PACK, date(2026, 6, 1))
+    covered = [(main, GROWTH), (pack, CALLS_PACK), (ADD_ON, REPORTING)]
+    assert adoption_scopes("acme", covered, ["acme-fr", "acme-de"]) == [
+        MeterScope("api_calls", ("acme", "acme-fr", "acme-de"), Decimal(105000)),
+        MeterScope("llm_tokens", ("acme", "acme-fr", "acme-de"), Decimal(1000000)),
+        MeterScope("reports", ("acme",), None),  # the add-on bills the parent's usage only
+    ]
+    # without the contract that bills the subsidiaries, their usage is theirs
+    assert adoption_scopes("acme", covered[1:], ["acme-fr", "acme-de"]) == [
+        MeterScope("api_calls", ("acme",), Decimal(5000)),
+        MeterScope("reports", ("acme",), None),
+    ]
+    assert adoption_scopes("acme", [], ["acme-fr"]) == []
+
+
+def test_an_add_on_leaves_the_main_plans_adoption_health_and_risks_as_they_were() -> None:
+    """The README tutorial: a customer using 10% of its plan subscribes to a small add-on."""
+    months = [date(2026, 9, 1), date(2026, 10, 1)]
+    usage = {
+        "api_calls": [Decimal(9000), Decimal(10000)],
+        "llm_tokens": [Decimal(0), Decimal(50000)],
+        "reports": [Decimal(0), Decimal(0)],
+    }
+
+    def signals(*covered: tuple[Subscription, Plan]) -> Signals:
+        adoption = tuple(
+            meter_adoption(scope, list(zip(months, usage[scope.meter], strict=True)))[0]
+            for scope in adoption_scopes("acme", covered, [])
+        )
+        renewal = first_renewal((s for s, _ in covered), TODAY)
+        readiness, risks = assess(adoption, NO_BILLS, renewal, TODAY, 90)
+        return Signals("acme", "001A", adoption, NO_BILLS, renewal, readiness, risks)
+
+    alone = signals((MAIN, GROWTH))
+    both = signals((MAIN, GROWTH), (ADD_ON, REPORTING))
+    assert "; ".join(a.summary() for a in alone.adoption) == (
+        "api_calls 10,000 of 100,000 (10%, up); llm_tokens 50,000 of 1,000,000 (5%, new)"
+    )
+    assert "; ".join(a.summary() for a in both.adoption) == (
+        "api_calls 10,000 of 100,000 (10%, up); llm_tokens 50,000 of 1,000,000 (5%, new); "
+        "reports 0 (flat)"
+    )
+    for found in (alone, both):
+        assert found.renewal_date == date(2026, 12, 15)  # the main contract renews first
+        assert found.risks == (Risk.LOW_ADOPTION, Risk.RENEWAL_AT_RISK)
+        assert (found.health_score, found.readiness) == (60, Readiness.AT_RISK)
+
+
+def test_readiness_follows_the_contract_that_renews_first() -> None:
+    lapsed = subscription("lapsed", GROWTH, date(2025, 1, 1), renewal_date=date(2026, 11, 1))
+    none = subscription("none", GROWTH, date(2025, 1, 1))
+    assert first_renewal([ADD_ON, lapsed, none, MAIN], TODAY) == date(2026, 12, 15)
+    assert first_renewal([ADD_ON, lapsed], TODAY) == date(2027, 11, 1)
+    assert first_renewal([lapsed, none], TODAY) is None
+    assert first_renewal([], TODAY) is None
+
+
+def test_a_meters_adoption_is_its_last_month_against_the_sum_the_plans_include() -> None:
+    history = [(date(2026, m, 1), Decimal(u)) for m, u in ((8, 900), (9, 1200), (10, 1500))]
+    adoption, streak = meter_adoption(MeterScope("api_calls", ("acme",), Decimal(1000)), history)
+    assert adoption == MeterAdoption("api_calls", Decimal(1500), Decimal(1200), Decimal(1000))
+    assert streak == [date(2026, 9, 1), date(2026, 10, 1)]
+    priced, none = meter_adoption(MeterScope("reports", ("acme",), None), history)
+    assert (priced.share, none) == (None, [])
+    empty, _ = meter_adoption(MeterScope("reports", ("acme",), None), [])
+    assert (empty.used, empty.previous) == (Decimal(0), Decimal(0))

@@ -16,12 +16,13 @@ import pytest
 from revsync.application.crm import PullReport
 from revsync.application.customers import PutCustomer
 from revsync.application.ingestion import IngestContext
+from revsync.application.subscriptions import CreateSubscription
 from revsync.bootstrap import Container, apply_configuration, build
 from revsync.domain.identity import System
 from revsync.domain.subscriptions import Change
 from revsync.sandbox.crm import CrmSandbox
 from revsync.schemas.cloudevents_v1 import decode_items
-from tests.conftest import make_settings
+from tests.conftest import TEST_METERS, make_settings
 from tests.support.clock import FrozenClock
 from tests.support.delivery import deliver_until, settled
 from tests.support.events import encode, event
@@ -50,6 +51,30 @@ GROWTH = {
     ],
 }
 STARTER = {**GROWTH, "code": "starter", "name": "Starter"}
+#: the README tutorial's add-on: a fee and a meter it prices from the first unit
+REPORTING = {
+    "code": "reporting",
+    "name": "Reporting add-on",
+    "currency": "EUR",
+    "interval": "month",
+    "charges": [
+        {
+            "key": "base",
+            "model": "flat",
+            "description": "Reporting add-on",
+            "timing": "in_advance",
+            "amount": "20.00",
+        },
+        {
+            "key": "reports",
+            "model": "per_unit",
+            "description": "Exported reports",
+            "meter": "reports",
+            "amount": "0.50",
+        },
+    ],
+}
+REPORTS = {"key": "reports", "event_type": "report.exported", "aggregation": "count"}
 NOW = datetime(2026, 11, 27, 9, tzinfo=UTC)
 
 
@@ -71,7 +96,8 @@ def container(
     monkeypatch.setenv("REVSYNC_TEST_CRM_SECRET", sandbox.credentials.client_secret)
     settings = make_settings(
         sqlite_url,
-        plans=[GROWTH, STARTER],
+        plans=[GROWTH, STARTER, REPORTING],
+        meters=[*TEST_METERS, REPORTS],
         crm={
             "url": sandbox.url,
             "ca_file": str(sandbox.cert_path),
@@ -92,12 +118,15 @@ def pull(container: Container) -> PullReport:
     return asyncio.run(container.pull_crm())
 
 
-def calls(container: Container, tenant: str, month: int, count: int) -> None:
+def calls(
+    container: Container, tenant: str, month: int, count: int, kind: str = "api.request"
+) -> None:
     events = [
         event(
-            f"ev-{tenant}-{month}-{n}",
+            f"ev-{tenant}-{kind}-{month}-{n}",
             subject=tenant,
             time=datetime(2026, month, 10, 12, tzinfo=UTC),
+            type=kind,
             data={"endpoint": "/v1/x"},
         )
         for n in range(count)
@@ -290,3 +319,100 @@ def test_a_new_risk_becomes_one_task(
     assert {t["WhatId"] for t in sandbox.records("Task")} == {ids["france"]}
     clock.set(datetime(2026, 11, 28, 9, tzinfo=UTC))
     assert container.crm_signals().run().tasks == []  # still raised: no new task
+
+
+def signal_fields(sandbox: CrmSandbox, account: str) -> tuple[object, ...]:
+    found = sandbox.get_record("Account", account)
+    return (
+        found["Revsync_Adoption__c"],
+        found["Revsync_Health_Score__c"],
+        found["Revsync_Risk_Flags__c"],
+        found["Revsync_Renewal_Readiness__c"],
+    )
+
+
+def add_on(container: Container, customer_id: str, start: date, **terms: object) -> None:
+    """The README tutorial's step: a small add-on subscribed through revsync, not the CRM."""
+    container.subscriptions.create(
+        CreateSubscription(
+            subscription_id=f"reporting-{customer_id}",
+            customer_id=customer_id,
+            plan_code="reporting",
+            start=start,
+            actor="test",
+            **terms,  # type: ignore[arg-type]
+        )
+    )
+
+
+def test_an_add_on_subscription_leaves_the_main_contracts_adoption_health_and_risks(
+    container: Container, sandbox: CrmSandbox
+) -> None:
+    ids = world(sandbox)
+    sandbox.update_record("Contract", ids["contract"], {"Renewal_Date__c": "2026-12-15"})
+    pull(container)
+    france = f"crm-{ids['france']}"
+    map_tenant(container, france, ids["france"], "tenant-fr")
+    calls(container, "tenant-fr", 10, 10)  # 10 of the 100 calls Starter includes
+    container.crm_signals().run()
+    deliver_until(container, lambda: settled(container))
+    assert signal_fields(sandbox, ids["france"]) == (
+        "api_calls 10 of 100 (10%, new)",
+        60,  # 100 - 25 (low adoption) - 15 (renewal at risk)
+        "low_adoption;renewal_at_risk",
+        "at_risk",
+    )
+
+    # a small add-on started later, renewing after the main contract; its reports this month
+    add_on(container, france, date(2026, 11, 1), renewal_date=date(2027, 11, 1))
+    calls(container, "tenant-fr", 11, 2, kind="report.exported")
+    pushed = container.crm_signals().run()
+    assert (pushed.accounts, pushed.tasks) == ([france], [])  # no risk cleared, none new
+    deliver_until(container, lambda: settled(container))
+    assert signal_fields(sandbox, ids["france"]) == (
+        "api_calls 10 of 100 (10%, new); reports 0 (flat)",  # both plans' meters, October
+        60,
+        "low_adoption;renewal_at_risk",  # the main contract renews first: on 2026-12-15
+        "at_risk",
+    )
+
+
+def test_a_contract_that_bills_the_subsidiaries_counts_their_usage_and_only_it(
+    container: Container, sandbox: CrmSandbox
+) -> None:
+    group = sandbox.create_record(
+        "Account", {"Name": "Acme Group", "Revsync_Customer_Id__c": "acme-group"}
+    )
+    france = sandbox.create_record("Account", {"Name": "Acme France", "ParentId": group})
+    contract = sandbox.create_record(
+        "Contract",
+        {
+            "AccountId": group,
+            "Status": "Activated",
+            "StartDate": "2026-09-01",
+            "Plan__c": "Starter",
+            "Renewal_Date__c": "2027-09-01",
+        },
+    )
+    pull(container)  # the contract bills the subsidiaries' usage too (crm.include_children)
+    assert container.subscriptions.get(f"crm-{contract}").include_children
+    map_tenant(container, "acme-group", group, "tenant-group")
+    map_tenant(container, f"crm-{france}", france, "tenant-fr")
+    calls(container, "tenant-fr", 9, 100)
+    calls(container, "tenant-group", 10, 20)
+    calls(container, "tenant-fr", 10, 130)
+    # an add-on on the group alone (include_children off): France's reports are not its own
+    add_on(container, "acme-group", date(2026, 10, 1))
+    calls(container, "tenant-group", 10, 3, kind="report.exported")
+    calls(container, "tenant-fr", 10, 5, kind="report.exported")
+
+    container.crm_signals().run()
+    deliver_until(container, lambda: settled(container))
+    assert signal_fields(sandbox, group) == (
+        "api_calls 150 of 100 (150%, up); reports 3 (new)",  # 20 + 130 calls; 100 in September
+        100,
+        None,
+        "not_due",
+    )
+    # the subsidiary has no contract of its own: its usage is the group's
+    assert signal_fields(sandbox, france) == ("no metered usage", 100, None, "not_due")

@@ -132,7 +132,11 @@ def test_every_command_of_the_readme_tutorial_runs(
     assert '"group":{"format":"csv"},"value":"1"' in out
     assert re.search(r"INV-\d+ is INV-\d{4}-\d+ in the ERP, dated [0-9-]+: total 2[0-9.]+ EUR", out)
     assert "CRM account 001" in out
-    assert "Revsync_Adoption__c: reports 0 (flat)" in out  # the new subscription's meter
+    # the add-on's meter joins the main contract's, whose adoption and risks stay
+    adoption = re.search(r"Revsync_Adoption__c: (.*)", out)
+    assert adoption is not None and "api_calls" in adoption[1], out[-3000:]
+    assert adoption[1].endswith("; reports 0 (flat)")
+    assert re.search(r"Revsync_Risk_Flags__c: \S*low_adoption", out), out[-3000:]
 
 
 @pytest.fixture

@@ -26,12 +26,15 @@ from revsync.domain.crm import (
     BillingStatus,
     ContractTerms,
     MeterAdoption,
+    MeterScope,
     Risk,
     Signals,
+    adoption_scopes,
     assess,
     contract_amendments,
-    entitlement,
-    expansion_streak,
+    first_renewal,
+    in_service,
+    meter_adoption,
     parse_count,
     parse_date,
     subscription_id,
@@ -363,14 +366,12 @@ class CrmSignals:
         unit_of_work: UnitOfWorkFactory,
         clock: Clock,
         usage: UsageQueries,
-        customers: Customers,
         announcer: Announcer,
         mapping: CrmMapping,
     ) -> None:
         self._uow = unit_of_work
         self._clock = clock
         self._usage = usage
-        self._customers = customers
         self._announcer = announcer
         self._map = mapping
 
@@ -380,9 +381,10 @@ class CrmSignals:
         report = PushReport()
         now = self._clock.now()
         assessed = []
+        plans: dict[tuple[str, int], Plan | None] = {}  # each plan version read once a run
         with self._uow(write=False) as uow:
             for customer, subscriptions in self._linked(uow):
-                signals, streaks = self._assess(uow, customer, subscriptions, now)
+                signals, streaks = self._assess(uow, customer, subscriptions, now, plans)
                 wire = _wire(signals.account_values(self._map.signal_fields))
                 digest = hashlib.sha256(json.dumps(wire, sort_keys=True).encode()).hexdigest()
                 assessed.append((customer, signals, streaks, wire, digest))
@@ -423,40 +425,55 @@ class CrmSignals:
             yield customer, uow.subscriptions.of_customer(customer.id)
 
     def _assess(
-        self, uow: Any, customer: Customer, subscriptions: list[Subscription], now: datetime
+        self,
+        uow: Any,
+        customer: Customer,
+        subscriptions: list[Subscription],
+        now: datetime,
+        plans: dict[tuple[str, int], Plan | None],
     ) -> tuple[Signals, dict[str, list[date]]]:
-        """The customer's signals, and per meter the run of months above the plan. The current
-        subscription is the newest started one."""
-        subscription = max(subscriptions, key=lambda s: s.start) if subscriptions else None
+        """The customer's signals, and per meter the run of months above the plans. Adoption and
+        renewal read every subscription in service today (with the plan in force), and the
+        subsidiaries' usage where one of them bills it; billing reads every invoice of every
+        subscription of the customer, ended ones included."""
         today = now.astimezone(ZoneInfo(customer.timezone)).date()
+        running = in_service(subscriptions, today)
+        covered = []
+        for subscription, terms in running:
+            if terms.plan not in plans:
+                plans[terms.plan] = uow.plans.get(*terms.plan)
+            plan = plans[terms.plan]
+            if plan is not None:
+                covered.append((subscription, plan))
+        bills_children = any(s.include_children for s, _ in covered)
+        descendants = uow.customers.descendants_of(customer.id) if bills_children else []
         adoption: list[MeterAdoption] = []
         streaks: dict[str, list[date]] = {}
-        if subscription is not None:
-            plan = uow.plans.get(*subscription.current.plan)
-            for meter, included in _metered(plan):
-                history = self._monthly(customer, meter, today)
-                used = history[-1][1] if history else Decimal(0)
-                previous = history[-2][1] if len(history) > 1 else Decimal(0)
-                adoption.append(MeterAdoption(meter, used, previous, included))
-                if included is not None:
-                    streaks[meter] = expansion_streak(history, included)
+        for scope in adoption_scopes(customer.id, covered, descendants):
+            found, streak = meter_adoption(scope, self._monthly(customer, scope, today))
+            adoption.append(found)
+            if streak:
+                streaks[scope.meter] = streak
         billing = _billing(uow, subscriptions)
-        renewal = subscription.renewal_date if subscription else None
+        renewal = first_renewal((s for s, _ in running), today)
         readiness, risks = assess(adoption, billing, renewal, today, self._map.renewal_window_days)
         account = customer.refs_in(System.CRM)[0]
         return Signals(
             customer.id, account, tuple(adoption), billing, renewal, readiness, risks
         ), streaks
 
-    def _monthly(self, customer: Customer, meter: str, today: date) -> list[tuple[date, Decimal]]:
-        """Usage of the last complete months (oldest first), enough for the expansion rule."""
+    def _monthly(
+        self, customer: Customer, scope: MeterScope, today: date
+    ) -> list[tuple[date, Decimal]]:
+        """Usage of the scope's accounts in the last complete months (oldest first), enough
+        for the expansion rule, in one query."""
         end = today.replace(day=1)
         start = shift_months(end, -max(self._map.expansion_periods, 2))
         zone = ZoneInfo(customer.timezone)
         buckets = self._usage.usage(
             UsageRequest(
-                customer_ids=self._customers.with_descendants(customer.id),
-                meter=meter,
+                customer_ids=scope.customer_ids,
+                meter=scope.meter,
                 start=datetime.combine(start, datetime.min.time(), zone),
                 end=datetime.combine(end, datetime.min.time(), zone),
                 window=Window.MONTH,
@@ -548,16 +565,9 @@ _RISK_TEXT = {
 }
 
 
-def _metered(plan: Plan | None) -> list[tuple[str, Decimal | None]]:
-    """Each meter the plan prices, with what it includes."""
-    if plan is None:
-        return []
-    meters = dict.fromkeys(c.meter for c in plan.charges if c.meter)
-    return [(m, entitlement(plan, m)) for m in meters if m]
-
-
 def _billing(uow: Any, subscriptions: Sequence[Subscription]) -> BillingStatus:
-    """The last finalized invoice and the customer's overdue state (from the ERP postings)."""
+    """The last finalized invoice of any of the customer's subscriptions and whether any of their
+    invoices is overdue (from the ERP postings): two queries, whatever the number of them."""
     invoices: list[Invoice] = [
         i
         for found in uow.invoices.of_subscriptions([s.id for s in subscriptions]).values()

@@ -1,7 +1,8 @@
 """The CRM side of revsync, as pure rules: which fields each system owns, how a CRM contract
 reads as subscription terms and which amendments a changed contract makes, and the signals
 revsync pushes back (adoption against entitlement, billing status, health and risk, renewal
-readiness, expansion)."""
+readiness, expansion) — read over every subscription of the customer in service, and the
+usage of its subsidiaries where a subscription bills them."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from revsync.domain.errors import InvalidField
 from revsync.domain.pricing import ChargeModel, Plan
-from revsync.domain.subscriptions import Amendment, Change, Subscription
+from revsync.domain.subscriptions import Amendment, Change, Subscription, Terms
 
 #: contract statuses that bill
 ACTIVE_CONTRACT = "Activated"
@@ -156,6 +157,75 @@ def entitlement(plan: Plan, meter: str) -> Decimal | None:
     return None
 
 
+def in_service(
+    subscriptions: Iterable[Subscription], today: date
+) -> list[tuple[Subscription, Terms]]:
+    """The subscriptions in service on ``today`` (started, not ended; a trial counts), each with
+    the terms in force that day, in the order they started (then by id). A subscription that
+    ended or has not started yet brings neither adoption nor a renewal."""
+    found = []
+    for subscription in subscriptions:
+        terms = subscription.terms_on(today)
+        if terms is not None and (terms.ends is None or today < terms.ends):
+            found.append((subscription, terms))
+    return sorted(found, key=lambda pair: (pair[0].start, pair[0].id))
+
+
+@dataclass(frozen=True, slots=True)
+class MeterScope:
+    """What the adoption of one meter reads: whose usage counts, and what the plans include."""
+
+    meter: str
+    customer_ids: tuple[str, ...]
+    included: Decimal | None
+
+
+def metered(plan: Plan) -> list[str]:
+    """The meters a plan prices, in the order of its charges, each once."""
+    return list(dict.fromkeys(c.meter for c in plan.charges if c.meter is not None))
+
+
+def adoption_scopes(
+    customer_id: str,
+    covered: Sequence[tuple[Subscription, Plan]],
+    descendants: Sequence[str],
+) -> list[MeterScope]:
+    """One scope per meter that the plan of any subscription in ``covered`` prices (in the order
+    of ``covered``, then of each plan's charges).
+
+    Whose usage counts: the customer's, and its ``descendants``' when a subscription whose plan
+    prices the meter bills them (``include_children``) — as billing counts it; each account
+    once, so an event is never counted twice. What is included: the sum over the subscriptions
+    of what each plan includes for the meter (``entitlement``); None when no plan includes any
+    (every unit is priced): the meter then shows usage without a share."""
+    children: dict[str, bool] = {}
+    included: dict[str, Decimal | None] = {}
+    for subscription, plan in covered:
+        for meter in metered(plan):
+            children[meter] = children.get(meter, False) or subscription.include_children
+            more, total = entitlement(plan, meter), included.get(meter)
+            included[meter] = total if more is None else more + (total or Decimal(0))
+    return [
+        MeterScope(
+            meter,
+            (customer_id, *descendants) if bills_children else (customer_id,),
+            included[meter],
+        )
+        for meter, bills_children in children.items()
+    ]
+
+
+def first_renewal(subscriptions: Iterable[Subscription], today: date) -> date | None:
+    """The renewal that comes first, on or after ``today``, among ``subscriptions`` (the
+    customer's in service): readiness is about the next contract to renew."""
+    upcoming = [
+        s.renewal_date
+        for s in subscriptions
+        if s.renewal_date is not None and s.renewal_date >= today
+    ]
+    return min(upcoming, default=None)
+
+
 def trend(current: Decimal, previous: Decimal) -> Trend:
     """How usage moved from the previous period to this one."""
     if previous == 0:
@@ -170,7 +240,8 @@ def trend(current: Decimal, previous: Decimal) -> Trend:
 
 @dataclass(frozen=True, slots=True)
 class MeterAdoption:
-    """Usage of one meter in the last complete period against what the plan includes."""
+    """Usage of one meter in the last complete period against what the plans include (the sum
+    over the customer's subscriptions in service, see ``adoption_scopes``)."""
 
     meter: str
     used: Decimal
@@ -300,6 +371,18 @@ def assess(
     if risks:
         return Readiness.AT_RISK, (*risks, Risk.RENEWAL_AT_RISK)
     return Readiness.READY, tuple(risks)
+
+
+def meter_adoption(
+    scope: MeterScope, history: Sequence[tuple[date, Decimal]]
+) -> tuple[MeterAdoption, list[date]]:
+    """A meter's adoption from its monthly ``history`` (oldest first, the last complete month
+    last), and the run of months above what the plans include (empty without an entitlement)."""
+    used = history[-1][1] if history else Decimal(0)
+    previous = history[-2][1] if len(history) > 1 else Decimal(0)
+    adoption = MeterAdoption(scope.meter, used, previous, scope.included)
+    streak = expansion_streak(history, scope.included) if scope.included is not None else []
+    return adoption, streak
 
 
 def expansion_streak(history: Sequence[tuple[date, Decimal]], entitlement: Decimal) -> list[date]:
