@@ -291,7 +291,7 @@ class TrytonErp:
             "product": await self._id("product", line.product),
             "account": await self._id("account", line.account),
             "description": line.description,
-            "quantity": float(line.quantity),
+            "quantity": line.quantity,  # exact on the wire (a Decimal), never a binary float
             "unit": await self._id("unit", "Unit"),
             "unit_price": line.unit_price,
         }
