@@ -58,10 +58,11 @@ def deliver_until(
     container: Container,
     done: Callable[[], bool],
     *,
-    timeout: float = 15.0,
+    timeout: float = 60.0,
     relay: Relay | None = None,
 ) -> Relay:
-    """Run a relay until ``done()`` holds, then stop it cleanly."""
+    """Run a relay until ``done()`` holds, then stop it cleanly (``timeout`` bounds the wait
+    on a loaded machine; it measures nothing)."""
 
     async def main() -> Relay:
         running = relay or container.relay("test-relay")

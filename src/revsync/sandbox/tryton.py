@@ -362,9 +362,10 @@ class LocalTryton:
                 self._write_config()
                 if self._launch():
                     return
-            if not movable:
-                break
-            self.port = free_port()
+            if movable:
+                self.port = free_port()
+            else:  # a fixed port may be held a moment longer by a server just stopped
+                time.sleep(1)
         raise TrytonError(
             f"trytond could not listen on 127.0.0.1:{self.port} (in use):\n{self.log_tail()}"
         )
