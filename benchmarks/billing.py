@@ -194,7 +194,7 @@ def ingest_events(container: object, customers_n: int, events_n: int) -> None:
                     }
                 )
             )
-        items = decode_body(b"[" + b",".join(batch) + b"]", "application/json")
+        items = decode_body(b"[" + b",".join(batch) + b"]", "application/json", len(batch))
         report = container.ingestion.ingest(items, context)  # type: ignore[attr-defined]
         assert not report.rejected, report.rejected[:3]
 

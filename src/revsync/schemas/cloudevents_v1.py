@@ -9,6 +9,7 @@ and for the payload fingerprint.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
@@ -28,6 +29,9 @@ SUPPORTED_MEDIA: Final = (MEDIA_JSON, MEDIA_BATCH, MEDIA_SINGLE, MEDIA_NDJSON)
 
 #: deepest nesting accepted inside ``data`` (objects and arrays)
 MAX_DATA_DEPTH: Final = 32
+#: digits a number in ``data`` may have before the point, and after it
+MAX_NUMBER_DIGITS: Final = 40
+_INT_LIMIT: Final = 10**MAX_NUMBER_DIGITS
 #: longest payload kept verbatim in a dead letter
 MAX_DEAD_LETTER_PAYLOAD: Final = 65_536
 
@@ -119,8 +123,17 @@ def split_body(body: bytes, media: str) -> list[bytes]:
         raise BodyError(json_problem(body, "body")) from None
 
 
-def decode_body(body: bytes, media: str) -> list[Item]:
-    """Decode a request body into items, by media type (raises :class:`BodyError`).
+class TooManyItems(ValueError):
+    """The body holds more items than a request may; nothing in it is applied."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} items")
+        self.count = count
+
+
+def decode_body(body: bytes, media: str, max_items: int) -> list[Item]:
+    """Decode a request body into items, by media type (raises :class:`BodyError`, or
+    :class:`TooManyItems` before decoding more than ``max_items`` items one by one).
 
     A well-formed batch is decoded in one pass (the common case, and about four times
     faster); if any item is invalid, the body is cut into items and each is decoded on its
@@ -131,8 +144,13 @@ def decode_body(body: bytes, media: str) -> list[Item]:
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         wires = None
     if wires is not None:
+        if len(wires) > max_items:
+            raise TooManyItems(len(wires))
         return [_item(index, wire, None) for index, wire in enumerate(wires)]
-    return decode_items(split_body(body, media))
+    raws = split_body(body, media)
+    if len(raws) > max_items:
+        raise TooManyItems(len(raws))
+    return decode_items(raws)
 
 
 def _decode_whole(body: bytes, media: str) -> list[_WireEvent] | None:
@@ -219,9 +237,46 @@ def _wire_problem(wire: _WireEvent) -> Problem | None:
             "datacontenttype: only application/json data is accepted, "
             f"got {wire.datacontenttype!r}",
         )
-    if _nested(wire.data) and _depth(wire.data) > MAX_DATA_DEPTH:
-        return _TOO_DEEP
+    if _nested(wire.data):
+        if _depth(wire.data) > MAX_DATA_DEPTH:
+            return _TOO_DEEP
+        return _number_problem(_leaves(wire.data))
+    return _number_problem(wire.data.items())
+
+
+def _number_problem(values: Iterable[tuple[str, Any]]) -> Problem | None:
+    """A number in ``data`` beyond what revsync stores and shows exactly, if any."""
+    for path, value in values:
+        kind = type(value)
+        if kind is Decimal:
+            exponent = value.as_tuple().exponent
+            digits_after = -exponent if isinstance(exponent, int) else 0
+            if value.adjusted() >= MAX_NUMBER_DIGITS or digits_after > MAX_NUMBER_DIGITS:
+                return _out_of_range(path)
+        elif kind is int and not -_INT_LIMIT < value < _INT_LIMIT:
+            return _out_of_range(path)
     return None
+
+
+def _out_of_range(path: str) -> Problem:
+    return Problem(
+        Code.INVALID_VALUE,
+        f"data.{path}: number out of range (at most {MAX_NUMBER_DIGITS} digits before the "
+        f"point and {MAX_NUMBER_DIGITS} after)",
+    )
+
+
+def _leaves(data: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Every scalar in nested ``data`` with its dotted path, without recursion."""
+    stack: list[tuple[str, Any]] = list(data.items())
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{k}", v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{i}", v) for i, v in enumerate(value))
+        else:
+            yield path, value
 
 
 def _nested(data: dict[str, Any]) -> bool:

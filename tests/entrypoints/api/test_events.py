@@ -3,6 +3,7 @@ nothing else lost. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -211,6 +212,24 @@ BAD_ITEMS: list[tuple[str, Any, str, str]] = [
         "data: nested deeper than 32 levels",
     ),
     (
+        "huge exponent",
+        {**event("b11"), "data": {"x": Decimal("1e200000000")}},
+        "invalid_value",
+        "data.x: number out of range (at most 40 digits before the point and 40 after)",
+    ),
+    (
+        "tiny exponent",
+        {**event("b12"), "data": {"x": Decimal("1e-41")}},
+        "invalid_value",
+        "data.x: number out of range (at most 40 digits before the point and 40 after)",
+    ),
+    (
+        "huge integer, nested",
+        {**event("b13"), "data": {"usage": {"rows": [1, 10**40]}}},
+        "invalid_value",
+        "data.usage.rows.1: number out of range (at most 40 digits before the point and 40 after)",
+    ),
+    (
         "meter value missing",
         event("b10", type="llm.completion", data={"environment": "production", "model": "m"}),
         "meter_value",
@@ -386,3 +405,26 @@ def test_unmapped_usage_is_kept_listed_and_attached_once(
     }
     # putting the same customer again attaches nothing more
     assert put_customer(api, admin, "newco", ["t-new"]).json()["attached_unmapped_events"] == 0
+
+
+def test_an_ndjson_body_of_more_lines_than_events_allowed_is_413_as_it_is_read(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    """Blank lines count: a body of newlines is refused before anything is decoded."""
+    response = post(api, admin, b"\n" * 60_000, "application/x-ndjson")
+    assert response.status_code == 413
+    assert response.json()["error"] == {
+        "code": "too_many_events",
+        "message": "more than 50 lines in one request; the limit is 50. Split the batch; "
+        "nothing was applied.",
+        "request_id": response.headers["x-request-id"],
+    }
+    assert dead_letters(api, admin) == []
+
+
+def test_a_large_array_of_non_events_is_413_before_it_is_decoded_item_by_item(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    response = post(api, admin, b"[" + b",".join([b"1"] * 30_000) + b"]")
+    assert response.status_code == 413
+    assert response.json()["error"]["message"].startswith("30000 events in one request")

@@ -1,10 +1,12 @@
-"""One error shape for every failure: ``{"error": {"code", "message", "field"?, "request_id"}}``."""
+"""One error shape for every failure: ``{"error": {"code", "message", "field"?, "request_id"}}``.
+
+A bug (any other exception) is answered 500 in that shape by
+:class:`~revsync.entrypoints.api.middleware.RequestContext`, which logs it with the request id."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -12,8 +14,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from revsync.domain.errors import Conflict, DomainError, InvalidField, NotFound
 from revsync.schemas import validation
-
-log = structlog.get_logger(__name__)
 
 
 class ApiError(Exception):
@@ -90,11 +90,3 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=error.status_code,
             headers=getattr(error, "headers", None),
         )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unhandled error", error_type=type(error).__name__)
-        body = error_body(
-            request, "internal", "internal error; see the server log with this request_id"
-        )
-        return JSONResponse(body, status_code=500)

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
-from revsync.application.ingestion import IngestContext, IngestReport
+from revsync.application.ingestion import IngestContext, IngestReport, PreparedBatch
 from revsync.bootstrap import Container
 from revsync.domain.apikeys import ApiKey, Scope
 from revsync.domain.problems import Problem
@@ -16,8 +17,10 @@ from revsync.entrypoints.api.auth import require
 from revsync.entrypoints.api.errors import ApiError
 from revsync.ports.repositories import DeadLetter
 from revsync.schemas.cloudevents_v1 import (
+    MEDIA_NDJSON,
     SUPPORTED_MEDIA,
     BodyError,
+    TooManyItems,
     decode_body,
     media_type,
     payload_text,
@@ -85,39 +88,58 @@ async def ingest_events(
             "unsupported_media_type",
             f"Content-Type must be one of: {', '.join(SUPPORTED_MEDIA)}",
         )
-    body = await _read_limited(request, limits.max_body_bytes)
+    most = limits.max_batch_events
+    lines = most if media == MEDIA_NDJSON else None
+    body = await _read_limited(request, limits.max_body_bytes, lines)
     context = IngestContext("api", request.state.actor, request.state.correlation_id)
+
+    def prepare() -> PreparedBatch:
+        return container.ingestion.prepare(decode_body(body, media, most), context)
+
     try:
-        items = decode_body(body, media)
+        # a small body is decoded here; a large one in a thread, so the loop never waits
+        prepared = prepare() if len(body) <= INLINE_BYTES else await run_in_threadpool(prepare)
     except BodyError as error:
         await _dead_letter_body(container, context, body, error.problem)
         raise ApiError(
             400, "malformed_body", f"{error.problem.message}; nothing was stored", field="body"
         ) from None
-    if len(items) > limits.max_batch_events:
-        raise ApiError(
-            413,
-            "too_many_events",
-            f"{len(items)} events in one request; the limit is {limits.max_batch_events}. "
-            "Split the batch; nothing was applied.",
-        )
-    prepared = container.ingestion.prepare(items, context)
+    except TooManyItems as error:
+        raise _too_many(f"{error.count} events", most) from None
     report = await asyncio.wrap_future(container.ingestion.submit(prepared))
     return Response(_encode(_report_body(report)), media_type="application/json")
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
+#: bodies up to this size are decoded on the event loop (cheaper than a thread hop)
+INLINE_BYTES = 64 * 1024
+
+
+async def _read_limited(request: Request, limit: int, lines: int | None) -> bytes:
+    """The body, refused as soon as it passes ``limit`` bytes or, for NDJSON, ``lines``
+    lines (blank lines count)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
-    size = 0
+    size = newlines = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
+        if lines is not None:
+            newlines += chunk.count(b"\n")
+            if newlines > lines:
+                raise _too_many(f"more than {lines} lines", lines)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_many(found: str, limit: int) -> ApiError:
+    return ApiError(
+        413,
+        "too_many_events",
+        f"{found} in one request; the limit is {limit}. Split the batch; nothing was applied.",
+    )
 
 
 def _too_large(limit: int) -> ApiError:

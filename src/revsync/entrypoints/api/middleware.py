@@ -6,6 +6,7 @@ import re
 import time
 from typing import Any
 
+import msgspec
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -13,6 +14,7 @@ from revsync.ports.clock import IdSource
 
 log = structlog.get_logger("revsync.http")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_encode = msgspec.json.Encoder().encode
 
 
 class RequestContext:
@@ -40,6 +42,7 @@ class RequestContext:
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                status["started"] = True
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
@@ -49,6 +52,13 @@ class RequestContext:
 
         try:
             await self._app(scope, receive, send_with_ids)
+        except Exception:
+            # a bug: logged here with the request id bound, answered with that id, and not
+            # raised further, so that the server keeps the connection (a raise would close it)
+            log.exception("unhandled error", method=scope["method"], path=scope["path"])
+            if "started" in status:
+                raise  # part of an answer is out: nothing sensible can follow it
+            await _internal_error(send_with_ids, request_id)
         finally:
             log.info(
                 "request",
@@ -58,6 +68,29 @@ class RequestContext:
                 ms=round((time.perf_counter() - started) * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
+
+
+async def _internal_error(send: Send, request_id: str) -> None:
+    body = _encode(
+        {
+            "error": {
+                "code": "internal",
+                "message": "internal error; see the server log with this request_id",
+                "request_id": request_id,
+            }
+        }
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _accepted(value: str | None) -> str | None:
