@@ -29,6 +29,8 @@ SUPPORTED_MEDIA: Final = (MEDIA_JSON, MEDIA_BATCH, MEDIA_SINGLE, MEDIA_NDJSON)
 
 #: deepest nesting accepted inside ``data`` (objects and arrays)
 MAX_DATA_DEPTH: Final = 32
+#: an array body larger than this is cut into items by a scan that can stop early
+SCAN_BYTES: Final = 1024 * 1024
 #: digits a number in ``data`` may have before the point, and after it
 MAX_NUMBER_DIGITS: Final = 40
 _INT_LIMIT: Final = 10**MAX_NUMBER_DIGITS
@@ -104,8 +106,10 @@ def media_type(content_type: str | None) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def split_body(body: bytes, media: str) -> list[bytes]:
-    """Cut a request body into the raw bytes of each item, by media type."""
+def split_body(body: bytes, media: str, max_items: int | None = None) -> list[bytes]:
+    """Cut a request body into the raw bytes of each item, by media type. A large array is
+    cut by a scan that stops past ``max_items`` items (:class:`TooManyItems`), and that lets
+    other threads run while it works; a small one in one pass of the decoder."""
     if media == MEDIA_NDJSON:
         return _ndjson_lines(body)
     if media == MEDIA_SINGLE:
@@ -115,6 +119,8 @@ def split_body(body: bytes, media: str) -> list[bytes]:
         return [body]
     if not stripped.startswith(b"["):
         raise BodyError(Problem(Code.NOT_AN_OBJECT, "body: expected a JSON array of CloudEvents"))
+    if len(body) > SCAN_BYTES:
+        return _split_deep_array(body, max_items)
     try:
         return [bytes(raw) for raw in _raw_list_decoder.decode(body)]
     except RecursionError:
@@ -124,9 +130,10 @@ def split_body(body: bytes, media: str) -> list[bytes]:
 
 
 class TooManyItems(ValueError):
-    """The body holds more items than a request may; nothing in it is applied."""
+    """The body holds more items than a request may; nothing in it is applied. ``count`` is
+    how many it holds, or None when reading stopped past the limit."""
 
-    def __init__(self, count: int) -> None:
+    def __init__(self, count: int | None) -> None:
         super().__init__(f"{count} items")
         self.count = count
 
@@ -147,7 +154,7 @@ def decode_body(body: bytes, media: str, max_items: int) -> list[Item]:
         if len(wires) > max_items:
             raise TooManyItems(len(wires))
         return [_item(index, wire, None) for index, wire in enumerate(wires)]
-    raws = split_body(body, media)
+    raws = split_body(body, media, max_items)
     if len(raws) > max_items:
         raise TooManyItems(len(raws))
     return decode_items(raws)
@@ -339,8 +346,9 @@ def _ndjson_lines(body: bytes) -> list[bytes]:
 _STRUCTURAL = re.compile(rb'["\[\]{},\\]')
 
 
-def _split_deep_array(body: bytes) -> list[bytes]:
-    """Split a top-level JSON array into items without recursion (for pathological nesting)."""
+def _split_deep_array(body: bytes, max_items: int | None = None) -> list[bytes]:
+    """Split a top-level JSON array into items without recursion (for pathological nesting
+    and large bodies), stopping past ``max_items`` items."""
     items: list[bytes] = []
     depth = 0
     in_string = False
@@ -368,6 +376,8 @@ def _split_deep_array(body: bytes) -> list[bytes]:
         elif char == b"," and depth == 1:
             _append_item(items, body[start:pos])
             start = pos + 1
+            if max_items is not None and len(items) > max_items:
+                raise TooManyItems(None)
     raise BodyError(Problem(Code.MALFORMED_JSON, "body: malformed JSON (unterminated array)"))
 
 

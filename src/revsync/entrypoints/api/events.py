@@ -105,7 +105,8 @@ async def ingest_events(
             400, "malformed_body", f"{error.problem.message}; nothing was stored", field="body"
         ) from None
     except TooManyItems as error:
-        raise _too_many(f"{error.count} events", most) from None
+        found = f"more than {most} events" if error.count is None else f"{error.count} events"
+        raise _too_many(found, most) from None
     report = await asyncio.wrap_future(container.ingestion.submit(prepared))
     return Response(_encode(_report_body(report)), media_type="application/json")
 
