@@ -210,3 +210,28 @@ def _fingerprint(path: str, body: bytes) -> str:
         digest.update(b"\0")
     digest.update(body)
     return digest.hexdigest()
+
+
+def test_the_key_commits_with_the_effect_so_a_lost_answer_is_never_run_again(
+    api: TestClient, admin: dict[str, str], container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies after the grant committed, before its answer is stored (storing the
+    answer fails here): the key was marked in the grant's own transaction."""
+
+    def dies(*_: object) -> None:
+        raise RuntimeError("the process stops here")
+
+    monkeypatch.setattr(container.idempotency, "complete", dies)
+    crashed = grant(api, admin, "crash-1")
+    assert crashed.status_code == 500
+    monkeypatch.undo()
+    stored = _stored(container, _key_id(container, admin), "crash-1")
+    assert stored is not None and stored.state.value == "committed"
+    retry = grant(api, admin, "crash-1")
+    assert (retry.status_code, retry.json()["error"]["code"]) == (409, "idempotency.answer_lost")
+    assert balance(api, admin) == {"EUR": "100.00"}
+
+
+def _stored(container: Container, scope: str, key: str) -> Any:
+    with container.unit_of_work(write=False) as uow:
+        return uow.idempotency.get(scope, key)
