@@ -406,6 +406,7 @@ class MeterSettings(_Section):
     value: str | None = None
     filters: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
     group_by: list[str] = Field(default_factory=list)
+    allow_negative: bool = False
 
     @model_validator(mode="after")
     def _valid_meter(self) -> MeterSettings:
@@ -416,7 +417,13 @@ class MeterSettings(_Section):
         """The domain meter (raises ``ValueError`` naming the field if invalid)."""
         try:
             return new_meter(
-                self.key, self.event_type, self.aggregation, self.value, self.filters, self.group_by
+                self.key,
+                self.event_type,
+                self.aggregation,
+                self.value,
+                self.filters,
+                self.group_by,
+                allow_negative=self.allow_negative,
             )
         except InvalidField as error:
             raise ValueError(f"{error.field}: {error.reason}") from None

@@ -194,7 +194,12 @@ def test_lookup_answers_missing(path: str) -> None:
     ("aggregation", "data", "problem"),
     [
         ("sum", {"tokens": 5}, None),
-        ("sum", {"tokens": Decimal("-2.5")}, None),
+        (
+            "sum",
+            {"tokens": Decimal("-2.5")},
+            "data.tokens: -2.5 is negative, and meter 'llm_tokens' (sum) takes no negative "
+            "values (allow_negative: true accepts corrections sent as negative events)",
+        ),
         ("sum", {}, "data.tokens: missing, required by meter 'llm_tokens' (sum)"),
         (
             "sum",
@@ -251,6 +256,13 @@ def test_lookup_answers_missing(path: str) -> None:
 def test_value_problem(aggregation: str, data: dict[str, Any], problem: str | None) -> None:
     expected = None if problem is None else Problem(Code.METER_VALUE, problem)
     assert value_problem(meter(Aggregation(aggregation)), data) == expected
+
+
+def test_a_meter_that_allows_negative_values_takes_corrections() -> None:
+    corrections = new_meter("tokens", "llm", Aggregation.SUM, "v", {}, [], allow_negative=True)
+    assert value_problem(corrections, {"v": Decimal("-2.5")}) is None
+    with pytest.raises(InvalidField, match="only sum, max and latest meters"):
+        new_meter("calls", "api", Aggregation.COUNT, None, {}, [], allow_negative=True)
 
 
 def test_value_problem_reads_nested_paths() -> None:

@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from datetime import date
 
+from revsync.application.ingestion import IngestContext
 from revsync.domain.delivery import CaseKind, CaseStatus
 from revsync.domain.invoicing import TaxRates
 from revsync.ports.delivery import Case, CaseFilter
+from revsync.schemas.cloudevents_v1 import decode_items
+from tests.conftest import TEST_METERS
 from tests.scenarios.harness import Rendered, World
 from tests.scenarios.test_money import FLAT, NO_GRACE, NOVEMBER, platform_fee, totals
+from tests.support.events import encode, event
 
 FEE_TOTALS = totals("99.00", "0.00", "0.00", "99.00", "0.00", "99.00")
 
@@ -115,3 +119,99 @@ def test_a_subscription_that_fails_again_after_its_case_closed_opens_a_new_case(
     assert sorted((c.id, c.status) for c in billing_cases(w)) == sorted(
         [(first, CaseStatus.IGNORED), (second, CaseStatus.OPEN)]
     )
+
+
+# --- negative usage --------------------------------------------------------------------------
+
+TOKENS = {
+    "code": "tokens",
+    "name": "Tokens",
+    "currency": "EUR",
+    "interval": "month",
+    "charges": [
+        {
+            "key": "tokens",
+            "model": "per_unit",
+            "description": "Tokens",
+            "meter": "llm_tokens",
+            "amount": "0.001",
+        }
+    ],
+}
+PRODUCTION = {"environment": "production", "model": "m"}
+
+
+def test_a_negative_value_is_refused_at_ingest_unless_the_meter_takes_corrections(
+    world: Callable[..., World],
+) -> None:
+    w = world(plans=[TOKENS], start="2026-11-01T08:00:00Z")
+    w.customer("acme")
+    refused = w.container.ingestion.ingest(
+        decode_items(
+            [
+                encode(
+                    event(
+                        "neg-1",
+                        subject="t-acme",
+                        type="llm.completion",
+                        time="2026-11-01T07:00:00Z",
+                        data={**PRODUCTION, "tokens": -50000000},
+                    )
+                )
+            ]
+        ),
+        IngestContext("api", "test"),
+    )
+    assert (refused.accepted, [(r.code, r.reason) for r in refused.rejected]) == (
+        0,
+        [
+            (
+                "meter_value",
+                "data.tokens: -50000000 is negative, and meter 'llm_tokens' (sum) takes no "
+                "negative values (allow_negative: true accepts corrections sent as negative "
+                "events)",
+            )
+        ],
+    )
+
+
+def test_corrections_that_outweigh_the_usage_bill_zero_never_an_error(
+    world: Callable[..., World],
+) -> None:
+    meters = [{**m, "allow_negative": True} if m["key"] == "llm_tokens" else m for m in TEST_METERS]
+    w = world(plans=[TOKENS], start="2026-11-01T08:00:00Z", billing=NO_GRACE, meters=meters)
+    for name in ("acme", "beta"):
+        w.customer(name)
+        w.subscribe(f"s-{name}", name, "tokens", "2026-11-01")
+    w.at("2026-11-05T12:00:00Z").usage(
+        "t-acme", "llm.completion", "2026-11-05T10:00:00Z", {**PRODUCTION, "tokens": 1000}
+    )
+    w.usage("t-acme", "llm.completion", "2026-11-05T11:00:00Z", {**PRODUCTION, "tokens": -1500})
+    w.usage("t-beta", "llm.completion", "2026-11-05T10:00:00Z", {**PRODUCTION, "tokens": 1000})
+    w.usage("t-beta", "llm.completion", "2026-11-05T11:00:00Z", {**PRODUCTION, "tokens": -300})
+    report = w.at("2026-12-01T09:00:00Z").bill("2026-12-01")
+    assert report.errors == []
+    zero = totals("0.00", "0.00", "0.00", "0.00", "0.00", "0.00")
+    assert w.invoices("s-acme") == [
+        Rendered(
+            "arrears",
+            NOVEMBER,
+            "finalized",
+            "INV-000001",
+            (("usage:tokens:2026-11-01", "Tokens", "0", "0.001", "0.00"),),
+            (),
+            zero,
+        )
+    ]
+    seven = totals("0.70", "0.00", "0.00", "0.70", "0.00", "0.70")
+    assert w.invoices("s-beta") == [
+        Rendered(
+            "arrears",
+            NOVEMBER,
+            "finalized",
+            "INV-000002",
+            (("usage:tokens:2026-11-01", "Tokens", "700", "0.001", "0.70"),),
+            (),
+            seven,
+        )
+    ]

@@ -9,7 +9,7 @@ their dedup slots), up to the snapshot's cutoff.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -22,6 +22,8 @@ from revsync.domain.periods import day_start
 from revsync.domain.usage import digest_text, to_micros
 from revsync.ports.billing import UsageSnapshot
 from revsync.schemas.cloudevents_v1 import decode_data
+
+_ZERO = Decimal(0)
 
 ZERO = Decimal(0)
 #: event-set digests are sums of dedup slots modulo 2^64 (see revsync.domain.usage)
@@ -185,4 +187,17 @@ class Figures:
         self._zone = zone
 
     def __call__(self, request: UsageRequest) -> UsageFigure:
-        return self._figures[Need(self._customer_ids, self._zone, request)]
+        return _not_below_zero(self._figures[Need(self._customer_ids, self._zone, request)])
+
+
+def _not_below_zero(figure: UsageFigure) -> UsageFigure:
+    """Usage that nets below zero (corrections sent as negative events outweighing the usage,
+    or negative values stored before they were refused) bills as zero: nothing accepted may
+    leave a subscription unbillable."""
+    if figure.total >= 0 and all(v >= 0 for v in figure.by_dimension.values()):
+        return figure
+    return replace(
+        figure,
+        total=max(figure.total, _ZERO),
+        by_dimension={k: max(v, _ZERO) for k, v in figure.by_dimension.items()},
+    )

@@ -138,6 +138,8 @@ class Meter:
     value: str | None
     filters: tuple[tuple[str, tuple[object, ...]], ...] = ()
     group_by: tuple[str, ...] = ()
+    #: accept negative values (corrections sent as negative events); refused otherwise
+    allow_negative: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +183,7 @@ def new_meter(
     value: str | None,
     filters: Mapping[str, object | list[object]] = _NO_FILTERS,
     group_by: Sequence[str] = (),
+    allow_negative: bool = False,
 ) -> Meter:
     """A validated meter; raises ``InvalidField`` naming the field at fault."""
     if not isinstance(key, str) or not _KEY_PATTERN.fullmatch(key):
@@ -189,6 +192,8 @@ def new_meter(
         raise InvalidField("event_type", "must not be empty")
     kind = _check_aggregation(aggregation)
     _check_value(kind, value)
+    if allow_negative and kind not in _NUMERIC:
+        raise InvalidField("allow_negative", "only sum, max and latest meters read numbers")
     return Meter(
         key=key,
         event_type=event_type,
@@ -196,6 +201,7 @@ def new_meter(
         value=value,
         filters=_check_filters(filters),
         group_by=_check_group_by(group_by),
+        allow_negative=allow_negative,
     )
 
 
@@ -340,6 +346,12 @@ def value_problem(meter: Meter, data: Mapping[str, Any]) -> Problem | None:
                 Code.METER_VALUE,
                 f"{where}: {raw} is out of range for {label} (at most {MAX_INTEGER_DIGITS} "
                 f"digits before the point and {MAX_DECIMALS} after)",
+            )
+        if number < 0 and not meter.allow_negative:
+            return Problem(
+                Code.METER_VALUE,
+                f"{where}: {raw} is negative, and {label} takes no negative values "
+                "(allow_negative: true accepts corrections sent as negative events)",
             )
     if _scalar_key(raw) is _NO_KEY:
         return Problem(
