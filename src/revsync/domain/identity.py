@@ -115,6 +115,8 @@ def new_customer(
         raise InvalidField("name", "must not be empty")
     if len(name) > _MAX_NAME:
         raise InvalidField("name", f"must be at most {_MAX_NAME} characters")
+    if "\x00" in name:  # PostgreSQL stores no NUL in text
+        raise InvalidField("name", "contains a NUL character")
     if not is_currency(currency):
         raise InvalidField("currency", f"{currency!r} is not an ISO 4217 currency code")
     validate_timezone(timezone)
@@ -144,9 +146,10 @@ def _validated_refs(refs: Mapping[System, Iterable[str]]) -> tuple[ExternalRef, 
         if system not in MULTI_VALUED and len(unique) > 1:
             raise InvalidField(label, "at most one reference in this system")
         for value in unique:
-            if not value or len(value) > _MAX_REF or value != value.strip():
+            if not value or len(value) > _MAX_REF or value != value.strip() or "\x00" in value:
                 raise InvalidField(
-                    label, f"{value!r}: must be 1-{_MAX_REF} characters, no outer spaces"
+                    label,
+                    f"{value!r}: must be 1-{_MAX_REF} characters, no outer spaces, no NUL",
                 )
             result.append(ExternalRef(system, value))
     return tuple(sorted(result, key=lambda ref: (ref.system.value, ref.value)))

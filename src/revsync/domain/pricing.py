@@ -573,7 +573,8 @@ def _charge_from(item: object, path: str) -> Charge:
 def _tier_from(item: object, path: str) -> Tier:
     _check_keys(item, path, _TIER_KEYS, required=("unit_amount",))
     assert isinstance(item, Mapping)  # checked above
-    return Tier(**{k: v for k, v in item.items() if v is not None or k == "up_to"})
+    given = {k: v for k, v in item.items() if v is not None}
+    return Tier(**{"up_to": None, **given})  # no up_to: unbounded, checked with the others
 
 
 def _check_keys(

@@ -78,6 +78,8 @@ def event_problem(
             return Problem(Code.EMPTY_FIELD, f"{name}: must not be empty")
         if len(value) > MAX_ATTRIBUTE_LENGTH:
             return Problem(Code.TOO_LONG, f"{name}: longer than {MAX_ATTRIBUTE_LENGTH} characters")
+        if "\x00" in value:  # PostgreSQL stores no NUL in text
+            return Problem(Code.INVALID_VALUE, f"{name}: contains a NUL character")
     if time_us < 0:
         return Problem(Code.TIME_OUT_OF_RANGE, "time: before 1970-01-01T00:00:00Z")
     if time_us - now_us > max_future_us:

@@ -124,8 +124,12 @@ def split_body(body: bytes, media: str, max_items: int | None = None) -> list[by
     try:
         return [bytes(raw) for raw in _raw_list_decoder.decode(body)]
     except RecursionError:
-        return _split_deep_array(body)
+        return _split_deep_array(body, max_items)
     except (msgspec.DecodeError, UnicodeDecodeError):
+        pass  # a bad string (a lone surrogate, bad UTF-8) is one item's fault: cut by a scan
+    try:
+        return _split_deep_array(body, max_items)
+    except BodyError:
         raise BodyError(json_problem(body, "body")) from None
 
 

@@ -193,6 +193,18 @@ BAD_ITEMS: list[tuple[str, Any, str, str]] = [
     ),
     ("empty id", {**event("b7"), "id": ""}, "empty_field", "id: must not be empty"),
     (
+        "NUL in the subject",
+        {**event("b7n"), "subject": "tenant\u0000a"},
+        "invalid_value",
+        "subject: contains a NUL character",
+    ),
+    (
+        "lone surrogate",
+        b'{"id": "b7s\\ud800", "source": "s", "type": "t", "subject": "x", "time": "2026-11-10T10:00:00Z"}',
+        "malformed_json",
+        "event: malformed JSON",
+    ),
+    (
         "spec version",
         {**event("b8"), "specversion": "0.3"},
         "unsupported_specversion",
@@ -245,7 +257,10 @@ def test_a_bad_item_is_rejected_by_index_and_the_rest_kept(
     api: TestClient, admin: dict[str, str], label: str, item: Any, code: str, reason: str
 ) -> None:
     put_customer(api, admin, "acme", ["tenant-a"])
-    response = post(api, admin, encode([event("ok1"), item, event("ok2")]))
+    raw = item if isinstance(item, bytes) else encode(item)  # bytes: JSON as sent
+    response = post(
+        api, admin, b"[" + encode(event("ok1")) + b"," + raw + b"," + encode(event("ok2")) + b"]"
+    )
     assert response.status_code == 200
     result = response.json()
     assert result["accepted"] == 2
@@ -311,7 +326,7 @@ def test_invalid_utf8_in_an_ndjson_line_rejects_that_line(
     [
         (b'[{"id": "x",', "malformed_json", "body: malformed JSON at line 1, column 13"),
         (b'{"not": "an array"}', "not_an_object", "body: expected a JSON array of CloudEvents"),
-        (b"[\xff\xfe]", "invalid_utf8", "body: invalid UTF-8 at byte 1"),
+        (b"[\xff\xfe", "invalid_utf8", "body: invalid UTF-8 at byte 1"),
     ],
     ids=["truncated", "object for a batch", "binary"],
 )
@@ -325,6 +340,17 @@ def test_an_unreadable_body_is_400_dead_lettered_and_stores_nothing(
     assert error["message"] == f"{message}; nothing was stored"
     letters = dead_letters(api, admin)
     assert [(d["code"], d["reason"]) for d in letters] == [(code, message)]
+
+
+def test_an_array_item_of_bytes_that_are_not_utf8_is_rejected_alone(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    put_customer(api, admin, "acme", ["tenant-a"])
+    result = post(api, admin, b"[" + encode(event("ok1")) + b",\xff\xfe]").json()
+    assert result["accepted"] == 1
+    assert [(r["index"], r["code"], r["reason"]) for r in result["rejected"]] == [
+        (1, "invalid_utf8", "event: invalid UTF-8 at byte 0")
+    ]
 
 
 def test_too_many_events_is_413_and_nothing_is_applied(

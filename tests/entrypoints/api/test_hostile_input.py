@@ -117,6 +117,21 @@ def test_a_time_zone_of_a_thousand_characters_is_422(
     ]
 
 
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"name": "Be\u0000ta"}, "name"),
+        ({"external_refs": {"product": ["t-\u0000"]}}, "external_refs.product"),
+        ({"timezone": "Europe/\u0000Paris"}, "timezone"),
+    ],
+)
+def test_a_nul_character_is_refused_on_both_databases(
+    api: TestClient, admin: dict[str, str], fields: dict[str, Any], field: str
+) -> None:
+    body = {"name": "Beta", "currency": "EUR", **fields}
+    refused(api.put("/v1/customers/beta", json=body, headers=admin), 422, field)
+
+
 def test_unknown_fields_in_post_bodies_are_refused(api: TestClient, admin: dict[str, str]) -> None:
     subscribe(api, admin, "s1", "acme")
     amend = {"change": "seat_change", "effective": "2026-11-16", "seats": 3, "sets": 4}

@@ -206,15 +206,15 @@ def _put_subscription(
     subscription, created = container.subscriptions.create(
         CreateSubscription(
             subscription_id=subscription_id,
-            customer_id=str(data.get("customer_id", "")),
-            plan_code=str(data.get("plan", "")),
+            customer_id=_text(data, "customer_id"),
+            plan_code=_text(data, "plan"),
             plan_version=_int(data, "plan_version"),
             start=required_date(data, "start"),
             seats=_int(data, "seats") or 1,
             anchor=optional_date(data, "anchor"),
             trial_end=optional_date(data, "trial_end"),
             ends=optional_date(data, "ends"),
-            include_children=bool(data.get("include_children", False)),
+            include_children=_flag(data, "include_children"),
             renewal_date=optional_date(data, "renewal_date"),
             coupons=coupons,
             actor=request.state.actor,
@@ -322,6 +322,13 @@ def _int(data: dict[str, Any], name: str) -> int | None:
         raise InvalidField(name, "must be a whole number")
     if not 0 <= value <= MAX_WHOLE:
         raise InvalidField(name, f"must be between 0 and {MAX_WHOLE}")
+    return value
+
+
+def _flag(data: dict[str, Any], name: str) -> bool:
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidField(name, "expected true or false")
     return value
 
 
