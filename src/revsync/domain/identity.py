@@ -79,6 +79,10 @@ class Customer:
         return tuple(ref.value for ref in self.refs if ref.system is system)
 
 
+#: the longest IANA time zone name taken (the longest in tzdata has 32 characters)
+_MAX_ZONE = 64
+
+
 def validate_customer_id(value: str, field_name: str = "id") -> str:
     """Check a canonical id: letters, digits and ``._:@-``, at most 128 characters."""
     if not _ID_PATTERN.match(value):
@@ -91,9 +95,11 @@ def validate_customer_id(value: str, field_name: str = "id") -> str:
 
 def validate_timezone(value: str, field_name: str = "timezone") -> ZoneInfo:
     """Return the zone for an IANA name such as ``Europe/Paris``."""
+    if len(value) > _MAX_ZONE:
+        raise InvalidField(field_name, f"longer than {_MAX_ZONE} characters")
     try:
         return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name the system refuses
         raise InvalidField(field_name, f"unknown IANA time zone {value!r}") from None
 
 

@@ -106,6 +106,14 @@ def test_numbers_in_parameters_are_range_checked(
     assert response.json()["error"]["code"] == "invalid"
 
 
+def test_a_usage_query_in_a_time_zone_of_300_characters_is_422(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    params = {"meter": "api_calls", "tz": "x" * 300}
+    response = api.get("/v1/customers/acme/usage", params=params, headers=admin)
+    assert refused(response, 422, "tz") == "tz: longer than 64 characters"
+
+
 def test_a_time_zone_of_a_thousand_characters_is_422(
     api: TestClient, admin: dict[str, str]
 ) -> None:
