@@ -36,6 +36,7 @@ from revsync.application.audit import Audit
 from revsync.application.billing import Billing, BillingPolicy
 from revsync.application.cases import Cases
 from revsync.application.catalog import Catalog
+from revsync.application.corrections import UsageCorrections
 from revsync.application.credits import Credits
 from revsync.application.crm import CrmMapping, CrmPull, CrmSignals, PullReport
 from revsync.application.customers import Customers
@@ -83,6 +84,7 @@ class Container:
     operations: Operations
     reports: Reports
     idempotency: Idempotency
+    corrections: UsageCorrections
     failpoints: Failpoints = field(default_factory=Failpoints)
 
     def close(self) -> None:
@@ -363,6 +365,7 @@ def build(
         engine, max_group=settings.ingestion.group_commit_max, failpoints=failpoints
     )
     policy = IngestPolicy(max_future=timedelta(hours=settings.ingestion.max_future_hours))
+    ingestion = Ingestion(ledger, clock, meters, policy)
     return Container(
         settings=settings,
         engine=engine,
@@ -370,7 +373,8 @@ def build(
         ids=ids,
         unit_of_work=unit_of_work,
         ledger=ledger,
-        ingestion=Ingestion(ledger, clock, meters, policy),
+        ingestion=ingestion,
+        corrections=UsageCorrections(unit_of_work, clock, ids, ingestion),
         customers=Customers(unit_of_work, clock),
         api_keys=ApiKeys(
             unit_of_work, clock, ids, cache_for=timedelta(seconds=settings.auth.cache_seconds)

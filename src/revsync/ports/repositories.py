@@ -133,8 +133,17 @@ class DeadLetterStore(Protocol):
     ) -> list[StoredDeadLetter]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class VoidOutcome:
+    """What voiding a set of event keys ``(source, id)`` found."""
+
+    voided: tuple[tuple[str, str], ...]
+    already_voided: tuple[tuple[str, str], ...]
+    missing: tuple[tuple[str, str], ...]
+
+
 class UsageMaintenance(Protocol):
-    """Changes to stored usage caused by identity changes."""
+    """Changes to stored usage caused by identity changes and usage corrections."""
 
     def attach_unmapped(self, tenants: Collection[str], customer_id: str) -> int:
         """Give unmapped events of ``tenants`` to ``customer_id``; returns how many moved."""
@@ -143,6 +152,17 @@ class UsageMaintenance(Protocol):
     def clear_recheck(self, customer_id: str, from_us: int) -> None:
         """Forget a recheck marker a billing run handled (unless it moved meanwhile)."""
         ...
+
+    def void_events(
+        self, keys: Collection[tuple[str, str]], correction_id: str, now: datetime
+    ) -> VoidOutcome:
+        """Move the stored events of ``keys`` out of the usage (their dedup claims stay) and
+        mark their customers' usage for a billing recheck from the earliest of them."""
+        ...
+
+    def record_correction(
+        self, correction_id: str, reason: str, actor: str, voided: int, now: datetime
+    ) -> None: ...
 
 
 class UnitOfWork(Protocol):

@@ -37,7 +37,13 @@ ZONES = ("UTC", "Europe/Paris", "America/New_York", "Asia/Kathmandu")
 TENANTS = ("t-1", "t-2")
 UNMAPPED = "t-x"
 SOURCES = ("app://a", "app://b")
-METERS: dict[str, dict[str, Any]] = {m["key"]: m for m in TEST_METERS}
+#: the test meters, those that read numbers taking negative values too (the aggregation is
+#: what this module checks; refusing negatives is the ingestion's business)
+SIGNED_METERS = [
+    {**m, "allow_negative": True} if m["aggregation"] in ("sum", "max", "latest") else m
+    for m in TEST_METERS
+]
+METERS: dict[str, dict[str, Any]] = {m["key"]: m for m in SIGNED_METERS}
 TYPES = tuple(m["event_type"] for m in TEST_METERS)
 
 #: events are stamped in [T_MIN, T_MAX]: late (October) up to the 24 h the clock allows
@@ -458,7 +464,8 @@ def expected_ingestion(
 def fresh_api(template: Path, directory: Path) -> Iterator[tuple[TestClient, dict[str, str]]]:
     """The API over a new database copied from the template, with the clock at NOW."""
     container = build(
-        make_settings(databases.sqlite_copy(template, directory)), clock=FrozenClock(NOW)
+        make_settings(databases.sqlite_copy(template, directory), meters=SIGNED_METERS),
+        clock=FrozenClock(NOW),
     )
     try:
         key = issue_key(container, "admin")
@@ -542,7 +549,7 @@ def test_usage_matches_an_independent_computation(
 @pytest.fixture
 def settings(any_db_url: str) -> Settings:
     """The written-out cases run on SQLite and PostgreSQL (the reader's SQL differs)."""
-    return make_settings(any_db_url)
+    return make_settings(any_db_url, meters=SIGNED_METERS)
 
 
 def post(api: TestClient, key: dict[str, str], events: list[dict[str, Any]]) -> dict[str, Any]:

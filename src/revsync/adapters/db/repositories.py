@@ -36,14 +36,17 @@ from revsync.adapters.db.tables import (
     customers,
     dead_letters,
     identity_state,
+    usage_corrections,
     usage_events,
     usage_rechecks,
+    voided_events,
 )
 from revsync.application.idempotency import active_claim
 from revsync.domain.apikeys import ApiKey, Scope
 from revsync.domain.audit import AuditEntry, AuditRecord, chain_hash
 from revsync.domain.identity import Customer, ExternalRef, System
-from revsync.ports.repositories import DeadLetter, StoredDeadLetter
+from revsync.domain.usage import dedup_slot
+from revsync.ports.repositories import DeadLetter, StoredDeadLetter, VoidOutcome
 
 
 class SqlCustomerRepository:
@@ -385,8 +388,14 @@ class SqlDeadLetterStore:
         ]
 
 
+#: the columns a voided event keeps
+_VOIDED_FROM = tuple(c for c in voided_events.c if c.name in usage_events.c)
+#: dedup slots probed for a key (a collision needs a second slot once in ~10^10 pairs)
+_PROBES = 8
+
+
 class SqlUsageMaintenance:
-    """Attaches unmapped usage to customers when their tenants get mapped."""
+    """Attaches unmapped usage to customers when their tenants get mapped; voids events."""
 
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
@@ -406,6 +415,67 @@ class SqlUsageMaintenance:
         )
         self._recheck(customer_id, int(first_us))
         return result.rowcount
+
+    def void_events(
+        self, keys: Collection[tuple[str, str]], correction_id: str, now: datetime
+    ) -> VoidOutcome:
+        wanted = set(keys)
+        slots = [dedup_slot(s, e, probe) for s, e in wanted for probe in range(_PROBES)]
+        live = [
+            row
+            for row in self._conn.execute(
+                sa.select(usage_events).where(usage_events.c.dedup_slot.in_(slots))
+            )
+            if (row.source, row.event_id) in wanted
+        ]
+        gone = {
+            (row.source, row.event_id)
+            for row in self._conn.execute(
+                sa.select(voided_events.c.source, voided_events.c.event_id).where(
+                    voided_events.c.dedup_slot.in_(slots)
+                )
+            )
+            if (row.source, row.event_id) in wanted
+        }
+        found = {(row.source, row.event_id) for row in live}
+        missing = wanted - found - gone
+        if live and not missing:
+            self._conn.execute(
+                voided_events.insert(),
+                [
+                    {
+                        **{c.name: getattr(row, c.name) for c in _VOIDED_FROM},
+                        "correction_id": correction_id,
+                        "voided_at": now,
+                    }
+                    for row in live
+                ],
+            )
+            self._conn.execute(
+                usage_events.delete().where(usage_events.c.seq.in_([row.seq for row in live]))
+            )
+            earliest: dict[str, int] = {}
+            for row in live:
+                if row.customer_id is not None:
+                    earliest[row.customer_id] = min(
+                        earliest.get(row.customer_id, row.time_us), row.time_us
+                    )
+            for customer_id, from_us in earliest.items():
+                self._recheck(customer_id, from_us)
+        return VoidOutcome(
+            voided=tuple(sorted(found)) if not missing else (),
+            already_voided=tuple(sorted(gone)),
+            missing=tuple(sorted(missing)),
+        )
+
+    def record_correction(
+        self, correction_id: str, reason: str, actor: str, voided: int, now: datetime
+    ) -> None:
+        self._conn.execute(
+            usage_corrections.insert().values(
+                id=correction_id, reason=reason, actor=actor, voided=voided, created_at=now
+            )
+        )
 
     def clear_recheck(self, customer_id: str, from_us: int) -> None:
         self._conn.execute(

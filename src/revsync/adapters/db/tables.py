@@ -477,3 +477,36 @@ idempotency_keys = sa.Table(
     sa.Column("body", sa.LargeBinary, nullable=True),
     sa.Column("media_type", sa.String(100), nullable=True),
 )
+
+# Events voided by a usage correction, moved out of ``usage_events`` (so that no reader counts
+# them) with who voided them and why. Their dedup slots stay claimed here: a voided event
+# sent again is a duplicate (or a conflict), never counted anew.
+voided_events = sa.Table(
+    "voided_events",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("dedup_slot", sa.BigInteger, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("time_us", sa.BigInteger, nullable=False),
+    sa.Column("customer_id", sa.String(128), nullable=True),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("fingerprint", sa.LargeBinary(16), nullable=False),
+    sa.Column("received_us", sa.BigInteger, nullable=False),
+    sa.Column("correction_id", sa.String(64), nullable=False),
+    sa.Column("voided_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("dedup_slot"),
+)
+
+# Usage corrections: who corrected what, and why (the events they voided point here).
+usage_corrections = sa.Table(
+    "usage_corrections",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("voided", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)

@@ -30,6 +30,7 @@ from revsync.adapters.db.tables import (
     customers,
     identity_state,
     usage_events,
+    voided_events,
 )
 from revsync.adapters.failpoints import NONE, Failpoints
 from revsync.domain.identity import System
@@ -65,9 +66,17 @@ _KEY_COLUMNS = (
 _SLOTS_FROM_JSON: sa.Select[Any] = sa.select(sa.column("value")).select_from(
     sa.func.json_each(sa.bindparam("slots"))
 )
-_STORED_KEYS_PG = sa.select(*_KEY_COLUMNS).where(
-    usage_events.c.dedup_slot
-    == sa.any_(sa.bindparam("slots", type_=postgresql.ARRAY(sa.BigInteger)))
+#: the keys of voided events: their slots stay claimed (a voided event sent again is no news)
+_VOIDED_KEY_COLUMNS = (
+    voided_events.c.dedup_slot,
+    voided_events.c.source,
+    voided_events.c.event_id,
+    voided_events.c.fingerprint,
+)
+_PG_SLOTS = sa.bindparam("slots", type_=postgresql.ARRAY(sa.BigInteger))
+_STORED_KEYS_PG = sa.union_all(
+    sa.select(*_KEY_COLUMNS).where(usage_events.c.dedup_slot == sa.any_(_PG_SLOTS)),
+    sa.select(*_VOIDED_KEY_COLUMNS).where(voided_events.c.dedup_slot == sa.any_(_PG_SLOTS)),
 )
 _INSERT_PG = (
     postgresql.insert(usage_events)
@@ -85,7 +94,10 @@ def _sqlite_sql(statement: sa.ClauseElement) -> str:
 # processing halves the writer's CPU time (see docs/benchmarks.md).
 _SQLITE_VERSION = _sqlite_sql(_VERSION_QUERY)
 _SQLITE_STORED_KEYS = _sqlite_sql(
-    sa.select(*_KEY_COLUMNS).where(usage_events.c.dedup_slot.in_(_SLOTS_FROM_JSON))
+    sa.union_all(
+        sa.select(*_KEY_COLUMNS).where(usage_events.c.dedup_slot.in_(_SLOTS_FROM_JSON)),
+        sa.select(*_VOIDED_KEY_COLUMNS).where(voided_events.c.dedup_slot.in_(_SLOTS_FROM_JSON)),
+    )
 )
 _SQLITE_INSERT = _sqlite_sql(
     usage_events.insert().values({name: sa.bindparam(name) for name in _INSERT_COLUMNS})
@@ -145,7 +157,8 @@ class SqliteUsageTransaction(_UsageTransaction):
     def stored_keys(self, slots: Collection[int]) -> Mapping[int, StoredKey]:
         if not slots:
             return {}
-        rows = self._cursor.execute(_SQLITE_STORED_KEYS, (json.dumps(list(slots)),)).fetchall()
+        wanted = json.dumps(list(slots))
+        rows = self._cursor.execute(_SQLITE_STORED_KEYS, (wanted, wanted)).fetchall()
         return {slot: StoredKey(source, eid, fp) for slot, source, eid, fp in rows}
 
     def insert_events(self, rows: Sequence[EventRow]) -> Collection[int]:

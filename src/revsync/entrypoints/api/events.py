@@ -108,7 +108,7 @@ async def ingest_events(
         found = f"more than {most} events" if error.count is None else f"{error.count} events"
         raise _too_many(found, most) from None
     report = await asyncio.wrap_future(container.ingestion.submit(prepared))
-    return Response(_encode(_report_body(report)), media_type="application/json")
+    return Response(_encode(ingest_report(report)), media_type="application/json")
 
 
 #: bodies up to this size are decoded on the event loop (cheaper than a thread hop)
@@ -166,7 +166,8 @@ async def _dead_letter_body(
     await asyncio.to_thread(container.dead_letters.record, [letter])
 
 
-def _report_body(report: IngestReport) -> dict[str, Any]:
+def ingest_report(report: IngestReport) -> dict[str, Any]:
+    """An ingestion report on the wire."""
     return {
         "accepted": report.accepted,
         "duplicates": report.duplicates,

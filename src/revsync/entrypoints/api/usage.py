@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel
 
+from revsync.application.corrections import CorrectUsage
 from revsync.application.usage import UsageRequest
 from revsync.bootstrap import Container
 from revsync.domain.apikeys import ApiKey, Scope
+from revsync.domain.errors import InvalidField
 from revsync.domain.identity import validate_timezone
 from revsync.domain.metering import Window
 from revsync.domain.money import plain
-from revsync.domain.usage import open_period_start
+from revsync.domain.usage import MAX_ATTRIBUTE_LENGTH, open_period_start
 from revsync.entrypoints.api.auth import require
+from revsync.entrypoints.api.bodies import object_of, read_body
+from revsync.entrypoints.api.events import ingest_report
+from revsync.entrypoints.api.idempotency import idempotent
+from revsync.schemas.cloudevents_v1 import decode_items
 
 router = APIRouter(tags=["usage"])
 
@@ -157,3 +163,87 @@ def unmapped_usage(
         items=[UnmappedTenantOut.model_validate(t, from_attributes=True) for t in tenants],
         next_cursor=tenants[-1].subject if len(tenants) == limit else None,
     )
+
+
+# --- corrections ---------------------------------------------------------------------------
+
+_CORRECTION_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object"},
+                "example": {
+                    "reason": "the export job ran twice on 12 November",
+                    "void": [{"source": "app://exports", "id": "run-7781"}],
+                    "add": [],
+                },
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/v1/usage/corrections",
+    status_code=201,
+    summary="Correct stored usage: void events, add compensating ones (audited)",
+    openapi_extra=_CORRECTION_DOC,
+)
+async def correct_usage(
+    request: Request, key: Annotated[ApiKey, Depends(require(Scope.ADMIN))]
+) -> Response:
+    container: Container = request.app.state.container
+    body = await read_body(request, container.settings.ingestion.max_body_bytes)
+    return await idempotent(request, key, body, lambda: _correct(container, body, request))
+
+
+def _correct(container: Container, body: bytes, request: Request) -> Response:
+    data = object_of(body, {"reason", "void", "add"})
+    reason = data.get("reason", "")
+    if not isinstance(reason, str):
+        raise InvalidField("reason", "expected a string")
+    add = data.get("add", [])
+    if not isinstance(add, list):
+        raise InvalidField("add", "expected a list of CloudEvents")
+    if len(add) > container.settings.ingestion.max_batch_events:
+        raise InvalidField("add", f"at most {container.settings.ingestion.max_batch_events} events")
+    report = container.corrections.correct(
+        CorrectUsage(
+            reason=reason,
+            void=_void_keys(data.get("void", [])),
+            add=decode_items([_encode(item) for item in add]),
+            actor=request.state.actor,
+            correlation_id=request.state.correlation_id,
+        )
+    )
+    added = report.added
+    return Response(
+        _encode(
+            {
+                "id": report.id,
+                "voided": [{"source": s, "id": i} for s, i in report.voided],
+                "already_voided": [{"source": s, "id": i} for s, i in report.already_voided],
+                "added": None if added is None else ingest_report(added),
+            }
+        ),
+        status_code=201,
+        media_type="application/json",
+    )
+
+
+def _void_keys(given: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(given, list):
+        raise InvalidField("void", "expected a list of {source, id}")
+    keys = []
+    for index, item in enumerate(given):
+        if (
+            not isinstance(item, dict)
+            or set(item) != {"source", "id"}
+            or not all(
+                isinstance(v, str) and 0 < len(v) <= MAX_ATTRIBUTE_LENGTH for v in item.values()
+            )
+        ):
+            raise InvalidField(f"void.{index}", "expected {source, id}, two non-empty strings")
+        keys.append((item["source"], item["id"]))
+    return tuple(keys)
