@@ -150,3 +150,19 @@ def test_unknown_fields_in_post_bodies_are_refused(api: TestClient, admin: dict[
     assert (
         api.put("/v1/plans/team", json={**PRO, "colour": "red"}, headers=admin).status_code == 422
     )
+
+
+@pytest.mark.parametrize("path", ["/v1/customers/big", "/v1/api-keys"])
+def test_every_route_bounds_its_body(api: TestClient, admin: dict[str, str], path: str) -> None:
+    """Routes whose body the framework reads (customers, API keys) are bounded too."""
+    body = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    method = "PUT" if "customers" in path else "POST"
+    for chunked in (False, True):
+        content: Any = iter([body[:1000], body[1000:]]) if chunked else body
+        response = api.request(
+            method, path, content=content, headers={**admin, "Content-Type": "application/json"}
+        )
+        assert response.status_code == 413, response.text
+        error = response.json()["error"]
+        assert (error["code"], error["field"]) == ("body_too_large", "body")
+        assert error["request_id"] == response.headers["x-request-id"]

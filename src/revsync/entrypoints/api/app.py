@@ -12,8 +12,9 @@ from revsync.bootstrap import Container
 from revsync.domain.apikeys import ApiKey, Scope
 from revsync.entrypoints.api import admin, billing, cases, customers, events, reports, usage
 from revsync.entrypoints.api.auth import require
+from revsync.entrypoints.api.bodies import MAX_BODY
 from revsync.entrypoints.api.errors import install_error_handlers
-from revsync.entrypoints.api.middleware import RequestContext
+from revsync.entrypoints.api.middleware import BodyLimit, RequestContext
 
 
 def create_app(container: Container) -> FastAPI:
@@ -35,6 +36,8 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     for module in (events, customers, usage, billing, cases, reports, admin):
         app.include_router(module.router)
+    # inner first: the body limit runs inside the request context (it has the request id)
+    app.add_middleware(BodyLimit, limit=MAX_BODY, exempt=("/v1/events",))
     app.add_middleware(RequestContext, ids=container.ids)
 
     @app.get("/v1/openapi.json", include_in_schema=False)

@@ -70,20 +70,86 @@ class RequestContext:
             structlog.contextvars.clear_contextvars()
 
 
-async def _internal_error(send: Send, request_id: str) -> None:
-    body = _encode(
-        {
-            "error": {
-                "code": "internal",
-                "message": "internal error; see the server log with this request_id",
+class BodyLimit:
+    """Pure ASGI middleware: every request body but those of ``exempt`` paths (which bound
+    their own, e.g. ``/v1/events``) is read up to ``limit`` bytes before the route runs; a
+    longer one is answered 413 at once, so that no route reads an unbounded body."""
+
+    def __init__(self, app: ASGIApp, limit: int, exempt: tuple[str, ...] = ()) -> None:
+        self._app = app
+        self._limit = limit
+        self._exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self._exempt:
+            await self._app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self._limit:
+            await self._too_large(scope, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self._app(scope, _replay([message], receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self._limit:
+                await self._too_large(scope, send)
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = _replay([{"type": "http.request", "body": body}], receive)
+        await self._app(scope, replayed, send)
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        request_id = scope.get("state", {}).get("request_id")
+        await _error(
+            send,
+            413,
+            {
+                "code": "body_too_large",
+                "message": f"request body exceeds {self._limit} bytes",
+                "field": "body",
                 "request_id": request_id,
-            }
-        }
+            },
+        )
+
+
+def _replay(messages: list[Message], then: Receive) -> Receive:
+    """A ``receive`` that hands out ``messages``, then what the client sends next."""
+    pending = list(messages)
+
+    async def replayed() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await then()
+
+    return replayed
+
+
+async def _internal_error(send: Send, request_id: str) -> None:
+    await _error(
+        send,
+        500,
+        {
+            "code": "internal",
+            "message": "internal error; see the server log with this request_id",
+            "request_id": request_id,
+        },
     )
+
+
+async def _error(send: Send, status: int, error: dict[str, Any]) -> None:
+    body = _encode({"error": error})
     await send(
         {
             "type": "http.response.start",
-            "status": 500,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
