@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Collection
 from datetime import date
+from decimal import Decimal
 
 from revsync.application.ingestion import IngestContext
 from revsync.domain.delivery import CaseKind, CaseStatus
@@ -215,3 +217,61 @@ def test_corrections_that_outweigh_the_usage_bill_zero_never_an_error(
             seven,
         )
     ]
+
+
+PER_MODEL_PLAN = {
+    "code": "models",
+    "name": "Models",
+    "currency": "EUR",
+    "interval": "month",
+    "charges": [
+        {
+            "key": "tokens",
+            "model": "per_dimension",
+            "description": "LLM tokens",
+            "meter": "llm_tokens",
+            "dimension": "model",
+            "prices": {"large": "0.001"},
+            "default_price": "0.0001",
+        }
+    ],
+}
+
+
+def per_model_world(world: Callable[..., World], *usage: tuple[str, int]) -> World:
+    meters = [{**m, "allow_negative": True} if m["key"] == "llm_tokens" else m for m in TEST_METERS]
+    w = world(plans=[PER_MODEL_PLAN], start="2026-11-01T08:00:00Z", billing=NO_GRACE, meters=meters)
+    w.customer("acme")
+    w.subscribe("s1", "acme", "models", "2026-11-01")
+    w.at("2026-11-05T12:00:00Z")
+    for model, tokens in usage:
+        data = {"environment": "production", "model": model, "tokens": tokens}
+        w.usage("t-acme", "llm.completion", "2026-11-05T10:00:00Z", data)
+    report = w.at("2026-12-01T09:00:00Z").bill("2026-12-01")
+    assert report.errors == []
+    return w
+
+
+def lines(w: World) -> list[tuple[str, Decimal, Decimal]]:
+    ((invoice),) = w.raw_invoices("s1")
+    return [(line.key, line.quantity, line.amount) for line in invoice.lines]
+
+
+def test_a_long_dimension_value_keys_its_line_by_a_digest(world: Callable[..., World]) -> None:
+    """A 5,000-character model name (the key column holds 300 characters on PostgreSQL: the
+    whole run failed there, for every customer)."""
+    long_name = "m" * 5000
+    w = per_model_world(world, (long_name, 20000), ("small", 300))
+    digest = hashlib.sha256(long_name.encode()).hexdigest()[:32]
+    assert lines(w) == [
+        (f"usage:tokens:2026-11-01:dim:#{digest}", Decimal(20000), Decimal("2.00")),
+        ("usage:tokens:2026-11-01:dim:small", Decimal(300), Decimal("0.03")),
+    ]
+
+
+def test_a_value_whose_corrections_outweigh_its_usage_bills_zero(
+    world: Callable[..., World],
+) -> None:
+    """The others bill as usual (the values no longer disagree with the total)."""
+    w = per_model_world(world, ("large", 1000), ("large", -1500), ("small", 300))
+    assert lines(w) == [("usage:tokens:2026-11-01:dim:small", Decimal(300), Decimal("0.03"))]

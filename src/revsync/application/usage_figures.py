@@ -196,8 +196,8 @@ def _not_below_zero(figure: UsageFigure) -> UsageFigure:
     leave a subscription unbillable."""
     if figure.total >= 0 and all(v >= 0 for v in figure.by_dimension.values()):
         return figure
-    return replace(
-        figure,
-        total=max(figure.total, _ZERO),
-        by_dimension={k: max(v, _ZERO) for k, v in figure.by_dimension.items()},
-    )
+    if not figure.by_dimension:
+        return replace(figure, total=_ZERO)
+    # each value nets at zero at least, and the total is what the values then add up to
+    split = {k: max(v, _ZERO) for k, v in figure.by_dimension.items()}
+    return replace(figure, total=sum(split.values(), _ZERO), by_dimension=split)

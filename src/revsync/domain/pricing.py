@@ -78,6 +78,7 @@ Misuse
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -759,6 +760,18 @@ def _allowance(charge: Charge, total: Decimal, usage: UsageInput) -> list[Rated]
     ]
 
 
+#: the longest dimension value written into a line key as it is; a longer one by its digest
+MAX_KEYED_VALUE: Final = 64
+
+
+def dimension_part(value: str) -> str:
+    """The key part of a dimension value's line: ``dim:<value>``, or ``dim:#<digest>`` for a
+    value longer than :data:`MAX_KEYED_VALUE` characters (keys stay short and unique)."""
+    if len(value) <= MAX_KEYED_VALUE:
+        return f"dim:{value}"
+    return f"dim:#{hashlib.sha256(value.encode()).hexdigest()[:32]}"
+
+
 @_rater(ChargeModel.PER_DIMENSION)
 def _per_dimension(charge: Charge, total: Decimal, usage: UsageInput) -> list[Rated]:
     """Each dimension value's units at that value's price (or the default price)."""
@@ -790,7 +803,7 @@ def _per_dimension(charge: Charge, total: Decimal, usage: UsageInput) -> list[Ra
         label = value if value else "(none)"
         lines.append(
             Rated(
-                part=f"dim:{value}",
+                part=dimension_part(value),
                 description=f"{charge.description} — {dimension} {label}",
                 quantity=quantity,
                 unit_amount=unit,
