@@ -98,6 +98,17 @@ class ApiKeys:
         with self._uow(write=False) as uow:
             return uow.api_keys.all()
 
+    def remembered(self, presented: str) -> ApiKey | None:
+        """The key matching ``presented`` if this process checked it within the cache time,
+        else ``None`` (no I/O: callers on an event loop ask this first)."""
+        if key_prefix(presented) is None:
+            return None
+        with self._lock:
+            cached = self._cache.get(hash_key(presented))
+        if cached is not None and self._clock.now() - cached[1] < self._cache_for:
+            return cached[0]
+        return None
+
     def authenticate(self, presented: str) -> ApiKey | None:
         """The active key matching ``presented``, else ``None``."""
         if key_prefix(presented) is None:

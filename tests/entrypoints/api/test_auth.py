@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 
 from revsync.bootstrap import Container
 from revsync.entrypoints.api.app import create_app
 from tests.conftest import issue_key
+from tests.support.clock import FrozenClock
 from tests.support.events import encode, event
 
 
@@ -116,3 +119,17 @@ def test_the_openapi_document_needs_a_key_and_there_are_no_open_doc_pages(
     assert "/v1/events" in document.json()["paths"]
     for open_page in ("/docs", "/redoc", "/openapi.json"):
         assert api.get(open_page).status_code == 404
+
+
+def test_a_key_checked_lately_is_remembered_without_the_database(
+    container: Container, clock: FrozenClock
+) -> None:
+    """The API asks the cache first on the event loop and goes to the database in a thread."""
+    secret = container.api_keys.create("probe", ["read"], "test").secret
+    assert container.api_keys.remembered(secret) is None  # never checked in this process
+    checked = container.api_keys.authenticate(secret)
+    assert checked is not None
+    assert container.api_keys.remembered(secret) == checked
+    clock.advance(timedelta(seconds=container.settings.auth.cache_seconds + 1))
+    assert container.api_keys.remembered(secret) is None
+    assert container.api_keys.remembered("not-a-key") is None
