@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from revsync.adapters.db.migrate import head_revision
 from revsync.bootstrap import Container
 from revsync.entrypoints.api.app import create_app
 from tests.conftest import issue_key
@@ -18,13 +20,36 @@ def test_healthz_needs_no_key(api: TestClient) -> None:
     assert api.get("/healthz").json() == {"status": "ok", "database": "sqlite"}
 
 
+def test_readyz_says_whether_the_database_answers_at_the_expected_schema(
+    api: TestClient, container: Container
+) -> None:
+    expected = head_revision()
+    assert api.get("/readyz").json() == {
+        "status": "ready",
+        "database": "sqlite",
+        "schema_revision": expected,
+        "expected_revision": expected,
+    }
+    with container.engine.begin() as conn:  # a database one migration behind
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
+    behind = api.get("/readyz")
+    assert (behind.status_code, behind.json()["schema_revision"]) == (503, "0001")
+    container.engine.dispose()
+    Path(container.engine.url.database or "").unlink()  # the database is gone
+    for suffix in ("-wal", "-shm"):
+        Path(f"{container.engine.url.database}{suffix}").unlink(missing_ok=True)
+    Path(container.engine.url.database or "").mkdir()  # and cannot be opened as a file
+    gone = api.get("/readyz")
+    assert (gone.status_code, gone.json()["database"]) == (503, "unreachable")
+
+
 def test_every_other_route_requires_a_key(api: TestClient, container: Container) -> None:
     paths = create_app(container).openapi()["paths"]
     operations = [
         (method.upper(), path)
         for path, ops in paths.items()
         for method in ops
-        if path != "/healthz"
+        if path not in ("/healthz", "/readyz")
     ]
     assert len(operations) >= 10
     for method, template in operations:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import re
 import sqlite3
@@ -285,3 +286,25 @@ def test_cases_are_listed_shown_and_closed_from_the_command_line(
     assert "tenant-z" in open_now.output and "tenant-a" not in open_now.output
     bad = runner.invoke(app, ["cases", "list", "--kind", "nope", "-c", str(config)])
     assert (bad.exit_code, "is not one of" in bad.output) == (2, True)
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["bill"], ["cases", "list"]])
+def test_an_unreachable_database_is_one_line_and_exit_69(
+    tmp_path: Path, command: list[str]
+) -> None:
+    path = tmp_path / "revsync.yaml"
+    path.write_text("database:\n  url: postgresql://revsync:s3cret@127.0.0.1:1/nowhere\n")
+    result = runner.invoke(app, [*command, "--config", str(path)])
+    assert result.exit_code == 69, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(
+        "error: cannot reach the database postgresql://revsync:***@127.0.0.1:1/nowhere"
+    )
+    assert "s3cret" not in result.output
+
+
+def test_version_is_the_package_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"revsync {importlib.metadata.version('revsync')}"

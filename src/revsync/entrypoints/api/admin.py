@@ -8,7 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 
+from revsync.adapters.db.migrate import current_revision, head_revision
 from revsync.bootstrap import Container
 from revsync.domain.apikeys import ApiKey, Scope
 from revsync.entrypoints.api.auth import require
@@ -30,6 +32,45 @@ class Health(BaseModel):
 def healthz(request: Request) -> Health:
     container: Container = request.app.state.container
     return Health(status="ok", database=container.engine.dialect.name)
+
+
+class Readiness(BaseModel):
+    """Whether this process can serve: its database answers, at the schema it expects."""
+
+    status: str = Field(description="ready, or unavailable (answered 503)")
+    database: str = Field(description="the dialect, or unreachable")
+    schema_revision: str | None = Field(description="the database's migration revision")
+    expected_revision: str | None = Field(description="the revision this revsync ships")
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    tags=["operations"],
+    summary="Readiness: the database answers, at the schema this revsync ships (no key needed)",
+    responses={503: {"description": "Not ready; the body says why.", "model": Readiness}},
+)
+def readyz(request: Request) -> Response:
+    container: Container = request.app.state.container
+    expected = head_revision()
+    try:
+        current = current_revision(container.engine)
+    except SQLAlchemyError:
+        ready = Readiness(
+            status="unavailable",
+            database="unreachable",
+            schema_revision=None,
+            expected_revision=expected,
+        )
+        return Response(ready.model_dump_json(), 503, media_type="application/json")
+    ready = Readiness(
+        status="ready" if current == expected else "unavailable",
+        database=container.engine.dialect.name,
+        schema_revision=current,
+        expected_revision=expected,
+    )
+    status = 200 if current == expected else 503
+    return Response(ready.model_dump_json(), status, media_type="application/json")
 
 
 class ApiKeyIn(BaseModel):

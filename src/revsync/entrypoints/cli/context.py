@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
 
 from revsync.bootstrap import Container, build
 from revsync.config import ConfigError, Settings, config_path, load_settings
@@ -63,6 +65,27 @@ def settings_from(config: Path | None) -> Settings:
         raise typer.Exit(2) from None
 
 
+#: the exit status of a command whose database, ERP or CRM cannot be reached (EX_UNAVAILABLE)
+UNAVAILABLE = 69
+
+
+@contextmanager
+def reachable_database(url: str) -> Iterator[None]:
+    """Turn a database that cannot be reached into one line naming it and exit status 69."""
+    try:
+        yield
+    except sa_exc.OperationalError as error:
+        where = make_url(url).render_as_string(hide_password=True)
+        detail = str(error.orig).strip().splitlines()[0] if error.orig is not None else ""
+        err_console.print(
+            f"[red]error[/red]: cannot reach the database {where}"
+            + (f" ({detail})" if detail else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(UNAVAILABLE) from None
+
+
 @contextmanager
 def container_for(config: Path | None) -> Iterator[Container]:
     """A wired container for one command; domain errors exit with status 1 and the reason."""
@@ -72,7 +95,8 @@ def container_for(config: Path | None) -> Iterator[Container]:
     )
     container = build(settings, clock=_injected.clock)
     try:
-        yield container
+        with reachable_database(settings.database.url):
+            yield container
     except DomainError as error:
         err_console.print(f"[red]error[/red]: {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None

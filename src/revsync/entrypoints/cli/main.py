@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from revsync import __version__
 from revsync.adapters.db.migrate import current_revision, head_revision, upgrade
 from revsync.bootstrap import apply_configuration
 from revsync.config import CONFIG_ENV, DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, config_path
@@ -21,6 +22,7 @@ from revsync.entrypoints.cli.context import (
     console,
     container_for,
     err_console,
+    reachable_database,
     settings_from,
 )
 from revsync.entrypoints.cli.crm import crm_app
@@ -39,6 +41,24 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys (stored hashed; shown once).", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        console.print(f"revsync {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """revsync: usage in, invoices to the ERP, signals to the CRM."""
+
+
 app.add_typer(db_app, name="db")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
@@ -227,7 +247,8 @@ def serve(
     settings = settings_from(path)
     if path is not None:  # worker processes read the same file
         os.environ[CONFIG_ENV] = str(path.resolve())
-    run(settings, host=host, port=port, workers=workers, with_worker=with_worker)
+    with reachable_database(settings.database.url):
+        run(settings, host=host, port=port, workers=workers, with_worker=with_worker)
 
 
 @app.command()
@@ -241,7 +262,9 @@ def worker(
     retries with backoff, circuit breakers, exception cases for what cannot be delivered."""
     from revsync.entrypoints.workers.relay import run_worker
 
-    run_worker(settings_from(config), owner)
+    settings = settings_from(config)
+    with reachable_database(settings.database.url):
+        run_worker(settings, owner)
 
 
 @app.command()
