@@ -94,3 +94,19 @@ def test_a_missing_erp_password_is_a_configuration_error(
     result = runner.invoke(app, ["erp", "provision", "--config", str(config)])
     assert result.exit_code == 2
     assert "erp.password_env: REVSYNC_CLI_ERP_PASSWORD is not set" in result.output
+
+
+@pytest.mark.parametrize("command", [["erp", "sync"], ["erp", "provision"]])
+def test_an_unreachable_erp_is_one_line_and_exit_69(
+    config: Path,
+    blank_tryton: tryton.TrytonServer,
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:
+    monkeypatch.setenv("REVSYNC_CLI_ERP_PASSWORD", tryton.ADMIN_PASSWORD)
+    blank_tryton.stop()  # the ERP is down
+    result = runner.invoke(app, [*command, "--config", str(config)])
+    assert result.exit_code == 69, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith(f"error: cannot reach the ERP at {blank_tryton.url}")

@@ -19,6 +19,8 @@ from revsync.config import ConfigError, Settings, config_path, load_settings
 from revsync.domain.errors import DomainError
 from revsync.observability.logging import configure_logging
 from revsync.ports.clock import Clock
+from revsync.ports.crm import CrmUnavailable
+from revsync.ports.erp import ErpUnavailable
 
 console = Console()
 err_console = Console(stderr=True)
@@ -97,6 +99,18 @@ def container_for(config: Path | None) -> Iterator[Container]:
     try:
         with reachable_database(settings.database.url):
             yield container
+    except (ErpUnavailable, CrmUnavailable) as error:
+        system, url = (
+            ("ERP", settings.erp.url)
+            if isinstance(error, ErpUnavailable)
+            else ("CRM", settings.crm.url)
+        )
+        err_console.print(
+            f"[red]error[/red]: cannot reach the {system} at {url}: {error}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(UNAVAILABLE) from None
     except DomainError as error:
         err_console.print(f"[red]error[/red]: {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None

@@ -18,18 +18,21 @@ from typing import Any
 import httpx
 import msgspec
 
+from revsync.ports.erp import ErpUnavailable
+
 
 class TrytonError(Exception):
     """A call failed; subclasses say how."""
 
 
-class TrytonUnavailable(TrytonError):
+class TrytonUnavailable(TrytonError, ErpUnavailable):
     """The server could not be reached, or gave no usable answer. ``sent`` tells whether the
-    request may have reached it (a lost answer), which makes a write's outcome unknown."""
+    request may have reached it (a lost answer), which makes a write's outcome unknown. It is
+    the port's :class:`ErpUnavailable` too, for callers of the client outside the adapter
+    (provisioning)."""
 
     def __init__(self, message: str, *, sent: bool) -> None:
-        super().__init__(message)
-        self.sent = sent
+        super().__init__(message, sent=sent)
 
 
 class TrytonAuthError(TrytonError):
