@@ -10,8 +10,10 @@ import os
 import socket
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from revsync.adapters.clock import RandomIds, SystemClock
 from revsync.adapters.connectors.crm.destination import CRM_KINDS, CrmDestination
@@ -23,6 +25,7 @@ from revsync.adapters.connectors.erp.tryton import TrytonErp
 from revsync.adapters.connectors.urls import UnsafeUrl, check_destination
 from revsync.adapters.connectors.webhook import WebhookDestination
 from revsync.adapters.db.engine import create_db_engine
+from revsync.adapters.db.migrate import current_revision, head_revision
 from revsync.adapters.db.repositories import SqlUnitOfWork
 from revsync.adapters.db.usage_ledger import SqlUsageLedger
 from revsync.adapters.db.usage_reader import SqlUsageReader
@@ -60,6 +63,14 @@ ERP_DESTINATION = "erp"
 CRM_DESTINATION = "crm"
 
 
+class SchemaState(NamedTuple):
+    """The database as readiness sees it."""
+
+    reachable: bool
+    current: str | None
+    expected: str | None
+
+
 @dataclass
 class Container:
     """The wired application: settings, storage and the services entry points use."""
@@ -91,6 +102,15 @@ class Container:
         """Flush pending writes and release connections."""
         self.ledger.close()
         self.engine.dispose()
+
+    def schema_state(self) -> SchemaState:
+        """Whether the database answers, at which migration revision, and the one this
+        revsync ships."""
+        try:
+            current = current_revision(self.engine)
+        except SQLAlchemyError:
+            return SchemaState(False, None, head_revision())
+        return SchemaState(True, current, head_revision())
 
     def relay(self, owner: str | None = None) -> Relay:
         """A relay for the configured destinations (make it in the event loop that runs it:

@@ -8,9 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import SQLAlchemyError
 
-from revsync.adapters.db.migrate import current_revision, head_revision
 from revsync.bootstrap import Container
 from revsync.domain.apikeys import ApiKey, Scope
 from revsync.entrypoints.api.auth import require
@@ -52,25 +50,15 @@ class Readiness(BaseModel):
 )
 def readyz(request: Request) -> Response:
     container: Container = request.app.state.container
-    expected = head_revision()
-    try:
-        current = current_revision(container.engine)
-    except SQLAlchemyError:
-        ready = Readiness(
-            status="unavailable",
-            database="unreachable",
-            schema_revision=None,
-            expected_revision=expected,
-        )
-        return Response(ready.model_dump_json(), 503, media_type="application/json")
-    ready = Readiness(
-        status="ready" if current == expected else "unavailable",
-        database=container.engine.dialect.name,
-        schema_revision=current,
-        expected_revision=expected,
+    state = container.schema_state()
+    ready = state.reachable and state.current == state.expected
+    body = Readiness(
+        status="ready" if ready else "unavailable",
+        database=container.engine.dialect.name if state.reachable else "unreachable",
+        schema_revision=state.current,
+        expected_revision=state.expected,
     )
-    status = 200 if current == expected else 503
-    return Response(ready.model_dump_json(), status, media_type="application/json")
+    return Response(body.model_dump_json(), 200 if ready else 503, media_type="application/json")
 
 
 class ApiKeyIn(BaseModel):
