@@ -3,6 +3,7 @@ an attempt makes of a message, and idempotency keys."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -75,6 +76,53 @@ def test_a_retriable_failure_is_retried_until_the_attempts_or_the_age_run_out() 
     old = message(2, created=T0 - timedelta(hours=72))
     too_old = decide(old, failure, POLICY, T0, jitter=0.0)
     assert too_old.error is not None and "past the maximum age (72 h)" in too_old.error
+
+
+@given(
+    outage=st.integers(0, 10_000),
+    budget_spent=st.integers(1, 5),
+    jitter=st.floats(0, 1, exclude_max=True),
+)
+def test_an_unavailable_destination_never_spends_the_budget_within_the_maximum_age(
+    outage: int, budget_spent: int, jitter: float
+) -> None:
+    """However many attempts found the destination away, and however much of the budget
+    other failures spent, the message waits while it is younger than the maximum age."""
+    away = Attempt.failed(ErrorClass.UNAVAILABLE, "ConnectError")
+    held = replace(message(budget_spent), outage_attempts=outage, outage_since=T0)
+    now = T0 + timedelta(hours=1)
+    decision = decide(held, away, POLICY, now, jitter)
+    assert decision.status is MessageStatus.PENDING
+    assert not decision.spends_attempt
+    assert decision.unavailable_since == T0
+    # the backoff grows with the outage, capped by the policy's longest delay
+    assert decision.next_attempt_at == now + timedelta(seconds=POLICY.delay(outage + 1, jitter))
+    assert decision.next_attempt_at - now <= timedelta(seconds=60)
+
+
+def test_an_outage_past_the_maximum_age_fails_for_the_destination() -> None:
+    away = Attempt.failed(ErrorClass.UNAVAILABLE, "HTTP 503", status_code=503)
+    first = decide(message(1), away, POLICY, T0, 0.0)
+    assert (first.status, first.unavailable_since, first.spends_attempt) == (
+        MessageStatus.PENDING,
+        T0,
+        False,
+    )
+    old = replace(
+        message(1, created=T0 - timedelta(hours=72)),
+        outage_attempts=400,
+        outage_since=T0 - timedelta(hours=71),
+    )
+    ended = decide(old, away, POLICY, T0, 0.0)
+    assert ended.status is MessageStatus.FAILED and ended.outage
+    assert ended.error == (
+        "gave up: the destination has been unavailable since 2026-11-24T13:00:00+00:00 and the "
+        "next attempt would be past the maximum age (72 h); last error: unavailable: HTTP 503: "
+        "HTTP 503"
+    )
+    # any answer ends the outage: a refusal is the message's own case
+    refused = decide(old, Attempt.failed(ErrorClass.FATAL, "no"), POLICY, T0, 0.0)
+    assert refused.status is MessageStatus.FAILED and not refused.outage
 
 
 def test_refused_skipped_and_delivered_attempts() -> None:

@@ -62,7 +62,7 @@ class Cases:
         with self._uow() as uow:
             case = self._case(uow, case_id)
             billing = case.kind is CaseKind.BILLING
-            if not billing and (case.kind is not CaseKind.DELIVERY or case.message_id is None):
+            if not billing and not _holds_messages(case):
                 raise InvalidField("case", f"a {case.kind.value} case has no message to retry")
             if case.status is not CaseStatus.OPEN:
                 raise InvalidField(
@@ -107,7 +107,6 @@ class Cases:
                 chosen = [self._case(uow, selection.case_id)]
             else:
                 where = CaseFilter(
-                    kind=CaseKind.DELIVERY,
                     destination=selection.destination,
                     since=selection.since,
                     until=selection.until,
@@ -116,9 +115,7 @@ class Cases:
             chosen = [
                 c
                 for c in chosen
-                if c.kind is CaseKind.DELIVERY
-                and c.message_id is not None
-                and c.status in (CaseStatus.OPEN, CaseStatus.IGNORED)
+                if _holds_messages(c) and c.status in (CaseStatus.OPEN, CaseStatus.IGNORED)
             ]
             for case in chosen:
                 self._requeue(uow, case, actor, "case.replayed", reason)
@@ -151,8 +148,7 @@ class Cases:
                 raise InvalidField("status", "the case's message is being retried; wait for it")
             now = self._clock.now()
             uow.cases.set_status(case.id, status, now, by=actor, reason=reason)
-            if case.message_id is not None:
-                uow.outbox.close([case.message_id], message_status)
+            uow.outbox.close(_messages(uow, case), message_status)
             self._audit(uow, case, actor, f"case.{status.value}", status, reason, now)
             uow.commit()
             return self._case(uow, case_id)
@@ -167,9 +163,8 @@ class Cases:
         *,
         approved_by: str | None = None,
     ) -> None:
-        assert case.message_id is not None
         now = self._clock.now()
-        uow.outbox.requeue([case.message_id], now, approved_by=approved_by)
+        uow.outbox.requeue(_messages(uow, case), now, approved_by=approved_by)
         uow.cases.set_status(case.id, CaseStatus.RETRYING, now, reason=reason or None)
         self._audit(uow, case, actor, action, CaseStatus.RETRYING, reason, now)
 
@@ -201,6 +196,22 @@ class Cases:
         if case is None:
             raise NotFound("case", case_id)
         return case
+
+
+def _holds_messages(case: Case) -> bool:
+    """A delivery case holds its message; an outage case the messages of its destination that
+    stayed away past the maximum age."""
+    return case.kind is CaseKind.OUTAGE or (
+        case.kind is CaseKind.DELIVERY and case.message_id is not None
+    )
+
+
+def _messages(uow: UnitOfWork, case: Case) -> list[int]:
+    """The messages a case holds and that are not done yet."""
+    held = uow.outbox.of_case(case.id)
+    if case.message_id is not None and case.message_id not in held:
+        held.append(case.message_id)  # (a case of a message is its holder, linked or not)
+    return held
 
 
 def _all(uow: UnitOfWork, where: CaseFilter) -> list[Case]:

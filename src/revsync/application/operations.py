@@ -4,7 +4,7 @@ refused inputs — read in one transaction, for the metrics endpoint and the das
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from revsync.domain.delivery import Circuit, MessageStatus
@@ -23,6 +23,8 @@ class DestinationHealth:
     oldest_pending_seconds: float
     circuit: Circuit
     attempts: dict[str, int]  # outcome → attempts that ended so
+    #: case id → messages waiting behind a failed message that case holds (order keeps them)
+    held: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class Operations:
         with self._uow(write=False) as uow:
             stats = uow.outbox.stats()
             attempts = uow.outbox.attempt_counts()
+            held = uow.outbox.held()
             circuits = uow.circuits.all()
             cases = uow.cases.open_counts()
             letters = uow.dead_letters.counts()
@@ -65,6 +68,7 @@ class Operations:
                     stats.get(n),
                     circuits.get(n) or Circuit(n),
                     {o: c for (d, o), c in attempts.items() if d == n},
+                    {c or "": k for (d, c), k in held.items() if d == n},
                     now,
                 )
                 for n in names
@@ -79,6 +83,7 @@ def _destination(
     stats: DestinationStats | None,
     circuit: Circuit,
     attempts: dict[str, int],
+    held: dict[str, int],
     now: datetime,
 ) -> DestinationHealth:
     by_status = dict.fromkeys((s.value for s in MessageStatus), 0)
@@ -87,5 +92,7 @@ def _destination(
         by_status.update(stats.by_status)
         if stats.oldest_pending_at is not None:
             oldest = max(0.0, (now - stats.oldest_pending_at).total_seconds())
-    outcomes = dict.fromkeys(("delivered", "found", "retriable", "fatal", "skippable"), 0)
-    return DestinationHealth(name, by_status, oldest, circuit, {**outcomes, **attempts})
+    outcomes = dict.fromkeys(
+        ("delivered", "found", "unavailable", "retriable", "fatal", "skippable"), 0
+    )
+    return DestinationHealth(name, by_status, oldest, circuit, {**outcomes, **attempts}, held)

@@ -60,7 +60,9 @@ TERMINAL = frozenset(
 class ErrorClass(StrEnum):
     """How a failed attempt is treated."""
 
-    RETRIABLE = "retriable"  # 429, 5xx, timeouts, resets: try again later
+    UNAVAILABLE = "unavailable"  # the destination is not answering (refused connection,
+    # timeout, reset, 429, 502 / 503 / 504): try again later, without spending the budget
+    RETRIABLE = "retriable"  # it answered with a transient error (500…): try again later
     FATAL = "fatal"  # validation, auth, business refusal: an operator must look
     SKIPPABLE = "skippable"  # the destination does not want this message: drop it, recorded
 
@@ -84,6 +86,8 @@ class OutboundMessage:
     round_attempts: int = 1  # attempts of this round (a retry from a case starts a new one)
     round_started_at: datetime | None = None
     approved_by: str | None = None  # an operator let it past the destination's hold
+    outage_attempts: int = 0  # consecutive earlier attempts that found the destination away
+    outage_since: datetime | None = None  # when the first of them ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,11 +176,18 @@ class Decision:
     status: MessageStatus
     next_attempt_at: datetime | None = None
     error: str | None = None  # for a failed message: why it was given up
+    spends_attempt: bool = True  # the attempt counts against the policy's attempts
+    unavailable_since: datetime | None = None  # the destination has not answered since
 
     @property
     def opens_case(self) -> bool:
         """The message failed: an exception case must hold it."""
         return self.status is MessageStatus.FAILED
+
+    @property
+    def outage(self) -> bool:
+        """The destination did not answer: the case, if any, is the destination's."""
+        return self.unavailable_since is not None
 
 
 def decide(
@@ -191,14 +202,45 @@ def decide(
         return Decision(MessageStatus.SKIPPED, error=described)
     if attempt.error_class is ErrorClass.FATAL:
         return Decision(MessageStatus.FAILED, error=f"refused: {described}")
+    started = message.round_started_at or message.created_at
+    if attempt.error_class is ErrorClass.UNAVAILABLE:
+        return _away(message, attempt, policy, now, jitter, started, described)
     next_at = now + timedelta(
         seconds=policy.delay(message.round_attempts, jitter, attempt.retry_after)
     )
-    started = message.round_started_at or message.created_at
     given_up = policy.gives_up(message.round_attempts, started, next_at)
     if given_up is not None:
         return Decision(MessageStatus.FAILED, error=f"gave up: {given_up}; last error: {described}")
     return Decision(MessageStatus.PENDING, next_at, described)
+
+
+def _away(
+    message: OutboundMessage,
+    attempt: Attempt,
+    policy: RetryPolicy,
+    now: datetime,
+    jitter: float,
+    started: datetime,
+    described: str,
+) -> Decision:
+    """The destination did not answer: the attempt spends nothing of the budget; the backoff
+    grows with the outage (up to the policy's longest delay) and only the maximum age ends it,
+    in the destination's outage case."""
+    since = message.outage_since or now
+    delay = policy.delay(message.outage_attempts + 1, jitter, attempt.retry_after)
+    next_at = now + timedelta(seconds=delay)
+    if next_at - started > policy.max_age:
+        error = (
+            f"gave up: the destination has been unavailable since {since.isoformat()} and the "
+            f"next attempt would be past the maximum age ({_hours(policy.max_age)}); "
+            f"last error: {described}"
+        )
+        return Decision(
+            MessageStatus.FAILED, error=error, spends_attempt=False, unavailable_since=since
+        )
+    return Decision(
+        MessageStatus.PENDING, next_at, described, spends_attempt=False, unavailable_since=since
+    )
 
 
 def describe(attempt: Attempt) -> str:
@@ -206,6 +248,10 @@ def describe(attempt: Attempt) -> str:
     status = f"HTTP {attempt.status_code}: " if attempt.status_code is not None else ""
     lost = " (response lost: it may have arrived)" if attempt.ambiguous else ""
     return f"{attempt.error_class or 'ok'}: {status}{attempt.reason}{lost}"
+
+
+#: failures a circuit counts against its destination
+_COUNTED = frozenset({ErrorClass.RETRIABLE, ErrorClass.UNAVAILABLE})
 
 
 class CircuitState(StrEnum):
@@ -244,9 +290,9 @@ class Circuit:
         return 1
 
     def record(self, attempt: Attempt, now: datetime, policy: CircuitPolicy) -> Circuit:
-        """The circuit after an attempt. Only retriable failures count against a destination;
-        any answer that is not one (delivered, refused, skipped) shows it is up."""
-        if attempt.delivered or attempt.error_class is not ErrorClass.RETRIABLE:
+        """The circuit after an attempt. Only retriable and unavailable failures count against
+        a destination; any other answer (delivered, refused, skipped) shows it is up."""
+        if attempt.delivered or attempt.error_class not in _COUNTED:
             return replace(self, state=CircuitState.CLOSED, failures=0, opened_at=None)
         failures = self.failures + 1
         probing = self.state is not CircuitState.CLOSED
@@ -265,6 +311,7 @@ class CaseKind(StrEnum):
     DELIVERY = "delivery"  # a message that could not be delivered
     UNMAPPED_USAGE = "unmapped_usage"  # usage of a product tenant no customer owns
     BILLING = "billing"  # a subscription a billing run could not bill
+    OUTAGE = "outage"  # a destination unavailable past the maximum age (holds its messages)
 
 
 class CaseStatus(StrEnum):

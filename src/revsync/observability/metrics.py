@@ -41,14 +41,20 @@ class HealthCollector(Collector):
         )
         failures = GaugeMetricFamily(
             "revsync_outbox_circuit_failures",
-            "Consecutive retriable failures counted by the destination's circuit.",
+            "Consecutive retriable or unavailable failures counted by the destination's circuit.",
             labels=["destination"],
         )
         attempts = GaugeMetricFamily(
             "revsync_outbox_attempts",
-            "Delivery attempts by how they ended (delivered, found by key, retriable, fatal, "
-            "skippable), since the database was created.",
+            "Delivery attempts by how they ended (delivered, found by key, unavailable, "
+            "retriable, fatal, skippable), since the database was created.",
             labels=["destination", "outcome"],
+        )
+        held = GaugeMetricFamily(
+            "revsync_outbox_held_messages",
+            "Messages waiting behind a failed message of their aggregate, by the exception case "
+            "holding it (order keeps them until the case is settled).",
+            labels=["destination", "case"],
         )
         for destination in health.destinations:
             for outcome, count in sorted(destination.attempts.items()):
@@ -60,6 +66,8 @@ class HealthCollector(Collector):
                 current = 1.0 if destination.circuit.state is state else 0.0
                 circuit.add_metric([destination.name, state.value], current)
             failures.add_metric([destination.name], destination.circuit.failures)
+            for case_id, count in sorted(destination.held.items()):
+                held.add_metric([destination.name, case_id], count)
         cases = GaugeMetricFamily(
             "revsync_cases_open", "Open (or retrying) exception cases by kind.", labels=["kind"]
         )
@@ -70,7 +78,7 @@ class HealthCollector(Collector):
         )
         for channel, count in sorted(health.dead_letters.items()):
             letters.add_metric([channel], count)
-        yield from (messages, attempts, oldest, circuit, failures, cases, letters)
+        yield from (messages, attempts, oldest, circuit, failures, held, cases, letters)
 
 
 def render(read: Callable[[], Health]) -> bytes:

@@ -24,10 +24,18 @@ class CrmUnavailable(Exception):
     ``retry_after`` (seconds) when the CRM said how long to wait; ``sent`` tells whether the
     request may have arrived."""
 
-    def __init__(self, message: str, *, sent: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        sent: bool,
+        retry_after: float | None = None,
+        outage: bool = True,
+    ) -> None:
         super().__init__(message)
         self.sent = sent
         self.retry_after = retry_after
+        self.outage = outage  # False: it answered with a transient failure of this request
 
 
 class OwnershipViolation(CrmRefused):

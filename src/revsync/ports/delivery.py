@@ -156,6 +156,15 @@ class OutboxRepository(Protocol):
         """Ids of delivered messages (of a destination, created in a time range)."""
         ...
 
+    def of_case(self, case_id: str) -> list[int]:
+        """Ids of the messages a case holds that are not done yet."""
+        ...
+
+    def held(self) -> dict[tuple[str, str | None], int]:
+        """Messages waiting behind a failed message of their (destination, aggregate):
+        (destination, id of the case holding that message) → count."""
+        ...
+
 
 class CircuitRepository(Protocol):
     """The destinations' circuits."""
@@ -208,6 +217,16 @@ class CaseRepository(Protocol):
     def get(self, case_id: str) -> Case | None: ...
 
     def of_message(self, message_id: int) -> Case | None: ...
+
+    def open_outage(self, case: Case, message_ids: Sequence[int]) -> Case:
+        """Open the destination's outage case (or add to the one open) and let it hold the
+        messages."""
+        ...
+
+    def settle_held(self, message_ids: Sequence[int], now: datetime, by: str) -> list[str]:
+        """Resolve the retrying cases holding these messages once none of their messages is
+        left to deliver; returns their ids."""
+        ...
 
     def page(self, where: CaseFilter, *, after: str | None, limit: int) -> list[Case]: ...
 

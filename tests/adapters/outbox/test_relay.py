@@ -122,7 +122,7 @@ def test_retry_after_is_honoured(make: Callable[..., Container], target: FaultSe
     target.script(Fault("503", retry_after=1))
     enqueue(container, [("customer:a", "doc-1")])
     deliver_until(container, lambda: settled(container))
-    assert attempts(container, "doc-1") == [("retriable", 503), ("delivered", 201)]
+    assert attempts(container, "doc-1") == [("unavailable", 503), ("delivered", 201)]
     a = outbox_attempts.c
     with container.engine.connect() as conn:
         (first_end, second_start) = conn.execute(
@@ -145,7 +145,7 @@ def test_after_a_lost_answer_the_key_is_looked_up_before_sending_again(
     # committed by the lost attempt: found by its key; otherwise sent again — once either way
     assert target.commits() == {key: 1}
     second = "found" if fault.kind == "commit_then_drop" else "delivered"
-    assert [o for o, _ in attempts(container, "doc-1")] == ["retriable", second]
+    assert [o for o, _ in attempts(container, "doc-1")] == ["unavailable", second]
     assert target.stats()["lookups"] == 1
 
 
@@ -195,14 +195,15 @@ def test_exhausted_retries_open_a_case_that_a_retry_then_closes(
             target, retry={"base_seconds": 0.01, "max_delay_seconds": 0.02, "max_attempts": 3}
         )
     )
-    target.script(Fault("500"), Fault("503"), Fault("429"))
+    # a 503 and a 429 say the destination is away: they spend nothing; three 500s do
+    target.script(Fault("500"), Fault("503"), Fault("500"), Fault("429"), Fault("500"))
     [key] = enqueue(container, [("customer:a", "doc-1")])
     deliver_until(container, lambda: settled(container))
     assert statuses(container) == {"doc-1": "failed"}
     [case] = container.cases.find(CaseFilter(), after=None, limit=10)
     assert case.last_error is not None
     assert case.last_error.startswith("gave up: 3 attempts made (the policy allows 3)")
-    assert "HTTP 429" in case.last_error
+    assert "HTTP 500" in case.last_error
     container.cases.retry(case.id, "ops", "the books are back")
     assert container.cases.show(case.id).case.status is CaseStatus.RETRYING
     deliver_until(container, lambda: settled(container))
@@ -210,7 +211,9 @@ def test_exhausted_retries_open_a_case_that_a_retry_then_closes(
     assert (closed.case.status, closed.case.closed_by) == (CaseStatus.RESOLVED, "relay:test-relay")
     assert [a.outcome for a in closed.attempts] == [
         "retriable",
+        "unavailable",
         "retriable",
+        "unavailable",
         "retriable",
         "delivered",
     ]

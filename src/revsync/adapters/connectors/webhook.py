@@ -30,7 +30,10 @@ from revsync.domain.delivery import Attempt, ErrorClass, OutboundMessage
 from revsync.ports.clock import Clock
 
 _encode = msgspec.json.Encoder(decimal_format="string").encode
-_RETRIABLE = frozenset({408, 425, 429})
+#: answers that say the receiver is away or busy (its outage, not this message's fault)
+_UNAVAILABLE = frozenset({408, 429, 502, 503, 504})
+#: other answers worth another try
+_RETRIABLE = frozenset({425})
 
 
 class WebhookDestination:
@@ -102,13 +105,15 @@ class WebhookDestination:
         except UnsafeUrl as error:
             return Attempt.failed(ErrorClass.FATAL, f"unsafe lookup URL: {error}")
         except httpx.TransportError as error:
-            return Attempt.failed(ErrorClass.RETRIABLE, f"lookup failed: {_name(error)}")
+            return Attempt.failed(ErrorClass.UNAVAILABLE, f"lookup failed: {_name(error)}")
         if response.status_code == 404:
             return None
         if response.is_success:
             return Attempt.ok(_remote_id(response), found_by_key=True)
         return Attempt.failed(
-            ErrorClass.RETRIABLE,
+            ErrorClass.UNAVAILABLE
+            if response.status_code in _UNAVAILABLE
+            else ErrorClass.RETRIABLE,
             f"lookup answered {response.status_code}",
             status_code=response.status_code,
         )
@@ -129,9 +134,9 @@ class WebhookDestination:
         reason = f"{response.reason_phrase or 'error'}{_excerpt(response)}"
         if code == 410:
             return Attempt.failed(ErrorClass.SKIPPABLE, reason, status_code=code)
-        if code in _RETRIABLE or code >= 500:
+        if code in _UNAVAILABLE or code in _RETRIABLE or code >= 500:
             return Attempt.failed(
-                ErrorClass.RETRIABLE,
+                ErrorClass.UNAVAILABLE if code in _UNAVAILABLE else ErrorClass.RETRIABLE,
                 reason,
                 status_code=code,
                 retry_after=self._retry_after(response.headers.get("retry-after")),
@@ -156,7 +161,7 @@ def _transport_failure(error: httpx.TransportError) -> Attempt:
     """A failure before any answer. Nothing was sent when the connection could not be made;
     otherwise the request may have arrived and its answer was lost."""
     sent = not isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-    return Attempt.failed(ErrorClass.RETRIABLE, _name(error), ambiguous=sent)
+    return Attempt.failed(ErrorClass.UNAVAILABLE, _name(error), ambiguous=sent)
 
 
 def _name(error: Exception) -> str:

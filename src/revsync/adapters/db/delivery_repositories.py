@@ -22,6 +22,7 @@ from revsync.adapters.db.tables import (
 )
 from revsync.domain.delivery import (
     CLOSED_CASES,
+    TERMINAL,
     CaseKind,
     CaseStatus,
     Circuit,
@@ -180,6 +181,13 @@ class SqlOutboxRepository:
                 unsure=sa.bindparam("new_unsure"),
                 last_error=sa.bindparam("error"),
                 next_attempt_at=sa.func.coalesce(sa.bindparam("next_at"), m.next_attempt_at),
+                # an attempt that found the destination away gives its budget back
+                round_attempts=m.round_attempts - sa.bindparam("refund", type_=sa.Integer),
+                outage_attempts=sa.case(
+                    (sa.bindparam("away", type_=sa.Boolean), m.outage_attempts + 1),
+                    else_=sa.literal(0),
+                ),
+                outage_since=sa.bindparam("away_since"),
                 delivered_at=sa.bindparam("delivered"),
                 remote_id=sa.func.coalesce(sa.bindparam("remote"), m.remote_id),
             )
@@ -248,6 +256,8 @@ class SqlOutboxRepository:
                     round_attempts=0,
                     round_started_at=now,
                     next_attempt_at=now,
+                    outage_attempts=0,
+                    outage_since=None,
                     lease_owner=None,
                     lease_until=None,
                     **approval,
@@ -291,6 +301,48 @@ class SqlOutboxRepository:
             query = query.where(m.created_at < until)
         return [int(i) for i in self._conn.execute(query.order_by(m.id)).scalars()]
 
+    def of_case(self, case_id: str) -> list[int]:
+        m = outbox_messages.c
+        query = sa.select(m.id).where(m.case_id == case_id, m.status.not_in(_DONE))
+        return [int(i) for i in self._conn.execute(query.order_by(m.id)).scalars()]
+
+    def held(self) -> dict[tuple[str, str | None], int]:
+        return {(d, c): int(n) for d, c, n in self._conn.execute(waiting_behind())}
+
+
+#: statuses of messages nothing more will happen to
+_DONE = tuple(s.value for s in TERMINAL)
+
+
+def waiting_behind(case_id: str | None = None) -> sa.Select[Any]:
+    """Messages waiting behind the first failed message of their (destination, aggregate), by
+    destination and by the case holding that failed message (of one case, or all)."""
+    m = outbox_messages.c
+    f = outbox_messages.alias("f").c
+    first = (
+        sa.select(f.destination, f.aggregate, sa.func.min(f.id).label("failed"))
+        .where(_unfinished(f.status), f.status == MessageStatus.FAILED.value)
+        .group_by(f.destination, f.aggregate)
+        .subquery()
+    )
+    holding = outbox_messages.alias("holder")
+    holder = holding.c
+    query = (
+        sa.select(m.destination, holder.case_id, sa.func.count())
+        .join(
+            first,
+            sa.and_(
+                first.c.destination == m.destination,
+                first.c.aggregate == m.aggregate,
+                m.id > first.c.failed,
+            ),
+        )
+        .join(holding, holder.id == first.c.failed)
+        .where(m.status.in_((MessageStatus.PENDING.value, MessageStatus.IN_FLIGHT.value)))
+        .group_by(m.destination, holder.case_id)
+    )
+    return query if case_id is None else query.where(holder.case_id == case_id)
+
 
 def _finished_values(finished: Finished, decision: Decision) -> dict[str, Any]:
     delivered = decision.status is MessageStatus.DELIVERED
@@ -300,6 +352,9 @@ def _finished_values(finished: Finished, decision: Decision) -> dict[str, Any]:
         "new_unsure": finished.unsure,
         "error": None if delivered else decision.error,
         "next_at": decision.next_attempt_at,
+        "refund": 0 if decision.spends_attempt else 1,
+        "away": decision.outage,
+        "away_since": decision.unavailable_since,
         "delivered": finished.finished_at if delivered else None,
         "remote": finished.attempt.remote_id if delivered else None,
     }
@@ -345,6 +400,8 @@ def _message(
         round_attempts=row.round_attempts + round_add,
         round_started_at=row.round_started_at,
         approved_by=row.approved_by,
+        outage_attempts=row.outage_attempts,
+        outage_since=row.outage_since,
     )
 
 
@@ -423,7 +480,76 @@ class SqlCaseRepository:
             )
             found = self.get(existing.id)
         assert found is not None
+        self._hold([case.message_id], found.id)
         return found
+
+    def open_outage(self, case: Case, message_ids: Sequence[int]) -> Case:
+        assert case.destination is not None
+        key = outage_key(case.destination)
+        c = exception_cases.c
+        values = {
+            "status": CaseStatus.OPEN.value,
+            "last_error": case.last_error,
+            "updated_at": case.updated_at,
+            "closed_at": None,
+            "closed_by": None,
+            "reason": None,
+        }
+        statement = (
+            _insert(self._conn, exception_cases)
+            .values(
+                id=case.id,
+                kind=CaseKind.OUTAGE.value,
+                open_key=key,
+                correlation_id=case.correlation_id,
+                destination=case.destination,
+                object_type="destination",
+                object_id=case.destination,
+                details=dict(case.details) if case.details else None,
+                opened_at=case.opened_at,
+                **values,
+            )
+            .on_conflict_do_update(index_elements=["open_key"], set_=values)
+        )
+        self._conn.execute(statement)
+        case_id = str(self._conn.execute(sa.select(c.id).where(c.open_key == key)).scalar_one())
+        self._hold(message_ids, case_id)
+        found = self.get(case_id)
+        assert found is not None
+        return found
+
+    def _hold(self, message_ids: Sequence[int], case_id: str) -> None:
+        if message_ids:
+            self._conn.execute(
+                outbox_messages.update()
+                .where(outbox_messages.c.id.in_(list(message_ids)))
+                .values(case_id=case_id)
+            )
+
+    def settle_held(self, message_ids: Sequence[int], now: datetime, by: str) -> list[str]:
+        if not message_ids:
+            return []
+        m = outbox_messages.c
+        c = exception_cases.c
+        holding = sa.select(m.case_id).where(m.id.in_(list(message_ids)), m.case_id.is_not(None))
+        retrying = self._conn.execute(
+            sa.select(c.id).where(c.id.in_(holding), c.status == CaseStatus.RETRYING.value)
+        ).scalars()
+        settled = []
+        for case_id in sorted(retrying):
+            left = self._conn.execute(
+                sa.select(sa.func.count()).where(m.case_id == case_id, m.status.not_in(_DONE))
+            ).scalar_one()
+            if not left:
+                self.set_status(
+                    case_id,
+                    CaseStatus.RESOLVED,
+                    now,
+                    by=by,
+                    reason="its messages were delivered on retry",
+                )
+                settled.append(str(case_id))
+        return settled
 
     def get(self, case_id: str) -> Case | None:
         row = self._conn.execute(
@@ -560,6 +686,8 @@ class SqlCaseRepository:
         details = row.details
         if row.kind == CaseKind.UNMAPPED_USAGE.value:
             details = {**(details or {}), **self._unmapped_usage(row.object_id)}
+        elif row.kind in (CaseKind.DELIVERY.value, CaseKind.OUTAGE.value):
+            details = {**(details or {}), **self._holding(row.id)}
         return Case(
             id=row.id,
             kind=CaseKind(row.kind),
@@ -577,6 +705,20 @@ class SqlCaseRepository:
             closed_by=row.closed_by,
             reason=row.reason,
         )
+
+    def _holding(self, case_id: str) -> dict[str, Any]:
+        """How many messages the case holds, and how many wait behind them (read when the case
+        is read; a case holding nothing says nothing)."""
+        m = outbox_messages.c
+        held = self._conn.execute(
+            sa.select(sa.func.count()).where(
+                m.case_id == case_id, m.status == MessageStatus.FAILED.value
+            )
+        ).scalar_one()
+        if not held:
+            return {}
+        behind = sum(n for _, _, n in self._conn.execute(waiting_behind(case_id)))
+        return {"messages_held": int(held), "waiting_behind": int(behind)}
 
     def _unmapped_usage(self, subject: str) -> dict[str, Any]:
         """How much usage of the tenant is still unmapped (read when the case is read)."""
@@ -599,7 +741,15 @@ def billing_key(subscription_id: str) -> str:
     return f"billing:{subscription_id}"
 
 
+def outage_key(destination: str) -> str:
+    """The open-case key of a destination unavailable past the maximum age."""
+    return f"outage:{destination}"
+
+
 def _open_key(case: Case) -> str:
+    if case.kind is CaseKind.OUTAGE:
+        assert case.destination is not None
+        return outage_key(case.destination)
     if case.kind is CaseKind.UNMAPPED_USAGE:
         return unmapped_key(case.object_id)
     if case.kind is CaseKind.BILLING:

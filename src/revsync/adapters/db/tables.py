@@ -347,6 +347,12 @@ outbox_messages = sa.Table(
     sa.Column("remote_id", sa.String(200), nullable=True),
     # who approved the message past a destination's hold (e.g. a closed ERP period)
     sa.Column("approved_by", sa.String(200), nullable=True),
+    # consecutive attempts that found the destination unavailable (they spend no budget),
+    # and since when it has not answered
+    sa.Column("outage_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("outage_since", UtcDateTime, nullable=True),
+    # the exception case holding the message (its own, or its destination's outage case)
+    sa.Column("case_id", sa.String(64), nullable=True, index=True),
     sa.UniqueConstraint("destination", "idempotency_key"),
     sa.Index("ix_outbox_messages_due", "status", "next_attempt_at"),
     # the unfinished messages of each (destination, aggregate): the relay's heads
@@ -509,4 +515,20 @@ usage_corrections = sa.Table(
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("voided", sa.Integer, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+
+# Jobs that one process runs at a time (ERP sync, CRM sync, scheduled billing): the process
+# holding each, until when, and how its last run went.
+job_leases = sa.Table(
+    "job_leases",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", UtcDateTime, nullable=True),
+    sa.Column("last_started_at", UtcDateTime, nullable=True),
+    sa.Column("last_finished_at", UtcDateTime, nullable=True),
+    sa.Column("last_outcome", sa.String(16), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("runs", sa.Integer, nullable=False, server_default="0"),
 )

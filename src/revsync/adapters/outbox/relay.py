@@ -15,7 +15,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -245,36 +245,41 @@ class Relay:
     def _settle_case(
         self, uow: UnitOfWork, finished: Finished, decision: Decision, now: datetime
     ) -> None:
-        """Open (or reopen) the case of a failed message; close the case of a message that a
-        retry delivered."""
+        """Open (or reopen) the case of a failed message — its own when refused or out of
+        attempts, its destination's when the destination stayed away past the maximum age —
+        and close a retried case once its messages are delivered."""
         message = finished.message
-        if decision.opens_case:
-            uow.cases.open_for_message(
-                Case(
-                    id=self._ids.new_id("case"),
-                    kind=CaseKind.DELIVERY,
-                    status=CaseStatus.OPEN,
-                    object_type=message.object_type,
-                    object_id=message.object_id,
-                    opened_at=now,
-                    updated_at=now,
-                    correlation_id=message.correlation_id,
-                    destination=message.destination,
-                    message_id=message.id,
-                    last_error=decision.error,
-                )
+        case = Case(
+            id=self._ids.new_id("case"),
+            kind=CaseKind.OUTAGE if decision.outage else CaseKind.DELIVERY,
+            status=CaseStatus.OPEN,
+            object_type=message.object_type,
+            object_id=message.object_id,
+            opened_at=now,
+            updated_at=now,
+            correlation_id=message.correlation_id,
+            destination=message.destination,
+            message_id=message.id,
+            last_error=decision.error,
+        )
+        if decision.opens_case and decision.outage:
+            assert decision.unavailable_since is not None
+            since = decision.unavailable_since.isoformat()
+            uow.cases.open_outage(
+                replace(
+                    case,
+                    message_id=None,
+                    correlation_id=None,
+                    last_error=f"{message.destination} unavailable since {since}: {decision.error}",
+                    details={"unavailable_since": since},
+                ),
+                [message.id],
             )
+        elif decision.opens_case:
+            uow.cases.open_for_message(case)
         elif message.attempts > 1 and decision.status in TERMINAL:
-            # only a message that failed before can have a case (and a retry's round)
-            case = uow.cases.of_message(message.id)
-            if case is not None and case.status is CaseStatus.RETRYING:
-                uow.cases.set_status(
-                    case.id,
-                    CaseStatus.RESOLVED,
-                    now,
-                    by=f"relay:{self._owner}",
-                    reason=f"{decision.status.value} on attempt {message.attempts}",
-                )
+            # only a message that failed before can be held by a case
+            uow.cases.settle_held([message.id], now, by=f"relay:{self._owner}")
 
     def _log(self, finished: Finished, decision: Decision) -> None:
         message = finished.message

@@ -136,7 +136,8 @@ async def approve_case(case_id: str, request: Request, key: Admin) -> Response:
 
 @router.post(
     "/v1/cases/replay",
-    summary="Queue the messages of delivery cases again (one, a destination, a time range)",
+    summary="Queue the messages of delivery and outage cases again (one, a destination, a "
+    "time range)",
     openapi_extra={
         "requestBody": {
             "required": True,

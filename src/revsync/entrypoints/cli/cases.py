@@ -32,7 +32,9 @@ ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept in the au
 @cases_app.command("list")
 def cases_list(
     status: Annotated[str | None, typer.Option(help="open, retrying, resolved, ignored.")] = None,
-    kind: Annotated[str | None, typer.Option(help="delivery or unmapped_usage.")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="delivery, outage, billing or unmapped_usage.")
+    ] = None,
     destination: Annotated[str | None, typer.Option(help="A destination name.")] = None,
     since: Annotated[str | None, typer.Option(help="Opened at or after (ISO time).")] = None,
     until: Annotated[str | None, typer.Option(help="Opened before (ISO time).")] = None,
@@ -127,7 +129,7 @@ def cases_replay(
     reason: ReasonOption = "",
     config: ConfigOption = None,
 ) -> None:
-    """Queue the messages of open or ignored delivery cases again."""
+    """Queue the messages of open or ignored delivery and outage cases again."""
     selection = ReplaySelection(
         case_id, destination, _time(since, "--since"), _time(until, "--until")
     )

@@ -43,7 +43,7 @@ class CrmDestination:
             return await self._keyed(sobject, message.payload)
         except CrmUnavailable as error:
             return Attempt.failed(
-                ErrorClass.RETRIABLE,
+                ErrorClass.UNAVAILABLE if error.outage else ErrorClass.RETRIABLE,
                 str(error),
                 retry_after=error.retry_after,
                 ambiguous=error.sent,

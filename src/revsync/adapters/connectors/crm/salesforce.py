@@ -358,14 +358,17 @@ def _translated(error: SalesforceError, what: str, limit_pause: float) -> Except
             retry_after=limit_pause,
         )
     if any(code == _LOCKED for code, _ in codes):
-        return CrmUnavailable(f"a record was locked ({text})", sent=True, retry_after=1.0)
+        return CrmUnavailable(
+            f"a record was locked ({text})", sent=True, retry_after=1.0, outage=False
+        )
     if isinstance(error, SalesforceRefusedRequest | SalesforceMalformedRequest):
         return CrmRefused(f"the CRM refused the {what}: {text}")
     if isinstance(error, SalesforceResourceNotFound):
         return CrmRefused(f"the CRM has no such record ({what}): {text}")
     status = getattr(error, "status", 0) or 0
     if status >= 500:
-        return CrmUnavailable(f"the CRM failed (HTTP {status}): {text}", sent=True)
+        away = status in (502, 503, 504)
+        return CrmUnavailable(f"the CRM failed (HTTP {status}): {text}", sent=True, outage=away)
     return CrmRefused(f"the CRM answered HTTP {status} to the {what}: {text}")
 
 
