@@ -84,6 +84,17 @@ def test_a_bad_file_names_the_key_and_the_reason(tmp_path: Path, text: str, expe
     assert expected in message, message
 
 
+def test_a_billing_schedule_must_be_a_cron_expression(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "billing:\n  schedule: every night\n"))
+    assert (
+        "billing.schedule: 'every night' is not a cron expression of five fields (minute hour "
+        "day month weekday), e.g. '15 0 * * *'"
+    ) in str(caught.value)
+    nightly = load_settings(write(tmp_path, "billing:\n  schedule: '15 0 * * *'\n"))
+    assert nightly.billing.schedule == "15 0 * * *"
+
+
 def test_a_missing_file_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"config file not found .*revsync init"):
         load_settings(tmp_path / "absent.yaml")

@@ -47,6 +47,7 @@ from revsync.application.deadletters import DeadLetters
 from revsync.application.erp import ErpReceipts, ErpStatusSync, SyncReport
 from revsync.application.idempotency import Idempotency, IdempotencyPolicy
 from revsync.application.ingestion import Ingestion, IngestPolicy
+from revsync.application.jobs import JobRunner, Jobs
 from revsync.application.operations import Operations
 from revsync.application.reports import Reports
 from revsync.application.subscriptions import Subscriptions
@@ -96,6 +97,7 @@ class Container:
     reports: Reports
     idempotency: Idempotency
     corrections: UsageCorrections
+    jobs: Jobs
     failpoints: Failpoints = field(default_factory=Failpoints)
 
     def close(self) -> None:
@@ -121,11 +123,21 @@ class Container:
             destination_routes(self.settings, self.clock),
             self.clock,
             self.ids,
-            owner=owner or f"{socket.gethostname()}:{os.getpid()}",
+            owner=owner or process_name(),
             lease=timedelta(seconds=worker.lease_seconds),
             poll=worker.poll_seconds,
             failpoints=self.failpoints,
             receipts=ErpReceipts(),
+        )
+
+    def job_runner(self, owner: str | None = None) -> JobRunner:
+        """Runs the worker's jobs (ERP sync, CRM sync, scheduled billing) when this process
+        takes their lease."""
+        return JobRunner(
+            self.unit_of_work,
+            self.clock,
+            owner or process_name(),
+            lease=timedelta(seconds=self.settings.worker.job_lease_seconds),
         )
 
     def erp(self) -> TrytonErp:
@@ -435,8 +447,14 @@ def build(
             clock,
             IdempotencyPolicy(keep=timedelta(hours=settings.server.idempotency_hours)),
         ),
+        jobs=Jobs(unit_of_work),
         failpoints=failpoints,
     )
+
+
+def process_name() -> str:
+    """This process, as leases name it: host and process id."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def apply_configuration(container: Container, actor: str) -> None:

@@ -30,6 +30,7 @@ from revsync.domain.metering import Aggregation, Meter, new_meter
 from revsync.domain.money import Rounding
 from revsync.domain.posting import PostingRule, check_rules
 from revsync.domain.pricing import Plan, plan_from_mapping
+from revsync.domain.schedules import valid_cron
 from revsync.schemas import validation
 
 CONFIG_ENV = "REVSYNC_CONFIG"
@@ -82,6 +83,19 @@ class BillingSettings(_Section):
     late_usage: Literal["next_invoice", "separate_invoice"] = "next_invoice"
     invoice_prefix: str = Field(default="INV", pattern=r"^[A-Z0-9-]{1,12}$")
     credit_note_prefix: str = Field(default="CN", pattern=r"^[A-Z0-9-]{1,12}$")
+    #: when the worker runs billing on its own: a cron expression of five fields, in UTC
+    #: (e.g. "15 0 * * *": every day at 00:15); None: billing runs only when asked
+    schedule: str | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, schedule: str | None) -> str | None:
+        if schedule is not None and not valid_cron(schedule):
+            raise ValueError(
+                f"{schedule!r} is not a cron expression of five fields (minute hour day "
+                "month weekday), e.g. '15 0 * * *'"
+            )
+        return schedule
 
 
 class TaxSettings(_Section):
@@ -388,6 +402,9 @@ class WorkerSettings(_Section):
 
     lease_seconds: float = Field(default=60, ge=1, le=3600)
     poll_seconds: float = Field(default=0.2, gt=0, le=60)
+    #: how long a worker holds a job (ERP sync, CRM sync, billing) before renewing its lease;
+    #: a worker that dies holding one lets another take the job after this long
+    job_lease_seconds: float = Field(default=60, ge=1, le=3600)
 
 
 class LoggingSettings(_Section):

@@ -168,12 +168,36 @@ def test_the_circuit_opens_after_consecutive_retriable_failures_and_probes_one_a
     assert (opened.state, opened.opened_at) == (CircuitState.OPEN, T0)
     assert opened.allows(T0 + timedelta(seconds=29), policy) == 0
     assert opened.allows(T0 + timedelta(seconds=30), policy) == 1
-    probing = opened.probing()
+    probing = opened.probing(T0 + timedelta(seconds=30))
     assert probing.state is CircuitState.HALF_OPEN
+    # one probe at a time, across relays: another only if this one is lost for open_for
+    assert probing.allows(T0 + timedelta(seconds=59), policy) == 0
+    assert probing.allows(T0 + timedelta(seconds=60), policy) == 1
     # a failed probe opens it again from now; a good one closes it
     again = probing.record(busy, T0 + timedelta(seconds=31), policy)
     assert (again.state, again.opened_at) == (CircuitState.OPEN, T0 + timedelta(seconds=31))
     assert probing.record(Attempt.ok(), T0, policy) == Circuit("ledger")
+
+
+@given(
+    rate=st.floats(0.1, 500),
+    gaps=st.lists(st.tuples(st.floats(0, 5), st.integers(0, 50)), min_size=1, max_size=30),
+)
+def test_a_rate_limit_never_lets_more_start_than_its_bucket_allows(
+    rate: float, gaps: list[tuple[float, int]]
+) -> None:
+    """Whatever the relays ask for and whenever they ask, the starts granted up to any moment
+    never exceed one second's worth (at least one) plus ``rate`` per second since the start."""
+    circuit, now, granted = Circuit("ledger"), T0, 0
+    for gap, wanted in gaps:
+        now += timedelta(seconds=gap)
+        allowed = circuit.starts(now, rate)
+        taken = min(wanted, allowed)
+        circuit = circuit.started(taken, now, rate)
+        granted += taken
+        elapsed = (now - T0).total_seconds()
+        assert granted <= max(1.0, rate) + rate * elapsed + 1e-6
+        assert circuit.tokens is not None and circuit.tokens >= -1e-9
 
 
 def test_idempotency_keys_are_versioned_deterministic_and_unambiguous() -> None:

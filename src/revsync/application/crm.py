@@ -258,8 +258,10 @@ class CrmPull:
         )
         if record.deleted:
             terms = replace(terms, status="Deleted")
-        for amendment in contract_amendments(existing, terms, plan, effective):
-            self._subscriptions.amend(
+
+        def changes(current: Subscription) -> list[AmendSubscription]:
+            # read again where it is amended: another pull may have brought it there already
+            return [
                 AmendSubscription(
                     subscription_id=sub_id,
                     change=amendment.change,
@@ -270,8 +272,11 @@ class CrmPull:
                     seats=amendment.seats,
                     ends=amendment.ends,
                 )
-            )
-            report.amendments.append(f"{sub_id}: {amendment.change.value}")
+                for amendment in contract_amendments(current, terms, plan, effective)
+            ]
+
+        for made in self._subscriptions.amend_to(sub_id, changes):
+            report.amendments.append(f"{sub_id}: {made.change.value}")
 
     def _terms(self, record: CrmRecord) -> ContractTerms:
         roles, values = self._map.contract_fields, record.fields

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -145,55 +145,80 @@ class Subscriptions:
             subscription = uow.subscriptions.get(command.subscription_id)
             if subscription is None:
                 raise NotFound("subscription", command.subscription_id)
-            plan_ref = None
-            if command.plan_code is not None:
-                plan = _plan(uow, command.plan_code, command.plan_version)
-                current = _plan(uow, *subscription.current.plan)
-                if plan.currency != current.currency:
-                    raise InvalidField(
-                        "plan",
-                        f"plan {plan.code!r} is priced in {plan.currency}, not {current.currency}",
-                    )
-                if (plan.interval, plan.usage_interval) != (
-                    subscription.interval,
-                    subscription.usage_interval,
-                ):
-                    raise InvalidField(
-                        "plan",
-                        f"plan {plan.code!r} bills every {plan.interval.value} (usage every "
-                        f"{plan.usage_interval.value}); this subscription bills every "
-                        f"{subscription.interval.value}: start a new subscription instead",
-                    )
-                plan_ref = (plan.code, plan.version)
-            amended = amend(
-                subscription,
-                Amendment(
-                    change=command.change,
-                    effective=command.effective,
-                    plan=plan_ref,
-                    seats=command.seats,
-                    trial_end=command.trial_end,
-                    ends=command.ends,
-                ),
-            )
-            now = self._clock.now()
-            uow.subscriptions.add_terms(subscription.id, amended.current, now, command.actor)
-            if _reaches_finalized(uow, subscription.id, command.effective):
-                earlier = uow.subscriptions.recheck_from(subscription.id)
-                day = command.effective if earlier is None else min(earlier, command.effective)
-                uow.subscriptions.set_recheck(subscription.id, day)
-            uow.audit.append(
-                AuditRecord(
-                    now,
-                    command.actor,
-                    f"subscription.{command.change.value}",
-                    "subscription",
-                    subscription.id,
-                    terms_snapshot(subscription.current),
-                    terms_snapshot(amended.current),
-                )
-            )
+            amended = self._amend(uow, subscription, command)
             uow.commit()
+        return amended
+
+    def amend_to(
+        self,
+        subscription_id: str,
+        changes: Callable[[Subscription], Sequence[AmendSubscription]],
+    ) -> list[AmendSubscription]:
+        """Read the subscription and apply the amendments ``changes`` finds it needs, in one
+        transaction that holds the subscription: two processes bringing it to the same terms
+        amend it once. Returns the amendments made."""
+        with self._uow() as uow:
+            uow.subscriptions.lock(subscription_id)
+            subscription = uow.subscriptions.get(subscription_id)
+            if subscription is None:
+                raise NotFound("subscription", subscription_id)
+            made = list(changes(subscription))
+            for command in made:
+                subscription = self._amend(uow, subscription, command)
+            uow.commit()
+        return made
+
+    def _amend(
+        self, uow: UnitOfWork, subscription: Subscription, command: AmendSubscription
+    ) -> Subscription:
+        plan_ref = None
+        if command.plan_code is not None:
+            plan = _plan(uow, command.plan_code, command.plan_version)
+            current = _plan(uow, *subscription.current.plan)
+            if plan.currency != current.currency:
+                raise InvalidField(
+                    "plan",
+                    f"plan {plan.code!r} is priced in {plan.currency}, not {current.currency}",
+                )
+            if (plan.interval, plan.usage_interval) != (
+                subscription.interval,
+                subscription.usage_interval,
+            ):
+                raise InvalidField(
+                    "plan",
+                    f"plan {plan.code!r} bills every {plan.interval.value} (usage every "
+                    f"{plan.usage_interval.value}); this subscription bills every "
+                    f"{subscription.interval.value}: start a new subscription instead",
+                )
+            plan_ref = (plan.code, plan.version)
+        amended = amend(
+            subscription,
+            Amendment(
+                change=command.change,
+                effective=command.effective,
+                plan=plan_ref,
+                seats=command.seats,
+                trial_end=command.trial_end,
+                ends=command.ends,
+            ),
+        )
+        now = self._clock.now()
+        uow.subscriptions.add_terms(subscription.id, amended.current, now, command.actor)
+        if _reaches_finalized(uow, subscription.id, command.effective):
+            earlier = uow.subscriptions.recheck_from(subscription.id)
+            day = command.effective if earlier is None else min(earlier, command.effective)
+            uow.subscriptions.set_recheck(subscription.id, day)
+        uow.audit.append(
+            AuditRecord(
+                now,
+                command.actor,
+                f"subscription.{command.change.value}",
+                "subscription",
+                subscription.id,
+                terms_snapshot(subscription.current),
+                terms_snapshot(amended.current),
+            )
+        )
         return amended
 
     def add_coupon(self, subscription_id: str, code: str, start: date, actor: str) -> Subscription:

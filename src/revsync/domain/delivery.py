@@ -276,18 +276,19 @@ class Circuit:
 
     destination: str
     state: CircuitState = CircuitState.CLOSED
-    failures: int = 0  # consecutive retriable failures
-    opened_at: datetime | None = None
+    failures: int = 0  # consecutive retriable or unavailable failures
+    opened_at: datetime | None = None  # when it opened, or when its probe went out
+    tokens: float | None = None  # the destination's rate limit: starts left (None: full)
+    tokens_at: datetime | None = None  # when they were counted
 
     def allows(self, now: datetime, policy: CircuitPolicy) -> int | None:
         """How many messages may be attempted now: None for no limit, 0 while open, 1 for
-        the probe once the circuit has been open long enough."""
+        the probe once the circuit has been open long enough. While a probe is out, no other
+        goes until ``open_for`` has passed since it left (a probe lost with its relay)."""
         if self.state is CircuitState.CLOSED:
             return None
-        if self.state is CircuitState.OPEN:
-            assert self.opened_at is not None
-            return 1 if now >= self.opened_at + policy.open_for else 0
-        return 1
+        assert self.opened_at is not None
+        return 1 if now >= self.opened_at + policy.open_for else 0
 
     def record(self, attempt: Attempt, now: datetime, policy: CircuitPolicy) -> Circuit:
         """The circuit after an attempt. Only retriable and unavailable failures count against
@@ -300,9 +301,25 @@ class Circuit:
             return replace(self, state=CircuitState.OPEN, failures=failures, opened_at=now)
         return replace(self, failures=failures)
 
-    def probing(self) -> Circuit:
-        """The circuit while its probe is out."""
-        return replace(self, state=CircuitState.HALF_OPEN)
+    def probing(self, now: datetime) -> Circuit:
+        """The circuit while its probe is out (since ``now``)."""
+        return replace(self, state=CircuitState.HALF_OPEN, opened_at=now)
+
+    def starts(self, now: datetime, rate: float) -> int:
+        """How many attempts the destination's rate limit allows to start now: a bucket of
+        one second's worth (at least one), refilled at ``rate`` per second."""
+        return int(self._tokens(now, rate) + 1e-9)
+
+    def started(self, count: int, now: datetime, rate: float) -> Circuit:
+        """The circuit after ``count`` attempts started under the rate limit."""
+        return replace(self, tokens=self._tokens(now, rate) - count, tokens_at=now)
+
+    def _tokens(self, now: datetime, rate: float) -> float:
+        burst = max(1.0, rate)
+        if self.tokens is None or self.tokens_at is None:
+            return burst
+        elapsed = max(0.0, (now - self.tokens_at).total_seconds())
+        return min(burst, self.tokens + elapsed * rate)
 
 
 class CaseKind(StrEnum):

@@ -171,6 +171,11 @@ class CircuitRepository(Protocol):
 
     def all(self) -> dict[str, Circuit]: ...
 
+    def locked(self, destinations: Collection[str], now: datetime) -> dict[str, Circuit]:
+        """Every circuit, locked until the transaction ends (a row is made for each of
+        ``destinations`` that has none), so that relays change them one at a time."""
+        ...
+
     def save(self, circuits: Sequence[Circuit], now: datetime) -> None: ...
 
 

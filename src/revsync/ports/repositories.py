@@ -23,6 +23,7 @@ from revsync.ports.crm import CrmStateRepository
 from revsync.ports.delivery import CaseRepository, CircuitRepository, OutboxRepository
 from revsync.ports.erp import PostingRepository
 from revsync.ports.idempotency import IdempotencyRepository
+from revsync.ports.jobs import JobRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +219,9 @@ class UnitOfWork(Protocol):
 
     @property
     def idempotency(self) -> IdempotencyRepository: ...
+
+    @property
+    def jobs(self) -> JobRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -29,7 +29,20 @@ def test_readyz_says_whether_the_database_answers_at_the_expected_schema(
         "database": "sqlite",
         "schema_revision": expected,
         "expected_revision": expected,
+        "jobs": [],
     }
+    now = container.clock.now()
+    with container.unit_of_work() as uow:  # a worker runs the CRM sync
+        uow.jobs.claim("crm_sync", "w1", now, now + timedelta(seconds=60), None)
+        uow.commit()
+    assert api.get("/readyz").json()["jobs"] == [
+        {
+            "name": "crm_sync",
+            "held": True,
+            "lease_until": (now + timedelta(seconds=60)).isoformat().replace("+00:00", "Z"),
+            "last_started_at": now.isoformat().replace("+00:00", "Z"),
+        }
+    ]
     with container.engine.begin() as conn:  # a database one migration behind
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
     behind = api.get("/readyz")

@@ -124,6 +124,15 @@ class SqlSubscriptionRepository:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 
+    def lock(self, subscription_id: str) -> None:
+        # SQLite: the unit of work holds the write lock already
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(
+                sa.select(subscriptions.c.id)
+                .where(subscriptions.c.id == subscription_id)
+                .with_for_update()
+            )
+
     def get(self, subscription_id: str) -> Subscription | None:
         found = self._load(subscriptions.c.id == subscription_id)
         return found[0] if found else None

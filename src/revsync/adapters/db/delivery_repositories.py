@@ -413,11 +413,27 @@ class SqlCircuitRepository:
 
     def all(self) -> dict[str, Circuit]:
         return {
-            row.destination: Circuit(
-                row.destination, CircuitState(row.state), row.failures, row.opened_at
-            )
+            row.destination: _circuit(row)
             for row in self._conn.execute(sa.select(destination_circuits))
         }
+
+    def locked(self, destinations: Collection[str], now: datetime) -> dict[str, Circuit]:
+        if self._conn.dialect.name != "postgresql":
+            return self.all()  # SQLite: the unit of work holds the write lock already
+        d = destination_circuits.c
+        missing = set(destinations) - set(self._conn.execute(sa.select(d.destination)).scalars())
+        for name in sorted(missing):
+            self._conn.execute(
+                postgresql.insert(destination_circuits)
+                .values(
+                    destination=name, state=CircuitState.CLOSED.value, failures=0, updated_at=now
+                )
+                .on_conflict_do_nothing()
+            )
+        rows = self._conn.execute(
+            sa.select(destination_circuits).order_by(d.destination).with_for_update()
+        )
+        return {row.destination: _circuit(row) for row in rows}
 
     def save(self, circuits: Sequence[Circuit], now: datetime) -> None:
         for circuit in circuits:
@@ -425,6 +441,8 @@ class SqlCircuitRepository:
                 "state": circuit.state.value,
                 "failures": circuit.failures,
                 "opened_at": circuit.opened_at,
+                "tokens": circuit.tokens,
+                "tokens_at": circuit.tokens_at,
                 "updated_at": now,
             }
             statement = (
@@ -433,6 +451,17 @@ class SqlCircuitRepository:
                 .on_conflict_do_update(index_elements=["destination"], set_=values)
             )
             self._conn.execute(statement)
+
+
+def _circuit(row: sa.Row[Any]) -> Circuit:
+    return Circuit(
+        row.destination,
+        CircuitState(row.state),
+        row.failures,
+        row.opened_at,
+        row.tokens,
+        row.tokens_at,
+    )
 
 
 class SqlCaseRepository:

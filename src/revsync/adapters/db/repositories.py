@@ -28,6 +28,7 @@ from revsync.adapters.db.delivery_repositories import (
 from revsync.adapters.db.engine import IDENTITY_LOCK, WRITE
 from revsync.adapters.db.erp_repositories import SqlPostingRepository
 from revsync.adapters.db.idempotency import SqlIdempotencyRepository
+from revsync.adapters.db.job_repositories import SqlJobRepository
 from revsync.adapters.db.tables import (
     api_keys,
     audit_head,
@@ -526,6 +527,7 @@ class SqlUnitOfWork:
     postings: SqlPostingRepository
     crm: SqlCrmStateRepository
     idempotency: SqlIdempotencyRepository
+    jobs: SqlJobRepository
 
     def __init__(self, engine: Engine, now: datetime, *, write: bool = True) -> None:
         self._engine = engine
@@ -557,6 +559,7 @@ class SqlUnitOfWork:
         self.postings = SqlPostingRepository(conn)
         self.crm = SqlCrmStateRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)
+        self.jobs = SqlJobRepository(conn)
         return self
 
     def __exit__(

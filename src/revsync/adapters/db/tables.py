@@ -400,6 +400,9 @@ destination_circuits = sa.Table(
     sa.Column("failures", sa.Integer, nullable=False),
     sa.Column("opened_at", UtcDateTime, nullable=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # the destination's rate limit shared by every relay: tokens left, and when counted
+    sa.Column("tokens", sa.Float, nullable=True),
+    sa.Column("tokens_at", UtcDateTime, nullable=True),
 )
 
 # Exception cases: every failure with an address. ``open_key`` is set while a case is open
@@ -519,7 +522,7 @@ usage_corrections = sa.Table(
 
 
 # Jobs that one process runs at a time (ERP sync, CRM sync, scheduled billing): the process
-# holding each, until when, and how its last run went.
+# holding each and until when, and when the last run started.
 job_leases = sa.Table(
     "job_leases",
     metadata,
@@ -527,8 +530,18 @@ job_leases = sa.Table(
     sa.Column("owner", sa.String(64), nullable=True),
     sa.Column("lease_until", UtcDateTime, nullable=True),
     sa.Column("last_started_at", UtcDateTime, nullable=True),
-    sa.Column("last_finished_at", UtcDateTime, nullable=True),
-    sa.Column("last_outcome", sa.String(16), nullable=True),
-    sa.Column("last_error", sa.Text, nullable=True),
-    sa.Column("runs", sa.Integer, nullable=False, server_default="0"),
+)
+
+# Every run of a job: who ran it, when, and how it ended.
+job_runs = sa.Table(
+    "job_runs",
+    metadata,
+    sa.Column("id", RowId, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=True),  # ok, failed
+    sa.Column("summary", sa.Text, nullable=True),
+    sa.Index("ix_job_runs_name_started", "name", "started_at"),
 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -55,29 +55,6 @@ class Route:
     rate_per_second: float | None = None
 
 
-class _RateLimit:
-    """At most ``rate`` starts per second, with bursts of up to one second's worth."""
-
-    def __init__(self, rate: float) -> None:
-        self._rate = rate
-        self._tokens = max(1.0, rate)
-        self._stamp = time.monotonic()
-        self._lock = asyncio.Lock()
-
-    async def take(self) -> None:
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                self._tokens = min(
-                    max(1.0, self._rate), self._tokens + (now - self._stamp) * self._rate
-                )
-                self._stamp = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                await asyncio.sleep((1 - self._tokens) / self._rate)
-
-
 class Relay:
     """Delivers the outbox (see the module docstring)."""
 
@@ -105,7 +82,6 @@ class Relay:
         self._failpoints = failpoints
         self._receipts = receipts
         self._jitter = jitter or random.Random().random  # noqa: S311 - spreads retries
-        self._limits = {r.name: _RateLimit(r.rate_per_second) for r in routes if r.rate_per_second}
         self._in_flight: dict[str, int] = dict.fromkeys(self._routes, 0)
         self._done: list[Finished] = []
         self.delivered = 0  # messages this relay delivered (for logs and tests)
@@ -170,13 +146,20 @@ class Relay:
             self._failpoints.hit("relay.before_record")  # attempts made, none recorded yet
         with self._uow() as uow:
             now = self._clock.now()
-            circuits = uow.circuits.all()
+            circuits = uow.circuits.locked(self._routes, now)
             changed = self._record(uow, done, circuits, now)
             limits, probing = self._limits_now(circuits, want, now)
             claimed = uow.outbox.claim(now, self._owner, now + self._lease, limits)
-            for name in probing & {m.destination for m in claimed}:
-                circuits[name] = circuits[name].probing()
+            started = Counter(m.destination for m in claimed)
+            for name in probing & set(started):
+                circuits[name] = circuits[name].probing(now)
                 changed.add(name)
+            for name, route in self._routes.items():
+                if route.rate_per_second and started[name]:
+                    circuits[name] = circuits[name].started(
+                        started[name], now, route.rate_per_second
+                    )
+                    changed.add(name)
             uow.circuits.save([circuits[name] for name in sorted(changed)], now)
             uow.commit()
         return claimed
@@ -198,6 +181,8 @@ class Relay:
                 probing.add(name)
             else:
                 limits[name] = 0
+            if route.rate_per_second and limits[name]:
+                limits[name] = min(limits[name], circuit.starts(now, route.rate_per_second))
         return limits, probing
 
     def _record(
@@ -319,8 +304,6 @@ class Relay:
                 if found is not None:
                     # delivered before, or the lookup failed: either way we stay unsure
                     return found, not found.delivered
-            if route.name in self._limits:
-                await self._limits[route.name].take()
             self._failpoints.hit("relay.before_send")
             attempt = await destination.send(message)
             self._failpoints.hit("relay.after_send")

@@ -32,13 +32,25 @@ def healthz(request: Request) -> Health:
     return Health(status="ok", database=container.engine.dialect.name)
 
 
+class JobLeaseOut(BaseModel):
+    """A worker job's lease: whether a worker holds it now, and when its last run started."""
+
+    name: str
+    held: bool = Field(description="a worker runs it now (its lease has not run out)")
+    lease_until: datetime | None
+    last_started_at: datetime | None
+
+
 class Readiness(BaseModel):
-    """Whether this process can serve: its database answers, at the schema it expects."""
+    """Whether this process can serve: its database answers, at the schema it expects; and
+    the worker jobs' leases (they do not decide readiness: an API process serves without a
+    worker)."""
 
     status: str = Field(description="ready, or unavailable (answered 503)")
     database: str = Field(description="the dialect, or unreachable")
     schema_revision: str | None = Field(description="the database's migration revision")
     expected_revision: str | None = Field(description="the revision this revsync ships")
+    jobs: list[JobLeaseOut] = Field(default_factory=list)
 
 
 @router.get(
@@ -52,11 +64,21 @@ def readyz(request: Request) -> Response:
     container: Container = request.app.state.container
     state = container.schema_state()
     ready = state.reachable and state.current == state.expected
+    now = container.clock.now()
     body = Readiness(
         status="ready" if ready else "unavailable",
         database=container.engine.dialect.name if state.reachable else "unreachable",
         schema_revision=state.current,
         expected_revision=state.expected,
+        jobs=[
+            JobLeaseOut(
+                name=lease.name,
+                held=lease.owner is not None and (lease.lease_until or now) > now,
+                lease_until=lease.lease_until,
+                last_started_at=lease.last_started_at,
+            )
+            for lease in (container.jobs.leases() if ready else [])
+        ],
     )
     return Response(body.model_dump_json(), 200 if ready else 503, media_type="application/json")
 

@@ -4,13 +4,15 @@ attempts under way and records them."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
+from datetime import timedelta
 
 import structlog
 
+from revsync.application.jobs import Job
 from revsync.bootstrap import Container, build, destination_names
 from revsync.config import Settings
+from revsync.domain.schedules import Schedule
 from revsync.entrypoints.runtime import check_schema, tune_gc
 from revsync.observability.logging import configure_logging
 
@@ -38,70 +40,74 @@ async def _deliver_until_signalled(container: Container, owner: str | None) -> N
 
 
 async def deliver(container: Container, stop: asyncio.Event, owner: str | None = None) -> None:
-    """Run a relay for the configured destinations until ``stop`` is set; with an ERP, the
-    payment sync every ``erp.sync_interval_seconds``; with a CRM, the CRM sync every
-    ``crm.sync_interval_seconds``."""
+    """Run a relay for the configured destinations until ``stop`` is set, and offer to run the
+    jobs (with an ERP, the payment sync every ``erp.sync_interval_seconds``; with a CRM, the
+    CRM sync every ``crm.sync_interval_seconds``; with ``billing.schedule``, billing): of all
+    the processes doing so, the one holding a job's lease runs it."""
     relay = container.relay(owner)
-    log.info("worker.started", destinations=destination_names(container.settings))
-    syncing = []
-    if container.settings.erp.url is not None:
-        syncing.append(asyncio.create_task(_sync_payments(container, stop)))
-    if container.settings.crm.url is not None:
-        syncing.append(asyncio.create_task(_sync_crm(container, stop)))
+    runner = container.job_runner(owner)
+    jobs = worker_jobs(container)
+    log.info(
+        "worker.started",
+        destinations=destination_names(container.settings),
+        jobs={job.name: job.schedule.describe() for job in jobs},
+    )
+    kept = [asyncio.create_task(runner.keep(job, stop)) for job in jobs]
     try:
         await relay.run(stop)
     finally:
         await relay.aclose()
-        for task in syncing:
+        for task in kept:
             await task
-        log.info("worker.stopped", delivered=relay.delivered)
+        log.info("worker.stopped", delivered=relay.delivered, jobs_run=runner.ran)
 
 
-async def _sync_crm(container: Container, stop: asyncio.Event) -> None:
-    """The scheduled CRM sync: pull accounts and contracts, then queue the signals that
-    changed (a failed pass is logged and tried next time)."""
-    interval = container.settings.crm.sync_interval_seconds
-    pull, signals = container.crm_pull(), container.crm_signals()
-    while not stop.is_set():
-        client = container.crm()
-        try:
-            pulled = await pull.run(client)
-            pushed = await asyncio.to_thread(signals.run)
-            log.info(
-                "crm.synced",
-                accounts=pulled.accounts,
-                contracts=pulled.contracts,
-                refused=len(pulled.refused),
-                signals=len(pushed.accounts),
-                tasks=len(pushed.tasks),
-                opportunities=len(pushed.opportunities),
-            )
-        except Exception:  # the CRM or the database failed: try again next time
-            log.exception("crm.sync_failed")
-        finally:
-            await client.aclose()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
+def worker_jobs(container: Container) -> list[Job]:
+    """The jobs the configuration asks for."""
+    settings = container.settings
+    jobs = []
+    if settings.erp.url is not None:
+        every = timedelta(seconds=settings.erp.sync_interval_seconds)
+        jobs.append(Job("erp_sync", Schedule(every=every), lambda: _sync_payments(container)))
+    if settings.crm.url is not None:
+        every = timedelta(seconds=settings.crm.sync_interval_seconds)
+        jobs.append(Job("crm_sync", Schedule(every=every), lambda: _sync_crm(container)))
+    if settings.billing.schedule is not None:
+        jobs.append(
+            Job("billing", Schedule(cron=settings.billing.schedule), lambda: _bill(container))
+        )
+    return jobs
 
 
-async def _sync_payments(container: Container, stop: asyncio.Event) -> None:
-    """The scheduled pull of payment states (a failed pass is logged and tried next time)."""
-    interval = container.settings.erp.sync_interval_seconds
-    sync = container.erp_sync()
-    while not stop.is_set():
-        client = container.erp()
-        try:
-            report = await sync.run(client)
-            log.info(
-                "erp.synced",
-                checked=report.checked,
-                paid=len(report.paid),
-                overdue=len(report.overdue),
-                deferrals=report.deferrals,
-            )
-        except Exception:  # the ERP or the database failed: try again next time
-            log.exception("erp.sync_failed")
-        finally:
-            await client.aclose()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), interval)
+async def _bill(container: Container) -> str:
+    """The scheduled billing run: every period due today (UTC)."""
+    report = await asyncio.to_thread(container.billing.run, None, "scheduler")
+    return f"run {report.id}: {len(report.finalized)} invoices finalized"
+
+
+async def _sync_crm(container: Container) -> str:
+    """One CRM sync: pull accounts and contracts, then queue the signals that changed."""
+    client = container.crm()
+    try:
+        pulled = await container.crm_pull().run(client)
+        pushed = await asyncio.to_thread(container.crm_signals().run)
+    finally:
+        await client.aclose()
+    return (
+        f"{pulled.accounts} accounts, {pulled.contracts} contracts, {len(pulled.refused)} "
+        f"refused; {len(pushed.accounts)} signals, {len(pushed.tasks)} tasks, "
+        f"{len(pushed.opportunities)} opportunities"
+    )
+
+
+async def _sync_payments(container: Container) -> str:
+    """One pull of payment states from the ERP."""
+    client = container.erp()
+    try:
+        report = await container.erp_sync().run(client)
+    finally:
+        await client.aclose()
+    return (
+        f"{report.checked} checked, {len(report.paid)} paid, {len(report.overdue)} overdue, "
+        f"{report.deferrals} deferrals"
+    )

@@ -31,22 +31,39 @@ def upgrade() -> None:
         "WHERE c.message_id = outbox_messages.id)"
     )
     op.create_index("ix_outbox_messages_case_id", "outbox_messages", ["case_id"])
+    # a destination's rate limit, shared by every relay (a token bucket)
+    with op.batch_alter_table("destination_circuits") as batch:
+        batch.add_column(sa.Column("tokens", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("tokens_at", UtcDateTime(timezone=True), nullable=True))
     op.create_table(
         "job_leases",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("owner", sa.String(length=64), nullable=True),
         sa.Column("lease_until", UtcDateTime(timezone=True), nullable=True),
         sa.Column("last_started_at", UtcDateTime(timezone=True), nullable=True),
-        sa.Column("last_finished_at", UtcDateTime(timezone=True), nullable=True),
-        sa.Column("last_outcome", sa.String(length=16), nullable=True),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("runs", sa.Integer(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_job_leases")),
     )
+    op.create_table(
+        "job_runs",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("owner", sa.String(length=64), nullable=False),
+        sa.Column("started_at", UtcDateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", UtcDateTime(timezone=True), nullable=True),
+        sa.Column("outcome", sa.String(length=16), nullable=True),
+        sa.Column("summary", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_job_runs")),
+    )
+    op.create_index("ix_job_runs_name_started", "job_runs", ["name", "started_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_job_runs_name_started", table_name="job_runs")
+    op.drop_table("job_runs")
     op.drop_table("job_leases")
+    with op.batch_alter_table("destination_circuits") as batch:
+        batch.drop_column("tokens_at")
+        batch.drop_column("tokens")
     op.drop_index("ix_outbox_messages_case_id", table_name="outbox_messages")
     with op.batch_alter_table("outbox_messages") as batch:
         batch.drop_column("case_id")
