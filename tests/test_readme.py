@@ -20,6 +20,7 @@ def test_the_readme_starts_with_two_setup_commands() -> None:
     commands = setup_commands()
     assert len(commands) == 2
     assert commands[0].endswith("revsync demo")
+    assert "[demo]" in commands[0]  # the demo's parts are an extra
     assert "[test]" in commands[1]
 
 

@@ -7,6 +7,7 @@ path is relative to the folder of the config file. Read by bootstrap only.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from datetime import timedelta
@@ -48,6 +49,17 @@ class DatabaseSettings(_Section):
     """Where revsync keeps its data."""
 
     url: str = "sqlite:///revsync.db"
+
+    @field_validator("url")
+    @classmethod
+    def _driver_installed(cls, url: str) -> str:
+        scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme in ("postgresql", "postgres") and importlib.util.find_spec("psycopg") is None:
+            raise ValueError(
+                "PostgreSQL needs revsync's postgres extra: python3 -m pip install "
+                "'revsync[postgres]'"
+            )
+        return url
 
 
 class ServerSettings(_Section):

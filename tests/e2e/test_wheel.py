@@ -1,6 +1,7 @@
 """The wheel holds everything a server needs: built from this checkout, installed in a fresh
 virtual environment (the pinned versions), it runs ``init``, ``db upgrade`` and ``serve``, and
-answers a request."""
+answers a request. Installed alone it is lean — no ERP, no PostgreSQL driver — and the
+commands that need an extra say which."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.xdist_group("wheel")
 
 
-def run(*command: str | Path, cwd: Path) -> str:
+def run(*command: str | Path, cwd: Path, status: int = 0) -> str:
     done = subprocess.run(
         [str(c) for c in command],
         cwd=cwd,
@@ -29,8 +30,8 @@ def run(*command: str | Path, cwd: Path) -> str:
         check=False,
         env=clean_env(),
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout
+    assert done.returncode == status, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout if status == 0 else done.stderr
 
 
 def test_a_wheel_installed_alone_serves(tmp_path: Path) -> None:
@@ -50,6 +51,17 @@ def test_a_wheel_installed_alone_serves(tmp_path: Path) -> None:
     run(python, "-m", "pip", "install", "-q", "-c", ROOT / "constraints.txt", wheel, cwd=tmp_path)
     revsync = venv / "bin" / "revsync"
     assert run(revsync, "--version", cwd=tmp_path).startswith("revsync ")
+    installed = run(python, "-m", "pip", "list", "--format=freeze", cwd=tmp_path).lower()
+    for extra in ("trytond", "psycopg"):
+        assert f"\n{extra}==" not in f"\n{installed}", f"{extra} is installed without its extra"
+    refused = " ".join(run(revsync, "demo", cwd=tmp_path, status=69).split())
+    assert "revsync demo needs revsync's demo extra" in refused
+    assert "python3 -m pip install 'revsync[demo]'" in refused
+    (tmp_path / "pg.yaml").write_text("database:\n  url: postgresql://127.0.0.1/revsync\n")
+    refused = " ".join(
+        run(revsync, "db", "upgrade", "--config", "pg.yaml", cwd=tmp_path, status=2).split()
+    )
+    assert "database.url: PostgreSQL needs revsync's postgres extra" in refused
     work = tmp_path / "work"
     work.mkdir()
     run(revsync, "init", "revsync.yaml", cwd=work)

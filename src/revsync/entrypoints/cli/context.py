@@ -67,7 +67,8 @@ def settings_from(config: Path | None) -> Settings:
         raise typer.Exit(2) from None
 
 
-#: the exit status of a command whose database, ERP or CRM cannot be reached (EX_UNAVAILABLE)
+#: the exit status of a command whose database, ERP or CRM cannot be reached, or whose parts
+#: are not installed (EX_UNAVAILABLE)
 UNAVAILABLE = 69
 
 
@@ -129,3 +130,21 @@ def cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli:unknown"
+
+
+def require_demo_extra(command: str) -> None:
+    """Exit with status 69 and one line when the demo's parts (the local ERP) are not
+    installed."""
+    from revsync.sandbox.tryton import missing_packages
+
+    missing = missing_packages()
+    if missing:
+        err_console.print(
+            f"{command} needs revsync's demo extra ({', '.join(missing)} not installed): "
+            "python3 -m pip install 'revsync[demo]' (from a clone: python3 -m pip install "
+            "-c constraints.txt -e '.[demo]')",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(UNAVAILABLE)

@@ -23,6 +23,7 @@ from revsync.entrypoints.cli.context import (
     container_for,
     err_console,
     reachable_database,
+    require_demo_extra,
     settings_from,
 )
 from revsync.entrypoints.cli.crm import crm_app
@@ -286,6 +287,7 @@ def demo(
     """Play a quarter of a B2B SaaS company through revsync — usage in, invoices to a local
     Tryton ERP, contracts in from and signals out to the CRM sandbox, with faults on the way —
     then check the ERP and the CRM through their own APIs. Exits 1 on any mismatch."""
+    require_demo_extra("revsync demo")
     from revsync.sandbox.demo import run_demo
 
     report = run_demo(directory, console=console, json_path=json_path, accounts=accounts)

@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from revsync.entrypoints.cli.context import console, err_console, settings_from
+from revsync.entrypoints.cli.context import (
+    console,
+    err_console,
+    require_demo_extra,
+    settings_from,
+)
 
 if TYPE_CHECKING:
     from revsync.sandbox.crm import CrmSandbox
@@ -62,6 +67,7 @@ def sandbox_up(
 ) -> None:
     """Serve the local Tryton ERP and the CRM sandbox of a demo folder again (their data in
     ``erp/`` and ``crm/`` beside the configuration, on the ports it names) until Ctrl-C."""
+    require_demo_extra("revsync sandbox up")
     import signal
     import threading
     from urllib.parse import urlsplit
