@@ -7,6 +7,7 @@ trytond."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -252,6 +253,37 @@ def test_payment_state_is_read_back(erp_server: TrytonServer) -> None:
     assert overdue.due_date == today - timedelta(days=30)
     assert (due.paid, due.overdue, due.due_date) == (False, False, today + timedelta(days=30))
     assert (paid.paid, paid.overdue, paid.amount_to_pay) == (True, False, Decimal(0))
+
+
+def tryton_state(server: TrytonServer, invoice_id: int, awaited: str, within: float) -> str:
+    """Tryton's own ``state`` of the invoice, read until it is ``awaited`` (at most ``within``
+    seconds): the last state read."""
+    deadline = time.monotonic() + within
+    while True:
+        [read] = with_rpc(
+            server, lambda c: c.model("account.invoice", "read", [invoice_id], ["state"])
+        )
+        state = str(read["state"])
+        if state == awaited or time.monotonic() >= deadline:
+            return state
+        time.sleep(0.1)
+
+
+def test_a_paid_invoice_is_paid_in_trytons_own_state(erp_server: TrytonServer) -> None:
+    """Tryton marks a fully reconciled invoice ``paid`` in a task it queues; the local Tryton
+    runs its queued tasks (its queue off) before the payment's request returns, so Tryton's
+    state agrees with revsync's ``paid`` — not only the reconciliation the adapter reads."""
+    today = date.today()
+    posted = with_erp(erp_server, lambda erp: erp.post(invoice("rsv1-k40", "INV-000040", today)))
+    remote = int(posted.remote_id)
+    assert tryton_state(erp_server, remote, "posted", within=0) == "posted"
+    with_rpc(erp_server, lambda c: pay(c, remote, Decimal("122.40"), today))
+    assert tryton_state(erp_server, remote, "paid", within=30) == "paid"
+    state = with_erp(erp_server, lambda erp: erp.states([posted.remote_id], today))
+    assert (state[posted.remote_id].paid, state[posted.remote_id].amount_to_pay) == (
+        True,
+        Decimal(0),
+    )
 
 
 def test_a_total_the_erp_computes_differently_is_refused_and_leaves_nothing(

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from revsync.adapters.db.tables import invoices
+from revsync.adapters.db.tables import erp_postings, invoices
 from revsync.bootstrap import Container, build
 from revsync.config import load_settings
 from revsync.ports.erp import ErpDocument, ErpLine, ErpParty
@@ -72,6 +72,8 @@ def test_the_demo_plays_a_quarter_and_checks_itself(
     assert invoices["issued"] >= 100
     assert invoices["posted_to_erp"] == invoices["issued"] + invoices["credit_notes"]
     assert report["checks"]["erp_invoices_compared"] == invoices["posted_to_erp"]
+    # what revsync reports paid, Tryton's own state says paid (checks.py reads it back)
+    assert report["checks"]["erp_paid_compared"] == invoices["paid_reported"] >= 40
     assert report["checks"]["crm_accounts_compared"] == report["crm"]["accounts_updated"] >= 50
     assert report["events"]["duplicates"] == 600 and report["events"]["rejected"] == 12
     assert report["events"]["accepted"] > 20_000
@@ -87,6 +89,7 @@ def test_the_demo_plays_a_quarter_and_checks_itself(
     assert report["under_billed"] and report["renewals_at_risk"]
     assert report["crm"]["opportunities"] >= 1 and report["crm"]["tasks"] >= 1
     assert "checked" in output and "exactly once with revsync's totals" in output
+    assert f"the {invoices['paid_reported']} revsync reports paid are paid there" in output
     # everything in one folder, ready to be served
     assert {p.name for p in folder.iterdir()} >= {
         "revsync.yaml",
@@ -178,6 +181,17 @@ def test_the_checks_catch_an_erp_and_a_crm_that_disagree(
             .where(invoices.c.number == number)
             .values(total=total + Decimal("1.00"))
         )
+        # and revsync records another one paid that nobody paid in the ERP
+        unpaid_id, unpaid_number = conn.execute(
+            sa.select(invoices.c.id, invoices.c.number)
+            .join(erp_postings, erp_postings.c.invoice_id == invoices.c.id)
+            .where(~erp_postings.c.paid, invoices.c.number != number)
+            .order_by(invoices.c.number)
+            .limit(1)
+        ).one()
+        conn.execute(
+            erp_postings.update().where(erp_postings.c.invoice_id == unpaid_id).values(paid=True)
+        )
     stranger = ErpDocument(
         key="posted-by-hand",
         number="MANUAL-1",
@@ -195,7 +209,7 @@ def test_the_checks_catch_an_erp_and_a_crm_that_disagree(
         try:
             await client.post(stranger)  # an invoice someone posted in the ERP by hand
             report = CheckReport()
-            await check_erp(container, client.rpc, report)
+            await check_erp(container, client.rpc, report, paid_within=1)
             return report
         finally:
             await client.aclose()
@@ -205,8 +219,9 @@ def test_the_checks_catch_an_erp_and_a_crm_that_disagree(
     assert not report.ok
     erp = [m for m in report.mismatches if m.startswith("ERP")]
     crm = [m for m in report.mismatches if m.startswith("CRM")]
-    assert len(erp) == 2, erp
+    assert len(erp) == 3, erp
     assert erp[0].startswith(f"ERP: {number} totals ") and "revsync" in erp[0]
     assert erp[1].endswith("(key posted-by-hand) is not a revsync invoice")
+    assert erp[2] == f"ERP: {unpaid_number} is paid in revsync but posted in the ERP"
     [changed] = crm
     assert changed.startswith(f"CRM: account {account['Id']} Revsync_Health_Score__c is ")

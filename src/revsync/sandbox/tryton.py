@@ -14,6 +14,14 @@ same port with its data::
 trytond runs only as subprocesses of this interpreter (its console scripts' entry points):
 nothing here imports it, so importing revsync never needs it. :func:`missing_packages` tells
 whether it is installed.
+
+Tryton's queue stays off (``[queue] worker = False``): each task a request queues — rendering
+the invoice report at posting, marking a fully reconciled invoice ``paid`` — runs in the
+server at the end of that request, so an invoice paid over JSON-RPC reads ``paid`` as soon as
+the call returns. The queue cannot be turned on here: trytond 8.2's ``trytond-worker`` does
+not run on SQLite (it waits on the database connection with a selector, which a SQLite
+connection cannot join: ``ValueError: Invalid file object``), and ``ir.queue``'s ``pull`` query
+fails on SQLite (``no such table``), so queued tasks would wait forever.
 """
 
 from __future__ import annotations
@@ -289,7 +297,9 @@ def _port_is_free(port: int) -> bool:
 class LocalTryton:
     """A ``trytond`` server on ``127.0.0.1`` for the SQLite file ``database_file``.
 
-    Its configuration (``trytond.conf``) and output (``trytond.log``) live in ``folder``.
+    Its configuration (``trytond.conf``) and output (``trytond.log``) live in ``folder``. Its
+    queue is off: what a request queues (the invoice report, ``paid``) is done before it
+    answers.
     With ``port=0`` a free port is chosen, once: ``start()`` after ``stop()`` or ``kill()``
     brings the same database back on the same port, so a client configured with :attr:`url`
     keeps working after an outage. ``start()`` returns once this very process answers on the
@@ -307,13 +317,11 @@ class LocalTryton:
         max_attempt: int = 50,
         startup_timeout: float = STARTUP_SECONDS,
         admin_password: str | None = None,
-        queue_worker: bool = False,
     ) -> None:
         if database_file.suffix != ".sqlite" or not _DATABASE_NAME.fullmatch(database_file.stem):
             raise ValueError(f"not a Tryton SQLite database file name: {database_file.name!r}")
         self.folder = folder
         self.database_file = database_file
-        self.queue_worker = queue_worker
         self.session_timeout = session_timeout
         self.max_attempt = max_attempt
         self.startup_timeout = startup_timeout
@@ -381,14 +389,11 @@ class LocalTryton:
             f"root = {self._web.resolve()}\n"
             "[session]\n"
             f"timeout = {self.session_timeout}\n"
-            f"max_attempt = {self.max_attempt}\n" + self._queue_section()
+            f"max_attempt = {self.max_attempt}\n"
+            # queued tasks run in the request (the module's docstring says why)
+            "[queue]\n"
+            "worker = False\n"
         )
-
-    def _queue_section(self) -> str:
-        """With ``queue_worker``, background work (rendering the invoice report at posting,
-        marking reconciled invoices paid, …) goes to Tryton's queue instead of the request —
-        as on a server that runs ``trytond-worker``; none runs here, so it waits there."""
-        return "[queue]\nworker = True\n" if self.queue_worker else ""
 
     def _launch(self) -> bool:
         """Start trytond and wait until it answers; False if the port was taken."""

@@ -82,9 +82,7 @@ def sandbox_up(
         raise typer.Exit(2)
     folder = config.resolve().parent
     database = folder / "erp" / f"{settings.erp.database}.sqlite"
-    tryton = LocalTryton(
-        folder / "erp", database, port=urlsplit(erp_url).port or 0, queue_worker=True
-    )
+    tryton = LocalTryton(folder / "erp", database, port=urlsplit(erp_url).port or 0)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

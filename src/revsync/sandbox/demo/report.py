@@ -104,6 +104,7 @@ def build_report(
         renewals_at_risk=_at_risk(signals),
         checks={
             "erp_invoices_compared": checks.erp_invoices,
+            "erp_paid_compared": checks.erp_paid,
             "crm_accounts_compared": checks.crm_accounts,
         },
         seconds=round(seconds, 1),
@@ -231,7 +232,8 @@ def render(report: DemoReport, console: Console, directory: Path) -> None:
     if report.ok:
         say(
             f"[green]checked[/green]: {checks['erp_invoices_compared']} invoices are in the ERP "
-            f"exactly once with revsync's totals; {checks['crm_accounts_compared']} CRM "
+            f"exactly once with revsync's totals, the {checks['erp_paid_compared']} revsync "
+            f"reports paid are paid there; {checks['crm_accounts_compared']} CRM "
             f"accounts hold revsync's signals ({report.seconds} s)",
             highlight=False,
         )

@@ -124,12 +124,7 @@ def run_demo(
         ) as sandbox,
         _progress(console) as progress,
     ):
-        tryton = LocalTryton(
-            erp_folder,
-            erp_folder / "revsync.sqlite",
-            port=_free_or_any(ERP_PORT),
-            queue_worker=True,
-        )
+        tryton = LocalTryton(erp_folder, erp_folder / "revsync.sqlite", port=_free_or_any(ERP_PORT))
         try:
             config = directory / "revsync.yaml"
             write_config(
