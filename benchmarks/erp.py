@@ -7,7 +7,10 @@ Set-up (not timed): a Tryton database built and provisioned as ``revsync erp pro
     client needs, nothing checked;
 (b) revsync's adapter (``TrytonErp.post``): the lookup by idempotency key, the party, the
     period, create, the totals read back and compared, the warning acknowledged, post, read;
-(c) the baseline posting ten drafts per ``post`` call — what batching would give.
+(c) the baseline posting ten drafts per ``post`` call — what batching gives at the least;
+(d) revsync's adapter, batches of ``--batch`` documents (``TrytonErp.post_many``): one search
+    for the keys, the parties, the periods and last numbers read once, one ``create``, one read
+    of the totals, the warnings acknowledged in one call, one ``post``, one read back.
 
 Prints invoices/s, the ratio to (a), p50/p99 ms per invoice and trytond's peak RSS; writes the
 "ERP posting" section of docs/benchmarks.md.
@@ -31,7 +34,8 @@ from _common import machine, write_section
 from revsync.adapters.connectors.erp.provision import Blueprint, provision, tax_name
 from revsync.adapters.connectors.erp.rpc import TrytonRpc
 from revsync.adapters.connectors.erp.tryton import TrytonErp
-from revsync.ports.erp import ErpDocument, ErpLine, ErpParty
+from revsync.adapters.connectors.erp.tryton_posting import _warning_key
+from revsync.ports.erp import ErpDocument, ErpLine, ErpParty, ErpPosting
 from revsync.sandbox.tryton import LocalTryton, build_database
 
 PASSWORD = "bench-admin"
@@ -78,7 +82,7 @@ async def baseline(rpc: TrytonRpc, erp: TrytonErp, count: int, batch: int) -> li
         began = time.perf_counter()
         ids = []
         for n in range(start, min(start + batch, count)):
-            created, _ = await erp._create(document(100_000 + batch * 10_000 + n))
+            created = await erp._create(document(100_000 + batch * 10_000 + n))
             ids.append(created)
         await _skip_warnings(rpc, ids)
         await rpc.model("account.invoice", "post", ids)
@@ -87,8 +91,6 @@ async def baseline(rpc: TrytonRpc, erp: TrytonErp, count: int, batch: int) -> li
 
 
 async def _skip_warnings(rpc: TrytonRpc, ids: list[int]) -> None:
-    from revsync.adapters.connectors.erp.tryton import _warning_key
-
     for invoice in ids:
         await rpc.model("res.user.warning", "skip", _warning_key("invoice_taxes", invoice))
 
@@ -99,6 +101,21 @@ async def adapter(erp: TrytonErp, count: int) -> list[float]:
         began = time.perf_counter()
         await erp.post(document(n))
         timings.append(time.perf_counter() - began)
+    return timings
+
+
+async def adapter_batched(erp: TrytonErp, count: int, batch: int) -> list[float]:
+    """``post_many`` of ``batch`` documents at a time: seconds per invoice."""
+    timings: list[float] = []
+    for start in range(0, count, batch):
+        # keys of their own (the baselines' are 100_000 + batch * 10_000 + n)
+        documents = [document(1_000_000 + n) for n in range(start, min(start + batch, count))]
+        began = time.perf_counter()
+        results = await erp.post_many(documents)
+        elapsed = time.perf_counter() - began
+        assert len(results) == len(documents), results  # every one posted now, none refused
+        assert all(isinstance(r, ErpPosting) and not r.found for r in results), results
+        timings += [elapsed / len(documents)] * len(documents)
     return timings
 
 
@@ -121,7 +138,7 @@ def row(name: str, timings: list[float], base: float) -> tuple[str, ...]:
     )
 
 
-async def measure(url: str, database: str, count: int) -> dict[str, list[float]]:
+async def measure(url: str, database: str, count: int, batch: int) -> dict[str, list[float]]:
     rpc = TrytonRpc(url, database, "admin", PASSWORD, timeout=60)
     try:
         await provision(rpc, BLUEPRINT)
@@ -133,6 +150,7 @@ async def measure(url: str, database: str, count: int) -> dict[str, list[float]]
             "a": await baseline(rpc, erp, count, 1),
             "b": await adapter(erp, count),
             "c": await baseline(rpc, erp, count, 10),
+            "d": await adapter_batched(erp, count, batch),
         }
     finally:
         await rpc.aclose()
@@ -141,13 +159,18 @@ async def measure(url: str, database: str, count: int) -> dict[str, list[float]]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--invoices", type=int, default=100)
+    parser.add_argument(
+        "--batch", type=int, default=20, help="documents per post_many call in (d) (default 20)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         began = time.perf_counter()
         database = build_database(Path(folder), admin_password=PASSWORD)
         built = time.perf_counter() - began
         with LocalTryton(Path(folder), database, admin_password=PASSWORD) as tryton:
-            runs: dict[str, Any] = asyncio.run(measure(tryton.url, tryton.database, args.invoices))
+            runs: dict[str, Any] = asyncio.run(
+                measure(tryton.url, tryton.database, args.invoices, args.batch)
+            )
             assert tryton.process is not None
             rss = peak_rss_mb(tryton.process.pid)
     base = len(runs["a"]) / sum(runs["a"])
@@ -155,6 +178,11 @@ def main() -> None:
         row("(a) baseline: create + post, one invoice per call", runs["a"], base),
         row("(b) revsync's adapter (`TrytonErp.post`)", runs["b"], base),
         row("(c) baseline, ten invoices per post", runs["c"], base),
+        row(
+            f"(d) revsync's adapter, batches of {args.batch} (`TrytonErp.post_many`)",
+            runs["d"],
+            base,
+        ),
     ]
     header = "| run | invoices | invoices/s | vs baseline | p50 ms | p99 ms |\n|---|---|---|---|---|---|\n"
     table = header + "\n".join("| " + " | ".join(r) + " |" for r in rows)
@@ -162,7 +190,8 @@ def main() -> None:
     print(f"database built in {built:.1f} s; trytond peak RSS {rss:.0f} MB")
     write_section(
         "ERP posting",
-        f"""Command: `python benchmarks/erp.py --invoices {args.invoices}` ({machine()}).
+        f"""Command: `python benchmarks/erp.py --invoices {args.invoices} --batch {args.batch}`
+({machine()}).
 Measured {date.today().isoformat()}. A real trytond 8.2 on loopback (SQLite, no queue worker),
 provisioned as `revsync erp provision` does; two-line invoices with a tax, twenty customers.
 Building the database (`trytond-admin`, four modules) took {built:.1f} s; trytond's peak RSS

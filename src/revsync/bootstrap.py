@@ -231,6 +231,7 @@ def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
                 erp.retry.policy(),
                 erp.circuit.policy(),
                 concurrency=1,  # one line: ERP numbers must follow invoice dates
+                batch=erp.batch_size,
             )
         )
     if settings.crm.url is not None:

@@ -270,6 +270,9 @@ class ErpSettings(_RemoteSettings):
     cash_account: str = "1.1.1"
     payment_term_days: int = Field(default=30, ge=0, le=365)
     dunning_days: list[int] = Field(default_factory=lambda: [15, 45])
+    #: invoices posted per call, in order (drafts made, then posted together; a refusal
+    #: stops the batch there and holds only what follows it); 1 posts them one at a time
+    batch_size: int = Field(default=20, ge=1, le=200)
     posting_rules: list[PostingRuleSettings] = Field(
         default_factory=lambda: [PostingRuleSettings(product="REVSYNC", account="4.1.2")]
     )

@@ -12,7 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from revsync.adapters.db.tables import outbox_attempts, outbox_messages
 from revsync.application.customers import PutCustomer
 from revsync.application.subscriptions import CreateSubscription
 from revsync.bootstrap import Container, apply_configuration, build
@@ -26,7 +28,7 @@ from revsync.sandbox.faults import FaultServer
 from tests.conftest import make_settings
 from tests.scenarios.harness import PRO
 from tests.support.clock import FrozenClock
-from tests.support.delivery import deliver_until, destination, settled
+from tests.support.delivery import deliver_until, destination, settled, statuses
 from tests.support.erp import YEAR, pay, run, with_rpc
 from tests.support.tryton import ADMIN_PASSWORD, TrytonServer
 
@@ -364,3 +366,60 @@ def test_credit_notes_are_settled_in_the_erp_and_a_voided_invoice_is_never_dunne
     assert target.documents() == []  # neither paid nor overdue was announced
     again = run(container.sync_erp())
     assert (again.settled, again.checked) == ([], 0)
+
+
+def test_a_refusal_in_a_batch_posts_what_comes_before_and_holds_what_follows(
+    sqlite_url: str,
+    erp_server: TrytonServer,
+    target: FaultServer,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Invoices go to the ERP twenty per call, in order. One dated in a closed period (held by
+    policy) is refused inside a batch: those before it are posted, it opens a case that says
+    how many postings wait behind it, and those after it wait — then posted once approved."""
+    monkeypatch.setenv("REVSYNC_TEST_ERP_PASSWORD", ADMIN_PASSWORD)
+    held = build(wiring(sqlite_url, erp_server, target, period_policy="hold"), clock=clock)
+    try:
+        apply_configuration(held, "test")
+        with_rpc(erp_server, close_october)
+        for n in range(2):  # billed first
+            customer(held, f"c{n}", "pro", date(YEAR, 11, 1))
+        held.billing.run(date(YEAR, 11, 1), "test")
+        for n, start in enumerate([10, 11, 11], start=2):  # then one started in October
+            customer(held, f"c{n}", "pro", date(YEAR, start, 1))
+        held.billing.run(date(YEAR, 11, 1), "test")
+        m = outbox_messages.c
+        with held.engine.connect() as conn:
+            queued = conn.execute(
+                sa.select(m.id, m.object_id, m.payload).where(m.destination == "erp").order_by(m.id)
+            ).all()
+        dates = [date.fromisoformat(p["issue_date"]) for _, _, p in queued]
+        first_held = next(i for i, d in enumerate(dates) if d.month == 10)
+        assert 0 < first_held < len(queued) - 1  # one batch holds both sides of it
+        deliver_until(held, lambda: statuses(held)[queued[first_held][1]] == "failed")
+        numbers = [p["number"] for _, _, p in queued]
+        assert sorted(d["description"] for d in erp_invoices(erp_server)) == sorted(
+            numbers[:first_held]
+        )
+        [case] = held.cases.find(CaseFilter(kind=CaseKind.DELIVERY), after=None, limit=10)
+        assert case.object_id == queued[first_held][1]
+        assert case.details is not None
+        behind = len(queued) - first_held - 1
+        assert (case.details["messages_held"], case.details["waiting_behind"]) == (1, behind)
+        assert [statuses(held)[i] for _, i, _ in queued[first_held + 1 :]] == ["pending"] * behind
+        held.cases.approve(case.id, "ops@example.com", "October is closed: book it in November")
+        deliver_until(held, lambda: settled(held))
+        stored = erp_invoices(erp_server)
+        assert sorted(d["description"] for d in stored) == sorted(numbers)
+        by_erp_number = sorted(stored, key=lambda d: (len(d["number"]), d["number"]))
+        assert [d["description"] for d in by_erp_number] == numbers  # numbered in order
+        with held.engine.connect() as conn:  # six invoices; the batch made few calls
+            calls = conn.execute(
+                sa.select(sa.func.count(sa.distinct(outbox_attempts.c.started_at))).where(
+                    outbox_attempts.c.message_id.in_([i for i, _, _ in queued])
+                )
+            ).scalar_one()
+        assert calls <= 3
+    finally:
+        held.close()

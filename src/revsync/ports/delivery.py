@@ -37,6 +37,17 @@ class Destination(Protocol):
         ...
 
 
+class BatchDestination(Destination, Protocol):
+    """A destination that takes several messages of one aggregate in one call."""
+
+    async def send_many(self, messages: Sequence[OutboundMessage]) -> list[Attempt]:
+        """Deliver ``messages`` in order: one attempt per message for a prefix of them — each
+        delivered or skipped up to the first that failed, which ends it; the rest are not
+        tried. Every key is looked up by the destination itself (a resend is safe). Never
+        raises for a failure of the destination."""
+        ...
+
+
 class ReceiptHandler(Protocol):
     """Records in revsync what a destination made of a delivered message (called by the relay
     in the transaction that marks the message delivered)."""
@@ -118,9 +129,17 @@ class OutboxRepository(Protocol):
         owner: str,
         lease_until: datetime,
         limits: Mapping[str, int],
+        batches: Mapping[str, int] | None = None,
     ) -> list[OutboundMessage]:
         """Lease due messages, at most ``limits[destination]`` per destination, each the
-        oldest unfinished message of its (destination, aggregate)."""
+        oldest unfinished message of its (destination, aggregate) — with, where
+        ``batches[destination]`` is more than one, the due messages right behind it, up to that
+        many in all (in order: a batch)."""
+        ...
+
+    def release(self, message_ids: Sequence[int], owner: str) -> None:
+        """Give back leased messages that were not attempted (behind a refusal in a batch):
+        pending again, their attempt not counted."""
         ...
 
     def finish(self, done: Sequence[tuple[Finished, Decision]], owner: str) -> list[int]:

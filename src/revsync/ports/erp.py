@@ -4,7 +4,7 @@ contract suite in ``tests/contract/test_erp_contract.py``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
@@ -17,11 +17,14 @@ class ErpRefused(Exception):
 
 class ErpUnavailable(Exception):
     """The ERP could not be reached or did not answer; ``sent`` tells whether the request may
-    have arrived (then the outcome is unknown until the document is looked up)."""
+    have arrived (then the outcome is unknown until the document is looked up). ``outage``
+    is False when the ERP answered with a failure of its own (a server error on this request):
+    a retry may help, but it is not the ERP being away."""
 
-    def __init__(self, message: str, *, sent: bool) -> None:
+    def __init__(self, message: str, *, sent: bool, outage: bool = True) -> None:
         super().__init__(message)
         self.sent = sent
+        self.outage = outage
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,8 @@ class ErpPosting:
     party: str  # the party code
     invoice_date: date
     rolled_forward_from: date | None = None  # the date revsync asked for, when it was closed
+    #: posted before this call: found by its idempotency key (the same posting all the same)
+    found: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +110,21 @@ class Erp(Protocol):
 
     async def post(self, document: ErpDocument) -> ErpPosting:
         """Post the document once: posting the same key again returns the first posting.
-        Raises :class:`ErpRefused` or :class:`ErpUnavailable`."""
+        Raises :class:`ErpRefused` or :class:`ErpUnavailable`: ``post_many([document])``, its
+        refusal raised."""
+        ...
+
+    async def post_many(self, documents: Sequence[ErpDocument]) -> list[ErpPosting | ErpRefused]:
+        """Post ``documents`` in the given order: the ERP numbers them in that order. Each one
+        is idempotent by its key as with :meth:`post` (one posted already comes back as its
+        posting, a draft an earlier attempt left is finished, a cancelled one is refused), and
+        its totals and period are checked as :meth:`post` checks them.
+
+        The result is aligned with a prefix of ``documents``: a posting for each document up to
+        the first refused one, which comes back as its :class:`ErpRefused` and ends the list.
+        The documents after it are not posted (drafts made for them may be left, to be finished
+        by key later). Raises :class:`ErpUnavailable` when the ERP does not answer, ``sent``
+        when any request may have changed it (some of the documents may then be posted)."""
         ...
 
     async def find(self, key: str) -> ErpPosting | None:

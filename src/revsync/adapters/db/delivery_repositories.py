@@ -101,16 +101,44 @@ class SqlOutboxRepository:
         owner: str,
         lease_until: datetime,
         limits: Mapping[str, int],
+        batches: Mapping[str, int] | None = None,
     ) -> list[OutboundMessage]:
         claimed: list[OutboundMessage] = []
         for destination, limit in sorted(limits.items()):
             if limit > 0:
-                claimed += self._claim_from(destination, limit, now, owner, lease_until)
+                rows = self._heads(destination, limit, now)
+                batch = (batches or {}).get(destination, 1)
+                if batch > 1:
+                    rows = [r for head in rows for r in (head, *self._followers(head, batch, now))]
+                claimed += self._lease(rows, owner, lease_until)
         return claimed
 
-    def _claim_from(
-        self, destination: str, limit: int, now: datetime, owner: str, lease_until: datetime
-    ) -> list[OutboundMessage]:
+    def _followers(self, head: sa.Row[Any], batch: int, now: datetime) -> list[sa.Row[Any]]:
+        """The messages right behind ``head`` in its aggregate that are due, up to a batch: they
+        go in the same call, in order (an unfinished message that is not due ends the run)."""
+        m = outbox_messages.c
+        query = (
+            sa.select(outbox_messages)
+            .where(
+                m.destination == head.destination,
+                m.aggregate == head.aggregate,
+                m.id > head.id,
+                _unfinished(m.status),
+            )
+            .order_by(m.id)
+            .limit(batch - 1)
+        )
+        if self._conn.dialect.name == "postgresql":
+            query = query.with_for_update(of=outbox_messages, skip_locked=True)
+        followers = []
+        for row in self._conn.execute(query):
+            due = row.status == MessageStatus.PENDING.value and row.next_attempt_at <= now
+            if not due:
+                break
+            followers.append(row)
+        return followers
+
+    def _heads(self, destination: str, limit: int, now: datetime) -> list[sa.Row[Any]]:
         m = outbox_messages.c
         h = outbox_messages.alias("h").c
         # the oldest unfinished message of its aggregate (a probe of the partial index)
@@ -136,8 +164,12 @@ class SqlOutboxRepository:
             if self._conn.dialect.name == "postgresql":
                 query = query.with_for_update(of=outbox_messages, skip_locked=True)
             rows += self._conn.execute(query).all()
-        if not rows:
-            return []
+        return rows
+
+    def _lease(
+        self, rows: Sequence[sa.Row[Any]], owner: str, lease_until: datetime
+    ) -> list[OutboundMessage]:
+        m = outbox_messages.c
         claimed = []
         for row in rows:
             # a lease that ran out: the relay holding it may have sent it
@@ -196,6 +228,26 @@ class SqlOutboxRepository:
         insert_rows(self._conn, outbox_attempts, [_attempt_row(f, d, owner) for f, d in mine])
         self._count(Counter((f.message.destination, _outcome(f)) for f, _ in mine))
         return [f.message.id for f, _ in mine]
+
+    def release(self, message_ids: Sequence[int], owner: str) -> None:
+        if not message_ids:
+            return
+        m = outbox_messages.c
+        self._conn.execute(
+            outbox_messages.update()
+            .where(
+                m.id.in_(list(message_ids)),
+                m.lease_owner == owner,
+                m.status == MessageStatus.IN_FLIGHT.value,
+            )
+            .values(
+                status=MessageStatus.PENDING.value,
+                lease_owner=None,
+                lease_until=None,
+                attempts=m.attempts - 1,
+                round_attempts=m.round_attempts - 1,
+            )
+        )
 
     def _count(self, counts: Counter[tuple[str, str]]) -> None:
         c = delivery_counters.c

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
@@ -37,7 +37,13 @@ from revsync.domain.delivery import (
     decide,
 )
 from revsync.ports.clock import Clock, IdSource
-from revsync.ports.delivery import Case, Destination, Finished, ReceiptHandler
+from revsync.ports.delivery import (
+    BatchDestination,
+    Case,
+    Destination,
+    Finished,
+    ReceiptHandler,
+)
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
@@ -51,8 +57,10 @@ class Route:
     destination: Destination
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     circuit: CircuitPolicy = field(default_factory=CircuitPolicy)
-    concurrency: int = 4
+    concurrency: int = 4  # calls at once
     rate_per_second: float | None = None
+    #: messages of one aggregate per call, when the destination takes batches (``send_many``)
+    batch: int = 1
 
 
 class Relay:
@@ -84,6 +92,7 @@ class Relay:
         self._jitter = jitter or random.Random().random  # noqa: S311 - spreads retries
         self._in_flight: dict[str, int] = dict.fromkeys(self._routes, 0)
         self._done: list[Finished] = []
+        self._untried: list[int] = []  # leased, not attempted (behind a refusal in a batch)
         self.delivered = 0  # messages this relay delivered (for logs and tests)
 
     async def aclose(self) -> None:
@@ -98,8 +107,8 @@ class Relay:
         try:
             while True:
                 claimed = await self._cycle(accept=not stop.is_set())
-                for message in claimed:
-                    tasks.add(asyncio.create_task(self._attempt(message)))
+                for batch in claimed:
+                    tasks.add(asyncio.create_task(self._attempt(batch)))
                 if stop.is_set() and not tasks and not self._done:
                     return
                 await self._pause(tasks, stopping)
@@ -121,35 +130,65 @@ class Relay:
         if done - {stopping} and len(self._done) < 50:
             await asyncio.sleep(0.01)
 
-    async def _cycle(self, *, accept: bool) -> list[OutboundMessage]:
-        """Record what ended and lease what may start, in one transaction."""
+    async def _cycle(self, *, accept: bool) -> list[list[OutboundMessage]]:
+        """Record what ended and lease what may start, in one transaction; the leased messages
+        in calls to make (one message each, or a batch of one aggregate's)."""
         done, self._done = self._done, []
+        untried, self._untried = self._untried, []
         want = {
             name: route.concurrency - self._in_flight[name] if accept else 0
             for name, route in self._routes.items()
         }
-        if not done and not any(want.values()):
+        if not done and not untried and not any(want.values()):
             return []
         try:
-            claimed = await asyncio.to_thread(self._exchange, done, want)
+            claimed = await asyncio.to_thread(self._exchange, done, untried, want)
         except Exception:  # a database hiccup: keep what ended for the next cycle
             log.exception("relay.cycle_failed", relay=self._owner)
             self._done = done + self._done
+            self._untried = untried + self._untried
             await asyncio.sleep(self._poll)
             return []
-        for message in claimed:
-            self._in_flight[message.destination] += 1
-        return claimed
+        calls = self._calls(claimed)
+        for call in calls:
+            self._in_flight[call[0].destination] += 1
+        return calls
 
-    def _exchange(self, done: list[Finished], want: Mapping[str, int]) -> list[OutboundMessage]:
+    def _calls(self, claimed: list[OutboundMessage]) -> list[list[OutboundMessage]]:
+        """Leased messages as calls: a destination that takes batches gets the messages of one
+        aggregate together (they were leased in order), the others one at a time."""
+        calls: list[list[OutboundMessage]] = []
+        for message in claimed:
+            batched = self._routes[message.destination].batch > 1
+            last = calls[-1] if calls else None
+            if (
+                batched
+                and last is not None
+                and (last[0].destination, last[0].aggregate)
+                == (message.destination, message.aggregate)
+            ):
+                last.append(message)
+            else:
+                calls.append([message])
+        return calls
+
+    def _exchange(
+        self, done: list[Finished], untried: list[int], want: Mapping[str, int]
+    ) -> list[OutboundMessage]:
         if done:
             self._failpoints.hit("relay.before_record")  # attempts made, none recorded yet
         with self._uow() as uow:
             now = self._clock.now()
+            uow.outbox.release(untried, self._owner)
             circuits = uow.circuits.locked(self._routes, now)
             changed = self._record(uow, done, circuits, now)
             limits, probing = self._limits_now(circuits, want, now)
-            claimed = uow.outbox.claim(now, self._owner, now + self._lease, limits)
+            batches = {
+                name: route.batch
+                for name, route in self._routes.items()
+                if route.batch > 1 and name not in probing  # a probe is one message
+            }
+            claimed = uow.outbox.claim(now, self._owner, now + self._lease, limits, batches)
             started = Counter(m.destination for m in claimed)
             for name in probing & set(started):
                 circuits[name] = circuits[name].probing(now)
@@ -283,17 +322,41 @@ class Relay:
         else:
             log.info("relay.retry", status=str(decision.status), error=decision.error, **fields)
 
-    async def _attempt(self, message: OutboundMessage) -> None:
-        """One attempt; its end is recorded by the next cycle."""
-        route = self._routes[message.destination]
+    async def _attempt(self, call: list[OutboundMessage]) -> None:
+        """One call (one message, or a batch); its end is recorded by the next cycle."""
+        route = self._routes[call[0].destination]
         started = self._clock.now()
         try:
-            attempt, unsure = await self._deliver(route, message)
+            if len(call) == 1:
+                outcomes = [await self._deliver(route, call[0])]
+            else:
+                outcomes = await self._deliver_many(route, call)
         except FailpointError:
             return  # a simulated crash: the attempt is never recorded, its lease runs out
         finally:
-            self._in_flight[message.destination] -= 1
-        self._done.append(Finished(message, started, self._clock.now(), attempt, unsure))
+            self._in_flight[route.name] -= 1
+        ended = self._clock.now()
+        for message, (attempt, unsure) in zip(call, outcomes, strict=False):
+            self._done.append(Finished(message, started, ended, attempt, unsure))
+        self._untried += [m.id for m in call[len(outcomes) :]]
+
+    async def _deliver_many(
+        self, route: Route, call: list[OutboundMessage]
+    ) -> list[tuple[Attempt, bool]]:
+        """The attempts of a batch (a prefix of it: what follows a failure is not tried), and
+        whether the destination may hold each document afterwards."""
+        destination = cast(BatchDestination, route.destination)
+        try:
+            self._failpoints.hit("relay.before_send")
+            attempts = await destination.send_many(call)
+            self._failpoints.hit("relay.after_send")
+        except FailpointError:
+            raise
+        except Exception as error:  # a connector bug: retry them all, looking the keys up
+            log.exception("relay.connector_error", destination=route.name, message_id=call[0].id)
+            failed = Attempt.failed(ErrorClass.RETRIABLE, f"{type(error).__name__}: {error}")
+            return [(failed, True)] * len(call)
+        return [(a, a.ambiguous) for a in attempts[: len(call)]]
 
     async def _deliver(self, route: Route, message: OutboundMessage) -> tuple[Attempt, bool]:
         """The attempt and whether the destination may hold the document afterwards."""

@@ -2,8 +2,13 @@
 document (lines mapped by the posting rules, taxes by country and code, annual fees deferred),
 is posted through the ERP port, and the posting comes back as a receipt for revsync to record.
 
-Refusals are fatal (an exception case); an ERP that is down is retriable, and ambiguous when the
-request may have arrived; the relay then looks the document up by its key before resending.
+Refusals are fatal (an exception case); an ERP that is down is unavailable (one that answers
+with a failure of its own, retriable), and ambiguous when the request may have arrived.
+
+Messages go to the ERP in batches (:meth:`ErpDestination.send_many`), posted in their order by
+:meth:`~revsync.ports.erp.Erp.post_many`, which looks every key up itself: a message delivered
+earlier comes back as delivered (``found_by_key``), a draft an interrupted attempt left is
+finished. The relay needs no ``find_by_key`` before a batch.
 """
 
 from __future__ import annotations
@@ -124,26 +129,70 @@ class ErpDestination:
         self._rules = tuple(rules)
 
     async def send(self, message: OutboundMessage) -> Attempt:
-        if message.kind not in POSTED_KINDS:
-            return Attempt.failed(ErrorClass.SKIPPABLE, f"the ERP does not take {message.kind}")
+        [attempt] = await self.send_many([message])
+        return attempt
+
+    async def send_many(self, messages: Sequence[OutboundMessage]) -> list[Attempt]:
+        """Post ``messages`` in their order, looking every key up first (no ``find_by_key``
+        is needed before a batch). Returns one attempt per message for a prefix of
+        ``messages``: a kind the ERP does not post is skippable and the batch goes on past it;
+        a message that cannot be mapped, or that the ERP refuses, is fatal and ends the list
+        (the messages after it are not posted). When the ERP does not answer, every message
+        sent to it gets an unavailable attempt (retriable when the ERP answered with a failure
+        of its own), ambiguous when the ERP may have received it; the list then stops before
+        a message that cannot be mapped, which was not sent."""
+        planned: list[Attempt | ErpDocument] = []  # a skip or mapping failure, or a document
+        for message in messages:
+            if message.kind not in POSTED_KINDS:
+                planned.append(
+                    Attempt.failed(ErrorClass.SKIPPABLE, f"the ERP does not take {message.kind}")
+                )
+                continue
+            try:
+                planned.append(
+                    erp_document(
+                        message.payload,
+                        message.key,
+                        self._rules,
+                        approved=message.approved_by is not None,
+                    )
+                )
+            except (InvalidField, KeyError, ValueError) as error:
+                planned.append(Attempt.failed(ErrorClass.FATAL, f"cannot map to the ERP: {error}"))
+                break
+        documents = [p for p in planned if isinstance(p, ErpDocument)]
         try:
-            document = erp_document(
-                message.payload, message.key, self._rules, approved=message.approved_by is not None
-            )
-        except (InvalidField, KeyError, ValueError) as error:
-            return Attempt.failed(ErrorClass.FATAL, f"cannot map to the ERP: {error}")
-        try:
-            posting = await self._erp.post(document)
-        except ErpRefused as error:
-            return Attempt.failed(ErrorClass.FATAL, str(error))
+            results = await self._erp.post_many(documents) if documents else []
         except ErpUnavailable as error:
-            return Attempt.failed(ErrorClass.RETRIABLE, str(error), ambiguous=error.sent)
-        return Attempt.ok(posting.remote_id, receipt=receipt(posting))
+            down = Attempt.failed(_down(error), str(error), ambiguous=error.sent)
+            return [
+                down if isinstance(p, ErpDocument) else p
+                for p in planned
+                if isinstance(p, ErpDocument) or p.error_class is ErrorClass.SKIPPABLE
+            ]
+        attempts: list[Attempt] = []
+        answers = iter(results)
+        for step in planned:
+            if isinstance(step, Attempt):
+                attempts.append(step)
+                continue
+            result = next(answers, None)
+            if result is None:  # the ERP answered for fewer (it should not): not attempted
+                break
+            if isinstance(result, ErpRefused):
+                attempts.append(Attempt.failed(ErrorClass.FATAL, str(result)))
+                break
+            attempts.append(
+                Attempt.ok(result.remote_id, found_by_key=result.found, receipt=receipt(result))
+            )
+        return attempts
 
     async def find_by_key(self, key: str) -> Attempt | None:
         try:
             posting = await self._erp.find(key)
-        except (ErpRefused, ErpUnavailable) as error:
+        except ErpUnavailable as error:
+            return Attempt.failed(_down(error), f"lookup failed: {error}")
+        except ErpRefused as error:
             return Attempt.failed(ErrorClass.RETRIABLE, f"lookup failed: {error}")
         if posting is None:
             return None
@@ -151,3 +200,9 @@ class ErpDestination:
 
     async def aclose(self) -> None:
         await self._erp.aclose()
+
+
+def _down(error: ErpUnavailable) -> ErrorClass:
+    """Unavailable when the ERP does not answer (an outage, waited out); retriable when it
+    answered with a failure of its own (a server error on this request)."""
+    return ErrorClass.UNAVAILABLE if error.outage else ErrorClass.RETRIABLE

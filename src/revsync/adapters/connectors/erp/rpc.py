@@ -31,8 +31,8 @@ class TrytonUnavailable(TrytonError, ErpUnavailable):
     the port's :class:`ErpUnavailable` too, for callers of the client outside the adapter
     (provisioning)."""
 
-    def __init__(self, message: str, *, sent: bool) -> None:
-        super().__init__(message, sent=sent)
+    def __init__(self, message: str, *, sent: bool, outage: bool = True) -> None:
+        super().__init__(message, sent=sent, outage=outage)
 
 
 class TrytonAuthError(TrytonError):
@@ -217,7 +217,8 @@ class TrytonRpc:
         if response.status_code == 429:
             raise TrytonAuthError("too many login attempts (HTTP 429)")
         if response.status_code >= 500:
-            raise TrytonUnavailable(f"HTTP {response.status_code}", sent=True)
+            away = response.status_code in (502, 503, 504)
+            raise TrytonUnavailable(f"HTTP {response.status_code}", sent=True, outage=away)
         try:
             data = msgspec.json.decode(response.content)
         except msgspec.DecodeError:

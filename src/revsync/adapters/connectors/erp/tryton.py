@@ -9,17 +9,17 @@
   draft and refuses the document (the ledger never holds an amount revsync did not bill).
 - An invoice dated in a closed period is rolled forward to the first day of the next open
   period, or refused, by policy. Warnings (a due date in the past) are acknowledged.
+- Documents are posted many per call, numbered in their order
+  (:mod:`~revsync.adapters.connectors.erp.tryton_posting` says how, and what Tryton does).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from revsync.adapters.connectors.erp.provision import account_id, payment_term_name
 from revsync.adapters.connectors.erp.rpc import (
     TrytonAccessError,
     TrytonAuthError,
@@ -27,21 +27,24 @@ from revsync.adapters.connectors.erp.rpc import (
     TrytonRpc,
     TrytonUnavailable,
     TrytonUserError,
-    TrytonUserWarning,
+)
+from revsync.adapters.connectors.erp.tryton_posting import PeriodPolicy as PeriodPolicy
+from revsync.adapters.connectors.erp.tryton_posting import (
+    PostingRun,
+    TrytonIds,
+    TrytonPoster,
+    posting_of,
 )
 from revsync.ports.erp import (
     ErpDocument,
     ErpInvoiceState,
-    ErpParty,
     ErpPeriod,
     ErpPosting,
     ErpRefused,
     ErpUnavailable,
 )
 
-PeriodPolicy = Literal["roll_forward", "hold"]
 T = TypeVar("T")
-_INVOICE_FIELDS = ["number", "state", "invoice_date", "party.code", "reference"]
 
 
 class TrytonErp:
@@ -57,10 +60,14 @@ class TrytonErp:
         period_policy: PeriodPolicy = "roll_forward",
     ) -> None:
         self._rpc = rpc
-        self._receivable = receivable_account
-        self._payment_term = payment_term_name(payment_term_days)
-        self._policy = period_policy
-        self._ids: dict[str, int] = {}
+        self._ids = TrytonIds(rpc)
+        self._poster = TrytonPoster(
+            rpc,
+            self._ids,
+            receivable_account=receivable_account,
+            payment_term_days=payment_term_days,
+            period_policy=period_policy,
+        )
 
     @property
     def rpc(self) -> TrytonRpc:
@@ -73,29 +80,33 @@ class TrytonErp:
     # --- the port ----------------------------------------------------------------------
 
     async def post(self, document: ErpDocument) -> ErpPosting:
-        return await _guard(self._post_document(document))
+        [result] = await self.post_many([document])
+        if isinstance(result, ErpRefused):
+            raise result
+        return result
 
-    async def _post_document(self, document: ErpDocument) -> ErpPosting:
-        found = await self._invoice(document.key)
-        if found is not None and found["state"] in ("posted", "paid"):
-            return _posting(found)
-        if found is not None and found["state"] == "cancelled":
-            raise ErpRefused(f"the ERP invoice {found['id']} for this document was cancelled")
-        if found is None:
-            invoice_id = await self._create(document)
-        else:
-            invoice_id = int(found["id"])  # a draft an earlier attempt left: dated already
-        await self._check_totals(invoice_id, document)
-        await self._post(invoice_id)
-        [posted] = await self._rpc.model("account.invoice", "read", [invoice_id], _INVOICE_FIELDS)
-        moved = posted["invoice_date"] != document.invoice_date
-        return _posting(posted, document.invoice_date if moved else None)
+    async def post_many(self, documents: Sequence[ErpDocument]) -> list[ErpPosting | ErpRefused]:
+        run = PostingRun()
+        try:
+            await _guard(self._poster.post_many(documents, run))
+        except ErpRefused as refusal:  # not one document's own (revsync's login or rights…):
+            run.results.append(refusal)  # the next document is refused, as post() would be
+        except ErpUnavailable as error:
+            if run.wrote and not error.sent:  # an earlier write of the batch may have arrived
+                raise ErpUnavailable(str(error), sent=True, outage=error.outage) from error
+            raise
+        return run.results
 
     async def find(self, key: str) -> ErpPosting | None:
-        found = await _guard(self._invoice(key))
+        found = (await _guard(self._poster.lookup([key]))).get(key)
         if found is None or found["state"] not in ("posted", "paid"):
             return None
-        return _posting(found)
+        return posting_of(found, found=True)
+
+    async def _create(self, document: ErpDocument) -> int:
+        """A draft for ``document``, as an attempt interrupted before posting leaves it (for
+        tests and the benchmark's baseline)."""
+        return await self._poster.create(document)
 
     async def states(self, remote_ids: Sequence[str], today: date) -> dict[str, ErpInvoiceState]:
         return await _guard(self._states(remote_ids, today))
@@ -239,213 +250,6 @@ class TrytonErp:
         await self._wizard("account.invoice.deferred.create_moves", {}, "create_moves", context)
         return len(drafts)
 
-    # --- documents ---------------------------------------------------------------------
-
-    async def _invoice(self, key: str) -> dict[str, Any] | None:
-        found = await self._rpc.model(
-            "account.invoice",
-            "search_read",
-            [("reference", "=", key), ("type", "=", "out")],
-            0,
-            1,
-            None,
-            _INVOICE_FIELDS,
-        )
-        return dict(found[0]) if found else None
-
-    async def _create(self, document: ErpDocument) -> int:
-        party, address = await self._party(document.party)
-        invoice_date, rolled = await self._open_date(
-            document.invoice_date, document.approved, credit=document.total < 0
-        )
-        # recognition cannot be booked in a closed period: a rolled-forward invoice's deferrals
-        # start on its new date (the closed months are recognised over the remaining ones)
-        lines = [
-            await self._line(line, invoice_date if rolled else None) for line in document.lines
-        ]
-        [invoice] = await self._rpc.model(
-            "account.invoice",
-            "create",
-            [
-                {
-                    "type": "out",
-                    "company": await self._company(),
-                    "party": party,
-                    "invoice_address": address,
-                    "account": await self._id("account", self._receivable),
-                    "journal": await self._journal(),
-                    "payment_term": await self._id("payment_term", self._payment_term),
-                    "currency": await self._id("currency", document.currency),
-                    "invoice_date": invoice_date,
-                    "reference": document.key,
-                    "description": document.number,
-                    "lines": [("create", lines)],
-                }
-            ],
-        )
-        return int(invoice)
-
-    async def _line(self, line: Any, defer_not_before: date | None) -> dict[str, Any]:
-        values: dict[str, Any] = {
-            "type": "line",
-            "product": await self._id("product", line.product),
-            "account": await self._id("account", line.account),
-            "description": line.description,
-            "quantity": line.quantity,  # exact on the wire (a Decimal), never a binary float
-            "unit": await self._id("unit", "Unit"),
-            "unit_price": line.unit_price,
-        }
-        if line.taxes:
-            values["taxes"] = [("add", [await self._id("tax", name) for name in line.taxes])]
-        if line.defer_from is not None:
-            start = line.defer_from
-            if defer_not_before is not None and start < defer_not_before <= line.defer_to:
-                start = defer_not_before
-            values["defer_from"] = start
-            values["defer_to"] = line.defer_to
-        return values
-
-    async def _check_totals(self, invoice_id: int, document: ErpDocument) -> None:
-        [totals] = await self._rpc.model(
-            "account.invoice",
-            "read",
-            [invoice_id],
-            ["untaxed_amount", "tax_amount", "total_amount"],
-        )
-        ours = (document.untaxed, document.tax, document.total)
-        theirs = (totals["untaxed_amount"], totals["tax_amount"], totals["total_amount"])
-        if ours != theirs:
-            await self._rpc.model("account.invoice", "delete", [invoice_id])
-            raise ErpRefused(
-                "the ERP computes untaxed/tax/total "
-                + "/".join(str(t) for t in theirs)
-                + " where revsync billed "
-                + "/".join(str(o) for o in ours)
-                + "; the draft was deleted"
-            )
-
-    async def _post(self, invoice_id: int) -> None:
-        # revsync sets each line's taxes itself (by the customer's country), which Tryton warns
-        # about ("not the default taxes of the product"): acknowledged before the first try, so
-        # that posting runs once; any other warning is acknowledged when it is raised
-        await self._rpc.model("res.user.warning", "skip", _warning_key("invoice_taxes", invoice_id))
-        for _ in range(5):
-            try:
-                await self._rpc.model("account.invoice", "post", [invoice_id])
-                return
-            except TrytonUserWarning as warning:  # e.g. a due date in the past: acknowledged
-                await self._rpc.model("res.user.warning", "skip", warning.key, False)
-        raise ErpRefused(f"the ERP kept asking to confirm warnings for invoice {invoice_id}")
-
-    # --- master data -------------------------------------------------------------------
-
-    async def _party(self, party: ErpParty) -> tuple[int, int]:
-        found = await self._rpc.model(
-            "party.party", "search_read", [("code", "=", party.code)], 0, 1, None, ["addresses"]
-        )
-        if found:
-            addresses = found[0]["addresses"]
-            if addresses:
-                return int(found[0]["id"]), int(addresses[0])
-            [address] = await self._rpc.model(
-                "party.address", "create", [{"party": found[0]["id"]}]
-            )
-            return int(found[0]["id"]), int(address)
-        address_values: dict[str, Any] = {}
-        if party.country:
-            country = await self._rpc.model(
-                "country.country", "search", [("code", "=", party.country)], 0, 1, None
-            )
-            if country:
-                address_values["country"] = country[0]
-        [created] = await self._rpc.model(
-            "party.party",
-            "create",
-            [
-                {
-                    "name": party.name,
-                    "code": party.code,
-                    "addresses": [("create", [address_values])],
-                }
-            ],
-        )
-        [read] = await self._rpc.model("party.party", "read", [created], ["addresses"])
-        return int(created), int(read["addresses"][0])
-
-    async def _open_date(
-        self, wanted: date, approved: bool, *, credit: bool
-    ) -> tuple[date, date | None]:
-        """The date to post on: ``wanted`` if its period is open and no later invoice of its
-        sequence is numbered yet, else by policy (an approved document rolls forward whatever
-        the policy): the first day of the next open period, then the date of the last invoice
-        numbered in that fiscal year — strict sequences need numbers to follow dates."""
-        day, rolled = await self._open_period_date(wanted, approved)
-        last = await self._last_numbered(day, credit)
-        if last is None or last["invoice_date"] <= day:
-            return day, rolled
-        if self._policy == "hold" and not approved:
-            raise ErpRefused(
-                f"the ERP numbered {last['number']} on {last['invoice_date'].isoformat()}, after "
-                f"{day.isoformat()}, and numbers must follow dates (policy: hold until the case "
-                f"is approved to post it on that later date)"
-            )
-        return last["invoice_date"], wanted
-
-    async def _last_numbered(self, day: date, credit: bool) -> dict[str, Any] | None:
-        """The latest-dated invoice (or credit note) numbered after ``day`` in its fiscal year."""
-        company = await self._company()
-        years = await self._rpc.model(
-            "account.fiscalyear",
-            "search_read",
-            [("company", "=", company), ("start_date", "<=", day), ("end_date", ">=", day)],
-            0,
-            1,
-            None,
-            ["end_date"],
-        )
-        if not years:
-            return None
-        found = await self._rpc.model(
-            "account.invoice",
-            "search_read",
-            [
-                ("company", "=", company),
-                ("type", "=", "out"),
-                ("number", "!=", None),
-                ("invoice_date", ">", day),
-                ("invoice_date", "<=", years[0]["end_date"]),
-                ("total_amount", "<" if credit else ">=", 0),
-            ],
-            0,
-            1,
-            [("invoice_date", "DESC")],
-            ["invoice_date", "number"],
-        )
-        return dict(found[0]) if found else None
-
-    async def _open_period_date(self, wanted: date, approved: bool) -> tuple[date, date | None]:
-        """``wanted`` if its period is open, else by policy."""
-        periods = await self._periods(wanted)
-        current = next((p for p in periods if p["start_date"] <= wanted), None)
-        if current is None:
-            raise ErpRefused(f"the ERP has no fiscal period for {wanted.isoformat()}")
-        if current["state"] == "open":
-            return wanted, None
-        if self._policy == "hold" and not approved:
-            raise ErpRefused(
-                f"period {current['name']} is {current['state']} in the ERP "
-                f"(policy: hold until the period is reopened, or the case is approved to "
-                f"post it in the next open period)"
-            )
-        later = next(
-            (p for p in periods if p["start_date"] > wanted and p["state"] == "open"), None
-        )
-        if later is None:
-            raise ErpRefused(
-                f"period {current['name']} is {current['state']} and no later period is open"
-            )
-        return later["start_date"], wanted
-
     async def _dunning_levels(self, invoice_ids: Sequence[int]) -> dict[int, str]:
         if not invoice_ids:
             return {}
@@ -469,52 +273,8 @@ class TrytonErp:
                 levels[int(reference.split(",", 1)[1])] = _level_label(level)
         return levels
 
-    # --- ids ---------------------------------------------------------------------------
-
     async def _company(self) -> int:
-        return int((await self._rpc.context())["company"])
-
-    async def _journal(self) -> int:
-        return await self._cached(
-            "journal:revenue", "account.journal", [("type", "=", "revenue")], "revenue journal"
-        )
-
-    async def _id(self, kind: str, name: str) -> int:
-        if kind == "account":
-            key = f"account:{name}"
-            if key not in self._ids:
-                try:
-                    self._ids[key] = await account_id(self._rpc, name)
-                except LookupError as error:
-                    raise ErpRefused(str(error)) from None
-            return self._ids[key]
-        model, field = {
-            "product": ("product.product", "code"),
-            "tax": ("account.tax", "name"),
-            "currency": ("currency.currency", "code"),
-            "unit": ("product.uom", "name"),
-            "payment_term": ("account.invoice.payment_term", "name"),
-        }[kind]
-        return await self._cached(f"{kind}:{name}", model, [(field, "=", name)], f"{kind} {name!r}")
-
-    async def _cached(self, key: str, model: str, domain: list[Any], what: str) -> int:
-        if key not in self._ids:
-            found = await self._rpc.model(model, "search", domain, 0, 1, None)
-            if not found:
-                raise ErpRefused(f"the ERP has no {what} (run 'revsync erp provision')")
-            self._ids[key] = int(found[0])
-        return self._ids[key]
-
-
-def _posting(invoice: dict[str, Any], rolled: date | None = None) -> ErpPosting:
-    party = invoice.get("party.")
-    return ErpPosting(
-        remote_id=str(invoice["id"]),
-        number=str(invoice["number"]),
-        party=str(party.get("code")) if isinstance(party, dict) else "",
-        invoice_date=invoice["invoice_date"],
-        rolled_forward_from=rolled,
-    )
+        return await self._ids.company()
 
 
 async def _guard(work: Awaitable[T]) -> T:
@@ -524,13 +284,13 @@ async def _guard(work: Awaitable[T]) -> T:
     except (ErpRefused, ErpUnavailable):
         raise
     except TrytonUnavailable as error:
-        raise ErpUnavailable(str(error), sent=error.sent) from error
+        raise ErpUnavailable(str(error), sent=error.sent, outage=error.outage) from error
     except TrytonUserError as error:
         raise ErpRefused(error.message if not error.description else str(error)) from error
     except (TrytonAuthError, TrytonAccessError) as error:
         raise ErpRefused(f"the ERP refused revsync's login or rights: {error}") from error
     except TrytonError as error:
-        raise ErpUnavailable(f"the ERP failed: {error}", sent=True) from error
+        raise ErpUnavailable(f"the ERP failed: {error}", sent=True, outage=False) from error
 
 
 def day_before(day: date) -> date:
@@ -542,9 +302,3 @@ def _level_label(level: dict[str, Any]) -> str:
     """``level N`` for the levels revsync provisions (sequence 1, 2, ...), else Tryton's name."""
     sequence = level.get("sequence")
     return f"level {sequence}" if sequence else str(level["rec_name"])
-
-
-def _warning_key(name: str, invoice_id: int) -> str:
-    """The name Tryton gives a warning about one invoice (``res.user.warning.format``)."""
-    digest = hashlib.md5(f"account.invoice,{invoice_id}".encode(), usedforsecurity=False)
-    return f"{digest.hexdigest()}.{name}"
