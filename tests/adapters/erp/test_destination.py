@@ -1,91 +1,22 @@
-"""The ERP as an outbox destination (``ErpDestination``), over a fake ERP that implements the
-port: a batch is one attempt per message for a prefix of the messages — skipped kinds go on,
-an unmappable or refused message ends it — and an ERP that does not answer is an outage."""
+"""The ERP as an outbox destination (``ErpDestination``) against a real trytond: a batch is one
+attempt per message for a prefix of the messages — skipped kinds go on, an unmappable or
+refused message ends it — a message posted earlier is found by its key, and an ERP that does
+not answer is an outage."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any
 
 from revsync.adapters.connectors.erp.destination import ErpDestination
 from revsync.domain.delivery import Attempt, ErrorClass, OutboundMessage
 from revsync.domain.posting import PostingRule
-from revsync.ports.erp import (
-    ErpDocument,
-    ErpInvoiceState,
-    ErpPeriod,
-    ErpPosting,
-    ErpRefused,
-    ErpUnavailable,
-)
+from tests.support.erp import erp_for, with_rpc
+from tests.support.tryton import TrytonServer
 
-RULES = (PostingRule("SAAS", "4.1.2"),)
-
-
-class FakeErp:
-    """:class:`~revsync.ports.erp.Erp` in memory: posts every document but the keys it is
-    told to refuse, numbers them in order, and can be down."""
-
-    def __init__(self, refuse: Sequence[str] = (), down: ErpUnavailable | None = None) -> None:
-        self.refuse = set(refuse)
-        self.down = down
-        self.posted: dict[str, ErpPosting] = {}
-        self.batches: list[list[str]] = []
-
-    async def post(self, document: ErpDocument) -> ErpPosting:
-        [result] = await self.post_many([document])
-        if isinstance(result, ErpRefused):
-            raise result
-        return result
-
-    async def post_many(self, documents: Sequence[ErpDocument]) -> list[ErpPosting | ErpRefused]:
-        self.batches.append([d.key for d in documents])
-        if self.down is not None:
-            raise self.down
-        results: list[ErpPosting | ErpRefused] = []
-        for document in documents:
-            if document.key in self.posted:
-                results.append(replace(self.posted[document.key], found=True))
-                continue
-            if document.key in self.refuse:
-                results.append(ErpRefused(f"refused {document.number}"))
-                break
-            posting = ErpPosting(
-                remote_id=str(len(self.posted) + 1),
-                number=f"INV-{len(self.posted) + 1:05d}",
-                party=document.party.code,
-                invoice_date=document.invoice_date,
-            )
-            self.posted[document.key] = posting
-            results.append(posting)
-        return results
-
-    async def find(self, key: str) -> ErpPosting | None:
-        if self.down is not None:
-            raise self.down
-        return self.posted.get(key)
-
-    async def states(self, remote_ids: Sequence[str], today: date) -> dict[str, ErpInvoiceState]:
-        return {}
-
-    async def settle(self, invoice_id: str, credit_note_ids: Sequence[str]) -> Decimal:
-        return Decimal(0)
-
-    async def periods(self, since: date) -> list[ErpPeriod]:
-        return []
-
-    async def run_collections(self, today: date) -> int:
-        return 0
-
-    async def run_deferrals(self) -> int:
-        return 0
-
-    async def aclose(self) -> None:
-        return None
+RULES = (PostingRule("REVSYNC", "4.1.2"),)
 
 
 def payload(number: str) -> dict[str, Any]:
@@ -131,112 +62,115 @@ def message(
     )
 
 
-def send_many(erp: FakeErp, messages: Sequence[OutboundMessage]) -> list[Attempt]:
-    return asyncio.run(ErpDestination(erp, RULES).send_many(messages))
+def send_many(server: TrytonServer, messages: Sequence[OutboundMessage]) -> list[Attempt]:
+    """The batch sent by a destination with a fresh client."""
+
+    async def go() -> list[Attempt]:
+        destination = ErpDestination(erp_for(server), RULES)
+        try:
+            return await destination.send_many(messages)
+        finally:
+            await destination.aclose()
+
+    return asyncio.run(go())
+
+
+def posted_keys(server: TrytonServer) -> list[str]:
+    """The keys of the invoices posted in the ERP, in the order of their numbers."""
+    found = with_rpc(
+        server,
+        lambda c: c.model(
+            "account.invoice",
+            "search_read",
+            [("state", "=", "posted")],
+            0,
+            None,
+            [("number", "ASC")],
+            ["reference"],
+        ),
+    )
+    return [str(i["reference"]) for i in found]
 
 
 def outcome(attempt: Attempt) -> tuple[Any, ...]:
     return (attempt.delivered, attempt.error_class, attempt.remote_id, attempt.ambiguous)
 
 
-def test_a_batch_is_posted_in_order_and_a_skipped_kind_does_not_end_it() -> None:
-    erp = FakeErp()
+def test_a_batch_is_posted_in_order_and_a_skipped_kind_does_not_end_it(
+    erp_server: TrytonServer,
+) -> None:
     batch = [message(1), message(2, kind="invoice.paid"), message(3), message(4)]
-    attempts = send_many(erp, batch)
-    assert erp.batches == [["k1", "k3", "k4"]]  # one call, the skipped message left out
-    assert [outcome(a) for a in attempts] == [
-        (True, None, "1", False),
-        (False, ErrorClass.SKIPPABLE, None, False),
-        (True, None, "2", False),
-        (True, None, "3", False),
+    attempts = send_many(erp_server, batch)
+    assert [(a.delivered, a.error_class, a.found_by_key) for a in attempts] == [
+        (True, None, False),
+        (False, ErrorClass.SKIPPABLE, False),
+        (True, None, False),
+        (True, None, False),
     ]
-    assert attempts[0].receipt == {
-        "erp_invoice_id": "1",
-        "erp_number": "INV-00001",
-        "erp_party": "RS-c1",
-        "erp_invoice_date": "2026-03-10",
-    }
     assert attempts[1].reason == "the ERP does not take invoice.paid"
-
-
-def test_a_refusal_ends_the_batch_and_what_follows_is_not_attempted() -> None:
-    erp = FakeErp(refuse=["k2"])
-    attempts = send_many(erp, [message(1), message(2), message(3, kind="invoice.paid"), message(4)])
-    assert [outcome(a) for a in attempts] == [
-        (True, None, "1", False),
-        (False, ErrorClass.FATAL, None, False),
+    assert posted_keys(erp_server) == ["k1", "k3", "k4"]
+    receipt = attempts[0].receipt
+    assert receipt is not None
+    assert (receipt["erp_invoice_id"], receipt["erp_party"], receipt["erp_invoice_date"]) == (
+        attempts[0].remote_id,
+        "RS-c1",
+        "2026-03-10",
+    )
+    # sent again (a lost answer): each found by its key, nothing posted twice
+    again = send_many(erp_server, [message(3), message(4), message(5)])
+    assert [(a.delivered, a.found_by_key) for a in again] == [
+        (True, True),
+        (True, True),
+        (True, False),
     ]
-    assert attempts[1].reason == "refused INV-000002"
-    assert list(erp.posted) == ["k1"]
+    assert [a.remote_id for a in again[:2]] == [attempts[2].remote_id, attempts[3].remote_id]
+    assert posted_keys(erp_server) == ["k1", "k3", "k4", "k5"]
 
 
-def test_an_unmappable_message_ends_the_batch_after_those_before_it_are_posted() -> None:
-    erp = FakeErp()
-    broken = payload("INV-000002")
+def test_a_refusal_or_an_unmappable_message_ends_the_batch(erp_server: TrytonServer) -> None:
+    wrong = payload("INV-000002")
+    wrong["totals"] = {**wrong["totals"], "tax": "19.81", "total": "118.81"}
+    attempts = send_many(erp_server, [message(1), message(2, body=wrong), message(3)])
+    assert [(a.delivered, a.error_class) for a in attempts] == [
+        (True, None),
+        (False, ErrorClass.FATAL),
+    ]
+    assert "where revsync billed 99.00/19.81/118.81" in attempts[1].reason
+    broken = payload("INV-000005")
     del broken["totals"]
-    attempts = send_many(erp, [message(1), message(2, body=broken), message(3)])
-    assert erp.batches == [["k1"]]
-    assert [outcome(a) for a in attempts] == [
-        (True, None, "1", False),
-        (False, ErrorClass.FATAL, None, False),
+    attempts = send_many(erp_server, [message(4), message(5, body=broken), message(6)])
+    assert [(a.delivered, a.error_class) for a in attempts] == [
+        (True, None),
+        (False, ErrorClass.FATAL),
     ]
     assert attempts[1].reason == "cannot map to the ERP: 'totals'"
+    assert posted_keys(erp_server) == ["k1", "k4"]  # nothing after either
 
 
-def test_a_message_posted_earlier_is_delivered_as_found_by_its_key() -> None:
-    erp = FakeErp()
-    first = send_many(erp, [message(1)])
-    again = send_many(erp, [message(1), message(2)])
-    assert (first[0].found_by_key, again[0].found_by_key, again[1].found_by_key) == (
-        False,
-        True,
-        False,
-    )
-    assert [a.remote_id for a in again] == ["1", "2"]
-
-
-def test_an_erp_that_does_not_answer_is_an_outage_for_every_message_sent() -> None:
-    erp = FakeErp(down=ErpUnavailable("ConnectError: refused", sent=False))
+def test_an_erp_that_does_not_answer_is_an_outage_for_every_message_sent(
+    erp_server: TrytonServer,
+) -> None:
+    erp_server.stop()
     broken = payload("INV-000004")
     del broken["totals"]
     batch = [message(1), message(2, kind="invoice.paid"), message(3), message(4, body=broken)]
-    attempts = send_many(erp, batch)
+    attempts = send_many(erp_server, batch)
     # up to the unmappable message, which was not sent (it is tried again with the next batch)
-    assert [outcome(a) for a in attempts] == [
-        (False, ErrorClass.UNAVAILABLE, None, False),
-        (False, ErrorClass.SKIPPABLE, None, False),
-        (False, ErrorClass.UNAVAILABLE, None, False),
+    assert [(a.delivered, a.error_class, a.ambiguous) for a in attempts] == [
+        (False, ErrorClass.UNAVAILABLE, False),
+        (False, ErrorClass.SKIPPABLE, False),
+        (False, ErrorClass.UNAVAILABLE, False),
     ]
-    assert attempts[0].reason == "ConnectError: refused"
-    lost = FakeErp(down=ErpUnavailable("ReadTimeout", sent=True))
-    assert [outcome(a) for a in send_many(lost, [message(1), message(2)])] == [
-        (False, ErrorClass.UNAVAILABLE, None, True),
-        (False, ErrorClass.UNAVAILABLE, None, True),
-    ]
-    # an ERP that answers with a failure of its own is not away: retriable
-    failing = FakeErp(down=ErpUnavailable("the ERP failed: boom", sent=True, outage=False))
-    assert [outcome(a) for a in send_many(failing, [message(1)])] == [
-        (False, ErrorClass.RETRIABLE, None, True)
-    ]
+    assert attempts[0].reason.startswith("ConnectError")
 
+    async def lookup() -> Attempt | None:
+        destination = ErpDestination(erp_for(erp_server), RULES)
+        try:
+            return await destination.find_by_key("k1")
+        finally:
+            await destination.aclose()
 
-def test_send_is_a_batch_of_one_and_a_lookup_of_an_erp_that_is_down_is_an_outage() -> None:
-    erp = FakeErp()
-    destination = ErpDestination(erp, RULES)
-    sent = asyncio.run(destination.send(message(1)))
-    assert outcome(sent) == (True, None, "1", False)
-    found = asyncio.run(destination.find_by_key("k1"))
-    assert found is not None and (found.remote_id, found.found_by_key) == ("1", True)
-    erp.down = ErpUnavailable("ConnectError: refused", sent=False)
-    lookup = asyncio.run(destination.find_by_key("k1"))
-    assert lookup is not None
-    assert (lookup.error_class, lookup.reason) == (
-        ErrorClass.UNAVAILABLE,
-        "lookup failed: ConnectError: refused",
-    )
-    assert outcome(asyncio.run(destination.send(message(2)))) == (
-        False,
-        ErrorClass.UNAVAILABLE,
-        None,
-        False,
-    )
+    found = asyncio.run(lookup())
+    assert found is not None
+    assert found.error_class is ErrorClass.UNAVAILABLE
+    assert found.reason.startswith("lookup failed: ConnectError")
