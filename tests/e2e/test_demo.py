@@ -8,10 +8,12 @@ The tests share one demo run (one xdist group: ``scripts/test`` runs ``--dist lo
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -20,12 +22,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from rich.console import Console
 
-from revsync.adapters.db.tables import erp_postings, invoices
+from revsync.adapters.db.tables import delivery_counters, erp_postings, invoices
 from revsync.bootstrap import Container, build
 from revsync.config import load_settings
 from revsync.ports.erp import ErpDocument, ErpLine, ErpParty
 from revsync.sandbox.crm import CrmSandbox
+from revsync.sandbox.demo import run_demo
 from revsync.sandbox.demo.checks import CheckReport, check_crm, check_erp
 from revsync.sandbox.tryton import LocalTryton
 from tests.support.tryton import require_tryton
@@ -225,3 +229,56 @@ def test_the_checks_catch_an_erp_and_a_crm_that_disagree(
     assert erp[2] == f"ERP: {unpaid_number} is paid in revsync but posted in the ERP"
     [changed] = crm
     assert changed.startswith(f"CRM: account {account['Id']} Revsync_Health_Score__c is ")
+
+
+def play(folder: Path, **options: Any) -> dict[str, Any]:
+    """The demo in process, small (ten accounts), quietly; its report as report.json has it."""
+    report = run_demo(folder, console=Console(file=io.StringIO()), accounts=10, **options)
+    assert report.ok, report.mismatches
+    data: dict[str, Any] = json.loads((folder / "report.json").read_text())
+    return data
+
+
+def found_away(folder: Path) -> int:
+    """Attempts of the demo's relay that found the ERP unavailable."""
+    container = build(load_settings(folder / "revsync.yaml"))
+    try:
+        c = delivery_counters.c
+        with container.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.select(c.total).where(c.destination == "erp", c.outcome == "unavailable")
+                ).scalar()
+                or 0
+            )
+    finally:
+        container.close()
+
+
+def test_the_demo_holds_when_the_erp_comes_back_20_seconds_later(tmp_path: Path) -> None:
+    """The outage the demo plays, 20 s long: longer than the whole retry budget of the demo's
+    policy (10 attempts of at most 1 s). Every invoice is posted once, no case is opened."""
+    require_tryton()
+    report = play(tmp_path / "demo", erp_down_seconds=20)
+    assert "ERP down for 20 s as postings began" in report["faults"]
+    assert found_away(tmp_path / "demo") > 10  # more attempts found it away than the budget
+    assert report["invoices"]["posted_to_erp"] == (
+        report["invoices"]["issued"] + report["invoices"]["credit_notes"]
+    )
+    assert report["checks"]["erp_invoices_compared"] == report["invoices"]["posted_to_erp"]
+    assert not [k for k in report["cases"] if k.split()[0] in ("outage", "delivery")]
+    assert report["phases"]["deliveries"] >= 20
+
+
+def test_the_demo_holds_beside_a_cpu_hog(tmp_path: Path) -> None:
+    """A process keeps a core busy all along: slower, and still exact."""
+    require_tryton()
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        report = play(tmp_path / "demo")
+    finally:
+        hog.kill()
+        hog.wait()
+    assert report["ok"] is True
+    assert report["checks"]["erp_invoices_compared"] == report["invoices"]["posted_to_erp"] > 0
+    assert not [k for k in report["cases"] if k.split()[0] in ("outage", "delivery")]

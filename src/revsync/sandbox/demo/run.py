@@ -37,11 +37,17 @@ from rich.progress import (
 from revsync.adapters.connectors.erp.provision import provision
 from revsync.adapters.connectors.erp.rpc import TrytonRpc
 from revsync.adapters.db.migrate import upgrade
-from revsync.adapters.db.tables import outbox_messages
+from revsync.adapters.db.tables import delivery_counters, outbox_messages
 from revsync.application.crm import PushReport
 from revsync.application.customers import PutCustomer
 from revsync.application.ingestion import IngestContext, IngestReport
-from revsync.bootstrap import Container, apply_configuration, build, erp_blueprint
+from revsync.bootstrap import (
+    ERP_DESTINATION,
+    Container,
+    apply_configuration,
+    build,
+    erp_blueprint,
+)
 from revsync.config import load_settings
 from revsync.domain.identity import System
 from revsync.observability.logging import configure_logging
@@ -97,13 +103,21 @@ class Tally:
 
 #: the ports the demo's ERP and CRM listen on when they are free (else any free port)
 ERP_PORT, CRM_PORT = 8000, 8443
+#: how long trytond may take to answer after a start (a busy machine is slow at it)
+ERP_STARTUP_SECONDS = 300.0
 
 
 def run_demo(
-    directory: Path, *, console: Console, json_path: Path | None = None, accounts: int = 50
+    directory: Path,
+    *,
+    console: Console,
+    json_path: Path | None = None,
+    accounts: int = 50,
+    erp_down_seconds: float = 2.0,
 ) -> DemoReport:
     """Play the quarter in ``directory``; returns the report (its checks say whether revsync's
-    numbers match the ERP's and the CRM's), also written to ``report.json`` there."""
+    numbers match the ERP's and the CRM's), also written to ``report.json`` there.
+    ``erp_down_seconds``: how long the ERP stays down in the outage it plays."""
     started = time.monotonic()
     directory = directory.resolve()
     _clear(directory)
@@ -124,7 +138,12 @@ def run_demo(
         ) as sandbox,
         _progress(console) as progress,
     ):
-        tryton = LocalTryton(erp_folder, erp_folder / "revsync.sqlite", port=_free_or_any(ERP_PORT))
+        tryton = LocalTryton(
+            erp_folder,
+            erp_folder / "revsync.sqlite",
+            port=_free_or_any(ERP_PORT),
+            startup_timeout=ERP_STARTUP_SECONDS,
+        )
         try:
             config = directory / "revsync.yaml"
             write_config(
@@ -144,7 +163,18 @@ def run_demo(
                 key = container.api_keys.create("demo admin", ["admin"], ACTOR)
                 (directory / "admin.key").write_text(key.secret + "\n")
                 os.chmod(directory / "admin.key", 0o600)
-                _play(container, sandbox, tryton, builder, built, quarter, today, tally, progress)
+                _play(
+                    container,
+                    sandbox,
+                    tryton,
+                    builder,
+                    built,
+                    quarter,
+                    today,
+                    tally,
+                    progress,
+                    erp_down_seconds,
+                )
                 checks = _check(container, sandbox, tryton, progress)
                 report = build_report(container, quarter, tally, checks, time.monotonic() - started)
             finally:
@@ -182,6 +212,7 @@ def _play(
     today: date,
     tally: Tally,
     progress: Progress,
+    erp_down_seconds: float,
 ) -> None:
     step = progress.add_task("CRM: accounts and contracts in", total=None)
     contracts = sandbox.records("Contract")
@@ -227,8 +258,8 @@ def _play(
         tally.lap("billing")
         during = None
         if number == 2:
-            during = _outage(tryton)
-            tally.faults.append("ERP down for 2 s during postings")
+            during = _outage(container, tryton, erp_down_seconds)
+            tally.faults.append(f"ERP down for {erp_down_seconds:g} s as postings began")
         _deliver(container, progress, during)
         tally.lap("deliveries")
         progress.advance(billing)
@@ -386,23 +417,46 @@ async def _close_period(rpc: TrytonRpc, first_day: date) -> None:
         await rpc.model("account.period", "close", found)
 
 
-def _outage(tryton: LocalTryton) -> Callable[[], Coroutine[Any, Any, None]]:
+def _outage(
+    container: Container, tryton: LocalTryton, seconds: float
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    """The ERP goes down as the run's postings begin, stays down ``seconds`` once revsync has
+    found it away, and comes back (``start`` returns once it answers): no bet on how long
+    anything takes."""
+
     async def down_and_back() -> None:
-        await asyncio.sleep(0.5)
-        tryton.kill()
-        await asyncio.sleep(2)
+        away = await asyncio.to_thread(_found_away, container)
+        await asyncio.to_thread(tryton.kill)
+        while await asyncio.to_thread(_found_away, container) == away:
+            if not await asyncio.to_thread(_unfinished, container, ERP_DESTINATION):
+                break  # nothing was left to post: the outage hit nothing
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(seconds)
         await asyncio.to_thread(tryton.start)
 
     return down_and_back
+
+
+def _found_away(container: Container) -> int:
+    """Attempts that found the ERP unavailable so far."""
+    c = delivery_counters.c
+    query = sa.select(c.total).where(c.destination == ERP_DESTINATION, c.outcome == "unavailable")
+    with container.engine.connect() as conn:
+        return int(conn.execute(query).scalar() or 0)
+
+
+#: how long nothing may happen in the outbox before the demo says it is stuck
+STALL_SECONDS = 600.0
 
 
 def _deliver(
     container: Container,
     progress: Progress,
     during: Callable[[], Coroutine[Any, Any, None]] | None = None,
-    timeout: float = 240,
 ) -> None:
-    """Run a relay until the outbox has nothing left to deliver (failures become cases)."""
+    """Run a relay until the outbox has nothing left to deliver (failures become cases) and
+    ``during`` (a fault played meanwhile) is over. It waits as long as deliveries move; only
+    ``STALL_SECONDS`` without any attempt ending stops it, naming what waits."""
     task = progress.add_task("  delivering", total=None)
 
     async def main() -> None:
@@ -410,13 +464,21 @@ def _deliver(
         stop = asyncio.Event()
         running = asyncio.create_task(relay.run(stop))
         side = asyncio.create_task(during()) if during else None
-        deadline = time.monotonic() + timeout
+        moved, last = time.monotonic(), (-1, -1)
         try:
-            while time.monotonic() < deadline and not running.done():
+            while not running.done():
                 waiting = await asyncio.to_thread(_unfinished, container)
                 progress.update(task, description=f"  delivering: {waiting} waiting")
                 if not waiting and (side is None or side.done()):
                     break
+                now = (waiting, await asyncio.to_thread(_attempts_ended, container))
+                if now != last:
+                    moved, last = time.monotonic(), now
+                elif time.monotonic() - moved > STALL_SECONDS and (side is None or side.done()):
+                    raise RuntimeError(
+                        f"deliveries stuck: {waiting} messages waiting, no attempt ended in "
+                        f"{STALL_SECONDS:g} s"
+                    )
                 await asyncio.sleep(0.1)
         finally:
             stop.set()
@@ -429,9 +491,17 @@ def _deliver(
     progress.remove_task(task)
 
 
-def _unfinished(container: Container) -> int:
+def _attempts_ended(container: Container) -> int:
+    query = sa.select(sa.func.coalesce(sa.func.sum(delivery_counters.c.total), 0))
+    with container.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def _unfinished(container: Container, destination: str | None = None) -> int:
     m = outbox_messages.c
     query = sa.select(sa.func.count()).where(m.status.in_(("pending", "in_flight")))
+    if destination is not None:
+        query = query.where(m.destination == destination)
     with container.engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
 
