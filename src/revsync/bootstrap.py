@@ -47,12 +47,13 @@ from revsync.application.deadletters import DeadLetters
 from revsync.application.erp import ErpReceipts, ErpStatusSync, SyncReport
 from revsync.application.idempotency import Idempotency, IdempotencyPolicy
 from revsync.application.ingestion import Ingestion, IngestPolicy
-from revsync.application.jobs import JobRunner, Jobs
+from revsync.application.jobs import Jobs
 from revsync.application.operations import Operations
 from revsync.application.reports import Reports
 from revsync.application.subscriptions import Subscriptions
 from revsync.application.usage import UsageQueries
 from revsync.config import ConfigError, Settings
+from revsync.entrypoints.workers.jobs import JobRunner
 from revsync.ports.billing import TaxEngine
 from revsync.ports.clock import Clock, IdSource
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 
 from revsync.adapters.connectors.urls import check_url_syntax
+from revsync.adapters.schedules import valid_cron
 from revsync.domain.billing import check_meters
 from revsync.domain.coupons import Coupon, coupon_from_data
 from revsync.domain.crm import FieldMap, Owner
@@ -31,7 +32,6 @@ from revsync.domain.metering import Aggregation, Meter, new_meter
 from revsync.domain.money import Rounding
 from revsync.domain.posting import PostingRule, check_rules
 from revsync.domain.pricing import Plan, plan_from_mapping
-from revsync.domain.schedules import valid_cron
 from revsync.schemas import validation
 
 CONFIG_ENV = "REVSYNC_CONFIG"

@@ -13,9 +13,9 @@ from itertools import pairwise
 
 import pytest
 
-from revsync.application.jobs import Job, JobRunner
+from revsync.adapters.schedules import Schedule
 from revsync.bootstrap import Container, build
-from revsync.domain.schedules import Schedule
+from revsync.entrypoints.workers.jobs import Job, JobRunner
 from tests.conftest import make_settings
 
 

@@ -255,30 +255,24 @@ def found_away(folder: Path) -> int:
         container.close()
 
 
-def test_the_demo_holds_when_the_erp_comes_back_20_seconds_later(tmp_path: Path) -> None:
-    """The outage the demo plays, 20 s long: longer than the whole retry budget of the demo's
-    policy (10 attempts of at most 1 s). Every invoice is posted once, no case is opened."""
+def test_the_demo_holds_with_the_erp_back_20_seconds_later_beside_a_cpu_hog(
+    tmp_path: Path,
+) -> None:
+    """The outage the demo plays, 20 s long — longer than the whole retry budget of the
+    demo's policy (10 attempts of at most 1 s) — while another process keeps a core busy all
+    along: slower, and still exact. Every invoice is posted once, no case is opened."""
     require_tryton()
-    report = play(tmp_path / "demo", erp_down_seconds=20)
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        report = play(tmp_path / "demo", erp_down_seconds=20)
+    finally:
+        hog.kill()
+        hog.wait()
     assert "ERP down for 20 s as postings began" in report["faults"]
     assert found_away(tmp_path / "demo") > 10  # more attempts found it away than the budget
     assert report["invoices"]["posted_to_erp"] == (
         report["invoices"]["issued"] + report["invoices"]["credit_notes"]
     )
-    assert report["checks"]["erp_invoices_compared"] == report["invoices"]["posted_to_erp"]
-    assert not [k for k in report["cases"] if k.split()[0] in ("outage", "delivery")]
-    assert report["phases"]["deliveries"] >= 20
-
-
-def test_the_demo_holds_beside_a_cpu_hog(tmp_path: Path) -> None:
-    """A process keeps a core busy all along: slower, and still exact."""
-    require_tryton()
-    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        report = play(tmp_path / "demo")
-    finally:
-        hog.kill()
-        hog.wait()
-    assert report["ok"] is True
     assert report["checks"]["erp_invoices_compared"] == report["invoices"]["posted_to_erp"] > 0
     assert not [k for k in report["cases"] if k.split()[0] in ("outage", "delivery")]
+    assert report["phases"]["deliveries"] >= 20

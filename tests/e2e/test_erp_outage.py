@@ -49,7 +49,7 @@ def container(
             "url": erp_server.url,
             "database": erp_server.database,
             "password_env": "REVSYNC_TEST_ERP_PASSWORD",
-            "timeout_seconds": 5,
+            "timeout_seconds": 12,  # a batch of postings takes seconds on a busy machine
             # spent in about a second if an outage counted against it
             "retry": {"base_seconds": 0.1, "max_delay_seconds": 0.5, "max_attempts": 3},
             "circuit": {"failure_threshold": 3, "open_seconds": 0.5},

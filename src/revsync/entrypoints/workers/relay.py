@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import structlog
 
-from revsync.application.jobs import Job
+from revsync.adapters.schedules import Schedule
 from revsync.bootstrap import Container, build, destination_names
 from revsync.config import Settings
-from revsync.domain.schedules import Schedule
 from revsync.entrypoints.runtime import check_schema, tune_gc
+from revsync.entrypoints.workers.jobs import Job
 from revsync.observability.logging import configure_logging
 
 log = structlog.get_logger("revsync.worker")
