@@ -3,10 +3,12 @@ a wired container, the HTTP API in process, and API keys per scope."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from fastapi.testclient import TestClient
 
@@ -15,6 +17,12 @@ from revsync.config import Settings
 from revsync.entrypoints.api.app import create_app
 from tests.support import databases, erp, tryton
 from tests.support.clock import FrozenClock, utc
+
+# the clock-ahead pass (scripts/test-clock-ahead) looks for what depends on today's date, which
+# a few examples per property find as well as a hundred
+hypothesis.settings.register_profile("clock-ahead", max_examples=20)
+if os.environ.get("REVSYNC_HYPOTHESIS_PROFILE"):
+    hypothesis.settings.load_profile(os.environ["REVSYNC_HYPOTHESIS_PROFILE"])
 
 #: the moment tests run at unless they move the clock
 NOW = utc(2026, 11, 15, 12, 0, 0)
@@ -114,9 +122,9 @@ def api(container: Container) -> Iterator[TestClient]:
         yield client
 
 
-def issue_key(container: Container, *scopes: str) -> dict[str, str]:
-    """Authorization headers for a new key with ``scopes``."""
-    issued = container.api_keys.create(f"test {' '.join(scopes)}", list(scopes), "test")
+def issue_key(container: Container, *roles: str) -> dict[str, str]:
+    """Authorization headers for a new key with ``roles``."""
+    issued = container.api_keys.create(f"test {' '.join(roles)}", list(roles), "test")
     return {"Authorization": f"Bearer {issued.secret}"}
 
 

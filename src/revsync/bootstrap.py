@@ -15,6 +15,7 @@ from typing import NamedTuple
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from revsync.adapters.canonical_json import jcs
 from revsync.adapters.clock import RandomIds, SystemClock
 from revsync.adapters.connectors.crm.destination import CRM_KINDS, CrmDestination
 from revsync.adapters.connectors.crm.salesforce import Credentials, SalesforceCrm
@@ -23,7 +24,12 @@ from revsync.adapters.connectors.erp.provision import Blueprint
 from revsync.adapters.connectors.erp.rpc import TrytonRpc
 from revsync.adapters.connectors.erp.tryton import TrytonErp
 from revsync.adapters.connectors.urls import UnsafeUrl, check_destination
-from revsync.adapters.connectors.webhook import WebhookDestination
+from revsync.adapters.connectors.webhook import (
+    SignatureScheme,
+    Signing,
+    WebhookDestination,
+    signing_key,
+)
 from revsync.adapters.db.engine import create_db_engine
 from revsync.adapters.db.migrate import current_revision, head_revision
 from revsync.adapters.db.repositories import SqlUnitOfWork
@@ -32,6 +38,7 @@ from revsync.adapters.db.usage_reader import SqlUsageReader
 from revsync.adapters.db.usage_snapshot import SqlUsageSnapshots
 from revsync.adapters.failpoints import Failpoints
 from revsync.adapters.outbox.relay import Relay, Route
+from revsync.adapters.ratelimits import RateLimits
 from revsync.adapters.tax import TableTaxEngine
 from revsync.application.announcements import Announcer
 from revsync.application.apikeys import ApiKeys
@@ -52,7 +59,8 @@ from revsync.application.operations import Operations
 from revsync.application.reports import Reports
 from revsync.application.subscriptions import Subscriptions
 from revsync.application.usage import UsageQueries
-from revsync.config import ConfigError, Settings
+from revsync.config import ConfigError, DestinationSettings, Settings
+from revsync.domain.audit import AuditChain, AuditKey, AuditKeyMissing
 from revsync.entrypoints.workers.jobs import JobRunner
 from revsync.ports.billing import TaxEngine
 from revsync.ports.clock import Clock, IdSource
@@ -86,6 +94,7 @@ class Container:
     ingestion: Ingestion
     customers: Customers
     api_keys: ApiKeys
+    rate_limits: RateLimits
     usage: UsageQueries
     audit: Audit
     dead_letters: DeadLetters
@@ -196,19 +205,11 @@ def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
     allow = frozenset(outbox.allow_private_hosts)
     routes = []
     for index, d in enumerate(outbox.destinations):
-        secret = None
-        if d.secret_env is not None:
-            value = os.environ.get(d.secret_env)
-            if not value:
-                raise ConfigError(
-                    f"outbox.destinations.{index}.secret_env: {d.secret_env} is not set"
-                )
-            secret = value.encode()
         connector = WebhookDestination(
             d.url,
             clock=clock,
             lookup_url=d.lookup_url,
-            secret=secret,
+            signing=webhook_signing(f"outbox.destinations.{index}", d),
             timeout=d.timeout_seconds,
             connections=d.concurrency,
             allow_private=allow,
@@ -247,6 +248,19 @@ def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
             )
         )
     return routes
+
+
+def webhook_signing(key: str, d: DestinationSettings) -> Signing | None:
+    """How a webhook destination signs (None: unsigned); its secrets from the environment."""
+    variables = {"secret_env": d.secret_env, "previous_secret_env": d.previous_secret_env}
+    keys = []
+    for setting, variable in variables.items():
+        if variable is not None:
+            try:
+                keys.append(signing_key(_secret(f"{key}.{setting}", variable)))
+            except ValueError as error:  # never the secret itself
+                raise ConfigError(f"{key}.{setting}: {variable} {error}") from None
+    return Signing(tuple(keys), SignatureScheme(d.signature)) if keys else None
 
 
 def crm_client(settings: Settings) -> SalesforceCrm:
@@ -309,6 +323,20 @@ def _checked_url(settings: Settings, section: str, url: str | None) -> str:
     except UnsafeUrl as error:
         raise ConfigError(f"{section}.url: {error}") from None
     return url
+
+
+def audit_chain(settings: Settings) -> AuditChain:
+    """How the audit chain is written and checked: RFC 8785 records, keyed by the variable
+    ``audit.key_env`` names when it is set (its value as UTF-8 bytes)."""
+    variable = settings.audit.key_env
+    value = os.environ.get(variable)
+    key = None
+    if value:
+        try:
+            key = AuditKey(value.encode())
+        except ValueError as error:  # never the key itself
+            raise ConfigError(f"audit.key_env: {variable} {error}") from None
+    return AuditChain(jcs, key, variable)
 
 
 def _secret(key: str, variable: str) -> str:
@@ -388,10 +416,11 @@ def build(
     clock = clock or SystemClock()
     ids = ids or RandomIds()
     failpoints = failpoints or Failpoints(os.environ.get(FAILPOINTS_ENV, ""))
+    chain = audit_chain(settings)
     engine = create_db_engine(settings.database.url)
 
     def unit_of_work(*, write: bool = True) -> UnitOfWork:
-        return SqlUnitOfWork(engine, clock.now(), write=write)
+        return SqlUnitOfWork(engine, clock.now(), write=write, audit_chain=chain)
 
     meters = settings.domain_meters()
     reader = SqlUsageReader(engine)
@@ -413,8 +442,14 @@ def build(
         api_keys=ApiKeys(
             unit_of_work, clock, ids, cache_for=timedelta(seconds=settings.auth.cache_seconds)
         ),
+        rate_limits=RateLimits(
+            settings.server.rate_limits.storage,
+            settings.server.rate_limits.per_key,
+            settings.server.rate_limits.per_tenant,
+            settings.server.rate_limits.keys,
+        ),
         usage=UsageQueries(reader, meters),
-        audit=Audit(unit_of_work, clock),
+        audit=Audit(unit_of_work, clock, chain),
         dead_letters=DeadLetters(unit_of_work),
         catalog=Catalog(
             unit_of_work,
@@ -460,8 +495,13 @@ def process_name() -> str:
 
 
 def apply_configuration(container: Container, actor: str) -> None:
-    """Make the declared configuration take effect: record it in the audit log when it
-    changed, and bring the catalog (plans, coupons) in line with it."""
+    """Make the declared configuration take effect: start the audit chain with the key (or
+    refuse without one when the chain is keyed), record the settings in the audit log when
+    they changed, and bring the catalog (plans, coupons) in line with them."""
     settings = container.settings
+    try:
+        container.audit.start(actor)
+    except AuditKeyMissing as error:
+        raise ConfigError(f"audit.key_env: {error}") from None
     container.audit.record_configuration(settings.audit_snapshot(), actor)
     container.catalog.sync(settings.domain_plans(), settings.domain_coupons(), actor)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 
 from revsync.adapters.connectors.urls import check_url_syntax
+from revsync.adapters.ratelimits import parse_limit
 from revsync.adapters.schedules import valid_cron
 from revsync.domain.billing import check_meters
 from revsync.domain.coupons import Coupon, coupon_from_data
@@ -62,6 +63,62 @@ class DatabaseSettings(_Section):
         return url
 
 
+class RateLimitSettings(_Section):
+    """Requests per API key and usage events per product tenant (``limits`` notation:
+    ``100/second``, ``5000/minute``; ``null`` for none). ``storage`` ``memory://`` counts in
+    each process; ``redis://host:port/db`` shares the counts between API processes."""
+
+    storage: str = "memory://"
+    per_key: str | None = "1000/second"
+    per_tenant: str | None = None
+    #: key id → its own limit, in place of ``per_key``
+    keys: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("storage")
+    @classmethod
+    def _known_storage(cls, uri: str) -> str:
+        scheme = uri.split("://", 1)[0]
+        if "://" not in uri or scheme not in ("memory", "redis", "rediss"):
+            raise ValueError("must be memory:// or a redis:// (rediss://) URL")
+        if scheme != "memory" and importlib.util.find_spec("coredis") is None:
+            raise ValueError(
+                "Redis needs revsync's redis extra: python3 -m pip install 'revsync[redis]'"
+            )
+        return uri
+
+    @field_validator("per_key", "per_tenant")
+    @classmethod
+    def _a_limit(cls, text: str | None) -> str | None:
+        return None if text is None else _rate_limit(text)
+
+    @field_validator("keys")
+    @classmethod
+    def _limits(cls, keys: dict[str, str]) -> dict[str, str]:
+        return {k: _rate_limit(v) for k, v in keys.items()}
+
+
+def _rate_limit(text: str) -> str:
+    parse_limit(text, "limit")
+    return text
+
+
+class RouteLifecycleSettings(_Section):
+    """A route on its way out: ``Deprecation`` from ``deprecated``, ``Sunset`` at ``sunset``,
+    and a ``Link`` to what replaces it."""
+
+    route: str = Field(pattern=r"^(GET|POST|PUT|PATCH|DELETE) /\S*$")
+    deprecated: datetime
+    sunset: datetime | None = None
+    link: str | None = Field(default=None, pattern=r"^https?://\S+$")
+
+    @field_validator("deprecated", "sunset")
+    @classmethod
+    def _aware(cls, moment: datetime | None) -> datetime | None:
+        if moment is not None and moment.tzinfo is None:
+            raise ValueError("needs a time zone offset, e.g. 2027-06-30T00:00:00Z")
+        return moment
+
+
 class ServerSettings(_Section):
     """The HTTP API."""
 
@@ -70,6 +127,9 @@ class ServerSettings(_Section):
     workers: int = Field(default=1, ge=1, le=64)
     #: how long an Idempotency-Key and its answer are kept
     idempotency_hours: float = Field(default=24, gt=0, le=24 * 30)
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    #: routes announced for removal (docs/governance.md, "Versioning")
+    lifecycle: list[RouteLifecycleSettings] = Field(default_factory=list)
 
 
 class IngestionSettings(_Section):
@@ -166,7 +226,12 @@ class DestinationSettings(_Section):
     kind: Literal["webhook"] = "webhook"
     url: str
     lookup_url: str | None = None
+    #: the variable holding the signing secret: ``whsec_<base64>``, or raw (its bytes are the key)
     secret_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    #: while a rotation lasts, the variable holding the previous secret (signed with too)
+    previous_secret_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    #: "standard": webhook-signature; "revsync-v1": the older X-Revsync-Signature; "both"
+    signature: Literal["standard", "revsync-v1", "both"] = "standard"
     events: list[str] = Field(min_length=1)
     timeout_seconds: float = Field(default=10, gt=0, le=300)
     concurrency: int = Field(default=4, ge=1, le=256)
@@ -199,6 +264,17 @@ class DestinationSettings(_Section):
             known = ", ".join(sorted(ANNOUNCED_EVENTS))
             raise ValueError(f"unknown event {', '.join(unknown)} (revsync announces {known})")
         return events
+
+    @model_validator(mode="after")
+    def _signing_needs_a_secret(self) -> DestinationSettings:
+        if self.secret_env is None:
+            if self.previous_secret_env is not None:
+                raise ValueError("previous_secret_env needs a secret_env (the current secret)")
+            if self.signature != "standard":
+                raise ValueError(f"signature {self.signature} needs a secret_env")
+        elif self.previous_secret_env == self.secret_env:
+            raise ValueError("previous_secret_env must name another variable than secret_env")
+        return self
 
 
 class OutboxSettings(_Section):
@@ -422,6 +498,14 @@ class WorkerSettings(_Section):
     job_lease_seconds: float = Field(default=60, ge=1, le=3600)
 
 
+class AuditSettings(_Section):
+    """The audit chain. With the key set, each link is an HMAC-SHA256 that nobody without
+    it can recompute; without it, plain SHA-256 (a warning at start-up). The key is the
+    variable's value as UTF-8 bytes, at least 32 of them (e.g. ``openssl rand -hex 32``)."""
+
+    key_env: str = Field(default="REVSYNC_AUDIT_KEY", pattern=r"^[A-Z_][A-Z0-9_]*$")
+
+
 class LoggingSettings(_Section):
     """Structured logs on standard error."""
 
@@ -473,6 +557,7 @@ class Settings(BaseSettings):
     ingestion: IngestionSettings = IngestionSettings()
     auth: AuthSettings = AuthSettings()
     logging: LoggingSettings = LoggingSettings()
+    audit: AuditSettings = AuditSettings()
     meters: list[MeterSettings] = Field(default_factory=list)
     billing: BillingSettings = BillingSettings()
     tax: TaxSettings = TaxSettings()

@@ -60,7 +60,7 @@ def deployment(pg_url: str, tmp_path: Path, erp_server: TrytonServer) -> Iterato
     running = Server(config, tmp_path, workers=2)
     try:
         running.cli("db", "upgrade")
-        output = running.cli("apikey", "create", "--name", "deploy", "--scope", "admin")
+        output = running.cli("apikey", "create", "--name", "deploy", "--role", "admin")
         running.key = {"Authorization": f"Bearer {output.strip().splitlines()[-1]}"}
         running.start()
         yield running

@@ -48,7 +48,7 @@ def server(any_db_url: str, tmp_path: Path, workers: int) -> Iterator[Server]:
     running = Server(config, tmp_path, workers=workers)
     try:
         running.cli("db", "upgrade")
-        output = running.cli("apikey", "create", "--name", "e2e", "--scope", "admin")
+        output = running.cli("apikey", "create", "--name", "e2e", "--role", "admin")
         running.key = {"Authorization": f"Bearer {output.strip().splitlines()[-1]}"}
         running.start()
         yield running

@@ -64,7 +64,7 @@ def server(sqlite_url: str, tmp_path: Path, target: FaultServer) -> Iterator[Ser
     running = Server(config, tmp_path, serve_args=("--with-worker",))
     try:
         running.cli("db", "upgrade")
-        output = running.cli("apikey", "create", "--name", "e2e", "--scope", "admin")
+        output = running.cli("apikey", "create", "--name", "e2e", "--role", "admin")
         running.key = {"Authorization": f"Bearer {output.strip().splitlines()[-1]}"}
         running.start()
         yield running

@@ -26,7 +26,7 @@ def test_a_large_array_of_numbers_stops_past_the_limit() -> None:
 def test_a_large_batch_with_one_bad_item_keeps_every_position() -> None:
     pad = "x" * 500
     items = [encode(event(f"e{n}", data={"pad": pad, "n": n})) for n in range(2500)]
-    items[1234] = b'{"id": 1}'
+    items[1234] = b'{"specversion": "1.0", "id": 1}'
     body = b"[" + b",".join(items) + b"]"
     assert len(body) > SCAN_BYTES
     decoded = decode_body(body, MEDIA_JSON, 10_000)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from revsync.domain.apikeys import (
     ApiKey,
-    Scope,
+    check_reach,
     format_key,
     hash_key,
     key_prefix,
-    parse_scopes,
+    parse_roles,
 )
 from revsync.domain.audit import AuditRecord
 from revsync.domain.errors import InvalidField, NotFound
@@ -34,7 +35,8 @@ def key_snapshot(key: ApiKey) -> dict[str, object]:
         "id": key.id,
         "name": key.name,
         "prefix": key.prefix,
-        "scopes": sorted(s.value for s in key.scopes),
+        "roles": sorted(r.value for r in key.roles),
+        "customers": sorted(key.customers),
         "revoked_at": None if key.revoked_at is None else key.revoked_at.isoformat(),
     }
 
@@ -54,19 +56,27 @@ class ApiKeys:
         self._ids = ids
         self._cache_for = cache_for
         self._cache: dict[str, tuple[ApiKey, datetime]] = {}
+        self._reach: dict[str, tuple[frozenset[str], datetime]] = {}
         self._lock = threading.Lock()
 
-    def create(self, name: str, scopes: list[str], actor: str) -> IssuedKey:
-        """Issue a key with ``scopes``; the returned secret is the only copy."""
+    def create(
+        self, name: str, roles: list[str], actor: str, customers: Iterable[str] = ()
+    ) -> IssuedKey:
+        """Issue a key with ``roles``, reaching every customer or only ``customers`` and
+        their descendants; the returned secret is the only copy."""
         name = name.strip()
         if not name or len(name) > 200:
             raise InvalidField("name", "must be 1-200 characters")
-        parsed = parse_scopes(scopes)
+        parsed = parse_roles(roles)
+        reach = check_reach(parsed, customers)
         key_id = self._ids.new_id("key")
         prefix = self._ids.new_secret()[:12].replace("_", "x").replace("-", "y")
         secret = format_key(prefix, self._ids.new_secret())
-        key = ApiKey(key_id, name, prefix, parsed, self._clock.now())
+        key = ApiKey(key_id, name, prefix, parsed, self._clock.now(), customers=reach)
         with self._uow() as uow:
+            for customer_id in sorted(reach):
+                if uow.customers.get(customer_id) is None:
+                    raise InvalidField("customers", f"no customer {customer_id!r}")
             uow.api_keys.add(key, hash_key(secret))
             uow.audit.append(self._record(actor, "api_key.created", key, None, key_snapshot(key)))
             uow.commit()
@@ -129,6 +139,27 @@ class ApiKeys:
             self._cache[digest] = (key, now)
         return key
 
+    def reach(self, key: ApiKey) -> frozenset[str] | None:
+        """The customers ``key`` may see and act for: ``None`` for all, else its customers and
+        their descendants as the hierarchy stands (recomputed after the cache time)."""
+        if not key.limited:
+            return None
+        now = self._clock.now()
+        with self._lock:
+            cached = self._reach.get(key.id)
+        if cached is not None and now - cached[1] < self._cache_for:
+            return cached[0]
+        with self._uow(write=False) as uow:
+            found = set(key.customers)
+            for customer_id in key.customers:
+                found.update(uow.customers.descendants_of(customer_id))
+        reach = frozenset(found)
+        with self._lock:
+            if len(self._reach) > 10_000:
+                self._reach.clear()
+            self._reach[key.id] = (reach, now)
+        return reach
+
     def _record(
         self,
         actor: str,
@@ -138,8 +169,3 @@ class ApiKeys:
         after: dict[str, object] | None,
     ) -> AuditRecord:
         return AuditRecord(self._clock.now(), actor, action, "api_key", key.id, before, after)
-
-
-def require_scope(key: ApiKey, scope: Scope) -> bool:
-    """True if ``key`` may act with ``scope``."""
-    return key.active and key.allows(scope)

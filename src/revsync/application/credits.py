@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from revsync.domain.audit import AuditRecord
 from revsync.domain.errors import InvalidField, NotFound
 from revsync.domain.invoicing import ZERO, CreditGrant
-from revsync.domain.money import is_currency, plain, quantum
+from revsync.domain.money import Rounding, is_currency, plain, round_money
 from revsync.ports.clock import Clock, IdSource
 from revsync.ports.repositories import UnitOfWorkFactory
 
@@ -47,7 +47,7 @@ class Credits:
             raise InvalidField("currency", f"{currency!r} is not an ISO 4217 currency code")
         if amount <= 0:
             raise InvalidField("amount", "must be positive")
-        if amount != amount.quantize(quantum(currency)):
+        if amount != round_money(amount, currency, Rounding.DOWN):  # wide context: no overflow
             raise InvalidField(
                 "amount", f"{plain(amount)} has more decimals than {currency} allows"
             )

@@ -12,9 +12,9 @@ tuples and the loops avoid needless calls.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -50,6 +50,8 @@ class IngestContext:
     channel: str
     actor: str
     correlation_id: str | None = None
+    #: the customers the sender may send usage for (a key limited to them); ``None``: any
+    customers: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,21 @@ class Ingestion:
             context=context,
         )
 
+    def refuse_tenants(self, batch: PreparedBatch, tenants: Mapping[str, Problem]) -> PreparedBatch:
+        """The batch without the events of ``tenants``, each refused for its tenant's
+        problem (a rate limit: the sender is to send them again, so no dead letter)."""
+        kept = tuple(c for c in batch.candidates if c.event.subject not in tenants)
+        refused = [
+            Rejection(c.position, c.event.id, *tenants[c.event.subject])
+            for c in batch.candidates
+            if c.event.subject in tenants
+        ]
+        return replace(
+            batch,
+            candidates=kept,
+            refusals=tuple(sorted((*batch.refusals, *refused), key=lambda r: r.position)),
+        )
+
     def submit(self, batch: PreparedBatch) -> Future[IngestReport]:
         """Write the batch; the future resolves once it is committed."""
         return self._ledger.submit(lambda tx: self._write(tx, batch))
@@ -169,6 +186,19 @@ class Ingestion:
         claimed: dict[int, StoredKey] = {}
         unmapped: set[str] = set()
         pending = list(batch.candidates)
+        reach = batch.context.customers
+        if reach is not None:  # a sender limited to some customers: their tenants only
+
+            def within(candidate: _Candidate) -> bool:
+                owner = owners.get(candidate.event.subject)
+                return owner is not None and owner.customer_id in reach
+
+            beyond = [c for c in pending if not within(c)]
+            pending = [c for c in pending if within(c)]
+            for candidate in beyond:
+                rejection, letter = _beyond_reach(candidate, batch)
+                report.rejected.append(rejection)
+                letters.append(letter)
         while pending:
             stored = tx.stored_keys({c.slot for c in pending})
             rows: list[EventRow] = []
@@ -289,6 +319,17 @@ def _conflict(candidate: _Candidate, batch: PreparedBatch) -> tuple[Rejection, D
         Code.CONFLICT,
         f"conflict: an event with source {event.source!r} and id {event.id!r} was already "
         "accepted with a different payload",
+    )
+    refused = Refused(candidate.position, problem, _event_text(event), event.id, event.source)
+    return _rejection(refused), _letter(refused, batch.received_at, batch.context)
+
+
+def _beyond_reach(candidate: _Candidate, batch: PreparedBatch) -> tuple[Rejection, DeadLetter]:
+    event = candidate.event
+    problem = Problem(
+        Code.FORBIDDEN_CUSTOMER,
+        f"subject: tenant {event.subject!r} is not mapped to a customer this key may send "
+        "usage for",
     )
     refused = Refused(candidate.position, problem, _event_text(event), event.id, event.source)
     return _rejection(refused), _letter(refused, batch.received_at, batch.context)

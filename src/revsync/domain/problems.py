@@ -31,7 +31,11 @@ class Code(StrEnum):
     CONFLICT = "conflict"
     EXTRA_CELLS = "extra_cells"
     INVALID_EVENT = "invalid_event"
+    INVALID_ATTRIBUTE_NAME = "invalid_attribute_name"
+    AMBIGUOUS_DATA = "ambiguous_data"
     CRM_RECORD = "crm_record"
+    FORBIDDEN_CUSTOMER = "forbidden_customer"
+    RATE_LIMITED = "rate_limited"
 
 
 class Problem(NamedTuple):

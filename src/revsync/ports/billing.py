@@ -88,6 +88,8 @@ class InvoiceFilter:
     period_start: date | None = None
     subscription_id: str | None = None
     kind: InvoiceKind | None = None
+    #: only these customers' invoices (a key limited to them); ``None``: everyone's
+    customer_ids: frozenset[str] | None = None
 
 
 class InvoiceRepository(Protocol):

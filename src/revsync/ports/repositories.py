@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from revsync.domain.apikeys import ApiKey
-from revsync.domain.audit import AuditEntry, AuditRecord
+from revsync.domain.audit import AuditEntry, AuditHead, AuditRecord
 from revsync.domain.identity import Customer, ExternalRef, System
 from revsync.ports.billing import (
     BillingRunRepository,
@@ -117,6 +117,14 @@ class AuditLog(Protocol):
 
     def latest(self, object_type: str, object_id: str) -> AuditEntry | None:
         """The newest entry about one object."""
+        ...
+
+    def head(self) -> AuditHead:
+        """The writer's note of the chain's end (seq 0 and the genesis hash when empty)."""
+        ...
+
+    def get(self, seq: int) -> AuditEntry | None:
+        """One entry by its sequence number."""
         ...
 
 

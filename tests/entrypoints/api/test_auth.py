@@ -92,7 +92,7 @@ def test_a_revoked_key_stops_working(
     reader = issue_key(container, "read")
     assert api.get("/v1/customers", headers=reader).status_code == 200
     key_id = next(
-        k["id"] for k in api.get("/v1/api-keys", headers=admin).json() if k["scopes"] == ["read"]
+        k["id"] for k in api.get("/v1/api-keys", headers=admin).json() if k["roles"] == ["read"]
     )
     revoked = api.delete(f"/v1/api-keys/{key_id}", headers=admin)
     assert revoked.status_code == 200
@@ -102,10 +102,12 @@ def test_a_revoked_key_stops_working(
     assert response.json()["error"]["message"] == "invalid or revoked API key"
 
 
-def test_a_key_without_ingest_scope_cannot_ingest(api: TestClient, reader: dict[str, str]) -> None:
+def test_a_key_without_the_ingest_role_cannot_ingest(
+    api: TestClient, reader: dict[str, str]
+) -> None:
     response = api.post("/v1/events", content=encode([event("e1")]), headers=reader)
     assert response.status_code == 403
-    assert response.json()["error"]["message"] == "this API key lacks the 'ingest' scope"
+    assert response.json()["error"]["message"] == "this API key lacks the 'ingest' role"
 
 
 def test_an_ingest_key_cannot_read_or_administer(api: TestClient, ingest: dict[str, str]) -> None:
@@ -124,7 +126,7 @@ def test_keys_are_stored_hashed_and_shown_once(
     api: TestClient, container: Container, admin: dict[str, str]
 ) -> None:
     created = api.post(
-        "/v1/api-keys", json={"name": "ci", "scopes": ["read", "ingest"]}, headers=admin
+        "/v1/api-keys", json={"name": "ci", "roles": ["read", "ingest"]}, headers=admin
     )
     assert created.status_code == 201
     secret = created.json()["key"]
@@ -142,20 +144,31 @@ def test_keys_are_stored_hashed_and_shown_once(
     )
 
 
-def test_unknown_scope_is_refused(api: TestClient, admin: dict[str, str]) -> None:
-    response = api.post("/v1/api-keys", json={"name": "x", "scopes": ["root"]}, headers=admin)
+def test_unknown_role_is_refused(api: TestClient, admin: dict[str, str]) -> None:
+    response = api.post("/v1/api-keys", json={"name": "x", "roles": ["root"]}, headers=admin)
     assert response.status_code == 422
-    assert response.json()["error"]["field"] == "scope"
+    assert response.json()["error"]["field"] == "roles"
 
 
-def test_the_openapi_document_needs_a_key_and_there_are_no_open_doc_pages(
+def test_scopes_is_still_read_as_the_former_name_of_roles(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    created = api.post("/v1/api-keys", json={"name": "old", "scopes": ["read"]}, headers=admin)
+    assert created.status_code == 201
+    assert created.json()["roles"] == ["read"]
+
+
+def test_the_openapi_document_needs_a_key_and_the_docs_page_holds_none_of_it(
     api: TestClient, reader: dict[str, str]
 ) -> None:
     assert api.get("/v1/openapi.json").status_code == 401
     document = api.get("/v1/openapi.json", headers=reader)
     assert document.status_code == 200
     assert "/v1/events" in document.json()["paths"]
-    for open_page in ("/docs", "/redoc", "/openapi.json"):
+    page = api.get("/docs")  # public: it asks for a key, then loads the document with it
+    assert page.status_code == 200
+    assert "/v1/events" not in page.text and "Authorization" in page.text
+    for open_page in ("/redoc", "/openapi.json"):
         assert api.get(open_page).status_code == 404
 
 

@@ -16,7 +16,7 @@ from revsync.config import Settings
 from revsync.domain.delivery import idempotency_key
 from revsync.ports.delivery import CaseFilter, NewMessage
 from revsync.sandbox.faults import Fault, FaultServer
-from tests.conftest import NOW, make_settings
+from tests.conftest import NOW, issue_key, make_settings
 from tests.support.delivery import deliver_until, destination, outbox_settings, settled
 from tests.support.events import encode, event
 
@@ -214,7 +214,7 @@ def test_closing_a_case_needs_a_reason_and_replay_brings_an_ignored_case_back(
     assert missing.status_code == 404
 
 
-def test_metrics_need_a_key_and_report_the_outbox_circuits_and_cases(
+def test_metrics_need_a_metrics_key_and_report_the_outbox_circuits_and_cases(
     api: TestClient,
     reader: dict[str, str],
     ingest: dict[str, str],
@@ -222,9 +222,10 @@ def test_metrics_need_a_key_and_report_the_outbox_circuits_and_cases(
     target: FaultServer,
 ) -> None:
     assert api.get("/metrics").status_code == 401
+    assert api.get("/metrics", headers=reader).status_code == 403  # reading data is not scraping
     failed_delivery(container, target)
     post_usage(api, ingest, "tenant-new", 2)
-    response = api.get("/metrics", headers=reader)
+    response = api.get("/metrics", headers=issue_key(container, "metrics"))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     text = response.text

@@ -177,7 +177,7 @@ def test_concurrent_identical_requests_under_one_key_take_effect_once(
 def test_an_issued_api_key_is_replayed_without_its_secret(
     api: TestClient, admin: dict[str, str]
 ) -> None:
-    body = {"name": "etl", "scopes": ["ingest"]}
+    body = {"name": "etl", "roles": ["ingest"]}
     headers = {**admin, "Idempotency-Key": "key-1"}
     first = api.post("/v1/api-keys", json=body, headers=headers)
     again = api.post("/v1/api-keys", json=body, headers=headers)

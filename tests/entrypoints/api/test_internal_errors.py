@@ -42,7 +42,10 @@ def test_a_500_names_its_request_id_in_the_log_and_keeps_the_connection(
     served: tuple[str, FastAPI], capsys: pytest.CaptureFixture[str]
 ) -> None:
     url, _ = served
-    with httpx.Client(base_url=url, limits=httpx.Limits(max_connections=1)) as client:
+    # a long timeout: outside `revsync serve` structlog renders the traceback with every
+    # frame's locals, which takes seconds on a loaded machine
+    limits = httpx.Limits(max_connections=1)
+    with httpx.Client(base_url=url, limits=limits, timeout=60) as client:
         broken = client.get("/test-bug", headers={"X-Request-Id": "req-bug-1"})
         assert broken.status_code == 500
         assert broken.json() == {

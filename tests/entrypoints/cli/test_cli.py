@@ -76,9 +76,9 @@ def test_apikey_create_prints_the_key_once(config: Path) -> None:
             "create",
             "--name",
             "loader",
-            "--scope",
+            "--role",
             "ingest",
-            "--scope",
+            "--scope",  # the former name of --role
             "read",
             "--config",
             str(config),
@@ -96,12 +96,12 @@ def test_apikey_create_prints_the_key_once(config: Path) -> None:
     assert f"revoked {key_id}" in revoked.output
 
 
-def test_apikey_with_an_unknown_scope_fails(config: Path) -> None:
+def test_apikey_with_an_unknown_role_fails(config: Path) -> None:
     result = runner.invoke(
-        app, ["apikey", "create", "--name", "x", "--scope", "root", "--config", str(config)]
+        app, ["apikey", "create", "--name", "x", "--role", "root", "--config", str(config)]
     )
     assert result.exit_code == 1
-    assert "unknown scope 'root'" in result.output
+    assert "unknown role 'root'" in result.output
 
 
 def test_ingest_ndjson_reports_bad_lines_by_number_and_keeps_the_rest(

@@ -2,10 +2,15 @@
 
 The body is an envelope (``id``, ``type``, ``idempotency_key``, ``correlation_id``,
 ``created_at``, ``data``); the same message always carries the same ``Idempotency-Key``
-header. With a ``secret_env``, ``X-Revsync-Signature: t=<unix time>,v1=<hex>`` is the
-HMAC-SHA256 of ``"<t>.<body>"``. With a ``lookup_url`` (``…/{key}``), a message whose earlier
-attempt may have arrived is looked up first (200: it did; 404: it did not); without one it is
-sent again with the same key, for the receiver to deduplicate.
+header, and the same ``webhook-id`` (the key too). Signatures follow Standard Webhooks
+(https://www.standardwebhooks.com): ``webhook-timestamp`` is this attempt's unix time and
+``webhook-signature`` is ``v1,<base64>`` per key (the current key, then the previous one while
+a rotation lasts), made by the ``standardwebhooks`` library. The ``revsync-v1`` scheme sends
+revsync's older ``X-Revsync-Signature: t=<unix time>,v1=<hex>`` (HMAC-SHA256 of
+``"<t>.<body>"`` under the current key) instead, ``both`` sends both. With a ``lookup_url``
+(``…/{key}``), a message whose earlier attempt may have arrived is looked up first (200: it
+did; 404: it did not); without one it is sent again with the same key, for the receiver to
+deduplicate.
 
 Answers are classified: 2xx delivered; 410 skippable (the receiver does not want it);
 408, 425, 429 and 5xx retriable (``Retry-After`` honoured); every other status fatal.
@@ -16,14 +21,20 @@ request may have been sent (a timeout while waiting, a reset, a lost response).
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import hmac
-from datetime import datetime
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from enum import StrEnum
 from urllib.parse import quote
 
 import httpx
 import msgspec
+from standardwebhooks import Webhook
 
 from revsync.adapters.connectors.urls import UnsafeUrl, check_destination
 from revsync.domain.delivery import Attempt, ErrorClass, OutboundMessage
@@ -34,6 +45,45 @@ _encode = msgspec.json.Encoder(decimal_format="string").encode
 _UNAVAILABLE = frozenset({408, 429, 502, 503, 504})
 #: other answers worth another try
 _RETRIABLE = frozenset({425})
+#: how a Standard Webhooks secret is written: this prefix, then the key in base64
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
+
+
+class SignatureScheme(StrEnum):
+    """Which signature headers a destination's requests carry."""
+
+    STANDARD = "standard"  # webhook-signature (Standard Webhooks)
+    REVSYNC_V1 = "revsync-v1"  # X-Revsync-Signature, revsync's format before it
+    BOTH = "both"
+
+
+@dataclass(frozen=True, slots=True)
+class Signing:
+    """The keys a destination's requests are signed with (the current one first, then the
+    previous one while a rotation lasts) and the headers that carry the signatures."""
+
+    keys: tuple[bytes, ...] = field(repr=False)
+    scheme: SignatureScheme = SignatureScheme.STANDARD
+
+    def __post_init__(self) -> None:
+        if not self.keys or not all(self.keys):
+            raise ValueError("signing needs at least one key, and no empty one")
+
+
+def signing_key(secret: str) -> bytes:
+    """The key a configured secret stands for: the base64 after ``whsec_`` (a Standard
+    Webhooks secret), otherwise the secret's own UTF-8 bytes (as revsync's older signature
+    used them). The error never repeats the secret."""
+    if not secret.startswith(SECRET_PREFIX):
+        return secret.encode()
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("is not a valid whsec_ secret (base64 after whsec_)") from None
+    if not key:
+        raise ValueError("is an empty whsec_ secret")
+    return key
 
 
 class WebhookDestination:
@@ -45,7 +95,7 @@ class WebhookDestination:
         *,
         clock: Clock,
         lookup_url: str | None = None,
-        secret: bytes | None = None,
+        signing: Signing | None = None,
         timeout: float = 10.0,
         connections: int = 4,
         allow_private: frozenset[str] = frozenset(),
@@ -53,7 +103,8 @@ class WebhookDestination:
     ) -> None:
         self._url = url
         self._lookup_url = lookup_url
-        self._secret = secret
+        self._signing = signing
+        self._webhooks = tuple(Webhook(key) for key in signing.keys) if signing else ()
         self._clock = clock
         self._allow_private = allow_private
         # one connection per concurrent attempt (and one for lookups): the pool checks every
@@ -80,15 +131,17 @@ class WebhookDestination:
                 "data": message.payload,
             }
         )
+        stamp = math.floor(self._clock.now().timestamp())
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": message.key,
             "X-Revsync-Event": message.kind,
+            "webhook-id": message.key,
+            "webhook-timestamp": str(stamp),
+            **self._signatures(message.key, stamp, body),
         }
         if message.correlation_id:
             headers["X-Correlation-ID"] = message.correlation_id
-        if self._secret is not None:
-            headers["X-Revsync-Signature"] = self._signature(body)
         try:
             response = await self._client.post(self._url, content=body, headers=headers)
         except httpx.TransportError as error:
@@ -121,11 +174,22 @@ class WebhookDestination:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    def _signature(self, body: bytes) -> str:
-        assert self._secret is not None
-        stamp = str(int(self._clock.now().timestamp()))
-        mac = hmac.new(self._secret, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-        return f"t={stamp},v1={mac}"
+    def _signatures(self, webhook_id: str, stamp: int, body: bytes) -> dict[str, str]:
+        """The signature headers of one attempt (none without signing)."""
+        signing = self._signing
+        if signing is None:
+            return {}
+        headers = {}
+        if signing.scheme is not SignatureScheme.REVSYNC_V1:
+            at, text = datetime.fromtimestamp(stamp, UTC), body.decode()
+            headers["webhook-signature"] = " ".join(
+                webhook.sign(webhook_id, at, text) for webhook in self._webhooks
+            )
+        if signing.scheme is not SignatureScheme.STANDARD:
+            signed = str(stamp).encode() + b"." + body
+            mac = hmac.new(signing.keys[0], signed, hashlib.sha256).hexdigest()
+            headers["X-Revsync-Signature"] = f"t={stamp},v1={mac}"
+        return headers
 
     def _classify(self, response: httpx.Response) -> Attempt:
         code = response.status_code

@@ -301,6 +301,8 @@ class SqlInvoiceRepository:
         conditions: list[sa.ColumnElement[bool]] = []
         if where.customer_id is not None:
             conditions.append(invoices.c.customer_id == where.customer_id)
+        if where.customer_ids is not None:
+            conditions.append(invoices.c.customer_id.in_(sorted(where.customer_ids)))
         if where.status is not None:
             conditions.append(invoices.c.status == where.status.value)
         if where.period_start is not None:

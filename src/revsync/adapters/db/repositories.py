@@ -11,6 +11,7 @@ from typing import Any, Self
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from revsync.adapters.canonical_json import jcs
 from revsync.adapters.db.billing_repositories import (
     SqlBillingRunRepository,
     SqlCouponRepository,
@@ -43,8 +44,14 @@ from revsync.adapters.db.tables import (
     voided_events,
 )
 from revsync.application.idempotency import active_claim
-from revsync.domain.apikeys import ApiKey, Scope
-from revsync.domain.audit import AuditEntry, AuditRecord, chain_hash
+from revsync.domain.apikeys import ApiKey, Role
+from revsync.domain.audit import (
+    AuditChain,
+    AuditEntry,
+    AuditHead,
+    AuditRecord,
+    UnreadableEntry,
+)
 from revsync.domain.identity import Customer, ExternalRef, System
 from revsync.domain.usage import dedup_slot
 from revsync.ports.repositories import DeadLetter, StoredDeadLetter, VoidOutcome
@@ -194,7 +201,8 @@ class SqlApiKeyRepository:
                 name=key.name,
                 prefix=key.prefix,
                 key_hash=key_hash,
-                scopes=" ".join(sorted(s.value for s in key.scopes)),
+                scopes=" ".join(sorted(r.value for r in key.roles)),
+                customers=" ".join(sorted(key.customers)) or None,
                 created_at=key.created_at,
                 revoked_at=key.revoked_at,
             )
@@ -225,74 +233,75 @@ def _api_key(row: sa.Row[Any]) -> ApiKey:
         id=row.id,
         name=row.name,
         prefix=row.prefix,
-        scopes=frozenset(Scope(s) for s in row.scopes.split()),
+        roles=frozenset(Role(r) for r in row.scopes.split()),
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        customers=frozenset((row.customers or "").split()),
     )
 
 
 class SqlAuditLog:
-    """The hash-chained audit log; the head row is locked so the chain never forks."""
+    """The audit chain; the head row is locked so the chain never forks. ``before`` and
+    ``after`` are stored as their canonical JSON (rows of sha256-json: sorted-key JSON)."""
 
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, chain: AuditChain) -> None:
         self._conn = conn
+        self._chain = chain
 
-    def append(self, record: AuditRecord) -> AuditEntry:
-        head = self._conn.execute(
-            sa.select(audit_head.c.seq, audit_head.c.hash)
+    def _locked_head(self) -> AuditHead:
+        row = self._conn.execute(
+            sa.select(audit_head.c.seq, audit_head.c.hash, audit_head.c.alg)
             .where(audit_head.c.id == 1)
             .with_for_update()
         ).one()
-        prev_hash = head.hash
-        digest = chain_hash(prev_hash, record)
+        return AuditHead(row.seq, row.hash, row.alg)
+
+    def _row(self, head: AuditHead, record: AuditRecord) -> dict[str, Any]:
+        before = self._chain.stored_json(record.before)
+        after = self._chain.stored_json(record.after)
+        alg, digest = self._chain.seal(head, record, before, after)
+        return {
+            "at": record.at,
+            "actor": record.actor,
+            "action": record.action,
+            "object_type": record.object_type,
+            "object_id": record.object_id,
+            "before": before,
+            "after": after,
+            "prev_hash": head.hash,
+            "hash": digest,
+            "alg": alg.value,
+        }
+
+    def append(self, record: AuditRecord) -> AuditEntry:
+        head = self._locked_head()
+        row = self._row(head, record)
         seq = self._conn.execute(
-            audit_log.insert()
-            .values(
-                at=record.at,
-                actor=record.actor,
-                action=record.action,
-                object_type=record.object_type,
-                object_id=record.object_id,
-                before=_json(record.before),
-                after=_json(record.after),
-                prev_hash=prev_hash,
-                hash=digest,
-            )
-            .returning(audit_log.c.seq)
+            audit_log.insert().values(**row).returning(audit_log.c.seq)
         ).scalar_one()
         self._conn.execute(
-            audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=digest)
+            audit_head.update()
+            .where(audit_head.c.id == 1)
+            .values(seq=seq, hash=row["hash"], alg=row["alg"])
         )
-        return AuditEntry(seq, record, prev_hash, digest)
+        return AuditEntry(seq, record, head.hash, row["hash"], row["alg"])
 
     def append_many(self, records: Sequence[AuditRecord]) -> None:
         """Append several records in one go (one chain, one head update)."""
         if not records:
             return
-        head = self._conn.execute(
-            sa.select(audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-        ).scalar_one()
+        head = self._locked_head()
         rows = []
         for record in records:
-            digest = chain_hash(head, record)
-            rows.append(
-                {
-                    "at": record.at,
-                    "actor": record.actor,
-                    "action": record.action,
-                    "object_type": record.object_type,
-                    "object_id": record.object_id,
-                    "before": _json(record.before),
-                    "after": _json(record.after),
-                    "prev_hash": head,
-                    "hash": digest,
-                }
-            )
-            head = digest
+            row = self._row(head, record)
+            rows.append(row)
+            head = AuditHead(head.seq, row["hash"], row["alg"])
         self._conn.execute(audit_log.insert(), rows)
         last = self._conn.execute(sa.select(sa.func.max(audit_log.c.seq))).scalar_one()
         self._conn.execute(
-            audit_head.update().where(audit_head.c.id == 1).values(seq=last, hash=head)
+            audit_head.update()
+            .where(audit_head.c.id == 1)
+            .values(seq=last, hash=head.hash, alg=head.alg)
         )
 
     def entries(self, after: int | None = None) -> Iterator[AuditEntry]:
@@ -312,22 +321,35 @@ class SqlAuditLog:
         row = self._conn.execute(query).first()
         return None if row is None else _audit_entry(row)
 
+    def head(self) -> AuditHead:
+        row = self._conn.execute(
+            sa.select(audit_head.c.seq, audit_head.c.hash, audit_head.c.alg).where(
+                audit_head.c.id == 1
+            )
+        ).one()
+        return AuditHead(row.seq, row.hash, row.alg)
+
+    def get(self, seq: int) -> AuditEntry | None:
+        row = self._conn.execute(sa.select(audit_log).where(audit_log.c.seq == seq)).first()
+        return None if row is None else _audit_entry(row)
+
 
 def _audit_entry(row: sa.Row[Any]) -> AuditEntry:
+    try:
+        before = None if row.before is None else json.loads(row.before)
+        after = None if row.after is None else json.loads(row.after)
+    except ValueError:
+        raise UnreadableEntry(row.seq, "its before or after is not JSON") from None
     record = AuditRecord(
         at=row.at,
         actor=row.actor,
         action=row.action,
         object_type=row.object_type,
         object_id=row.object_id,
-        before=None if row.before is None else json.loads(row.before),
-        after=None if row.after is None else json.loads(row.after),
+        before=before,
+        after=after,
     )
-    return AuditEntry(row.seq, record, row.prev_hash, row.hash)
-
-
-def _json(value: object) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+    return AuditEntry(row.seq, record, row.prev_hash, row.hash, row.alg)
 
 
 class SqlDeadLetterStore:
@@ -529,10 +551,18 @@ class SqlUnitOfWork:
     idempotency: SqlIdempotencyRepository
     jobs: SqlJobRepository
 
-    def __init__(self, engine: Engine, now: datetime, *, write: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        now: datetime,
+        *,
+        write: bool = True,
+        audit_chain: AuditChain | None = None,
+    ) -> None:
         self._engine = engine
         self._now = now
         self._write = write
+        self._audit_chain = audit_chain or AuditChain(jcs)
         self._conn: sa.Connection | None = None
         self._tx: sa.RootTransaction | None = None
 
@@ -544,7 +574,7 @@ class SqlUnitOfWork:
         self._tx = conn.begin()
         self.customers = SqlCustomerRepository(conn, self._now)
         self.api_keys = SqlApiKeyRepository(conn)
-        self.audit = SqlAuditLog(conn)
+        self.audit = SqlAuditLog(conn, self._audit_chain)
         self.dead_letters = SqlDeadLetterStore(conn)
         self.usage = SqlUsageMaintenance(conn)
         self.plans = SqlPlanRepository(conn)

@@ -58,9 +58,10 @@ api_keys = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("prefix", sa.String(32), nullable=False, unique=True),
     sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
-    sa.Column("scopes", sa.String(200), nullable=False),
+    sa.Column("scopes", sa.String(200), nullable=False),  # roles, space-separated
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("revoked_at", UtcDateTime, nullable=True),
+    sa.Column("customers", sa.Text, nullable=True),  # space-separated; null: all
 )
 
 audit_log = sa.Table(
@@ -76,6 +77,8 @@ audit_log = sa.Table(
     sa.Column("after", sa.Text, nullable=True),
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # how the hash was made (domain.audit.Algorithm); rows from before 0012 are sha256-json
+    sa.Column("alg", sa.String(32), nullable=False, server_default="sha256-json"),
 )
 
 # One row holding the tail of the chain; appenders lock it so the chain never forks.
@@ -85,6 +88,7 @@ audit_head = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("alg", sa.String(32), nullable=False, server_default="sha256-json"),
 )
 
 dead_letters = sa.Table(

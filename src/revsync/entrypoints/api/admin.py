@@ -6,12 +6,13 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from revsync.bootstrap import Container
-from revsync.domain.apikeys import ApiKey, Scope
-from revsync.entrypoints.api.auth import require
+from revsync.domain.apikeys import ApiKey
+from revsync.entrypoints.api.access import Key
+from revsync.entrypoints.api.contract import IDEMPOTENT
 from revsync.entrypoints.api.idempotency import idempotent
 
 router = APIRouter()
@@ -89,7 +90,21 @@ class ApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
-    scopes: list[str] = Field(description="Any of ingest, read, admin.")
+    roles: list[str] = Field(
+        default_factory=list,
+        description="Any of ingest, read, finance, ops, metrics, admin (docs/governance.md).",
+    )
+    scopes: list[str] = Field(
+        default_factory=list, deprecated=True, description="The former name of ``roles``."
+    )
+    customers: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description=(
+            "Limit the key to these customers and their descendants (roles ingest and read "
+            "only); empty: every customer."
+        ),
+    )
 
 
 class ApiKeyOut(BaseModel):
@@ -98,7 +113,8 @@ class ApiKeyOut(BaseModel):
     id: str
     name: str
     prefix: str
-    scopes: list[str]
+    roles: list[str]
+    customers: list[str] = Field(description="Empty: the key reaches every customer.")
     created_at: datetime
     revoked_at: datetime | None
 
@@ -114,22 +130,29 @@ def _key_out(key: ApiKey) -> ApiKeyOut:
         id=key.id,
         name=key.name,
         prefix=key.prefix,
-        scopes=sorted(s.value for s in key.scopes),
+        roles=sorted(r.value for r in key.roles),
+        customers=sorted(key.customers),
         created_at=key.created_at,
         revoked_at=key.revoked_at,
     )
 
 
-@router.post("/v1/api-keys", response_model=IssuedKeyOut, status_code=201, tags=["operations"])
-async def create_api_key(
-    body: ApiKeyIn, request: Request, key: Annotated[ApiKey, Depends(require(Scope.ADMIN))]
-) -> Response:
+@router.post(
+    "/v1/api-keys",
+    response_model=IssuedKeyOut,
+    status_code=201,
+    tags=["operations"],
+    openapi_extra=IDEMPOTENT,
+)
+async def create_api_key(body: ApiKeyIn, request: Request, key: Key) -> Response:
     """Issue a key; the response holds the only copy of the secret (a replay of the request
     under the same ``Idempotency-Key`` answers the same key with ``key: null``)."""
     container: Container = request.app.state.container
 
     def work() -> Response:
-        issued = container.api_keys.create(body.name, body.scopes, request.state.actor)
+        issued = container.api_keys.create(
+            body.name, body.roles + body.model_dump()["scopes"], request.state.actor, body.customers
+        )
         out = IssuedKeyOut(**_key_out(issued.key).model_dump(), key=issued.secret)
         return Response(out.model_dump_json(), status_code=201, media_type="application/json")
 
@@ -145,17 +168,13 @@ def _without_secret(answer: bytes) -> bytes:
 
 
 @router.get("/v1/api-keys", response_model=list[ApiKeyOut], tags=["operations"])
-def list_api_keys(
-    request: Request, key: Annotated[ApiKey, Depends(require(Scope.ADMIN))]
-) -> list[ApiKeyOut]:
+def list_api_keys(request: Request, key: Key) -> list[ApiKeyOut]:
     container: Container = request.app.state.container
     return [_key_out(k) for k in container.api_keys.all()]
 
 
 @router.delete("/v1/api-keys/{key_id}", response_model=ApiKeyOut, tags=["operations"])
-def revoke_api_key(
-    key_id: str, request: Request, key: Annotated[ApiKey, Depends(require(Scope.ADMIN))]
-) -> ApiKeyOut:
+def revoke_api_key(key_id: str, request: Request, key: Key) -> ApiKeyOut:
     """Revoke a key (idempotent)."""
     container: Container = request.app.state.container
     return _key_out(container.api_keys.revoke(key_id, request.state.actor))
@@ -188,7 +207,7 @@ class DeadLetterPage(BaseModel):
 @router.get("/v1/dead-letters", response_model=DeadLetterPage, tags=["operations"])
 def list_dead_letters(
     request: Request,
-    key: Annotated[ApiKey, Depends(require(Scope.READ))],
+    key: Key,
     channel: Annotated[str | None, Query(description="api, file or crm")] = None,
     cursor: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -227,12 +246,16 @@ class AuditEntryOut(BaseModel):
     after: dict[str, Any] | None
     prev_hash: str
     hash: str
+    alg: str = Field(
+        description="how hash was made: sha256-json, sha256-jcs or hmac-sha256-jcs "
+        "(docs/governance.md, 'The audit chain')"
+    )
 
 
 @router.get("/v1/audit", response_model=list[AuditEntryOut], tags=["operations"])
 def list_audit(
     request: Request,
-    key: Annotated[ApiKey, Depends(require(Scope.ADMIN))],
+    key: Key,
     cursor: Annotated[
         int | None, Query(ge=0, le=2**63 - 1, description="seq of the last entry seen")
     ] = None,
@@ -251,6 +274,7 @@ def list_audit(
             after=dict(e.record.after) if e.record.after is not None else None,
             prev_hash=e.prev_hash,
             hash=e.hash,
+            alg=e.alg,
         )
         for e in container.audit.entries(after=cursor, limit=limit)
     ]

@@ -2,34 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from revsync import __version__
 from revsync.bootstrap import Container
-from revsync.domain.apikeys import ApiKey, Scope
-from revsync.entrypoints.api import admin, billing, cases, customers, events, reports, usage
-from revsync.entrypoints.api.auth import require
+from revsync.config import ConfigError
+from revsync.entrypoints.api import (
+    admin,
+    billing,
+    cases,
+    contract,
+    customers,
+    events,
+    reports,
+    usage,
+)
+from revsync.entrypoints.api.access import RULES
 from revsync.entrypoints.api.bodies import MAX_BODY
 from revsync.entrypoints.api.errors import install_error_handlers
-from revsync.entrypoints.api.middleware import BodyLimit, RequestContext
+from revsync.entrypoints.api.middleware import (
+    Announcements,
+    BodyLimit,
+    RequestContext,
+    lifecycle_headers,
+)
 
 
 def create_app(container: Container) -> FastAPI:
-    """The HTTP API over a wired container. Every route but ``/healthz`` requires a key."""
+    """The HTTP API over a wired container. Every route but ``/healthz``, ``/readyz`` and the
+    ``/docs`` page requires a key."""
     app = FastAPI(
-        openapi_url=None,  # served below, behind a key like every endpoint but /healthz
+        openapi_url=None,  # served by contract.install, behind a key
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=contract.operation_id,
         title="revsync",
         version=__version__,
         summary="Usage in, invoices to the ERP, signals to the CRM.",
         description=(
             "Authenticate with `Authorization: Bearer <key>` (create one with "
-            '`revsync apikey create`). Errors are `{"error": {"code", "message", …}}`. '
-            "Money and usage quantities are decimal strings."
+            '`revsync apikey create`). Errors are `{"error": {"code", "message", …}}` '
+            "(the `Error` schema). Money and usage quantities are decimal strings."
         ),
     )
     app.state.container = container
@@ -38,10 +51,20 @@ def create_app(container: Container) -> FastAPI:
         app.include_router(module.router)
     # inner first: the body limit runs inside the request context (it has the request id)
     app.add_middleware(BodyLimit, limit=MAX_BODY, exempt=("/v1/events",))
+    app.add_middleware(Announcements, lifecycle=_lifecycle(container))
     app.add_middleware(RequestContext, ids=container.ids)
-
-    @app.get("/v1/openapi.json", include_in_schema=False)
-    async def openapi(key: Annotated[ApiKey, Depends(require(Scope.READ))]) -> JSONResponse:
-        return JSONResponse(app.openapi())
-
+    # POST /v1/events documents its body and answer loosely (events.py); described here
+    ingest = contract.Described(item=usage.CloudEventIn, answer=usage.IngestReportOut)
+    contract.install(app, {"ingest_events": ingest})
     return app
+
+
+def _lifecycle(container: Container) -> dict[tuple[str, str], list[tuple[bytes, bytes]]]:
+    """The configured deprecations, refused at start when they name no route."""
+    announced: dict[tuple[str, str], list[tuple[bytes, bytes]]] = {}
+    for entry in container.settings.server.lifecycle:
+        method, path = entry.route.split(" ", 1)
+        if (method, path) not in RULES:
+            raise ConfigError(f"server.lifecycle: no route {entry.route!r}")
+        announced[(method, path)] = lifecycle_headers(entry.deprecated, entry.sunset, entry.link)
+    return announced

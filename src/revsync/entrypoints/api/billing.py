@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 from starlette.concurrency import run_in_threadpool
 
 from revsync.application.subscriptions import AmendSubscription, CreateSubscription
 from revsync.bootstrap import Container
-from revsync.domain.apikeys import ApiKey, Scope
-from revsync.domain.coupons import coupon_to_data
+from revsync.domain.coupons import Duration, coupon_to_data
 from revsync.domain.errors import InvalidField
-from revsync.domain.invoicing import InvoiceKind, InvoiceStatus
-from revsync.domain.pricing import exact_decimal
+from revsync.domain.invoicing import InvoiceKind, InvoiceStatus, LineKind
+from revsync.domain.periods import Interval
+from revsync.domain.pricing import ChargeModel, Timing, exact_decimal
 from revsync.domain.subscriptions import Change, Subscription
 from revsync.domain.usage import from_micros
-from revsync.entrypoints.api.auth import require
+from revsync.entrypoints.api.access import Key, check_reach, reach_of
 from revsync.entrypoints.api.bodies import (
     json_response,
     object_of,
@@ -27,13 +29,12 @@ from revsync.entrypoints.api.bodies import (
     read_body,
     required_date,
 )
+from revsync.entrypoints.api.contract import CustomerId, DecimalIn, DecimalText, answers, body
 from revsync.entrypoints.api.idempotency import idempotent
 from revsync.ports.billing import InvoiceFilter
 from revsync.schemas.invoices_v1 import invoice_out, line_out
 
 router = APIRouter(tags=["billing"])
-Admin = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
-Reader = Annotated[ApiKey, Depends(require(Scope.READ))]
 
 
 def _container(request: Request) -> Container:
@@ -41,14 +42,346 @@ def _container(request: Request) -> Container:
     return container
 
 
-def _body_doc(description: str, example: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "description": description,
-            "content": {"application/json": {"schema": {"type": "object"}, "example": example}},
-        }
-    }
+# --- what goes in and out (the routes read bodies raw: their 422s name the field) --------------
+
+#: a field left out when it has no value
+Absent = SkipJsonSchema[None]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TierIn(_In):
+    """A tier; the last one has no ``up_to``."""
+
+    up_to: DecimalIn | None = None
+    unit_amount: DecimalIn
+    flat_amount: DecimalIn | None = None
+
+
+class ChargeIn(_In):
+    """A priced item; which fields it needs depends on its ``model`` (docs/billing.md)."""
+
+    key: str
+    model: ChargeModel
+    description: str
+    timing: Timing | None = None
+    amount: DecimalIn | None = None
+    meter: str | None = None
+    tiers: list[TierIn] | None = None
+    package_size: DecimalIn | None = None
+    included: DecimalIn | None = None
+    dimension: str | None = None
+    prices: dict[str, DecimalIn] | None = Field(default=None, description="dimension value → price")
+    default_price: DecimalIn | None = None
+    tax_code: str | None = None
+
+
+class PlanIn(_In):
+    """A plan definition (its code is in the path)."""
+
+    name: str
+    currency: str = Field(description="ISO 4217 code, e.g. EUR.")
+    interval: Interval
+    usage_interval: Interval | None = None
+    charges: list[ChargeIn]
+    minimum: DecimalIn | None = None
+    maximum: DecimalIn | None = None
+
+
+class TierOut(BaseModel):
+    up_to: DecimalText | None
+    unit_amount: DecimalText
+    flat_amount: DecimalText
+
+
+class ChargeOut(BaseModel):
+    """A charge as stored; fields without a value are left out."""
+
+    key: str
+    model: ChargeModel
+    description: str
+    timing: Timing
+    amount: DecimalText | Absent = None
+    package_size: DecimalText | Absent = None
+    included: DecimalText | Absent = None
+    default_price: DecimalText | Absent = None
+    meter: str | Absent = None
+    dimension: str | Absent = None
+    tiers: list[TierOut] | Absent = None
+    prices: dict[str, DecimalText] | Absent = None
+    tax_code: str
+
+
+class PlanOut(BaseModel):
+    """A version of a plan."""
+
+    code: str
+    version: int
+    name: str
+    currency: str
+    interval: Interval
+    usage_interval: Interval
+    charges: list[ChargeOut]
+    minimum: DecimalText | Absent = None
+    maximum: DecimalText | Absent = None
+
+
+class PlanList(BaseModel):
+    items: list[PlanOut]
+
+
+class CouponIn(_In):
+    """A coupon definition (its code is in the path): ``percent_off``, or ``amount_off`` with
+    ``currency``."""
+
+    description: str = ""
+    percent_off: DecimalIn | None = None
+    amount_off: DecimalIn | None = None
+    currency: str | None = None
+    duration: Duration = Duration.ONCE
+    periods: int | None = Field(default=None, ge=1, le=1200, description="With repeating.")
+
+
+class CouponOut(BaseModel):
+    code: str
+    description: str
+    duration: Duration
+    percent_off: DecimalText | Absent = None
+    amount_off: DecimalText | Absent = None
+    currency: str | Absent = None
+    periods: int | Absent = None
+
+
+Whole = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Text = Annotated[str, Field(max_length=200)]
+Reason = Annotated[str, Field(max_length=2000)]
+
+
+class CouponUse(_In):
+    code: Text
+    start: date | None = None
+
+
+class SubscriptionIn(_In):
+    """A subscription to create (its id is in the path)."""
+
+    customer_id: Text
+    plan: Text = Field(description="The plan's code.")
+    plan_version: Whole | None = Field(default=None, description="Default: the newest.")
+    start: date
+    seats: Whole | None = None
+    anchor: date | None = None
+    trial_end: date | None = None
+    ends: date | None = None
+    include_children: bool = Field(default=False, description="Bill child accounts' usage.")
+    renewal_date: date | None = None
+    coupons: list[CouponUse] = Field(default_factory=list)
+
+
+class AmendmentIn(_In):
+    """A change of the terms from ``effective`` on; ``plan``, ``seats``, ``trial_end`` or
+    ``ends`` as the change needs."""
+
+    change: Change
+    effective: date
+    plan: Text | None = None
+    plan_version: Whole | None = None
+    seats: Whole | None = None
+    trial_end: date | None = None
+    ends: date | None = None
+
+
+class CouponApplication(_In):
+    code: Text
+    start: date
+
+
+class CouponStart(BaseModel):
+    code: str
+    start: date
+
+
+class TermsOut(BaseModel):
+    """A version of a subscription's terms."""
+
+    version: int
+    effective: date
+    change: Change
+    plan: str
+    plan_version: int
+    seats: int
+    trial_end: date | None
+    ends: date | None
+
+
+class SubscriptionOut(BaseModel):
+    """A subscription with the history of its terms."""
+
+    id: str
+    customer_id: str
+    anchor: date
+    interval: Interval
+    usage_interval: Interval
+    include_children: bool
+    renewal_date: date | None
+    coupons: list[CouponStart]
+    terms: list[TermsOut]
+
+
+class BillingRunIn(_In):
+    as_of: date | None = Field(default=None, description="Default: today (UTC).")
+
+
+class BillingErrorOut(BaseModel):
+    """A subscription the run could not bill; its case."""
+
+    subscription_id: str
+    customer_id: str
+    period: str | None = Field(description="start/end, e.g. 2026-11-01/2026-12-01")
+    reason: str
+    case_id: str | None
+
+
+class BillingRunOut(BaseModel):
+    """What a billing run did (invoice ids)."""
+
+    id: str
+    as_of: date
+    created: list[str]
+    updated: list[str]
+    unchanged: int
+    finalized: list[str]
+    adjusted: list[str]
+    errors: list[BillingErrorOut]
+
+
+class PeriodOut(BaseModel):
+    start: date
+    end: date
+
+
+class WindowOut(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class LineageOut(BaseModel):
+    """The usage behind a line."""
+
+    meter: str
+    window: WindowOut
+    customer_ids: list[str]
+    group: dict[str, str]
+    events: int
+    events_hash: str
+
+
+class LineOut(BaseModel):
+    key: str
+    kind: LineKind
+    charge: str
+    description: str
+    quantity: DecimalText
+    unit_amount: DecimalText
+    amount: DecimalText
+    service: PeriodOut
+    tax_code: str
+    lineage: LineageOut | None
+    adjusts: str | None = Field(description="<invoice id>/<line key> of an adjusted line")
+
+
+class TaxOut(BaseModel):
+    tax_code: str
+    rate: DecimalText
+    base: DecimalText
+    amount: DecimalText
+
+
+class TotalsOut(BaseModel):
+    subtotal: DecimalText
+    discount: DecimalText
+    tax: DecimalText
+    total: DecimalText
+    credits: DecimalText
+    amount_due: DecimalText
+
+
+class InvoiceOut(BaseModel):
+    """An invoice or a credit note."""
+
+    id: str
+    number: str | None = Field(description="Once finalized.")
+    document: Literal["invoice", "credit_note"]
+    kind: InvoiceKind
+    status: InvoiceStatus
+    customer_id: str
+    subscription_id: str | None
+    currency: str
+    period: PeriodOut
+    issue_date: date
+    lines: list[LineOut]
+    taxes: list[TaxOut]
+    totals: TotalsOut
+    credits_invoice: str | None = Field(description="A credit note: the invoice it credits.")
+
+
+class InvoicePage(BaseModel):
+    items: list[InvoiceOut]
+    next_cursor: str | None
+
+
+class InvoiceList(BaseModel):
+    items: list[InvoiceOut]
+
+
+class LineEventOut(BaseModel):
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: datetime
+    customer_id: str | None
+    data: dict[str, Any]
+
+
+class LineEventsOut(BaseModel):
+    """A page of the events a usage line counted."""
+
+    lineage: LineageOut | None
+    items: list[LineEventOut]
+    next_cursor: int | None
+
+
+class VoidIn(_In):
+    reason: Reason = ""
+
+
+class CreditNoteIn(_In):
+    lines: dict[str, DecimalIn] = Field(description="line key → amount to credit")
+    reason: Reason = ""
+
+
+class CreditGrantIn(_In):
+    amount: DecimalIn
+    currency: str = Field(max_length=3)
+    granted_on: date | None = None
+    expires_on: date | None = None
+    reason: Reason = ""
+
+
+class CreditGrantOut(BaseModel):
+    id: str
+    currency: str
+    remaining: DecimalText
+    granted_on: date
+    expires_on: date | None
+
+
+class WalletOut(BaseModel):
+    balances: dict[str, DecimalText] = Field(description="currency → usable credit")
+    grants: list[CreditGrantOut]
 
 
 # --- plans and coupons ---------------------------------------------------------------------
@@ -82,12 +415,12 @@ _PLAN_EXAMPLE = {
 @router.put(
     "/v1/plans/{code}",
     summary="Define a plan (a change makes a new version)",
-    openapi_extra=_body_doc(
-        "The plan: name, currency, interval, usage_interval, charges, minimum, maximum.",
-        _PLAN_EXAMPLE,
-    ),
+    response_model=PlanOut,
+    response_description="The same definition as the newest version: nothing changed.",
+    responses={201: {"model": PlanOut, "description": "A new version."}},
+    openapi_extra=body(PlanIn, example=_PLAN_EXAMPLE),
 )
-async def put_plan(code: str, request: Request, key: Admin) -> Response:
+async def put_plan(code: str, request: Request, key: Key) -> Response:
     container = _container(request)
     body = await read_body(request)
 
@@ -99,16 +432,18 @@ async def put_plan(code: str, request: Request, key: Admin) -> Response:
     return await run_in_threadpool(work)
 
 
-@router.get("/v1/plans", summary="The newest version of every plan")
-def list_plans(request: Request, key: Reader) -> Response:
+@router.get("/v1/plans", summary="The newest version of every plan", response_model=PlanList)
+def list_plans(request: Request, key: Key) -> Response:
     return json_response({"items": [plan_out(p) for p in _container(request).catalog.plans()]})
 
 
-@router.get("/v1/plans/{code}", summary="A plan (newest version, or ?version=)")
+@router.get(
+    "/v1/plans/{code}", summary="A plan (newest version, or ?version=)", response_model=PlanOut
+)
 def get_plan(
     code: str,
     request: Request,
-    key: Reader,
+    key: Key,
     version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     return json_response(plan_out(_container(request).catalog.plan(code, version)))
@@ -117,12 +452,18 @@ def get_plan(
 @router.put(
     "/v1/coupons/{code}",
     summary="Define a coupon",
-    openapi_extra=_body_doc(
-        "percent_off or amount_off (+ currency); duration once, repeating (+ periods) or forever.",
-        {"description": "Launch offer", "percent_off": "20", "duration": "repeating", "periods": 3},
+    response_model=CouponOut,
+    openapi_extra=body(
+        CouponIn,
+        example={
+            "description": "Launch offer",
+            "percent_off": "20",
+            "duration": "repeating",
+            "periods": 3,
+        },
     ),
 )
-async def put_coupon(code: str, request: Request, key: Admin) -> Response:
+async def put_coupon(code: str, request: Request, key: Key) -> Response:
     container = _container(request)
     body = await read_body(request)
 
@@ -169,13 +510,18 @@ def subscription_out(subscription: Subscription) -> dict[str, Any]:
 @router.put(
     "/v1/subscriptions/{subscription_id}",
     summary="Create a subscription",
-    openapi_extra=_body_doc(
-        "customer_id, plan (code), plan_version (default newest), start, seats, anchor, trial_end, "
-        "ends, include_children (bill the usage of child accounts), renewal_date, coupons.",
-        {"customer_id": "acme", "plan": "pro", "start": "2026-11-01", "seats": 5},
+    response_model=SubscriptionOut,
+    response_description="The same subscription already exists: nothing changed.",
+    responses={
+        201: {"model": SubscriptionOut, "description": "Created."},
+        **answers({409: "The subscription exists with other terms (amend it instead)."}),
+    },
+    openapi_extra=body(
+        SubscriptionIn,
+        example={"customer_id": "acme", "plan": "pro", "start": "2026-11-01", "seats": 5},
     ),
 )
-async def put_subscription(subscription_id: str, request: Request, key: Admin) -> Response:
+async def put_subscription(subscription_id: str, request: Request, key: Key) -> Response:
     container = _container(request)
     body = await read_body(request)
     return await run_in_threadpool(_put_subscription, container, subscription_id, body, request)
@@ -237,22 +583,29 @@ def _coupons(given: object) -> list[tuple[str, date | None]]:
     return found
 
 
-@router.get("/v1/subscriptions/{subscription_id}", summary="A subscription and its terms history")
-def get_subscription(subscription_id: str, request: Request, key: Reader) -> Response:
-    return json_response(subscription_out(_container(request).subscriptions.get(subscription_id)))
+@router.get(
+    "/v1/subscriptions/{subscription_id}",
+    summary="A subscription and its terms history",
+    response_model=SubscriptionOut,
+)
+def get_subscription(subscription_id: str, request: Request, key: Key) -> Response:
+    subscription = _container(request).subscriptions.get(subscription_id)
+    check_reach(request, subscription.customer_id, "subscription", subscription_id)
+    return json_response(subscription_out(subscription))
 
 
 @router.post(
     "/v1/subscriptions/{subscription_id}/amendments",
     status_code=201,
     summary="Amend a subscription (a new version of its terms)",
-    openapi_extra=_body_doc(
-        "change: upgrade, downgrade, plan_change, seat_change, cancel, trial_change or renewal; "
-        "effective (date); plan / plan_version, seats, trial_end, ends as the change needs.",
-        {"change": "upgrade", "effective": "2026-11-16", "plan": "enterprise"},
+    response_model=SubscriptionOut,
+    openapi_extra=body(
+        AmendmentIn,
+        example={"change": "upgrade", "effective": "2026-11-16", "plan": "enterprise"},
+        idempotent=True,
     ),
 )
-async def amend_subscription(subscription_id: str, request: Request, key: Admin) -> Response:
+async def amend_subscription(subscription_id: str, request: Request, key: Key) -> Response:
     container = _container(request)
     body = await read_body(request)
     return await idempotent(
@@ -291,9 +644,13 @@ def _amend(container: Container, subscription_id: str, body: bytes, request: Req
 
 
 @router.post(
-    "/v1/subscriptions/{subscription_id}/coupons", status_code=201, summary="Apply a coupon"
+    "/v1/subscriptions/{subscription_id}/coupons",
+    status_code=201,
+    summary="Apply a coupon",
+    response_model=SubscriptionOut,
+    openapi_extra=body(CouponApplication, idempotent=True),
 )
-async def apply_coupon(subscription_id: str, request: Request, key: Admin) -> Response:
+async def apply_coupon(subscription_id: str, request: Request, key: Key) -> Response:
     container = _container(request)
     body = await read_body(request)
 
@@ -344,8 +701,14 @@ def _text(data: dict[str, Any], name: str, limit: int = 200) -> str:
 # --- billing runs and invoices -------------------------------------------------------------
 
 
-@router.post("/v1/billing-runs", status_code=201, summary="Run billing as of a date")
-async def post_billing_run(request: Request, key: Admin) -> Response:
+@router.post(
+    "/v1/billing-runs",
+    status_code=201,
+    summary="Run billing as of a date",
+    response_model=BillingRunOut,
+    openapi_extra=body(BillingRunIn, required=False, idempotent=True),
+)
+async def post_billing_run(request: Request, key: Key) -> Response:
     container = _container(request)
     body = await read_body(request)
     return await idempotent(request, key, body, lambda: _bill(container, body, request))
@@ -380,10 +743,10 @@ def _bill(container: Container, body: bytes, request: Request) -> Response:
     )
 
 
-@router.get("/v1/invoices", summary="List invoices")
+@router.get("/v1/invoices", summary="List invoices", response_model=InvoicePage)
 def list_invoices(
     request: Request,
-    key: Reader,
+    key: Key,
     customer: Annotated[str | None, Query()] = None,
     status: Annotated[InvoiceStatus | None, Query()] = None,
     period: Annotated[date | None, Query(description="Period start date.")] = None,
@@ -392,7 +755,7 @@ def list_invoices(
     cursor: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Response:
-    where = InvoiceFilter(customer, status, period, subscription, kind)
+    where = InvoiceFilter(customer, status, period, subscription, kind, reach_of(request))
     found = _container(request).billing.invoices(where, after=cursor, limit=limit)
     return json_response(
         {
@@ -402,25 +765,34 @@ def list_invoices(
     )
 
 
-@router.get("/v1/invoices/{invoice_id}", summary="An invoice or credit note")
-def get_invoice(invoice_id: str, request: Request, key: Reader) -> Response:
-    return json_response(invoice_out(_container(request).billing.invoice(invoice_id)))
+@router.get(
+    "/v1/invoices/{invoice_id}", summary="An invoice or credit note", response_model=InvoiceOut
+)
+def get_invoice(invoice_id: str, request: Request, key: Key) -> Response:
+    invoice = _container(request).billing.invoice(invoice_id)
+    check_reach(request, invoice.customer_id, "invoice", invoice_id)
+    return json_response(invoice_out(invoice))
 
 
 @router.get(
-    "/v1/invoices/{invoice_id}/lines/{key}/events", summary="The events behind a usage line"
+    "/v1/invoices/{invoice_id}/lines/{key}/events",
+    summary="The events behind a usage line",
+    response_model=LineEventsOut,
 )
 def line_events(
     invoice_id: str,
     key: str,
     request: Request,
-    auth: Reader,
+    auth: Key,
     cursor: Annotated[
         int | None, Query(ge=0, le=2**63 - 1, description="next_cursor of the previous page")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """The events that made a usage line (exactly those counted when it was rated)."""
+    if reach_of(request) is not None:
+        invoice = _container(request).billing.invoice(invoice_id)
+        check_reach(request, invoice.customer_id, "invoice", invoice_id)
     line, events, next_cursor = _container(request).billing.line_events(
         invoice_id, key, after_seq=cursor, limit=limit
     )
@@ -448,8 +820,11 @@ def line_events(
     "/v1/invoices/{invoice_id}/void",
     status_code=201,
     summary="Void an invoice (issues a credit note)",
+    response_model=InvoiceOut,
+    response_description="The credit note.",
+    openapi_extra=body(VoidIn, required=False, idempotent=True),
 )
-async def void_invoice(invoice_id: str, request: Request, key: Admin) -> Response:
+async def void_invoice(invoice_id: str, request: Request, key: Key) -> Response:
     container = _container(request)
     body = await read_body(request)
 
@@ -470,12 +845,15 @@ async def void_invoice(invoice_id: str, request: Request, key: Admin) -> Respons
     "/v1/invoices/{invoice_id}/credit-notes",
     status_code=201,
     summary="Credit part of an invoice",
-    openapi_extra=_body_doc(
-        "lines: line key → amount to credit; reason.",
-        {"lines": {"usage:calls:2026-11-01:tier-2": "10.00"}, "reason": "goodwill"},
+    response_model=InvoiceOut,
+    response_description="The credit note.",
+    openapi_extra=body(
+        CreditNoteIn,
+        example={"lines": {"usage:calls:2026-11-01:tier-2": "10.00"}, "reason": "goodwill"},
+        idempotent=True,
     ),
 )
-async def credit_invoice(invoice_id: str, request: Request, key: Admin) -> Response:
+async def credit_invoice(invoice_id: str, request: Request, key: Key) -> Response:
     container = _container(request)
     body = await read_body(request)
 
@@ -502,9 +880,12 @@ def _decimal(value: object, name: str) -> Decimal:
 
 
 @router.get(
-    "/v1/customers/{customer_id}/upcoming-invoice", summary="The invoice of the open period so far"
+    "/v1/customers/{customer_id}/upcoming-invoice",
+    summary="The invoice of the open period so far",
+    response_model=InvoiceList,
 )
-def upcoming_invoice(customer_id: str, request: Request, key: Reader) -> Response:
+def upcoming_invoice(customer_id: CustomerId, request: Request, key: Key) -> Response:
+    check_reach(request, customer_id, "customer", customer_id)
     drafts = _container(request).billing.upcoming(customer_id)
     return json_response({"items": [invoice_out(i) for i in drafts]})
 
@@ -516,12 +897,19 @@ def upcoming_invoice(customer_id: str, request: Request, key: Reader) -> Respons
     "/v1/customers/{customer_id}/credits",
     status_code=201,
     summary="Grant prepaid credit",
-    openapi_extra=_body_doc(
-        "amount, currency, expires_on, granted_on, reason.",
-        {"amount": "500.00", "currency": "EUR", "expires_on": "2027-01-01", "reason": "prepaid"},
+    response_model=CreditGrantOut,
+    openapi_extra=body(
+        CreditGrantIn,
+        example={
+            "amount": "500.00",
+            "currency": "EUR",
+            "expires_on": "2027-01-01",
+            "reason": "prepaid",
+        },
+        idempotent=True,
     ),
 )
-async def grant_credit(customer_id: str, request: Request, key: Admin) -> Response:
+async def grant_credit(customer_id: CustomerId, request: Request, key: Key) -> Response:
     container = _container(request)
     body = await read_body(request)
 
@@ -542,9 +930,12 @@ async def grant_credit(customer_id: str, request: Request, key: Admin) -> Respon
 
 
 @router.get(
-    "/v1/customers/{customer_id}/credits", summary="Prepaid credit: grants and what is left"
+    "/v1/customers/{customer_id}/credits",
+    summary="Prepaid credit: grants and what is left",
+    response_model=WalletOut,
 )
-def wallet(customer_id: str, request: Request, key: Reader) -> Response:
+def wallet(customer_id: CustomerId, request: Request, key: Key) -> Response:
+    check_reach(request, customer_id, "customer", customer_id)
     wallet = _container(request).credits.wallet(customer_id)
     return json_response(
         {"balances": wallet.balances, "grants": [_grant_out(g) for g in wallet.grants]}

@@ -85,17 +85,28 @@ def required_date(data: dict[str, Any], name: str) -> date:
     return value
 
 
+#: the dates a request may name: usage starts in 1970 (a subscription from year 1 would bill
+#: 24,000 periods in one run), and the period after the last one still ends before year 10000
+FIRST_DATE = date(1970, 1, 1)
+LAST_DATE = date(9998, 12, 31)
+
+
 def optional_date(data: dict[str, Any], name: str) -> date | None:
-    """An optional ISO date field."""
+    """An optional ISO date field, from :data:`FIRST_DATE` to :data:`LAST_DATE`."""
     value = data.get(name)
     if value is None:
         return None
     try:
-        return date.fromisoformat(str(value))
+        day = date.fromisoformat(str(value))
     except ValueError:
         raise ApiError(
             422, "invalid", f"{name}: {value!r} is not a date (YYYY-MM-DD)", field=name
         ) from None
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise ApiError(
+            422, "invalid", f"{name}: must be from {FIRST_DATE} to {LAST_DATE}", field=name
+        )
+    return day
 
 
 def plan_out(plan: Plan) -> dict[str, Any]:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from revsync.application.cases import CaseView, ReplaySelection
 from revsync.bootstrap import Container
-from revsync.domain.apikeys import ApiKey, Scope
-from revsync.domain.delivery import CaseKind, CaseStatus
+from revsync.domain.delivery import CaseKind, CaseStatus, MessageStatus
 from revsync.domain.errors import InvalidField
-from revsync.entrypoints.api.auth import require
+from revsync.entrypoints.api.access import Key
 from revsync.entrypoints.api.bodies import json_response, object_of, read_body
+from revsync.entrypoints.api.contract import MetricsText, answers, body
 from revsync.entrypoints.api.idempotency import idempotent
 from revsync.observability.metrics import CONTENT_TYPE, render
 from revsync.ports.delivery import Case, CaseFilter
@@ -22,13 +23,102 @@ from revsync.ports.delivery import Case, CaseFilter
 router = APIRouter(tags=["operations"])
 #: the longest reason an operator may give
 MAX_REASON = 2000
-Admin = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
-Reader = Annotated[ApiKey, Depends(require(Scope.READ))]
 
 
 def _container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+Reason = Annotated[str, Field(max_length=MAX_REASON)]
+Text = Annotated[str, Field(max_length=200)]
+
+
+class CaseActionIn(_In):
+    reason: Reason = ""
+
+
+class CaseDecisionIn(_In):
+    reason: Reason = Field(description="Required: why (kept in the audit log).")
+
+
+class CaseReplayIn(_In):
+    """Which cases to replay: one, those of a destination, and/or a time range (at least one)."""
+
+    case_id: Text | None = None
+    destination: Text | None = None
+    since: datetime | None = Field(default=None, description="With an offset.")
+    until: datetime | None = Field(default=None, description="With an offset.")
+    reason: Reason = ""
+
+
+class CaseObject(BaseModel):
+    type: str
+    id: str
+
+
+class CaseOut(BaseModel):
+    """An exception case."""
+
+    id: str
+    kind: CaseKind
+    status: CaseStatus
+    object: CaseObject
+    destination: str | None
+    message_id: int | None
+    correlation_id: str | None
+    last_error: str | None
+    details: dict[str, Any] | None
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+    closed_by: str | None
+    reason: str | None
+
+
+class CaseMessageOut(BaseModel):
+    """The message a delivery case holds, payload included."""
+
+    id: int
+    destination: str
+    aggregate: str
+    kind: str
+    idempotency_key: str
+    status: MessageStatus
+    created_at: datetime
+    next_attempt_at: datetime
+    payload: dict[str, Any]
+    approved_by: str | None
+
+
+class AttemptOut(BaseModel):
+    number: int
+    started_at: datetime
+    finished_at: datetime
+    outcome: str = Field(description="delivered, found, unavailable, retriable, fatal, skippable")
+    status_code: int | None
+    error: str | None
+    relay: str
+
+
+class CaseViewOut(CaseOut):
+    """A case, its message and every attempt."""
+
+    message: CaseMessageOut | None
+    attempts: list[AttemptOut]
+
+
+class CasePage(BaseModel):
+    items: list[CaseOut]
+    next_cursor: str | None
+
+
+class ReplayOut(BaseModel):
+    replayed: list[str] = Field(description="The ids of the cases queued again.")
 
 
 def case_out(case: Case) -> dict[str, Any]:
@@ -87,10 +177,10 @@ def view_out(view: CaseView) -> dict[str, Any]:
     }
 
 
-@router.get("/v1/cases", summary="Exception cases")
+@router.get("/v1/cases", summary="Exception cases", response_model=CasePage)
 def list_cases(
     request: Request,
-    key: Reader,
+    key: Key,
     status: Annotated[CaseStatus | None, Query()] = None,
     kind: Annotated[CaseKind | None, Query()] = None,
     destination: Annotated[str | None, Query()] = None,
@@ -112,13 +202,22 @@ def list_cases(
     )
 
 
-@router.get("/v1/cases/{case_id}", summary="A case, its message and every attempt")
-def get_case(case_id: str, request: Request, key: Reader) -> Response:
+@router.get(
+    "/v1/cases/{case_id}",
+    summary="A case, its message and every attempt",
+    response_model=CaseViewOut,
+)
+def get_case(case_id: str, request: Request, key: Key) -> Response:
     return json_response(view_out(_container(request).cases.show(case_id)))
 
 
-@router.post("/v1/cases/{case_id}/retry", summary="Queue the case's message again now")
-async def retry_case(case_id: str, request: Request, key: Admin) -> Response:
+@router.post(
+    "/v1/cases/{case_id}/retry",
+    summary="Queue the case's message again now",
+    response_model=CaseOut,
+    openapi_extra=body(CaseActionIn, required=False, idempotent=True),
+)
+async def retry_case(case_id: str, request: Request, key: Key) -> Response:
     body = await read_body(request)
     action = _container(request).cases.retry
     return await idempotent(request, key, body, lambda: _act(action, case_id, body, request))
@@ -127,8 +226,10 @@ async def retry_case(case_id: str, request: Request, key: Admin) -> Response:
 @router.post(
     "/v1/cases/{case_id}/approve",
     summary="Queue the case's message again, approved past the destination's hold",
+    response_model=CaseOut,
+    openapi_extra=body(CaseDecisionIn, idempotent=True),
 )
-async def approve_case(case_id: str, request: Request, key: Admin) -> Response:
+async def approve_case(case_id: str, request: Request, key: Key) -> Response:
     body = await read_body(request)
     action = _container(request).cases.approve
     return await idempotent(request, key, body, lambda: _act(action, case_id, body, request))
@@ -138,19 +239,15 @@ async def approve_case(case_id: str, request: Request, key: Admin) -> Response:
     "/v1/cases/replay",
     summary="Queue the messages of delivery and outage cases again (one, a destination, a "
     "time range)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {"type": "object"},
-                    "example": {"destination": "ledger", "since": "2026-11-01T00:00:00Z"},
-                }
-            },
-        }
-    },
+    response_model=ReplayOut,
+    responses=answers({404: "No case `case_id`."}),
+    openapi_extra=body(
+        CaseReplayIn,
+        example={"destination": "ledger", "since": "2026-11-01T00:00:00Z"},
+        idempotent=True,
+    ),
 )
-async def replay_cases(request: Request, key: Admin) -> Response:
+async def replay_cases(request: Request, key: Key) -> Response:
     body = await read_body(request)
     container = _container(request)
 
@@ -168,15 +265,25 @@ async def replay_cases(request: Request, key: Admin) -> Response:
     return await idempotent(request, key, body, work)
 
 
-@router.post("/v1/cases/{case_id}/resolve", summary="Close a case as settled (reason required)")
-async def resolve_case(case_id: str, request: Request, key: Admin) -> Response:
+@router.post(
+    "/v1/cases/{case_id}/resolve",
+    summary="Close a case as settled (reason required)",
+    response_model=CaseOut,
+    openapi_extra=body(CaseDecisionIn, idempotent=True),
+)
+async def resolve_case(case_id: str, request: Request, key: Key) -> Response:
     body = await read_body(request)
     action = _container(request).cases.resolve
     return await idempotent(request, key, body, lambda: _act(action, case_id, body, request))
 
 
-@router.post("/v1/cases/{case_id}/ignore", summary="Close a case as not worth acting on")
-async def ignore_case(case_id: str, request: Request, key: Admin) -> Response:
+@router.post(
+    "/v1/cases/{case_id}/ignore",
+    summary="Close a case as not worth acting on (reason required)",
+    response_model=CaseOut,
+    openapi_extra=body(CaseDecisionIn, idempotent=True),
+)
+async def ignore_case(case_id: str, request: Request, key: Key) -> Response:
     body = await read_body(request)
     action = _container(request).cases.ignore
     return await idempotent(request, key, body, lambda: _act(action, case_id, body, request))
@@ -190,8 +297,10 @@ def _act(
     return json_response(case_out(action(case_id, request.state.actor, _reason(data))))
 
 
-@router.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
-def metrics(request: Request, key: Reader) -> Response:
+@router.get(
+    "/metrics", summary="Prometheus metrics (text format 0.0.4)", response_class=MetricsText
+)
+def metrics(request: Request, key: Key) -> Response:
     body = render(_container(request).operations.health)
     return Response(body, media_type=CONTENT_TYPE)
 
@@ -226,6 +335,13 @@ def _time(data: dict[str, Any], name: str) -> datetime | None:
 
 
 def _aware(moment: datetime | None, name: str) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
+    """A time with an offset that has a UTC time (``0001-01-01T00:00+14:00`` has none)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
         raise InvalidField(name, "needs a UTC offset (Z or +01:00)")
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidField(name, "out of range once in UTC (years 1 to 9999)") from None
     return moment

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from revsync.application.customers import PutCustomer
 from revsync.bootstrap import Container
-from revsync.domain.apikeys import ApiKey, Scope
 from revsync.domain.identity import Customer, ExternalRef, System
-from revsync.entrypoints.api.auth import require
+from revsync.entrypoints.api.access import Key, check_reach, reach_of
+from revsync.entrypoints.api.contract import CustomerId, answers
 
 router = APIRouter(tags=["customers"])
 
@@ -31,7 +31,19 @@ class ExternalRefs(BaseModel):
 class CustomerIn(BaseModel):
     """A customer as written with PUT."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Acme",
+                    "currency": "EUR",
+                    "timezone": "Europe/Paris",
+                    "external_refs": {"product": ["tenant-1"], "crm": "001A000001"},
+                }
+            ]
+        },
+    )
 
     name: str = Field(max_length=255)
     currency: str = Field(max_length=16, description="ISO 4217 code, e.g. EUR.")
@@ -89,13 +101,18 @@ def customer_out(customer: Customer) -> CustomerOut:
     "/v1/customers/{customer_id}",
     response_model=CustomerPutOut,
     summary="Create or replace a customer",
+    response_description="Replaced.",
+    responses={
+        201: {"model": CustomerPutOut, "description": "Created."},
+        **answers({409: "A reference is held by another customer; nothing changed."}),
+    },
 )
 def put_customer(
-    customer_id: str,
+    customer_id: CustomerId,
     body: CustomerIn,
     request: Request,
     response: Response,
-    key: Annotated[ApiKey, Depends(require(Scope.ADMIN))],
+    key: Key,
 ) -> CustomerPutOut:
     """Mapping a tenant that belongs to another customer is refused with 409."""
     container: Container = request.app.state.container
@@ -125,17 +142,16 @@ def put_customer(
 
 
 @router.get("/v1/customers/{customer_id}", response_model=CustomerOut, summary="Get a customer")
-def get_customer(
-    customer_id: str, request: Request, key: Annotated[ApiKey, Depends(require(Scope.READ))]
-) -> CustomerOut:
+def get_customer(customer_id: CustomerId, request: Request, key: Key) -> CustomerOut:
     container: Container = request.app.state.container
+    check_reach(request, customer_id, "customer", customer_id)
     return customer_out(container.customers.get(customer_id))
 
 
 @router.get("/v1/customers", response_model=CustomerPage, summary="List or look up customers")
 def list_customers(
     request: Request,
-    key: Annotated[ApiKey, Depends(require(Scope.READ))],
+    key: Key,
     external_ref: Annotated[
         str | None,
         Query(description="Find the customer holding 'system:value', e.g. product:tenant-1."),
@@ -144,9 +160,16 @@ def list_customers(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> CustomerPage:
     container: Container = request.app.state.container
+    reach = reach_of(request)
     if external_ref is not None:
         found = container.customers.find_by_ref(ExternalRef.parse(external_ref))
+        if found is not None and reach is not None and found.id not in reach:
+            found = None
         return CustomerPage(items=[] if found is None else [customer_out(found)], next_cursor=None)
-    customers = container.customers.page(after=cursor, limit=limit)
+    if reach is None:
+        customers = container.customers.page(after=cursor, limit=limit)
+    else:  # a key limited to some customers pages through those only
+        ids = sorted(i for i in reach if cursor is None or i > cursor)[:limit]
+        customers = [container.customers.get(i) for i in ids]
     next_cursor = customers[-1].id if len(customers) == limit else None
     return CustomerPage(items=[customer_out(c) for c in customers], next_cursor=next_cursor)

@@ -1,27 +1,29 @@
-"""``POST /v1/events``: CloudEvents in (JSON batch, single event or NDJSON), exactly once."""
+"""``POST /v1/events``: CloudEvents in (batch, structured or binary mode, NDJSON), exactly once."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from revsync.application.ingestion import IngestContext, IngestReport, PreparedBatch
 from revsync.bootstrap import Container
-from revsync.domain.apikeys import ApiKey, Scope
 from revsync.domain.problems import Problem
-from revsync.entrypoints.api.auth import require
+from revsync.entrypoints.api.access import Key, admit_tenants, reach_of
 from revsync.entrypoints.api.errors import ApiError
 from revsync.ports.repositories import DeadLetter
 from revsync.schemas.cloudevents_v1 import (
     MEDIA_NDJSON,
     SUPPORTED_MEDIA,
     BodyError,
+    Item,
     TooManyItems,
+    decode_binary,
     decode_body,
+    is_binary,
     media_type,
     payload_text,
 )
@@ -34,8 +36,10 @@ _REQUEST_DOC: dict[str, Any] = {
         "required": True,
         "description": (
             "A JSON array of CloudEvents 1.0, one CloudEvent, or NDJSON (one CloudEvent per "
-            "line). Required attributes: id, source, type, subject (the product tenant id), "
-            "time (RFC 3339 with offset); data is an object."
+            "line); or one event in binary mode: its attributes in ce- headers, its data the "
+            "body, Content-Type its datacontenttype. Required attributes: specversion (1.0), "
+            "id, source, type, subject (the product tenant id), time (RFC 3339 with offset); "
+            "data is an object (data_base64 is read when its datacontenttype is JSON)."
         ),
         "content": {
             media: {
@@ -75,26 +79,33 @@ _REQUEST_DOC: dict[str, Any] = {
 
 
 @router.post("/v1/events", openapi_extra=_REQUEST_DOC, summary="Ingest usage events")
-async def ingest_events(
-    request: Request, key: Annotated[ApiKey, Depends(require(Scope.INGEST))]
-) -> Response:
+async def ingest_events(request: Request, key: Key) -> Response:
     """Store every valid event once; report duplicates and rejected items by index."""
     container: Container = request.app.state.container
     limits = container.settings.ingestion
     media = media_type(request.headers.get("content-type"))
-    if media not in SUPPORTED_MEDIA:
+    binary = is_binary(media, request.headers.keys())
+    if not binary and media not in SUPPORTED_MEDIA:
         raise ApiError(
             415,
             "unsupported_media_type",
-            f"Content-Type must be one of: {', '.join(SUPPORTED_MEDIA)}",
+            f"Content-Type must be one of: {', '.join(SUPPORTED_MEDIA)}; or send one event in "
+            "binary mode (its attributes in ce- headers)",
         )
     most = limits.max_batch_events
-    lines = most if media == MEDIA_NDJSON else None
+    lines = most if media == MEDIA_NDJSON and not binary else None
     body = await _read_limited(request, limits.max_body_bytes, lines)
-    context = IngestContext("api", request.state.actor, request.state.correlation_id)
+    context = IngestContext(
+        "api", request.state.actor, request.state.correlation_id, reach_of(request)
+    )
 
     def prepare() -> PreparedBatch:
-        return container.ingestion.prepare(decode_body(body, media, most), context)
+        items: list[Item] = (
+            decode_binary(request.headers.items(), body)
+            if binary
+            else decode_body(body, media, most)
+        )
+        return container.ingestion.prepare(items, context)
 
     try:
         # a small body is decoded here; a large one in a thread, so the loop never waits
@@ -107,6 +118,7 @@ async def ingest_events(
     except TooManyItems as error:
         found = f"more than {most} events" if error.count is None else f"{error.count} events"
         raise _too_many(found, most) from None
+    prepared = await admit_tenants(container, prepared)
     report = await asyncio.wrap_future(container.ingestion.submit(prepared))
     return Response(_encode(ingest_report(report)), media_type="application/json")
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from typing import Any
 
 import msgspec
@@ -68,6 +71,50 @@ class RequestContext:
                 ms=round((time.perf_counter() - started) * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
+
+
+class Announcements:
+    """Pure ASGI middleware: adds to each answer the caller's ``RateLimit-*`` headers (set by
+    the access check) and, for a route on its way out, ``Deprecation`` (RFC 9745), ``Sunset``
+    (RFC 8594) and ``Link`` headers, from ``lifecycle``: (method, route path) → headers."""
+
+    def __init__(
+        self, app: ASGIApp, lifecycle: Mapping[tuple[str, str], list[tuple[bytes, bytes]]]
+    ) -> None:
+        self._app = app
+        self._lifecycle = lifecycle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+
+        async def send_announced(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra: list[tuple[bytes, bytes]] = []
+                limited = scope.get("state", {}).get("rate_limit")
+                if limited and message["status"] != 429:  # a 429 carries its own
+                    extra.extend((k.lower().encode(), v.encode()) for k, v in limited.items())
+                route = getattr(scope.get("route"), "path", None)
+                if route is not None and self._lifecycle:
+                    extra.extend(self._lifecycle.get((scope["method"], route), ()))
+                if extra:
+                    message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self._app(scope, receive, send_announced)
+
+
+def lifecycle_headers(
+    deprecated: datetime, sunset: datetime | None, link: str | None
+) -> list[tuple[bytes, bytes]]:
+    """The headers that announce a route's deprecation and end."""
+    headers = [(b"deprecation", f"@{int(deprecated.timestamp())}".encode())]
+    if sunset is not None:
+        headers.append((b"sunset", format_datetime(sunset.astimezone(UTC), usegmt=True).encode()))
+    if link is not None:
+        headers.append((b"link", f'<{link}>; rel="deprecation"'.encode()))
+    return headers
 
 
 class BodyLimit:

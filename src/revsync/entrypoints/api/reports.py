@@ -5,24 +5,63 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
 
 from revsync.bootstrap import Container
-from revsync.domain.apikeys import ApiKey, Scope
-from revsync.entrypoints.api.auth import require
+from revsync.entrypoints.api.access import Key
 from revsync.entrypoints.api.bodies import json_response
+from revsync.entrypoints.api.contract import DecimalText
 
 router = APIRouter(tags=["reports"])
-Reader = Annotated[ApiKey, Depends(require(Scope.READ))]
+
+
+class ServicePeriod(BaseModel):
+    start: date
+    end: date
+
+
+class MonthAmount(BaseModel):
+    month: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}$", examples=["2026-11"])
+    amount: DecimalText
+
+
+class DeferredLineOut(BaseModel):
+    """A fee recognised over its service period."""
+
+    invoice_id: str
+    number: str | None
+    line_key: str
+    description: str
+    amount: DecimalText
+    service: ServicePeriod
+    recognised: DecimalText = Field(description="In the months before as_of's month.")
+    deferred: DecimalText = Field(description="Left to recognise.")
+
+
+class CustomerDeferralsOut(BaseModel):
+    """A customer's deferred revenue in one currency."""
+
+    customer_id: str
+    currency: str
+    deferred: DecimalText
+    schedule: list[MonthAmount]
+    lines: list[DeferredLineOut]
+
+
+class DeferredRevenueOut(BaseModel):
+    as_of: date
+    customers: list[CustomerDeferralsOut]
 
 
 @router.get(
     "/v1/reports/deferred-revenue",
     summary="Revenue billed in advance and not yet recognised, with its schedule per customer",
+    response_model=DeferredRevenueOut,
 )
 def deferred_revenue(
     request: Request,
-    key: Reader,
+    key: Key,
     as_of: Annotated[date | None, Query(description="Default: today (UTC).")] = None,
     customer: Annotated[str | None, Query()] = None,
 ) -> Response:

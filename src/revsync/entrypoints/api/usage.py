@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from revsync.application.corrections import CorrectUsage
 from revsync.application.usage import UsageRequest
 from revsync.bootstrap import Container
-from revsync.domain.apikeys import ApiKey, Scope
 from revsync.domain.errors import InvalidField
 from revsync.domain.identity import validate_timezone
 from revsync.domain.metering import Window
 from revsync.domain.money import plain
 from revsync.domain.usage import MAX_ATTRIBUTE_LENGTH, open_period_start
-from revsync.entrypoints.api.auth import require
+from revsync.entrypoints.api.access import Key, check_reach
 from revsync.entrypoints.api.bodies import object_of, read_body
+from revsync.entrypoints.api.contract import CustomerId, body
 from revsync.entrypoints.api.events import ingest_report
 from revsync.entrypoints.api.idempotency import idempotent
 from revsync.schemas.cloudevents_v1 import decode_items
@@ -73,14 +73,75 @@ class UnmappedOut(BaseModel):
     next_cursor: str | None
 
 
+Attribute = Annotated[str, Field(min_length=1, max_length=MAX_ATTRIBUTE_LENGTH)]
+
+
+class CloudEventIn(BaseModel):
+    """A CloudEvent 1.0 (extension attributes are accepted and ignored)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: Attribute
+    source: Attribute
+    type: Attribute
+    subject: Attribute = Field(description="The product tenant id.")
+    time: AwareDatetime = Field(description="RFC 3339 with an offset.")
+    datacontenttype: str | None = Field(default=None, description="application/json if given.")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class RejectedOut(BaseModel):
+    """An item refused, with its position, a stable code and a reason naming the field."""
+
+    index: int = Field(description="0-based position in the array, or line of the NDJSON body.")
+    id: str | None
+    code: str = Field(description="See the table in docs/api.md (e.g. missing_field).")
+    reason: str
+
+
+class IngestReportOut(BaseModel):
+    """What became of each item of a batch."""
+
+    accepted: int = Field(description="Stored now (unmapped and late ones included).")
+    duplicates: int
+    unmapped: int
+    late: int
+    rejected: list[RejectedOut]
+
+
+class EventKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: Attribute
+    id: Attribute
+
+
+class UsageCorrectionIn(BaseModel):
+    """Events to void (by ``(source, id)``) and compensating events to add, with why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = ""
+    void: list[EventKey] = Field(default_factory=list, max_length=1000)
+    add: list[CloudEventIn] = Field(default_factory=list)
+
+
+class CorrectionOut(BaseModel):
+    id: str
+    voided: list[EventKey]
+    already_voided: list[EventKey]
+    added: IngestReportOut | None
+
+
 @router.get(
     "/v1/customers/{customer_id}/usage", response_model=UsageOut, summary="Meter a customer's usage"
 )
 def customer_usage(
-    customer_id: str,
+    customer_id: CustomerId,
     request: Request,
-    key: Annotated[ApiKey, Depends(require(Scope.READ))],
-    meter: Annotated[str, Query(description="Key of a declared meter.")],
+    key: Key,
+    meter: Annotated[str, Query(description="Key of a declared meter.", examples=["api_calls"])],
     start: Annotated[
         AwareDatetime | None,
         Query(alias="from", description="Inclusive; default: start of this month."),
@@ -104,6 +165,7 @@ def customer_usage(
 ) -> Response:
     """Exact aggregates; a query made after a 2xx ingestion response sees that event."""
     container: Container = request.app.state.container
+    check_reach(request, customer_id, "customer", customer_id)
     customer = container.customers.get(customer_id)
     zone_name = tz or customer.timezone
     ids = (
@@ -151,7 +213,7 @@ def _default_range(
 )
 def unmapped_usage(
     request: Request,
-    key: Annotated[ApiKey, Depends(require(Scope.READ))],
+    key: Key,
     cursor: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> UnmappedOut:
@@ -167,32 +229,23 @@ def unmapped_usage(
 
 # --- corrections ---------------------------------------------------------------------------
 
-_CORRECTION_DOC: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {"type": "object"},
-                "example": {
-                    "reason": "the export job ran twice on 12 November",
-                    "void": [{"source": "app://exports", "id": "run-7781"}],
-                    "add": [],
-                },
-            }
-        },
-    }
-}
-
 
 @router.post(
     "/v1/usage/corrections",
     status_code=201,
     summary="Correct stored usage: void events, add compensating ones (audited)",
-    openapi_extra=_CORRECTION_DOC,
+    response_model=CorrectionOut,
+    openapi_extra=body(
+        UsageCorrectionIn,
+        example={
+            "reason": "the export job ran twice on 12 November",
+            "void": [{"source": "app://exports", "id": "run-7781"}],
+            "add": [],
+        },
+        idempotent=True,
+    ),
 )
-async def correct_usage(
-    request: Request, key: Annotated[ApiKey, Depends(require(Scope.ADMIN))]
-) -> Response:
+async def correct_usage(request: Request, key: Key) -> Response:
     container: Container = request.app.state.container
     body = await read_body(request, container.settings.ingestion.max_body_bytes)
     return await idempotent(request, key, body, lambda: _correct(container, body, request))

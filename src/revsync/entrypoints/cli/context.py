@@ -67,6 +67,19 @@ def settings_from(config: Path | None) -> Settings:
         raise typer.Exit(2) from None
 
 
+@contextmanager
+def refusing_configuration_errors() -> Iterator[None]:
+    """Turn a configuration that cannot be used (a secret not set, a key too short) into one
+    line and exit status 2."""
+    try:
+        yield
+    except ConfigError as error:
+        err_console.print(
+            f"[red]configuration error[/red]: {error}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(2) from None
+
+
 #: the exit status of a command whose database, ERP or CRM cannot be reached, or whose parts
 #: are not installed (EX_UNAVAILABLE)
 UNAVAILABLE = 69
@@ -96,7 +109,8 @@ def container_for(config: Path | None) -> Iterator[Container]:
     configure_logging(
         settings.logging.level if settings.logging.level != "INFO" else "WARNING", "console"
     )
-    container = build(settings, clock=_injected.clock)
+    with refusing_configuration_errors():
+        container = build(settings, clock=_injected.clock)
     try:
         with reachable_database(settings.database.url):
             yield container

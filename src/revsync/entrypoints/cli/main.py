@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from revsync import __version__
 from revsync.adapters.db.migrate import current_revision, head_revision, upgrade
 from revsync.bootstrap import apply_configuration
 from revsync.config import CONFIG_ENV, DEFAULT_CONFIG_NAME, EXAMPLE_CONFIG, config_path
+from revsync.domain.audit import Algorithm, Anchor, InvalidAnchor, parse_anchors
 from revsync.entrypoints.cli.cases import cases_app
 from revsync.entrypoints.cli.context import (
     ConfigOption,
@@ -23,6 +25,7 @@ from revsync.entrypoints.cli.context import (
     container_for,
     err_console,
     reachable_database,
+    refusing_configuration_errors,
     require_demo_extra,
     settings_from,
 )
@@ -41,7 +44,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 apikey_app = typer.Typer(help="API keys (stored hashed; shown once).", no_args_is_help=True)
-audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The audit chain (keyed with the audit key): verify it, anchor it.", no_args_is_help=True
+)
 
 
 def _version(shown: bool) -> None:
@@ -106,16 +111,29 @@ def db_current(config: ConfigOption = None) -> None:
 @apikey_app.command("create")
 def apikey_create(
     name: Annotated[str, typer.Option("--name", help="What the key is for.")],
-    scope: Annotated[
-        list[str], typer.Option("--scope", help="ingest, read or admin; repeat for several.")
+    role: Annotated[
+        list[str],
+        typer.Option(
+            "--role",
+            "--scope",
+            help="ingest, read, finance, ops, metrics or admin; repeat for several.",
+        ),
     ],
+    customer: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--customer",
+            help="Limit the key to this customer and its descendants; repeat for several.",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Issue a key and print it once."""
     with container_for(config) as container:
-        issued = container.api_keys.create(name, scope, cli_actor())
+        issued = container.api_keys.create(name, role, cli_actor(), customer or ())
+    reach = f"; customers {', '.join(sorted(issued.key.customers))}" if issued.key.limited else ""
     console.print(
-        f"created {issued.key.id} ({', '.join(sorted(issued.key.scopes))}); "
+        f"created {issued.key.id} ({', '.join(sorted(issued.key.roles))}{reach}); "
         "store the key now, it is not shown again:"
     )
     typer.echo(issued.secret)
@@ -126,13 +144,14 @@ def apikey_list(config: ConfigOption = None) -> None:
     """List keys (never their secrets)."""
     with container_for(config) as container:
         keys = container.api_keys.all()
-    table = Table("id", "name", "prefix", "scopes", "created", "revoked")
+    table = Table("id", "name", "prefix", "roles", "customers", "created", "revoked")
     for key in keys:
         table.add_row(
             key.id,
             key.name,
             key.prefix,
-            " ".join(sorted(key.scopes)),
+            " ".join(sorted(key.roles)),
+            " ".join(sorted(key.customers)) or "all",
             key.created_at.isoformat(timespec="seconds"),
             key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
         )
@@ -150,22 +169,85 @@ def apikey_revoke(
     console.print(f"revoked {key.id} at {key.revoked_at}")
 
 
+AnchorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--anchor",
+        help="An anchor from 'revsync audit anchor': its JSON, or a file of them (one a line).",
+    ),
+]
+
+#: the longest anchor file read (a line is ~150 bytes)
+_ANCHOR_BYTES = 1024 * 1024
+
+
+def _anchors(given: str | None) -> list[Anchor]:
+    """The anchors given to ``--anchor``; exit status 2 with the reason if unreadable."""
+    if given is None:
+        return []
+    try:
+        if given.lstrip().startswith("{"):
+            text = given
+        else:
+            with Path(given).open("rb") as file:
+                data = file.read(_ANCHOR_BYTES + 1)
+            if len(data) > _ANCHOR_BYTES:
+                raise InvalidAnchor(f"{given}: larger than {_ANCHOR_BYTES} bytes")
+            text = data.decode()
+        return parse_anchors(text)
+    except (OSError, UnicodeDecodeError, InvalidAnchor) as error:
+        err_console.print(
+            f"[red]cannot read the anchor[/red]: {escape(str(error))}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2) from None
+
+
 @audit_app.command("verify")
-def audit_verify(config: ConfigOption = None) -> None:
-    """Recompute the hash chain; name the first entry that does not match."""
+def audit_verify(anchor: AnchorOption = None, config: ConfigOption = None) -> None:
+    """Recompute the chain; check its end against the head row (and anchors); exit 0 if it
+    holds, else name the first entry that does not (1; 2: it could not be checked)."""
+    anchors = _anchors(anchor)
     with container_for(config) as container:
-        check = container.audit.verify()
-    if check.broken is None:
-        console.print(f"audit log intact: {check.checked} entries verified")
+        check = container.audit.verify(anchors)
+    if check.intact:
+        kinds = ", ".join(f"{n} {alg}" for alg, n in sorted(check.algorithms.items()))
+        unkeyed = check.algorithms.keys() - {Algorithm.HMAC_SHA256_JCS.value}
+        note = "; unkeyed entries are not protected against recomputation" if unkeyed else ""
+        pinned = f"; {len(anchors)} anchor(s) found" if anchors else ""
+        console.print(
+            f"audit log intact: {check.checked} entries verified"
+            + (f" ({kinds})" if kinds else "")
+            + pinned
+            + note,
+            highlight=False,
+            soft_wrap=True,
+        )
         return
     entry = check.broken
-    err_console.print(
-        f"[red]audit log broken[/red] at entry {entry.seq} ({entry.record.action} on "
-        f"{entry.record.object_type} {entry.record.object_id}): {check.reason}; "
-        f"{check.checked} entries before it verified",
-        highlight=False,
+    what = (
+        ""
+        if entry is None
+        else f" ({entry.record.action} on {entry.record.object_type} {entry.record.object_id})"
     )
-    raise typer.Exit(1)
+    status = "cannot be verified" if check.unverifiable else "broken"
+    err_console.print(
+        f"[red]audit log {status}[/red] at entry {check.seq}{escape(what)}: "
+        f"{escape(check.reason or '')}; {check.checked} entries before it verified",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(2 if check.unverifiable else 1)
+
+
+@audit_app.command("anchor")
+def audit_anchor(config: ConfigOption = None) -> None:
+    """Print the chain's end (seq, hash, time) as one line of JSON, to keep elsewhere and give
+    to 'revsync audit verify --anchor' later."""
+    with container_for(config) as container:
+        anchor = container.audit.anchor()
+    typer.echo(anchor.to_json())
 
 
 @app.command()
@@ -248,7 +330,7 @@ def serve(
     settings = settings_from(path)
     if path is not None:  # worker processes read the same file
         os.environ[CONFIG_ENV] = str(path.resolve())
-    with reachable_database(settings.database.url):
+    with reachable_database(settings.database.url), refusing_configuration_errors():
         run(settings, host=host, port=port, workers=workers, with_worker=with_worker)
 
 
@@ -264,7 +346,7 @@ def worker(
     from revsync.entrypoints.workers.relay import run_worker
 
     settings = settings_from(config)
-    with reachable_database(settings.database.url):
+    with reachable_database(settings.database.url), refusing_configuration_errors():
         run_worker(settings, owner)
 
 
