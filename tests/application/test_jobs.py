@@ -62,12 +62,15 @@ def test_three_runners_take_each_turn_once_and_never_overlap(container: Containe
     keep_for(3.2, runners, job)
     # one run per interval across the three: 3.2 s holds 6 or 7 turns (the first at once)
     assert 6 <= len(spans) <= 7, spans
-    starts = sorted(b for b, _ in spans)
-    assert all(later - earlier >= every - 0.02 for earlier, later in pairwise(starts))
     ordered = sorted(spans)
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(ordered))
     runs = container.jobs.runs("sync", limit=50)
     assert len(runs) == len(spans)
+    # one turn per interval, as the runs record their starts (the work itself may begin a
+    # little after its claim on a loaded machine, so its own start is not the measure)
+    starts = sorted(r.started_at for r in runs)
+    gap = timedelta(seconds=every - 0.02)
+    assert all(later - earlier >= gap for earlier, later in pairwise(starts)), starts
     assert {r.outcome for r in runs} == {"ok"} and {r.summary for r in runs} == {"done"}
     assert sum(r.ran for r in runners) == len(spans)
     [lease] = container.jobs.leases()

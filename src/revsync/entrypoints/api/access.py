@@ -151,7 +151,7 @@ async def authorised(request: Request) -> ApiKey:
         request.state.reach = await run_in_threadpool(container.api_keys.reach, key)
     verdict = await container.rate_limits.admit_key(key.id)
     if verdict is not None:
-        request.state.rate_limit = verdict.headers()  # on the answer, by RequestContext
+        request.state.rate_limit = verdict.headers()  # put on the answer by Announcements
         if not verdict.allowed:
             raise ApiError(
                 429,
