@@ -11,7 +11,7 @@ runs at once, finds the same invoices; a finalized invoice is never changed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -921,10 +921,20 @@ class Billing:
         return invoice
 
     def line_events(
-        self, invoice_id_: str, key: str, *, after_seq: int | None, limit: int
+        self,
+        invoice_id_: str,
+        key: str,
+        *,
+        after_seq: int | None,
+        limit: int,
+        check: Callable[[Invoice], None] | None = None,
     ) -> tuple[Line, list[StoredEvent], int | None]:
-        """The events behind a usage line, in ingest order, a page at a time."""
-        line = self.invoice(invoice_id_).line(key)
+        """The events behind a usage line, in ingest order, a page at a time; ``check``
+        sees the invoice first (a caller's reach) and raises to refuse it."""
+        invoice = self.invoice(invoice_id_)
+        if check is not None:
+            check(invoice)
+        line = invoice.line(key)
         if line is None:
             raise NotFound("line", key)
         lineage = line.lineage

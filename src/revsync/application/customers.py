@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +128,11 @@ class Customers:
         """Customers ordered by id, after the cursor ``after``."""
         with self._uow(write=False) as uow:
             return uow.customers.page(after=after, limit=limit)
+
+    def many(self, customer_ids: Collection[str]) -> list[Customer]:
+        """The customers with these ids, by id (unknown ids are left out), in one read."""
+        with self._uow(write=False) as uow:
+            return sorted(uow.customers.many(customer_ids), key=lambda c: c.id)
 
     def with_descendants(self, customer_id: str) -> list[str]:
         """The customer's id and the ids of every customer below it."""

@@ -622,15 +622,25 @@ class SqlCaseRepository:
                 sa.select(sa.func.count()).where(m.case_id == case_id, m.status.not_in(_DONE))
             ).scalar_one()
             if not left:
-                self.set_status(
-                    case_id,
-                    CaseStatus.RESOLVED,
-                    now,
-                    by=by,
-                    reason="its messages were delivered on retry",
-                )
                 settled.append(str(case_id))
+        self._resolve(settled, now, by, "its messages were delivered on retry")
         return settled
+
+    def _resolve(self, case_ids: Sequence[str], now: datetime, by: str, reason: str) -> None:
+        """Close these cases as resolved, in one statement."""
+        if case_ids:
+            self._conn.execute(
+                exception_cases.update()
+                .where(exception_cases.c.id.in_(list(case_ids)))
+                .values(
+                    status=CaseStatus.RESOLVED.value,
+                    open_key=None,
+                    updated_at=now,
+                    closed_at=now,
+                    closed_by=by,
+                    reason=reason,
+                )
+            )
 
     def get(self, case_id: str) -> Case | None:
         row = self._conn.execute(
@@ -739,19 +749,7 @@ class SqlCaseRepository:
             for case_id, subscription_id in self._conn.execute(open_cases)
             if subscription_id in subscription_ids
         ]
-        if found:
-            self._conn.execute(
-                exception_cases.update()
-                .where(c.id.in_(found))
-                .values(
-                    status=CaseStatus.RESOLVED.value,
-                    open_key=None,
-                    updated_at=now,
-                    closed_at=now,
-                    closed_by=by,
-                    reason=reason,
-                )
-            )
+        self._resolve(found, now, by, reason)
         return found
 
     def open_counts(self) -> dict[str, int]:

@@ -273,6 +273,11 @@ class Relay:
         attempts, its destination's when the destination stayed away past the maximum age —
         and close a retried case once its messages are delivered."""
         message = finished.message
+        if not decision.opens_case:
+            if message.attempts > 1 and decision.status in TERMINAL:
+                # only a message that failed before can be held by a case
+                uow.cases.settle_held([message.id], now, by=f"relay:{self._owner}")
+            return
         case = Case(
             id=self._ids.new_id("case"),
             kind=CaseKind.OUTAGE if decision.outage else CaseKind.DELIVERY,
@@ -286,7 +291,7 @@ class Relay:
             message_id=message.id,
             last_error=decision.error,
         )
-        if decision.opens_case and decision.outage:
+        if decision.outage:
             assert decision.unavailable_since is not None
             since = decision.unavailable_since.isoformat()
             uow.cases.open_outage(
@@ -299,11 +304,8 @@ class Relay:
                 ),
                 [message.id],
             )
-        elif decision.opens_case:
+        else:
             uow.cases.open_for_message(case)
-        elif message.attempts > 1 and decision.status in TERMINAL:
-            # only a message that failed before can be held by a case
-            uow.cases.settle_held([message.id], now, by=f"relay:{self._owner}")
 
     def _log(self, finished: Finished, decision: Decision) -> None:
         message = finished.message

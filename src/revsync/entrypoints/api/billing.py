@@ -790,11 +790,12 @@ def line_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """The events that made a usage line (exactly those counted when it was rated)."""
-    if reach_of(request) is not None:
-        invoice = _container(request).billing.invoice(invoice_id)
-        check_reach(request, invoice.customer_id, "invoice", invoice_id)
     line, events, next_cursor = _container(request).billing.line_events(
-        invoice_id, key, after_seq=cursor, limit=limit
+        invoice_id,
+        key,
+        after_seq=cursor,
+        limit=limit,
+        check=lambda invoice: check_reach(request, invoice.customer_id, "invoice", invoice_id),
     )
     return json_response(
         {

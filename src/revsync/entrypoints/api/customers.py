@@ -168,8 +168,9 @@ def list_customers(
         return CustomerPage(items=[] if found is None else [customer_out(found)], next_cursor=None)
     if reach is None:
         customers = container.customers.page(after=cursor, limit=limit)
-    else:  # a key limited to some customers pages through those only
+        next_cursor = customers[-1].id if len(customers) == limit else None
+    else:  # a key limited to some customers pages through those only, read at once
         ids = sorted(i for i in reach if cursor is None or i > cursor)[:limit]
-        customers = [container.customers.get(i) for i in ids]
-    next_cursor = customers[-1].id if len(customers) == limit else None
+        customers = container.customers.many(ids)
+        next_cursor = ids[-1] if len(ids) == limit else None
     return CustomerPage(items=[customer_out(c) for c in customers], next_cursor=next_cursor)

@@ -68,10 +68,10 @@ class JobRunner:
         lease = await asyncio.to_thread(self._read, job.name)
         now = self._clock.now()
         seen = lease.last_started_at if lease else None
-        held = lease is not None and lease.owner is not None
-        if held and lease is not None and lease.lease_until and lease.lease_until >= now:
-            return min(self._poll, (lease.lease_until - now).total_seconds() + 0.01)
-        abandoned = held  # its holder's lease ran out: the run died with its process
+        until = lease.lease_until if lease and lease.owner is not None else None
+        if until is not None and until >= now:  # held: its holder runs it
+            return min(self._poll, (until - now).total_seconds() + 0.01)
+        abandoned = until is not None  # its holder's lease ran out: the run died with it
         due = now if abandoned else job.schedule.due_at(seen, now)
         if due > now:
             return min(self._poll, (due - now).total_seconds())
