@@ -2,6 +2,7 @@
 
     python benchmarks/ingest.py                      # 1,000,000 events, writes docs/benchmarks.md
     python benchmarks/ingest.py --events 100000 --no-write   # a quick look
+    python benchmarks/ingest.py --events 200000 --schema --no-write   # with and without schemas
 
 Workload: N events (10% of them duplicates, re-sent later) over 10,000 tenants mapped to
 10,000 customers, random 128-bit ids, times spread over the month, 70% ``api.request`` and
@@ -35,7 +36,7 @@ from _common import ROOT, LoadResult, Server, free_port, machine, run_async_load
 
 from revsync.adapters.db.migrate import upgrade
 from revsync.adapters.db.tables import customer_refs, customers, identity_state
-from revsync.bootstrap import build
+from revsync.bootstrap import apply_configuration, build
 from revsync.config import load_settings
 
 TENANTS = 10_000
@@ -126,9 +127,42 @@ def baseline(rows: list[tuple[str, str, str, str, str, str]], directory: Path, t
     return len(arrival) / seconds
 
 
-def prepare_template(directory: Path) -> tuple[Path, str]:
-    """A migrated database with 10,000 customers (one tenant each) and an ingest key."""
+#: realistic schemas of the benchmark's two event types (``--schema``): closed objects with
+#: enums, bounds and lengths, so that every event is checked field by field
+SCHEMAS = {
+    "api.request": {
+        "type": "object",
+        "properties": {
+            "endpoint": {"type": "string", "minLength": 1, "maxLength": 200},
+            "environment": {"type": "string", "enum": ["production", "staging", "development"]},
+        },
+        "required": ["endpoint", "environment"],
+        "additionalProperties": False,
+    },
+    "llm.completion": {
+        "type": "object",
+        "properties": {
+            "model": {"type": "string", "maxLength": 64},
+            "tokens": {"type": "integer", "minimum": 0, "maximum": 100_000_000},
+            "environment": {"type": "string", "enum": ["production", "staging", "development"]},
+        },
+        "required": ["model", "tokens", "environment"],
+        "additionalProperties": False,
+    },
+}
+
+
+def prepare_template(directory: Path, schemas: bool = False) -> tuple[Path, str]:
+    """A migrated database with 10,000 customers (one tenant each) and an ingest key; with
+    ``schemas``, the event types declared with :data:`SCHEMAS` (registered at start)."""
     config = yaml.safe_load((ROOT / "src/revsync/revsync.example.yaml").read_text())
+    if schemas:
+        config["schemas"] = {
+            "types": {
+                kind: {"versions": [{"version": 1, "schema": schema}]}
+                for kind, schema in SCHEMAS.items()
+            }
+        }
     config["database"]["url"] = "sqlite:///revsync.db"
     config["logging"] = {"level": "WARNING", "format": "json"}
     # the per-key limit is counted (its cost is part of the figures) but never reached
@@ -139,6 +173,8 @@ def prepare_template(directory: Path) -> tuple[Path, str]:
     container = build(load_settings(config_path))
     try:
         upgrade(container.engine)
+        if schemas:
+            apply_configuration(container, "bench")
         now = container.clock.now()
         with container.engine.begin() as conn:  # bulk set-up; the API path is what is measured
             conn.execute(
@@ -213,7 +249,16 @@ def main() -> None:
         "--single", type=int, default=30_000, help="requests in the one-event-per-request run"
     )
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
+    parser.add_argument(
+        "--schema",
+        action="store_true",
+        help="run the batches of 1,000 without and with schemas of both event types and print "
+        "the ratio (the schema registry's target: at least 0.80)",
+    )
     args = parser.parse_args()
+    if args.schema:
+        compare_schemas(args.events)
+        return
 
     work = ROOT / ".bench" / "ingest"
     shutil.rmtree(work, ignore_errors=True)
@@ -275,6 +320,29 @@ def main() -> None:
             + table
         )
         write_section("Ingestion", body)
+
+
+def compare_schemas(total: int) -> None:
+    """HTTP batches of 1,000 over 4 connections, without and with schema validation."""
+    work = ROOT / ".bench" / "ingest-schema"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    print(f"generating {total:,} events …", flush=True)
+    data = make_dataset(total)
+    bodies = [
+        b"[" + b",".join(data.events[i : i + 1000]) + b"]" for i in range(0, len(data.events), 1000)
+    ]
+    rates = {}
+    for label, schemas in (("without schemas", False), ("with schemas", True)):
+        template, key = prepare_template(work / f"template-{schemas}", schemas=schemas)
+        config = fresh_copy(template, work / f"run-{schemas}")
+        print(f"HTTP batches of 1,000, {label} …", flush=True)
+        result, _ = serve_and_load(config, key, bodies, MEDIA, connections=4)
+        assert result.accepted == data.unique, (result.accepted, data.unique)
+        rates[label] = len(data.events) / result.seconds
+        print(f"  {rates[label]:,.0f} events/s", flush=True)
+    ratio = rates["with schemas"] / rates["without schemas"]
+    print(f"with / without schemas: {ratio:.2f} (target ≥ 0.80)")
 
 
 if __name__ == "__main__":

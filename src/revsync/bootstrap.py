@@ -39,6 +39,7 @@ from revsync.adapters.db.usage_snapshot import SqlUsageSnapshots
 from revsync.adapters.failpoints import Failpoints
 from revsync.adapters.outbox.relay import Relay, Route
 from revsync.adapters.ratelimits import RateLimits
+from revsync.adapters.schema_validator import compile_schema
 from revsync.adapters.tax import TableTaxEngine
 from revsync.application.announcements import Announcer
 from revsync.application.apikeys import ApiKeys
@@ -56,11 +57,15 @@ from revsync.application.idempotency import Idempotency, IdempotencyPolicy
 from revsync.application.ingestion import Ingestion, IngestPolicy
 from revsync.application.jobs import Jobs
 from revsync.application.operations import Operations
+from revsync.application.quarantine import Quarantine
 from revsync.application.reports import Reports
+from revsync.application.schemas import Declaration, SchemaPolicy, SchemaRegistry
 from revsync.application.subscriptions import Subscriptions
 from revsync.application.usage import UsageQueries
 from revsync.config import ConfigError, DestinationSettings, Settings
 from revsync.domain.audit import AuditChain, AuditKey, AuditKeyMissing
+from revsync.domain.errors import Conflict, InvalidField
+from revsync.domain.schemas import upcast_from
 from revsync.entrypoints.workers.jobs import JobRunner
 from revsync.ports.billing import TaxEngine
 from revsync.ports.clock import Clock, IdSource
@@ -108,6 +113,8 @@ class Container:
     idempotency: Idempotency
     corrections: UsageCorrections
     jobs: Jobs
+    schemas: SchemaRegistry
+    quarantine: Quarantine
     failpoints: Failpoints = field(default_factory=Failpoints)
 
     def close(self) -> None:
@@ -428,7 +435,8 @@ def build(
         engine, max_group=settings.ingestion.group_commit_max, failpoints=failpoints
     )
     policy = IngestPolicy(max_future=timedelta(hours=settings.ingestion.max_future_hours))
-    ingestion = Ingestion(ledger, clock, meters, policy)
+    registry = schema_registry(settings, unit_of_work, clock)
+    ingestion = Ingestion(ledger, clock, meters, policy, screen=registry.screen)
     return Container(
         settings=settings,
         engine=engine,
@@ -485,6 +493,8 @@ def build(
             IdempotencyPolicy(keep=timedelta(hours=settings.server.idempotency_hours)),
         ),
         jobs=Jobs(unit_of_work),
+        schemas=registry,
+        quarantine=Quarantine(unit_of_work, clock, ingestion, registry),
         failpoints=failpoints,
     )
 
@@ -505,3 +515,36 @@ def apply_configuration(container: Container, actor: str) -> None:
         raise ConfigError(f"audit.key_env: {error}") from None
     container.audit.record_configuration(settings.audit_snapshot(), actor)
     container.catalog.sync(settings.domain_plans(), settings.domain_coupons(), actor)
+    try:
+        container.schemas.sync(schema_declarations(settings), actor)
+    except (InvalidField, Conflict) as error:
+        raise ConfigError(f"schemas.types: {error}") from None
+
+
+def schema_registry(
+    settings: Settings, unit_of_work: UnitOfWorkFactory, clock: Clock
+) -> SchemaRegistry:
+    """The schema registry, its validator jsonschema-rs, its policy from ``schemas``."""
+    section = settings.schemas
+    policy = SchemaPolicy(
+        unknown_types=section.unknown_types,
+        sources=tuple(s.rule() for s in section.sources),
+        refresh=timedelta(seconds=section.refresh_seconds),
+    )
+    metered = frozenset(m.event_type for m in settings.domain_meters())
+    return SchemaRegistry(unit_of_work, clock, compile_schema, metered, policy)
+
+
+def schema_declarations(settings: Settings) -> list[Declaration]:
+    """The versions the configuration declares, in the order they are registered."""
+    return [
+        Declaration(
+            name,
+            entry.version,
+            entry.schema_,
+            upcast_from(entry.upcast),
+            declared.compatibility,
+        )
+        for name, declared in settings.schemas.types.items()
+        for entry in declared.versions
+    ]

@@ -33,6 +33,14 @@ from revsync.domain.metering import Aggregation, Meter, new_meter
 from revsync.domain.money import Rounding
 from revsync.domain.posting import PostingRule, check_rules
 from revsync.domain.pricing import Plan, plan_from_mapping
+from revsync.domain.schemas import (
+    Compatibility,
+    SourceRule,
+    UnknownTypes,
+    check_schema,
+    check_type_name,
+    upcast_from,
+)
 from revsync.schemas import validation
 
 CONFIG_ENV = "REVSYNC_CONFIG"
@@ -545,6 +553,78 @@ class MeterSettings(_Section):
             raise ValueError(f"{error.field}: {error.reason}") from None
 
 
+class SchemaVersionSettings(_Section):
+    """One version of an event type's data schema (``upcast``: the field map from the
+    version before: ``rename``, ``defaults``, ``drop``)."""
+
+    version: int = Field(ge=1, le=1000)
+    schema_: dict[str, Any] | bool = Field(alias="schema")
+    upcast: dict[str, Any] | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SchemaTypeSettings(_Section):
+    """An event type's schemas, numbered from 1 without gaps."""
+
+    compatibility: Compatibility = Compatibility.BACKWARD
+    versions: list[SchemaVersionSettings] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _numbered_and_checked(self) -> SchemaTypeSettings:
+        for index, entry in enumerate(self.versions):
+            if entry.version != index + 1:
+                raise ValueError(
+                    f"versions.{index}.version: expected {index + 1} (from 1, without gaps)"
+                )
+            try:
+                check_schema(entry.schema_, self.compatibility)
+                upcast_from(entry.upcast, "upcast")
+            except InvalidField as error:
+                raise ValueError(f"versions.{index}.{error.field}: {error.reason}") from None
+        return self
+
+
+class SourcePolicySettings(_Section):
+    """The unknown-type policy of one source (``source``: exactly it; ``source_prefix``:
+    every source starting with it)."""
+
+    source: str | None = Field(default=None, min_length=1, max_length=256)
+    source_prefix: str | None = Field(default=None, min_length=1, max_length=256)
+    unknown_types: UnknownTypes
+
+    @model_validator(mode="after")
+    def _one_match(self) -> SourcePolicySettings:
+        if (self.source is None) == (self.source_prefix is None):
+            raise ValueError("give either source or source_prefix")
+        return self
+
+    def rule(self) -> SourceRule:
+        if self.source is not None:
+            return SourceRule(self.source, self.unknown_types)
+        return SourceRule(self.source_prefix or "", self.unknown_types, prefix=True)
+
+
+class SchemaSettings(_Section):
+    """The schema registry: versioned JSON Schemas of event data per type, and what happens
+    to events of types without one (docs/governance.md)."""
+
+    unknown_types: UnknownTypes = UnknownTypes.ACCEPT
+    sources: list[SourcePolicySettings] = Field(default_factory=list)
+    refresh_seconds: float = Field(default=5, ge=0.1, le=3600)
+    types: dict[str, SchemaTypeSettings] = Field(default_factory=dict)
+
+    @field_validator("types")
+    @classmethod
+    def _type_names(cls, types: dict[str, SchemaTypeSettings]) -> dict[str, SchemaTypeSettings]:
+        for name in types:
+            try:
+                check_type_name(name)
+            except InvalidField as error:
+                raise ValueError(f"{name}: {error.reason}") from None
+        return types
+
+
 class Settings(BaseSettings):
     """Everything revsync can be configured with."""
 
@@ -565,6 +645,7 @@ class Settings(BaseSettings):
     erp: ErpSettings = ErpSettings()
     crm: CrmSettings = CrmSettings()
     worker: WorkerSettings = WorkerSettings()
+    schemas: SchemaSettings = SchemaSettings()
     plans: list[dict[str, Any]] = Field(
         default_factory=list, description="Plans (code, name, currency, interval, charges …)"
     )

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from revsync.application.schemas import ScreenSource
 from revsync.domain.metering import Meter, value_problem
 from revsync.domain.problems import Code, Problem
 from revsync.domain.usage import (
@@ -73,6 +74,8 @@ class IngestReport:
     unmapped: int = 0
     late: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+    #: events of unknown types kept aside (dead letters coded ``quarantined``)
+    quarantined: int = 0
 
 
 class _Candidate(NamedTuple):
@@ -93,6 +96,7 @@ class PreparedBatch:
     dead_letters: tuple[DeadLetter, ...]
     received_at: datetime
     context: IngestContext
+    quarantined: int = 0
 
 
 class Ingestion:
@@ -105,11 +109,13 @@ class Ingestion:
         meters: Sequence[Meter],
         policy: IngestPolicy,
         slot_of: Callable[[str, str, int], int] = dedup_slot,
+        screen: ScreenSource | None = None,
     ) -> None:
         self._ledger = ledger
         self._clock = clock
         self._max_future_us = int(policy.max_future.total_seconds()) * 1_000_000
         self._slot_of = slot_of
+        self._screen = screen
         self._meters_by_type: dict[str, list[Meter]] = {}
         for meter in meters:
             self._meters_by_type.setdefault(meter.event_type, []).append(meter)
@@ -122,6 +128,8 @@ class Ingestion:
         refused: list[Refused] = []
         meters_by_type = self._meters_by_type
         slot_of = self._slot_of
+        screen = self._screen() if self._screen is not None else None
+        quarantined: list[Refused] = []
         for item in items:
             if not isinstance(item, Decoded):
                 refused.append(item)
@@ -129,19 +137,31 @@ class Ingestion:
             event = item.event
             time_us = to_micros(event.time)
             problem = event_problem(event, time_us, now_us, self._max_future_us)
+            stored = event
+            if problem is None and screen is not None:  # schema, upcast, unknown-type policy
+                judged = screen.judge(event, item.dataschema)
+                if isinstance(judged, Problem):
+                    problem = judged
+                else:
+                    stored = judged
             if problem is None and event.type in meters_by_type:
-                problem = _meter_problem(meters_by_type[event.type], event)
+                problem = _meter_problem(meters_by_type[event.type], stored)
             if problem is None:
+                # the fingerprint is of the data as sent: a retry of the same event stays a
+                # duplicate whichever version its data is upcast from
                 candidates.append(
                     _Candidate(
                         item.position,
-                        event,
+                        stored,
                         fingerprint(event, time_us),
                         time_us,
                         slot_of(event.source, event.id, 0),
                         0,
                     )
                 )
+            elif problem.code is Code.QUARANTINED:
+                text = _event_text(event, item.dataschema)
+                quarantined.append(Refused(item.position, problem, text, event.id, event.source))
             else:
                 refused.append(
                     Refused(item.position, problem, _event_text(event), event.id, event.source)
@@ -149,9 +169,10 @@ class Ingestion:
         return PreparedBatch(
             candidates=tuple(candidates),
             refusals=tuple(_rejection(r) for r in refused),
-            dead_letters=tuple(_letter(r, now, context) for r in refused),
+            dead_letters=tuple(_letter(r, now, context) for r in (*refused, *quarantined)),
             received_at=now,
             context=context,
+            quarantined=len(quarantined),
         )
 
     def refuse_tenants(self, batch: PreparedBatch, tenants: Mapping[str, Problem]) -> PreparedBatch:
@@ -178,7 +199,7 @@ class Ingestion:
         return self.submit(self.prepare(items, context)).result()
 
     def _write(self, tx: UsageTransaction, batch: PreparedBatch) -> IngestReport:
-        report = IngestReport(rejected=list(batch.refusals))
+        report = IngestReport(rejected=list(batch.refusals), quarantined=batch.quarantined)
         letters = list(batch.dead_letters)
         owners = tx.tenant_owners({c.event.subject for c in batch.candidates})
         late_rule = _LateRule(batch.received_at)
@@ -339,16 +360,17 @@ def _rejection(item: Refused) -> Rejection:
     return Rejection(item.position, item.event_id, item.problem.code, item.problem.message)
 
 
-def _event_text(event: UsageEvent) -> str:
+def _event_text(event: UsageEvent, dataschema: str | None = None) -> str:
     """The event as CloudEvents JSON, for a dead letter."""
-    head = json.dumps(
-        {
-            "specversion": "1.0",
-            "id": event.id,
-            "source": event.source,
-            "type": event.type,
-            "subject": event.subject,
-            "time": event.time.isoformat(),
-        }
-    )
+    attributes = {
+        "specversion": "1.0",
+        "id": event.id,
+        "source": event.source,
+        "type": event.type,
+        "subject": event.subject,
+        "time": event.time.isoformat(),
+    }
+    if dataschema is not None:
+        attributes["dataschema"] = dataschema
+    head = json.dumps(attributes)
     return f'{head[:-1]}, "data": {event.data_json}}}'

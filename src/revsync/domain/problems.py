@@ -36,6 +36,10 @@ class Code(StrEnum):
     CRM_RECORD = "crm_record"
     FORBIDDEN_CUSTOMER = "forbidden_customer"
     RATE_LIMITED = "rate_limited"
+    SCHEMA_VIOLATION = "schema_violation"
+    UNKNOWN_SCHEMA = "unknown_schema"
+    UNKNOWN_TYPE = "unknown_type"
+    QUARANTINED = "quarantined"
 
 
 class Problem(NamedTuple):

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from revsync.domain.apikeys import ApiKey
 from revsync.domain.audit import AuditEntry, AuditHead, AuditRecord
@@ -24,6 +24,9 @@ from revsync.ports.delivery import CaseRepository, CircuitRepository, OutboxRepo
 from revsync.ports.erp import PostingRepository
 from revsync.ports.idempotency import IdempotencyRepository
 from revsync.ports.jobs import JobRepository
+
+if TYPE_CHECKING:  # ports.schemas names StoredDeadLetter of this module
+    from revsync.ports.schemas import SchemaStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +233,9 @@ class UnitOfWork(Protocol):
 
     @property
     def jobs(self) -> JobRepository: ...
+
+    @property
+    def schemas(self) -> SchemaStore: ...
 
     def __enter__(self) -> Self: ...
 

@@ -176,6 +176,15 @@ def the_month(call: Checked, clock: FrozenClock) -> None:
     )
     call("GET", "/v1/usage/unmapped", 200)
     call("GET", "/v1/dead-letters", 200)
+    # the schema registry
+    seats_v1 = {"event_type": "seats.changed", "version": 1}
+    declared = {"schema": {"type": "object", "properties": {"seats": {"type": "integer"}}}}
+    versions = "/v1/schemas/{event_type}/versions/{version}"
+    call("PUT", versions, 201, path=seats_v1, json=declared)
+    call("PUT", versions, 200, path=seats_v1, json=declared)
+    call("GET", "/v1/schemas", 200)
+    call("GET", versions, 200, path=seats_v1)
+    call("POST", "/v1/schemas/quarantine/release", 200)
     correction = {"reason": "twice", "void": [{"source": batch[0]["source"], "id": "c-0"}]}
     assert call("POST", "/v1/usage/corrections", 201, json=correction)["added"] is None
     correction = {"reason": "added", "add": [event("fix-1", subject="t-acme")]}

@@ -30,6 +30,7 @@ from revsync.adapters.db.engine import IDENTITY_LOCK, WRITE
 from revsync.adapters.db.erp_repositories import SqlPostingRepository
 from revsync.adapters.db.idempotency import SqlIdempotencyRepository
 from revsync.adapters.db.job_repositories import SqlJobRepository
+from revsync.adapters.db.schema_store import SqlSchemaStore
 from revsync.adapters.db.tables import (
     api_keys,
     audit_head,
@@ -550,6 +551,7 @@ class SqlUnitOfWork:
     crm: SqlCrmStateRepository
     idempotency: SqlIdempotencyRepository
     jobs: SqlJobRepository
+    schemas: SqlSchemaStore
 
     def __init__(
         self,
@@ -590,6 +592,7 @@ class SqlUnitOfWork:
         self.crm = SqlCrmStateRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)
         self.jobs = SqlJobRepository(conn)
+        self.schemas = SqlSchemaStore(conn)
         return self
 
     def __exit__(

@@ -105,6 +105,7 @@ dead_letters = sa.Table(
     sa.Column("event_id", sa.Text, nullable=True),
     sa.Column("correlation_id", sa.String(128), nullable=True),
     sa.Column("actor", sa.String(200), nullable=True),
+    sa.Index("ix_dead_letters_code", "code"),
 )
 
 # Accepted usage. ``seq`` is the ingest order (the rowid on SQLite, so appends are cheap).
@@ -548,4 +549,21 @@ job_runs = sa.Table(
     sa.Column("outcome", sa.String(16), nullable=True),  # ok, failed
     sa.Column("summary", sa.Text, nullable=True),
     sa.Index("ix_job_runs_name_started", "name", "started_at"),
+)
+
+# --- event schemas (the schema registry) -------------------------------------------------
+
+# One row per version of an event type's data schema; versions never change. ``schema`` and
+# ``upcast`` are canonical JSON text (the field map from the version before; NULL for none).
+event_schemas = sa.Table(
+    "event_schemas",
+    metadata,
+    sa.Column("type", sa.String(256), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("schema", sa.Text, nullable=False),
+    sa.Column("compatibility", sa.String(16), nullable=False),
+    sa.Column("upcast", sa.Text, nullable=True),
+    sa.Column("registered_at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
 )

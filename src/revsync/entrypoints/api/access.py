@@ -95,6 +95,11 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("DELETE", "/v1/api-keys/{key_id}"): Rule(_A, Reach.ALL),
     ("GET", "/v1/audit"): Rule(_A, Reach.ALL),
     ("GET", "/v1/openapi.json"): Rule(_R, Reach.NONE),
+    # the schema registry (no customer's data, but it decides what every customer's usage is)
+    ("GET", "/v1/schemas"): Rule(_R, Reach.NONE),
+    ("GET", "/v1/schemas/{event_type}/versions/{version}"): Rule(_R, Reach.NONE),
+    ("PUT", "/v1/schemas/{event_type}/versions/{version}"): Rule(_A, Reach.NONE),
+    ("POST", "/v1/schemas/quarantine/release"): Rule(_O, Reach.ALL),
 }
 
 #: routes that answer without a key (``/docs`` is a page that asks for one to load the document)

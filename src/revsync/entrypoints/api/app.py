@@ -15,6 +15,7 @@ from revsync.entrypoints.api import (
     customers,
     events,
     reports,
+    schemas,
     usage,
 )
 from revsync.entrypoints.api.access import RULES
@@ -47,7 +48,7 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     install_error_handlers(app)
-    for module in (events, customers, usage, billing, cases, reports, admin):
+    for module in (events, customers, usage, billing, cases, reports, schemas, admin):
         app.include_router(module.router)
     # inner first: the body limit runs inside the request context (it has the request id)
     app.add_middleware(BodyLimit, limit=MAX_BODY, exempt=("/v1/events",))

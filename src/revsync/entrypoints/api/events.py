@@ -98,6 +98,8 @@ async def ingest_events(request: Request, key: Key) -> Response:
     context = IngestContext(
         "api", request.state.actor, request.state.correlation_id, reach_of(request)
     )
+    if container.schemas.stale():  # versions registered by other processes, read off the loop
+        await run_in_threadpool(container.schemas.refresh)
 
     def prepare() -> PreparedBatch:
         items: list[Item] = (
@@ -179,8 +181,8 @@ async def _dead_letter_body(
 
 
 def ingest_report(report: IngestReport) -> dict[str, Any]:
-    """An ingestion report on the wire."""
-    return {
+    """An ingestion report on the wire (``quarantined`` only when some were)."""
+    answer: dict[str, Any] = {
         "accepted": report.accepted,
         "duplicates": report.duplicates,
         "unmapped": report.unmapped,
@@ -190,3 +192,6 @@ def ingest_report(report: IngestReport) -> dict[str, Any]:
             for r in report.rejected
         ],
     }
+    if report.quarantined:
+        answer["quarantined"] = report.quarantined
+    return answer

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from revsync.application.corrections import CorrectUsage
 from revsync.application.usage import UsageRequest
@@ -77,18 +78,31 @@ Attribute = Annotated[str, Field(min_length=1, max_length=MAX_ATTRIBUTE_LENGTH)]
 
 
 class CloudEventIn(BaseModel):
-    """A CloudEvent 1.0 (extension attributes are accepted and ignored)."""
+    """A CloudEvent 1.0 (extension attributes are accepted and ignored). ``data`` or
+    ``data_base64`` (not both) carries the data, a JSON object."""
 
     model_config = ConfigDict(extra="allow")
 
-    specversion: Literal["1.0"] = "1.0"
+    specversion: Literal["1.0"] = Field(description="Required: the CloudEvents version.")
     id: Attribute
     source: Attribute
     type: Attribute
     subject: Attribute = Field(description="The product tenant id.")
     time: AwareDatetime = Field(description="RFC 3339 with an offset.")
-    datacontenttype: str | None = Field(default=None, description="application/json if given.")
-    data: dict[str, Any] = Field(default_factory=dict)
+    datacontenttype: str | None = Field(
+        default=None, description="A JSON media type if given (application/json, …+json)."
+    )
+    dataschema: str | None = Field(
+        default=None,
+        description="The registered schema version the data follows "
+        "(urn:revsync:schema:<type>:<n>); the latest version without it.",
+    )
+    data: SkipJsonSchema[None] | dict[str, Any] = Field(
+        default=None, description="The data as a JSON object."
+    )
+    data_base64: str | None = Field(
+        default=None, description="The data as base64 of a JSON object's UTF-8 bytes."
+    )
 
 
 class RejectedOut(BaseModel):
@@ -108,6 +122,11 @@ class IngestReportOut(BaseModel):
     unmapped: int
     late: int
     rejected: list[RejectedOut]
+    quarantined: int = Field(
+        default=0,
+        description="Events of types without a schema kept aside (a source's unknown-type "
+        "policy `quarantine`); present when not 0.",
+    )
 
 
 class EventKey(BaseModel):
