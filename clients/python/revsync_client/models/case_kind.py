@@ -1,0 +1,11 @@
+from enum import StrEnum
+
+
+class CaseKind(StrEnum):
+    BILLING = "billing"
+    DELIVERY = "delivery"
+    OUTAGE = "outage"
+    UNMAPPED_USAGE = "unmapped_usage"
+
+    def __str__(self) -> str:
+        return str(self.value)

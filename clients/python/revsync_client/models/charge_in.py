@@ -1,0 +1,312 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from attrs import define as _attrs_define
+
+from ..models.charge_model import ChargeModel
+from ..models.timing import Timing
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.charge_in_prices_type_0 import ChargeInPricesType0
+    from ..models.tier_in import TierIn
+
+
+T = TypeVar("T", bound="ChargeIn")
+
+
+@_attrs_define
+class ChargeIn:
+    """A priced item; which fields it needs depends on its ``model`` (docs/billing.md).
+
+    Attributes:
+        description (str):
+        key (str):
+        model (ChargeModel): How a charge turns a quantity into an amount.
+        amount (float | int | None | str | Unset):
+        default_price (float | int | None | str | Unset):
+        dimension (None | str | Unset):
+        included (float | int | None | str | Unset):
+        meter (None | str | Unset):
+        package_size (float | int | None | str | Unset):
+        prices (ChargeInPricesType0 | None | Unset): dimension value → price
+        tax_code (None | str | Unset):
+        tiers (list[TierIn] | None | Unset):
+        timing (None | Timing | Unset):
+    """
+
+    description: str
+    key: str
+    model: ChargeModel
+    amount: float | int | None | str | Unset = UNSET
+    default_price: float | int | None | str | Unset = UNSET
+    dimension: None | str | Unset = UNSET
+    included: float | int | None | str | Unset = UNSET
+    meter: None | str | Unset = UNSET
+    package_size: float | int | None | str | Unset = UNSET
+    prices: ChargeInPricesType0 | None | Unset = UNSET
+    tax_code: None | str | Unset = UNSET
+    tiers: list[TierIn] | None | Unset = UNSET
+    timing: None | Timing | Unset = UNSET
+
+    def to_dict(self) -> dict[str, Any]:
+        from ..models.charge_in_prices_type_0 import ChargeInPricesType0  # noqa: PLC0415
+
+        description = self.description
+
+        key = self.key
+
+        model = self.model.value
+
+        amount: float | int | None | str | Unset
+        if isinstance(self.amount, Unset):
+            amount = UNSET
+        else:
+            amount = self.amount
+
+        default_price: float | int | None | str | Unset
+        if isinstance(self.default_price, Unset):
+            default_price = UNSET
+        else:
+            default_price = self.default_price
+
+        dimension: None | str | Unset
+        if isinstance(self.dimension, Unset):
+            dimension = UNSET
+        else:
+            dimension = self.dimension
+
+        included: float | int | None | str | Unset
+        if isinstance(self.included, Unset):
+            included = UNSET
+        else:
+            included = self.included
+
+        meter: None | str | Unset
+        if isinstance(self.meter, Unset):
+            meter = UNSET
+        else:
+            meter = self.meter
+
+        package_size: float | int | None | str | Unset
+        if isinstance(self.package_size, Unset):
+            package_size = UNSET
+        else:
+            package_size = self.package_size
+
+        prices: dict[str, Any] | None | Unset
+        if isinstance(self.prices, Unset):
+            prices = UNSET
+        elif isinstance(self.prices, ChargeInPricesType0):
+            prices = self.prices.to_dict()
+        else:
+            prices = self.prices
+
+        tax_code: None | str | Unset
+        if isinstance(self.tax_code, Unset):
+            tax_code = UNSET
+        else:
+            tax_code = self.tax_code
+
+        tiers: list[dict[str, Any]] | None | Unset
+        if isinstance(self.tiers, Unset):
+            tiers = UNSET
+        elif isinstance(self.tiers, list):
+            tiers = []
+            for tiers_type_0_item_data in self.tiers:
+                tiers_type_0_item = tiers_type_0_item_data.to_dict()
+                tiers.append(tiers_type_0_item)
+
+        else:
+            tiers = self.tiers
+
+        timing: None | str | Unset
+        if isinstance(self.timing, Unset):
+            timing = UNSET
+        elif isinstance(self.timing, Timing):
+            timing = self.timing.value
+        else:
+            timing = self.timing
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update(
+            {
+                "description": description,
+                "key": key,
+                "model": model,
+            }
+        )
+        if amount is not UNSET:
+            field_dict["amount"] = amount
+        if default_price is not UNSET:
+            field_dict["default_price"] = default_price
+        if dimension is not UNSET:
+            field_dict["dimension"] = dimension
+        if included is not UNSET:
+            field_dict["included"] = included
+        if meter is not UNSET:
+            field_dict["meter"] = meter
+        if package_size is not UNSET:
+            field_dict["package_size"] = package_size
+        if prices is not UNSET:
+            field_dict["prices"] = prices
+        if tax_code is not UNSET:
+            field_dict["tax_code"] = tax_code
+        if tiers is not UNSET:
+            field_dict["tiers"] = tiers
+        if timing is not UNSET:
+            field_dict["timing"] = timing
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.charge_in_prices_type_0 import ChargeInPricesType0  # noqa: PLC0415
+        from ..models.tier_in import TierIn  # noqa: PLC0415
+
+        d = dict(src_dict)
+        description = d.pop("description")
+
+        key = d.pop("key")
+
+        model = ChargeModel(d.pop("model"))
+
+        def _parse_amount(data: object) -> float | int | None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | int | None | str | Unset, data)
+
+        amount = _parse_amount(d.pop("amount", UNSET))
+
+        def _parse_default_price(data: object) -> float | int | None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | int | None | str | Unset, data)
+
+        default_price = _parse_default_price(d.pop("default_price", UNSET))
+
+        def _parse_dimension(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        dimension = _parse_dimension(d.pop("dimension", UNSET))
+
+        def _parse_included(data: object) -> float | int | None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | int | None | str | Unset, data)
+
+        included = _parse_included(d.pop("included", UNSET))
+
+        def _parse_meter(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        meter = _parse_meter(d.pop("meter", UNSET))
+
+        def _parse_package_size(data: object) -> float | int | None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | int | None | str | Unset, data)
+
+        package_size = _parse_package_size(d.pop("package_size", UNSET))
+
+        def _parse_prices(data: object) -> ChargeInPricesType0 | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                prices_type_0 = ChargeInPricesType0.from_dict(data)
+
+                return prices_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(ChargeInPricesType0 | None | Unset, data)
+
+        prices = _parse_prices(d.pop("prices", UNSET))
+
+        def _parse_tax_code(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        tax_code = _parse_tax_code(d.pop("tax_code", UNSET))
+
+        def _parse_tiers(data: object) -> list[TierIn] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                tiers_type_0 = []
+                _tiers_type_0 = data
+                for tiers_type_0_item_data in _tiers_type_0:
+                    tiers_type_0_item = TierIn.from_dict(tiers_type_0_item_data)
+
+                    tiers_type_0.append(tiers_type_0_item)
+
+                return tiers_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[TierIn] | None | Unset, data)
+
+        tiers = _parse_tiers(d.pop("tiers", UNSET))
+
+        def _parse_timing(data: object) -> None | Timing | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                timing_type_0 = Timing(data)
+
+                return timing_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Timing | Unset, data)
+
+        timing = _parse_timing(d.pop("timing", UNSET))
+
+        charge_in = cls(
+            description=description,
+            key=key,
+            model=model,
+            amount=amount,
+            default_price=default_price,
+            dimension=dimension,
+            included=included,
+            meter=meter,
+            package_size=package_size,
+            prices=prices,
+            tax_code=tax_code,
+            tiers=tiers,
+            timing=timing,
+        )
+
+        return charge_in

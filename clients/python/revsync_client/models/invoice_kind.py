@@ -1,0 +1,11 @@
+from enum import StrEnum
+
+
+class InvoiceKind(StrEnum):
+    ADJUSTMENT = "adjustment"
+    ADVANCE = "advance"
+    ARREARS = "arrears"
+    CREDIT_NOTE = "credit_note"
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from attrs import define as _attrs_define
+
+from ..models.interval import Interval
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.charge_in import ChargeIn
+
+
+T = TypeVar("T", bound="PlanIn")
+
+
+@_attrs_define
+class PlanIn:
+    """A plan definition (its code is in the path).
+
+    Attributes:
+        charges (list[ChargeIn]):
+        currency (str): ISO 4217 code, e.g. EUR.
+        interval (Interval): How long a billing period is.
+        name (str):
+        maximum (float | int | None | str | Unset):
+        minimum (float | int | None | str | Unset):
+        usage_interval (Interval | None | Unset):
+    """
+
+    charges: list[ChargeIn]
+    currency: str
+    interval: Interval
+    name: str
+    maximum: float | int | None | str | Unset = UNSET
+    minimum: float | int | None | str | Unset = UNSET
+    usage_interval: Interval | None | Unset = UNSET
+
+    def to_dict(self) -> dict[str, Any]:
+        charges = []
+        for charges_item_data in self.charges:
+            charges_item = charges_item_data.to_dict()
+            charges.append(charges_item)
+
+        currency = self.currency
+
+        interval = self.interval.value
+
+        name = self.name
+
+        maximum: float | int | None | str | Unset
+        if isinstance(self.maximum, Unset):
+            maximum = UNSET
+        else:
+            maximum = self.maximum
+
+        minimum: float | int | None | str | Unset
+        if isinstance(self.minimum, Unset):
+            minimum = UNSET
+        else:
+            minimum = self.minimum
+
+        usage_interval: None | str | Unset
+        if isinstance(self.usage_interval, Unset):
+            usage_interval = UNSET
+        elif isinstance(self.usage_interval, Interval):
+            usage_interval = self.usage_interval.value
+        else:
+            usage_interval = self.usage_interval
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update(
+            {
+                "charges": charges,
+                "currency": currency,
+                "interval": interval,
+                "name": name,
+            }
+        )
+        if maximum is not UNSET:
+            field_dict["maximum"] = maximum
+        if minimum is not UNSET:
+            field_dict["minimum"] = minimum
+        if usage_interval is not UNSET:
+            field_dict["usage_interval"] = usage_interval
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.charge_in import ChargeIn  # noqa: PLC0415
+
+        d = dict(src_dict)
+        charges = []
+        _charges = d.pop("charges")
+        for charges_item_data in _charges:
+            charges_item = ChargeIn.from_dict(charges_item_data)
+
+            charges.append(charges_item)
+
+        currency = d.pop("currency")
+
+        interval = Interval(d.pop("interval"))
+
+        name = d.pop("name")
+
+        def _parse_maximum(data: object) -> float | int | None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | int | None | str | Unset, data)
+
+        maximum = _parse_maximum(d.pop("maximum", UNSET))
+
+        def _parse_minimum(data: object) -> float | int | None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | int | None | str | Unset, data)
+
+        minimum = _parse_minimum(d.pop("minimum", UNSET))
+
+        def _parse_usage_interval(data: object) -> Interval | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                usage_interval_type_0 = Interval(data)
+
+                return usage_interval_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(Interval | None | Unset, data)
+
+        usage_interval = _parse_usage_interval(d.pop("usage_interval", UNSET))
+
+        plan_in = cls(
+            charges=charges,
+            currency=currency,
+            interval=interval,
+            name=name,
+            maximum=maximum,
+            minimum=minimum,
+            usage_interval=usage_interval,
+        )
+
+        return plan_in

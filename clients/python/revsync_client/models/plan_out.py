@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..models.interval import Interval
+from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.charge_out import ChargeOut
+
+
+T = TypeVar("T", bound="PlanOut")
+
+
+@_attrs_define
+class PlanOut:
+    """A version of a plan.
+
+    Attributes:
+        charges (list[ChargeOut]):
+        code (str):
+        currency (str):
+        interval (Interval): How long a billing period is.
+        name (str):
+        usage_interval (Interval): How long a billing period is.
+        version (int):
+        maximum (str | Unset):
+        minimum (str | Unset):
+    """
+
+    charges: list[ChargeOut]
+    code: str
+    currency: str
+    interval: Interval
+    name: str
+    usage_interval: Interval
+    version: int
+    maximum: str | Unset = UNSET
+    minimum: str | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        charges = []
+        for charges_item_data in self.charges:
+            charges_item = charges_item_data.to_dict()
+            charges.append(charges_item)
+
+        code = self.code
+
+        currency = self.currency
+
+        interval = self.interval.value
+
+        name = self.name
+
+        usage_interval = self.usage_interval.value
+
+        version = self.version
+
+        maximum = self.maximum
+
+        minimum = self.minimum
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "charges": charges,
+                "code": code,
+                "currency": currency,
+                "interval": interval,
+                "name": name,
+                "usage_interval": usage_interval,
+                "version": version,
+            }
+        )
+        if maximum is not UNSET:
+            field_dict["maximum"] = maximum
+        if minimum is not UNSET:
+            field_dict["minimum"] = minimum
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.charge_out import ChargeOut  # noqa: PLC0415
+
+        d = dict(src_dict)
+        charges = []
+        _charges = d.pop("charges")
+        for charges_item_data in _charges:
+            charges_item = ChargeOut.from_dict(charges_item_data)
+
+            charges.append(charges_item)
+
+        code = d.pop("code")
+
+        currency = d.pop("currency")
+
+        interval = Interval(d.pop("interval"))
+
+        name = d.pop("name")
+
+        usage_interval = Interval(d.pop("usage_interval"))
+
+        version = d.pop("version")
+
+        maximum = d.pop("maximum", UNSET)
+
+        minimum = d.pop("minimum", UNSET)
+
+        plan_out = cls(
+            charges=charges,
+            code=code,
+            currency=currency,
+            interval=interval,
+            name=name,
+            usage_interval=usage_interval,
+            version=version,
+            maximum=maximum,
+            minimum=minimum,
+        )
+
+        plan_out.additional_properties = d
+        return plan_out
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
