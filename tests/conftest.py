@@ -21,6 +21,10 @@ from tests.support.clock import FrozenClock, utc
 # the clock-ahead pass (scripts/test-clock-ahead) looks for what depends on today's date, which
 # a few examples per property find as well as a hundred
 hypothesis.settings.register_profile("clock-ahead", max_examples=20)
+# the demos the tests play keep their built ERP database in the tests' cache (a fresh one per
+# CI run), never in the user's ~/.cache/revsync
+os.environ.setdefault("REVSYNC_CACHE", str(tryton.cache_root()))
+
 if os.environ.get("REVSYNC_HYPOTHESIS_PROFILE"):
     hypothesis.settings.load_profile(os.environ["REVSYNC_HYPOTHESIS_PROFILE"])
 

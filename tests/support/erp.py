@@ -10,11 +10,12 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from revsync.adapters.connectors.erp.provision import Blueprint, provision
 from revsync.adapters.connectors.erp.rpc import TrytonRpc
 from revsync.adapters.connectors.erp.tryton import PeriodPolicy, TrytonErp
+from revsync.sandbox.demo.run import pay as pay  # the pay wizard, as the demo's cashier runs it
 from tests.support.tryton import ADMIN_LOGIN, ADMIN_PASSWORD, TrytonServer
 
 T = TypeVar("T")
@@ -105,32 +106,3 @@ def with_rpc(server: TrytonServer, work: Callable[[TrytonRpc], Awaitable[T]]) ->
             await client.aclose()
 
     return run(go())
-
-
-async def pay(client: TrytonRpc, invoice_id: int, amount: Decimal, on: date) -> None:
-    """Pay an invoice through Tryton's pay wizard (as a cashier would)."""
-    context = await client.context()
-    context |= {
-        "active_model": "account.invoice",
-        "active_id": invoice_id,
-        "active_ids": [invoice_id],
-    }
-    method = (await client.model("account.invoice.payment.method", "search", [], 0, 1, None))[0]
-    session, start, _ = await client.call("wizard.account.invoice.pay.create", [context])
-    try:
-        view: dict[str, Any] = await client.call(
-            "wizard.account.invoice.pay.execute", [session, {}, start, context]
-        )
-        form = dict(view.get("view", {}).get("defaults", {}))
-        form = {k: v for k, v in form.items() if not k.endswith(".")}
-        form |= {
-            "amount": amount,
-            "payment_method": method,
-            "date": on,
-            "currency": form.get("currency"),
-        }
-        await client.call(
-            "wizard.account.invoice.pay.execute", [session, {"start": form}, "choice", context]
-        )
-    finally:
-        await client.call("wizard.account.invoice.pay.delete", [session, context])

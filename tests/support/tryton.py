@@ -13,15 +13,8 @@ trytond runs only as subprocesses: nothing here imports it.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
-import importlib.metadata
-import json
 import os
 import shutil
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,7 +37,6 @@ __all__ = [
     "ADMIN_LOGIN",
     "ADMIN_PASSWORD",
     "MODULES",
-    "RECIPE",
     "TrytonRpcError",
     "TrytonServer",
     "cache_root",
@@ -53,17 +45,11 @@ __all__ = [
     "require_tryton",
     "rpc",
     "session_header",
-    "template_folder",
     "tryton_template",
 ]
 
 ADMIN_PASSWORD = "admin-test-password"
 ADMIN_EMAIL = "admin@example.com"
-#: bump when the way the template is built changes, so cached templates are rebuilt
-RECIPE = 1
-
-LOCK_SECONDS = 900
-TEMPLATE_NAME = "template.sqlite"
 
 
 # --- availability -------------------------------------------------------------------------
@@ -90,88 +76,15 @@ def cache_root() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "revsync-tests"
 
 
-def template_folder() -> Path:
-    """The cache folder for this trytond version, module list and installed Tryton packages."""
-    version = importlib.metadata.version("trytond")
-    installed = sorted(
-        f"{dist.metadata['Name']}=={dist.version}"
-        for dist in importlib.metadata.distributions()
-        if (dist.metadata["Name"] or "").lower().replace("-", "_").startswith("trytond_")
-    )
-    key = json.dumps(
-        {
-            "recipe": RECIPE,
-            "modules": sorted(MODULES),
-            "installed": installed,
-            "admin": ADMIN_PASSWORD,
-        },
-        sort_keys=True,
-    )
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return cache_root() / f"tryton-{version}-{digest}"
-
-
-@contextlib.contextmanager
-def _locked(path: Path, timeout: float = LOCK_SECONDS) -> Iterator[None]:
-    """An exclusive ``flock`` on ``path``, waited for at most ``timeout`` seconds."""
-    with path.open("a") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"waited {timeout} s for the lock {path}", pytrace=False)
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def tryton_template() -> Path:
-    """The path of the prepared template database, built on first use and cached.
-
-    Safe across pytest runs and xdist workers: the first one builds under a lock (and
-    ``build_database`` moves only a finished file into place); the others wait and reuse it.
-    """
-    folder = template_folder()
-    template = folder / TEMPLATE_NAME
-    if template.is_file():
-        return template
-    folder.mkdir(parents=True, exist_ok=True)
-    with _locked(folder / "build.lock"):
-        if not template.is_file():
-            _build(folder)
-    return template
-
-
-def _build(folder: Path) -> None:
-    """Build the template into ``folder``, with its log and a ``build.json`` next to it."""
-    started = time.monotonic()
+    """The path of the prepared template database, built on first use and cached (safe across
+    pytest runs and xdist workers: see :func:`revsync.sandbox.tryton.cached_database`)."""
     try:
-        sandbox.build_database(
-            folder,
-            database=Path(TEMPLATE_NAME).stem,
-            admin_password=ADMIN_PASSWORD,
-            admin_email=ADMIN_EMAIL,
-            modules=MODULES,
-            log=folder / "build.log",
+        return sandbox.cached_database(
+            admin_password=ADMIN_PASSWORD, admin_email=ADMIN_EMAIL, cache=cache_root()
         )
     except TrytonError as error:
         pytest.fail(f"building the Tryton template: {error}", pytrace=False)
-    (folder / "build.json").write_text(
-        json.dumps(
-            {
-                "trytond": importlib.metadata.version("trytond"),
-                "modules": list(MODULES),
-                "seconds": round(time.monotonic() - started, 1),
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            },
-            indent=2,
-        )
-    )
 
 
 # --- JSON-RPC -------------------------------------------------------------------------------

@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
+import hashlib
 import importlib.metadata
+import json
 import os
 import re
 import secrets
@@ -40,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -58,6 +61,10 @@ MODULES: tuple[str, ...] = (
 ADMIN_LOGIN = "admin"
 #: how long ``trytond-admin`` may take to build a database, in seconds
 BUILD_SECONDS = 600.0
+#: how long a process waits for another one building the same cached database, in seconds
+CACHE_LOCK_SECONDS = 900.0
+#: bump when the way a database is built changes, so cached databases are built again
+RECIPE = 1
 #: how long ``trytond`` may take to answer after it is started, in seconds
 STARTUP_SECONDS = 30.0
 #: how long ``trytond`` has to exit after SIGTERM before it is killed, in seconds
@@ -213,6 +220,94 @@ def build_database(
     finally:
         shutil.rmtree(build, ignore_errors=True)
     return target
+
+
+def cache_home() -> Path:
+    """Where built databases are kept for reuse: ``$REVSYNC_CACHE`` or ``~/.cache/revsync``."""
+    configured = os.environ.get("REVSYNC_CACHE")
+    return Path(configured) if configured else Path.home() / ".cache" / "revsync"
+
+
+def cached_database(
+    *,
+    admin_password: str,
+    admin_email: str = "admin@example.com",
+    modules: Sequence[str] = MODULES,
+    cache: Path | None = None,
+) -> Path:
+    """A database built by :func:`build_database`, built once and kept in ``cache`` (default
+    :func:`cache_home`) for every later call with the same arguments, trytond version and
+    installed Tryton packages. Returns the cached file: copy it, never serve it.
+
+    Safe across processes: the first builds under a file lock (and only a finished file is
+    moved into place); the others wait up to :data:`CACHE_LOCK_SECONDS` and reuse it.
+    """
+    folder = _cache_folder(cache or cache_home(), admin_password, admin_email, modules)
+    database = folder / "template.sqlite"
+    if database.is_file():
+        return database
+    folder.mkdir(parents=True, exist_ok=True)
+    with _locked(folder / "build.lock"):
+        if not database.is_file():
+            started = time.monotonic()
+            build_database(
+                folder,
+                database=database.stem,
+                admin_password=admin_password,
+                admin_email=admin_email,
+                modules=modules,
+                log=folder / "build.log",
+            )
+            facts = {
+                "trytond": importlib.metadata.version("trytond"),
+                "modules": list(modules),
+                "seconds": round(time.monotonic() - started, 1),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
+            (folder / "build.json").write_text(json.dumps(facts, indent=2))
+    return database
+
+
+def _cache_folder(
+    cache: Path, admin_password: str, admin_email: str, modules: Sequence[str]
+) -> Path:
+    """The cache folder for this trytond version, the installed Tryton packages and what is
+    built (the password only as part of a digest)."""
+    version = importlib.metadata.version("trytond")
+    installed = sorted(
+        f"{dist.metadata['Name']}=={dist.version}"
+        for dist in importlib.metadata.distributions()
+        if (dist.metadata["Name"] or "").lower().replace("-", "_").startswith("trytond_")
+    )
+    key = json.dumps(
+        {
+            "recipe": RECIPE,
+            "modules": sorted(modules),
+            "installed": installed,
+            "admin": [admin_password, admin_email],
+        },
+        sort_keys=True,
+    )
+    return cache / f"tryton-{version}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path``, waited for at most :data:`CACHE_LOCK_SECONDS`."""
+    with path.open("a") as handle:
+        deadline = time.monotonic() + CACHE_LOCK_SECONDS
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TrytonError(f"waited {CACHE_LOCK_SECONDS:g} s for {path}") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _checkpoint(database: Path) -> None:

@@ -9,9 +9,13 @@ from typing import Any
 
 import pytest
 
+from revsync.sandbox import tryton as sandbox
 from tests.support.tryton import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
     MODULES,
     TrytonServer,
+    cache_root,
     login,
     require_tryton,
     rpc,
@@ -125,3 +129,18 @@ def test_two_servers_from_one_template_are_independent(
     finally:
         other.stop()
         other.stop()  # idempotent
+
+
+def test_a_cached_database_is_built_once_and_kept_per_recipe(tryton_template_path: Path) -> None:
+    """Asked again with the same arguments, the cache answers with the same finished file and
+    builds nothing; other admin credentials are another database, in another folder."""
+    facts = (tryton_template_path.parent / "build.json").read_text()
+    again = sandbox.cached_database(
+        admin_password=ADMIN_PASSWORD, admin_email=ADMIN_EMAIL, cache=cache_root()
+    )
+    assert again == tryton_template_path
+    assert (again.parent / "build.json").read_text() == facts  # not built again
+    assert not list(again.parent.glob(".build-*"))  # no build left half-way
+    other = sandbox._cache_folder(cache_root(), "another-password", ADMIN_EMAIL, MODULES)
+    assert other.parent == again.parent.parent and other != again.parent
+    assert "another-password" not in str(other)

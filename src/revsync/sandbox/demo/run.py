@@ -64,7 +64,7 @@ from revsync.sandbox.demo.scenario import (
     tenant_of,
     write_config,
 )
-from revsync.sandbox.tryton import LocalTryton, TrytonError, build_database
+from revsync.sandbox.tryton import LocalTryton, TrytonError, cached_database
 from revsync.schemas.cloudevents_v1 import MEDIA_JSON, decode_items, split_body
 
 ACTOR = "cli:demo"
@@ -532,23 +532,37 @@ async def _customers_pay(container: Container, rpc: TrytonRpc, today: date) -> N
         unpaid = uow.postings.unpaid()
     due = [p for p in unpaid if p.invoice_date <= today - timedelta(days=30)]
     due.sort(key=lambda p: (p.invoice_date, p.invoice_id))
-    for number, posting in enumerate(due[:PAYMENTS]):
-        if number % 7 == 3:
-            continue  # a late payer
-        [state] = await rpc.model(
-            "account.invoice", "read", [int(posting.remote_id)], ["amount_to_pay", "state"]
-        )
+    paying = [p for number, p in enumerate(due[:PAYMENTS]) if number % 7 != 3]  # late payers
+    if not paying:
+        return
+    ids = [int(p.remote_id) for p in paying]
+    read = await rpc.model("account.invoice", "read", ids, ["amount_to_pay", "state"])
+    states = {state["id"]: state for state in read}  # Tryton reads in its own order
+    method = await payment_method(rpc)
+    for posting, invoice_id in zip(paying, ids, strict=True):
+        state = states[invoice_id]
         amount = Decimal(state["amount_to_pay"] or 0)
         if state["state"] == "posted" and amount > 0:
-            await pay(rpc, int(posting.remote_id), amount, posting.invoice_date + timedelta(28))
+            on = posting.invoice_date + timedelta(28)
+            await pay(rpc, invoice_id, amount, on, method)
 
 
-async def pay(rpc: TrytonRpc, invoice_id: int, amount: Decimal, on: date) -> None:
-    """Pay an invoice through Tryton's pay wizard, as a cashier would."""
+async def payment_method(rpc: TrytonRpc) -> int:
+    """The first payment method of the ERP (the demo's cashier uses it for every payment)."""
+    found: list[int] = await rpc.model("account.invoice.payment.method", "search", [], 0, 1, None)
+    return found[0]
+
+
+async def pay(
+    rpc: TrytonRpc, invoice_id: int, amount: Decimal, on: date, method: int | None = None
+) -> None:
+    """Pay an invoice through Tryton's pay wizard, as a cashier would (with ``method``, or the
+    first payment method)."""
     context = await rpc.context()
     context |= {"active_model": "account.invoice", "active_id": invoice_id}
     context["active_ids"] = [invoice_id]
-    method = (await rpc.model("account.invoice.payment.method", "search", [], 0, 1, None))[0]
+    if method is None:
+        method = await payment_method(rpc)
     session, start, _ = await rpc.call("wizard.account.invoice.pay.create", [context])
     try:
         view: dict[str, Any] = await rpc.call(
@@ -586,9 +600,11 @@ def _check(
 
 
 def _build_erp(folder: Path, built: dict[str, Any]) -> None:
+    """The ERP's database: a copy of the one built on the first run and kept in revsync's
+    cache (``$REVSYNC_CACHE`` or ``~/.cache/revsync``) for later runs."""
     try:
-        built["file"] = build_database(
-            folder, admin_password=ERP_PASSWORD, log=folder / "build.log"
+        built["file"] = Path(
+            shutil.copyfile(cached_database(admin_password=ERP_PASSWORD), folder / "revsync.sqlite")
         )
     except (OSError, TrytonError, ValueError) as error:  # reported when the demo needs the ERP
         built["error"] = error
