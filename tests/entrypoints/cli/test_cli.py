@@ -308,3 +308,47 @@ def test_version_is_the_package_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip() == f"revsync {importlib.metadata.version('revsync')}"
+
+
+def test_a_schema_put_from_the_command_line_validates_ingested_files(
+    config: Path, tmp_path: Path
+) -> None:
+    """`revsync schema put` registers a version; `revsync ingest` then checks each line against
+    it: the valid line is kept, the other refused with the failing place in its reason."""
+    schema = tmp_path / "request.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "type": "object",
+                "properties": {"endpoint": {"type": "string", "maxLength": 20}},
+                "required": ["endpoint"],
+                "additionalProperties": False,
+            }
+        )
+    )
+    put = runner.invoke(app, ["schema", "put", "api.request", "1", str(schema), "-c", str(config)])
+    assert put.exit_code == 0, put.output
+    assert "api.request v1 registered: urn:revsync:schema:api.request:1" in put.output
+    again = runner.invoke(
+        app, ["schema", "put", "api.request", "1", str(schema), "-c", str(config)]
+    )
+    assert "already registered (no change)" in again.output
+    listed = runner.invoke(app, ["schema", "list", "--config", str(config)])
+    assert "api.request v1 backward urn:revsync:schema:api.request:1" in listed.output
+
+    path = tmp_path / "usage.ndjson"
+    path.write_bytes(
+        ndjson([event("ok", data={"endpoint": "/v1/x"}), event("bad", data={"endpoint": 7})])
+    )
+    result = runner.invoke(app, ["ingest", str(path), "--config", str(config)])
+    assert result.exit_code == 1  # a line was refused
+    assert f"{path}:2: data/endpoint:" in result.output
+    assert "(schema_violation)" in result.output
+    container = build(load_settings(config))
+    try:
+        letters = container.dead_letters.page(channel=None, after_id=None, limit=10)
+    finally:
+        container.close()
+    assert [(letter.letter.event_id, letter.letter.code) for letter in letters] == [
+        ("bad", "schema_violation")
+    ]
