@@ -93,6 +93,9 @@ class Relay:
         self._in_flight: dict[str, int] = dict.fromkeys(self._routes, 0)
         self._done: list[Finished] = []
         self._untried: list[int] = []  # leased, not attempted (behind a refusal in a batch)
+        #: the size of the next batch per route: halved after a batch that timed out, grown
+        #: back by one after each batch delivered whole (see :meth:`_adapt`)
+        self._batch = {r.name: r.batch for r in routes}
         self.delivered = 0  # messages this relay delivered (for logs and tests)
 
     async def aclose(self) -> None:
@@ -184,7 +187,7 @@ class Relay:
             changed = self._record(uow, done, circuits, now)
             limits, probing = self._limits_now(circuits, want, now)
             batches = {
-                name: route.batch
+                name: self._batch[name]
                 for name, route in self._routes.items()
                 if route.batch > 1 and name not in probing  # a probe is one message
             }
@@ -341,6 +344,26 @@ class Relay:
         for message, (attempt, unsure) in zip(call, outcomes, strict=False):
             self._done.append(Finished(message, started, ended, attempt, unsure))
         self._untried += [m.id for m in call[len(outcomes) :]]
+        if route.batch > 1:
+            self._adapt(route, len(call), outcomes)
+
+    def _adapt(self, route: Route, sent: int, outcomes: list[tuple[Attempt, bool]]) -> None:
+        """Size the next batches to what the destination answers in time: a batch that it
+        took and did not answer (unavailable, and it may hold the documents: a timeout) halves
+        them; a batch delivered whole at the current size grows them by one, up to the
+        route's. A destination that refuses connections (down) changes nothing."""
+        size = self._batch[route.name]
+        if sent > 1 and any(
+            attempt.error_class is ErrorClass.UNAVAILABLE and unsure for attempt, unsure in outcomes
+        ):
+            resized = max(1, sent // 2)
+        elif sent >= size and len(outcomes) == sent and all(a.delivered for a, _ in outcomes):
+            resized = min(route.batch, size + 1)
+        else:
+            return
+        if resized != size:
+            self._batch[route.name] = resized
+            log.info("relay.batch_size", destination=route.name, size=resized, was=size)
 
     async def _deliver_many(
         self, route: Route, call: list[OutboundMessage]
