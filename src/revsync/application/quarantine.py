@@ -52,7 +52,7 @@ class Quarantine:
         after: int | None = None
         while True:
             with self._uow(write=False) as uow:
-                letters = uow.schemas.quarantined(after, PAGE)
+                letters = uow.dead_letters.quarantined(after, PAGE)
             if not letters:
                 break
             after = letters[-1].id
@@ -78,7 +78,7 @@ class Quarantine:
             report.duplicates += outcome.duplicates
             report.refused += len(outcome.rejected)
             with self._uow() as uow:
-                uow.schemas.mark_released(ids)
+                uow.dead_letters.mark_released(ids)
                 uow.commit()
         if report.released:
             with self._uow() as uow:

@@ -25,7 +25,7 @@ from revsync.ports.erp import PostingRepository
 from revsync.ports.idempotency import IdempotencyRepository
 from revsync.ports.jobs import JobRepository
 
-if TYPE_CHECKING:  # ports.schemas names StoredDeadLetter of this module
+if TYPE_CHECKING:
     from revsync.ports.schemas import SchemaStore
 
 
@@ -143,6 +143,14 @@ class DeadLetterStore(Protocol):
     def page(
         self, *, channel: str | None, after_id: int | None, limit: int
     ) -> list[StoredDeadLetter]: ...
+
+    def quarantined(self, after_id: int | None, limit: int) -> Sequence[StoredDeadLetter]:
+        """Quarantined events (code ``quarantined``) in arrival order."""
+        ...
+
+    def mark_released(self, ids: Sequence[int]) -> None:
+        """Mark quarantined events as released (they stay as dead letters, coded so)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

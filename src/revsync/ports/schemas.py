@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from revsync.domain.problems import Problem
 from revsync.domain.schemas import SchemaVersion
-from revsync.ports.repositories import StoredDeadLetter
 
 #: a compiled schema: the first problem of an event's data (pointer and reason), or ``None``
 DataCheck = Callable[[Mapping[str, Any]], Problem | None]
@@ -33,7 +32,7 @@ class StoredSchema:
 
 
 class SchemaStore(Protocol):
-    """The registered versions, and the quarantined events waiting for their type."""
+    """The registered versions."""
 
     def all(self) -> list[StoredSchema]:
         """Every version, by type and version."""
@@ -45,12 +44,4 @@ class SchemaStore(Protocol):
 
     def latest_change(self) -> tuple[int, datetime | None]:
         """How many versions there are and when the newest was registered (to see change)."""
-        ...
-
-    def quarantined(self, after_id: int | None, limit: int) -> Sequence[StoredDeadLetter]:
-        """Quarantined events in arrival order."""
-        ...
-
-    def mark_released(self, ids: Sequence[int]) -> None:
-        """Mark quarantined events as released (they stay as dead letters, coded so)."""
         ...

@@ -54,8 +54,12 @@ from revsync.domain.audit import (
     UnreadableEntry,
 )
 from revsync.domain.identity import Customer, ExternalRef, System
+from revsync.domain.problems import Code
 from revsync.domain.usage import dedup_slot
 from revsync.ports.repositories import DeadLetter, StoredDeadLetter, VoidOutcome
+
+#: the code a quarantined dead letter takes once released
+RELEASED = "released"
 
 
 class SqlCustomerRepository:
@@ -392,24 +396,44 @@ class SqlDeadLetterStore:
             query = query.where(dead_letters.c.channel == channel)
         if after_id is not None:
             query = query.where(dead_letters.c.id > after_id)
-        return [
-            StoredDeadLetter(
-                row.id,
-                DeadLetter(
-                    received_at=row.received_at,
-                    channel=row.channel,
-                    code=row.code,
-                    reason=row.reason,
-                    payload=row.payload,
-                    position=row.position,
-                    event_source=row.event_source,
-                    event_id=row.event_id,
-                    correlation_id=row.correlation_id,
-                    actor=row.actor,
-                ),
+        return [_letter(row) for row in self._conn.execute(query)]
+
+    def quarantined(self, after_id: int | None, limit: int) -> Sequence[StoredDeadLetter]:
+        query = (
+            sa.select(dead_letters)
+            .where(dead_letters.c.code == Code.QUARANTINED.value)
+            .order_by(dead_letters.c.id)
+            .limit(limit)
+        )
+        if after_id is not None:
+            query = query.where(dead_letters.c.id > after_id)
+        return [_letter(row) for row in self._conn.execute(query)]
+
+    def mark_released(self, ids: Sequence[int]) -> None:
+        if ids:
+            self._conn.execute(
+                dead_letters.update()
+                .where(dead_letters.c.id.in_(list(ids)), dead_letters.c.code == Code.QUARANTINED)
+                .values(code=RELEASED)
             )
-            for row in self._conn.execute(query)
-        ]
+
+
+def _letter(row: sa.Row[Any]) -> StoredDeadLetter:
+    return StoredDeadLetter(
+        row.id,
+        DeadLetter(
+            received_at=row.received_at,
+            channel=row.channel,
+            code=row.code,
+            reason=row.reason,
+            payload=row.payload,
+            position=row.position,
+            event_source=row.event_source,
+            event_id=row.event_id,
+            correlation_id=row.correlation_id,
+            actor=row.actor,
+        ),
+    )
 
 
 #: the columns a voided event keeps
