@@ -156,15 +156,15 @@ def test_the_circuit_opens_after_consecutive_retriable_failures_and_probes_one_a
     busy = Attempt.failed(ErrorClass.RETRIABLE, "busy")
     refused = Attempt.failed(ErrorClass.FATAL, "no")
     circuit = Circuit("ledger")
-    circuit = circuit.record(busy, T0, policy).record(busy, T0, policy)
+    circuit = circuit.record(busy, T0, T0, policy).record(busy, T0, T0, policy)
     assert (circuit.state, circuit.failures, circuit.allows(T0, policy)) == (
         CircuitState.CLOSED,
         2,
         None,
     )
     # a refusal shows the destination answers: the count starts again
-    assert circuit.record(refused, T0, policy).failures == 0
-    opened = circuit.record(busy, T0, policy)
+    assert circuit.record(refused, T0, T0, policy).failures == 0
+    opened = circuit.record(busy, T0, T0, policy)
     assert (opened.state, opened.opened_at) == (CircuitState.OPEN, T0)
     assert opened.allows(T0 + timedelta(seconds=29), policy) == 0
     assert opened.allows(T0 + timedelta(seconds=30), policy) == 1
@@ -173,10 +173,39 @@ def test_the_circuit_opens_after_consecutive_retriable_failures_and_probes_one_a
     # one probe at a time, across relays: another only if this one is lost for open_for
     assert probing.allows(T0 + timedelta(seconds=59), policy) == 0
     assert probing.allows(T0 + timedelta(seconds=60), policy) == 1
-    # a failed probe opens it again from now; a good one closes it
-    again = probing.record(busy, T0 + timedelta(seconds=31), policy)
+    # ... and not before its lease ran out: a live relay records its probe within the lease
+    lease = timedelta(seconds=45)
+    assert probing.allows(T0 + timedelta(seconds=74), policy, lease) == 0
+    assert probing.allows(T0 + timedelta(seconds=75), policy, lease) == 1
+    assert opened.allows(T0 + timedelta(seconds=30), policy, lease) == 1  # only while out
+    # a failed probe opens it again from when it ended; a good one closes it
+    at = T0 + timedelta(seconds=30)
+    again = probing.record(busy, at, at + timedelta(seconds=1), policy)
     assert (again.state, again.opened_at) == (CircuitState.OPEN, T0 + timedelta(seconds=31))
-    assert probing.record(Attempt.ok(), T0, policy) == Circuit("ledger")
+    assert probing.record(Attempt.ok(), at, at, policy) == Circuit("ledger")
+
+
+def test_a_failure_recorded_late_never_shortens_an_open_period_nor_ends_a_probe() -> None:
+    """A relay may record an attempt long after it ended (a slow machine, a batch of records):
+    such a failure must not move the open period back, and one that began before the probe
+    went out is not the probe's answer."""
+    policy = CircuitPolicy(failure_threshold=1, open_for=timedelta(seconds=30))
+    busy = Attempt.failed(ErrorClass.UNAVAILABLE, "refused")
+    late = T0 + timedelta(seconds=10)
+    opened = Circuit("ledger").record(busy, late, late, policy)
+    # an attempt that ended before the circuit opened, recorded now
+    stale = opened.record(busy, T0, T0 + timedelta(seconds=1), policy)
+    assert (stale.state, stale.opened_at, stale.failures) == (CircuitState.OPEN, late, 2)
+    assert stale.allows(T0 + timedelta(seconds=39), policy) == 0
+    # while a probe is out, an older attempt's failure leaves the probe out (no second probe)
+    probe_at = late + timedelta(seconds=30)
+    probing = opened.probing(probe_at)
+    older = probing.record(busy, T0, probe_at + timedelta(seconds=1), policy)
+    assert (older.state, older.opened_at) == (CircuitState.HALF_OPEN, probe_at)
+    assert older.allows(probe_at + timedelta(seconds=31), policy, timedelta(seconds=60)) == 0
+    # the probe's own failure opens it again from when the probe ended
+    ended = probe_at + timedelta(seconds=2)
+    assert older.record(busy, probe_at, ended, policy).opened_at == ended
 
 
 @given(

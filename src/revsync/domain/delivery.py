@@ -281,25 +281,42 @@ class Circuit:
     tokens: float | None = None  # the destination's rate limit: starts left (None: full)
     tokens_at: datetime | None = None  # when they were counted
 
-    def allows(self, now: datetime, policy: CircuitPolicy) -> int | None:
+    def allows(
+        self, now: datetime, policy: CircuitPolicy, lease: timedelta = timedelta(0)
+    ) -> int | None:
         """How many messages may be attempted now: None for no limit, 0 while open, 1 for
         the probe once the circuit has been open long enough. While a probe is out, no other
-        goes until ``open_for`` has passed since it left (a probe lost with its relay)."""
+        goes until its ``lease`` (and at least ``open_for``) has passed since it left: a live
+        relay records its probe within the lease, so only a probe lost with its relay is
+        replaced, never one whose relay is merely slow."""
         if self.state is CircuitState.CLOSED:
             return None
         assert self.opened_at is not None
-        return 1 if now >= self.opened_at + policy.open_for else 0
+        wait = policy.open_for
+        if self.state is CircuitState.HALF_OPEN:
+            wait = max(wait, lease)
+        return 1 if now >= self.opened_at + wait else 0
 
-    def record(self, attempt: Attempt, now: datetime, policy: CircuitPolicy) -> Circuit:
-        """The circuit after an attempt. Only retriable and unavailable failures count against
-        a destination; any other answer (delivered, refused, skipped) shows it is up."""
+    def record(
+        self, attempt: Attempt, started: datetime, finished: datetime, policy: CircuitPolicy
+    ) -> Circuit:
+        """The circuit after an attempt that ran from ``started`` to ``finished``. Only
+        retriable and unavailable failures count against a destination; any other answer
+        (delivered, refused, skipped) shows it is up. A failure recorded late never shortens
+        an open period, and one that began before the probe went out leaves the probe to
+        decide."""
         if attempt.delivered or attempt.error_class not in _COUNTED:
             return replace(self, state=CircuitState.CLOSED, failures=0, opened_at=None)
         failures = self.failures + 1
-        probing = self.state is not CircuitState.CLOSED
-        if probing or failures >= policy.failure_threshold:
-            return replace(self, state=CircuitState.OPEN, failures=failures, opened_at=now)
-        return replace(self, failures=failures)
+        if self.state is CircuitState.CLOSED:
+            if failures < policy.failure_threshold:
+                return replace(self, failures=failures)
+            return replace(self, state=CircuitState.OPEN, failures=failures, opened_at=finished)
+        assert self.opened_at is not None
+        if self.state is CircuitState.HALF_OPEN and started < self.opened_at:
+            return replace(self, failures=failures)  # not the probe: it is still out
+        opened_at = max(self.opened_at, finished)
+        return replace(self, state=CircuitState.OPEN, failures=failures, opened_at=opened_at)
 
     def probing(self, now: datetime) -> Circuit:
         """The circuit while its probe is out (since ``now``)."""

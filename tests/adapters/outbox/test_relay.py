@@ -245,6 +245,49 @@ def test_an_open_circuit_holds_messages_without_spending_their_attempts(
     assert state == "closed"
 
 
+def test_a_slow_probe_is_not_joined_by_another_from_a_second_relay(
+    make: Callable[..., Container], target: FaultServer
+) -> None:
+    """A probe that takes longer than the open period is still out, not lost: another relay
+    waits for it (until its lease runs out) instead of sending a second probe beside it."""
+    container = make(
+        destination(
+            target,
+            concurrency=1,
+            circuit={"failure_threshold": 1, "open_seconds": 0.1},
+        )
+    )
+    # a failure opens the circuit: past the two first requests (one per relay, in flight
+    # before any was recorded) each is a probe; the third stalls for 0.45 s (within the 0.5 s
+    # timeout), four times the open period
+    target.script(Fault("503"), Fault("503"), Fault("stall", seconds=0.45))
+    enqueue(container, [(f"customer:{n}", f"doc-{n}") for n in range(4)])
+
+    async def two_relays() -> None:
+        relays = [container.relay("relay-a"), container.relay("relay-b")]
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(r.run(stop)) for r in relays]
+        deadline = time.monotonic() + 60
+        while not await asyncio.to_thread(settled, container):
+            assert time.monotonic() < deadline, statuses(container)
+            await asyncio.sleep(0.02)
+        stop.set()
+        await asyncio.gather(*tasks)
+        for relay in relays:
+            await relay.aclose()
+
+    asyncio.run(two_relays())
+    assert set(statuses(container).values()) == {"delivered"}
+    a = outbox_attempts.c
+    with container.engine.connect() as conn:
+        spans = conn.execute(
+            sa.select(a.started_at, a.finished_at, a.outcome).order_by(a.started_at)
+        ).all()
+    [stalled] = [s for s in spans if (s.finished_at - s.started_at).total_seconds() >= 0.4]
+    beside = [s for s in spans if stalled.started_at < s.started_at < stalled.finished_at]
+    assert beside == [], spans
+
+
 def test_a_skippable_answer_drops_the_message_without_a_case(
     make: Callable[..., Container], target: FaultServer
 ) -> None:

@@ -215,7 +215,7 @@ class Relay:
         probing: set[str] = set()
         for name, route in self._routes.items():
             circuit = circuits.setdefault(name, Circuit(name))
-            allowed = circuit.allows(now, route.circuit)
+            allowed = circuit.allows(now, route.circuit, self._lease)
             if allowed is None:
                 limits[name] = want.get(name, 0)
             elif allowed and want.get(name, 0) and not self._in_flight[name]:
@@ -247,7 +247,9 @@ class Relay:
                 continue
             route = self._routes[message.destination]
             before = circuits.get(message.destination) or Circuit(message.destination)
-            after = before.record(finished.attempt, finished.finished_at, route.circuit)
+            after = before.record(
+                finished.attempt, finished.started_at, finished.finished_at, route.circuit
+            )
             if after != before:
                 circuits[message.destination] = after
                 changed.add(message.destination)
