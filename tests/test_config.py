@@ -95,6 +95,17 @@ def test_a_billing_schedule_must_be_a_cron_expression(tmp_path: Path) -> None:
     assert nightly.billing.schedule == "15 0 * * *"
 
 
+def test_a_reconciliation_schedule_must_be_a_cron_expression(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "reconciliation:\n  schedule: nightly\n"))
+    assert "reconciliation.schedule: 'nightly' is not a cron expression" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "reconciliation:\n  days: 0\n"))
+    assert "reconciliation.days" in str(caught.value)
+    nightly = load_settings(write(tmp_path, "reconciliation:\n  schedule: '30 2 * * *'\n"))
+    assert (nightly.reconciliation.schedule, nightly.reconciliation.days) == ("30 2 * * *", 90)
+
+
 def test_a_missing_file_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"config file not found .*revsync init"):
         load_settings(tmp_path / "absent.yaml")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import NamedTuple
@@ -58,6 +59,7 @@ from revsync.application.ingestion import Ingestion, IngestPolicy
 from revsync.application.jobs import Jobs
 from revsync.application.operations import Operations
 from revsync.application.quarantine import Quarantine
+from revsync.application.reconciliation import Reconciliation
 from revsync.application.reports import Reports
 from revsync.application.schemas import Declaration, SchemaPolicy, SchemaRegistry
 from revsync.application.subscriptions import Subscriptions
@@ -65,6 +67,7 @@ from revsync.application.usage import UsageQueries
 from revsync.config import ConfigError, DestinationSettings, Settings
 from revsync.domain.audit import AuditChain, AuditKey, AuditKeyMissing
 from revsync.domain.errors import Conflict, InvalidField
+from revsync.domain.reconciliation import Check, ReconciliationRun
 from revsync.domain.schemas import upcast_from
 from revsync.entrypoints.workers.jobs import JobRunner
 from revsync.ports.billing import TaxEngine
@@ -115,6 +118,7 @@ class Container:
     jobs: Jobs
     schemas: SchemaRegistry
     quarantine: Quarantine
+    reconciliation: Reconciliation
     failpoints: Failpoints = field(default_factory=Failpoints)
 
     def close(self) -> None:
@@ -172,6 +176,28 @@ class Container:
             return await self.erp_sync().run(client)
         finally:
             await client.aclose()
+
+    def reconciliation_checks(self) -> tuple[Check, ...]:
+        """The checks a reconciliation runs when none are named: the ERP's when one is set."""
+        if self.settings.erp.url is None:
+            return (Check.USAGE,)
+        return (Check.USAGE, Check.ERP)
+
+    async def reconcile(
+        self,
+        checks: Collection[Check] | None,
+        since: date,
+        actor: str,
+        correlation_id: str | None = None,
+    ) -> ReconciliationRun:
+        """One reconciliation, with an ERP client of its own when it checks the ERP."""
+        chosen = tuple(checks) if checks else self.reconciliation_checks()
+        client = self.erp() if Check.ERP in chosen and self.settings.erp.url else None
+        try:
+            return await self.reconciliation.run(chosen, since, actor, client, correlation_id)
+        finally:
+            if client is not None:
+                await client.aclose()
 
     def crm(self) -> SalesforceCrm:
         """A client of the configured CRM (make it in the event loop that uses it)."""
@@ -437,6 +463,23 @@ def build(
     policy = IngestPolicy(max_future=timedelta(hours=settings.ingestion.max_future_hours))
     registry = schema_registry(settings, unit_of_work, clock)
     ingestion = Ingestion(ledger, clock, meters, policy, screen=registry.screen)
+    billing = Billing(
+        unit_of_work,
+        SqlUsageSnapshots(engine),
+        clock,
+        ids,
+        tax or TableTaxEngine(settings.tax.rates),
+        meters,
+        BillingPolicy(
+            rounding=settings.billing.rounding,
+            grace=timedelta(hours=settings.billing.grace_period_hours),
+            late_usage=settings.billing.late_usage,
+            invoice_prefix=settings.billing.invoice_prefix,
+            credit_note_prefix=settings.billing.credit_note_prefix,
+        ),
+        reader,
+        announcer_for(settings),
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -467,23 +510,7 @@ def build(
         ),
         credits=Credits(unit_of_work, clock, ids),
         subscriptions=Subscriptions(unit_of_work, clock),
-        billing=Billing(
-            unit_of_work,
-            SqlUsageSnapshots(engine),
-            clock,
-            ids,
-            tax or TableTaxEngine(settings.tax.rates),
-            meters,
-            BillingPolicy(
-                rounding=settings.billing.rounding,
-                grace=timedelta(hours=settings.billing.grace_period_hours),
-                late_usage=settings.billing.late_usage,
-                invoice_prefix=settings.billing.invoice_prefix,
-                credit_note_prefix=settings.billing.credit_note_prefix,
-            ),
-            reader,
-            announcer_for(settings),
-        ),
+        billing=billing,
         cases=Cases(unit_of_work, clock),
         operations=Operations(unit_of_work, clock, destination_names(settings)),
         reports=Reports(unit_of_work),
@@ -495,6 +522,7 @@ def build(
         jobs=Jobs(unit_of_work),
         schemas=registry,
         quarantine=Quarantine(unit_of_work, clock, ingestion, registry),
+        reconciliation=Reconciliation(unit_of_work, clock, ids, billing, ERP_DESTINATION),
         failpoints=failpoints,
     )
 

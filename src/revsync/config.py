@@ -178,6 +178,27 @@ class BillingSettings(_Section):
         return schedule
 
 
+class ReconciliationSettings(_Section):
+    """Scheduled reconciliation (the worker runs it; ``revsync reconcile`` and the API run it
+    when asked)."""
+
+    #: when the worker reconciles on its own: a cron expression of five fields, in UTC; None:
+    #: only when asked
+    schedule: str | None = None
+    #: how far back each scheduled run looks (documents issued in the last ``days`` days)
+    days: int = Field(default=90, ge=1, le=3660)
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, schedule: str | None) -> str | None:
+        if schedule is not None and not valid_cron(schedule):
+            raise ValueError(
+                f"{schedule!r} is not a cron expression of five fields (minute hour day "
+                "month weekday), e.g. '30 2 * * *'"
+            )
+        return schedule
+
+
 class TaxSettings(_Section):
     """The built-in tax table: country → tax code → rate in percent. Empty: no tax at all;
     otherwise every invoiced customer needs a country and a rate for each tax code billed."""
@@ -640,6 +661,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     meters: list[MeterSettings] = Field(default_factory=list)
     billing: BillingSettings = BillingSettings()
+    reconciliation: ReconciliationSettings = ReconciliationSettings()
     tax: TaxSettings = TaxSettings()
     outbox: OutboxSettings = OutboxSettings()
     erp: ErpSettings = ErpSettings()

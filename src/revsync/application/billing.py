@@ -11,7 +11,7 @@ runs at once, finds the same invoices; a finalized invoice is never changed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -45,6 +45,7 @@ from revsync.domain.invoicing import (
     InvoiceKind,
     InvoiceStatus,
     Line,
+    Lineage,
     LineKind,
     Pricing,
     RawLine,
@@ -62,7 +63,7 @@ from revsync.domain.money import Rounding, plain, quantum, round_money
 from revsync.domain.periods import Period, day_start, period_of
 from revsync.domain.pricing import USAGE_MODELS, Plan, Timing
 from revsync.domain.subscriptions import Subscription
-from revsync.domain.usage import from_micros, to_micros
+from revsync.domain.usage import dedup_slot, digest_text, from_micros, to_micros
 from revsync.ports.billing import BillingRunRecord, InvoiceFilter, TaxEngine, UsageSnapshots
 from revsync.ports.clock import Clock, IdSource
 from revsync.ports.delivery import Case
@@ -114,6 +115,8 @@ class RunReport:
 
 #: how many times a run starts again when other runs commit while it computes
 RUN_ATTEMPTS = 5
+#: event-set digests are sums of dedup slots modulo 2^64 (see revsync.domain.usage)
+_DIGEST_MASK = (1 << 64) - 1
 
 
 class _Superseded(Exception):
@@ -940,29 +943,41 @@ class Billing:
         lineage = line.lineage
         if lineage is None:
             raise InvalidField("key", f"line {key!r} is not a usage line: no events are behind it")
+        found: list[StoredEvent] = []
+        for stored in self._behind(lineage, after_seq or 0):
+            found.append(stored)
+            if len(found) == limit:
+                return line, found, stored.seq
+        return line, found, None
+
+    def recount(self, lineage: Lineage) -> tuple[int, str]:
+        """The events behind a usage line read again, up to the ingest sequence number it was
+        billed at: how many, and the digest of their keys (as :class:`Lineage` has them)."""
+        events = digest = 0
+        for stored in self._behind(lineage, 0):
+            events += 1
+            digest = (digest + dedup_slot(stored.source, stored.event_id)) & _DIGEST_MASK
+        return events, digest_text(digest)
+
+    def _behind(self, lineage: Lineage, after_seq: int) -> Iterator[StoredEvent]:
+        """The events a usage line counted, in ingest order, after ``after_seq``."""
         meter = self._meters[lineage.meter]
         dimension, value = lineage.group[0] if lineage.group else (None, None)
         tally = Tally(meter, dimension)
-        found: list[StoredEvent] = []
-        last = after_seq or 0
         for stored in self._reader.events(
             lineage.customer_ids,
             meter.event_type,
             to_micros(lineage.start),
             to_micros(lineage.end),
             upto_seq=lineage.cutoff_seq,
-            after_seq=last,
+            after_seq=after_seq,
         ):
-            last = stored.seq
             group = tally.add(
                 MeterPoint(stored.time_us, (stored.source, stored.event_id), stored.data)
             )
             if group is MISSING or (dimension is not None and key_text(group) != value):
                 continue
-            found.append(stored)
-            if len(found) == limit:
-                return line, found, last
-        return line, found, None
+            yield stored
 
     def invoices(self, where: InvoiceFilter, *, after: str | None, limit: int) -> list[Invoice]:
         """Invoices matching ``where``, by id."""

@@ -346,6 +346,7 @@ class CaseKind(StrEnum):
     UNMAPPED_USAGE = "unmapped_usage"  # usage of a product tenant no customer owns
     BILLING = "billing"  # a subscription a billing run could not bill
     OUTAGE = "outage"  # a destination unavailable past the maximum age (holds its messages)
+    RECONCILIATION = "reconciliation"  # a discrepancy a reconciliation run found
 
 
 class CaseStatus(StrEnum):

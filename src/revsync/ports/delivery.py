@@ -279,6 +279,25 @@ class CaseRepository(Protocol):
         """Resolve the open billing cases of these subscriptions; returns their ids."""
         ...
 
+    def open_reconciliation(self, case: Case, key: str) -> str:
+        """Open the reconciliation case of the discrepancy ``key``, or bring the one open up to
+        date; returns the case id."""
+        ...
+
+    def settle_reconciliation(
+        self,
+        kinds: Collection[str],
+        compared: Collection[str],
+        found: Collection[str],
+        now: datetime,
+        by: str,
+        reason: str,
+    ) -> list[str]:
+        """Resolve the open reconciliation cases of these finding kinds, about an object the
+        run compared (``"<object type>:<object id>"``), whose discrepancy is not among
+        ``found`` (keys); returns their ids."""
+        ...
+
     def open_counts(self) -> dict[str, int]:
         """Open (and retrying) cases per kind."""
         ...

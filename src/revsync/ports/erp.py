@@ -9,6 +9,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
+from revsync.domain.reconciliation import LedgerEntry
+
 
 class ErpRefused(Exception):
     """The ERP refused the document (a business rule, a closed period, a total that differs):
@@ -139,6 +141,11 @@ class Erp(Protocol):
         """Apply posted credit notes to the invoice they credit, so that the ERP neither asks
         the customer for the credited amount nor dunns it; when they cover the invoice, both
         are closed. Idempotent; returns what is left to pay on the invoice."""
+        ...
+
+    async def ledger(self, since: date) -> list[LedgerEntry]:
+        """Every customer invoice and credit note dated ``since`` or later, and every draft,
+        as the ERP holds it (for reconciliation)."""
         ...
 
     async def periods(self, since: date) -> list[ErpPeriod]:

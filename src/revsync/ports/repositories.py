@@ -24,6 +24,7 @@ from revsync.ports.delivery import CaseRepository, CircuitRepository, OutboxRepo
 from revsync.ports.erp import PostingRepository
 from revsync.ports.idempotency import IdempotencyRepository
 from revsync.ports.jobs import JobRepository
+from revsync.ports.reconciliation import ReconciliationStore
 
 if TYPE_CHECKING:
     from revsync.ports.schemas import SchemaStore
@@ -220,6 +221,9 @@ class UnitOfWork(Protocol):
 
     @property
     def billing_runs(self) -> BillingRunRepository: ...
+
+    @property
+    def reconciliations(self) -> ReconciliationStore: ...
 
     @property
     def outbox(self) -> OutboxRepository: ...

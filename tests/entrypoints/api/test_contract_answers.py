@@ -198,6 +198,11 @@ def the_month(call: Checked, clock: FrozenClock) -> None:
     run = call("POST", "/v1/billing-runs", 201, json={"as_of": "2026-12-04"})
     assert run["finalized"]
     call("POST", "/v1/billing-runs", 201)  # no body: today
+    # reconciliation: the billed usage lines against their events
+    rec = call("POST", "/v1/reconciliations", 201, json={"checks": ["usage"]})
+    assert rec["clean"] and rec["checked"]["usage"] > 0
+    call("GET", "/v1/reconciliations", 200)
+    call("GET", "/v1/reconciliations/{run_id}", 200, path={"run_id": rec["id"]})
     invoices = call("GET", "/v1/invoices", 200, params={"customer": "acme"})["items"]
     arrears = next(i for i in invoices if i["kind"] == "arrears" and i["subscription_id"] == "s1")
     advance = next(i for i in invoices if i["kind"] == "advance" and i["subscription_id"] == "s1")

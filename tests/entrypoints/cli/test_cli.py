@@ -20,6 +20,7 @@ from revsync.domain.identity import System
 from revsync.entrypoints.cli.main import app
 from revsync.ports.billing import InvoiceFilter
 from tests.conftest import NOW
+from tests.scenarios.harness import PRO as SCENARIO_PRO
 from tests.support.clock import FrozenCliRunner, FrozenClock
 from tests.support.events import event, ndjson
 
@@ -352,3 +353,52 @@ def test_a_schema_put_from_the_command_line_validates_ingested_files(
     assert [(letter.letter.event_id, letter.letter.code) for letter in letters] == [
         ("bad", "schema_violation")
     ]
+
+
+def test_reconcile_exits_1_and_names_each_discrepancy(config: Path, tmp_path: Path) -> None:
+    text = config.read_text().replace("plans: []", "plans:\n  - " + json.dumps(SCENARIO_PRO))
+    config.write_text(text)
+    assert runner.invoke(app, ["db", "upgrade", "--config", str(config)]).exit_code == 0
+    container = build(load_settings(config), clock=runner.clock)
+    try:
+        container.customers.put(
+            PutCustomer("acme", "Acme", "EUR", "UTC", None, {System.PRODUCT: ["t-1"]}, "test")
+        )
+        container.subscriptions.create(
+            CreateSubscription("s1", "acme", "pro", date(2026, 10, 1), "test")
+        )
+    finally:
+        container.close()
+    usage = tmp_path / "usage.ndjson"
+    usage.write_bytes(
+        ndjson([event(f"c{n}", subject="t-1", time="2026-10-10T10:00:00Z") for n in range(3)])
+    )
+    assert runner.invoke(app, ["ingest", str(usage), "--config", str(config)]).exit_code == 0
+    billed = runner.invoke(app, ["bill", "--as-of", "2026-11-05", "--config", str(config)])
+    assert billed.exit_code == 0, billed.output
+    since = ["--since", "2026-01-01", "--config", str(config)]
+
+    clean = runner.invoke(app, ["reconcile", *since])
+    assert clean.exit_code == 0, clean.output
+    assert "since 2026-01-01: checked 1 usage line; 0 discrepancies, 0 cases closed" in clean.output
+    with sqlite3.connect(load_settings(config).database.url.removeprefix("sqlite:///")) as db:
+        db.execute("DELETE FROM usage_events WHERE event_id = 'c1'")
+    found = runner.invoke(app, ["reconcile", *since])
+    assert found.exit_code == 1, found.output
+    assert "checked 1 usage line; 1 discrepancy, 0 cases closed" in found.output
+    assert (
+        "lineage: INV-000003 line usage:calls:2026-10-01:tier-1: billed on 3 events, 2 found"
+        in (found.output)
+    )
+    as_json = runner.invoke(app, ["reconcile", "--json", "--check", "usage", *since])
+    assert as_json.exit_code == 1
+    answer = json.loads(as_json.output)
+    assert (answer["checks"], answer["counts"], answer["clean"]) == (
+        ["usage"],
+        {"lineage": 1},
+        False,
+    )
+    bad = runner.invoke(app, ["reconcile", "--since", "soon", "--config", str(config)])
+    assert bad.exit_code == 2 and "not a date" in bad.output
+    no_erp = runner.invoke(app, ["reconcile", "--check", "erp", "--config", str(config)])
+    assert no_erp.exit_code == 1 and "the erp check needs an ERP" in no_erp.output

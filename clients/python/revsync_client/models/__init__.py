@@ -31,6 +31,7 @@ from .charge_in_prices_type_0 import ChargeInPricesType0
 from .charge_model import ChargeModel
 from .charge_out import ChargeOut
 from .charge_out_prices import ChargeOutPrices
+from .check import Check
 from .cloud_event_in import CloudEventIn
 from .cloud_event_in_data import CloudEventInData
 from .compatibility import Compatibility
@@ -59,6 +60,9 @@ from .error_detail import ErrorDetail
 from .error_problem import ErrorProblem
 from .event_key import EventKey
 from .external_refs import ExternalRefs
+from .finding_out import FindingOut
+from .finding_out_ours import FindingOutOurs
+from .finding_out_theirs import FindingOutTheirs
 from .health import Health
 from .ingest_report_out import IngestReportOut
 from .interval import Interval
@@ -84,6 +88,11 @@ from .plan_in import PlanIn
 from .plan_list import PlanList
 from .plan_out import PlanOut
 from .readiness import Readiness
+from .reconciliation_in import ReconciliationIn
+from .reconciliation_out import ReconciliationOut
+from .reconciliation_out_checked import ReconciliationOutChecked
+from .reconciliation_out_counts import ReconciliationOutCounts
+from .reconciliation_page import ReconciliationPage
 from .rejected_out import RejectedOut
 from .release_in import ReleaseIn
 from .release_out import ReleaseOut
@@ -154,6 +163,7 @@ __all__ = (
     "ChargeModel",
     "ChargeOut",
     "ChargeOutPrices",
+    "Check",
     "CloudEventIn",
     "CloudEventInData",
     "Compatibility",
@@ -182,6 +192,9 @@ __all__ = (
     "ErrorProblem",
     "EventKey",
     "ExternalRefs",
+    "FindingOut",
+    "FindingOutOurs",
+    "FindingOutTheirs",
     "Health",
     "IngestReportOut",
     "Interval",
@@ -207,6 +220,11 @@ __all__ = (
     "PlanList",
     "PlanOut",
     "Readiness",
+    "ReconciliationIn",
+    "ReconciliationOut",
+    "ReconciliationOutChecked",
+    "ReconciliationOutCounts",
+    "ReconciliationPage",
     "RejectedOut",
     "ReleaseIn",
     "ReleaseOut",

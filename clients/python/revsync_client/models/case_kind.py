@@ -5,6 +5,7 @@ class CaseKind(StrEnum):
     BILLING = "billing"
     DELIVERY = "delivery"
     OUTAGE = "outage"
+    RECONCILIATION = "reconciliation"
     UNMAPPED_USAGE = "unmapped_usage"
 
     def __str__(self) -> str:

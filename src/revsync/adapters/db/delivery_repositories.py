@@ -752,6 +752,57 @@ class SqlCaseRepository:
         self._resolve(found, now, by, reason)
         return found
 
+    def open_reconciliation(self, case: Case, key: str) -> str:
+        c = exception_cases.c
+        open_key = reconciliation_key(key)
+        values = {
+            "status": CaseStatus.OPEN.value,
+            "last_error": case.last_error,
+            "details": dict(case.details) if case.details else None,
+            "updated_at": case.updated_at,
+        }
+        statement = (
+            _insert(self._conn, exception_cases)
+            .values(
+                id=case.id,
+                kind=CaseKind.RECONCILIATION.value,
+                open_key=open_key,
+                object_type=case.object_type,
+                object_id=case.object_id,
+                correlation_id=case.correlation_id,
+                opened_at=case.opened_at,
+                **values,
+            )
+            .on_conflict_do_update(index_elements=["open_key"], set_=values)
+        )
+        self._conn.execute(statement)
+        return str(self._conn.execute(sa.select(c.id).where(c.open_key == open_key)).scalar_one())
+
+    def settle_reconciliation(
+        self,
+        kinds: Collection[str],
+        compared: Collection[str],
+        found: Collection[str],
+        now: datetime,
+        by: str,
+        reason: str,
+    ) -> list[str]:
+        c = exception_cases.c
+        keep = {reconciliation_key(key) for key in found}
+        open_cases = sa.select(c.id, c.open_key, c.object_type, c.object_id).where(
+            c.status.in_((CaseStatus.OPEN.value, CaseStatus.RETRYING.value)),
+            c.kind == CaseKind.RECONCILIATION.value,
+        )
+        gone = [
+            str(row.id)
+            for row in self._conn.execute(open_cases)
+            if row.open_key not in keep
+            and row.open_key.split(":")[1] in kinds
+            and f"{row.object_type}:{row.object_id}" in compared
+        ]
+        self._resolve(gone, now, by, reason)
+        return gone
+
     def open_counts(self) -> dict[str, int]:
         c = exception_cases.c
         query = (
@@ -820,6 +871,11 @@ def billing_key(subscription_id: str) -> str:
     return f"billing:{subscription_id}"
 
 
+def reconciliation_key(key: str) -> str:
+    """The open-case key of a discrepancy a reconciliation found (its finding's key)."""
+    return f"reconciliation:{key}"
+
+
 def outage_key(destination: str) -> str:
     """The open-case key of a destination unavailable past the maximum age."""
     return f"outage:{destination}"
@@ -833,6 +889,8 @@ def _open_key(case: Case) -> str:
         return unmapped_key(case.object_id)
     if case.kind is CaseKind.BILLING:
         return billing_key(case.object_id)
+    if case.kind is CaseKind.RECONCILIATION:
+        return reconciliation_key(str((case.details or {})["finding"]))
     return f"message:{case.message_id}"
 
 

@@ -312,6 +312,20 @@ billing_runs = sa.Table(
     sa.Column("actor", sa.String(200), nullable=False),
 )
 
+# Reconciliation runs: what they compared and every discrepancy they found (each also an
+# exception case of kind ``reconciliation`` while it lasts).
+reconciliation_runs = sa.Table(
+    "reconciliation_runs",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("started_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("finished_at", UtcDateTime, nullable=False),
+    sa.Column("since", sa.Date, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("summary", JsonText, nullable=False),  # checks, counts, cases opened and closed
+    sa.Column("findings", JsonText, nullable=False),
+)
+
 # Usage that reached a customer other than by ingestion (unmapped events attached when their
 # tenant was mapped): billing runs look again at the customer's periods from ``from_us`` on.
 usage_rechecks = sa.Table(

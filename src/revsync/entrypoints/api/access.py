@@ -100,6 +100,10 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("GET", "/v1/schemas/{event_type}/versions/{version}"): Rule(_R, Reach.NONE),
     ("PUT", "/v1/schemas/{event_type}/versions/{version}"): Rule(_A, Reach.NONE),
     ("POST", "/v1/schemas/quarantine/release"): Rule(_O, Reach.ALL),
+    # reconciliation (every customer's documents)
+    ("POST", "/v1/reconciliations"): Rule(_O, Reach.ALL),
+    ("GET", "/v1/reconciliations"): Rule(_R, Reach.ALL),
+    ("GET", "/v1/reconciliations/{run_id}"): Rule(_R, Reach.ALL),
 }
 
 #: routes that answer without a key (``/docs`` is a page that asks for one to load the document)

@@ -14,6 +14,7 @@ from revsync.entrypoints.api import (
     contract,
     customers,
     events,
+    reconciliations,
     reports,
     schemas,
     usage,
@@ -48,7 +49,17 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     install_error_handlers(app)
-    for module in (events, customers, usage, billing, cases, reports, schemas, admin):
+    for module in (
+        events,
+        customers,
+        usage,
+        billing,
+        cases,
+        reports,
+        schemas,
+        reconciliations,
+        admin,
+    ):
         app.include_router(module.router)
     # inner first: the body limit runs inside the request context (it has the request id)
     app.add_middleware(BodyLimit, limit=MAX_BODY, exempt=("/v1/events",))

@@ -76,7 +76,18 @@ def worker_jobs(container: Container) -> list[Job]:
         jobs.append(
             Job("billing", Schedule(cron=settings.billing.schedule), lambda: _bill(container))
         )
+    if settings.reconciliation.schedule is not None:
+        schedule = Schedule(cron=settings.reconciliation.schedule)
+        jobs.append(Job("reconciliation", schedule, lambda: _reconcile(container)))
     return jobs
+
+
+async def _reconcile(container: Container) -> str:
+    """The scheduled reconciliation: the default checks over the configured days."""
+    days = container.settings.reconciliation.days
+    since = container.clock.now().date() - timedelta(days=days)
+    run = await container.reconcile(None, since, "scheduler")
+    return f"run {run.id}: {len(run.findings)} discrepancies, {len(run.closed)} cases closed"
 
 
 async def _bill(container: Container) -> str:

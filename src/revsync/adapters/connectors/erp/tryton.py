@@ -35,6 +35,7 @@ from revsync.adapters.connectors.erp.tryton_posting import (
     TrytonPoster,
     posting_of,
 )
+from revsync.domain.reconciliation import LedgerEntry
 from revsync.ports.erp import (
     ErpDocument,
     ErpInvoiceState,
@@ -45,6 +46,8 @@ from revsync.ports.erp import (
 )
 
 T = TypeVar("T")
+#: invoices read per call when reconciling
+_PAGE = 500
 
 
 class TrytonErp:
@@ -149,6 +152,53 @@ class TrytonErp:
                 total=invoice["total_amount"],
             )
         return found
+
+    async def ledger(self, since: date) -> list[LedgerEntry]:
+        return await _guard(self._ledger(since))
+
+    async def _ledger(self, since: date) -> list[LedgerEntry]:
+        domain = [
+            ("type", "=", "out"),
+            ["OR", ("invoice_date", ">=", since), ("invoice_date", "=", None)],
+        ]
+        fields = [
+            "reference",
+            "number",
+            "party.code",
+            "currency.code",
+            "untaxed_amount",
+            "tax_amount",
+            "total_amount",
+            "state",
+        ]
+        found: list[dict[str, Any]] = []
+        while True:  # a page at a time, by id
+            page = await self._rpc.model(
+                "account.invoice", "search_read", domain, len(found), _PAGE, [("id", "ASC")], fields
+            )
+            found.extend(page)
+            if len(page) < _PAGE:
+                break
+        posted = [str(i["id"]) for i in found if i["state"] in ("posted", "paid")]
+        paid: set[str] = set()
+        for start in range(0, len(posted), _PAGE):
+            states = await self._states(posted[start : start + _PAGE], since)
+            paid.update(remote for remote, state in states.items() if state.paid)
+        return [
+            LedgerEntry(
+                remote_id=str(i["id"]),
+                key=i["reference"] or None,
+                number=i["number"] or None,
+                party=str((i.get("party.") or {}).get("code") or ""),
+                currency=str((i.get("currency.") or {}).get("code") or ""),
+                untaxed=Decimal(i["untaxed_amount"]),
+                tax=Decimal(i["tax_amount"]),
+                total=Decimal(i["total_amount"]),
+                state=str(i["state"]),
+                paid=str(i["id"]) in paid,
+            )
+            for i in found
+        ]
 
     async def settle(self, invoice_id: str, credit_note_ids: Sequence[str]) -> Decimal:
         return await _guard(self._settle(int(invoice_id), [int(i) for i in credit_note_ids]))

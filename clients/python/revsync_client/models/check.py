@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+
+class Check(StrEnum):
+    ERP = "erp"
+    USAGE = "usage"
+
+    def __str__(self) -> str:
+        return str(self.value)

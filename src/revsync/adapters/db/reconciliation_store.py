@@ -1,0 +1,129 @@
+"""Reconciliation runs, and what revsync booked in the ERP, in SQL."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from revsync.adapters.db.tables import (
+    erp_postings,
+    invoices,
+    outbox_messages,
+    reconciliation_runs,
+)
+from revsync.domain.delivery import MessageStatus
+from revsync.domain.reconciliation import Booked, Check, Finding, FindingKind, ReconciliationRun
+
+
+class SqlReconciliationStore:
+    """:class:`~revsync.ports.reconciliation.ReconciliationStore` on one connection."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def booked(self, destination: str, since: date) -> list[Booked]:
+        m, i, p = outbox_messages.c, invoices.c, erp_postings.c
+        query = (
+            sa.select(
+                i.id,
+                i.number,
+                m.idempotency_key,
+                m.status,
+                i.currency,
+                i.subtotal,
+                i.discount,
+                i.tax,
+                i.total,
+                p.party,
+                p.paid,
+            )
+            .join(invoices, i.id == m.object_id)
+            .outerjoin(erp_postings, p.invoice_id == i.id)
+            .where(m.destination == destination, i.issue_date >= since, i.number.is_not(None))
+            .order_by(i.number)
+        )
+        return [
+            Booked(
+                invoice_id=row.id,
+                number=row.number,
+                key=row.idempotency_key,
+                currency=row.currency,
+                untaxed=row.subtotal + row.discount,
+                tax=row.tax,
+                total=row.total,
+                delivered=row.status == MessageStatus.DELIVERED.value,
+                party=row.party,
+                paid=None if row.party is None else bool(row.paid),
+            )
+            for row in self._conn.execute(query)
+        ]
+
+    def save(self, run: ReconciliationRun) -> None:
+        self._conn.execute(
+            sa.insert(reconciliation_runs).values(
+                id=run.id,
+                started_at=run.started_at,
+                finished_at=run.finished_at,
+                since=run.since,
+                actor=run.actor[:200],
+                summary={
+                    "checks": [c.value for c in run.checks],
+                    "checked": dict(run.checked),
+                    "opened": list(run.opened),
+                    "closed": list(run.closed),
+                },
+                findings=[_finding_out(f) for f in run.findings],
+            )
+        )
+
+    def get(self, run_id: str) -> ReconciliationRun | None:
+        r = reconciliation_runs.c
+        row = self._conn.execute(sa.select(reconciliation_runs).where(r.id == run_id)).first()
+        return None if row is None else _run(row)
+
+    def page(self, *, before: str | None, limit: int) -> list[ReconciliationRun]:
+        r = reconciliation_runs.c
+        query = sa.select(reconciliation_runs)
+        if before is not None:
+            query = query.where(r.id < before)
+        rows = self._conn.execute(query.order_by(r.id.desc()).limit(limit))
+        return [_run(row) for row in rows]
+
+
+def _finding_out(finding: Finding) -> dict[str, Any]:
+    return {
+        "kind": finding.kind.value,
+        "object_type": finding.object_type,
+        "object_id": finding.object_id,
+        "message": finding.message,
+        "ours": dict(finding.ours),
+        "theirs": dict(finding.theirs),
+    }
+
+
+def _run(row: sa.Row[Any]) -> ReconciliationRun:
+    summary = row.summary
+    return ReconciliationRun(
+        id=row.id,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        since=row.since,
+        actor=row.actor,
+        checks=tuple(Check(c) for c in summary["checks"]),
+        checked={str(k): int(v) for k, v in summary["checked"].items()},
+        findings=[
+            Finding(
+                FindingKind(f["kind"]),
+                f["object_type"],
+                f["object_id"],
+                f["message"],
+                f["ours"],
+                f["theirs"],
+            )
+            for f in row.findings
+        ],
+        opened=tuple(summary["opened"]),
+        closed=tuple(summary["closed"]),
+    )

@@ -1,0 +1,25 @@
+"""What reconciliation reads and keeps: what revsync sent to the ERP, and the runs."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Protocol
+
+from revsync.domain.reconciliation import Booked, ReconciliationRun
+
+
+class ReconciliationStore(Protocol):
+    """Reconciliation runs, and what revsync booked in the ERP."""
+
+    def booked(self, destination: str, since: date) -> list[Booked]:
+        """Every invoice and credit note issued ``since`` or later that was announced to the
+        ERP ``destination``, with its key, amounts, delivery and last known payment state."""
+        ...
+
+    def save(self, run: ReconciliationRun) -> None: ...
+
+    def get(self, run_id: str) -> ReconciliationRun | None: ...
+
+    def page(self, *, before: str | None, limit: int) -> list[ReconciliationRun]:
+        """Runs, newest first, after the cursor ``before`` (a run id)."""
+        ...

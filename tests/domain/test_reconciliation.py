@@ -1,0 +1,97 @@
+"""The reconciliation comparisons: each kind of discrepancy between what revsync sent to the
+ERP and what the ERP holds, what is not one (a document the outbox has yet to deliver), and a
+usage line whose events changed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from revsync.domain.reconciliation import (
+    Booked,
+    FindingKind,
+    LedgerEntry,
+    compare_ledger,
+    compare_lineage,
+)
+
+OURS = Booked(
+    invoice_id="inv_1",
+    number="INV-1",
+    key="rsv1-a",
+    currency="EUR",
+    untaxed=Decimal("100.00"),
+    tax=Decimal("20.00"),
+    total=Decimal("120.00"),
+    delivered=True,
+    party="RS-acme",
+    paid=False,
+)
+THEIRS = LedgerEntry(
+    remote_id="7",
+    key="rsv1-a",
+    number="E-7",
+    party="RS-acme",
+    currency="EUR",
+    untaxed=Decimal("100.00"),
+    tax=Decimal("20.00"),
+    total=Decimal("120.00"),
+    state="posted",
+    paid=False,
+)
+
+
+def kinds(booked: list[Booked], ledger: list[LedgerEntry]) -> list[tuple[FindingKind, str]]:
+    return [(f.kind, f.object_id) for f in compare_ledger(booked, ledger)]
+
+
+def test_equal_sides_reconcile_clean() -> None:
+    assert kinds([OURS], [THEIRS]) == []
+    assert kinds([replace(OURS, paid=True)], [replace(THEIRS, state="paid", paid=True)]) == []
+
+
+def test_each_difference_is_one_finding_with_both_sides() -> None:
+    assert kinds([OURS], []) == [(FindingKind.ERP_MISSING, "inv_1")]
+    assert kinds([OURS], [THEIRS, replace(THEIRS, remote_id="8")]) == [
+        (FindingKind.ERP_DUPLICATE, "inv_1")
+    ]
+    # a cancelled copy beside the posted one is no duplicate
+    assert kinds([OURS], [THEIRS, replace(THEIRS, remote_id="8", state="cancelled")]) == []
+    [amounts] = compare_ledger([OURS], [replace(THEIRS, tax=Decimal("19.99"))])
+    assert amounts.kind is FindingKind.ERP_AMOUNTS
+    assert (amounts.ours["tax"], amounts.theirs["tax"]) == ("20.00", "19.99")
+    assert "tax 20.00 here, 19.99 there" in amounts.message
+    assert kinds([OURS], [replace(THEIRS, party="RS-other")]) == [
+        (FindingKind.ERP_AMOUNTS, "inv_1")
+    ]
+    assert kinds([OURS], [replace(THEIRS, currency="USD")]) == [(FindingKind.ERP_AMOUNTS, "inv_1")]
+    assert kinds([OURS], [replace(THEIRS, state="cancelled")]) == [(FindingKind.ERP_STATE, "inv_1")]
+    assert kinds([OURS], [replace(THEIRS, state="paid", paid=True)]) == [
+        (FindingKind.ERP_PAYMENT, "inv_1")
+    ]
+    assert kinds([], [THEIRS]) == [(FindingKind.ERP_UNKNOWN, "7")]
+    assert kinds([], [replace(THEIRS, key=None, state="draft")]) == []  # not in the ledger yet
+
+
+def test_what_the_outbox_has_yet_to_deliver_is_no_discrepancy() -> None:
+    waiting = replace(OURS, delivered=False, party=None, paid=None)
+    assert kinds([waiting], []) == []
+    assert kinds([waiting], [replace(THEIRS, number=None, state="draft")]) == []
+    # posted although its answer was lost: compared all the same
+    assert kinds([waiting], [replace(THEIRS, total=Decimal("1"))]) == [
+        (FindingKind.ERP_AMOUNTS, "inv_1")
+    ]
+
+
+def test_a_finding_keeps_its_key_from_run_to_run() -> None:
+    first = compare_ledger([OURS], [replace(THEIRS, total=Decimal("1"))])
+    second = compare_ledger([OURS], [replace(THEIRS, total=Decimal("2"))])
+    assert [f.key for f in first] == [f.key for f in second] == ["erp_amounts:invoice:inv_1"]
+
+
+def test_a_usage_line_is_found_when_its_events_are_not_those_it_was_billed_on() -> None:
+    assert compare_lineage("inv_1", "INV-1", "usage:calls", (3, "ab"), (3, "ab")) == []
+    [fewer] = compare_lineage("inv_1", "INV-1", "usage:calls", (3, "ab"), (2, "cd"))
+    assert (fewer.kind, fewer.object_id) == (FindingKind.LINEAGE, "inv_1/usage:calls")
+    [other] = compare_lineage("inv_1", "INV-1", "usage:calls", (3, "ab"), (3, "cd"))
+    assert "(other events)" in other.message
