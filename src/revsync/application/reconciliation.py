@@ -85,7 +85,10 @@ class Reconciliation:
         if Check.ERP in checks:
             assert erp is not None
             ledger = await erp.ledger(since)
-            booked = await asyncio.to_thread(self._booked, since)
+            # an invoice issued before ``since`` may be dated later in the ERP (rolled forward
+            # out of a closed period): its key is looked up too, lest it seem unknown
+            keys = {e.key for e in ledger if e.key}
+            booked = await asyncio.to_thread(self._booked, since, keys)
             checked[Check.ERP.value] = len(booked)
             compared.update(f"invoice:{b.invoice_id}" for b in booked)
             compared.update(f"erp_invoice:{e.remote_id}" for e in ledger)
@@ -112,9 +115,9 @@ class Reconciliation:
         with self._uow(write=False) as uow:
             return uow.reconciliations.page(before=before, limit=limit)
 
-    def _booked(self, since: date) -> list[Booked]:
+    def _booked(self, since: date, keys: Collection[str]) -> list[Booked]:
         with self._uow(write=False) as uow:
-            return uow.reconciliations.booked(self._erp_destination, since)
+            return uow.reconciliations.booked(self._erp_destination, since, keys)
 
     def _usage(self, since: date) -> tuple[list[str], list[Finding]]:
         """Each usage line of the invoices issued ``since`` or later, its events read again:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from typing import Protocol
 
@@ -11,9 +12,10 @@ from revsync.domain.reconciliation import Booked, ReconciliationRun
 class ReconciliationStore(Protocol):
     """Reconciliation runs, and what revsync booked in the ERP."""
 
-    def booked(self, destination: str, since: date) -> list[Booked]:
-        """Every invoice and credit note issued ``since`` or later that was announced to the
-        ERP ``destination``, with its key, amounts, delivery and last known payment state."""
+    def booked(self, destination: str, since: date, keys: Collection[str] = ()) -> list[Booked]:
+        """Every invoice and credit note issued ``since`` or later, or announced under one of
+        ``keys``, that was announced to the ERP ``destination``, with its key, amounts,
+        delivery and last known payment state."""
         ...
 
     def save(self, run: ReconciliationRun) -> None: ...

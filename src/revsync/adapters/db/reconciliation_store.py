@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -23,42 +24,19 @@ class SqlReconciliationStore:
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
 
-    def booked(self, destination: str, since: date) -> list[Booked]:
-        m, i, p = outbox_messages.c, invoices.c, erp_postings.c
-        query = (
-            sa.select(
-                i.id,
-                i.number,
-                m.idempotency_key,
-                m.status,
-                i.currency,
-                i.subtotal,
-                i.discount,
-                i.tax,
-                i.total,
-                p.party,
-                p.paid,
-            )
-            .join(invoices, i.id == m.object_id)
-            .outerjoin(erp_postings, p.invoice_id == i.id)
-            .where(m.destination == destination, i.issue_date >= since, i.number.is_not(None))
-            .order_by(i.number)
-        )
-        return [
-            Booked(
-                invoice_id=row.id,
-                number=row.number,
-                key=row.idempotency_key,
-                currency=row.currency,
-                untaxed=row.subtotal + row.discount,
-                tax=row.tax,
-                total=row.total,
-                delivered=row.status == MessageStatus.DELIVERED.value,
-                party=row.party,
-                paid=None if row.party is None else bool(row.paid),
-            )
-            for row in self._conn.execute(query)
-        ]
+    def booked(self, destination: str, since: date, keys: Collection[str] = ()) -> list[Booked]:
+        m, i = outbox_messages.c, invoices.c
+        base = _booked_query().where(m.destination == destination, i.number.is_not(None))
+        found = {
+            row.idempotency_key: row
+            for row in self._conn.execute(base.where(i.issue_date >= since))
+        }
+        rest = sorted(set(keys) - found.keys())
+        for start in range(0, len(rest), _KEYS_PER_QUERY):  # within SQLite's variable limit
+            chunk = rest[start : start + _KEYS_PER_QUERY]
+            for row in self._conn.execute(base.where(m.idempotency_key.in_(chunk))):
+                found[row.idempotency_key] = row
+        return [_booked(row) for row in sorted(found.values(), key=lambda r: r.number)]
 
     def save(self, run: ReconciliationRun) -> None:
         self._conn.execute(
@@ -90,6 +68,46 @@ class SqlReconciliationStore:
             query = query.where(r.id < before)
         rows = self._conn.execute(query.order_by(r.id.desc()).limit(limit))
         return [_run(row) for row in rows]
+
+
+#: keys looked up per statement
+_KEYS_PER_QUERY = 500
+
+
+def _booked_query() -> sa.Select[Any]:
+    m, i, p = outbox_messages.c, invoices.c, erp_postings.c
+    return (
+        sa.select(
+            i.id,
+            i.number,
+            m.idempotency_key,
+            m.status,
+            i.currency,
+            i.subtotal,
+            i.discount,
+            i.tax,
+            i.total,
+            p.party,
+            p.paid,
+        )
+        .join(invoices, i.id == m.object_id)
+        .outerjoin(erp_postings, p.invoice_id == i.id)
+    )
+
+
+def _booked(row: sa.Row[Any]) -> Booked:
+    return Booked(
+        invoice_id=row.id,
+        number=row.number,
+        key=row.idempotency_key,
+        currency=row.currency,
+        untaxed=row.subtotal + row.discount,
+        tax=row.tax,
+        total=row.total,
+        delivered=row.status == MessageStatus.DELIVERED.value,
+        party=row.party,
+        paid=None if row.party is None else bool(row.paid),
+    )
 
 
 def _finding_out(finding: Finding) -> dict[str, Any]:
