@@ -17,7 +17,9 @@ from revsync.application.subscriptions import CreateSubscription
 from revsync.bootstrap import build
 from revsync.config import load_settings
 from revsync.domain.identity import System
+from revsync.domain.reconciliation import Check, Finding, FindingKind, ReconciliationRun
 from revsync.entrypoints.cli.main import app
+from revsync.entrypoints.cli.reconcile import page
 from revsync.ports.billing import InvoiceFilter
 from tests.conftest import NOW
 from tests.scenarios.harness import PRO as SCENARIO_PRO
@@ -390,6 +392,13 @@ def test_reconcile_exits_1_and_names_each_discrepancy(config: Path, tmp_path: Pa
         "lineage: INV-000003 line usage:calls:2026-10-01:tier-1: billed on 3 events, 2 found"
         in (found.output)
     )
+    report = tmp_path / "reconciliation.html"
+    with_page = runner.invoke(app, ["reconcile", "--html", str(report), *since])
+    assert with_page.exit_code == 1
+    written = report.read_text()
+    assert "1 discrepancy</h1>" in written and "checked 1 usage line" in written
+    assert "billed on 3 events, 2 found behind it now" in written
+    assert "<td>events: 3<br>events_hash: " in written
     as_json = runner.invoke(app, ["reconcile", "--json", "--check", "usage", *since])
     assert as_json.exit_code == 1
     answer = json.loads(as_json.output)
@@ -402,3 +411,22 @@ def test_reconcile_exits_1_and_names_each_discrepancy(config: Path, tmp_path: Pa
     assert bad.exit_code == 2 and "not a date" in bad.output
     no_erp = runner.invoke(app, ["reconcile", "--check", "erp", "--config", str(config)])
     assert no_erp.exit_code == 1 and "the erp check needs an ERP" in no_erp.output
+
+
+def test_the_reconciliation_page_escapes_what_the_other_systems_wrote() -> None:
+    hostile = "<script>alert(1)</script>"
+    run = ReconciliationRun(
+        id="rec_1",
+        started_at=NOW,
+        finished_at=NOW,
+        since=date(2026, 1, 1),
+        actor="cli",
+        checks=(Check.ERP,),
+        checked={"erp": 0},
+        findings=[
+            Finding(FindingKind.ERP_UNKNOWN, "erp_invoice", "7", hostile, {}, {"party": hostile})
+        ],
+    )
+    written = page(run)
+    assert "<script>" not in written
+    assert written.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 2
