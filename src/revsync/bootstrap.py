@@ -178,10 +178,14 @@ class Container:
             await client.aclose()
 
     def reconciliation_checks(self) -> tuple[Check, ...]:
-        """The checks a reconciliation runs when none are named: the ERP's when one is set."""
-        if self.settings.erp.url is None:
-            return (Check.USAGE,)
-        return (Check.USAGE, Check.ERP)
+        """The checks a reconciliation runs when none are named: the ERP's and the CRM's when
+        they are set."""
+        checks = [Check.USAGE]
+        if self.settings.erp.url is not None:
+            checks.append(Check.ERP)
+        if self.settings.crm.url is not None:
+            checks.append(Check.CRM)
+        return tuple(checks)
 
     async def reconcile(
         self,
@@ -192,12 +196,14 @@ class Container:
     ) -> ReconciliationRun:
         """One reconciliation, with an ERP client of its own when it checks the ERP."""
         chosen = tuple(checks) if checks else self.reconciliation_checks()
-        client = self.erp() if Check.ERP in chosen and self.settings.erp.url else None
+        erp = self.erp() if Check.ERP in chosen and self.settings.erp.url else None
+        crm = self.crm() if Check.CRM in chosen and self.settings.crm.url else None
         try:
-            return await self.reconciliation.run(chosen, since, actor, client, correlation_id)
+            return await self.reconciliation.run(chosen, since, actor, erp, correlation_id, crm)
         finally:
-            if client is not None:
-                await client.aclose()
+            for client in (erp, crm):
+                if client is not None:
+                    await client.aclose()
 
     def crm(self) -> SalesforceCrm:
         """A client of the configured CRM (make it in the event loop that uses it)."""
@@ -522,7 +528,9 @@ def build(
         jobs=Jobs(unit_of_work),
         schemas=registry,
         quarantine=Quarantine(unit_of_work, clock, ingestion, registry),
-        reconciliation=Reconciliation(unit_of_work, clock, ids, billing, ERP_DESTINATION),
+        reconciliation=Reconciliation(
+            unit_of_work, clock, ids, billing, ERP_DESTINATION, CRM_DESTINATION
+        ),
         failpoints=failpoints,
     )
 

@@ -11,8 +11,10 @@ from revsync.domain.reconciliation import (
     Booked,
     FindingKind,
     LedgerEntry,
+    SentSignals,
     compare_ledger,
     compare_lineage,
+    compare_signals,
 )
 
 OURS = Booked(
@@ -95,3 +97,22 @@ def test_a_usage_line_is_found_when_its_events_are_not_those_it_was_billed_on() 
     assert (fewer.kind, fewer.object_id) == (FindingKind.LINEAGE, "inv_1/usage:calls")
     [other] = compare_lineage("inv_1", "INV-1", "usage:calls", (3, "ab"), (3, "cd"))
     assert "(other events)" in other.message
+
+
+def test_crm_fields_compare_by_value_and_a_gone_account_is_found() -> None:
+    sent = [
+        SentSignals("acme", "001A", {"Score__c": 100, "Overdue__c": False, "Flags__c": None}),
+        SentSignals("globex", "001G", {"Score__c": Decimal("12.50")}),
+    ]
+    same = {"001A": {"Score__c": 100.0, "Overdue__c": False, "Flags__c": None}}
+    assert [(f.kind, f.object_id) for f in compare_signals(sent, same)] == [
+        (FindingKind.CRM_MISSING, "globex")
+    ]
+    read = {
+        "001A": {"Score__c": 55.0, "Overdue__c": None, "Flags__c": None},
+        "001G": {"Score__c": 12.5},
+    }
+    [changed] = compare_signals(sent, read)
+    assert (changed.kind, changed.object_id) == (FindingKind.CRM_SIGNALS, "acme")
+    assert dict(changed.ours) == {"Overdue__c": "false", "Score__c": "100"}
+    assert dict(changed.theirs) == {"Overdue__c": "", "Score__c": "55.0"}

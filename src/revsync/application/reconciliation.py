@@ -1,6 +1,7 @@
 """Reconciliation runs (``revsync reconcile``, ``POST /v1/reconciliations``, and the worker on
-``reconciliation.schedule``): each finalized usage line against the events behind it, and every
-invoice and credit note against the ERP, read back through the ERP port.
+``reconciliation.schedule``): each finalized usage line against the events behind it, every
+invoice and credit note against the ERP, read back through the ERP port, and the CRM account
+fields revsync owns against what it last sent, read back through the CRM port.
 
 Each discrepancy opens one exception case of kind ``reconciliation`` (or brings the open one up
 to date), with both sides' values; a run resolves the open cases of the checks it ran, about
@@ -25,12 +26,15 @@ from revsync.domain.reconciliation import (
     Check,
     Finding,
     ReconciliationRun,
+    SentSignals,
     compare_ledger,
     compare_lineage,
+    compare_signals,
     summary,
 )
 from revsync.ports.billing import InvoiceFilter
 from revsync.ports.clock import Clock, IdSource
+from revsync.ports.crm import Crm
 from revsync.ports.delivery import Case
 from revsync.ports.erp import Erp
 from revsync.ports.repositories import UnitOfWorkFactory
@@ -52,12 +56,14 @@ class Reconciliation:
         ids: IdSource,
         billing: Billing,
         erp_destination: str,
+        crm_destination: str,
     ) -> None:
         self._uow = unit_of_work
         self._clock = clock
         self._ids = ids
         self._billing = billing
         self._erp_destination = erp_destination
+        self._crm_destination = crm_destination
 
     async def run(
         self,
@@ -66,6 +72,7 @@ class Reconciliation:
         actor: str,
         erp: Erp | None = None,
         correlation_id: str | None = None,
+        crm: Crm | None = None,
     ) -> ReconciliationRun:
         """Compare what ``checks`` name for the documents issued ``since`` or later, record the
         findings as cases and keep the run."""
@@ -73,6 +80,8 @@ class Reconciliation:
             raise InvalidField("checks", "name at least one check")
         if Check.ERP in checks and erp is None:
             raise InvalidField("checks", "the erp check needs an ERP (erp.url is not set)")
+        if Check.CRM in checks and crm is None:
+            raise InvalidField("checks", "the crm check needs a CRM (crm.url is not set)")
         started = self._clock.now()
         findings: list[Finding] = []
         checked: dict[str, int] = {}
@@ -93,6 +102,14 @@ class Reconciliation:
             compared.update(f"invoice:{b.invoice_id}" for b in booked)
             compared.update(f"erp_invoice:{e.remote_id}" for e in ledger)
             findings.extend(compare_ledger(booked, ledger))
+        if Check.CRM in checks:
+            assert crm is not None
+            sent = await asyncio.to_thread(self._sent_signals)
+            fields = sorted({name for signals in sent for name in signals.values})
+            read = await crm.accounts([s.account_id for s in sent], fields) if sent else {}
+            checked[Check.CRM.value] = len(sent)
+            compared.update(f"customer:{s.customer_id}" for s in sent)
+            findings.extend(compare_signals(sent, read))
         return await asyncio.to_thread(
             self._record,
             sorted(checks),
@@ -114,6 +131,10 @@ class Reconciliation:
         """Runs, newest first."""
         with self._uow(write=False) as uow:
             return uow.reconciliations.page(before=before, limit=limit)
+
+    def _sent_signals(self) -> list[SentSignals]:
+        with self._uow(write=False) as uow:
+            return uow.reconciliations.sent_signals(self._crm_destination)
 
     def _booked(self, since: date, keys: Collection[str]) -> list[Booked]:
         with self._uow(write=False) as uow:

@@ -1,4 +1,4 @@
-"""Reconciliation: revsync's books against the usage behind them and against the ERP.
+"""Reconciliation: revsync's books against the usage behind them, the ERP and the CRM.
 
 Pure comparisons. :func:`compare_ledger` sets what revsync sent to the ERP (:class:`Booked`)
 beside what the ERP holds (:class:`LedgerEntry`) and returns every difference as a
@@ -22,6 +22,7 @@ class Check(StrEnum):
 
     USAGE = "usage"  # each finalized usage line against the events behind it
     ERP = "erp"  # revsync's invoices and credit notes against the ERP's
+    CRM = "crm"  # the CRM account fields revsync owns against what revsync last sent
 
 
 class FindingKind(StrEnum):
@@ -34,12 +35,15 @@ class FindingKind(StrEnum):
     ERP_STATE = "erp_state"  # there, but not posted (a draft, cancelled)
     ERP_PAYMENT = "erp_payment"  # paid on one side only
     ERP_UNKNOWN = "erp_unknown"  # a posted customer invoice in the ERP under no revsync key
+    CRM_SIGNALS = "crm_signals"  # an account's revsync-owned fields are not what was sent
+    CRM_MISSING = "crm_missing"  # the account revsync writes to is gone from the CRM
 
 
 #: the finding kinds each check can report (a run closes the cases of the checks it ran)
 KINDS: Mapping[Check, frozenset[FindingKind]] = {
     Check.USAGE: frozenset({FindingKind.LINEAGE}),
     Check.ERP: frozenset(k for k in FindingKind if k.value.startswith("erp_")),
+    Check.CRM: frozenset(k for k in FindingKind if k.value.startswith("crm_")),
 }
 
 
@@ -227,6 +231,73 @@ def _compare_one(ours: Booked, theirs: LedgerEntry) -> list[Finding]:
             )
         )
     return findings
+
+
+@dataclass(frozen=True, slots=True)
+class SentSignals:
+    """The account fields revsync last sent to a customer's CRM account."""
+
+    customer_id: str
+    account_id: str
+    values: Mapping[str, object]
+
+
+def compare_signals(
+    sent: Iterable[SentSignals], read: Mapping[str, Mapping[str, object]]
+) -> list[Finding]:
+    """Each account's fields as the CRM holds them (``read``, by account id) against what
+    revsync last sent; numbers compare by value (``12`` is ``12.0``)."""
+    findings = []
+    for signals in sorted(sent, key=lambda s: s.customer_id):
+        held = read.get(signals.account_id)
+        ours = {name: _text(value) for name, value in sorted(signals.values.items())}
+        if held is None:
+            findings.append(
+                Finding(
+                    FindingKind.CRM_MISSING,
+                    "customer",
+                    signals.customer_id,
+                    f"{signals.customer_id}'s CRM account {signals.account_id} is gone",
+                    ours,
+                )
+            )
+            continue
+        differ = sorted(n for n, v in signals.values.items() if not _same(v, held.get(n)))
+        if differ:
+            findings.append(
+                Finding(
+                    FindingKind.CRM_SIGNALS,
+                    "customer",
+                    signals.customer_id,
+                    f"{signals.customer_id}'s CRM account {signals.account_id}: "
+                    + ", ".join(
+                        f"{n} {_text(signals.values[n])} sent, {_text(held.get(n))} there"
+                        for n in differ
+                    ),
+                    {n: ours[n] for n in differ},
+                    {n: _text(held.get(n)) for n in differ},
+                )
+            )
+    return findings
+
+
+def _same(sent: object, held: object) -> bool:
+    if isinstance(sent, bool) or isinstance(held, bool) or sent is None or held is None:
+        return sent == held
+    if isinstance(sent, int | float | Decimal) or isinstance(held, int | float | Decimal):
+        try:
+            return Decimal(str(sent)) == Decimal(str(held))
+        except ArithmeticError:
+            return False
+    return str(sent) == str(held)
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
 
 
 def compare_lineage(

@@ -184,4 +184,11 @@ class Crm(Protocol):
         """The request budget as of the last response (None before any call)."""
         ...
 
+    async def accounts(
+        self, account_ids: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """These accounts' fields as the CRM holds them, by account id (an account that is
+        gone is left out)."""
+        ...
+
     async def aclose(self) -> None: ...

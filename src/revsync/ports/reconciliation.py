@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import date
 from typing import Protocol
 
-from revsync.domain.reconciliation import Booked, ReconciliationRun
+from revsync.domain.reconciliation import Booked, ReconciliationRun, SentSignals
 
 
 class ReconciliationStore(Protocol):
@@ -16,6 +16,11 @@ class ReconciliationStore(Protocol):
         """Every invoice and credit note issued ``since`` or later, or announced under one of
         ``keys``, that was announced to the ERP ``destination``, with its key, amounts,
         delivery and last known payment state."""
+        ...
+
+    def sent_signals(self, destination: str) -> list[SentSignals]:
+        """The account fields last sent to each customer's CRM account, for the customers no
+        signals message to ``destination`` still waits for (pending, in flight or failed)."""
         ...
 
     def save(self, run: ReconciliationRun) -> None: ...

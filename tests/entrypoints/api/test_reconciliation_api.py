@@ -119,6 +119,7 @@ def test_hostile_and_impossible_requests_get_a_422_naming_the_field(
         ({"since": "yesterday"}, "since"),
         ({"since": 20261101}, "since"),
         ({"checks": ["erp"]}, "checks"),  # no ERP is configured
+        ({"checks": ["crm"]}, "checks"),  # nor a CRM
         ({"extra": 1}, "extra"),
     ]:
         response = api.post("/v1/reconciliations", json=body, headers=ops)

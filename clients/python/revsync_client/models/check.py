@@ -2,6 +2,7 @@ from enum import StrEnum
 
 
 class Check(StrEnum):
+    CRM = "crm"
     ERP = "erp"
     USAGE = "usage"
 

@@ -17,7 +17,7 @@ class ReconciliationIn:
     """What to compare.
 
     Attributes:
-        checks (list[Check] | None | Unset): Default: `usage`, and `erp` when an ERP is configured.
+        checks (list[Check] | None | Unset): Default: `usage`, and `erp` and `crm` when they are configured.
         since (datetime.date | None | Unset): Documents issued on or after (default: 90 days ago).
     """
 

@@ -8,14 +8,25 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from revsync.adapters.connectors.crm.destination import SIGNALS
 from revsync.adapters.db.tables import (
+    crm_signals,
+    customer_refs,
     erp_postings,
     invoices,
     outbox_messages,
     reconciliation_runs,
 )
 from revsync.domain.delivery import MessageStatus
-from revsync.domain.reconciliation import Booked, Check, Finding, FindingKind, ReconciliationRun
+from revsync.domain.identity import System
+from revsync.domain.reconciliation import (
+    Booked,
+    Check,
+    Finding,
+    FindingKind,
+    ReconciliationRun,
+    SentSignals,
+)
 
 
 class SqlReconciliationStore:
@@ -37,6 +48,30 @@ class SqlReconciliationStore:
             for row in self._conn.execute(base.where(m.idempotency_key.in_(chunk))):
                 found[row.idempotency_key] = row
         return [_booked(row) for row in sorted(found.values(), key=lambda r: r.number)]
+
+    def sent_signals(self, destination: str) -> list[SentSignals]:
+        s, r, m = crm_signals.c, customer_refs.c, outbox_messages.c
+        unfinished = sa.select(m.payload).where(
+            m.destination == destination,
+            m.kind == SIGNALS,
+            m.status.in_(_UNFINISHED),
+        )
+        waiting = {
+            str(account["customer_id"])
+            for (payload,) in self._conn.execute(unfinished)
+            for account in payload.get("accounts", ())
+        }
+        query = (
+            sa.select(s.customer_id, r.value, s["values"])
+            .join(customer_refs, r.customer_id == s.customer_id)
+            .where(r.system == System.CRM.value)
+            .order_by(s.customer_id)
+        )
+        return [
+            SentSignals(customer_id, account_id, values)
+            for customer_id, account_id, values in self._conn.execute(query)
+            if customer_id not in waiting
+        ]
 
     def save(self, run: ReconciliationRun) -> None:
         self._conn.execute(
@@ -70,6 +105,12 @@ class SqlReconciliationStore:
         return [_run(row) for row in rows]
 
 
+#: messages whose effect the CRM may not show yet
+_UNFINISHED = (
+    MessageStatus.PENDING.value,
+    MessageStatus.IN_FLIGHT.value,
+    MessageStatus.FAILED.value,
+)
 #: keys looked up per statement
 _KEYS_PER_QUERY = 500
 

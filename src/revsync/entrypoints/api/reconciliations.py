@@ -17,6 +17,7 @@ from revsync.entrypoints.api.bodies import json_response, object_of, read_body
 from revsync.entrypoints.api.contract import answers, body
 from revsync.entrypoints.api.errors import ApiError
 from revsync.entrypoints.api.idempotency import idempotent
+from revsync.ports.crm import CrmRefused, CrmUnavailable
 from revsync.ports.erp import ErpRefused, ErpUnavailable
 from revsync.schemas.reconciliation_v1 import run_out
 
@@ -38,7 +39,7 @@ class ReconciliationIn(BaseModel):
 
     checks: list[Check] | None = Field(
         default=None,
-        description="Default: `usage`, and `erp` when an ERP is configured.",
+        description="Default: `usage`, and `erp` and `crm` when they are configured.",
     )
     since: date | None = Field(
         default=None,
@@ -82,13 +83,13 @@ class ReconciliationPage(BaseModel):
 
 @router.post(
     "/v1/reconciliations",
-    summary="Reconcile: usage lines against their events, invoices against the ERP",
+    summary="Reconcile: usage lines with their events, invoices with the ERP, fields with the CRM",
     response_model=ReconciliationOut,
     status_code=201,
     openapi_extra=body(
         ReconciliationIn, example={"checks": ["usage", "erp"]}, required=False, idempotent=True
     ),
-    responses=answers({503: "the ERP did not answer"}),
+    responses=answers({503: "the ERP or the CRM did not answer"}),
 )
 async def run_reconciliation(request: Request, key: Key) -> Response:
     container = _container(request)
@@ -101,6 +102,8 @@ async def run_reconciliation(request: Request, key: Key) -> Response:
             run = asyncio.run(container.reconcile(checks, since, actor))
         except (ErpUnavailable, ErpRefused) as error:
             raise ApiError(503, "erp_unavailable", f"the ERP: {error}") from None
+        except (CrmUnavailable, CrmRefused) as error:
+            raise ApiError(503, "crm_unavailable", f"the CRM: {error}") from None
         return json_response(run_out(run), status=201)
 
     return await idempotent(request, key, raw, work)

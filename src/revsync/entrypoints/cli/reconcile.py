@@ -26,8 +26,8 @@ def reconcile(
         list[Check] | None,
         typer.Option(
             "--check",
-            help="What to compare (repeat for several; default: usage, and erp when an ERP "
-            "is configured).",
+            help="What to compare (repeat for several; default: usage, and erp and crm when "
+            "they are configured).",
         ),
     ] = None,
     since: Annotated[
@@ -42,9 +42,10 @@ def reconcile(
         typer.Option("--html", help="Also write the run as a page of HTML to this file."),
     ] = None,
 ) -> None:
-    """Re-read the events behind each finalized usage line, and read every invoice and credit
-    note back from the ERP: each discrepancy opens an exception case (kind reconciliation), a
-    discrepancy no longer found closes its case. Exits 1 when anything differs."""
+    """Re-read the events behind each finalized usage line, every invoice and credit note from
+    the ERP and revsync's account fields from the CRM: each discrepancy opens an exception case
+    (kind reconciliation), a discrepancy no longer found closes its case. Exits 1 when anything
+    differs."""
     with container_for(config) as container:
         start = _since(since, container.clock.now().date())
         run = asyncio.run(container.reconcile(check, start, "cli"))
@@ -70,7 +71,11 @@ def reconcile(
 
 
 #: what each check counts
-_CHECKED = {Check.USAGE.value: "usage line", Check.ERP.value: "ERP document"}
+_CHECKED = {
+    Check.USAGE.value: "usage line",
+    Check.ERP.value: "ERP document",
+    Check.CRM.value: "CRM account",
+}
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:

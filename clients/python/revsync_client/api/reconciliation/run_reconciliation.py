@@ -110,7 +110,7 @@ def sync_detailed(
     body: ReconciliationIn | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[Error | ReconciliationOut]:
-    """Reconcile: usage lines against their events, invoices against the ERP
+    """Reconcile: usage lines with their events, invoices with the ERP, fields with the CRM
 
     Args:
         idempotency_key (str | Unset):
@@ -142,7 +142,7 @@ def sync(
     body: ReconciliationIn | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Error | ReconciliationOut | None:
-    """Reconcile: usage lines against their events, invoices against the ERP
+    """Reconcile: usage lines with their events, invoices with the ERP, fields with the CRM
 
     Args:
         idempotency_key (str | Unset):
@@ -169,7 +169,7 @@ async def asyncio_detailed(
     body: ReconciliationIn | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[Error | ReconciliationOut]:
-    """Reconcile: usage lines against their events, invoices against the ERP
+    """Reconcile: usage lines with their events, invoices with the ERP, fields with the CRM
 
     Args:
         idempotency_key (str | Unset):
@@ -199,7 +199,7 @@ async def asyncio(
     body: ReconciliationIn | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Error | ReconciliationOut | None:
-    """Reconcile: usage lines against their events, invoices against the ERP
+    """Reconcile: usage lines with their events, invoices with the ERP, fields with the CRM
 
     Args:
         idempotency_key (str | Unset):

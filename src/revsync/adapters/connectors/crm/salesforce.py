@@ -57,6 +57,8 @@ BATCH = 200
 #: the field revsync's own records carry their key in
 KEY_FIELD = "Revsync_Key__c"
 #: which field links a keyed record to its account
+#: account ids per SOQL query when reading accounts back (the query stays short)
+_IDS_PER_QUERY = 200
 _ACCOUNT_LINK = {"Task": "WhatId", "Opportunity": "AccountId"}
 _LOCKED = "UNABLE_TO_LOCK_ROW"
 _NUMBER_TYPES = frozenset({"double", "currency", "percent", "int", "long"})
@@ -223,6 +225,22 @@ class SalesforceCrm:
             "read",
         )
         return {name: (found or {}).get(name) for name in fields}
+
+    async def accounts(
+        self, account_ids: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        ids = sorted(set(account_ids))
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            soql = format_soql(
+                "SELECT Id, {fields:literal} FROM Account WHERE Id IN {ids}",
+                fields=", ".join(sorted(set(fields))),
+                ids=ids[start : start + _IDS_PER_QUERY],
+            )
+            records: list[dict[str, Any]] = await self._call(_query_all(soql), "query")
+            for record in records:
+                found[str(record["Id"])] = {name: record.get(name) for name in fields}
+        return found
 
     def budget(self) -> ApiBudget | None:
         return self._budget
@@ -406,3 +424,8 @@ def _record(row: Mapping[str, Any], fields: Sequence[str]) -> CrmRecord:
 def parse_datetime(text: str) -> datetime:
     """A Salesforce datetime (``2026-05-20T20:49:32.000+0000``) as an aware UTC datetime."""
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z").astimezone(UTC)
+
+
+def _query_all(soql: str) -> Callable[[Salesforce], list[dict[str, Any]]]:
+    """Every record a query finds, page after page."""
+    return lambda sf: list(sf.query_all_iter(soql))
