@@ -155,6 +155,16 @@ class AuthSettings(_Section):
     cache_seconds: float = Field(default=2.0, ge=0, le=300)
 
 
+def _cron(schedule: str | None) -> str | None:
+    """A schedule as given, if it is a cron expression of five fields."""
+    if schedule is not None and not valid_cron(schedule):
+        raise ValueError(
+            f"{schedule!r} is not a cron expression of five fields (minute hour day month "
+            "weekday), e.g. '15 0 * * *'"
+        )
+    return schedule
+
+
 class BillingSettings(_Section):
     """How invoices are made."""
 
@@ -170,12 +180,7 @@ class BillingSettings(_Section):
     @field_validator("schedule")
     @classmethod
     def _valid_schedule(cls, schedule: str | None) -> str | None:
-        if schedule is not None and not valid_cron(schedule):
-            raise ValueError(
-                f"{schedule!r} is not a cron expression of five fields (minute hour day "
-                "month weekday), e.g. '15 0 * * *'"
-            )
-        return schedule
+        return _cron(schedule)
 
 
 class ReconciliationSettings(_Section):
@@ -191,12 +196,7 @@ class ReconciliationSettings(_Section):
     @field_validator("schedule")
     @classmethod
     def _valid_schedule(cls, schedule: str | None) -> str | None:
-        if schedule is not None and not valid_cron(schedule):
-            raise ValueError(
-                f"{schedule!r} is not a cron expression of five fields (minute hour day "
-                "month weekday), e.g. '30 2 * * *'"
-            )
-        return schedule
+        return _cron(schedule)
 
 
 class TaxSettings(_Section):

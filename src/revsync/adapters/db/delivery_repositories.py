@@ -709,30 +709,7 @@ class SqlCaseRepository:
         return str(case_id)
 
     def open_billing(self, case: Case) -> str:
-        key = billing_key(case.object_id)
-        c = exception_cases.c
-        values = {
-            "status": CaseStatus.OPEN.value,
-            "correlation_id": case.correlation_id,
-            "last_error": case.last_error,
-            "details": dict(case.details) if case.details else None,
-            "updated_at": case.updated_at,
-        }
-        statement = (
-            _insert(self._conn, exception_cases)
-            .values(
-                id=case.id,
-                kind=CaseKind.BILLING.value,
-                open_key=key,
-                object_type=case.object_type,
-                object_id=case.object_id,
-                opened_at=case.opened_at,
-                **values,
-            )
-            .on_conflict_do_update(index_elements=["open_key"], set_=values)
-        )
-        self._conn.execute(statement)
-        return str(self._conn.execute(sa.select(c.id).where(c.open_key == key)).scalar_one())
+        return self._open_keyed(case, billing_key(case.object_id), update_correlation=True)
 
     def settle_billing(
         self, subscription_ids: Collection[str], now: datetime, by: str, reason: str
@@ -753,25 +730,30 @@ class SqlCaseRepository:
         return found
 
     def open_reconciliation(self, case: Case, key: str) -> str:
+        return self._open_keyed(case, reconciliation_key(key), update_correlation=False)
+
+    def _open_keyed(self, case: Case, open_key: str, *, update_correlation: bool) -> str:
+        """Open ``case`` under ``open_key``, or bring the case open under it up to date (its
+        error and details; its correlation id too with ``update_correlation``)."""
         c = exception_cases.c
-        open_key = reconciliation_key(key)
-        values = {
+        values: dict[str, Any] = {
             "status": CaseStatus.OPEN.value,
             "last_error": case.last_error,
             "details": dict(case.details) if case.details else None,
             "updated_at": case.updated_at,
         }
+        if update_correlation:
+            values["correlation_id"] = case.correlation_id
         statement = (
             _insert(self._conn, exception_cases)
             .values(
                 id=case.id,
-                kind=CaseKind.RECONCILIATION.value,
+                kind=case.kind.value,
                 open_key=open_key,
                 object_type=case.object_type,
                 object_id=case.object_id,
-                correlation_id=case.correlation_id,
                 opened_at=case.opened_at,
-                **values,
+                **{"correlation_id": case.correlation_id, **values},
             )
             .on_conflict_do_update(index_elements=["open_key"], set_=values)
         )

@@ -27,6 +27,7 @@ from revsync.domain.reconciliation import (
     ReconciliationRun,
     SentSignals,
 )
+from revsync.schemas.reconciliation_v1 import finding_out
 
 
 class SqlReconciliationStore:
@@ -87,7 +88,7 @@ class SqlReconciliationStore:
                     "opened": list(run.opened),
                     "closed": list(run.closed),
                 },
-                findings=[_finding_out(f) for f in run.findings],
+                findings=[finding_out(f) for f in run.findings],
             )
         )
 
@@ -149,17 +150,6 @@ def _booked(row: sa.Row[Any]) -> Booked:
         party=row.party,
         paid=None if row.party is None else bool(row.paid),
     )
-
-
-def _finding_out(finding: Finding) -> dict[str, Any]:
-    return {
-        "kind": finding.kind.value,
-        "object_type": finding.object_type,
-        "object_id": finding.object_id,
-        "message": finding.message,
-        "ours": dict(finding.ours),
-        "theirs": dict(finding.theirs),
-    }
 
 
 def _run(row: sa.Row[Any]) -> ReconciliationRun:
