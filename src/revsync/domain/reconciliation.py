@@ -262,7 +262,7 @@ def compare_signals(
                 )
             )
             continue
-        differ = sorted(n for n, v in signals.values.items() if not _same(v, held.get(n)))
+        differ = sorted(n for n, v in signals.values.items() if not same_value(v, held.get(n)))
         if differ:
             findings.append(
                 Finding(
@@ -281,7 +281,8 @@ def compare_signals(
     return findings
 
 
-def _same(sent: object, held: object) -> bool:
+def same_value(sent: object, held: object) -> bool:
+    """Whether a field holds what was sent: numbers by value, the rest as given."""
     if isinstance(sent, bool) or isinstance(held, bool) or sent is None or held is None:
         return sent == held
     if isinstance(sent, int | float | Decimal) or isinstance(held, int | float | Decimal):

@@ -26,6 +26,7 @@ from revsync.adapters.db.tables import (
     outbox_messages,
 )
 from revsync.bootstrap import ERP_DESTINATION, Container
+from revsync.domain.reconciliation import same_value
 from revsync.sandbox.crm import CrmSandbox
 
 #: how long the ERP has to agree that what revsync reports paid is paid, in seconds: a Tryton
@@ -175,7 +176,7 @@ def check_crm(container: Container, sandbox: CrmSandbox, report: CheckReport) ->
         for record in client.query_all(soql)["records"]:
             report.crm_accounts += 1
             for name, value in sent[record["Id"]].items():
-                if not _same(value, record.get(name)):
+                if not same_value(value, record.get(name)):
                     report.mismatches.append(
                         f"CRM: account {record['Id']} {name} is {record.get(name)!r}, revsync "
                         f"sent {value!r}"
@@ -192,14 +193,3 @@ def _sent_signals(container: Container) -> dict[str, Mapping[str, Any]]:
     )
     with container.engine.connect() as conn:
         return {account: values for account, values in conn.execute(query)}
-
-
-def _same(sent: Any, stored: Any) -> bool:
-    if isinstance(sent, bool) or sent is None:
-        return bool(sent == stored)
-    if isinstance(sent, int | float | Decimal) or isinstance(stored, int | float | Decimal):
-        try:
-            return Decimal(str(sent)) == Decimal(str(stored))
-        except ArithmeticError:
-            return False
-    return str(sent) == str(stored)
