@@ -943,6 +943,10 @@ class Billing:
         lineage = line.lineage
         if lineage is None:
             raise InvalidField("key", f"line {key!r} is not a usage line: no events are behind it")
+        if lineage.meter not in self._meters:
+            raise InvalidField(
+                "key", f"line {key!r} counts meter {lineage.meter!r}, which is no longer configured"
+            )
         found: list[StoredEvent] = []
         for stored in self._behind(lineage, after_seq or 0):
             found.append(stored)
@@ -950,9 +954,12 @@ class Billing:
                 return line, found, stored.seq
         return line, found, None
 
-    def recount(self, lineage: Lineage) -> tuple[int, str]:
+    def recount(self, lineage: Lineage) -> tuple[int, str] | None:
         """The events behind a usage line read again, up to the ingest sequence number it was
-        billed at: how many, and the digest of their keys (as :class:`Lineage` has them)."""
+        billed at: how many, and the digest of their keys (as :class:`Lineage` has them);
+        None when the line's meter is no longer configured."""
+        if lineage.meter not in self._meters:
+            return None
         events = digest = 0
         for stored in self._behind(lineage, 0):
             events += 1

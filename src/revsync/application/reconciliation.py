@@ -12,7 +12,7 @@ older ones alone). The run and its findings are kept.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import date, datetime
 
 from revsync.application.billing import Billing
@@ -152,28 +152,31 @@ class Reconciliation:
                 lineage = line.lineage
                 if line.kind is not LineKind.USAGE or lineage is None:
                     continue
-                lines.append(f"{invoice.id}/{line.key}")
                 if lineage not in counted:  # the parts of a tiered charge share one
-                    counted[lineage] = self._billing.recount(lineage)
+                    found = self._billing.recount(lineage)
+                    if found is None:  # its meter is no longer configured: nothing to read by
+                        continue
+                    counted[lineage] = found
+                lines.append(f"{invoice.id}/{line.key}")
                 billed = (lineage.events, lineage.events_hash)
                 findings.extend(
                     compare_lineage(invoice.id, invoice.number, line.key, billed, counted[lineage])
                 )
         return lines, findings
 
-    def _billed(self, since: date) -> Sequence[Invoice]:
-        found: list[Invoice] = []
+    def _billed(self, since: date) -> Iterator[Invoice]:
+        """The billed invoices issued ``since`` or later, read a page at a time."""
         after: str | None = None
         while True:
             with self._uow(write=False) as uow:
                 page = uow.invoices.page(InvoiceFilter(), after=after, limit=_PAGE)
-            found.extend(
+            yield from (
                 i
                 for i in page
                 if i.status in _BILLED and i.number is not None and i.issue_date >= since
             )
             if len(page) < _PAGE:
-                return found
+                return
             after = page[-1].id
 
     def _record(

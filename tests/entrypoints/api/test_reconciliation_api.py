@@ -9,16 +9,18 @@ import asyncio
 from datetime import date
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from revsync.adapters.db.tables import usage_events
 from revsync.bootstrap import Container, build
 from revsync.domain.delivery import CaseKind, CaseStatus
+from revsync.domain.errors import InvalidField
 from revsync.domain.reconciliation import Check
 from revsync.entrypoints.workers.relay import worker_jobs
 from revsync.ports.delivery import CaseFilter
-from tests.conftest import issue_key, make_settings
+from tests.conftest import TEST_METERS, issue_key, make_settings
 from tests.entrypoints.api.test_billing_api import (  # noqa: F401 - fixtures
     NOV_ARREARS,
     TIER_2,
@@ -170,3 +172,22 @@ def test_the_worker_reconciles_on_its_schedule(sqlite_url: str) -> None:
         )
     finally:
         wired.close()
+
+
+def test_a_line_whose_meter_is_no_longer_configured_is_left_out_not_a_failure(
+    api: TestClient,
+    container: Container,
+    admin: dict[str, str],
+    ingest: dict[str, str],
+    clock: FrozenClock,  # noqa: F811
+) -> None:
+    billed_november(api, admin, ingest, clock)
+    meters = [m for m in TEST_METERS if m["key"] != "api_calls"]
+    without = build(make_settings(container.settings.database.url, meters=meters), clock=clock)
+    try:
+        done = asyncio.run(without.reconcile([Check.USAGE], date(2026, 11, 1), "test"))
+        assert (done.checked, done.findings) == ({"usage": 0}, [])
+        with pytest.raises(InvalidField, match="no longer configured"):
+            without.billing.line_events(NOV_ARREARS, TIER_2, after_seq=None, limit=10)
+    finally:
+        without.close()
