@@ -18,6 +18,7 @@ from revsync.adapters.db.tables import invoices as invoices_table
 from revsync.bootstrap import Container
 from revsync.domain.delivery import CaseKind, CaseStatus
 from revsync.domain.reconciliation import Check
+from revsync.observability.metrics import render
 from revsync.ports.delivery import CaseFilter
 from tests.contract.test_erp_contract import invoice
 from tests.e2e.test_erp_posting import (  # noqa: F401 - fixtures
@@ -90,6 +91,10 @@ def test_each_side_tampered_with_is_found_and_closed_once_it_agrees_again(
         f"invoice:{paid.id}": "erp_payment",
     }
     assert closed == []
+    # two of the four invoices are not in the ERP as revsync has them
+    scraped = render(container.operations.health).decode()
+    assert "revsync_invoice_accuracy_ratio 0.5" in scraped
+    assert 'revsync_reconciliation_discrepancies{check="erp",kind="erp_unknown"} 1.0' in scraped
     cases = container.cases.find(CaseFilter(kind=CaseKind.RECONCILIATION), after=None, limit=10)
     assert sorted(c.id for c in cases) == sorted(opened)
     amounts = next(c for c in cases if c.object_id == changed.id)

@@ -1,5 +1,6 @@
-"""What operators watch: the outbox per destination, the circuits, open exception cases and
-refused inputs — read in one transaction, for the metrics endpoint and the dashboard."""
+"""What operators watch: the outbox per destination, the circuits, open exception cases,
+refused inputs and the latest reconciliation of each check — read in one transaction, for the
+metrics endpoint and the dashboard."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from revsync.domain.delivery import Circuit, MessageStatus
+from revsync.domain.reconciliation import ReconciliationRun
 from revsync.ports.clock import Clock
 from revsync.ports.delivery import DestinationStats
 from revsync.ports.repositories import UnitOfWorkFactory
@@ -35,6 +37,12 @@ class Health:
     destinations: list[DestinationHealth]
     open_cases: dict[str, int]
     dead_letters: dict[str, int]
+    #: check → the latest reconciliation run that made it
+    reconciliations: dict[str, ReconciliationRun] = field(default_factory=dict)
+
+
+#: reconciliation runs read to find the latest of each check
+_RECENT_RUNS = 20
 
 
 class Operations:
@@ -59,6 +67,7 @@ class Operations:
             circuits = uow.circuits.all()
             cases = uow.cases.open_counts()
             letters = uow.dead_letters.counts()
+            recent = uow.reconciliations.page(before=None, limit=_RECENT_RUNS)
         names = sorted({*self._configured, *stats, *(d for d, _ in attempts)})
         return Health(
             now,
@@ -75,7 +84,17 @@ class Operations:
             ],
             cases,
             letters,
+            _latest_per_check(recent),
         )
+
+
+def _latest_per_check(runs: Sequence[ReconciliationRun]) -> dict[str, ReconciliationRun]:
+    """Check → the newest of ``runs`` (newest first) that made it."""
+    latest: dict[str, ReconciliationRun] = {}
+    for run in runs:
+        for check in run.checks:
+            latest.setdefault(check.value, run)
+    return latest
 
 
 def _destination(

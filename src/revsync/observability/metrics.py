@@ -1,6 +1,6 @@
 """Prometheus metrics, read from the database when scraped (so every API and worker process
 reports the same figures): the outbox per destination and status, the oldest waiting message,
-circuit states, open exception cases and refused inputs."""
+circuit states, open exception cases, refused inputs and the latest reconciliations."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector
 
 from revsync.application.operations import Health
 from revsync.domain.delivery import CircuitState
+from revsync.domain.reconciliation import KINDS, Check, summary
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -79,6 +80,45 @@ class HealthCollector(Collector):
         for channel, count in sorted(health.dead_letters.items()):
             letters.add_metric([channel], count)
         yield from (messages, attempts, oldest, circuit, failures, held, cases, letters)
+        yield from _reconciliation(health)
+
+
+def _reconciliation(health: Health) -> Iterator[GaugeMetricFamily]:
+    """The latest reconciliation of each check, and the share of invoices it found right."""
+    when = GaugeMetricFamily(
+        "revsync_reconciliation_last_run_timestamp_seconds",
+        "When the latest reconciliation making this check finished (Unix time).",
+        labels=["check"],
+    )
+    checked = GaugeMetricFamily(
+        "revsync_reconciliation_checked",
+        "Usage lines, ERP documents or CRM accounts the latest run of the check compared.",
+        labels=["check"],
+    )
+    found = GaugeMetricFamily(
+        "revsync_reconciliation_discrepancies",
+        "Discrepancies the latest run of the check found, by kind.",
+        labels=["check", "kind"],
+    )
+    accuracy = GaugeMetricFamily(
+        "revsync_invoice_accuracy_ratio",
+        "Of the invoices and credit notes the latest ERP reconciliation compared, the share "
+        "it found in the ERP as revsync has them (1 when it compared none).",
+    )
+    for name, run in sorted(health.reconciliations.items()):
+        check = Check(name)
+        when.add_metric([name], run.finished_at.timestamp())
+        checked.add_metric([name], run.checked.get(name, 0))
+        counts = summary([f for f in run.findings if f.kind in KINDS[check]])
+        for kind in sorted(KINDS[check]):
+            found.add_metric([name, kind.value], counts.get(kind.value, 0))
+        if check is Check.ERP:
+            compared = run.checked.get(name, 0)
+            wrong = {f.object_id for f in run.findings if f.object_type == "invoice"}
+            accuracy.add_metric([], (compared - len(wrong)) / compared if compared else 1.0)
+    yield from (when, checked, found)
+    if Check.ERP.value in health.reconciliations:
+        yield accuracy
 
 
 def render(read: Callable[[], Health]) -> bytes:

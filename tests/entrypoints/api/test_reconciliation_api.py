@@ -77,6 +77,10 @@ def test_a_usage_line_whose_events_changed_opens_a_case_until_they_are_back(
     assert (case.details["ours"], case.details["theirs"]) == (finding["ours"], finding["theirs"])
     assert case.last_error == finding["message"]
 
+    scraped = api.get("/metrics", headers=issue_key(container, "metrics")).text
+    assert 'revsync_reconciliation_discrepancies{check="usage",kind="lineage"} 2.0' in scraped
+    assert 'revsync_reconciliation_checked{check="usage"} 2.0' in scraped
+    assert "revsync_invoice_accuracy_ratio" not in scraped  # no ERP reconciliation yet
     # a run over a window that leaves the invoice out neither finds nor closes anything
     narrow = reconcile(api, ops, {"checks": ["usage"], "since": "2026-12-05"})
     assert (narrow["checked"], narrow["cases_closed"]) == ({"usage": 0}, [])
