@@ -12,6 +12,7 @@ older ones alone). The run and its findings are kept.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection, Iterator, Sequence
 from datetime import date, datetime
 
@@ -38,6 +39,8 @@ from revsync.ports.crm import Crm
 from revsync.ports.delivery import Case
 from revsync.ports.erp import Erp
 from revsync.ports.repositories import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
 
 #: invoices whose usage lines are checked (a draft is not billed yet)
 _BILLED = frozenset(
@@ -146,6 +149,7 @@ class Reconciliation:
         findings: list[Finding] = []
         counted: dict[Lineage, tuple[int, str]] = {}
         lines: list[str] = []
+        unread: set[str] = set()
         for invoice in self._billed(since):
             assert invoice.number is not None
             for line in invoice.lines:
@@ -155,6 +159,7 @@ class Reconciliation:
                 if lineage not in counted:  # the parts of a tiered charge share one
                     found = self._billing.recount(lineage)
                     if found is None:  # its meter is no longer configured: nothing to read by
+                        unread.add(lineage.meter)
                         continue
                     counted[lineage] = found
                 lines.append(f"{invoice.id}/{line.key}")
@@ -162,6 +167,11 @@ class Reconciliation:
                 findings.extend(
                     compare_lineage(invoice.id, invoice.number, line.key, billed, counted[lineage])
                 )
+        if unread:
+            log.warning(
+                "reconciliation: usage lines of meters no longer configured were not checked: %s",
+                ", ".join(sorted(unread)),
+            )
         return lines, findings
 
     def _billed(self, since: date) -> Iterator[Invoice]:

@@ -184,6 +184,7 @@ def test_a_line_whose_meter_is_no_longer_configured_is_left_out_not_a_failure(
     admin: dict[str, str],
     ingest: dict[str, str],
     clock: FrozenClock,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     billed_november(api, admin, ingest, clock)
     meters = [m for m in TEST_METERS if m["key"] != "api_calls"]
@@ -191,6 +192,7 @@ def test_a_line_whose_meter_is_no_longer_configured_is_left_out_not_a_failure(
     try:
         done = asyncio.run(without.reconcile([Check.USAGE], date(2026, 11, 1), "test"))
         assert (done.checked, done.findings) == ({"usage": 0}, [])
+        assert "meters no longer configured were not checked: api_calls" in caplog.text
         with pytest.raises(InvalidField, match="no longer configured"):
             without.billing.line_events(NOV_ARREARS, TIER_2, after_seq=None, limit=10)
     finally:
