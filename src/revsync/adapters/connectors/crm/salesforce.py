@@ -56,9 +56,9 @@ T = TypeVar("T")
 BATCH = 200
 #: the field revsync's own records carry their key in
 KEY_FIELD = "Revsync_Key__c"
-#: which field links a keyed record to its account
 #: account ids per SOQL query when reading accounts back (the query stays short)
 _IDS_PER_QUERY = 200
+#: which field links a keyed record to its account
 _ACCOUNT_LINK = {"Task": "WhatId", "Opportunity": "AccountId"}
 _LOCKED = "UNABLE_TO_LOCK_ROW"
 _NUMBER_TYPES = frozenset({"double", "currency", "percent", "int", "long"})
