@@ -95,6 +95,19 @@ def test_a_billing_schedule_must_be_a_cron_expression(tmp_path: Path) -> None:
     assert nightly.billing.schedule == "15 0 * * *"
 
 
+def test_the_kpi_job_runs_every_five_minutes_unless_told_otherwise(tmp_path: Path) -> None:
+    default = load_settings(write(tmp_path, "database:\n  url: sqlite:///x.db\n"))
+    assert default.kpis.schedule == "*/5 * * * *"
+    assert default.kpis.policy(90).horizon.days == 400
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "kpis:\n  schedule: often\n"))
+    assert "kpis.schedule: 'often' is not a cron expression" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "kpis:\n  window_hours: 0\n"))
+    assert "kpis.window_hours" in str(caught.value)
+    assert load_settings(write(tmp_path, "kpis:\n  schedule: null\n")).kpis.schedule is None
+
+
 def test_a_reconciliation_schedule_must_be_a_cron_expression(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, "reconciliation:\n  schedule: nightly\n"))

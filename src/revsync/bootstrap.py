@@ -57,6 +57,7 @@ from revsync.application.erp import ErpReceipts, ErpStatusSync, SyncReport
 from revsync.application.idempotency import Idempotency, IdempotencyPolicy
 from revsync.application.ingestion import Ingestion, IngestPolicy
 from revsync.application.jobs import Jobs
+from revsync.application.kpis import Kpis
 from revsync.application.operations import Operations
 from revsync.application.quarantine import Quarantine
 from revsync.application.reconciliation import Reconciliation
@@ -119,6 +120,7 @@ class Container:
     schemas: SchemaRegistry
     quarantine: Quarantine
     reconciliation: Reconciliation
+    kpis: Kpis
     failpoints: Failpoints = field(default_factory=Failpoints)
 
     def close(self) -> None:
@@ -530,6 +532,16 @@ def build(
         quarantine=Quarantine(unit_of_work, clock, ingestion, registry),
         reconciliation=Reconciliation(
             unit_of_work, clock, ids, billing, ERP_DESTINATION, CRM_DESTINATION
+        ),
+        kpis=Kpis(
+            unit_of_work,
+            clock,
+            settings.kpis.policy(settings.crm.renewal_window_days),
+            billing.unbilled,
+            {meter.event_type for meter in meters},
+            destination_names(settings),
+            ERP_DESTINATION if settings.erp.url is not None else None,
+            CRM_DESTINATION if settings.crm.url is not None else None,
         ),
         failpoints=failpoints,
     )

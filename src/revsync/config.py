@@ -29,6 +29,7 @@ from revsync.domain.crm import FieldMap, Owner
 from revsync.domain.delivery import ANNOUNCED_EVENTS, CircuitPolicy, RetryPolicy
 from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import LineKind
+from revsync.domain.kpis import KpiPolicy
 from revsync.domain.metering import Aggregation, Meter, new_meter
 from revsync.domain.money import Rounding
 from revsync.domain.posting import PostingRule, check_rules
@@ -197,6 +198,34 @@ class ReconciliationSettings(_Section):
     @classmethod
     def _valid_schedule(cls, schedule: str | None) -> str | None:
         return _cron(schedule)
+
+
+class KpiSettings(_Section):
+    """The business KPIs (docs/operations.md): how the worker measures what a query cannot
+    answer at once (unbilled usage, the event-lag histogram)."""
+
+    #: when the worker measures: a cron expression of five fields, in UTC; None: only when
+    #: asked (``revsync kpis --measure``)
+    schedule: str | None = "*/5 * * * *"
+    #: unbilled usage is looked for among the events dated this many days back
+    horizon_days: int = Field(default=400, ge=1, le=3660)
+    #: sync completeness counts the messages written in the last this many hours
+    window_hours: int = Field(default=24, ge=1, le=24 * 90)
+    #: measurements are kept this many days (the console charts them)
+    keep_days: int = Field(default=35, ge=1, le=3660)
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, schedule: str | None) -> str | None:
+        return _cron(schedule)
+
+    def policy(self, renewal_window_days: int) -> KpiPolicy:
+        return KpiPolicy(
+            horizon=timedelta(days=self.horizon_days),
+            window=timedelta(hours=self.window_hours),
+            renewal_window=timedelta(days=renewal_window_days),
+            keep=timedelta(days=self.keep_days),
+        )
 
 
 class TaxSettings(_Section):
@@ -662,6 +691,7 @@ class Settings(BaseSettings):
     meters: list[MeterSettings] = Field(default_factory=list)
     billing: BillingSettings = BillingSettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
+    kpis: KpiSettings = KpiSettings()
     tax: TaxSettings = TaxSettings()
     outbox: OutboxSettings = OutboxSettings()
     erp: ErpSettings = ErpSettings()

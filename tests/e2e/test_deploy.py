@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 import yaml
@@ -166,6 +167,22 @@ def test_the_deployment_guide_posts_every_invoice_once_when_a_worker_dies(
         (number, total) for number, total in ours
     )
     assert {d["state"] for d in documents} == {"posted"}
+    _metrics_add_up_across_processes(deployment)
+
+
+def _metrics_add_up_across_processes(deployment: Server) -> None:
+    """Each scrape, whichever of the two server processes answers it, counts the requests
+    both answered; the workers' KPI job ran on the schedule it has by default."""
+    output = deployment.cli("apikey", "create", "--name", "prom", "--role", "metrics")
+    key = {"Authorization": f"Bearer {output.strip().splitlines()[-1]}"}
+    for _ in range(20):  # a connection each, so that both processes answer some
+        assert httpx.get(f"{deployment.url}/healthz", trust_env=False).status_code == 200
+    line = 'revsync_http_request_duration_seconds_count{method="GET",route="/healthz",status="200"}'
+    for _ in range(4):
+        scraped = httpx.get(f"{deployment.url}/metrics", headers=key, trust_env=False).text
+        (count,) = [float(s.split()[-1]) for s in scraped.splitlines() if s.startswith(line)]
+        assert count >= 20, scraped  # the readiness polls of the start count too
+        assert 'revsync_job_last_success_timestamp_seconds{task="kpis"}' in scraped
 
 
 def _logs(directory: Path) -> str:

@@ -95,7 +95,9 @@ def test_a_finalized_invoice_reaches_the_destination_from_serve_with_worker(
         metrics = client.get("/metrics").text
     # a 503, a lost answer, then the lookup found what the lost attempt had committed
     for outcome, count in (("unavailable", 2), ("found", 1), ("delivered", 0)):
-        line = f'revsync_outbox_attempts{{destination="finance",outcome="{outcome}"}} {count}.0'
+        line = (
+            f'revsync_outbox_attempts_total{{destination="finance",outcome="{outcome}"}} {count}.0'
+        )
         assert line in metrics
     [document] = target.documents()
     assert target.commits() == {document["key"]: 1}

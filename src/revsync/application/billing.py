@@ -724,6 +724,52 @@ class Billing:
             raise InvalidField("usage", "; ".join(e.reason for e in report.errors))
         return result
 
+    def unbilled(self) -> dict[str, Decimal]:
+        """Currency → what the next invoices will bill for usage no finalized invoice has
+        billed: the usage lines of every period not finalized yet (the open one so far
+        included) and the adjustments late usage calls for, rated now; nothing is stored."""
+        now = self._clock.now()
+        with self._uow(write=False) as uow:
+            contexts, catalog, last = self._read(uow, now.date() + timedelta(days=1))
+        plans: dict[str, _Plan] = {}
+        with self._snapshots.snapshot() as snapshot:
+            late = snapshot.late_customers(last.usage_cutoff_seq if last else 0)
+            for customer_id, from_us in snapshot.rechecks().items():
+                late[customer_id] = min(late.get(customer_id, from_us), from_us)
+            for context in contexts:
+                sub = context.subscription
+                today = now.astimezone(ZoneInfo(context.customer.timezone)).date()
+                if sub.start > today:
+                    continue
+                try:
+                    plan = self._plan_jobs(context, today, late)
+                except Exception:
+                    log.debug("unbilled: %s cannot be planned", sub.id, exc_info=True)
+                    continue
+                jobs = [j for j in plan.jobs if j.kind is InvoiceKind.ARREARS or j == plan.target]
+                target = plan.target
+                if sub.ends is None or sub.ends > today:
+                    period = period_of(today, sub.anchor, sub.usage_interval)
+                    open_job = _Job(InvoiceKind.ARREARS, period, arrears_issue_date(sub, period))
+                    if open_job not in jobs:
+                        jobs.append(open_job)
+                    if plan.stale and target is None:  # late usage waits for this invoice
+                        target = open_job
+                plans[sub.id] = _Plan(jobs, plan.stale, target)
+            chosen = [c for c in contexts if c.subscription.id in plans]
+            needs = [need for c in chosen for need in _needs(c, plans[c.subscription.id], catalog)]
+            figures = compute(snapshot, needs, self._meters)
+        amounts: dict[str, Decimal] = {}
+        report = RunReport("unbilled", now.date())
+        for context in chosen:
+            source = Figures(figures, context.customer_ids, context.customer.timezone)
+            for invoice in self._rate(
+                context, plans[context.subscription.id], catalog, source, report
+            ).invoices:
+                usage = sum((li.amount for li in invoice.lines if li.lineage), Decimal(0))
+                amounts[invoice.currency] = amounts.get(invoice.currency, Decimal(0)) + usage
+        return amounts
+
     # --- voids and credit notes ----------------------------------------------------------
 
     def void(

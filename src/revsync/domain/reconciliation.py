@@ -116,6 +116,14 @@ class ReconciliationRun:
         return not self.findings
 
 
+def accuracy(run: ReconciliationRun) -> float:
+    """Of the invoices and credit notes an ERP reconciliation compared, the share it found in
+    the ERP as revsync has them (1 when it compared none)."""
+    compared = run.checked.get(Check.ERP.value, 0)
+    wrong = {f.object_id for f in run.findings if f.object_type == "invoice"}
+    return (compared - len(wrong)) / compared if compared else 1.0
+
+
 #: ERP states in which a document is in the ledger
 POSTED = frozenset({"posted", "paid"})
 

@@ -24,6 +24,7 @@ from revsync.ports.delivery import CaseRepository, CircuitRepository, OutboxRepo
 from revsync.ports.erp import PostingRepository
 from revsync.ports.idempotency import IdempotencyRepository
 from revsync.ports.jobs import JobRepository
+from revsync.ports.kpis import KpiStore
 from revsync.ports.reconciliation import ReconciliationStore
 
 if TYPE_CHECKING:
@@ -224,6 +225,9 @@ class UnitOfWork(Protocol):
 
     @property
     def reconciliations(self) -> ReconciliationStore: ...
+
+    @property
+    def kpis(self) -> KpiStore: ...
 
     @property
     def outbox(self) -> OutboxRepository: ...

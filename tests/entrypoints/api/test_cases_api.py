@@ -239,8 +239,8 @@ def test_metrics_need_a_metrics_key_and_report_the_outbox_circuits_and_cases(
     assert value("revsync_outbox_messages", destination="books", status="failed") == 1
     assert value("revsync_outbox_messages", destination="books", status="pending") == 1
     assert value("revsync_outbox_messages", destination="books", status="delivered") == 0
-    assert value("revsync_outbox_attempts", destination="books", outcome="fatal") == 1
-    assert value("revsync_outbox_attempts", destination="books", outcome="delivered") == 0
+    assert value("revsync_outbox_attempts_total", destination="books", outcome="fatal") == 1
+    assert value("revsync_outbox_attempts_total", destination="books", outcome="delivered") == 0
     assert value("revsync_outbox_oldest_pending_seconds", destination="books") >= 0
     assert value("revsync_outbox_circuit_state", destination="books", state="closed") == 1
     assert value("revsync_outbox_circuit_state", destination="books", state="open") == 0

@@ -109,6 +109,11 @@ def test_every_answer_of_a_billed_month_matches_the_document(
         target.script(Fault("422"))
         deliver_until(container, lambda: bool(container.cases.find(delivery, after=None, limit=1)))
         operators(call)
+        # the KPIs, before the job measured (nulls) and after
+        assert call("GET", "/v1/operations/kpis", 200)["unbilled_usage"]["events"] is None
+        container.kpis.measure()
+        kpis = call("GET", "/v1/operations/kpis", 200)
+        assert kpis["unbilled_usage"]["amount"] and kpis["sync_completeness"]
     documented = {
         (method.upper(), path) for path, ops in app.openapi()["paths"].items() for method in ops
     }

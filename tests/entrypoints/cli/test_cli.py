@@ -413,6 +413,22 @@ def test_reconcile_exits_1_and_names_each_discrepancy(config: Path, tmp_path: Pa
     assert no_erp.exit_code == 1 and "the erp check needs an ERP" in no_erp.output
 
 
+def test_kpis_measure_on_asking_and_print_as_the_api_answers(config: Path, tmp_path: Path) -> None:
+    usage = tmp_path / "usage.ndjson"
+    usage.write_bytes(ndjson([event("g1", subject="t-ghost", time="2026-10-10T10:00:00Z")]))
+    assert runner.invoke(app, ["ingest", str(usage), "--config", str(config)]).exit_code == 0
+    before = runner.invoke(app, ["kpis", "--config", str(config)])
+    assert before.exit_code == 0, before.output
+    assert "unbilled usage events        not measured yet (revsync kpis --measure)" in before.output
+    assert "unmapped tenants             1" in before.output
+    measured = runner.invoke(app, ["kpis", "--measure", "--json", "--config", str(config)])
+    assert measured.exit_code == 0, measured.output
+    answer = json.loads(measured.output)
+    assert sum(answer["unbilled_usage"]["events"].values()) == 1  # nobody bills the ghost
+    assert (answer["unbilled_usage"]["amount"], answer["event_lag"]["count"]) == ({}, 1)
+    assert answer["erp_posting_delay_seconds"] is None  # no ERP configured
+
+
 def test_the_reconciliation_page_escapes_what_the_other_systems_wrote() -> None:
     hostile = "<script>alert(1)</script>"
     run = ReconciliationRun(

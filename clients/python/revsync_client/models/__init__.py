@@ -74,6 +74,16 @@ from .invoice_page import InvoicePage
 from .invoice_status import InvoiceStatus
 from .issued_key_out import IssuedKeyOut
 from .job_lease_out import JobLeaseOut
+from .kpi_billing_run_out import KpiBillingRunOut
+from .kpi_event_lag_out import KpiEventLagOut
+from .kpi_job_out import KpiJobOut
+from .kpi_lag_bucket_out import KpiLagBucketOut
+from .kpi_unbilled_usage_out import KpiUnbilledUsageOut
+from .kpi_unbilled_usage_out_amount_type_0 import KpiUnbilledUsageOutAmountType0
+from .kpi_unbilled_usage_out_events_type_0 import KpiUnbilledUsageOutEventsType0
+from .kpis_out import KpisOut
+from .kpis_out_replays import KpisOutReplays
+from .kpis_out_sync_completeness import KpisOutSyncCompleteness
 from .line_event_out import LineEventOut
 from .line_event_out_data import LineEventOutData
 from .line_events_out import LineEventsOut
@@ -206,6 +216,16 @@ __all__ = (
     "InvoiceStatus",
     "IssuedKeyOut",
     "JobLeaseOut",
+    "KpiBillingRunOut",
+    "KpiEventLagOut",
+    "KpiJobOut",
+    "KpiLagBucketOut",
+    "KpisOut",
+    "KpisOutReplays",
+    "KpisOutSyncCompleteness",
+    "KpiUnbilledUsageOut",
+    "KpiUnbilledUsageOutAmountType0",
+    "KpiUnbilledUsageOutEventsType0",
     "LineageOut",
     "LineageOutGroup",
     "LineEventOut",

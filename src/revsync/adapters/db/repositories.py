@@ -30,6 +30,7 @@ from revsync.adapters.db.engine import IDENTITY_LOCK, WRITE
 from revsync.adapters.db.erp_repositories import SqlPostingRepository
 from revsync.adapters.db.idempotency import SqlIdempotencyRepository
 from revsync.adapters.db.job_repositories import SqlJobRepository
+from revsync.adapters.db.kpi_store import SqlKpiStore
 from revsync.adapters.db.reconciliation_store import SqlReconciliationStore
 from revsync.adapters.db.schema_store import SqlSchemaStore
 from revsync.adapters.db.tables import (
@@ -570,6 +571,7 @@ class SqlUnitOfWork:
     credits: SqlCreditRepository
     billing_runs: SqlBillingRunRepository
     reconciliations: SqlReconciliationStore
+    kpis: SqlKpiStore
     outbox: SqlOutboxRepository
     circuits: SqlCircuitRepository
     cases: SqlCaseRepository
@@ -612,6 +614,7 @@ class SqlUnitOfWork:
         self.credits = SqlCreditRepository(conn)
         self.billing_runs = SqlBillingRunRepository(conn)
         self.reconciliations = SqlReconciliationStore(conn)
+        self.kpis = SqlKpiStore(conn)
         self.outbox = SqlOutboxRepository(conn)
         self.circuits = SqlCircuitRepository(conn)
         self.cases = SqlCaseRepository(conn)

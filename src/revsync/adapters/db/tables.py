@@ -79,6 +79,7 @@ audit_log = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
     # how the hash was made (domain.audit.Algorithm); rows from before 0012 are sha256-json
     sa.Column("alg", sa.String(32), nullable=False, server_default="sha256-json"),
+    sa.Index("ix_audit_log_action", "action"),
 )
 
 # One row holding the tail of the chain; appenders lock it so the chain never forks.
@@ -374,6 +375,7 @@ outbox_messages = sa.Table(
     sa.Column("case_id", sa.String(64), nullable=True, index=True),
     sa.UniqueConstraint("destination", "idempotency_key"),
     sa.Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+    sa.Index("ix_outbox_messages_destination_created", "destination", "created_at"),
     # the unfinished messages of each (destination, aggregate): the relay's heads
     sa.Index(
         "ix_outbox_messages_aggregate",
@@ -580,4 +582,25 @@ event_schemas = sa.Table(
     sa.Column("registered_at", UtcDateTime, nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("source", sa.String(16), nullable=False),
+)
+
+
+# --- KPIs --------------------------------------------------------------------------------
+
+# What the KPI job measured (unbilled usage by age and by currency), one row per measurement,
+# kept ``kpis.keep_days`` for the charts over time.
+kpi_measurements = sa.Table(
+    "kpi_measurements",
+    metadata,
+    sa.Column("at", UtcDateTime, primary_key=True),
+    sa.Column("figures", JsonText, nullable=False),
+)
+
+# Counters the KPI job keeps: the event-lag histogram's buckets, its sum and the ingest
+# sequence number it has counted up to.
+kpi_counters = sa.Table(
+    "kpi_counters",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
 )

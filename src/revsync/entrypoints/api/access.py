@@ -89,6 +89,7 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/v1/cases/replay"): Rule(_O, Reach.ALL),
     ("GET", "/v1/dead-letters"): Rule(_O, Reach.ALL),
     ("GET", "/metrics"): Rule(Role.METRICS, Reach.ALL),
+    ("GET", "/v1/operations/kpis"): Rule(_R, Reach.ALL),
     # administration
     ("GET", "/v1/api-keys"): Rule(_A, Reach.ALL),
     ("POST", "/v1/api-keys"): Rule(_A, Reach.ALL),

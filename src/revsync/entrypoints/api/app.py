@@ -14,6 +14,7 @@ from revsync.entrypoints.api import (
     contract,
     customers,
     events,
+    operations,
     reconciliations,
     reports,
     schemas,
@@ -58,6 +59,7 @@ def create_app(container: Container) -> FastAPI:
         reports,
         schemas,
         reconciliations,
+        operations,
         admin,
     ):
         app.include_router(module.router)

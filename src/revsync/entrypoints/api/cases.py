@@ -301,7 +301,8 @@ def _act(
     "/metrics", summary="Prometheus metrics (text format 0.0.4)", response_class=MetricsText
 )
 def metrics(request: Request, key: Key) -> Response:
-    body = render(_container(request).operations.health)
+    container = _container(request)
+    body = render(container.operations.health, container.kpis.read)
     return Response(body, media_type=CONTENT_TYPE)
 
 

@@ -14,6 +14,7 @@ from revsync.bootstrap import Container
 from revsync.domain.problems import Problem
 from revsync.entrypoints.api.access import Key, admit_tenants, reach_of
 from revsync.entrypoints.api.errors import ApiError
+from revsync.observability.metrics import count_ingested
 from revsync.ports.repositories import DeadLetter
 from revsync.schemas.cloudevents_v1 import (
     MEDIA_NDJSON,
@@ -122,6 +123,7 @@ async def ingest_events(request: Request, key: Key) -> Response:
         raise _too_many(found, most) from None
     prepared = await admit_tenants(container, prepared)
     report = await asyncio.wrap_future(container.ingestion.submit(prepared))
+    count_ingested(report.accepted, report.duplicates, len(report.rejected))
     return Response(_encode(ingest_report(report)), media_type="application/json")
 
 

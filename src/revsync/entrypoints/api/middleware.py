@@ -13,6 +13,7 @@ import msgspec
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from revsync.observability.metrics import observe_request
 from revsync.ports.clock import IdSource
 
 log = structlog.get_logger("revsync.http")
@@ -63,14 +64,22 @@ class RequestContext:
                 raise  # part of an answer is out: nothing sensible can follow it
             await _internal_error(send_with_ids, request_id)
         finally:
+            seconds = time.perf_counter() - started
             log.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status["code"],
-                ms=round((time.perf_counter() - started) * 1000, 2),
+                ms=round(seconds * 1000, 2),
             )
+            observe_request(scope["method"], _route(scope), status["code"], seconds)
             structlog.contextvars.clear_contextvars()
+
+
+def _route(scope: Scope) -> str:
+    """The template of the route that answered (``unmatched`` for none), so that ids in paths
+    make no new series."""
+    return str(getattr(scope.get("route"), "path", None) or "unmatched")
 
 
 class Announcements:

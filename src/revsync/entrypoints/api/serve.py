@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -16,6 +19,7 @@ from revsync.entrypoints.api.app import create_app
 from revsync.entrypoints.runtime import check_schema, tune_gc
 from revsync.entrypoints.workers.relay import deliver
 from revsync.observability.logging import configure_logging
+from revsync.observability.metrics import MULTIPROCESS_ENV
 
 log = structlog.get_logger("revsync.serve")
 
@@ -55,7 +59,8 @@ def run(
     if processes > 1:
         if with_worker:
             os.environ[WITH_WORKER_ENV] = "1"
-        uvicorn.run(f"{__name__}:worker_app", factory=True, workers=processes, **options)
+        with _shared_metrics():
+            uvicorn.run(f"{__name__}:worker_app", factory=True, workers=processes, **options)
         return
     tune_gc()
     container = build(settings)
@@ -66,6 +71,21 @@ def run(
         uvicorn.run(app, **options)
     finally:
         container.close()
+
+
+@contextmanager
+def _shared_metrics() -> Iterator[None]:
+    """Let the server's processes add up their request and ingest counts: a directory of their
+    own for ``PROMETHEUS_MULTIPROC_DIR`` (removed afterwards), unless one is already set."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="revsync-metrics-") as directory:
+        os.environ[MULTIPROCESS_ENV] = directory
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_ENV]
 
 
 def run_relay_with(app: FastAPI, container: Container) -> None:

@@ -32,6 +32,7 @@ from revsync.entrypoints.cli.context import (
 from revsync.entrypoints.cli.crm import crm_app
 from revsync.entrypoints.cli.erp import erp_app
 from revsync.entrypoints.cli.ingest import ingest_files
+from revsync.entrypoints.cli.kpis import kpis
 from revsync.entrypoints.cli.reconcile import reconcile
 from revsync.entrypoints.cli.sandbox import sandbox_app
 from revsync.entrypoints.cli.schemas import schema_app
@@ -76,6 +77,7 @@ app.add_typer(crm_app, name="crm")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(schema_app, name="schema")
 app.command("reconcile")(reconcile)
+app.command("kpis")(kpis)
 
 
 @app.command()

@@ -79,7 +79,17 @@ def worker_jobs(container: Container) -> list[Job]:
     if settings.reconciliation.schedule is not None:
         schedule = Schedule(cron=settings.reconciliation.schedule)
         jobs.append(Job("reconciliation", schedule, lambda: _reconcile(container)))
+    if settings.kpis.schedule is not None:
+        jobs.append(Job("kpis", Schedule(cron=settings.kpis.schedule), lambda: _measure(container)))
     return jobs
+
+
+async def _measure(container: Container) -> str:
+    """The KPI measurement: the event-lag histogram brought up to date, unbilled usage."""
+    measured = await asyncio.to_thread(container.kpis.measure)
+    events = sum(measured.unbilled_events.values())
+    amounts = ", ".join(f"{a} {c}" for c, a in sorted(measured.unbilled_amount.items()))
+    return f"{events} unbilled events ({amounts or 'nothing to bill'})"
 
 
 async def _reconcile(container: Container) -> str:
