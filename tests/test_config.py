@@ -108,6 +108,21 @@ def test_the_kpi_job_runs_every_five_minutes_unless_told_otherwise(tmp_path: Pat
     assert load_settings(write(tmp_path, "kpis:\n  schedule: null\n")).kpis.schedule is None
 
 
+def test_the_tracing_endpoint_is_a_url_and_the_ratio_a_share(tmp_path: Path) -> None:
+    assert (
+        load_settings(write(tmp_path, "database:\n  url: sqlite:///x.db\n")).tracing.otlp_endpoint
+        is None
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "tracing:\n  otlp_endpoint: collector:4318\n"))
+    assert "tracing.otlp_endpoint" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "tracing:\n  sample_ratio: 2\n"))
+    assert "tracing.sample_ratio" in str(caught.value)
+    chosen = "tracing:\n  otlp_endpoint: http://collector:4318/v1/traces\n  sample_ratio: 0.1\n"
+    assert load_settings(write(tmp_path, chosen)).tracing.sample_ratio == 0.1
+
+
 def test_a_reconciliation_schedule_must_be_a_cron_expression(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(write(tmp_path, "reconciliation:\n  schedule: nightly\n"))

@@ -71,6 +71,7 @@ from revsync.domain.errors import Conflict, InvalidField
 from revsync.domain.reconciliation import Check, ReconciliationRun
 from revsync.domain.schemas import upcast_from
 from revsync.entrypoints.workers.jobs import JobRunner
+from revsync.observability.tracing import configure_tracing, instrument_engine
 from revsync.ports.billing import TaxEngine
 from revsync.ports.clock import Clock, IdSource
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
@@ -458,7 +459,12 @@ def build(
     ids = ids or RandomIds()
     failpoints = failpoints or Failpoints(os.environ.get(FAILPOINTS_ENV, ""))
     chain = audit_chain(settings)
+    tracing = settings.tracing
+    configure_tracing(
+        tracing.otlp_endpoint, service=tracing.service_name, sample_ratio=tracing.sample_ratio
+    )
     engine = create_db_engine(settings.database.url)
+    instrument_engine(engine)
 
     def unit_of_work(*, write: bool = True) -> UnitOfWork:
         return SqlUnitOfWork(engine, clock.now(), write=write, audit_chain=chain)
@@ -542,6 +548,7 @@ def build(
             destination_names(settings),
             ERP_DESTINATION if settings.erp.url is not None else None,
             CRM_DESTINATION if settings.crm.url is not None else None,
+            POSTED_KINDS,
         ),
         failpoints=failpoints,
     )

@@ -571,6 +571,26 @@ class LoggingSettings(_Section):
     format: Literal["json", "console"] = "json"
 
 
+class TracingSettings(_Section):
+    """Traces (docs/operations.md, "Traces"): the W3C trace context always travels from a
+    request to the deliveries it caused; spans are recorded and exported only with an OTLP
+    endpoint."""
+
+    #: where spans go, OTLP over HTTP (e.g. http://collector:4318/v1/traces); None: not
+    #: recorded
+    otlp_endpoint: str | None = None
+    service_name: str = Field(default="revsync", min_length=1, max_length=100)
+    #: the share of new traces recorded (a request's own trace flag decides for its trace)
+    sample_ratio: float = Field(default=1.0, ge=0, le=1)
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _valid_endpoint(cls, url: str | None) -> str | None:
+        if url is not None:
+            check_url_syntax(url)
+        return url
+
+
 class MeterSettings(_Section):
     """A meter: which events it reads and how it aggregates them."""
 
@@ -687,6 +707,7 @@ class Settings(BaseSettings):
     ingestion: IngestionSettings = IngestionSettings()
     auth: AuthSettings = AuthSettings()
     logging: LoggingSettings = LoggingSettings()
+    tracing: TracingSettings = TracingSettings()
     audit: AuditSettings = AuditSettings()
     meters: list[MeterSettings] = Field(default_factory=list)
     billing: BillingSettings = BillingSettings()

@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from revsync.adapters.db.tables import outbox_attempts, outbox_messages
 from revsync.application.customers import PutCustomer
@@ -22,16 +25,19 @@ from revsync.domain.delivery import CaseKind, CaseStatus
 from revsync.domain.errors import InvalidField
 from revsync.domain.identity import System
 from revsync.domain.invoicing import InvoiceStatus
+from revsync.entrypoints.api.app import create_app
+from revsync.observability.tracing import configure_tracing, stop_tracing
 from revsync.ports.billing import InvoiceFilter
 from revsync.ports.delivery import CaseFilter
 from revsync.sandbox.faults import FaultServer
-from tests.conftest import make_settings
+from tests.conftest import issue_key, make_settings
 from tests.scenarios.harness import PRO
 from tests.support.clock import FrozenClock
 from tests.support.delivery import deliver_until, destination, settled, statuses
 from tests.support.erp import YEAR, pay, run, with_rpc
 from tests.support.tryton import ADMIN_PASSWORD, TrytonServer
 
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 ANNUAL = {
     "code": "annual",
     "name": "Annual",
@@ -423,3 +429,57 @@ def test_a_refusal_in_a_batch_posts_what_comes_before_and_holds_what_follows(
         assert calls <= 3
     finally:
         held.close()
+
+
+def test_a_billing_run_asked_for_in_a_trace_is_posted_to_the_erp_in_it(
+    sqlite_url: str,
+    erp_server: TrytonServer,
+    target: FaultServer,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One trace from the request to the ERP: the billing run's server span, the relay's
+    delivery of the postings under it, and each JSON-RPC call to Tryton under that."""
+    monkeypatch.setenv("REVSYNC_TEST_ERP_PASSWORD", ADMIN_PASSWORD)
+    exporter = InMemorySpanExporter()
+    configure_tracing(None, exporter=exporter)
+    wired: Container | None = None
+    try:
+        wired = build(wiring(sqlite_url, erp_server, target), clock=clock)
+        apply_configuration(wired, "test")
+        customer(wired, "acme", "pro", date(YEAR, 10, 1))
+        admin = issue_key(wired, "admin")
+        with TestClient(create_app(wired)) as api:
+            answer = api.post(
+                "/v1/billing-runs",
+                json={"as_of": f"{YEAR}-11-01"},
+                headers={**admin, "traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"},
+            )
+            assert answer.status_code == 201, answer.text
+        deliver_until(wired, lambda: settled(wired))
+        posted = {i.number for i in invoices(wired) if i.status is InvoiceStatus.POSTED}
+    finally:
+        stop_tracing()
+        if wired is not None:
+            wired.close()
+    assert len(posted) == 3  # October's advance and arrears, November's advance
+    spans = [s for s in exporter.get_finished_spans() if s.context.trace_id == int(TRACE_ID, 16)]
+    (server,) = [s for s in spans if s.kind is SpanKind.SERVER]
+    deliveries = [s for s in spans if s.name == "deliver erp"]
+    assert deliveries and all(
+        d.parent and d.parent.span_id == server.context.span_id for d in deliveries
+    )
+    assert sum(d.attributes["revsync.delivery.delivered"] for d in deliveries) == 3  # type: ignore[index]
+    rpc = [
+        s
+        for s in spans
+        if s.kind is SpanKind.CLIENT
+        and "db.system" not in (s.attributes or {})
+        and s.parent is not None
+        and s.parent.span_id in {d.context.span_id for d in deliveries}
+    ]
+    assert rpc, "no call to the ERP in the trace"
+    # every one a call to Tryton (its URL on the span)
+    assert all(
+        any(str(v).startswith(erp_server.url) for v in (s.attributes or {}).values()) for s in rpc
+    )

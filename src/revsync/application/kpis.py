@@ -21,8 +21,6 @@ from revsync.ports.billing import BillingRunRecord
 from revsync.ports.clock import Clock
 from revsync.ports.repositories import UnitOfWorkFactory
 
-#: what an ERP posting is about
-POSTED_OBJECTS = ("invoice", "credit_note")
 #: events counted into the lag histogram per transaction
 _LAG_CHUNK = 50_000
 #: reconciliation runs read to find the latest ERP one
@@ -42,6 +40,7 @@ class Kpis:
         destinations: Collection[str],
         erp_destination: str | None = None,
         crm_destination: str | None = None,
+        posted_kinds: Collection[str] = (),
     ) -> None:
         self._uow = unit_of_work
         self._clock = clock
@@ -51,6 +50,7 @@ class Kpis:
         self._destinations = tuple(sorted(destinations))
         self._erp = erp_destination
         self._crm = crm_destination
+        self._posted = tuple(posted_kinds)  # the messages that post a document in the ERP
 
     def read(self) -> KpiReport:
         """Every KPI, from one read transaction."""
@@ -60,7 +60,7 @@ class Kpis:
             kpis = uow.kpis
             delay = None
             if self._erp is not None:
-                oldest = kpis.oldest_unfinished(self._erp, POSTED_OBJECTS)
+                oldest = kpis.oldest_unfinished(self._erp, self._posted)
                 delay = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
             renewals = None
             if self._crm is not None:

@@ -88,6 +88,7 @@ class OutboundMessage:
     approved_by: str | None = None  # an operator let it past the destination's hold
     outage_attempts: int = 0  # consecutive earlier attempts that found the destination away
     outage_since: datetime | None = None  # when the first of them ended
+    traceparent: str | None = None  # the W3C trace context of what wrote it
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Structured logs with structlog: JSON lines on standard error, with request context.
 
 Entry points bind ``request_id`` and ``correlation_id`` with
-``structlog.contextvars.bind_contextvars``; every log line of that request carries them.
+``structlog.contextvars.bind_contextvars``; every log line of that request carries them, and
+``trace_id`` / ``span_id`` when it is written inside a trace.
 revsync's own loggers use structlog's native path (a level filter that costs nothing when a
 line is not wanted); the standard library's loggers (uvicorn, SQLAlchemy) are rendered the
 same way through a handler. Secrets never go into log events: API keys are logged by id.
@@ -14,6 +15,8 @@ import sys
 
 import msgspec
 import structlog
+
+from revsync.observability.tracing import trace_ids
 
 _LEVELS = {
     "DEBUG": logging.DEBUG,
@@ -40,10 +43,20 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+def _trace_ids(
+    _logger: object, _method: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """``trace_id`` and ``span_id`` of the current span on every line written inside one."""
+    for name, value in trace_ids().items():
+        event.setdefault(name, value)
+    return event
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     """Send structlog and standard-library logs, rendered alike, to standard error."""
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
+        _trace_ids,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

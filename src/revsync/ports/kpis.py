@@ -26,9 +26,9 @@ class KpiStore(Protocol):
         """Product tenants whose stored events reach no customer."""
         ...
 
-    def oldest_unfinished(self, destination: str, object_types: Collection[str]) -> datetime | None:
-        """When the oldest message about one of ``object_types`` still waiting for
-        ``destination`` (pending, in flight or held by a case) was written."""
+    def oldest_unfinished(self, destination: str, kinds: Collection[str]) -> datetime | None:
+        """When the oldest message of one of ``kinds`` still waiting for ``destination``
+        (pending, in flight or held by a case) was written."""
         ...
 
     def finished_share(self, destination: str, since: datetime) -> tuple[int, int]:

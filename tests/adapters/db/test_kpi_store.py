@@ -47,6 +47,7 @@ def kpis(container: Container) -> Kpis:
         ("erp", "crm", "books"),
         erp_destination="erp",
         crm_destination="crm",
+        posted_kinds=("invoice.finalized", "credit_note.issued"),
     )
 
 
@@ -111,9 +112,9 @@ def test_posting_delay_completeness_renewals_replays_and_jobs(container: Contain
         (outbox_messages, message(3, "erp", "skipped", NOW - timedelta(hours=2))),
         (outbox_messages, message(4, "erp", "failed", NOW - timedelta(hours=1))),
         (outbox_messages, message(8, "erp", "pending", NOW - timedelta(minutes=30))),
-        (outbox_messages, message(5, "erp", "pending", NOW - 2 * day, object_type="credit_note")),
-        # a payment sync request is no posting: its age is not the posting delay
-        (outbox_messages, message(6, "erp", "pending", NOW - 9 * day, object_type="payment")),
+        (outbox_messages, message(5, "erp", "pending", NOW - 2 * day, kind="credit_note.issued")),
+        # a message of another kind posts nothing: its age is not the posting delay
+        (outbox_messages, message(6, "erp", "pending", NOW - 9 * day, kind="invoice.voided")),
         # CRM: renewals within 90 days — a has signals, b has none, c's wait in a message;
         # d renews after the window, e is not in the CRM
         *customer("a", "001A"),

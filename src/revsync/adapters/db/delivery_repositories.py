@@ -31,6 +31,7 @@ from revsync.domain.delivery import (
     MessageStatus,
     OutboundMessage,
 )
+from revsync.observability.tracing import current_traceparent
 from revsync.ports.delivery import (
     AttemptRecord,
     Case,
@@ -67,6 +68,7 @@ class SqlOutboxRepository:
     def add(self, messages: Sequence[NewMessage], now: datetime) -> int:
         if not messages:
             return 0
+        traceparent = current_traceparent()
         rows = [
             {
                 "destination": m.destination,
@@ -77,6 +79,7 @@ class SqlOutboxRepository:
                 "idempotency_key": m.key,
                 "payload": dict(m.payload),
                 "correlation_id": m.correlation_id,
+                "traceparent": traceparent,
                 "created_at": now,
                 "status": MessageStatus.PENDING.value,
                 "attempts": 0,
@@ -448,6 +451,7 @@ def _message(
         correlation_id=row.correlation_id,
         created_at=row.created_at,
         attempts=row.attempts if attempts is None else attempts,
+        traceparent=row.traceparent,
         unsure=bool(row.unsure) if unsure is None else unsure,
         round_attempts=row.round_attempts + round_add,
         round_started_at=row.round_started_at,

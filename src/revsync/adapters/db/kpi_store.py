@@ -87,12 +87,12 @@ class SqlKpiStore:
         query = sa.select(sa.func.count(sa.distinct(e.subject))).where(e.customer_id.is_(None))
         return int(self._conn.execute(query).scalar_one())
 
-    def oldest_unfinished(self, destination: str, object_types: Collection[str]) -> datetime | None:
+    def oldest_unfinished(self, destination: str, kinds: Collection[str]) -> datetime | None:
         m = outbox_messages.c
         query = sa.select(sa.func.min(m.created_at)).where(
             m.destination == destination,
             m.status.in_(_UNFINISHED),
-            m.object_type.in_(sorted(object_types)),
+            m.kind.in_(sorted(kinds)),
         )
         found: datetime | None = self._conn.execute(query).scalar()
         return found

@@ -351,6 +351,8 @@ outbox_messages = sa.Table(
     sa.Column("idempotency_key", sa.String(64), nullable=False),
     sa.Column("payload", JsonText, nullable=False),
     sa.Column("correlation_id", sa.String(128), nullable=True),
+    # the W3C trace context of the transaction that wrote it, sent on with its delivery
+    sa.Column("traceparent", sa.String(64), nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import structlog
+from opentelemetry.trace import Span, Status, StatusCode
 
 from revsync.adapters.failpoints import NONE, FailpointError, Failpoints
 from revsync.domain.delivery import (
@@ -36,6 +37,7 @@ from revsync.domain.delivery import (
     RetryPolicy,
     decide,
 )
+from revsync.observability.tracing import delivery_span
 from revsync.ports.clock import Clock, IdSource
 from revsync.ports.delivery import (
     BatchDestination,
@@ -334,10 +336,12 @@ class Relay:
         route = self._routes[call[0].destination]
         started = self._clock.now()
         try:
-            if len(call) == 1:
-                outcomes = [await self._deliver(route, call[0])]
-            else:
-                outcomes = await self._deliver_many(route, call)
+            with delivery_span(route.name, call[0].kind, [m.traceparent for m in call]) as span:
+                if len(call) == 1:
+                    outcomes = [await self._deliver(route, call[0])]
+                else:
+                    outcomes = await self._deliver_many(route, call)
+                _outcome_on(span, outcomes)
         except FailpointError:
             return  # a simulated crash: the attempt is never recorded, its lease runs out
         finally:
@@ -403,3 +407,12 @@ class Relay:
             log.exception("relay.connector_error", destination=route.name, message_id=message.id)
             return Attempt.failed(ErrorClass.RETRIABLE, f"{type(error).__name__}: {error}"), True
         return attempt, attempt.ambiguous
+
+
+def _outcome_on(span: Span, outcomes: list[tuple[Attempt, bool]]) -> None:
+    """How the attempt ended, on its span: delivered, or the first failure's class."""
+    failed = next((a for a, _ in outcomes if not a.delivered), None)
+    span.set_attribute("revsync.delivery.delivered", sum(a.delivered for a, _ in outcomes))
+    if failed is not None:
+        span.set_attribute("revsync.delivery.error_class", str(failed.error_class))
+        span.set_status(Status(StatusCode.ERROR, failed.reason))

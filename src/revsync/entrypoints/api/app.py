@@ -29,6 +29,7 @@ from revsync.entrypoints.api.middleware import (
     RequestContext,
     lifecycle_headers,
 )
+from revsync.observability.tracing import instrument_app
 
 
 def create_app(container: Container) -> FastAPI:
@@ -67,6 +68,7 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(BodyLimit, limit=MAX_BODY, exempt=("/v1/events",))
     app.add_middleware(Announcements, lifecycle=_lifecycle(container))
     app.add_middleware(RequestContext, ids=container.ids)
+    instrument_app(app)  # server spans, outermost (when this process records traces)
     # POST /v1/events documents its body and answer loosely (events.py); described here
     ingest = contract.Described(item=usage.CloudEventIn, answer=usage.IngestReportOut)
     contract.install(app, {"ingest_events": ingest})

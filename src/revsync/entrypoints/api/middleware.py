@@ -14,6 +14,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from revsync.observability.metrics import observe_request
+from revsync.observability.tracing import attach_incoming, detach
 from revsync.ports.clock import IdSource
 
 log = structlog.get_logger("revsync.http")
@@ -40,6 +41,7 @@ class RequestContext:
         scope["state"]["correlation_id"] = correlation_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
+        trace_token = attach_incoming(headers)
         started = time.perf_counter()
         status: dict[str, Any] = {"code": 500}
 
@@ -74,6 +76,7 @@ class RequestContext:
             )
             observe_request(scope["method"], _route(scope), status["code"], seconds)
             structlog.contextvars.clear_contextvars()
+            detach(trace_token)
 
 
 def _route(scope: Scope) -> str:

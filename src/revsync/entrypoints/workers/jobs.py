@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from revsync.adapters.schedules import Schedule
+from revsync.observability.tracing import job_span
 from revsync.ports.clock import Clock
 from revsync.ports.jobs import JobLease
 from revsync.ports.repositories import UnitOfWorkFactory
@@ -86,7 +87,8 @@ class JobRunner:
         renewing = asyncio.create_task(self._renew(job.name))
         outcome, summary = "ok", ""
         try:
-            summary = await job.work()
+            with job_span(job.name):
+                summary = await job.work()
         except Exception as error:  # the job failed: recorded, and tried at its next turn
             log.exception("job.failed", job=job.name, run=run_id)
             outcome, summary = "failed", f"{type(error).__name__}: {error}"[:2000]
