@@ -33,7 +33,7 @@ from revsync.ports.delivery import CaseFilter, NewMessage
 from revsync.sandbox.faults import FaultServer
 from tests.support.databases import sqlite_copy
 
-MESSAGES = 10_000
+MESSAGES = 5_000
 CUSTOMERS = 200
 
 
@@ -166,7 +166,7 @@ def _utc(value: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def test_ten_thousand_messages_through_faults_and_three_kills_arrive_exactly_once(
+def test_five_thousand_messages_through_faults_and_three_kills_arrive_exactly_once(
     sqlite_template: Path, tmp_path: Path, target: FaultServer
 ) -> None:
     config = write_config(tmp_path, sqlite_copy(sqlite_template, tmp_path), target)
