@@ -537,7 +537,13 @@ def build(
         schemas=registry,
         quarantine=Quarantine(unit_of_work, clock, ingestion, registry),
         reconciliation=Reconciliation(
-            unit_of_work, clock, ids, billing, ERP_DESTINATION, CRM_DESTINATION
+            unit_of_work,
+            clock,
+            ids,
+            billing,
+            ERP_DESTINATION,
+            CRM_DESTINATION,
+            crm_mapping(settings) if settings.crm.url is not None else None,
         ),
         kpis=Kpis(
             unit_of_work,

@@ -5,13 +5,17 @@ usage line whose events changed."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 
 from revsync.domain.reconciliation import (
     Booked,
+    ContractView,
     FindingKind,
     LedgerEntry,
     SentSignals,
+    SubscriptionView,
+    compare_contracts,
     compare_ledger,
     compare_lineage,
     compare_signals,
@@ -116,3 +120,69 @@ def test_crm_fields_compare_by_value_and_a_gone_account_is_found() -> None:
     assert (changed.kind, changed.object_id) == (FindingKind.CRM_SIGNALS, "acme")
     assert dict(changed.ours) == {"Overdue__c": "false", "Score__c": "100"}
     assert dict(changed.theirs) == {"Overdue__c": "", "Score__c": "55.0"}
+
+
+def contract(**fields: object) -> ContractView:
+    values: dict[str, object] = {
+        "contract_id": "800A",
+        "subscription_id": "crm-800A",
+        "account_id": "001A",
+        "active": True,
+        "plan": "growth",
+        "seats": 10,
+        "renewal_date": date(2027, 9, 1),
+    }
+    return ContractView(**{**values, **fields})  # type: ignore[arg-type]
+
+
+def subscription(**fields: object) -> SubscriptionView:
+    values: dict[str, object] = {
+        "subscription_id": "crm-800A",
+        "account_ids": ("001A",),
+        "in_service": True,
+        "plan": "growth",
+        "seats": 10,
+        "renewal_date": date(2027, 9, 1),
+    }
+    return SubscriptionView(**{**values, **fields})  # type: ignore[arg-type]
+
+
+def test_a_contract_and_its_subscription_that_agree_make_no_finding() -> None:
+    assert compare_contracts([contract()], {"crm-800A": subscription()}) == []
+    # what the contract does not state is not compared; an ended contract, a cancelled one
+    unstated = contract(plan=None, seats=None, renewal_date=None)
+    assert compare_contracts([unstated], {"crm-800A": subscription(seats=99)}) == []
+    ended = contract(active=False, seats=3)
+    assert compare_contracts([ended], {"crm-800A": subscription(in_service=False)}) == []
+    assert compare_contracts([contract(active=False)], {}) == []
+
+
+def test_each_disagreement_of_a_contract_and_its_subscription_is_named() -> None:
+    [found] = compare_contracts(
+        [contract(seats=25, account_id="001B")],
+        {"crm-800A": subscription(account_ids=("001A", "001C"))},
+    )
+    assert (found.kind, found.object_type, found.object_id) == (
+        FindingKind.CRM_CONTRACT,
+        "subscription",
+        "crm-800A",
+    )
+    assert (dict(found.ours), dict(found.theirs)) == (
+        {"account": "001A,001C", "seats": "10"},
+        {"account": "001B", "seats": "25"},
+    )
+    # a contract no longer active beside a subscription with no end: only that is named
+    [ended] = compare_contracts([contract(active=False, seats=3)], {"crm-800A": subscription()})
+    assert (dict(ended.ours), dict(ended.theirs)) == (
+        {"in_service": "true"},
+        {"in_service": "false"},
+    )
+
+
+def test_a_contract_without_its_subscription_and_the_reverse_are_found() -> None:
+    [missing] = compare_contracts([contract()], {})
+    assert (missing.object_id, dict(missing.ours)) == ("crm-800A", {})
+    assert missing.theirs["plan"] == "growth" and "no subscription" in missing.message
+    [gone] = compare_contracts([], {"crm-800A": subscription()})
+    assert gone.object_id == "crm-800A" and "contract is gone" in gone.message
+    assert compare_contracts([], {"crm-800A": subscription(in_service=False)}) == []

@@ -42,11 +42,11 @@ def test_a_field_changed_in_the_crm_is_found_and_closed_once_revsync_wrote_it_ag
     map_tenant(container, france, ids["france"], "tenant-fr")
     calls(container, "tenant-fr", 10, 180)
     container.crm_signals().run()
-    waiting = reconcile(container)  # queued, not delivered yet: nothing to compare
-    assert (waiting.checked, waiting.findings) == ({"crm": 0}, [])
+    waiting = reconcile(container)  # signals queued, not delivered: only the contract compared
+    assert (waiting.checked, waiting.findings) == ({"crm": 1}, [])
     deliver_until(container, lambda: settled(container))
     clean = reconcile(container)
-    assert (clean.checked, clean.findings) == ({"crm": 2}, [])
+    assert (clean.checked, clean.findings) == ({"crm": 3}, [])  # two accounts, one contract
 
     sandbox.update_record("Account", ids["france"], {"Revsync_Health_Score__c": 55})
     found = reconcile(container)
@@ -82,3 +82,41 @@ def test_a_field_changed_in_the_crm_is_found_and_closed_once_revsync_wrote_it_ag
     assert (closed.findings, list(closed.closed)) == ([], [case.id])
     [done] = container.cases.find(CaseFilter(kind=CaseKind.RECONCILIATION), after=None, limit=5)
     assert done.status is CaseStatus.RESOLVED
+
+
+def test_a_contract_changed_or_added_in_the_crm_is_found_until_the_sync_brings_it(
+    container: Container,  # noqa: F811
+    sandbox: CrmSandbox,  # noqa: F811
+) -> None:
+    ids = world(sandbox)
+    pull(container)
+    assert reconcile(container).findings == []
+    subscription = f"crm-{ids['contract']}"
+    sandbox.update_record("Contract", ids["contract"], {"Seats__c": 25, "Plan__c": "Growth"})
+    added = sandbox.create_record(
+        "Contract",
+        {
+            "AccountId": ids["group"],
+            "Status": "Activated",
+            "StartDate": "2026-10-01",
+            "Plan__c": "Growth",
+            "Seats__c": 3,
+        },
+    )
+    found = reconcile(container)
+    by_id = {f.object_id: f for f in found.findings}
+    assert set(by_id) == {subscription, f"crm-{added}"}
+    changed = by_id[subscription]
+    assert (changed.kind, changed.object_type) == (FindingKind.CRM_CONTRACT, "subscription")
+    assert (dict(changed.ours), dict(changed.theirs)) == (
+        {"plan": "starter", "seats": "10"},
+        {"plan": "growth", "seats": "25"},
+    )
+    missing = by_id[f"crm-{added}"]
+    assert dict(missing.ours) == {} and missing.theirs["seats"] == "3"
+    cases = container.cases.find(CaseFilter(kind=CaseKind.RECONCILIATION), after=None, limit=5)
+    assert sorted(c.object_id for c in cases) == sorted(by_id)
+
+    pull(container)  # the sync amends the subscription and makes the new one
+    closed = reconcile(container)
+    assert (closed.findings, sorted(closed.closed)) == ([], sorted(found.opened))

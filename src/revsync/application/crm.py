@@ -279,26 +279,7 @@ class CrmPull:
             report.amendments.append(f"{sub_id}: {made.change.value}")
 
     def _terms(self, record: CrmRecord) -> ContractTerms:
-        roles, values = self._map.contract_fields, record.fields
-
-        def role(name: str) -> Any:
-            return values.get(roles[name]) if name in roles else None
-
-        return ContractTerms(
-            contract_id=record.id,
-            account_id=str(values.get("AccountId") or ""),
-            status=str(values.get("Status") or ""),
-            plan=str(role("plan")) if role("plan") else None,
-            seats=parse_count(role("seats"), roles.get("seats", "seats")),
-            start=parse_date(values.get("StartDate"), "StartDate"),
-            term_months=parse_count(values.get("ContractTerm"), "ContractTerm"),
-            end=parse_date(values.get("EndDate"), "EndDate"),
-            renewal_date=parse_date(role("renewal_date"), roles.get("renewal_date", "renewal")),
-            owner_id=str(values["OwnerId"]) if values.get("OwnerId") else None,
-            amendment_date=parse_date(
-                role("amendment_date"), roles.get("amendment_date", "amendment_date")
-            ),
-        )
+        return contract_terms(record, self._map)
 
     def _plan(self, crm_plan: str | None) -> Plan | None:
         if crm_plan is None:
@@ -314,6 +295,30 @@ class CrmPull:
                 f"the CRM plan {crm_plan!r} is no revsync plan (map it in crm.plans)",
             )
         return plan
+
+
+def contract_terms(record: CrmRecord, mapping: CrmMapping) -> ContractTerms:
+    """A CRM contract's terms, read through the configured field roles."""
+    roles, values = mapping.contract_fields, record.fields
+
+    def role(name: str) -> Any:
+        return values.get(roles[name]) if name in roles else None
+
+    return ContractTerms(
+        contract_id=record.id,
+        account_id=str(values.get("AccountId") or ""),
+        status=str(values.get("Status") or ""),
+        plan=str(role("plan")) if role("plan") else None,
+        seats=parse_count(role("seats"), roles.get("seats", "seats")),
+        start=parse_date(values.get("StartDate"), "StartDate"),
+        term_months=parse_count(values.get("ContractTerm"), "ContractTerm"),
+        end=parse_date(values.get("EndDate"), "EndDate"),
+        renewal_date=parse_date(role("renewal_date"), roles.get("renewal_date", "renewal")),
+        owner_id=str(values["OwnerId"]) if values.get("OwnerId") else None,
+        amendment_date=parse_date(
+            role("amendment_date"), roles.get("amendment_date", "amendment_date")
+        ),
+    )
 
 
 def _country(value: Any, existing: Customer | None) -> str | None:

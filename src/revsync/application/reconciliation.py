@@ -17,7 +17,9 @@ from collections.abc import Collection, Iterator, Sequence
 from datetime import date, datetime
 
 from revsync.application.billing import Billing
+from revsync.application.crm import CrmMapping, contract_terms
 from revsync.domain.audit import AuditRecord
+from revsync.domain.crm import subscription_id
 from revsync.domain.delivery import CaseKind, CaseStatus
 from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import Invoice, InvoiceStatus, Lineage, LineKind
@@ -25,9 +27,12 @@ from revsync.domain.reconciliation import (
     KINDS,
     Booked,
     Check,
+    ContractView,
     Finding,
     ReconciliationRun,
     SentSignals,
+    SubscriptionView,
+    compare_contracts,
     compare_ledger,
     compare_lineage,
     compare_signals,
@@ -60,6 +65,7 @@ class Reconciliation:
         billing: Billing,
         erp_destination: str,
         crm_destination: str,
+        crm_mapping: CrmMapping | None = None,
     ) -> None:
         self._uow = unit_of_work
         self._clock = clock
@@ -67,6 +73,7 @@ class Reconciliation:
         self._billing = billing
         self._erp_destination = erp_destination
         self._crm_destination = crm_destination
+        self._crm_mapping = crm_mapping
 
     async def run(
         self,
@@ -110,9 +117,14 @@ class Reconciliation:
             sent = await asyncio.to_thread(self._sent_signals)
             fields = sorted({name for signals in sent for name in signals.values})
             read = await crm.accounts([s.account_id for s in sent], fields) if sent else {}
-            checked[Check.CRM.value] = len(sent)
             compared.update(f"customer:{s.customer_id}" for s in sent)
             findings.extend(compare_signals(sent, read))
+            contracts = await self._contracts(crm)
+            subscriptions = await asyncio.to_thread(self._contract_subscriptions)
+            checked[Check.CRM.value] = len(sent) + len(contracts)
+            compared.update(f"subscription:{c.subscription_id}" for c in contracts)
+            compared.update(f"subscription:{s}" for s in subscriptions)
+            findings.extend(compare_contracts(contracts, subscriptions))
         return await asyncio.to_thread(
             self._record,
             sorted(checks),
@@ -134,6 +146,37 @@ class Reconciliation:
         """Runs, newest first."""
         with self._uow(write=False) as uow:
             return uow.reconciliations.page(before=before, limit=limit)
+
+    async def _contracts(self, crm: Crm) -> list[ContractView]:
+        """Every contract in the CRM, in revsync's terms (one that cannot be read — a bad date,
+        a count that is no number — is left out: the CRM sync refuses it with the reason)."""
+        mapping = self._crm_mapping
+        if mapping is None:
+            return []
+        pulled = await crm.pull("Contract", mapping.contract_read, None)
+        contracts = []
+        for record in pulled.records:
+            try:
+                terms = contract_terms(record, mapping)
+            except InvalidField:
+                continue
+            plan = mapping.plans.get(terms.plan, terms.plan) if terms.plan else None
+            contracts.append(
+                ContractView(
+                    record.id,
+                    subscription_id(record.id),
+                    terms.account_id,
+                    terms.active and not record.deleted,
+                    plan,
+                    terms.seats,
+                    terms.renewal_date,
+                )
+            )
+        return contracts
+
+    def _contract_subscriptions(self) -> dict[str, SubscriptionView]:
+        with self._uow(write=False) as uow:
+            return uow.reconciliations.contract_subscriptions()
 
     def _sent_signals(self) -> list[SentSignals]:
         with self._uow(write=False) as uow:

@@ -37,6 +37,7 @@ class FindingKind(StrEnum):
     ERP_UNKNOWN = "erp_unknown"  # a posted customer invoice in the ERP under no revsync key
     CRM_SIGNALS = "crm_signals"  # an account's revsync-owned fields are not what was sent
     CRM_MISSING = "crm_missing"  # the account revsync writes to is gone from the CRM
+    CRM_CONTRACT = "crm_contract"  # a CRM contract and its subscription disagree, or one is gone
 
 
 #: the finding kinds each check can report (a run closes the cases of the checks it ran)
@@ -94,6 +95,31 @@ class LedgerEntry:
     total: Decimal
     state: str  # draft, validated, posted, paid, cancelled
     paid: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ContractView:
+    """A CRM contract in revsync's terms (its plan as a revsync plan code)."""
+
+    contract_id: str
+    subscription_id: str  # the subscription revsync keeps for it
+    account_id: str
+    active: bool
+    plan: str | None
+    seats: int | None
+    renewal_date: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionView:
+    """A subscription of a CRM-linked customer, by its latest terms."""
+
+    subscription_id: str
+    account_ids: tuple[str, ...]  # the customer's CRM accounts
+    in_service: bool
+    plan: str
+    seats: int
+    renewal_date: date | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +313,92 @@ def compare_signals(
                 )
             )
     return findings
+
+
+def compare_contracts(
+    contracts: Iterable[ContractView], subscriptions: Mapping[str, SubscriptionView]
+) -> list[Finding]:
+    """Each CRM contract against the subscription revsync keeps for it (in service while the
+    contract is active; same plan, seats, renewal date and account), and each subscription
+    made from a contract against the contract still being there (``subscriptions`` holds only
+    those made from contracts, by id)."""
+    findings = []
+    seen: set[str] = set()
+    for contract in sorted(contracts, key=lambda c: c.subscription_id):
+        seen.add(contract.subscription_id)
+        sub = subscriptions.get(contract.subscription_id)
+        theirs = _contract_values(contract)
+        if sub is None:
+            if contract.active:
+                findings.append(
+                    Finding(
+                        FindingKind.CRM_CONTRACT,
+                        "subscription",
+                        contract.subscription_id,
+                        f"CRM contract {contract.contract_id} is active and revsync has no "
+                        "subscription for it",
+                        {},
+                        theirs,
+                    )
+                )
+            continue
+        ours = _subscription_values(sub, contract.account_id)
+        differ = [
+            name
+            for name in ours
+            if name in theirs
+            and ours[name] != theirs[name]
+            and (contract.active or name == "in_service")
+        ]
+        if differ:
+            findings.append(
+                Finding(
+                    FindingKind.CRM_CONTRACT,
+                    "subscription",
+                    sub.subscription_id,
+                    f"{sub.subscription_id} and CRM contract {contract.contract_id}: "
+                    + ", ".join(
+                        f"{n} {ours[n] or '-'} here, {theirs[n] or '-'} there" for n in differ
+                    ),
+                    {n: ours[n] for n in differ},
+                    {n: theirs[n] for n in differ},
+                )
+            )
+    for sub_id, sub in sorted(subscriptions.items()):
+        if sub_id not in seen and sub.in_service:
+            findings.append(
+                Finding(
+                    FindingKind.CRM_CONTRACT,
+                    "subscription",
+                    sub_id,
+                    f"{sub_id} is in service and its CRM contract is gone",
+                    _subscription_values(sub, None),
+                    {},
+                )
+            )
+    return findings
+
+
+def _contract_values(contract: ContractView) -> dict[str, str]:
+    values = {"in_service": _text(contract.active), "account": contract.account_id}
+    if contract.plan is not None:
+        values["plan"] = contract.plan
+    if contract.seats is not None:
+        values["seats"] = str(contract.seats)
+    if contract.renewal_date is not None:  # what the contract does not state is not compared
+        values["renewal_date"] = contract.renewal_date.isoformat()
+    return values
+
+
+def _subscription_values(sub: SubscriptionView, account_id: str | None) -> dict[str, str]:
+    account = account_id if account_id in sub.account_ids else ",".join(sub.account_ids)
+    return {
+        "in_service": _text(sub.in_service),
+        "account": account,
+        "plan": sub.plan,
+        "seats": str(sub.seats),
+        "renewal_date": _text(sub.renewal_date),
+    }
 
 
 def same_value(sent: object, held: object) -> bool:

@@ -166,7 +166,8 @@ def _reconciliation(health: Health) -> Iterator[Metric]:
     )
     checked = GaugeMetricFamily(
         "revsync_reconciliation_checked",
-        "Usage lines, ERP documents or CRM accounts the latest run of the check compared.",
+        "Usage lines, ERP documents or CRM accounts and contracts the latest run of the check "
+        "compared.",
         labels=["check"],
     )
     found = GaugeMetricFamily(

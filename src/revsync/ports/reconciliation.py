@@ -6,7 +6,12 @@ from collections.abc import Collection
 from datetime import date
 from typing import Protocol
 
-from revsync.domain.reconciliation import Booked, ReconciliationRun, SentSignals
+from revsync.domain.reconciliation import (
+    Booked,
+    ReconciliationRun,
+    SentSignals,
+    SubscriptionView,
+)
 
 
 class ReconciliationStore(Protocol):
@@ -21,6 +26,11 @@ class ReconciliationStore(Protocol):
     def sent_signals(self, destination: str) -> list[SentSignals]:
         """The account fields last sent to each customer's CRM account, for the customers no
         signals message to ``destination`` still waits for (pending, in flight or failed)."""
+        ...
+
+    def contract_subscriptions(self) -> dict[str, SubscriptionView]:
+        """The subscriptions revsync made from CRM contracts, by id, with their customer's CRM
+        accounts and their latest terms (in service: not cancelled)."""
         ...
 
     def save(self, run: ReconciliationRun) -> None: ...

@@ -16,7 +16,10 @@ from revsync.adapters.db.tables import (
     invoices,
     outbox_messages,
     reconciliation_runs,
+    subscription_terms,
+    subscriptions,
 )
+from revsync.domain.crm import subscription_id
 from revsync.domain.delivery import MessageStatus
 from revsync.domain.identity import System
 from revsync.domain.reconciliation import (
@@ -26,6 +29,7 @@ from revsync.domain.reconciliation import (
     FindingKind,
     ReconciliationRun,
     SentSignals,
+    SubscriptionView,
 )
 from revsync.schemas.reconciliation_v1 import finding_out
 
@@ -73,6 +77,41 @@ class SqlReconciliationStore:
             for customer_id, account_id, values in self._conn.execute(query)
             if customer_id not in waiting
         ]
+
+    def contract_subscriptions(self) -> dict[str, SubscriptionView]:
+        s, t, r = subscriptions.c, subscription_terms.c, customer_refs.c
+        latest = (
+            sa.select(t.subscription_id, sa.func.max(t.version).label("version"))
+            .group_by(t.subscription_id)
+            .subquery()
+        )
+        query = (
+            sa.select(s.id, s.renewal_date, t.plan_code, t.seats, t.ends, r.value)
+            .join(latest, latest.c.subscription_id == s.id)
+            .join(
+                subscription_terms,
+                sa.and_(t.subscription_id == s.id, t.version == latest.c.version),
+            )
+            .outerjoin(
+                customer_refs,
+                sa.and_(r.customer_id == s.customer_id, r.system == System.CRM.value),
+            )
+            .where(s.id.startswith(subscription_id("")))
+            .order_by(s.id, r.value)
+        )
+        found: dict[str, SubscriptionView] = {}
+        for sub_id, renewal, plan, seats, ends, account in self._conn.execute(query):
+            known = found.get(sub_id)
+            accounts = (*known.account_ids, account) if known else (account,)
+            found[sub_id] = SubscriptionView(
+                sub_id,
+                tuple(a for a in accounts if a is not None),
+                ends is None,
+                plan,
+                int(seats),
+                renewal,
+            )
+        return found
 
     def save(self, run: ReconciliationRun) -> None:
         self._conn.execute(

@@ -74,7 +74,7 @@ def reconcile(
 _CHECKED = {
     Check.USAGE.value: "usage line",
     Check.ERP.value: "ERP document",
-    Check.CRM.value: "CRM account",
+    Check.CRM.value: "CRM record",
 }
 
 
