@@ -85,6 +85,13 @@ def test_provision_creates_what_revsync_needs_once(
     assert [line.split()[-1] for line in periods.output.splitlines() if line.startswith(month)] == [
         "open"
     ]
+    # a wrong password: one line naming the ERP and its refusal, no traceback
+    monkeypatch.setenv("REVSYNC_CLI_ERP_PASSWORD", "not-the-password")
+    refused = runner.invoke(app, ["erp", "sync", "--config", str(config)])
+    assert refused.exit_code == 1, refused.output
+    [line] = refused.output.strip().splitlines()
+    assert line.startswith(f"error: the ERP at {blank_tryton.url} refused: ")
+    assert "not-the-password" not in refused.output
 
 
 def test_a_missing_erp_password_is_a_configuration_error(

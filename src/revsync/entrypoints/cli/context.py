@@ -19,8 +19,8 @@ from revsync.config import ConfigError, Settings, config_path, load_settings
 from revsync.domain.errors import DomainError
 from revsync.observability.logging import configure_logging
 from revsync.ports.clock import Clock
-from revsync.ports.crm import CrmUnavailable
-from revsync.ports.erp import ErpUnavailable
+from revsync.ports.crm import CrmRefused, CrmUnavailable
+from revsync.ports.erp import ErpRefused, ErpUnavailable
 
 console = Console()
 err_console = Console(stderr=True)
@@ -126,6 +126,18 @@ def container_for(config: Path | None) -> Iterator[Container]:
             soft_wrap=True,
         )
         raise typer.Exit(UNAVAILABLE) from None
+    except (ErpRefused, CrmRefused) as error:  # bad credentials or rights, a rule of theirs
+        system, url = (
+            ("ERP", settings.erp.url)
+            if isinstance(error, ErpRefused)
+            else ("CRM", settings.crm.url)
+        )
+        err_console.print(
+            f"[red]error[/red]: the {system} at {url} refused: {error}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
     except DomainError as error:
         err_console.print(f"[red]error[/red]: {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
