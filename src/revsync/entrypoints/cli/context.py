@@ -114,30 +114,19 @@ def container_for(config: Path | None) -> Iterator[Container]:
     try:
         with reachable_database(settings.database.url):
             yield container
-    except (ErpUnavailable, CrmUnavailable) as error:
+    except (ErpUnavailable, CrmUnavailable, ErpRefused, CrmRefused) as error:
+        # not reachable: one line and 69; refused (a wrong password, missing rights): one line
         system, url = (
             ("ERP", settings.erp.url)
-            if isinstance(error, ErpUnavailable)
+            if isinstance(error, ErpUnavailable | ErpRefused)
             else ("CRM", settings.crm.url)
         )
-        err_console.print(
-            f"[red]error[/red]: cannot reach the {system} at {url}: {error}",
-            highlight=False,
-            soft_wrap=True,
+        refused = isinstance(error, ErpRefused | CrmRefused)
+        what = (
+            f"the {system} at {url} refused" if refused else f"cannot reach the {system} at {url}"
         )
-        raise typer.Exit(UNAVAILABLE) from None
-    except (ErpRefused, CrmRefused) as error:  # bad credentials or rights, a rule of theirs
-        system, url = (
-            ("ERP", settings.erp.url)
-            if isinstance(error, ErpRefused)
-            else ("CRM", settings.crm.url)
-        )
-        err_console.print(
-            f"[red]error[/red]: the {system} at {url} refused: {error}",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(1) from None
+        err_console.print(f"[red]error[/red]: {what}: {error}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1 if refused else UNAVAILABLE) from None
     except DomainError as error:
         err_console.print(f"[red]error[/red]: {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
