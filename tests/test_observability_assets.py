@@ -11,13 +11,14 @@ from typing import Any
 
 import yaml
 
+from revsync.domain.kpis import AGE_BUCKETS
 from revsync.observability.metrics import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "deploy" / "observability" / "grafana" / "revsync.json"
 ALERTS = ROOT / "deploy" / "observability" / "prometheus" / "alerts.yml"
 
-AGES = {"0-1d", "1-7d", "7-30d", "30-90d", "over_90d"}
+AGES = {label for label, _ in AGE_BUCKETS}
 _NAME = re.compile(r"revsync_[a-z0-9_]+")
 _AGE_MATCHER = re.compile(r'\bage\s*(=~|!~|!=|=)\s*"([^"]*)"')
 

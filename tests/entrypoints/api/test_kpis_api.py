@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from revsync.bootstrap import Container
 from revsync.entrypoints.workers.relay import worker_jobs
+from revsync.observability.metrics import FAMILIES
 from tests.conftest import issue_key
 from tests.entrypoints.api.test_billing_api import (  # noqa: F401 - fixtures
     billed_november,
@@ -113,6 +114,13 @@ def test_unbilled_usage_by_age_and_amount_unmapped_tenants_and_event_lag(
     ]:
         assert line in scraped, line
     assert 'revsync_build_info{python="' in scraped
+    # every family the scrape carries is in the catalogue the dashboard and alerts are checked
+    # against, with its type
+    exposed = dict(
+        line.split()[2:4] for line in scraped.splitlines() if line.startswith("# TYPE revsync_")
+    )
+    assert len(exposed) >= 20
+    assert {name: kind for name, kind in exposed.items() if FAMILIES.get(name) != kind} == {}
 
 
 def test_kpis_need_a_read_key(api: TestClient, ingest: dict[str, str]) -> None:
