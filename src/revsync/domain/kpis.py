@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import accumulate
 
 #: ages of unbilled usage (of the event's time, against now): label → upper bound
 AGE_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
@@ -50,28 +51,35 @@ class BilledWindows:
     """Every window finalized invoices billed, per customer, to ask whether an event is on one."""
 
     def __init__(self, windows: Iterable[tuple[str, Window]]) -> None:
-        by_customer: dict[str, list[Window]] = {}
-        for customer_id, window in windows:
-            by_customer.setdefault(customer_id, []).append(window)
+        by_customer: dict[str, set[Window]] = {}
+        for customer_id, window in windows:  # the lines of one tiered charge share a window
+            by_customer.setdefault(customer_id, set()).add(window)
         self._starts: dict[str, list[int]] = {}
         self._windows: dict[str, list[Window]] = {}
+        #: per customer, the latest end among the windows up to each one (by start)
+        self._reach: dict[str, list[int]] = {}
         for customer_id, found in by_customer.items():
-            found.sort(key=lambda w: w.start_us)
-            self._windows[customer_id] = found
-            self._starts[customer_id] = [w.start_us for w in found]
+            ordered = sorted(found, key=lambda w: (w.start_us, w.end_us, w.cutoff_seq))
+            self._windows[customer_id] = ordered
+            self._starts[customer_id] = [w.start_us for w in ordered]
+            self._reach[customer_id] = list(accumulate((w.end_us for w in ordered), max))
 
     def billed(self, customer_id: str | None, time_us: int, seq: int) -> bool:
         """Whether a window of the customer holds the event (dated inside it, stored by its
         cutoff). An unmapped event (no customer) is on no invoice."""
-        if customer_id is None:
+        if customer_id is None or customer_id not in self._windows:
             return False
-        windows = self._windows.get(customer_id)
-        if not windows:
-            return False
+        windows, reach = self._windows[customer_id], self._reach[customer_id]
         # windows may overlap (a late-usage adjustment bills a period again with a later
-        # cutoff): look at every window starting at or before the event
-        last = bisect_right(self._starts[customer_id], time_us)
-        return any(w.start_us <= time_us < w.end_us and seq <= w.cutoff_seq for w in windows[:last])
+        # cutoff): look back from the last window starting at or before the event, and stop
+        # where no earlier window reaches it
+        index = bisect_right(self._starts[customer_id], time_us) - 1
+        while index >= 0 and reach[index] > time_us:
+            window = windows[index]
+            if time_us < window.end_us and seq <= window.cutoff_seq:
+                return True
+            index -= 1
+        return False
 
 
 def age_bucket(now_us: int, time_us: int) -> str:
