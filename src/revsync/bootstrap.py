@@ -48,6 +48,7 @@ from revsync.application.audit import Audit
 from revsync.application.billing import Billing, BillingPolicy
 from revsync.application.cases import Cases
 from revsync.application.catalog import Catalog
+from revsync.application.console import ConsoleSessions, ConsoleViews
 from revsync.application.corrections import UsageCorrections
 from revsync.application.credits import Credits
 from revsync.application.crm import CrmMapping, CrmPull, CrmSignals, PullReport
@@ -122,6 +123,8 @@ class Container:
     quarantine: Quarantine
     reconciliation: Reconciliation
     kpis: Kpis
+    console_sessions: ConsoleSessions
+    console_views: ConsoleViews
     failpoints: Failpoints = field(default_factory=Failpoints)
 
     def close(self) -> None:
@@ -494,6 +497,9 @@ def build(
         reader,
         announcer_for(settings),
     )
+    keys = ApiKeys(
+        unit_of_work, clock, ids, cache_for=timedelta(seconds=settings.auth.cache_seconds)
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -504,9 +510,7 @@ def build(
         ingestion=ingestion,
         corrections=UsageCorrections(unit_of_work, clock, ids, ingestion),
         customers=Customers(unit_of_work, clock),
-        api_keys=ApiKeys(
-            unit_of_work, clock, ids, cache_for=timedelta(seconds=settings.auth.cache_seconds)
-        ),
+        api_keys=keys,
         rate_limits=RateLimits(
             settings.server.rate_limits.storage,
             settings.server.rate_limits.per_key,
@@ -555,6 +559,14 @@ def build(
             ERP_DESTINATION if settings.erp.url is not None else None,
             CRM_DESTINATION if settings.crm.url is not None else None,
             POSTED_KINDS,
+        ),
+        console_views=ConsoleViews(unit_of_work),
+        console_sessions=ConsoleSessions(
+            unit_of_work,
+            clock,
+            ids,
+            keys,
+            timedelta(hours=settings.auth.console_session_hours),
         ),
         failpoints=failpoints,
     )

@@ -154,6 +154,8 @@ class AuthSettings(_Section):
     """API key checks."""
 
     cache_seconds: float = Field(default=2.0, ge=0, le=300)
+    #: how long a sign-in to the operations console lasts
+    console_session_hours: float = Field(default=8, gt=0, le=24 * 7)
 
 
 def _cron(schedule: str | None) -> str | None:

@@ -229,6 +229,8 @@ class CaseFilter:
     object_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    #: about one of these objects (a customer and its invoices, in the console)
+    object_ids: frozenset[str] | None = None
 
 
 class CaseRepository(Protocol):

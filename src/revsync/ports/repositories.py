@@ -19,6 +19,7 @@ from revsync.ports.billing import (
     PlanRepository,
     SubscriptionRepository,
 )
+from revsync.ports.console import ConsoleSessionStore
 from revsync.ports.crm import CrmStateRepository
 from revsync.ports.delivery import CaseRepository, CircuitRepository, OutboxRepository
 from revsync.ports.erp import PostingRepository
@@ -252,6 +253,9 @@ class UnitOfWork(Protocol):
 
     @property
     def schemas(self) -> SchemaStore: ...
+
+    @property
+    def console_sessions(self) -> ConsoleSessionStore: ...
 
     def __enter__(self) -> Self: ...
 

@@ -669,6 +669,8 @@ class SqlCaseRepository:
             query = query.where(c.destination == where.destination)
         if where.object_id is not None:
             query = query.where(c.object_id == where.object_id)
+        if where.object_ids is not None:
+            query = query.where(c.object_id.in_(sorted(where.object_ids)))
         if where.since is not None:
             query = query.where(c.opened_at >= where.since)
         if where.until is not None:

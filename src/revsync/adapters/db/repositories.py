@@ -20,6 +20,7 @@ from revsync.adapters.db.billing_repositories import (
     SqlPlanRepository,
     SqlSubscriptionRepository,
 )
+from revsync.adapters.db.console_store import SqlConsoleSessionStore
 from revsync.adapters.db.crm_repositories import SqlCrmStateRepository
 from revsync.adapters.db.delivery_repositories import (
     SqlCaseRepository,
@@ -580,6 +581,7 @@ class SqlUnitOfWork:
     idempotency: SqlIdempotencyRepository
     jobs: SqlJobRepository
     schemas: SqlSchemaStore
+    console_sessions: SqlConsoleSessionStore
 
     def __init__(
         self,
@@ -623,6 +625,7 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotencyRepository(conn)
         self.jobs = SqlJobRepository(conn)
         self.schemas = SqlSchemaStore(conn)
+        self.console_sessions = SqlConsoleSessionStore(conn)
         return self
 
     def __exit__(

@@ -606,3 +606,17 @@ kpi_counters = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.BigInteger, nullable=False),
 )
+
+# --- the operations console --------------------------------------------------------------
+
+# Signed-in console sessions: the hash of the cookie's token (never the token), the key that
+# signed in, the form token its pages carry, and when it ends.
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(64), sa.ForeignKey("api_keys.id"), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
