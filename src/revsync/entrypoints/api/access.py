@@ -1,9 +1,10 @@
 """Who may call what: one table of every route's role and customer reach.
 
-Every route but ``/healthz`` and ``/readyz`` is in :data:`RULES`; a test checks that the table
-and the application's routes are the same set. The dependency :func:`authorised` finds the
-route's rule, checks the key's roles and reach and its rate limit, and hands the key to the
-route; routes that read or write one customer's data check it with :func:`check_customer`.
+Every route but those in :data:`PUBLIC` is in :data:`RULES`, the API's and the console's; a
+test checks that the table and the application's routes are the same set. The dependency
+:func:`authorised` finds the route's rule, checks the key's roles and reach and its rate limit,
+and hands the key to the route; routes that read or write one customer's data check it with
+:func:`check_customer`.
 """
 
 from __future__ import annotations
@@ -105,10 +106,39 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/v1/reconciliations"): Rule(_O, Reach.ALL),
     ("GET", "/v1/reconciliations"): Rule(_R, Reach.ALL),
     ("GET", "/v1/reconciliations/{run_id}"): Rule(_R, Reach.ALL),
+    # the operations console (entrypoints/console: signed in with a key, session cookie);
+    # every page shows or acts on every customer's data, and each action needs the role its
+    # API route needs
+    ("GET", "/console/"): Rule(_R, Reach.ALL),
+    ("GET", "/console/cases"): Rule(_R, Reach.ALL),
+    ("GET", "/console/cases/{case_id}"): Rule(_R, Reach.ALL),
+    ("POST", "/console/cases/{case_id}/retry"): Rule(_O, Reach.ALL),
+    ("POST", "/console/cases/{case_id}/approve"): Rule(_F, Reach.ALL),
+    ("POST", "/console/cases/{case_id}/resolve"): Rule(_O, Reach.ALL),
+    ("POST", "/console/cases/{case_id}/ignore"): Rule(_O, Reach.ALL),
+    ("POST", "/console/cases/replay"): Rule(_O, Reach.ALL),
+    ("GET", "/console/customers"): Rule(_R, Reach.ALL),
+    ("GET", "/console/customers/{customer_id}"): Rule(_R, Reach.ALL),
+    ("GET", "/console/invoices"): Rule(_R, Reach.ALL),
+    ("GET", "/console/invoices/{invoice_id}"): Rule(_R, Reach.ALL),
+    ("GET", "/console/invoices/{invoice_id}/lines/{key}/events"): Rule(_R, Reach.ALL),
+    ("GET", "/console/reconciliations"): Rule(_R, Reach.ALL),
+    ("GET", "/console/reconciliations/{run_id}"): Rule(_R, Reach.ALL),
+    ("POST", "/console/sign-out"): Rule(_R, Reach.ALL),
 }
 
-#: routes that answer without a key (``/docs`` is a page that asks for one to load the document)
-PUBLIC: Final = frozenset({("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/docs")})
+#: routes that answer without a key (``/docs`` is a page that asks for one to load the document;
+#: the console's sign-in form and its style sheet)
+PUBLIC: Final = frozenset(
+    {
+        ("GET", "/healthz"),
+        ("GET", "/readyz"),
+        ("GET", "/docs"),
+        ("GET", "/console/sign-in"),
+        ("POST", "/console/sign-in"),
+        ("GET", "/console/console.css"),
+    }
+)
 
 log = structlog.get_logger("revsync.access")
 
@@ -144,6 +174,15 @@ async def authorised(request: Request) -> ApiKey:
         key = await run_in_threadpool(container.api_keys.authenticate, presented)
     if key is None:
         raise ApiError(401, "unauthorized", "invalid or revoked API key", headers=_CHALLENGE)
+    await admit(request, key)
+    return key
+
+
+async def admit(request: Request, key: ApiKey) -> None:
+    """Let ``key`` through to the route this request matched: its roles grant the route's
+    role, its reach allows the route, and it is within its rate limit (403 / 429 otherwise).
+    The API's keyed routes and the console's pages both come through here."""
+    container: Container = request.app.state.container
     request.state.actor = f"api_key:{key.id}"
     structlog.contextvars.bind_contextvars(api_key=key.id)
     rule = rule_for(request)
@@ -170,7 +209,6 @@ async def authorised(request: Request) -> ApiKey:
                 f"{verdict.window_seconds} s; retry after {verdict.headers()['Retry-After']} s",
                 headers=verdict.headers(),
             )
-    return key
 
 
 #: a route parameter holding the caller's key, authorised by :data:`RULES`

@@ -29,12 +29,13 @@ from revsync.entrypoints.api.middleware import (
     RequestContext,
     lifecycle_headers,
 )
+from revsync.entrypoints.console import pages as console_pages
 from revsync.observability.tracing import instrument_app
 
 
 def create_app(container: Container) -> FastAPI:
-    """The HTTP API over a wired container. Every route but ``/healthz``, ``/readyz`` and the
-    ``/docs`` page requires a key."""
+    """The HTTP API and the operations console over a wired container. Every route but those
+    of ``access.PUBLIC`` requires a key (the console's, a session signed in with one)."""
     app = FastAPI(
         openapi_url=None,  # served by contract.install, behind a key
         docs_url=None,
@@ -64,6 +65,7 @@ def create_app(container: Container) -> FastAPI:
         admin,
     ):
         app.include_router(module.router)
+    app.include_router(console_pages.router)
     # inner first: the body limit runs inside the request context (it has the request id)
     app.add_middleware(BodyLimit, limit=MAX_BODY, exempt=("/v1/events",))
     app.add_middleware(Announcements, lifecycle=_lifecycle(container))
