@@ -94,6 +94,7 @@ def test_the_demo_plays_a_quarter_and_checks_itself(
     assert report["crm"]["opportunities"] >= 1 and report["crm"]["tasks"] >= 1
     assert "checked" in output and "exactly once with revsync's totals" in output
     assert f"the {invoices['paid_reported']} revsync reports paid are paid there" in output
+    assert "open http://127.0.0.1:8080/console/ and sign in with the key in" in output
     # everything in one folder, ready to be served
     assert {p.name for p in folder.iterdir()} >= {
         "revsync.yaml",

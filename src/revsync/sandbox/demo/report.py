@@ -193,6 +193,10 @@ def _at_risk(signals: list[Signals]) -> list[AtRisk]:
     return sorted(found, key=lambda r: r.renewal)
 
 
+#: where ``revsync serve`` on the demo's configuration shows the operations console
+CONSOLE_URL = "http://127.0.0.1:8080/console/"
+
+
 def render(report: DemoReport, console: Console, directory: Path) -> None:
     """The report as tables, then the verdict and what to do next."""
     say = console.print
@@ -242,8 +246,9 @@ def render(report: DemoReport, console: Console, directory: Path) -> None:
         for mismatch in report.mismatches:
             say(f"  {mismatch}", highlight=False)
     say(
-        f"Explore it: revsync serve --config {directory / 'revsync.yaml'} "
-        f"(admin key in {directory / 'admin.key'})",
+        f"See it in the console: revsync serve --config {directory / 'revsync.yaml'} (or "
+        f"revsync demo --serve), then open {CONSOLE_URL} and sign in with the key in "
+        f"{directory / 'admin.key'}",
         highlight=False,
         soft_wrap=True,
     )
