@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from revsync.adapters.db.tables import usage_events
 from revsync.application.console import token_hash
 from revsync.application.customers import PutCustomer
 from revsync.bootstrap import Container, apply_configuration, build
@@ -297,6 +299,26 @@ def test_the_pages_show_a_customer_its_invoice_and_the_events_behind_a_usage_lin
             overview = client.get("/console/").text
             assert "Unbilled usage events" in overview and 'class="chart"' in overview
             assert client.get("/console/invoices?status=finalized").status_code == 200
+
+            # an event deleted from under the usage line: the reconciliation's finding, both
+            # sides and its case are on the console
+            e = usage_events.c
+            with wired.engine.begin() as conn:
+                conn.execute(sa.delete(usage_events).where(e.event_id == "e-7"))
+            found = client.post("/v1/reconciliations", json={"checks": ["usage"]}, headers=admin)
+            assert found.status_code == 201, found.text
+            run = found.json()
+            # the free tier's line and the paid tier's share the events: each is found
+            assert len(run["cases_opened"]) == 2
+            case_id = run["cases_opened"][0]
+            listed = client.get("/console/reconciliations").text
+            assert run["id"] in listed
+            shown = html.unescape(client.get(f"/console/reconciliations/{run['id']}").text)
+            assert "2 findings" in shown and "lineage" in shown
+            assert "events: 1500" in shown and "events: 1499" in shown
+            assert f'href="/console/cases/{case_id}"' in shown
+            case = html.unescape(client.get(f"/console/cases/{case_id}").text)
+            assert "reconciliation" in case and 'id="case-status">open<' in case
     finally:
         wired.close()
 
