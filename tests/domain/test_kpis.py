@@ -12,10 +12,12 @@ from revsync.domain.kpis import (
     AGE_BUCKETS,
     LAG_BOUNDS,
     BilledWindows,
+    KpiReport,
     LagHistogram,
     Window,
     age_bucket,
     lag_bucket,
+    trend_of,
     unbilled_by_age,
 )
 
@@ -92,3 +94,18 @@ def test_unbilled_usage_is_what_no_window_holds(
             label = next(lb for lb, bound in AGE_BUCKETS if bound is None or age < bound)
             expected[label] += 1
     assert counts == expected
+
+
+def test_the_trend_keeps_the_kpis_that_apply_and_one_completeness_per_connector() -> None:
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    bare = KpiReport(at, None, 3, None, None, {}, None, {}, LagHistogram())
+    assert trend_of(bare) == {"unmapped_tenants": 3.0}
+    full = KpiReport(at, None, 0, 42.5, 2, {"erp": 1.0, "books": 0.5}, 0.9, {}, LagHistogram())
+    assert trend_of(full) == {
+        "unmapped_tenants": 0.0,
+        "erp_posting_delay_seconds": 42.5,
+        "renewals_missing_adoption": 2.0,
+        "invoice_accuracy_ratio": 0.9,
+        "sync_completeness:erp": 1.0,
+        "sync_completeness:books": 0.5,
+    }

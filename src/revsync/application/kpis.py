@@ -13,6 +13,7 @@ from revsync.domain.kpis import (
     KpiPolicy,
     KpiReport,
     Measurement,
+    trend_of,
     unbilled_by_age,
 )
 from revsync.domain.reconciliation import Check, accuracy
@@ -89,14 +90,16 @@ class Kpis:
     def measure(self) -> Measurement:
         """Count the events that arrived since the last time into the lag histogram, then
         measure unbilled usage (by age of the events, and what it will bill by currency) and
-        keep the measurement; measurements older than the policy's ``keep`` are dropped."""
+        keep the measurement, with the other KPIs as they stand (for their charts);
+        measurements older than the policy's ``keep`` are dropped."""
         self.count_lag()
         now = self._clock.now()
         since_us = to_micros(now - self._policy.horizon)
         with self._uow(write=False) as uow:
             windows = BilledWindows(uow.kpis.billed_windows(since_us))
             events = unbilled_by_age(windows, uow.kpis.usage(self._types, since_us), now)
-        measurement = Measurement(now, events, self._unbilled_amounts(), self._types)
+        trend = trend_of(self.read())
+        measurement = Measurement(now, events, self._unbilled_amounts(), self._types, trend)
         with self._uow() as uow:
             uow.kpis.save_measurement(measurement)
             uow.kpis.prune_measurements(now - self._policy.keep)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
+from typing import Final
 
 #: ages of unbilled usage (of the event's time, against now): label → upper bound
 AGE_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
@@ -149,13 +150,16 @@ class KpiPolicy:
 @dataclass(frozen=True, slots=True)
 class Measurement:
     """What the KPI job measured at ``at``: unbilled usage events by age bucket and what the
-    next invoices will bill for it, by currency."""
+    next invoices will bill for it, by currency; and the KPIs a query answers at once, as they
+    stood then (:func:`trend_of`), so that they too can be charted over time."""
 
     at: datetime
     unbilled_events: Mapping[str, int]
     unbilled_amount: Mapping[str, Decimal]
     #: meters whose events were counted (the event types some meter reads)
     event_types: Sequence[str] = ()
+    #: KPI name → value when measured (those that apply; see :func:`trend_of`)
+    trend: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,3 +188,28 @@ class KpiReport:
     jobs: list[JobStat] = field(default_factory=list)
     #: the latest billing run: when it started and finished
     billing_run: tuple[datetime, datetime] | None = None
+
+
+#: the KPIs charted over time besides unbilled usage, by the name :func:`trend_of` gives them
+#: (``sync_completeness:<connector>`` per connector)
+TRENDS: Final = {
+    "unmapped_tenants": "Unmapped tenants",
+    "erp_posting_delay_seconds": "ERP posting delay (seconds)",
+    "renewals_missing_adoption": "Renewals missing adoption",
+    "invoice_accuracy_ratio": "Invoice accuracy (share)",
+    "sync_completeness": "Sync completeness (share)",
+}
+
+
+def trend_of(report: KpiReport) -> dict[str, float]:
+    """The KPIs of ``report`` a query answers at once, by name, where they apply."""
+    found = {"unmapped_tenants": float(report.unmapped_tenants)}
+    if report.erp_posting_delay_seconds is not None:
+        found["erp_posting_delay_seconds"] = report.erp_posting_delay_seconds
+    if report.renewals_missing_adoption is not None:
+        found["renewals_missing_adoption"] = float(report.renewals_missing_adoption)
+    if report.invoice_accuracy_ratio is not None:
+        found["invoice_accuracy_ratio"] = report.invoice_accuracy_ratio
+    for connector, ratio in report.sync_completeness.items():
+        found[f"sync_completeness:{connector}"] = ratio
+    return found

@@ -296,8 +296,14 @@ def test_the_pages_show_a_customer_its_invoice_and_the_events_behind_a_usage_lin
             second = client.get(html.unescape(following.group(1)))
             assert second.text.count("<td>api.request</td>") == 50
 
+            clock.advance(timedelta(minutes=5))
+            wired.kpis.measure()
             overview = client.get("/console/").text
             assert "Unbilled usage events" in overview and 'class="chart"' in overview
+            # the KPIs read at once are charted too, from what each measurement kept of them
+            for label in ("Unmapped tenants", "Sync completeness (share) of books"):
+                assert f'aria-label="{label} over time"' in overview
+            assert overview.count("<title>2026-12-04 00:0") >= 2 * 4  # two points, 4+ charts
             assert client.get("/console/invoices?status=finalized").status_code == 200
 
             # an event deleted from under the usage line: the reconciliation's finding, both

@@ -215,6 +215,7 @@ def _figures(measurement: Measurement) -> dict[str, Any]:
         "unbilled_events": dict(measurement.unbilled_events),
         "unbilled_amount": {c: str(a) for c, a in measurement.unbilled_amount.items()},
         "event_types": list(measurement.event_types),
+        "trend": dict(measurement.trend),
     }
 
 
@@ -225,6 +226,7 @@ def _measurement(row: sa.Row[Any]) -> Measurement:
         {str(k): int(v) for k, v in figures["unbilled_events"].items()},
         {str(c): Decimal(a) for c, a in figures["unbilled_amount"].items()},
         tuple(figures.get("event_types", ())),
+        {str(k): float(v) for k, v in figures.get("trend", {}).items()},
     )
 
 

@@ -26,6 +26,7 @@ from revsync.domain.delivery import CaseKind, CaseStatus, MessageStatus
 from revsync.domain.errors import DomainError, InvalidField, NotFound
 from revsync.domain.identity import Customer
 from revsync.domain.invoicing import InvoiceStatus
+from revsync.domain.kpis import TRENDS
 from revsync.domain.metering import Window
 from revsync.domain.usage import from_micros
 from revsync.entrypoints.api.cases import MAX_REASON
@@ -160,6 +161,13 @@ async def overview(request: Request, viewer: Viewer) -> Response:
         )
         for currency in currencies
     }
+    trends = {
+        _trend_label(name): line_chart(
+            [(m.at, m.trend[name]) for m in history if name in m.trend],
+            f"{_trend_label(name)} over time",
+        )
+        for name in sorted({n for m in history for n in m.trend})
+    }
     lag = kpis.event_lag
     events = sum(lag.counts)
     return render(
@@ -169,10 +177,18 @@ async def overview(request: Request, viewer: Viewer) -> Response:
         kpis=kpis,
         unbilled_chart=unbilled,
         amount_charts=amounts,
+        trend_charts=trends,
         lag_events=events,
         lag_mean=(lag.sum_us / events / 1e6) if events else None,
         unfinished=(MessageStatus.PENDING, MessageStatus.IN_FLIGHT, MessageStatus.FAILED),
     )
+
+
+def _trend_label(name: str) -> str:
+    """``sync_completeness:books`` → "Sync completeness (share) of books"."""
+    kind, _, connector = name.partition(":")
+    label = TRENDS.get(kind, kind)
+    return f"{label} of {connector}" if connector else label
 
 
 # --- exception cases ---------------------------------------------------------------------
