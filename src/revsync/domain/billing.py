@@ -76,7 +76,13 @@ class Money:
 
 
 def check_meters(plan: Plan, meters: Mapping[str, Meter]) -> None:
-    """Every usage charge reads a declared meter, with the dimension it prices by."""
+    """Every usage charge and every feature counting usage reads a declared meter, a charge
+    with the dimension it prices by."""
+    for position, feature in enumerate(plan.features):
+        if feature.meter is not None and feature.meter not in meters:
+            raise InvalidField(
+                f"features.{position}.meter", f"no meter {feature.meter!r} is declared"
+            )
     for position, charge in enumerate(plan.charges):
         if charge.meter is None:
             continue

@@ -95,6 +95,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
+from revsync.domain.entitlements import Feature, check_features, feature_to_mapping
 from revsync.domain.errors import InvalidField
 from revsync.domain.money import is_currency, plain
 from revsync.domain.periods import Interval
@@ -197,6 +198,12 @@ class Plan:
     charges: tuple[Charge, ...]
     minimum: Decimal | None = None
     maximum: Decimal | None = None
+    #: what the plan entitles a customer to (domain/entitlements.py)
+    features: tuple[Feature, ...] = ()
+
+    def feature(self, key: str) -> Feature | None:
+        """The plan's feature ``key``, if it has it."""
+        return next((f for f in self.features if f.key == key), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +271,7 @@ def new_plan(
     charges: Sequence[Charge],
     minimum: Decimal | None = None,
     maximum: Decimal | None = None,
+    features: Sequence[Feature | Mapping[str, Any]] | None = None,
 ) -> Plan:
     """A validated plan; raises ``InvalidField`` naming the field at fault.
 
@@ -303,6 +311,7 @@ def new_plan(
         charges=checked,
         minimum=low,
         maximum=high,
+        features=check_features(features),
     )
 
 
@@ -506,6 +515,7 @@ _PLAN_KEYS: Final = (
     "charges",
     "minimum",
     "maximum",
+    "features",
 )
 _CHARGE_KEYS: Final = (
     "key",
@@ -548,6 +558,7 @@ def plan_from_mapping(data: Mapping[str, Any], *, code: str, version: int) -> Pl
         charges=[_charge_from(item, f"charges.{i}") for i, item in enumerate(raw_charges)],
         minimum=data.get("minimum"),
         maximum=data.get("maximum"),
+        features=data.get("features"),
     )
 
 
@@ -610,6 +621,8 @@ def plan_to_mapping(plan: Plan) -> dict[str, Any]:
         data["minimum"] = plain(plan.minimum)
     if plan.maximum is not None:
         data["maximum"] = plain(plan.maximum)
+    if plan.features:
+        data["features"] = [feature_to_mapping(f) for f in plan.features]
     return data
 
 
