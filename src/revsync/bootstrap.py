@@ -54,6 +54,7 @@ from revsync.application.credits import Credits
 from revsync.application.crm import CrmMapping, CrmPull, CrmSignals, PullReport
 from revsync.application.customers import Customers
 from revsync.application.deadletters import DeadLetters
+from revsync.application.entitlements import Entitlements
 from revsync.application.erp import ErpReceipts, ErpStatusSync, SyncReport
 from revsync.application.idempotency import Idempotency, IdempotencyPolicy
 from revsync.application.ingestion import Ingestion, IngestPolicy
@@ -124,6 +125,7 @@ class Container:
     reconciliation: Reconciliation
     kpis: Kpis
     console_sessions: ConsoleSessions
+    entitlements: Entitlements
     console_views: ConsoleViews
     failpoints: Failpoints = field(default_factory=Failpoints)
 
@@ -497,6 +499,7 @@ def build(
         reader,
         announcer_for(settings),
     )
+    usage = UsageQueries(reader, meters)
     keys = ApiKeys(
         unit_of_work, clock, ids, cache_for=timedelta(seconds=settings.auth.cache_seconds)
     )
@@ -517,7 +520,10 @@ def build(
             settings.server.rate_limits.per_tenant,
             settings.server.rate_limits.keys,
         ),
-        usage=UsageQueries(reader, meters),
+        usage=usage,
+        entitlements=Entitlements(
+            unit_of_work, usage, clock, timedelta(seconds=settings.entitlements.cache_seconds)
+        ),
         audit=Audit(unit_of_work, clock, chain),
         dead_letters=DeadLetters(unit_of_work),
         catalog=Catalog(

@@ -202,6 +202,15 @@ class ReconciliationSettings(_Section):
         return _cron(schedule)
 
 
+class EntitlementSettings(_Section):
+    """Entitlement checks (docs/entitlements.md)."""
+
+    #: a customer's snapshot is read again (in the background) once it is this old; an answer
+    #: lags a change made in another process by at most twice this (usage this process
+    #: ingests counts at once)
+    cache_seconds: float = Field(default=5.0, ge=0, le=300)
+
+
 class KpiSettings(_Section):
     """The business KPIs (docs/operations.md): how the worker measures what a query cannot
     answer at once (unbilled usage, the event-lag histogram)."""
@@ -715,6 +724,7 @@ class Settings(BaseSettings):
     billing: BillingSettings = BillingSettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     kpis: KpiSettings = KpiSettings()
+    entitlements: EntitlementSettings = EntitlementSettings()
     tax: TaxSettings = TaxSettings()
     outbox: OutboxSettings = OutboxSettings()
     erp: ErpSettings = ErpSettings()

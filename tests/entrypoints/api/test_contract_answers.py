@@ -58,7 +58,15 @@ def target() -> Iterator[FaultServer]:
 
 @pytest.fixture
 def settings(db_url: str, target: FaultServer) -> Settings:
-    return make_settings(db_url, plans=[PRO], **outbox_settings(destination(target)))
+    entitled = {
+        **PRO,
+        "features": [
+            {"key": "sso", "kind": "boolean"},
+            {"key": "api_calls", "kind": "quota", "meter": "api_calls", "limit": "1000"},
+            {"key": "seats", "kind": "seats"},
+        ],
+    }
+    return make_settings(db_url, plans=[entitled], **outbox_settings(destination(target)))
 
 
 @pytest.fixture(autouse=True)
@@ -199,6 +207,10 @@ def the_month(call: Checked, clock: FrozenClock) -> None:
     grant = {"amount": "20.00", "currency": "EUR", "expires_on": "2027-06-01", "reason": "gift"}
     call("POST", "/v1/customers/{customer_id}/credits", 201, path=acme_id, json=grant)
     call("GET", "/v1/customers/{customer_id}/upcoming-invoice", 200, path=acme_id)
+    call("GET", "/v1/customers/{customer_id}/entitlements", 200, path=acme_id)
+    for feature in ("sso", "api_calls", "seats", "none"):
+        check = {"customer_id": "acme", "feature": feature}
+        call("POST", "/v1/entitlements/check", 200, json=check)
     clock.set(utc(2026, 12, 4, 0))
     run = call("POST", "/v1/billing-runs", 201, json={"as_of": "2026-12-04"})
     assert run["finalized"]

@@ -46,6 +46,7 @@ from .credit_grant_out import CreditGrantOut
 from .credit_note_in import CreditNoteIn
 from .credit_note_in_lines import CreditNoteInLines
 from .customer_deferrals_out import CustomerDeferralsOut
+from .customer_entitlements_out import CustomerEntitlementsOut
 from .customer_in import CustomerIn
 from .customer_out import CustomerOut
 from .customer_page import CustomerPage
@@ -55,11 +56,21 @@ from .dead_letter_page import DeadLetterPage
 from .deferred_line_out import DeferredLineOut
 from .deferred_revenue_out import DeferredRevenueOut
 from .duration import Duration
+from .enforcement import Enforcement
+from .entitlement_check_in import EntitlementCheckIn
+from .entitlement_check_out import EntitlementCheckOut
+from .entitlement_out import EntitlementOut
+from .entitlement_period_out import EntitlementPeriodOut
+from .entitlement_plan_out import EntitlementPlanOut
+from .entitlement_reason import EntitlementReason
 from .error import Error
 from .error_detail import ErrorDetail
 from .error_problem import ErrorProblem
 from .event_key import EventKey
 from .external_refs import ExternalRefs
+from .feature_in import FeatureIn
+from .feature_kind import FeatureKind
+from .feature_out import FeatureOut
 from .finding_out import FindingOut
 from .finding_out_ours import FindingOutOurs
 from .finding_out_theirs import FindingOutTheirs
@@ -188,6 +199,7 @@ __all__ = (
     "CreditNoteIn",
     "CreditNoteInLines",
     "CustomerDeferralsOut",
+    "CustomerEntitlementsOut",
     "CustomerIn",
     "CustomerOut",
     "CustomerPage",
@@ -197,11 +209,21 @@ __all__ = (
     "DeferredLineOut",
     "DeferredRevenueOut",
     "Duration",
+    "Enforcement",
+    "EntitlementCheckIn",
+    "EntitlementCheckOut",
+    "EntitlementOut",
+    "EntitlementPeriodOut",
+    "EntitlementPlanOut",
+    "EntitlementReason",
     "Error",
     "ErrorDetail",
     "ErrorProblem",
     "EventKey",
     "ExternalRefs",
+    "FeatureIn",
+    "FeatureKind",
+    "FeatureOut",
     "FindingOut",
     "FindingOutOurs",
     "FindingOutTheirs",

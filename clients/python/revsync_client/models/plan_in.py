@@ -10,6 +10,7 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.charge_in import ChargeIn
+    from ..models.feature_in import FeatureIn
 
 
 T = TypeVar("T", bound="PlanIn")
@@ -24,6 +25,7 @@ class PlanIn:
         currency (str): ISO 4217 code, e.g. EUR.
         interval (Interval): How long a billing period is.
         name (str):
+        features (list[FeatureIn] | None | Unset):
         maximum (float | int | None | str | Unset):
         minimum (float | int | None | str | Unset):
         usage_interval (Interval | None | Unset):
@@ -33,6 +35,7 @@ class PlanIn:
     currency: str
     interval: Interval
     name: str
+    features: list[FeatureIn] | None | Unset = UNSET
     maximum: float | int | None | str | Unset = UNSET
     minimum: float | int | None | str | Unset = UNSET
     usage_interval: Interval | None | Unset = UNSET
@@ -48,6 +51,18 @@ class PlanIn:
         interval = self.interval.value
 
         name = self.name
+
+        features: list[dict[str, Any]] | None | Unset
+        if isinstance(self.features, Unset):
+            features = UNSET
+        elif isinstance(self.features, list):
+            features = []
+            for features_type_0_item_data in self.features:
+                features_type_0_item = features_type_0_item_data.to_dict()
+                features.append(features_type_0_item)
+
+        else:
+            features = self.features
 
         maximum: float | int | None | str | Unset
         if isinstance(self.maximum, Unset):
@@ -79,6 +94,8 @@ class PlanIn:
                 "name": name,
             }
         )
+        if features is not UNSET:
+            field_dict["features"] = features
         if maximum is not UNSET:
             field_dict["maximum"] = maximum
         if minimum is not UNSET:
@@ -91,6 +108,7 @@ class PlanIn:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.charge_in import ChargeIn  # noqa: PLC0415
+        from ..models.feature_in import FeatureIn  # noqa: PLC0415
 
         d = dict(src_dict)
         charges = []
@@ -105,6 +123,28 @@ class PlanIn:
         interval = Interval(d.pop("interval"))
 
         name = d.pop("name")
+
+        def _parse_features(data: object) -> list[FeatureIn] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                features_type_0 = []
+                _features_type_0 = data
+                for features_type_0_item_data in _features_type_0:
+                    features_type_0_item = FeatureIn.from_dict(features_type_0_item_data)
+
+                    features_type_0.append(features_type_0_item)
+
+                return features_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[FeatureIn] | None | Unset, data)
+
+        features = _parse_features(d.pop("features", UNSET))
 
         def _parse_maximum(data: object) -> float | int | None | str | Unset:
             if data is None:
@@ -146,6 +186,7 @@ class PlanIn:
             currency=currency,
             interval=interval,
             name=name,
+            features=features,
             maximum=maximum,
             minimum=minimum,
             usage_interval=usage_interval,

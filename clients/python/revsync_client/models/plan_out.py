@@ -11,6 +11,7 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.charge_out import ChargeOut
+    from ..models.feature_out import FeatureOut
 
 
 T = TypeVar("T", bound="PlanOut")
@@ -28,6 +29,7 @@ class PlanOut:
         name (str):
         usage_interval (Interval): How long a billing period is.
         version (int):
+        features (list[FeatureOut] | Unset):
         maximum (str | Unset):
         minimum (str | Unset):
     """
@@ -39,6 +41,7 @@ class PlanOut:
     name: str
     usage_interval: Interval
     version: int
+    features: list[FeatureOut] | Unset = UNSET
     maximum: str | Unset = UNSET
     minimum: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -61,6 +64,13 @@ class PlanOut:
 
         version = self.version
 
+        features: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.features, Unset):
+            features = []
+            for features_item_data in self.features:
+                features_item = features_item_data.to_dict()
+                features.append(features_item)
+
         maximum = self.maximum
 
         minimum = self.minimum
@@ -78,6 +88,8 @@ class PlanOut:
                 "version": version,
             }
         )
+        if features is not UNSET:
+            field_dict["features"] = features
         if maximum is not UNSET:
             field_dict["maximum"] = maximum
         if minimum is not UNSET:
@@ -88,6 +100,7 @@ class PlanOut:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.charge_out import ChargeOut  # noqa: PLC0415
+        from ..models.feature_out import FeatureOut  # noqa: PLC0415
 
         d = dict(src_dict)
         charges = []
@@ -109,6 +122,15 @@ class PlanOut:
 
         version = d.pop("version")
 
+        _features = d.pop("features", UNSET)
+        features: list[FeatureOut] | Unset = UNSET
+        if _features is not UNSET:
+            features = []
+            for features_item_data in _features:
+                features_item = FeatureOut.from_dict(features_item_data)
+
+                features.append(features_item)
+
         maximum = d.pop("maximum", UNSET)
 
         minimum = d.pop("minimum", UNSET)
@@ -121,6 +143,7 @@ class PlanOut:
             name=name,
             usage_interval=usage_interval,
             version=version,
+            features=features,
             maximum=maximum,
             minimum=minimum,
         )

@@ -78,6 +78,9 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/v1/invoices/{invoice_id}/credit-notes"): Rule(_F, Reach.ALL),
     ("GET", "/v1/customers/{customer_id}/upcoming-invoice"): Rule(_R, Reach.CHECKED),
     ("GET", "/v1/customers/{customer_id}/credits"): Rule(_R, Reach.CHECKED),
+    # entitlements (a product checks with a read key, limited to its customers or not)
+    ("GET", "/v1/customers/{customer_id}/entitlements"): Rule(_R, Reach.CHECKED),
+    ("POST", "/v1/entitlements/check"): Rule(_R, Reach.CHECKED),
     ("POST", "/v1/customers/{customer_id}/credits"): Rule(_F, Reach.ALL),
     ("GET", "/v1/reports/deferred-revenue"): Rule(_R, Reach.ALL),
     # exception cases and operations

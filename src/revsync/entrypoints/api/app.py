@@ -13,6 +13,7 @@ from revsync.entrypoints.api import (
     cases,
     contract,
     customers,
+    entitlements,
     events,
     operations,
     reconciliations,
@@ -55,6 +56,7 @@ def create_app(container: Container) -> FastAPI:
     for module in (
         events,
         customers,
+        entitlements,
         usage,
         billing,
         cases,

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from revsync.application.subscriptions import AmendSubscription, CreateSubscription
 from revsync.bootstrap import Container
 from revsync.domain.coupons import Duration, coupon_to_data
+from revsync.domain.entitlements import Enforcement, FeatureKind
 from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import InvoiceKind, InvoiceStatus, LineKind
 from revsync.domain.periods import Interval
@@ -78,6 +79,17 @@ class ChargeIn(_In):
     tax_code: str | None = None
 
 
+class FeatureIn(_In):
+    """What the plan entitles to (docs/entitlements.md): ``boolean``; ``quota`` of a meter per
+    usage period (``limit``, ``hard`` or ``soft``); ``seats`` (optionally counted by a meter)."""
+
+    key: str
+    kind: FeatureKind
+    meter: str | None = None
+    limit: DecimalIn | None = None
+    enforcement: Enforcement | None = None
+
+
 class PlanIn(_In):
     """A plan definition (its code is in the path)."""
 
@@ -88,6 +100,7 @@ class PlanIn(_In):
     charges: list[ChargeIn]
     minimum: DecimalIn | None = None
     maximum: DecimalIn | None = None
+    features: list[FeatureIn] | None = None
 
 
 class TierOut(BaseModel):
@@ -114,6 +127,17 @@ class ChargeOut(BaseModel):
     tax_code: str
 
 
+class FeatureOut(BaseModel):
+    """A feature of the plan; ``limit`` and ``enforcement`` for a quota, ``meter`` where one
+    counts it."""
+
+    key: str
+    kind: FeatureKind
+    meter: str | Absent = None
+    limit: DecimalText | Absent = None
+    enforcement: Enforcement | Absent = None
+
+
 class PlanOut(BaseModel):
     """A version of a plan."""
 
@@ -126,6 +150,7 @@ class PlanOut(BaseModel):
     charges: list[ChargeOut]
     minimum: DecimalText | Absent = None
     maximum: DecimalText | Absent = None
+    features: list[FeatureOut] | Absent = None
 
 
 class PlanList(BaseModel):
@@ -566,6 +591,7 @@ def _put_subscription(
             actor=request.state.actor,
         )
     )
+    container.entitlements.forget(subscription.customer_id)  # its plan or seats may differ
     return json_response(subscription_out(subscription), 201 if created else 200)
 
 
@@ -640,6 +666,7 @@ def _amend(container: Container, subscription_id: str, body: bytes, request: Req
             actor=request.state.actor,
         )
     )
+    container.entitlements.forget(subscription.customer_id)  # its plan or seats may differ
     return json_response(subscription_out(subscription), 201)
 
 

@@ -1,0 +1,231 @@
+"""Entitlement checks, answered from a snapshot per customer held in memory: the plan in service
+today, its seats, the usage period and the usage so far of each meter a feature counts.
+
+A snapshot older than ``fresh_for`` (``entitlements.cache_seconds``, 5 s) is read again in the
+background while it still answers; one older than twice that is read before answering. So an
+answer lags a plan, subscription or usage change made in another process by at most twice
+``fresh_for``. Usage this process ingests drops the snapshots of its tenants' customers at once
+(:meth:`forget_tenants`): the next check reads it."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from revsync.application.usage import UsageQueries, UsageRequest
+from revsync.domain.entitlements import Decision, EntitlementReason, decide
+from revsync.domain.errors import NotFound
+from revsync.domain.identity import ExternalRef, System
+from revsync.domain.periods import Period, period_of
+from revsync.domain.pricing import Plan
+from revsync.ports.clock import Clock
+from revsync.ports.repositories import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+#: snapshots kept at most (the oldest are dropped beyond it)
+_MAX_SNAPSHOTS = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a customer is entitled to and has used, as read at ``as_of``."""
+
+    customer_id: str
+    as_of: datetime
+    subscription_id: str | None = None
+    plan: Plan | None = None
+    seats: int = 0
+    period: Period | None = None
+    #: meter → its value over the period so far
+    used: dict[str, Decimal] = field(default_factory=dict)
+    #: the product tenants whose usage counts here (the customer's, and its children's when
+    #: the subscription includes them)
+    tenants: frozenset[str] = frozenset()
+
+    def decide(self, feature: str, quantity: Decimal) -> Decision:
+        """May ``quantity`` more of ``feature`` be used now?"""
+        if self.plan is None:
+            return Decision(feature, False, EntitlementReason.NO_SUBSCRIPTION)
+        found = self.plan.feature(feature)
+        used = None if found is None or found.meter is None else self.used.get(found.meter)
+        return decide(found, quantity, seats=self.seats, used=used, key=feature)
+
+    def every(self) -> list[Decision]:
+        """Each feature of the plan, as it stands (a check of nothing more)."""
+        if self.plan is None:
+            return []
+        return [self.decide(f.key, Decimal(0)) for f in self.plan.features]
+
+
+class Entitlements:
+    """Answers entitlement checks from snapshots read again every ``fresh_for``."""
+
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        usage: UsageQueries,
+        clock: Clock,
+        fresh_for: timedelta,
+    ) -> None:
+        self._uow = unit_of_work
+        self._usage = usage
+        self._clock = clock
+        self._fresh_for = fresh_for
+        self._snapshots: dict[str, Snapshot] = {}
+        self._tenants: dict[str, tuple[str, datetime]] = {}  # tenant → customer id, read at
+        #: bumped when a customer's usage or terms change here: a read begun before is not kept
+        self._generations: dict[str, int] = {}
+        self._due: set[str] = set()  # customers waiting for a read in the background
+        self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._reader: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def cached(self, customer_id: str) -> Snapshot | None:
+        """The customer's snapshot if one is held and younger than twice ``fresh_for`` (no
+        I/O: callers on an event loop ask this first). One older than ``fresh_for`` is still
+        answered, and read again in the background for the checks after it."""
+        now = self._clock.now()
+        with self._lock:
+            found = self._snapshots.get(customer_id)
+            if found is None or now - found.as_of >= 2 * self._fresh_for:
+                return None
+            if now - found.as_of >= self._fresh_for and customer_id not in self._due:
+                self._due.add(customer_id)
+                self._queue.put(customer_id)
+                if self._reader is None:
+                    self._reader = threading.Thread(
+                        target=self._read_due, name="entitlements", daemon=True
+                    )
+                    self._reader.start()
+        return found
+
+    def cached_tenant(self, tenant: str) -> str | None:
+        """The customer owning ``tenant`` if looked up within the freshness time (no I/O)."""
+        with self._lock:
+            found = self._tenants.get(tenant)
+        if found is not None and self._clock.now() - found[1] < self._fresh_for:
+            return found[0]
+        return None
+
+    def owner(self, tenant: str) -> str:
+        """The customer owning the product tenant (``NotFound`` when none does)."""
+        known = self.cached_tenant(tenant)
+        if known is not None:
+            return known
+        with self._uow(write=False) as uow:
+            customer = uow.customers.find_by_ref(ExternalRef(System.PRODUCT, tenant))
+        if customer is None:
+            raise NotFound("tenant", tenant)
+        with self._lock:
+            if len(self._tenants) >= _MAX_SNAPSHOTS:
+                self._tenants.clear()
+            self._tenants[tenant] = (customer.id, self._clock.now())
+        return customer.id
+
+    def snapshot(self, customer_id: str) -> Snapshot:
+        """The customer's snapshot, read now unless :meth:`cached` has one (``NotFound`` for an
+        unknown customer)."""
+        found = self.cached(customer_id)
+        if found is not None:
+            return found
+        return self._refresh(customer_id)
+
+    def forget_tenants(self, tenants: Iterable[str]) -> None:
+        """Usage of these tenants was just stored: the snapshots counting it are read again
+        at the next check (and a read begun before is not kept)."""
+        wanted = set(tenants)
+        with self._lock:
+            stale = [c for c, s in self._snapshots.items() if s.tenants & wanted]
+            for customer_id in stale:
+                del self._snapshots[customer_id]
+                self._generations[customer_id] = self._generations.get(customer_id, 0) + 1
+
+    def forget(self, customer_id: str) -> None:
+        """The customer's terms changed here: its snapshot is read again at the next check."""
+        with self._lock:
+            self._snapshots.pop(customer_id, None)
+            self._generations[customer_id] = self._generations.get(customer_id, 0) + 1
+
+    def _refresh(self, customer_id: str) -> Snapshot:
+        """Read the customer's snapshot and keep it, unless its usage changed meanwhile."""
+        with self._lock:
+            generation = self._generations.get(customer_id, 0)
+        found = self._read(customer_id)
+        with self._lock:
+            if self._generations.get(customer_id, 0) == generation:
+                if len(self._snapshots) >= _MAX_SNAPSHOTS:
+                    self._snapshots.clear()
+                self._snapshots[customer_id] = found
+        return found
+
+    def _read_due(self) -> None:
+        """The background reader: snapshots that aged past ``fresh_for``, one at a time."""
+        while True:
+            customer_id = self._queue.get()
+            try:
+                self._refresh(customer_id)
+            except NotFound:  # the customer is gone
+                with self._lock:
+                    self._snapshots.pop(customer_id, None)
+            except Exception:  # the next check past twice fresh_for reads it itself
+                log.warning(
+                    "entitlement snapshot not read again", customer_id=customer_id, exc_info=True
+                )
+            finally:
+                with self._lock:
+                    self._due.discard(customer_id)
+
+    def _read(self, customer_id: str) -> Snapshot:
+        now = self._clock.now()
+        with self._uow(write=False) as uow:
+            customer = uow.customers.get(customer_id)
+            if customer is None:
+                raise NotFound("customer", customer_id)
+            zone = ZoneInfo(customer.timezone)
+            today = now.astimezone(zone).date()
+            in_service = sorted(uow.subscriptions.of_customer(customer_id), key=lambda s: s.id)
+            for subscription in in_service:
+                terms = subscription.terms_on(today)
+                if terms is None or (terms.ends is not None and terms.ends <= today):
+                    continue
+                plan = uow.plans.get(terms.plan_code, terms.plan_version)
+                if plan is None:
+                    continue
+                counted = [customer_id]
+                if subscription.include_children:
+                    counted += uow.customers.descendants_of(customer_id)
+                owners = uow.customers.many(counted)
+                break
+            else:
+                tenants = frozenset(customer.refs_in(System.PRODUCT))
+                return Snapshot(customer_id, now, tenants=tenants)
+        period = period_of(today, subscription.anchor, subscription.usage_interval)
+        start = datetime.combine(period.start, time(), zone)
+        meters = sorted({f.meter for f in plan.features if f.meter is not None})
+        zone_name = customer.timezone
+        used = {meter: self._used(counted, meter, start, now, zone_name) for meter in meters}
+        return Snapshot(
+            customer_id,
+            now,
+            subscription.id,
+            plan,
+            terms.seats,
+            period,
+            used,
+            frozenset(t for owner in owners for t in owner.refs_in(System.PRODUCT)),
+        )
+
+    def _used(
+        self, customer_ids: list[str], meter: str, start: datetime, now: datetime, zone: str
+    ) -> Decimal:
+        """The meter's value over ``[start, now]``."""
+        end = max(now, start) + timedelta(microseconds=1)
+        buckets = self._usage.usage(UsageRequest(customer_ids, meter, start, end, None, zone))
+        return sum((b.value for b in buckets), Decimal(0))

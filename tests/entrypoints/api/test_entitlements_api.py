@@ -1,0 +1,318 @@
+"""Entitlements over HTTP: a plan's boolean, quota and seats features; checks by customer or
+product tenant, counting usage this process ingested at once and changes made elsewhere within
+``entitlements.cache_seconds``; soft quotas; hostile bodies get a 422 naming the field."""
+
+from __future__ import annotations
+
+import copy
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from revsync.application.subscriptions import AmendSubscription
+from revsync.bootstrap import Container, apply_configuration, build
+from revsync.config import Settings
+from revsync.domain.subscriptions import Change
+from tests.conftest import NOW, issue_key, make_settings
+from tests.scenarios.harness import PRO
+from tests.support.clock import FrozenClock
+from tests.support.events import encode, event
+
+BATCH = {"Content-Type": "application/cloudevents-batch+json"}
+ENTITLED: dict[str, Any] = {
+    **copy.deepcopy(PRO),
+    "features": [
+        {"key": "sso", "kind": "boolean"},
+        {"key": "api_calls", "kind": "quota", "meter": "api_calls", "limit": "1000"},
+        {
+            "key": "tokens",
+            "kind": "quota",
+            "meter": "llm_tokens",
+            "limit": "500",
+            "enforcement": "soft",
+        },
+        {"key": "seats", "kind": "seats", "meter": "active_users"},
+    ],
+}
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return make_settings(db_url, plans=[ENTITLED])
+
+
+@pytest.fixture
+def world(api: TestClient, container: Container, admin: dict[str, str]) -> dict[str, str]:
+    """acme on the plan with 3 seats since the 1st; globex without a subscription."""
+    apply_configuration(container, "test")
+    for cid in ("acme", "globex"):
+        body = {"name": cid.title(), "currency": "EUR", "external_refs": {"product": [f"t-{cid}"]}}
+        assert api.put(f"/v1/customers/{cid}", json=body, headers=admin).status_code == 201
+    sub = {"customer_id": "acme", "plan": "pro", "start": "2026-11-01", "seats": 3}
+    assert api.put("/v1/subscriptions/s-acme", json=sub, headers=admin).status_code == 201
+    return issue_key(container, "read", "ingest")
+
+
+def calls(api: TestClient, key: dict[str, str], count: int, start: int = 0, **data: Any) -> None:
+    batch = [
+        event(f"c-{n}", subject="t-acme", time=NOW - timedelta(hours=1), data=data)
+        for n in range(start, start + count)
+    ]
+    answer = api.post("/v1/events", content=encode(batch), headers={**key, **BATCH})
+    assert answer.json()["accepted"] == count, answer.text
+
+
+def check(api: TestClient, key: dict[str, str], **body: Any) -> dict[str, Any]:
+    answer = api.post("/v1/entitlements/check", json=body, headers=key)
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+def test_the_customer_sees_each_feature_of_its_plan_with_its_usage(
+    api: TestClient, world: dict[str, str]
+) -> None:
+    calls(api, world, 40)
+    answer = api.get("/v1/customers/acme/entitlements", headers=world)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {
+        "customer_id": "acme",
+        "as_of": NOW.isoformat(),
+        "subscription_id": "s-acme",
+        "plan": {"code": "pro", "version": 1},
+        "period": {"start": "2026-11-01", "end": "2026-12-01"},
+        "features": [
+            {
+                "feature": "sso",
+                "kind": "boolean",
+                "allowed": True,
+                "reason": "included",
+                "limit": None,
+                "used": None,
+                "remaining": None,
+            },
+            {
+                "feature": "api_calls",
+                "kind": "quota",
+                "allowed": True,
+                "reason": "within_limit",
+                "limit": "1000",
+                "used": "40",
+                "remaining": "960",
+            },
+            {
+                "feature": "tokens",
+                "kind": "quota",
+                "allowed": True,
+                "reason": "within_limit",
+                "limit": "500",
+                "used": "0",
+                "remaining": "500",
+            },
+            {
+                "feature": "seats",
+                "kind": "seats",
+                "allowed": True,
+                "reason": "within_limit",
+                "limit": "3",
+                "used": "0",
+                "remaining": "3",
+            },
+        ],
+    }
+
+
+def test_a_hard_quota_counts_usage_ingested_here_at_once(
+    api: TestClient, world: dict[str, str]
+) -> None:
+    calls(api, world, 998)
+    assert check(api, world, tenant="t-acme", feature="api_calls", quantity=2) == {
+        "customer_id": "acme",
+        "as_of": NOW.isoformat(),
+        "feature": "api_calls",
+        "kind": "quota",
+        "allowed": True,
+        "reason": "within_limit",
+        "limit": "1000",
+        "used": "998",
+        "remaining": "2",
+    }
+    calls(api, world, 1, start=998)  # the snapshot is read again: 999 used
+    over = check(api, world, customer_id="acme", feature="api_calls", quantity="2")
+    assert (over["allowed"], over["reason"], over["used"], over["remaining"]) == (
+        False,
+        "over_limit",
+        "999",
+        "1",
+    )
+    state = check(api, world, customer_id="acme", feature="api_calls", quantity=0)
+    assert (state["allowed"], state["remaining"]) == (True, "1")
+
+
+def test_a_soft_quota_allows_beyond_it_and_says_so(api: TestClient, world: dict[str, str]) -> None:
+    batch = [
+        event(
+            f"t-{n}",
+            subject="t-acme",
+            type="llm.completion",
+            time=NOW - timedelta(hours=1),
+            data={"tokens": 200, "environment": "production", "model": "m"},
+        )
+        for n in range(3)
+    ]
+    assert (
+        api.post("/v1/events", content=encode(batch), headers={**world, **BATCH}).status_code == 200
+    )
+    answer = check(api, world, customer_id="acme", feature="tokens", quantity=1)
+    assert (answer["allowed"], answer["reason"], answer["used"], answer["remaining"]) == (
+        True,
+        "over_soft_limit",
+        "600",
+        "0",
+    )
+
+
+def test_seats_are_the_subscriptions_and_a_meter_counts_them(
+    api: TestClient, world: dict[str, str]
+) -> None:
+    batch = [
+        event(
+            f"s-{n}",
+            subject="t-acme",
+            type="app.session",
+            time=NOW - timedelta(hours=1),
+            data={"user": f"u{n % 3}"},
+        )
+        for n in range(9)
+    ]
+    assert (
+        api.post("/v1/events", content=encode(batch), headers={**world, **BATCH}).status_code == 200
+    )
+    full = check(api, world, customer_id="acme", feature="seats", quantity=1)
+    assert (full["allowed"], full["limit"], full["used"], full["remaining"]) == (
+        False,
+        "3",
+        "3",
+        "0",
+    )
+
+
+def test_what_the_plan_lacks_or_a_customer_without_a_subscription_is_refused_with_why(
+    api: TestClient, world: dict[str, str]
+) -> None:
+    missing = check(api, world, customer_id="acme", feature="audit_export")
+    assert (missing["allowed"], missing["reason"], missing["kind"]) == (False, "not_in_plan", None)
+    none = check(api, world, tenant="t-globex", feature="sso")
+    assert (none["customer_id"], none["allowed"], none["reason"]) == (
+        "globex",
+        False,
+        "no_subscription",
+    )
+    assert api.get("/v1/customers/globex/entitlements", headers=world).json()["features"] == []
+    for body in ({"customer_id": "nobody", "feature": "sso"}, {"tenant": "t-x", "feature": "sso"}):
+        assert api.post("/v1/entitlements/check", json=body, headers=world).status_code == 404
+
+
+def test_a_change_made_elsewhere_counts_within_twice_the_cache_time(
+    api: TestClient,
+    container: Container,
+    settings: Settings,
+    clock: FrozenClock,
+    world: dict[str, str],
+) -> None:
+    def seats() -> str:
+        answer = check(api, world, customer_id="acme", feature="seats", quantity=0)
+        return str(answer["limit"])
+
+    def elsewhere(count: int) -> None:
+        other = build(settings, clock=clock)  # another process on the same database
+        try:
+            other.subscriptions.amend(
+                AmendSubscription("s-acme", Change.SEAT_CHANGE, NOW.date(), "test", seats=count)
+            )
+        finally:
+            other.close()
+
+    fresh_for = timedelta(seconds=container.settings.entitlements.cache_seconds)
+    assert seats() == "3"
+    elsewhere(10)
+    assert seats() == "3"  # the snapshot is fresh
+    clock.advance(fresh_for)
+    assert seats() == "3"  # aged: still answered, and read again in the background
+    deadline = time.monotonic() + 10
+    while seats() != "10":
+        assert time.monotonic() < deadline, "the snapshot was not read again"
+        time.sleep(0.01)
+    elsewhere(20)
+    clock.advance(2 * fresh_for)
+    assert seats() == "20"  # too old to answer: read before answering
+
+
+def test_an_amendment_made_here_counts_at_once(
+    api: TestClient, world: dict[str, str], admin: dict[str, str]
+) -> None:
+    assert check(api, world, customer_id="acme", feature="seats", quantity=0)["limit"] == "3"
+    change = {"change": "seat_change", "effective": NOW.date().isoformat(), "seats": 7}
+    amended = api.post("/v1/subscriptions/s-acme/amendments", json=change, headers=admin)
+    assert amended.status_code == 201, amended.text
+    assert check(api, world, customer_id="acme", feature="seats", quantity=0)["limit"] == "7"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"customer_id": "acme", "tenant": "t-acme", "feature": "sso"}, "customer_id"),
+        ({"feature": "sso"}, "customer_id"),
+        ({"customer_id": "acme"}, "feature"),
+        ({"customer_id": "acme", "feature": ""}, "feature"),
+        ({"customer_id": "acme", "feature": "x" * 201}, "feature"),
+        ({"customer_id": "acme", "feature": "sso", "quantity": "-1"}, "quantity"),
+        ({"customer_id": "acme", "feature": "sso", "quantity": "lots"}, "quantity"),
+        ({"customer_id": "acme", "feature": "sso", "quantity": "1e30"}, "quantity"),
+        ({"customer_id": 7, "feature": "sso"}, "customer_id"),
+        ({"customer_id": "acme", "feature": "sso", "extra": 1}, "extra"),
+    ],
+)
+def test_hostile_checks_get_a_422_naming_the_field(
+    api: TestClient, world: dict[str, str], body: dict[str, Any], field: str
+) -> None:
+    answer = api.post("/v1/entitlements/check", json=body, headers=world)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == field
+
+
+def test_a_key_limited_to_a_customer_checks_only_its_own(
+    api: TestClient, world: dict[str, str], admin: dict[str, str]
+) -> None:
+    body = {"name": "acme app", "roles": ["read"], "customers": ["acme"]}
+    limited = {
+        "Authorization": f"Bearer {api.post('/v1/api-keys', json=body, headers=admin).json()['key']}"
+    }
+    assert check(api, limited, tenant="t-acme", feature="sso")["allowed"] is True
+    for other in (
+        {"tenant": "t-globex", "feature": "sso"},
+        {"customer_id": "globex", "feature": "sso"},
+    ):
+        assert api.post("/v1/entitlements/check", json=other, headers=limited).status_code == 404
+
+
+def test_a_feature_must_count_a_declared_meter(
+    api: TestClient, admin: dict[str, str], world: dict[str, str]
+) -> None:
+    plan = copy.deepcopy(ENTITLED)
+    plan.pop("code")
+    plan["features"] = [{"key": "q", "kind": "quota", "meter": "nope", "limit": "5"}]
+    answer = api.put("/v1/plans/other", json=plan, headers=admin)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["field"] == "features.0.meter"
+    shown = api.get("/v1/plans/pro", headers=admin).json()
+    assert shown["features"][1] == {
+        "key": "api_calls",
+        "kind": "quota",
+        "meter": "api_calls",
+        "limit": "1000",
+        "enforcement": "hard",
+    }
