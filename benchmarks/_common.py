@@ -110,7 +110,7 @@ class LoadResult:
 
 
 async def _connection(
-    port: int, requests: Sequence[bytes], latencies: list[float], totals: list[int]
+    port: int, requests: Sequence[bytes], latencies: list[float], totals: list[int], ingest: bool
 ) -> None:
     import json
 
@@ -124,6 +124,8 @@ async def _connection(
         latencies.append((time.perf_counter() - started) * 1000)
         if not head.startswith(b"HTTP/1.1 200"):
             raise RuntimeError(f"{head[:40]!r}: {payload[:300]!r}")
+        if not ingest:
+            continue
         result = json.loads(payload)
         totals[0] += result["accepted"]
         totals[1] += result["duplicates"]
@@ -131,7 +133,13 @@ async def _connection(
     writer.close()
 
 
-def _async_client(port: int, requests: Sequence[bytes], connections: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
+def _async_client(
+    port: int,
+    requests: Sequence[bytes],
+    connections: int,
+    out: mp.Queue,  # type: ignore[type-arg]
+    ingest: bool,
+) -> None:
     import uvloop
 
     latencies: list[float] = []
@@ -139,7 +147,9 @@ def _async_client(port: int, requests: Sequence[bytes], connections: int, out: m
 
     async def main() -> None:
         shares = [requests[i::connections] for i in range(connections)]
-        await asyncio.gather(*(_connection(port, share, latencies, totals) for share in shares))
+        await asyncio.gather(
+            *(_connection(port, share, latencies, totals, ingest) for share in shares)
+        )
 
     uvloop.run(main())
     out.put((latencies, totals))
@@ -157,13 +167,27 @@ def request_bytes(key: str, media: str, body: bytes) -> bytes:
 def run_async_load(
     port: int, key: str, media: str, bodies: Sequence[bytes], processes: int, connections: int
 ) -> LoadResult:
-    """Send ``bodies`` over ``connections`` keep-alive connections per process (uvloop clients)."""
+    """Send ``bodies`` to ``POST /v1/events`` over ``connections`` keep-alive connections per
+    process (uvloop clients), adding up what the answers report."""
+    requests = [request_bytes(key, media, body) for body in bodies]
+    return run_requests(port, requests, processes, connections, ingest=True)
+
+
+def run_requests(
+    port: int,
+    requests: Sequence[bytes],
+    processes: int,
+    connections: int,
+    *,
+    ingest: bool = False,
+) -> LoadResult:
+    """Send complete HTTP/1.1 ``requests`` over ``connections`` keep-alive connections per
+    process; each must be answered 200 (``ingest``: an ingestion report, added up)."""
     ctx = mp.get_context("fork")
     queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
-    requests = [request_bytes(key, media, body) for body in bodies]
     shares = [requests[i::processes] for i in range(processes)]
     workers = [
-        ctx.Process(target=_async_client, args=(port, share, connections, queue))
+        ctx.Process(target=_async_client, args=(port, share, connections, queue, ingest))
         for share in shares
     ]
     started = time.perf_counter()
