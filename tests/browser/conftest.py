@@ -49,6 +49,10 @@ METERED: dict[str, Any] = {
             "amount": "0.05",
         },
     ],
+    "features": [
+        {"key": "sso", "kind": "boolean"},
+        {"key": "storage", "kind": "quota", "meter": "storage_gb", "limit": "50"},
+    ],
 }
 #: customers in the dataset, and usage events per customer
 CUSTOMERS, EVENTS = 12, 40

@@ -79,6 +79,9 @@ def test_an_analyst_follows_an_invoice_line_to_the_events_behind_it(
     page.get_by_role("link", name="cust-03").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Customer 03")
     expect(page.get_by_role("img", name="api_calls per day, last 30 days")).to_be_visible()
+    entitled = page.get_by_role("region", name="Entitlements")
+    expect(entitled.get_by_role("row").filter(has_text="sso")).to_contain_text("included")
+    expect(entitled.get_by_role("row").filter(has_text="storage")).to_contain_text("50")
     shot(page, "customer")
 
     invoices = page.get_by_role("region", name="Invoices")

@@ -283,6 +283,7 @@ def test_the_pages_show_a_customer_its_invoice_and_the_events_behind_a_usage_lin
             assert "Acme" in customer and arrears["number"] in customer
             assert 'aria-label="api_calls per day, last 30 days"' in customer
             assert "<title>2026-11-10: 1,500</title>" in customer
+            assert "Entitlements" in customer and "The plan declares no features." in customer
 
             page = html.unescape(client.get(f"/console/invoices/{arrears['id']}").text)
             assert arrears["number"] in page and "6.00 EUR" in page

@@ -342,6 +342,7 @@ async def customer(request: Request, viewer: Viewer, customer_id: str) -> Respon
         container.console_views.open_cases, {customer_id, *(i.id for i in invoices)}
     )
     charts, quiet = await run_in_threadpool(_usage_charts, container, found)
+    entitled = await run_in_threadpool(container.entitlements.snapshot, customer_id)
     return render(
         request,
         "customer.html",
@@ -353,6 +354,7 @@ async def customer(request: Request, viewer: Viewer, customer_id: str) -> Respon
         cases=open_cases,
         charts=charts,
         quiet=quiet,
+        entitled=entitled,
     )
 
 
