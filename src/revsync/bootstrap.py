@@ -54,7 +54,7 @@ from revsync.application.credits import Credits
 from revsync.application.crm import CrmMapping, CrmPull, CrmSignals, PullReport
 from revsync.application.customers import Customers
 from revsync.application.deadletters import DeadLetters
-from revsync.application.entitlements import Entitlements
+from revsync.application.entitlements import Entitlements, QuotaGate
 from revsync.application.erp import ErpReceipts, ErpStatusSync, SyncReport
 from revsync.application.idempotency import Idempotency, IdempotencyPolicy
 from revsync.application.ingestion import Ingestion, IngestPolicy
@@ -481,7 +481,13 @@ def build(
     )
     policy = IngestPolicy(max_future=timedelta(hours=settings.ingestion.max_future_hours))
     registry = schema_registry(settings, unit_of_work, clock)
-    ingestion = Ingestion(ledger, clock, meters, policy, screen=registry.screen)
+    usage = UsageQueries(reader, meters)
+    entitlements = Entitlements(
+        unit_of_work, usage, clock, timedelta(seconds=settings.entitlements.cache_seconds)
+    )
+    enforced = set(settings.entitlements.refuse_over_quota)
+    gate = QuotaGate(entitlements, [m for m in meters if m.key in enforced]) if enforced else None
+    ingestion = Ingestion(ledger, clock, meters, policy, screen=registry.screen, gate=gate)
     billing = Billing(
         unit_of_work,
         SqlUsageSnapshots(engine),
@@ -499,7 +505,6 @@ def build(
         reader,
         announcer_for(settings),
     )
-    usage = UsageQueries(reader, meters)
     keys = ApiKeys(
         unit_of_work, clock, ids, cache_for=timedelta(seconds=settings.auth.cache_seconds)
     )
@@ -521,9 +526,7 @@ def build(
             settings.server.rate_limits.keys,
         ),
         usage=usage,
-        entitlements=Entitlements(
-            unit_of_work, usage, clock, timedelta(seconds=settings.entitlements.cache_seconds)
-        ),
+        entitlements=entitlements,
         audit=Audit(unit_of_work, clock, chain),
         dead_letters=DeadLetters(unit_of_work),
         catalog=Catalog(

@@ -209,6 +209,9 @@ class EntitlementSettings(_Section):
     #: lags a change made in another process by at most twice this (usage this process
     #: ingests counts at once)
     cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    #: count or sum meters whose events are refused at ingestion once a hard quota on them is
+    #: reached (per event, ``quota_exceeded``)
+    refuse_over_quota: list[str] = Field(default_factory=list)
 
 
 class KpiSettings(_Section):
@@ -794,6 +797,21 @@ class Settings(BaseSettings):
                 f"erp.timeout_seconds: at most half of worker.lease_seconds "
                 f"({self.worker.lease_seconds:g})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _enforced_meters_count_or_sum(self) -> Settings:
+        meters = self.meter_map()
+        for index, key in enumerate(self.entitlements.refuse_over_quota):
+            meter = meters.get(key)
+            if meter is None:
+                raise ValueError(f"entitlements.refuse_over_quota.{index}: no meter {key!r}")
+            if meter.aggregation not in (Aggregation.COUNT, Aggregation.SUM):
+                raise ValueError(
+                    f"entitlements.refuse_over_quota.{index}: meter {key!r} is "
+                    f"{meter.aggregation.value}; only count and sum meters can be refused event "
+                    "by event"
+                )
         return self
 
     @model_validator(mode="after")

@@ -12,18 +12,28 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from revsync.application.usage import UsageQueries, UsageRequest
-from revsync.domain.entitlements import Decision, EntitlementReason, decide
+from revsync.domain.entitlements import (
+    Decision,
+    Enforcement,
+    EntitlementReason,
+    FeatureKind,
+    decide,
+)
 from revsync.domain.errors import NotFound
 from revsync.domain.identity import ExternalRef, System
+from revsync.domain.metering import Meter, contribution
+from revsync.domain.money import plain
 from revsync.domain.periods import Period, period_of
 from revsync.domain.pricing import Plan
+from revsync.domain.problems import Code, Problem
+from revsync.domain.usage import UsageEvent, to_micros
 from revsync.ports.clock import Clock
 from revsync.ports.repositories import UnitOfWorkFactory
 
@@ -48,6 +58,8 @@ class Snapshot:
     #: the product tenants whose usage counts here (the customer's, and its children's when
     #: the subscription includes them)
     tenants: frozenset[str] = frozenset()
+    #: the period as instants (microseconds since the epoch), in the customer's time zone
+    window: tuple[int, int] = (0, 0)
 
     def decide(self, feature: str, quantity: Decimal) -> Decision:
         """May ``quantity`` more of ``feature`` be used now?"""
@@ -153,6 +165,15 @@ class Entitlements:
             self._snapshots.pop(customer_id, None)
             self._generations[customer_id] = self._generations.get(customer_id, 0) + 1
 
+    def consume(self, customer_id: str, meter: str, amount: Decimal) -> None:
+        """Count ``amount`` of ``meter`` as used at once (an event being stored here); a read
+        begun before is not kept, so the amount is not lost before the event is committed."""
+        with self._lock:
+            found = self._snapshots.get(customer_id)
+            if found is not None:
+                found.used[meter] = found.used.get(meter, Decimal(0)) + amount
+            self._generations[customer_id] = self._generations.get(customer_id, 0) + 1
+
     def _refresh(self, customer_id: str) -> Snapshot:
         """Read the customer's snapshot and keep it, unless its usage changed meanwhile."""
         with self._lock:
@@ -174,10 +195,8 @@ class Entitlements:
             except NotFound:  # the customer is gone
                 with self._lock:
                     self._snapshots.pop(customer_id, None)
-            except Exception:  # the next check past twice fresh_for reads it itself
-                log.warning(
-                    "entitlement snapshot not read again", customer_id=customer_id, exc_info=True
-                )
+            except Exception:
+                log.warning("snapshot of %s not read again", customer_id, exc_info=True)
             finally:
                 with self._lock:
                     self._due.discard(customer_id)
@@ -211,6 +230,7 @@ class Entitlements:
         meters = sorted({f.meter for f in plan.features if f.meter is not None})
         zone_name = customer.timezone
         used = {meter: self._used(counted, meter, start, now, zone_name) for meter in meters}
+        end = datetime.combine(period.end, time(), zone)
         return Snapshot(
             customer_id,
             now,
@@ -220,6 +240,7 @@ class Entitlements:
             period,
             used,
             frozenset(t for owner in owners for t in owner.refs_in(System.PRODUCT)),
+            (to_micros(start), to_micros(end)),
         )
 
     def _used(
@@ -229,3 +250,53 @@ class Entitlements:
         end = max(now, start) + timedelta(microseconds=1)
         buckets = self._usage.usage(UsageRequest(customer_ids, meter, start, end, None, zone))
         return sum((b.value for b in buckets), Decimal(0))
+
+
+class QuotaGate:
+    """Refuses at ingestion, event by event, usage that would pass a hard quota on the meters
+    ``entitlements.refuse_over_quota`` names (count and sum meters). It runs in the write
+    transaction after deduplication, so a duplicate is reported as one, not refused; an event
+    of another period than the open one is not counted. Admitted amounts count at once in
+    this process's snapshots; other processes see them within twice the cache time."""
+
+    def __init__(self, entitlements: Entitlements, meters: Sequence[Meter]) -> None:
+        self._entitlements = entitlements
+        self._by_type: dict[str, list[Meter]] = {}
+        for meter in meters:
+            self._by_type.setdefault(meter.event_type, []).append(meter)
+
+    def __call__(self, customer_id: str, event: UsageEvent, time_us: int) -> Problem | None:
+        meters = self._by_type.get(event.type)
+        if not meters:
+            return None
+        snapshot = self._entitlements.snapshot(customer_id)
+        if snapshot.plan is None or not snapshot.window[0] <= time_us < snapshot.window[1]:
+            return None
+        taken: list[tuple[str, Decimal]] = []
+        for meter in meters:
+            feature = next(
+                (
+                    f
+                    for f in snapshot.plan.features
+                    if f.kind is FeatureKind.QUOTA
+                    and f.meter == meter.key
+                    and f.enforcement is Enforcement.HARD
+                ),
+                None,
+            )
+            amount = None if feature is None else contribution(meter, event.data)
+            if feature is None or amount is None:
+                continue
+            decision = snapshot.decide(feature.key, amount)
+            if not decision.allowed:
+                used = plain(decision.used or Decimal(0))
+                limit = plain(decision.limit or Decimal(0))
+                return Problem(
+                    Code.QUOTA_EXCEEDED,
+                    f"subject: customer {customer_id!r} has used {used} of its {feature.key!r} "
+                    f"quota of {limit} this period; this event would add {plain(amount)}",
+                )
+            taken.append((meter.key, amount))
+        for meter_key, amount in taken:
+            self._entitlements.consume(customer_id, meter_key, amount)
+        return None

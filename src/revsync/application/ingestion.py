@@ -99,6 +99,11 @@ class PreparedBatch:
     quarantined: int = 0
 
 
+#: decides, in the write transaction, whether a new event of a customer may be stored: None,
+#: or the problem that refuses it (usage over a hard quota); see application/entitlements.py
+Gate = Callable[[str, UsageEvent, int], Problem | None]
+
+
 class Ingestion:
     """Validates batches and writes them through the usage ledger."""
 
@@ -110,8 +115,10 @@ class Ingestion:
         policy: IngestPolicy,
         slot_of: Callable[[str, str, int], int] = dedup_slot,
         screen: ScreenSource | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self._ledger = ledger
+        self._gate = gate
         self._clock = clock
         self._max_future_us = int(policy.max_future.total_seconds()) * 1_000_000
         self._slot_of = slot_of
@@ -230,6 +237,12 @@ class Ingestion:
                 held = stored.get(candidate.slot) or claimed.get(candidate.slot)
                 if held is None:
                     owner = owners.get(event.subject)
+                    if self._gate is not None and owner is not None:
+                        problem = self._gate(owner.customer_id, event, candidate.time_us)
+                        if problem is not None:  # over a hard quota: refused, not stored
+                            rejection = Rejection(candidate.position, event.id, *problem)
+                            report.rejected.append(rejection)
+                            continue
                     claimed[candidate.slot] = StoredKey(
                         event.source, event.id, candidate.fingerprint
                     )

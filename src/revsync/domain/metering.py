@@ -322,6 +322,17 @@ def matches(meter: Meter, data: Mapping[str, Any]) -> bool:
     return _matches(_compile_filters(meter), data)
 
 
+def contribution(meter: Meter, data: Mapping[str, Any]) -> Decimal | None:
+    """What one event adds to a ``count`` or ``sum`` meter (None: the meter does not read it,
+    or aggregates otherwise)."""
+    if meter.aggregation not in (Aggregation.COUNT, Aggregation.SUM) or not matches(meter, data):
+        return None
+    if meter.aggregation is Aggregation.COUNT:
+        return Decimal(1)
+    number = _number(lookup(data, meter.value)) if meter.value is not None else None
+    return None if number is None else Decimal(number)
+
+
 def value_problem(meter: Meter, data: Mapping[str, Any]) -> Problem | None:
     """Why the meter cannot read this event's value, or None when it can (or ignores it)."""
     if meter.value is None or not matches(meter, data):

@@ -36,6 +36,7 @@ class Code(StrEnum):
     CRM_RECORD = "crm_record"
     FORBIDDEN_CUSTOMER = "forbidden_customer"
     RATE_LIMITED = "rate_limited"
+    QUOTA_EXCEEDED = "quota_exceeded"
     SCHEMA_VIOLATION = "schema_violation"
     UNKNOWN_SCHEMA = "unknown_schema"
     UNKNOWN_TYPE = "unknown_type"

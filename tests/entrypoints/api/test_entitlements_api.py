@@ -5,6 +5,7 @@ product tenant, counting usage this process ingested at once and changes made el
 from __future__ import annotations
 
 import copy
+import re
 import time
 from datetime import timedelta
 from typing import Any
@@ -316,3 +317,80 @@ def test_a_feature_must_count_a_declared_meter(
         "limit": "1000",
         "enforcement": "hard",
     }
+
+
+class TestRefusedAtIngestion:
+    """``entitlements.refuse_over_quota: [api_calls]``: events past the hard quota are refused
+    one by one, after deduplication, in the open period only."""
+
+    @pytest.fixture
+    def settings(self, db_url: str) -> Settings:
+        return make_settings(
+            db_url, plans=[ENTITLED], entitlements={"refuse_over_quota": ["api_calls"]}
+        )
+
+    def test_events_past_the_hard_quota_are_refused_and_the_rest_kept(
+        self, api: TestClient, world: dict[str, str]
+    ) -> None:
+        calls(api, world, 998)
+        batch = [
+            event(f"c-{n}", subject="t-acme", time=NOW - timedelta(hours=1))
+            for n in range(998, 1003)
+        ]
+        answer = api.post("/v1/events", content=encode(batch), headers={**world, **BATCH})
+        assert answer.status_code == 200, answer.text
+        report = answer.json()
+        assert (report["accepted"], report["duplicates"]) == (2, 0)
+        assert [(r["index"], r["id"], r["code"]) for r in report["rejected"]] == [
+            (2, "c-1000", "quota_exceeded"),
+            (3, "c-1001", "quota_exceeded"),
+            (4, "c-1002", "quota_exceeded"),
+        ]
+        assert report["rejected"][0]["reason"] == (
+            "subject: customer 'acme' has used 1000 of its 'api_calls' quota of 1000 this "
+            "period; this event would add 1"
+        )
+        state = check(api, world, customer_id="acme", feature="api_calls", quantity=0)
+        assert (state["used"], state["remaining"]) == ("1000", "0")
+        # the same batch again: the stored two are duplicates, the rest still refused
+        again = api.post("/v1/events", content=encode(batch), headers={**world, **BATCH}).json()
+        assert (again["accepted"], again["duplicates"], len(again["rejected"])) == (0, 2, 3)
+        # usage of the last period counts against its own period, not this one
+        late = [event("old-1", subject="t-acme", time="2026-10-20T10:00:00Z")]
+        old = api.post("/v1/events", content=encode(late), headers={**world, **BATCH}).json()
+        assert old["accepted"] == 1
+        # other meters are not refused
+        tokens = [
+            event(
+                "tok-1",
+                subject="t-acme",
+                type="llm.completion",
+                time=NOW - timedelta(hours=1),
+                data={"tokens": 10_000, "environment": "production", "model": "m"},
+            )
+        ]
+        kept = api.post("/v1/events", content=encode(tokens), headers={**world, **BATCH}).json()
+        assert kept["accepted"] == 1
+
+    def test_a_customer_without_the_quota_is_not_refused(
+        self, api: TestClient, world: dict[str, str], admin: dict[str, str]
+    ) -> None:
+        batch = [
+            event(f"g-{n}", subject="t-globex", time=NOW - timedelta(hours=1)) for n in range(1200)
+        ]
+        answer = api.post("/v1/events", content=encode(batch), headers={**world, **BATCH}).json()
+        assert (answer["accepted"], answer["rejected"]) == (1200, [])
+
+
+@pytest.mark.parametrize(
+    ("meters", "message"),
+    [
+        (["nope"], "entitlements.refuse_over_quota.0: no meter 'nope'"),
+        (["storage_gb"], "meter 'storage_gb' is max; only count and sum meters"),
+    ],
+)
+def test_only_declared_count_or_sum_meters_are_refused_at_ingestion(
+    db_url: str, meters: list[str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_settings(db_url, plans=[ENTITLED], entitlements={"refuse_over_quota": meters})
