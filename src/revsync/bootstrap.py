@@ -487,7 +487,15 @@ def build(
     )
     enforced = set(settings.entitlements.refuse_over_quota)
     gate = QuotaGate(entitlements, [m for m in meters if m.key in enforced]) if enforced else None
-    ingestion = Ingestion(ledger, clock, meters, policy, screen=registry.screen, gate=gate)
+    ingestion = Ingestion(
+        ledger,
+        clock,
+        meters,
+        policy,
+        screen=registry.screen,
+        gate=gate,
+        on_stored=entitlements.forget_tenants,
+    )
     billing = Billing(
         unit_of_work,
         SqlUsageSnapshots(engine),

@@ -4,8 +4,9 @@ today, its seats, the usage period and the usage so far of each meter a feature 
 A snapshot older than ``fresh_for`` (``entitlements.cache_seconds``, 5 s) is read again in the
 background while it still answers; one older than twice that is read before answering. So an
 answer lags a plan, subscription or usage change made in another process by at most twice
-``fresh_for``. Usage this process ingests drops the snapshots of its tenants' customers at once
-(:meth:`forget_tenants`): the next check reads it."""
+``fresh_for``. Usage this process ingests drops the snapshots of its tenants' customers right
+after the commit, before the next write begins (:meth:`forget_tenants`, called by ingestion):
+the next check reads it."""
 
 from __future__ import annotations
 

@@ -116,9 +116,11 @@ class Ingestion:
         slot_of: Callable[[str, str, int], int] = dedup_slot,
         screen: ScreenSource | None = None,
         gate: Gate | None = None,
+        on_stored: Callable[[set[str]], None] | None = None,
     ) -> None:
         self._ledger = ledger
         self._gate = gate
+        self._on_stored = on_stored
         self._clock = clock
         self._max_future_us = int(policy.max_future.total_seconds()) * 1_000_000
         self._slot_of = slot_of
@@ -198,8 +200,20 @@ class Ingestion:
         )
 
     def submit(self, batch: PreparedBatch) -> Future[IngestReport]:
-        """Write the batch; the future resolves once it is committed."""
-        return self._ledger.submit(lambda tx: self._write(tx, batch))
+        """Write the batch; the future resolves once it is committed. ``on_stored`` hears the
+        tenants of a batch that stored events right after the commit, in the writer thread,
+        before the next transaction begins."""
+        future = self._ledger.submit(lambda tx: self._write(tx, batch))
+        on_stored = self._on_stored
+        if on_stored is not None:
+            tenants = {c.event.subject for c in batch.candidates}
+
+            def stored(done: Future[IngestReport]) -> None:
+                if not done.cancelled() and done.exception() is None and done.result().accepted:
+                    on_stored(tenants)
+
+            future.add_done_callback(stored)
+        return future
 
     def ingest(self, items: Sequence[Item], context: IngestContext) -> IngestReport:
         """Prepare and write a batch, waiting for the commit."""

@@ -13,16 +13,19 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from revsync.application.ingestion import IngestContext
 from revsync.application.subscriptions import AmendSubscription
 from revsync.bootstrap import Container, apply_configuration, build
 from revsync.config import Settings
 from revsync.domain.subscriptions import Change
+from revsync.schemas.cloudevents_v1 import decode_body
 from tests.conftest import NOW, issue_key, make_settings
 from tests.scenarios.harness import PRO
 from tests.support.clock import FrozenClock
 from tests.support.events import encode, event
 
-BATCH = {"Content-Type": "application/cloudevents-batch+json"}
+MEDIA = "application/cloudevents-batch+json"
+BATCH = {"Content-Type": MEDIA}
 ENTITLED: dict[str, Any] = {
     **copy.deepcopy(PRO),
     "features": [
@@ -151,6 +154,16 @@ def test_a_hard_quota_counts_usage_ingested_here_at_once(
     )
     state = check(api, world, customer_id="acme", feature="api_calls", quantity=0)
     assert (state["allowed"], state["remaining"]) == (True, "1")
+
+
+def test_usage_stored_by_any_ingestion_of_this_process_counts_at_once(
+    api: TestClient, container: Container, world: dict[str, str]
+) -> None:
+    assert check(api, world, customer_id="acme", feature="api_calls", quantity=0)["used"] == "0"
+    items = decode_body(encode([event("file-1", subject="t-acme", time=NOW)]), MEDIA, 10)
+    report = container.ingestion.ingest(items, IngestContext("file", "test"))
+    assert report.accepted == 1
+    assert check(api, world, customer_id="acme", feature="api_calls", quantity=0)["used"] == "1"
 
 
 def test_a_soft_quota_allows_beyond_it_and_says_so(api: TestClient, world: dict[str, str]) -> None:

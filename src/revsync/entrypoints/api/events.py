@@ -124,8 +124,6 @@ async def ingest_events(request: Request, key: Key) -> Response:
     prepared = await admit_tenants(container, prepared)
     report = await asyncio.wrap_future(container.ingestion.submit(prepared))
     count_ingested(report.accepted, report.duplicates, len(report.rejected))
-    if report.accepted:  # entitlement answers count this usage from the next check on
-        container.entitlements.forget_tenants({c.event.subject for c in prepared.candidates})
     return Response(_encode(ingest_report(report)), media_type="application/json")
 
 
