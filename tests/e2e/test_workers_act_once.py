@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from revsync.adapters.db.tables import outbox_attempts
+from revsync.adapters.db.tables import outbox_attempts, outbox_messages
 from revsync.bootstrap import Container, apply_configuration, build
 from revsync.config import load_settings
 from revsync.domain.delivery import idempotency_key
@@ -208,9 +208,17 @@ def test_three_workers_run_each_job_once_per_turn(
     assert changes == [(Change.CREATED, 5), (Change.SEAT_CHANGE, 8)]
     # one probe per open period across the three relays: after the circuit opened
     # (two failures, and what was in flight then), attempts are an open period apart
-    a = outbox_attempts.c
+    # (the attempts of the destination that is down only: the CRM's signals, pushed after each
+    # sync that changed them, have attempts of their own)
+    a, m = outbox_attempts.c, outbox_messages.c
+    down = (
+        sa.select(a.started_at)
+        .join(outbox_messages, m.id == a.message_id)
+        .where(m.destination == "down")
+        .order_by(a.started_at)
+    )
     with container.engine.connect() as conn:
-        starts = [row[0] for row in conn.execute(sa.select(a.started_at).order_by(a.started_at))]
+        starts = [row[0] for row in conn.execute(down)]
     settled_in = starts[0] + timedelta(seconds=2)  # the first failures open it at once
     probes = [s for s in starts if s >= settled_in]
     window = (probes[-1] - probes[0]).total_seconds()
