@@ -92,6 +92,7 @@ class Entitlements:
         self._clock = clock
         self._fresh_for = fresh_for
         self._snapshots: dict[str, Snapshot] = {}
+        self._by_tenant: dict[str, set[str]] = {}  # tenant → customers whose snapshot counts it
         self._tenants: dict[str, tuple[str, datetime]] = {}  # tenant → customer id, read at
         #: bumped when a customer's usage or terms change here: a read begun before is not kept
         self._generations: dict[str, int] = {}
@@ -153,17 +154,18 @@ class Entitlements:
     def forget_tenants(self, tenants: Iterable[str]) -> None:
         """Usage of these tenants was just stored: the snapshots counting it are read again
         at the next check (and a read begun before is not kept)."""
-        wanted = set(tenants)
         with self._lock:
-            stale = [c for c, s in self._snapshots.items() if s.tenants & wanted]
+            if not self._by_tenant:
+                return
+            stale = {c for t in tenants for c in self._by_tenant.get(t, ())}
             for customer_id in stale:
-                del self._snapshots[customer_id]
+                self._drop(customer_id)
                 self._generations[customer_id] = self._generations.get(customer_id, 0) + 1
 
     def forget(self, customer_id: str) -> None:
         """The customer's terms changed here: its snapshot is read again at the next check."""
         with self._lock:
-            self._snapshots.pop(customer_id, None)
+            self._drop(customer_id)
             self._generations[customer_id] = self._generations.get(customer_id, 0) + 1
 
     def consume(self, customer_id: str, meter: str, amount: Decimal) -> None:
@@ -184,8 +186,22 @@ class Entitlements:
             if self._generations.get(customer_id, 0) == generation:
                 if len(self._snapshots) >= _MAX_SNAPSHOTS:
                     self._snapshots.clear()
+                    self._by_tenant.clear()
+                self._drop(customer_id)
                 self._snapshots[customer_id] = found
+                for tenant in found.tenants:
+                    self._by_tenant.setdefault(tenant, set()).add(customer_id)
         return found
+
+    def _drop(self, customer_id: str) -> None:
+        """Forget the customer's snapshot and its tenants' index entries (lock held)."""
+        gone = self._snapshots.pop(customer_id, None)
+        for tenant in () if gone is None else gone.tenants:
+            holders = self._by_tenant.get(tenant)
+            if holders is not None:
+                holders.discard(customer_id)
+                if not holders:
+                    del self._by_tenant[tenant]
 
     def _read_due(self) -> None:
         """The background reader: snapshots that aged past ``fresh_for``, one at a time."""
@@ -195,7 +211,7 @@ class Entitlements:
                 self._refresh(customer_id)
             except NotFound:  # the customer is gone
                 with self._lock:
-                    self._snapshots.pop(customer_id, None)
+                    self._drop(customer_id)
             except Exception:
                 log.warning("snapshot of %s not read again", customer_id, exc_info=True)
             finally:

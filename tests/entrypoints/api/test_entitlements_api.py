@@ -166,6 +166,17 @@ def test_usage_stored_by_any_ingestion_of_this_process_counts_at_once(
     assert check(api, world, customer_id="acme", feature="api_calls", quantity=0)["used"] == "1"
 
 
+def test_usage_drops_only_the_snapshots_that_count_its_tenant(
+    api: TestClient, container: Container, world: dict[str, str]
+) -> None:
+    acme = container.entitlements.snapshot("acme")
+    globex = container.entitlements.snapshot("globex")
+    calls(api, world, 1)
+    assert container.entitlements.cached("acme") is None
+    assert container.entitlements.cached("globex") is globex
+    assert container.entitlements.snapshot("acme") is not acme
+
+
 def test_a_soft_quota_allows_beyond_it_and_says_so(api: TestClient, world: dict[str, str]) -> None:
     batch = [
         event(
