@@ -83,6 +83,12 @@ def test_what_the_outbox_has_yet_to_deliver_is_no_discrepancy() -> None:
     waiting = replace(OURS, delivered=False, party=None, paid=None)
     assert kinds([waiting], []) == []
     assert kinds([waiting], [replace(THEIRS, number=None, state="draft")]) == []
+    # validated: checked by the ERP, its post refused or not reached yet (tryton_posting)
+    assert kinds([waiting], [replace(THEIRS, number=None, state="validated")]) == []
+    delivered = replace(OURS, delivered=True)
+    assert kinds([delivered], [replace(THEIRS, number=None, state="validated")]) == [
+        (FindingKind.ERP_STATE, "inv_1")
+    ]
     # posted although its answer was lost: compared all the same
     assert kinds([waiting], [replace(THEIRS, total=Decimal("1"))]) == [
         (FindingKind.ERP_AMOUNTS, "inv_1")

@@ -212,7 +212,7 @@ def compare_ledger(booked: Iterable[Booked], ledger: Iterable[LedgerEntry]) -> l
 
 def _compare_one(ours: Booked, theirs: LedgerEntry) -> list[Finding]:
     if theirs.state not in POSTED:
-        if not ours.delivered and theirs.state == "draft":
+        if not ours.delivered and theirs.state in ("draft", "validated"):
             return []  # an attempt under way (or interrupted) left it: the outbox finishes it
         return [
             Finding(

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from revsync.adapters.connectors.erp.tryton import TrytonErp
+from revsync.adapters.connectors.erp.tryton_posting import _warning_key
 from revsync.ports.erp import ErpDocument, ErpParty, ErpPosting, ErpRefused, ErpUnavailable
 from tests.contract.test_erp_contract import (
     ACME,
@@ -34,7 +35,9 @@ INVOICE_CALLS = (
     "model.account.invoice.search_read",
     "model.account.invoice.create",
     "model.account.invoice.read",
+    "model.account.invoice.validate_invoice",
     "model.account.invoice.post",
+    "model.account.invoice.draft",
     "model.account.invoice.delete",
     "model.party.party.create",
     "model.res.user.warning.create",
@@ -108,12 +111,14 @@ def test_a_batch_is_posted_in_its_order_with_one_create_and_one_post(
     ]
     # one search for the keys and one for the last number, both parties created in one call,
     # one create, one read of the totals, the warnings (taxes, a due date past) acknowledged in
-    # one call, one post, one read back
+    # one call, one validation, one post, one read back
     assert {m: calls[m] for m in INVOICE_CALLS} == {
         "model.account.invoice.search_read": 2,
         "model.account.invoice.create": 1,
         "model.account.invoice.read": 2,
+        "model.account.invoice.validate_invoice": 1,
         "model.account.invoice.post": 1,
+        "model.account.invoice.draft": 0,
         "model.account.invoice.delete": 0,
         "model.party.party.create": 1,
         "model.res.user.warning.create": 1,
@@ -156,7 +161,9 @@ def test_a_batch_sent_again_returns_the_same_postings_and_creates_nothing(
         "model.account.invoice.search_read": 1,
         "model.account.invoice.create": 0,
         "model.account.invoice.read": 0,
+        "model.account.invoice.validate_invoice": 0,
         "model.account.invoice.post": 0,
+        "model.account.invoice.draft": 0,
         "model.account.invoice.delete": 0,
         "model.party.party.create": 0,
         "model.res.user.warning.create": 0,
@@ -272,13 +279,36 @@ def test_a_document_tryton_refuses_in_the_batchs_post_call_is_found_by_splitting
         f'To continue, you must reopen the period "{YEAR}-03" of company "revsync Test SA" '
         f'for the date "03/10/{YEAR}".'
     )
-    # all five in one call, refused; then 1-2 (posted) and 3-5 (refused); then 3 alone
+    # all five validated in one call; posted in one call, refused; then 1-2 (posted) and 3-5
+    # (refused); then 3 alone
+    assert calls["model.account.invoice.validate_invoice"] == 1
     assert calls["model.account.invoice.post"] == 4
-    assert stored(erp_server, "rsv1-y3", "rsv1-y4", "rsv1-y5") == [
-        [(None, "draft", Decimal("122.40"), Decimal("20.40"), DAY)],
-        [(None, "draft", Decimal("122.40"), Decimal("20.40"), apr2)],
-        [(None, "draft", Decimal("122.40"), Decimal("20.40"), apr3)],
+    # what the refusal left is validated (its taxes checked), still without a number
+    left = [
+        [(None, "validated", Decimal("122.40"), Decimal("20.40"), DAY)],
+        [(None, "validated", Decimal("122.40"), Decimal("20.40"), apr2)],
+        [(None, "validated", Decimal("122.40"), Decimal("20.40"), apr3)],
     ]
+    assert stored(erp_server, "rsv1-y3", "rsv1-y4", "rsv1-y5") == left
+    # March reopened, the rest sent again: posted from what was left, not validated twice
+    with_rpc(erp_server, lambda c: _reopen(c, closed))
+    again: Counter[str] = Counter()
+    rest = post_many(erp_server, batch[2:], again)
+    assert numbers(rest) == [
+        (f"INV-{YEAR}-00003", "RS-acme", DAY, None, False),
+        (f"INV-{YEAR}-00004", "RS-acme", apr2, None, False),
+        (f"INV-{YEAR}-00005", "RS-acme", apr3, None, False),
+    ]
+    assert (again["model.account.invoice.create"], again["model.account.invoice.post"]) == (0, 1)
+    assert again["model.account.invoice.validate_invoice"] == 0
+    assert [row[0][:2] for row in stored(erp_server, "rsv1-y3", "rsv1-y4", "rsv1-y5")] == [
+        (f"INV-{YEAR}-0000{n}", "posted") for n in (3, 4, 5)
+    ]
+
+
+async def _reopen(client: Any, name: str) -> None:
+    found = await client.model("account.period", "search", [("name", "=", name)], 0, 1, None)
+    await client.model("account.period", "reopen", found)
 
 
 def test_dates_out_of_order_are_numbered_as_if_posted_one_by_one(erp_server: TrytonServer) -> None:
@@ -330,12 +360,13 @@ def test_an_erp_that_is_down_is_unavailable_and_nothing_was_sent(erp_server: Try
     assert error.value.sent is False
 
 
+@pytest.mark.parametrize("overtaken", ["validate_invoice", "post"])
 def test_a_draft_an_earlier_attempt_posts_meanwhile_counts_as_posted(
-    erp_server: TrytonServer,
+    erp_server: TrytonServer, overtaken: str
 ) -> None:
     """An attempt whose answer was lost may still be posting in Tryton when the next one
-    looks its key up and finds a draft: by the time the next one posts, it is posted. That is
-    the document posted once, not a refusal."""
+    looks its key up and finds a draft: by the time the next one validates it, or posts it,
+    it is posted. That is the document posted once, not a refusal."""
     left = invoice("rsv1-r1", "INV-000501", DAY)
     draft = draft_id(erp_server, left)
 
@@ -344,7 +375,7 @@ def test_a_draft_an_earlier_attempt_posts_meanwhile_counts_as_posted(
         raced: list[bool] = []
 
         async def racing(method: str, params: list[Any]) -> Any:
-            if method == "model.account.invoice.post" and not raced:
+            if method == f"model.account.invoice.{overtaken}" and not raced:
                 raced.append(True)  # the earlier attempt gets there first, once
                 earlier = rpc_for(erp_server)
                 try:
@@ -365,3 +396,28 @@ def test_a_draft_an_earlier_attempt_posts_meanwhile_counts_as_posted(
         [(f"INV-{YEAR}-0000{n}", "posted", Decimal("122.40"), Decimal("20.40"), DAY)]
         for n in (1, 2)
     ]
+
+
+def test_a_validated_invoice_whose_totals_differ_is_set_back_to_draft_and_deleted(
+    erp_server: TrytonServer,
+) -> None:
+    """A refused ``post`` leaves its invoices validated; if the document sent again no longer
+    matches what the ERP computes, the invoice is deleted as a draft would be (Tryton deletes
+    drafts only: it is set back to draft first)."""
+    first = invoice("rsv1-v1", "INV-000801", DAY)
+    left = draft_id(erp_server, first)
+
+    async def validate(client: Any) -> None:  # as a refused post leaves it
+        await client.model("res.user.warning", "skip", _warning_key("invoice_taxes", left), False)
+        await client.model("account.invoice", "validate_invoice", [left])
+
+    with_rpc(erp_server, validate)
+    changed = invoice("rsv1-v1", "INV-000801", DAY, total="122.41", tax="20.41")
+    calls: Counter[str] = Counter()
+    [refused] = post_many(erp_server, [changed], calls)
+    assert str(refused) == (
+        "the ERP computes untaxed/tax/total 102.00/20.40/122.40 where revsync billed "
+        "102.00/20.41/122.41; the draft was deleted"
+    )
+    assert (calls["model.account.invoice.draft"], calls["model.account.invoice.delete"]) == (1, 1)
+    assert stored(erp_server, "rsv1-v1") == [[]]
