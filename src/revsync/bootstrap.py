@@ -11,7 +11,7 @@ import socket
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -78,11 +78,16 @@ from revsync.ports.billing import TaxEngine
 from revsync.ports.clock import Clock, IdSource
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
+if TYPE_CHECKING:
+    from revsync.adapters.connectors.events_stream import NatsEventStream
+
 FAILPOINTS_ENV = "REVSYNC_FAILPOINTS"
 #: the outbox destination name of the ERP
 ERP_DESTINATION = "erp"
 #: the outbox destination name of the CRM
 CRM_DESTINATION = "crm"
+#: the outbox destination name of revsync's own event stream (NATS JetStream)
+EVENTS_DESTINATION = "events"
 
 
 class SchemaState(NamedTuple):
@@ -156,7 +161,7 @@ class Container:
             lease=timedelta(seconds=worker.lease_seconds),
             poll=worker.poll_seconds,
             failpoints=self.failpoints,
-            receipts=ErpReceipts(),
+            receipts=ErpReceipts(announcer_for(self.settings)),
         )
 
     def job_runner(self, owner: str | None = None) -> JobRunner:
@@ -283,6 +288,17 @@ def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
                 batch=erp.batch_size,
             )
         )
+    if settings.events.nats_url is not None:
+        events = settings.events
+        routes.append(
+            Route(
+                EVENTS_DESTINATION,
+                event_stream(settings),
+                events.retry.policy(),
+                events.circuit.policy(),
+                concurrency=events.concurrency,
+            )
+        )
     if settings.crm.url is not None:
         crm = settings.crm
         routes.append(
@@ -295,6 +311,23 @@ def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
             )
         )
     return routes
+
+
+def event_stream(settings: Settings) -> NatsEventStream:
+    """The event stream's publisher (``events.nats_url`` must be set)."""
+    from revsync.adapters.connectors.events_stream import NatsEventStream  # the nats extra
+
+    events = settings.events
+    assert events.nats_url is not None
+    return NatsEventStream(
+        events.nats_url,
+        stream=events.stream,
+        subject_prefix=events.subject_prefix,
+        source=events.source,
+        duplicate_window_seconds=events.duplicate_window_seconds,
+        max_age_days=events.max_age_days,
+        timeout=events.timeout_seconds,
+    )
 
 
 def webhook_signing(key: str, d: DestinationSettings) -> Signing | None:
@@ -430,6 +463,8 @@ def destination_names(settings: Settings) -> list[str]:
         names.append(ERP_DESTINATION)
     if settings.crm.url is not None:
         names.append(CRM_DESTINATION)
+    if settings.events.nats_url is not None:
+        names.append(EVENTS_DESTINATION)
     return names
 
 
@@ -447,6 +482,9 @@ def announcer_for(settings: Settings) -> Announcer:
     if settings.crm.url is not None:
         for kind in CRM_KINDS:
             routes.setdefault(kind, []).append(CRM_DESTINATION)
+    if settings.events.nats_url is not None:
+        for kind in settings.events.events:
+            routes.setdefault(kind, []).append(EVENTS_DESTINATION)
     return Announcer(routes, orders)
 
 
@@ -544,7 +582,7 @@ def build(
             settings.erp.rules() if settings.erp.url is not None else None,
         ),
         credits=Credits(unit_of_work, clock, ids),
-        subscriptions=Subscriptions(unit_of_work, clock),
+        subscriptions=Subscriptions(unit_of_work, clock, announcer_for(settings)),
         billing=billing,
         cases=Cases(unit_of_work, clock),
         operations=Operations(unit_of_work, clock, destination_names(settings)),

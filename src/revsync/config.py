@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -26,7 +27,7 @@ from revsync.adapters.schedules import valid_cron
 from revsync.domain.billing import check_meters
 from revsync.domain.coupons import Coupon, coupon_from_data
 from revsync.domain.crm import FieldMap, Owner
-from revsync.domain.delivery import ANNOUNCED_EVENTS, CircuitPolicy, RetryPolicy
+from revsync.domain.delivery import ANNOUNCED_EVENTS, STREAM_EVENTS, CircuitPolicy, RetryPolicy
 from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import LineKind
 from revsync.domain.kpis import KpiPolicy
@@ -361,6 +362,55 @@ class OutboxSettings(_Section):
     def _unique_names(cls, destinations: list[DestinationSettings]) -> list[DestinationSettings]:
         _no_repeats([d.name for d in destinations], "destination names")
         return destinations
+
+
+class EventStreamSettings(_Section):
+    """revsync's own event stream: CloudEvents published through the outbox to a NATS
+    JetStream stream (docs/events.md). Without ``nats_url``, none."""
+
+    #: ``nats://host:4222`` (or ``tls://``); no user or password in it
+    nats_url: str | None = None
+    stream: str = Field(default="REVSYNC", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    #: each event goes to ``<subject_prefix>.<type>``
+    subject_prefix: str = Field(default="revsync.events", pattern=r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$")
+    #: the event types published (default: every one in STREAM_EVENTS)
+    events: list[str] = Field(default_factory=lambda: list(STREAM_EVENTS), min_length=1)
+    #: the CloudEvents ``source`` of every event (a URI-reference naming this revsync)
+    source: str = Field(default="revsync", min_length=1, max_length=256)
+    #: how long JetStream remembers a message id: a message sent again within it (a relay
+    #: that stopped between publishing and recording) is stored once
+    duplicate_window_seconds: float = Field(default=86_400, ge=60, le=7 * 86_400)
+    #: how long the stream keeps events (consumers replay from a sequence or a time in it)
+    max_age_days: float = Field(default=30, gt=0, le=3660)
+    timeout_seconds: float = Field(default=10, gt=0, le=300)
+    concurrency: int = Field(default=8, ge=1, le=256)
+    retry: RetrySettings = RetrySettings()
+    circuit: CircuitSettings = CircuitSettings()
+
+    @field_validator("nats_url")
+    @classmethod
+    def _valid_url(cls, url: str | None) -> str | None:
+        if url is not None:
+            parts = urlsplit(url)
+            if parts.scheme not in ("nats", "tls") or not parts.hostname:
+                raise ValueError(f"{url!r}: must be nats://host[:port] or tls://host[:port]")
+            if parts.username is not None or parts.password is not None:
+                raise ValueError("must not carry a user name or password")
+            if importlib.util.find_spec("nats") is None:
+                raise ValueError(
+                    "the event stream needs revsync's nats extra: python3 -m pip install "
+                    "'revsync[nats]'"
+                )
+        return url
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, events: list[str]) -> list[str]:
+        unknown = sorted(set(events) - set(ANNOUNCED_EVENTS))
+        if unknown:
+            known = ", ".join(sorted(ANNOUNCED_EVENTS))
+            raise ValueError(f"unknown event {', '.join(unknown)} (revsync announces {known})")
+        return events
 
 
 class PostingRuleSettings(_Section):
@@ -730,6 +780,7 @@ class Settings(BaseSettings):
     entitlements: EntitlementSettings = EntitlementSettings()
     tax: TaxSettings = TaxSettings()
     outbox: OutboxSettings = OutboxSettings()
+    events: EventStreamSettings = EventStreamSettings()
     erp: ErpSettings = ErpSettings()
     crm: CrmSettings = CrmSettings()
     worker: WorkerSettings = WorkerSettings()
@@ -786,6 +837,20 @@ class Settings(BaseSettings):
             raise ValueError("outbox.destinations: the name 'erp' is the ERP's when erp.url is set")
         if self.crm.url is not None and any(d.name == "crm" for d in self.outbox.destinations):
             raise ValueError("outbox.destinations: the name 'crm' is the CRM's when crm.url is set")
+        if self.events.nats_url is not None and any(
+            d.name == "events" for d in self.outbox.destinations
+        ):
+            raise ValueError(
+                "outbox.destinations: the name 'events' is the event stream's when "
+                "events.nats_url is set"
+            )
+        if self.events.nats_url is not None and (
+            self.events.timeout_seconds * 2 > self.worker.lease_seconds
+        ):
+            raise ValueError(
+                f"events.timeout_seconds: at most half of worker.lease_seconds "
+                f"({self.worker.lease_seconds:g})"
+            )
         self.crm.check()
         if self.erp.url is not None:
             try:

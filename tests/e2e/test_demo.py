@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -24,14 +25,17 @@ import pytest
 import sqlalchemy as sa
 from rich.console import Console
 
-from revsync.adapters.db.tables import delivery_counters, erp_postings, invoices
+from revsync.adapters.db.tables import delivery_counters, erp_postings, invoices, outbox_messages
 from revsync.bootstrap import Container, build
 from revsync.config import load_settings
+from revsync.domain.delivery import STREAM_EVENTS
 from revsync.ports.erp import ErpDocument, ErpLine, ErpParty
 from revsync.sandbox.crm import CrmSandbox
 from revsync.sandbox.demo import run_demo
 from revsync.sandbox.demo.checks import CheckReport, check_crm, check_erp
 from revsync.sandbox.tryton import LocalTryton
+from revsync.schemas.event_payloads_v1 import validate_payload
+from tests.support.nats import Stream, own_stream, stored
 from tests.support.tryton import require_tryton
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -261,14 +265,19 @@ def test_the_demo_holds_with_the_erp_back_20_seconds_later_beside_a_cpu_hog(
 ) -> None:
     """The outage the demo plays, 20 s long — longer than the whole retry budget of the
     demo's policy (10 attempts of at most 1 s) — while another process keeps a core busy all
-    along: slower, and still exact. Every invoice is posted once, no case is opened."""
+    along: slower, and still exact. Every invoice is posted once, no case is opened. With
+    revsync's event stream on: a subscriber finds every event the demo announced, each once,
+    each payload as the AsyncAPI document describes it."""
     require_tryton()
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
-        report = play(tmp_path / "demo", erp_down_seconds=20)
+        with own_stream() as stream:
+            report = play(tmp_path / "demo", erp_down_seconds=20, events=stream.settings())
+            events = stored(stream)
     finally:
         hog.kill()
         hog.wait()
+    _check_the_stream(tmp_path / "demo", stream, events)
     assert "ERP down for 20 s as postings began" in report["faults"]
     assert found_away(tmp_path / "demo") > 10  # more attempts found it away than the budget
     assert report["invoices"]["posted_to_erp"] == (
@@ -277,3 +286,31 @@ def test_the_demo_holds_with_the_erp_back_20_seconds_later_beside_a_cpu_hog(
     assert report["checks"]["erp_invoices_compared"] == report["invoices"]["posted_to_erp"] > 0
     assert not [k for k in report["cases"] if k.split()[0] in ("outage", "delivery")]
     assert report["phases"]["deliveries"] >= 20
+
+
+def _check_the_stream(
+    folder: Path, stream: Stream, events: list[tuple[str, dict[str, str], dict[str, Any]]]
+) -> None:
+    ids = [event["id"] for _, _, event in events]
+    assert len(ids) == len(set(ids))  # each once
+    by_type = Counter(event["type"] for _, _, event in events)
+    # every type the demo's quarter makes happen (it voids nothing: no credit note)
+    assert set(by_type) == set(STREAM_EVENTS) - {"credit_note.issued", "invoice.voided"}
+    for subject, headers, event in events:
+        assert subject == f"{stream.prefix}.{event['type']}"
+        assert headers["Nats-Msg-Id"] == event["id"]
+        validate_payload(event["type"], event["data"])
+    container = build(load_settings(folder / "revsync.yaml"))
+    try:
+        m = outbox_messages.c
+        with container.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(m.idempotency_key, m.status).where(m.destination == "events")
+            ).all()
+            posted = conn.execute(sa.select(sa.func.count()).select_from(erp_postings)).scalar()
+    finally:
+        container.close()
+    assert {row.status for row in rows} == {"delivered"}
+    assert sorted(row.idempotency_key for row in rows) == sorted(ids)  # nothing is missing
+    assert by_type["invoice.posted"] == posted
+    assert by_type["invoice.finalized"] == posted  # every finalized invoice reached the ERP

@@ -21,3 +21,20 @@ def require_redis(url: str) -> None:
     if in_ci():
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+#: the NATS server (with JetStream) of the tests (.ci/run starts one)
+NATS_URL = "nats://127.0.0.1:4222"
+
+
+def require_nats(url: str = NATS_URL) -> None:
+    """Fail on CI, skip elsewhere, when nothing answers at the NATS ``url``."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 4222), 2):
+            return
+    except OSError as error:
+        message = f"NATS at {url} is not reachable: {error}"
+    if in_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)

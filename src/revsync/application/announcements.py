@@ -14,7 +14,9 @@ from typing import Any
 from revsync.domain.delivery import idempotency_key
 from revsync.domain.identity import Customer, System
 from revsync.domain.invoicing import Invoice
+from revsync.domain.subscriptions import Subscription
 from revsync.ports.delivery import NewMessage
+from revsync.ports.erp import PostingRecord
 from revsync.schemas.invoices_v1 import invoice_out
 from revsync.schemas.wire import plain_decimals
 
@@ -116,6 +118,81 @@ class Announcer:
             object_id=digest[:32],
             key_parts=(digest,),
             payload={"accounts": list(batch)},
+            correlation_id=correlation_id,
+        )
+
+    def invoice_posted(
+        self, invoice: Invoice, posting: PostingRecord, correlation_id: str | None
+    ) -> list[NewMessage]:
+        """The ERP posted an invoice (its number and date there)."""
+        return self.messages(
+            "invoice.posted",
+            aggregate=f"customer:{invoice.customer_id}",
+            object_type="credit_note" if invoice.credits_invoice else "invoice",
+            object_id=invoice.id,
+            key_parts=(invoice.id, posting.remote_id),
+            payload={
+                "invoice_id": invoice.id,
+                "customer_id": invoice.customer_id,
+                "number": invoice.number,
+                "erp_number": posting.number,
+                "erp_invoice_id": posting.remote_id,
+                "erp_invoice_date": posting.invoice_date.isoformat(),
+                "rolled_forward_from": posting.rolled_forward_from.isoformat()
+                if posting.rolled_forward_from
+                else None,
+                "total": invoice.totals.total,
+                "currency": invoice.currency,
+            },
+            correlation_id=correlation_id,
+        )
+
+    def subscription_amended(
+        self,
+        subscription: Subscription,
+        before: Mapping[str, Any],
+        after: Mapping[str, Any],
+        correlation_id: str | None = None,
+    ) -> list[NewMessage]:
+        """A new version of a subscription's terms (``before`` and ``after`` as
+        ``terms_snapshot`` writes them)."""
+        return self.messages(
+            "subscription.amended",
+            aggregate=f"customer:{subscription.customer_id}",
+            object_type="subscription",
+            object_id=subscription.id,
+            key_parts=(subscription.id, str(after["version"])),
+            payload={
+                "subscription_id": subscription.id,
+                "customer_id": subscription.customer_id,
+                "change": after["change"],
+                "effective": after["effective"],
+                "before": dict(before),
+                "after": dict(after),
+            },
+            correlation_id=correlation_id,
+        )
+
+    def customer_activated(
+        self, customer: Customer, subscription: Subscription, correlation_id: str | None = None
+    ) -> list[NewMessage]:
+        """A customer's first subscription was stored (keyed by the customer: the outbox keeps
+        the first message of a key, so a later subscription announces nothing)."""
+        terms = subscription.current
+        return self.messages(
+            "customer.activated",
+            aggregate=f"customer:{customer.id}",
+            object_type="customer",
+            object_id=customer.id,
+            key_parts=(customer.id,),
+            payload={
+                "customer_id": customer.id,
+                "name": customer.name,
+                "subscription_id": subscription.id,
+                "plan": f"{terms.plan_code}@{terms.plan_version}",
+                "seats": terms.seats,
+                "start": subscription.start.isoformat(),
+            },
             correlation_id=correlation_id,
         )
 

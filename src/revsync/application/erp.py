@@ -24,7 +24,12 @@ _BATCH = 200
 
 
 class ErpReceipts:
-    """:class:`~revsync.ports.delivery.ReceiptHandler` for the ERP destination."""
+    """:class:`~revsync.ports.delivery.ReceiptHandler` for the ERP destination: records the
+    posting and announces it (``invoice.posted``) in the transaction that marks the message
+    delivered."""
+
+    def __init__(self, announcer: Announcer | None = None) -> None:
+        self._announcer = announcer or Announcer()
 
     def apply(
         self, uow: UnitOfWork, message: OutboundMessage, receipt: Mapping[str, str], at: datetime
@@ -43,6 +48,7 @@ class ErpReceipts:
         )
         if not uow.postings.record(posting, at):
             return  # recorded before (a lookup after a lost answer finds the same posting)
+        uow.outbox.add(self._announcer.invoice_posted(invoice, posting, message.correlation_id), at)
         if invoice.status is InvoiceStatus.FINALIZED:
             uow.invoices.set_status(invoice.id, InvoiceStatus.POSTED, at)
         self._remember_party(uow, invoice.customer_id, posting.party)

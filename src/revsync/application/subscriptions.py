@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from revsync.application.announcements import Announcer
 from revsync.domain.audit import AuditRecord
 from revsync.domain.errors import Conflict, InvalidField, NotFound
 from revsync.domain.invoicing import InvoiceKind, InvoiceStatus
@@ -75,9 +76,12 @@ def terms_snapshot(terms: Terms) -> dict[str, Any]:
 class Subscriptions:
     """Handlers for subscription commands and queries."""
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, unit_of_work: UnitOfWorkFactory, clock: Clock, announcer: Announcer | None = None
+    ) -> None:
         self._uow = unit_of_work
         self._clock = clock
+        self._announcer = announcer or Announcer()
 
     def create(self, command: CreateSubscription) -> tuple[Subscription, bool]:
         """Create the subscription; the same request again changes nothing (False)."""
@@ -121,6 +125,7 @@ class Subscriptions:
                 )
             now = self._clock.now()
             uow.subscriptions.add(subscription, now, command.actor)
+            uow.outbox.add(self._announcer.customer_activated(customer, subscription), now)
             uow.audit.append(
                 AuditRecord(
                     now,
@@ -208,6 +213,8 @@ class Subscriptions:
             earlier = uow.subscriptions.recheck_from(subscription.id)
             day = command.effective if earlier is None else min(earlier, command.effective)
             uow.subscriptions.set_recheck(subscription.id, day)
+        before, after = terms_snapshot(subscription.current), terms_snapshot(amended.current)
+        uow.outbox.add(self._announcer.subscription_amended(amended, before, after), now)
         uow.audit.append(
             AuditRecord(
                 now,
@@ -215,8 +222,8 @@ class Subscriptions:
                 f"subscription.{command.change.value}",
                 "subscription",
                 subscription.id,
-                terms_snapshot(subscription.current),
-                terms_snapshot(amended.current),
+                before,
+                after,
             )
         )
         return amended

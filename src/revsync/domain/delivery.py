@@ -36,7 +36,23 @@ ANNOUNCED_EVENTS = {
     "risk.raised": "a new risk for a customer (the CRM makes it a task)",
     "expansion.detected": "usage above the plan for several periods (the CRM makes it an "
     "opportunity)",
+    "customer.activated": "a customer's first subscription was stored",
+    "subscription.amended": "a subscription was amended (plan, seats, end…), from when",
+    "invoice.posted": "the ERP posted an invoice (its number and date there)",
 }
+
+#: what revsync's own event stream carries by default (docs/events.md)
+STREAM_EVENTS = (
+    "customer.activated",
+    "subscription.amended",
+    "invoice.finalized",
+    "credit_note.issued",
+    "invoice.voided",
+    "invoice.posted",
+    "invoice.paid",
+    "invoice.overdue",
+    "signals.updated",
+)
 
 
 class MessageStatus(StrEnum):

@@ -31,6 +31,7 @@ from revsync.entrypoints.cli.context import (
 )
 from revsync.entrypoints.cli.crm import crm_app
 from revsync.entrypoints.cli.erp import erp_app
+from revsync.entrypoints.cli.events import events_app
 from revsync.entrypoints.cli.ingest import ingest_files
 from revsync.entrypoints.cli.kpis import kpis
 from revsync.entrypoints.cli.reconcile import reconcile
@@ -74,6 +75,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(cases_app, name="cases")
 app.add_typer(erp_app, name="erp")
 app.add_typer(crm_app, name="crm")
+app.add_typer(events_app, name="events")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(schema_app, name="schema")
 app.command("reconcile")(reconcile)
@@ -371,6 +373,14 @@ def demo(
         bool, typer.Option("--serve/--no-serve", help="Serve the API on the data afterwards.")
     ] = False,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8080,
+    events_url: Annotated[
+        str | None,
+        typer.Option(
+            "--events-url",
+            help="Also publish revsync's events to this NATS JetStream (nats://host:4222; "
+            "stream REVSYNC, subjects revsync.events.<type>; see docs/events.md).",
+        ),
+    ] = None,
 ) -> None:
     """Play a quarter of a B2B SaaS company through revsync — usage in, invoices to a local
     Tryton ERP, contracts in from and signals out to the CRM sandbox, with faults on the way —
@@ -378,7 +388,20 @@ def demo(
     require_demo_extra("revsync demo")
     from revsync.sandbox.demo import run_demo
 
-    report = run_demo(directory, console=console, json_path=json_path, accounts=accounts)
+    events = {"nats_url": events_url} if events_url else None
+    if events is not None:
+        from pydantic import ValidationError
+
+        from revsync.config import EventStreamSettings
+
+        try:
+            EventStreamSettings.model_validate(events)
+        except ValidationError as error:
+            reason = error.errors()[0]["msg"].removeprefix("Value error, ")
+            raise typer.BadParameter(reason, param_hint="--events-url") from None
+    report = run_demo(
+        directory, console=console, json_path=json_path, accounts=accounts, events=events
+    )
     if not report.ok:
         raise typer.Exit(1)
     if serve_api:

@@ -114,10 +114,12 @@ def run_demo(
     json_path: Path | None = None,
     accounts: int = 50,
     erp_down_seconds: float = 2.0,
+    events: dict[str, Any] | None = None,
 ) -> DemoReport:
     """Play the quarter in ``directory``; returns the report (its checks say whether revsync's
     numbers match the ERP's and the CRM's), also written to ``report.json`` there.
-    ``erp_down_seconds``: how long the ERP stays down in the outage it plays."""
+    ``erp_down_seconds``: how long the ERP stays down in the outage it plays; ``events``: the
+    configuration's ``events`` section (revsync's event stream on NATS), None for none."""
     started = time.monotonic()
     directory = directory.resolve()
     _clear(directory)
@@ -154,6 +156,7 @@ def run_demo(
                 crm_cert=sandbox.cert_path,
                 quarter=quarter,
                 today=today,
+                events=events,
             )
             _secrets(directory, sandbox)
             container = build(load_settings(config))

@@ -163,9 +163,11 @@ def write_config(
     crm_cert: Path,
     quarter: Quarter,
     today: date,
+    events: dict[str, Any] | None = None,
 ) -> None:
     """The demo's revsync.yaml: SQLite beside it, the meters and plans, tax, the local ERP and
-    the CRM sandbox (secrets come from the environment, written by the demo)."""
+    the CRM sandbox (secrets come from the environment, written by the demo); with ``events``
+    (the ``events`` section: ``nats_url``…), revsync's event stream too."""
     config = {
         "database": {"url": "sqlite:///revsync.db"},
         "logging": {"level": "WARNING", "format": "console"},
@@ -194,6 +196,7 @@ def write_config(
         },
         "outbox": {"allow_private_hosts": ["127.0.0.1"]},
         "worker": {"lease_seconds": 60, "poll_seconds": 0.02},
+        **({"events": events} if events else {}),
         "meters": METERS,  # last, so that a meter can be added at the end of the file
     }
     path.write_text(
