@@ -13,6 +13,10 @@ Workload: N events (10% of them duplicates, re-sent later) over 10,000 tenants m
 (b) ``revsync serve`` (one process, SQLite) fed by 4 keep-alive connections posting batches
     of 1,000 and of 10,000 (auth, validation, dedup, identity, meter checks, durable commit).
 (c) one event per request over 32 keep-alive connections.
+(d) with ``--stream``: the same events published to a NATS JetStream stream first (one
+    CloudEvent per message), then read by ``revsync worker`` (``usage_stream``: a durable pull
+    consumer, batches of 500, acknowledged after each commit), timed from the worker's start
+    to the last unique event stored. Needs a NATS server with JetStream on 127.0.0.1:4222.
 
 The load comes from a lean uvloop client in a separate process (about 0.03 ms of CPU per
 request), so that the two cores go to the server rather than to the client.
@@ -255,6 +259,11 @@ def main() -> None:
         help="run the batches of 1,000 without and with schemas of both event types and print "
         "the ratio (the schema registry's target: at least 0.80)",
     )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="also (d): the events read from NATS JetStream by revsync worker (usage_stream)",
+    )
     args = parser.parse_args()
     if args.schema:
         compare_schemas(args.events)
@@ -309,10 +318,20 @@ def main() -> None:
         f"| (c) HTTP one event per request, 32 connections | {rate:,.0f} req/s | {rate / base:.2f} | "
         f"{result.percentile(50):.1f} | {result.percentile(99):.1f} | {rss:.0f} | {unique_single:,} | {result.duplicates:,} |"
     )
+    if args.stream:
+        print(f"(d) NATS JetStream, {len(data.events):,} messages …", flush=True)
+        rate, _ = stream_run(template, work / "stream", data)
+        figures["stream"] = rate
+        lines.append(
+            f"| (d) NATS JetStream, one event per message, read by `revsync worker` in batches "
+            f"of 500 | {rate:,.0f} | {rate / base:.2f} | | | | {data.unique:,} | "
+            f"{len(data.events) - data.unique:,} |"
+        )
     table = header + "\n".join(lines)
     print(table)
     if not args.no_write:
         command = f"python benchmarks/ingest.py --events {args.events} --single {args.single}"
+        command += " --stream" if args.stream else ""
         body = (
             f"Command: `{command}` ({machine()}; server and clients share the machine).\n"
             f"Measured {datetime.now(UTC):%Y-%m-%d}. {args.events:,} events, 10% duplicates, "
@@ -320,6 +339,73 @@ def main() -> None:
             + table
         )
         write_section("Ingestion", body)
+
+
+NATS_URL = "nats://127.0.0.1:4222"
+#: batches the worker has in hand at once in (d) (usage_stream.fetchers)
+FETCHERS = 2
+
+
+def stream_run(template: Path, directory: Path, data: Dataset) -> tuple[float, float]:
+    """(d): publish every event to a stream of its own, then time ``revsync worker`` reading
+    them all; returns events per second (duplicates included) and the seconds."""
+    import asyncio
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    import nats
+
+    config = fresh_copy(template, directory)
+    token = uuid.uuid4().hex[:10]
+    stream, subject = f"BENCH_{token}", f"bench{token}.usage"
+    settings = yaml.safe_load(config.read_text())
+    settings["usage_stream"] = {
+        "nats_url": NATS_URL,
+        "stream": stream,
+        "subject": f"{subject}.>",
+        "durable": "bench",
+        "batch": 500,
+        "fetchers": FETCHERS,
+    }
+    config.write_text(yaml.safe_dump(settings))
+
+    async def publish() -> None:
+        client = await nats.connect(NATS_URL, pending_size=64 * 1024 * 1024)
+        try:
+            js = client.jetstream(publish_async_max_pending=20_000)
+            await js.add_stream(name=stream, subjects=[f"{subject}.>"])
+            for event in data.events:
+                await js.publish_async(f"{subject}.api", event)
+            await js.publish_async_completed()
+        finally:
+            await client.close()
+
+    async def delete() -> None:
+        client = await nats.connect(NATS_URL)
+        try:
+            await client.jetstream().delete_stream(stream)
+        finally:
+            await client.close()
+
+    asyncio.run(publish())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REVSYNC_")}
+    began = time.perf_counter()
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "revsync", "worker", "--config", str(config)], env=env
+    )
+    try:
+        while stored_events(config) < data.unique:
+            assert worker.poll() is None, "the worker stopped"
+            time.sleep(0.2)
+        seconds = time.perf_counter() - began
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+        asyncio.run(delete())
+    assert stored_events(config) == data.unique
+    return len(data.events) / seconds, seconds
 
 
 def compare_schemas(total: int) -> None:

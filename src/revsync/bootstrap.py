@@ -6,9 +6,10 @@ Nothing connects at import time; :func:`build` makes the engine and services, an
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, NamedTuple
@@ -57,7 +58,7 @@ from revsync.application.deadletters import DeadLetters
 from revsync.application.entitlements import Entitlements, QuotaGate
 from revsync.application.erp import ErpReceipts, ErpStatusSync, SyncReport
 from revsync.application.idempotency import Idempotency, IdempotencyPolicy
-from revsync.application.ingestion import Ingestion, IngestPolicy
+from revsync.application.ingestion import IngestContext, Ingestion, IngestPolicy, IngestReport
 from revsync.application.jobs import Jobs
 from revsync.application.kpis import Kpis
 from revsync.application.operations import Operations
@@ -80,6 +81,8 @@ from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 if TYPE_CHECKING:
     from revsync.adapters.connectors.events_stream import NatsEventStream
+    from revsync.adapters.connectors.usage_stream import NatsUsageSource
+    from revsync.schemas.cloudevents_v1 import Item
 
 FAILPOINTS_ENV = "REVSYNC_FAILPOINTS"
 #: the outbox destination name of the ERP
@@ -163,6 +166,33 @@ class Container:
             failpoints=self.failpoints,
             receipts=ErpReceipts(announcer_for(self.settings)),
         )
+
+    def usage_source(self) -> NatsUsageSource | None:
+        """The usage stream's reader (``usage_stream.nats_url``), or None when there is none."""
+        from revsync.adapters.connectors.usage_stream import (  # the nats extra
+            NatsUsageSource,
+            StreamSource,
+        )
+
+        stream = self.settings.usage_stream
+        if stream.nats_url is None:
+            return None
+        context = IngestContext("stream", f"stream:{stream.stream}/{stream.durable}")
+
+        async def store(items: Sequence[Item]) -> IngestReport:
+            return await asyncio.to_thread(self.ingestion.ingest, items, context)
+
+        source = StreamSource(
+            stream.nats_url,
+            stream.stream,
+            stream.subject,
+            stream.durable,
+            stream.batch,
+            stream.max_wait_seconds,
+            stream.ack_wait_seconds,
+            stream.fetchers,
+        )
+        return NatsUsageSource(source, store, failpoints=self.failpoints)
 
     def job_runner(self, owner: str | None = None) -> JobRunner:
         """Runs the worker's jobs (ERP sync, CRM sync, scheduled billing) when this process
@@ -509,13 +539,22 @@ def build(
     engine = create_db_engine(settings.database.url)
     instrument_engine(engine)
 
+    announcer = announcer_for(settings)
+    # cases announce their opening and closing only when someone listens (no extra reads else)
+    case_news = announcer if announcer.wants("case.opened", "case.resolved") else None
+
     def unit_of_work(*, write: bool = True) -> UnitOfWork:
-        return SqlUnitOfWork(engine, clock.now(), write=write, audit_chain=chain)
+        return SqlUnitOfWork(
+            engine, clock.now(), write=write, audit_chain=chain, case_news=case_news
+        )
 
     meters = settings.domain_meters()
     reader = SqlUsageReader(engine)
     ledger = SqlUsageLedger(
-        engine, max_group=settings.ingestion.group_commit_max, failpoints=failpoints
+        engine,
+        max_group=settings.ingestion.group_commit_max,
+        failpoints=failpoints,
+        case_news=case_news,
     )
     policy = IngestPolicy(max_future=timedelta(hours=settings.ingestion.max_future_hours))
     registry = schema_registry(settings, unit_of_work, clock)

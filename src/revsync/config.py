@@ -390,6 +390,11 @@ class EventStreamSettings(_Section):
     @field_validator("nats_url")
     @classmethod
     def _valid_url(cls, url: str | None) -> str | None:
+        return cls.check_nats_url(url)
+
+    @staticmethod
+    def check_nats_url(url: str | None) -> str | None:
+        """A NATS server's URL, refused with the reason."""
         if url is not None:
             parts = urlsplit(url)
             if parts.scheme not in ("nats", "tls") or not parts.hostname:
@@ -411,6 +416,33 @@ class EventStreamSettings(_Section):
             known = ", ".join(sorted(ANNOUNCED_EVENTS))
             raise ValueError(f"unknown event {', '.join(unknown)} (revsync announces {known})")
         return events
+
+
+class UsageStreamSettings(_Section):
+    """Usage read from a NATS JetStream stream product platforms publish to (docs/events.md,
+    "Usage in from a stream"): one CloudEvent per message, through a durable pull consumer,
+    acknowledged after the events are stored. Without ``nats_url``, none."""
+
+    #: ``nats://host:4222`` (or ``tls://``); no user or password in it
+    nats_url: str | None = None
+    stream: str = Field(default="USAGE", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    #: the subjects read (a NATS wildcard); the stream is made with them when it is missing
+    subject: str = Field(default="usage.>", pattern=r"^[A-Za-z0-9_*>-]+(\.[A-Za-z0-9_*>-]+)*$")
+    #: the durable consumer (every worker shares it: each message goes to one of them)
+    durable: str = Field(default="revsync-usage", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    #: messages fetched, stored in one batch and acknowledged together
+    batch: int = Field(default=500, ge=1, le=10_000)
+    #: how long a fetch waits for messages
+    max_wait_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: a message not acknowledged within this is delivered again (and deduplicated)
+    ack_wait_seconds: float = Field(default=60, ge=1, le=3600)
+    #: batches a worker has in hand at once (one fetched while another is stored)
+    fetchers: int = Field(default=2, ge=1, le=16)
+
+    @field_validator("nats_url")
+    @classmethod
+    def _valid_url(cls, url: str | None) -> str | None:
+        return EventStreamSettings.check_nats_url(url)
 
 
 class PostingRuleSettings(_Section):
@@ -781,6 +813,7 @@ class Settings(BaseSettings):
     tax: TaxSettings = TaxSettings()
     outbox: OutboxSettings = OutboxSettings()
     events: EventStreamSettings = EventStreamSettings()
+    usage_stream: UsageStreamSettings = UsageStreamSettings()
     erp: ErpSettings = ErpSettings()
     crm: CrmSettings = CrmSettings()
     worker: WorkerSettings = WorkerSettings()

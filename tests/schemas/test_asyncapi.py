@@ -8,6 +8,7 @@ import copy
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +25,13 @@ from revsync.application.crm import CrmSignals, _wire
 from revsync.bootstrap import crm_mapping
 from revsync.config import Settings
 from revsync.domain.crm import BillingStatus, MeterAdoption, Readiness, Risk, Signals
-from revsync.domain.delivery import ANNOUNCED_EVENTS, STREAM_EVENTS, OutboundMessage
+from revsync.domain.delivery import (
+    ANNOUNCED_EVENTS,
+    STREAM_EVENTS,
+    CaseKind,
+    CaseStatus,
+    OutboundMessage,
+)
 from revsync.domain.identity import Customer, System, new_customer
 from revsync.domain.invoicing import (
     Invoice,
@@ -37,7 +44,7 @@ from revsync.domain.invoicing import (
     Totals,
 )
 from revsync.domain.periods import Period
-from revsync.ports.delivery import NewMessage
+from revsync.ports.delivery import Case, NewMessage
 from revsync.schemas.event_payloads_v1 import (
     EVENT_PAYLOADS,
     asyncapi_document,
@@ -228,6 +235,24 @@ def invoice(*, number: str = "INV-000042", credits: str | None = None) -> Invoic
 
 
 ANNOUNCER = Announcer(routes={kind: ["events"] for kind in ANNOUNCED_EVENTS})
+OUTAGE = Case(
+    id="case_0a1b",
+    kind=CaseKind.OUTAGE,
+    status=CaseStatus.OPEN,
+    object_type="destination",
+    object_id="erp",
+    opened_at=NOW,
+    updated_at=NOW,
+    destination="erp",
+    last_error="unavailable since 2026-03-02T09:00:00+00:00",
+)
+CLOSED = replace(
+    OUTAGE,
+    status=CaseStatus.RESOLVED,
+    closed_at=NOW,
+    closed_by="key:ops",
+    reason="the ERP is back",
+)
 
 
 def only(messages: list[NewMessage]) -> NewMessage:
@@ -283,6 +308,8 @@ def built() -> list[NewMessage]:
                 None,
             )
         ),
+        only(ANNOUNCER.case_opened(OUTAGE)),
+        only(ANNOUNCER.case_closed(CLOSED)),
         only(crm._risk_tasks(customer(), signals((Risk.OVERDUE,)), None, NOW.date())[0][1]),
         only(
             crm._expansions(

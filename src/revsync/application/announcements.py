@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +15,7 @@ from revsync.domain.delivery import idempotency_key
 from revsync.domain.identity import Customer, System
 from revsync.domain.invoicing import Invoice
 from revsync.domain.subscriptions import Subscription
-from revsync.ports.delivery import NewMessage
+from revsync.ports.delivery import Case, NewMessage
 from revsync.ports.erp import PostingRecord
 from revsync.schemas.invoices_v1 import invoice_out
 from revsync.schemas.wire import plain_decimals
@@ -37,6 +37,10 @@ class Announcer:
         (default "customer")."""
         self._routes = {kind: tuple(names) for kind, names in (routes or {}).items()}
         self._orders = dict(orders or {})
+
+    def wants(self, *kinds: str) -> bool:
+        """Whether any destination subscribed to one of ``kinds``."""
+        return any(self._routes.get(kind) for kind in kinds)
 
     def messages(
         self,
@@ -194,6 +198,41 @@ class Announcer:
                 "start": subscription.start.isoformat(),
             },
             correlation_id=correlation_id,
+        )
+
+    def case_opened(self, case: Case) -> list[NewMessage]:
+        """An exception case was opened (or a closed one opened again)."""
+        return self._case("case.opened", case, case.updated_at)
+
+    def case_closed(self, case: Case) -> list[NewMessage]:
+        """An exception case was closed: resolved, or ignored by an operator."""
+        return self._case("case.resolved", case, case.closed_at or case.updated_at)
+
+    def _case(self, kind: str, case: Case, at: datetime) -> list[NewMessage]:
+        if case.object_type == "case":
+            # the case of an undeliverable case announcement: announcing it would make another
+            # message that a destination refusing them refuses again, without end
+            return []
+        return self.messages(
+            kind,
+            aggregate=f"case:{case.id}",
+            object_type="case",
+            object_id=case.id,
+            key_parts=(case.id, at.isoformat()),
+            payload={
+                "case_id": case.id,
+                "kind": case.kind.value,
+                "status": case.status.value,
+                "object_type": case.object_type,
+                "object_id": case.object_id,
+                "destination": case.destination,
+                "error": case.last_error,
+                "opened_at": case.opened_at.isoformat(),
+                "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+                "closed_by": case.closed_by,
+                "reason": case.reason,
+            },
+            correlation_id=case.correlation_id,
         )
 
     def keyed(

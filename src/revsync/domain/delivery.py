@@ -39,6 +39,8 @@ ANNOUNCED_EVENTS = {
     "customer.activated": "a customer's first subscription was stored",
     "subscription.amended": "a subscription was amended (plan, seats, end…), from when",
     "invoice.posted": "the ERP posted an invoice (its number and date there)",
+    "case.opened": "an exception case was opened (or a closed one opened again)",
+    "case.resolved": "an exception case was closed: resolved, or ignored by an operator",
 }
 
 #: what revsync's own event stream carries by default (docs/events.md)
@@ -52,6 +54,8 @@ STREAM_EVENTS = (
     "invoice.paid",
     "invoice.overdue",
     "signals.updated",
+    "case.opened",
+    "case.resolved",
 )
 
 

@@ -233,6 +233,15 @@ class CaseFilter:
     object_ids: frozenset[str] | None = None
 
 
+class CaseNews(Protocol):
+    """What a case opening or closing announces (``case.opened``, ``case.resolved``): written
+    by the case repository in the transaction that opens or closes it."""
+
+    def case_opened(self, case: Case) -> list[NewMessage]: ...
+
+    def case_closed(self, case: Case) -> list[NewMessage]: ...
+
+
 class CaseRepository(Protocol):
     """Exception cases."""
 

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from revsync.domain.delivery import ANNOUNCED_EVENTS, STREAM_EVENTS
+from revsync.domain.delivery import ANNOUNCED_EVENTS, STREAM_EVENTS, CaseKind, CaseStatus
 from revsync.domain.invoicing import InvoiceKind, InvoiceStatus, LineKind
 from revsync.domain.subscriptions import Change
 from revsync.schemas.events_v1 import CONTENT_TYPE, SPEC_VERSION
@@ -245,6 +245,34 @@ class SubscriptionAmended(_Wire):
     after: TermsVersion
 
 
+# --- exception cases --------------------------------------------------------------------
+
+
+class _CaseChange(_Wire):
+    case_id: str
+    kind: CaseKind
+    status: CaseStatus
+    object_type: Annotated[
+        str, msgspec.Meta(description="What it is about: message, destination, subscription…")
+    ]
+    object_id: str
+    destination: str | None
+    error: Annotated[str | None, msgspec.Meta(description="The case's last error.")]
+    opened_at: datetime
+    closed_at: datetime | None
+    closed_by: str | None
+    reason: str | None
+
+
+class CaseOpened(_CaseChange):
+    """``case.opened``: an exception case was opened (or a closed one opened again)."""
+
+
+class CaseResolved(_CaseChange):
+    """``case.resolved``: an exception case was closed — ``status`` resolved, or ignored by an
+    operator — by ``closed_by``, for ``reason``."""
+
+
 # --- CRM signals ------------------------------------------------------------------------
 
 SignalValue = str | int | bool | None
@@ -323,6 +351,8 @@ EVENT_PAYLOADS: dict[str, type[_Wire]] = {
     "customer.activated": CustomerActivated,
     "subscription.amended": SubscriptionAmended,
     "invoice.posted": InvoicePosted,
+    "case.opened": CaseOpened,
+    "case.resolved": CaseResolved,
 }
 
 

@@ -36,6 +36,7 @@ from revsync.ports.delivery import (
     AttemptRecord,
     Case,
     CaseFilter,
+    CaseNews,
     DestinationStats,
     Finished,
     NewMessage,
@@ -521,10 +522,27 @@ def _circuit(row: sa.Row[Any]) -> Circuit:
 
 
 class SqlCaseRepository:
-    """:class:`~revsync.ports.delivery.CaseRepository` on a connection."""
+    """:class:`~revsync.ports.delivery.CaseRepository` on a connection. With ``news``, a case
+    opened (inserted, or a closed one opened again) or closed (resolved, ignored) is announced
+    through the outbox in the same transaction."""
 
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, news: CaseNews | None = None) -> None:
         self._conn = conn
+        self._news = news
+
+    def _opened(self, case_id: str) -> None:
+        if self._news is not None:
+            case = self.get(case_id)
+            assert case is not None
+            SqlOutboxRepository(self._conn).add(self._news.case_opened(case), case.updated_at)
+
+    def _closed(self, case_ids: Sequence[str]) -> None:
+        if self._news is not None:
+            for case_id in case_ids:
+                case = self.get(case_id)
+                assert case is not None
+                at = case.closed_at or case.updated_at
+                SqlOutboxRepository(self._conn).add(self._news.case_closed(case), at)
 
     def open_for_message(self, case: Case) -> Case:
         assert case.message_id is not None
@@ -548,6 +566,7 @@ class SqlCaseRepository:
                     updated_at=case.updated_at,
                 )
             )
+            self._opened(case.id)
             found = self.get(case.id)
         else:
             self._conn.execute(
@@ -563,6 +582,8 @@ class SqlCaseRepository:
                     reason=None,
                 )
             )
+            if existing.status in CLOSED_CASES:
+                self._opened(existing.id)
             found = self.get(existing.id)
         assert found is not None
         self._hold([case.message_id], found.id)
@@ -598,6 +619,8 @@ class SqlCaseRepository:
         )
         self._conn.execute(statement)
         case_id = str(self._conn.execute(sa.select(c.id).where(c.open_key == key)).scalar_one())
+        if case_id == case.id:  # inserted, not one open already
+            self._opened(case_id)
         self._hold(message_ids, case_id)
         found = self.get(case_id)
         assert found is not None
@@ -645,6 +668,7 @@ class SqlCaseRepository:
                     reason=reason,
                 )
             )
+            self._closed(case_ids)
 
     def get(self, case_id: str) -> Case | None:
         row = self._conn.execute(
@@ -704,6 +728,8 @@ class SqlCaseRepository:
                 reason=reason,
             )
         )
+        if closing and current.status not in CLOSED_CASES:
+            self._closed([case_id])
 
     def close_unmapped(self, subject: str, now: datetime, by: str, reason: str) -> str | None:
         c = exception_cases.c
@@ -764,7 +790,11 @@ class SqlCaseRepository:
             .on_conflict_do_update(index_elements=["open_key"], set_=values)
         )
         self._conn.execute(statement)
-        return str(self._conn.execute(sa.select(c.id).where(c.open_key == open_key)).scalar_one())
+        found = self._conn.execute(sa.select(c.id).where(c.open_key == open_key)).scalar_one()
+        case_id = str(found)
+        if case_id == case.id:  # inserted, not one open already
+            self._opened(case_id)
+        return case_id
 
     def settle_reconciliation(
         self,
@@ -882,14 +912,20 @@ def _open_key(case: Case) -> str:
     return f"message:{case.message_id}"
 
 
-def open_unmapped_cases(conn: sa.Connection, subjects: Sequence[str], now: datetime) -> None:
+def open_unmapped_cases(
+    conn: sa.Connection, subjects: Sequence[str], now: datetime, news: CaseNews | None = None
+) -> None:
     """Open a case for each tenant whose usage arrived unmapped, unless one is open already
-    (in the ingestion transaction that stored the events)."""
+    (in the ingestion transaction that stored the events); with ``news``, announce each one
+    opened."""
+    cases = SqlCaseRepository(conn, news)
+    c = exception_cases.c
     for subject in sorted(set(subjects)):
+        case_id = f"case_{secrets.token_hex(10)}"
         statement = (
             _insert(conn, exception_cases)
             .values(
-                id=f"case_{secrets.token_hex(10)}",
+                id=case_id,
                 kind=CaseKind.UNMAPPED_USAGE.value,
                 status=CaseStatus.OPEN.value,
                 open_key=unmapped_key(subject),
@@ -902,3 +938,7 @@ def open_unmapped_cases(conn: sa.Connection, subjects: Sequence[str], now: datet
             .on_conflict_do_update(index_elements=["open_key"], set_={"updated_at": now})
         )
         conn.execute(statement)
+        if news is not None:
+            key = unmapped_key(subject)
+            if conn.execute(sa.select(c.id).where(c.open_key == key)).scalar_one() == case_id:
+                cases._opened(case_id)

@@ -59,6 +59,7 @@ from revsync.domain.audit import (
 from revsync.domain.identity import Customer, ExternalRef, System
 from revsync.domain.problems import Code
 from revsync.domain.usage import dedup_slot
+from revsync.ports.delivery import CaseNews
 from revsync.ports.repositories import DeadLetter, StoredDeadLetter, VoidOutcome
 
 #: the code a quarantined dead letter takes once released
@@ -590,9 +591,11 @@ class SqlUnitOfWork:
         *,
         write: bool = True,
         audit_chain: AuditChain | None = None,
+        case_news: CaseNews | None = None,
     ) -> None:
         self._engine = engine
         self._now = now
+        self._case_news = case_news
         self._write = write
         self._audit_chain = audit_chain or AuditChain(jcs)
         self._conn: sa.Connection | None = None
@@ -619,7 +622,7 @@ class SqlUnitOfWork:
         self.kpis = SqlKpiStore(conn)
         self.outbox = SqlOutboxRepository(conn)
         self.circuits = SqlCircuitRepository(conn)
-        self.cases = SqlCaseRepository(conn)
+        self.cases = SqlCaseRepository(conn, self._case_news)
         self.postings = SqlPostingRepository(conn)
         self.crm = SqlCrmStateRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)

@@ -34,6 +34,7 @@ from revsync.adapters.db.tables import (
 )
 from revsync.adapters.failpoints import NONE, Failpoints
 from revsync.domain.identity import System
+from revsync.ports.delivery import CaseNews
 from revsync.ports.repositories import DeadLetter
 from revsync.ports.usage import EventRow, StoredKey, TenantOwner, UsageTransaction
 
@@ -122,9 +123,12 @@ class _TenantCache:
 class _UsageTransaction:
     """What both backends share: tenant owners from the cache, dead letters through Core."""
 
-    def __init__(self, conn: sa.Connection, tenants: _TenantCache) -> None:
+    def __init__(
+        self, conn: sa.Connection, tenants: _TenantCache, news: CaseNews | None = None
+    ) -> None:
         self._conn = conn
         self._tenants = tenants
+        self._news = news
         self._owners: dict[str, TenantOwner] | None = None
 
     def _version(self) -> int:
@@ -140,14 +144,16 @@ class _UsageTransaction:
         SqlDeadLetterStore(self._conn).add(letters)
 
     def open_unmapped_cases(self, tenants: Collection[str], at: datetime) -> None:
-        open_unmapped_cases(self._conn, sorted(tenants), at)
+        open_unmapped_cases(self._conn, sorted(tenants), at, self._news)
 
 
 class SqliteUsageTransaction(_UsageTransaction):
     """SQLite: one writer holds the lock (``BEGIN IMMEDIATE``), so a free slot stays free."""
 
-    def __init__(self, conn: sa.Connection, tenants: _TenantCache) -> None:
-        super().__init__(conn, tenants)
+    def __init__(
+        self, conn: sa.Connection, tenants: _TenantCache, news: CaseNews | None = None
+    ) -> None:
+        super().__init__(conn, tenants, news)
         self._cursor = conn.connection.cursor()
 
     def _version(self) -> int:
@@ -192,8 +198,10 @@ class SqlUsageLedger:
         *,
         max_group: int = 32,
         failpoints: Failpoints = NONE,
+        case_news: CaseNews | None = None,
     ) -> None:
         self._engine = engine
+        self._news = case_news
         self._max_group = max_group
         self._failpoints = failpoints
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -271,10 +279,10 @@ class SqlUsageLedger:
             with conn.begin():
                 tx: SqliteUsageTransaction | PostgresUsageTransaction
                 if is_sqlite(self._engine):
-                    tx = SqliteUsageTransaction(conn, self._tenants)
+                    tx = SqliteUsageTransaction(conn, self._tenants, self._news)
                 else:
                     conn.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(IDENTITY_LOCK)))
-                    tx = PostgresUsageTransaction(conn, self._tenants)
+                    tx = PostgresUsageTransaction(conn, self._tenants, self._news)
                 results = [job.step(tx) for job in group]
                 self._failpoints.hit("ledger.before_commit")
         except Exception:

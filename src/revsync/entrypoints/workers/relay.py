@@ -53,13 +53,21 @@ async def deliver(container: Container, stop: asyncio.Event, owner: str | None =
         jobs={job.name: job.schedule.describe() for job in jobs},
     )
     kept = [asyncio.create_task(runner.keep(job, stop)) for job in jobs]
+    source = container.usage_source()
+    if source is not None:  # usage in from NATS JetStream, beside the deliveries
+        kept.append(asyncio.create_task(source.run(stop)))
     try:
         await relay.run(stop)
     finally:
         await relay.aclose()
         for task in kept:
             await task
-        log.info("worker.stopped", delivered=relay.delivered, jobs_run=runner.ran)
+        log.info(
+            "worker.stopped",
+            delivered=relay.delivered,
+            jobs_run=runner.ran,
+            usage_messages=source.messages if source is not None else 0,
+        )
 
 
 def worker_jobs(container: Container) -> list[Job]:
