@@ -292,6 +292,15 @@ class CircuitSettings(_Section):
         return CircuitPolicy(self.failure_threshold, timedelta(seconds=self.open_seconds))
 
 
+def known_events(events: list[str]) -> list[str]:
+    """``events`` if revsync announces each of them, else refused naming the unknown ones."""
+    unknown = sorted(set(events) - set(ANNOUNCED_EVENTS))
+    if unknown:
+        known = ", ".join(sorted(ANNOUNCED_EVENTS))
+        raise ValueError(f"unknown event {', '.join(unknown)} (revsync announces {known})")
+    return events
+
+
 class DestinationSettings(_Section):
     """A system revsync delivers messages to."""
 
@@ -332,11 +341,7 @@ class DestinationSettings(_Section):
     @field_validator("events")
     @classmethod
     def _known_events(cls, events: list[str]) -> list[str]:
-        unknown = sorted(set(events) - set(ANNOUNCED_EVENTS))
-        if unknown:
-            known = ", ".join(sorted(ANNOUNCED_EVENTS))
-            raise ValueError(f"unknown event {', '.join(unknown)} (revsync announces {known})")
-        return events
+        return known_events(events)
 
     @model_validator(mode="after")
     def _signing_needs_a_secret(self) -> DestinationSettings:
@@ -403,19 +408,14 @@ class EventStreamSettings(_Section):
                 raise ValueError("must not carry a user name or password")
             if importlib.util.find_spec("nats") is None:
                 raise ValueError(
-                    "the event stream needs revsync's nats extra: python3 -m pip install "
-                    "'revsync[nats]'"
+                    "NATS needs revsync's nats extra: python3 -m pip install 'revsync[nats]'"
                 )
         return url
 
     @field_validator("events")
     @classmethod
     def _known_events(cls, events: list[str]) -> list[str]:
-        unknown = sorted(set(events) - set(ANNOUNCED_EVENTS))
-        if unknown:
-            known = ", ".join(sorted(ANNOUNCED_EVENTS))
-            raise ValueError(f"unknown event {', '.join(unknown)} (revsync announces {known})")
-        return events
+        return known_events(events)
 
 
 class UsageStreamSettings(_Section):
