@@ -313,4 +313,5 @@ def _check_the_stream(
     assert {row.status for row in rows} == {"delivered"}
     assert sorted(row.idempotency_key for row in rows) == sorted(ids)  # nothing is missing
     assert by_type["invoice.posted"] == posted
+    assert json.loads((folder / "report.json").read_text())["stream"] == dict(by_type)
     assert by_type["invoice.finalized"] == posted  # every finalized invoice reached the ERP

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.table import Table
 
-from revsync.adapters.db.tables import erp_postings, exception_cases, invoices
-from revsync.bootstrap import Container
+from revsync.adapters.db.tables import erp_postings, exception_cases, invoices, outbox_messages
+from revsync.bootstrap import EVENTS_DESTINATION, Container
 from revsync.domain.crm import Readiness, Risk, Signals
 from revsync.sandbox.demo.checks import CheckReport
 
@@ -62,6 +62,8 @@ class DemoReport:
     seconds: float
     phases: dict[str, float] = field(default_factory=dict)
     mismatches: list[str] = field(default_factory=list)
+    #: with ``--events-url``: the events published to revsync's event stream, by type
+    stream: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -108,6 +110,7 @@ def build_report(
             "crm_accounts_compared": checks.crm_accounts,
         },
         seconds=round(seconds, 1),
+        stream=_published(container),
         phases=dict(tally.phases),
         mismatches=list(checks.mismatches),
     )
@@ -245,6 +248,13 @@ def render(report: DemoReport, console: Console, directory: Path) -> None:
         say(f"[red]{len(report.mismatches)} mismatches[/red]:", highlight=False)
         for mismatch in report.mismatches:
             say(f"  {mismatch}", highlight=False)
+    if report.stream:
+        say(_pairs("Published to revsync's event stream (NATS JetStream)", report.stream))
+        say(
+            f"Read them: revsync events tail --config {directory / 'revsync.yaml'} --no-follow",
+            highlight=False,
+            soft_wrap=True,
+        )
     say(
         f"See it in the console: revsync serve --config {directory / 'revsync.yaml'} (or "
         f"revsync demo --serve), then open {CONSOLE_URL} and sign in with the key in "
@@ -252,6 +262,19 @@ def render(report: DemoReport, console: Console, directory: Path) -> None:
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _published(container: Container) -> dict[str, int]:
+    """The events delivered to the event stream, by type (none without one)."""
+    m = outbox_messages.c
+    query = (
+        sa.select(m.kind, sa.func.count())
+        .where(m.destination == EVENTS_DESTINATION, m.status == "delivered")
+        .group_by(m.kind)
+        .order_by(m.kind)
+    )
+    with container.engine.connect() as conn:
+        return {str(kind): int(count) for kind, count in conn.execute(query)}
 
 
 def _pairs(title: str, values: dict[str, Any]) -> Table:
