@@ -36,7 +36,7 @@ from revsync.domain.pricing import Plan
 from revsync.domain.problems import Code, Problem
 from revsync.domain.usage import UsageEvent, to_micros
 from revsync.ports.clock import Clock
-from revsync.ports.repositories import UnitOfWorkFactory
+from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,8 @@ class Snapshot:
     tenants: frozenset[str] = frozenset()
     #: the period as instants (microseconds since the epoch), in the customer's time zone
     window: tuple[int, int] = (0, 0)
+    #: the customer's own product tenants (the owner of each, as read at ``as_of``)
+    own: frozenset[str] = frozenset()
 
     def decide(self, feature: str, quantity: Decimal) -> Decision:
         """May ``quantity`` more of ``feature`` be used now?"""
@@ -97,6 +99,7 @@ class Entitlements:
         #: bumped when a customer's usage or terms change here: a read begun before is not kept
         self._generations: dict[str, int] = {}
         self._due: set[str] = set()  # customers waiting for a read in the background
+        self._plans: dict[tuple[str, int], Plan] = {}  # plan versions read (they never change)
         self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._reader: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -121,10 +124,12 @@ class Entitlements:
         return found
 
     def cached_tenant(self, tenant: str) -> str | None:
-        """The customer owning ``tenant`` if looked up within the freshness time (no I/O)."""
+        """The customer owning ``tenant`` if read within twice the freshness time — looked up,
+        or read again with the owner's snapshot, which a check past ``fresh_for`` refreshes in
+        the background (no I/O)."""
         with self._lock:
             found = self._tenants.get(tenant)
-        if found is not None and self._clock.now() - found[1] < self._fresh_for:
+        if found is not None and self._clock.now() - found[1] < 2 * self._fresh_for:
             return found[0]
         return None
 
@@ -191,6 +196,10 @@ class Entitlements:
                 self._snapshots[customer_id] = found
                 for tenant in found.tenants:
                     self._by_tenant.setdefault(tenant, set()).add(customer_id)
+                if len(self._tenants) >= _MAX_SNAPSHOTS:
+                    self._tenants.clear()
+                for tenant in found.own:  # its owner as of this read, for checks by tenant
+                    self._tenants[tenant] = (customer_id, found.as_of)
         return found
 
     def _drop(self, customer_id: str) -> None:
@@ -231,7 +240,7 @@ class Entitlements:
                 terms = subscription.terms_on(today)
                 if terms is None or (terms.ends is not None and terms.ends <= today):
                     continue
-                plan = uow.plans.get(terms.plan_code, terms.plan_version)
+                plan = self._plan(uow, terms.plan_code, terms.plan_version)
                 if plan is None:
                     continue
                 counted = [customer_id]
@@ -241,7 +250,7 @@ class Entitlements:
                 break
             else:
                 tenants = frozenset(customer.refs_in(System.PRODUCT))
-                return Snapshot(customer_id, now, tenants=tenants)
+                return Snapshot(customer_id, now, tenants=tenants, own=tenants)
         period = period_of(today, subscription.anchor, subscription.usage_interval)
         start = datetime.combine(period.start, time(), zone)
         meters = sorted({f.meter for f in plan.features if f.meter is not None})
@@ -258,7 +267,19 @@ class Entitlements:
             used,
             frozenset(t for owner in owners for t in owner.refs_in(System.PRODUCT)),
             (to_micros(start), to_micros(end)),
+            frozenset(customer.refs_in(System.PRODUCT)),
         )
+
+    def _plan(self, uow: UnitOfWork, code: str, version: int) -> Plan | None:
+        """A plan version (kept once read: a version never changes; a changed plan is a new
+        version)."""
+        key = (code, version)
+        found = self._plans.get(key)
+        if found is None:
+            found = uow.plans.get(code, version)
+            if found is not None:
+                self._plans[key] = found
+        return found
 
     def _used(
         self, customer_ids: list[str], meter: str, start: datetime, now: datetime, zone: str

@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from revsync.application.customers import PutCustomer
 from revsync.application.ingestion import IngestContext
 from revsync.application.subscriptions import AmendSubscription
 from revsync.bootstrap import Container, apply_configuration, build
 from revsync.config import Settings
+from revsync.domain.identity import System
 from revsync.domain.subscriptions import Change
 from revsync.schemas.cloudevents_v1 import decode_body
 from tests.conftest import NOW, issue_key, make_settings
@@ -274,6 +276,44 @@ def test_a_change_made_elsewhere_counts_within_twice_the_cache_time(
     elsewhere(20)
     clock.advance(2 * fresh_for)
     assert seats() == "20"  # too old to answer: read before answering
+
+
+def test_a_tenant_mapped_to_another_customer_elsewhere_counts_within_twice_the_cache_time(
+    api: TestClient,
+    container: Container,
+    settings: Settings,
+    clock: FrozenClock,
+    world: dict[str, str],
+) -> None:
+    """A check by tenant finds its owner as read with the owner's snapshot (refreshed in the
+    background once aged), so a tenant moved to another customer by another process is seen
+    within twice ``cache_seconds``, like any other change."""
+
+    def owner() -> str:
+        answer = api.post(
+            "/v1/entitlements/check", json={"tenant": "t-acme", "feature": "sso"}, headers=world
+        )
+        assert answer.status_code == 200, answer.text
+        return "acme" if answer.json()["allowed"] else "globex"  # globex has no subscription
+
+    fresh_for = timedelta(seconds=container.settings.entitlements.cache_seconds)
+    assert owner() == "acme"
+    other = build(settings, clock=clock)  # another process on the same database
+    try:
+        other.customers.put(PutCustomer("acme", "Acme", "EUR", "UTC", None, {}, "test"))
+        other.customers.put(
+            PutCustomer(
+                "globex", "Globex", "EUR", "UTC", None, {System.PRODUCT: ["t-acme"]}, "test"
+            )
+        )
+    finally:
+        other.close()
+    assert owner() == "acme"  # fresh
+    clock.advance(fresh_for)
+    assert owner() == "acme"  # aged: still answered; acme's snapshot is read again meanwhile
+    time.sleep(0.2)
+    clock.advance(fresh_for)
+    assert owner() == "globex"  # past twice the cache time: looked up again
 
 
 def test_an_amendment_made_here_counts_at_once(
