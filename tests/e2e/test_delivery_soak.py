@@ -10,10 +10,7 @@ recovery (promises 3, 4 and 5).
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -32,6 +29,7 @@ from revsync.domain.delivery import idempotency_key
 from revsync.ports.delivery import CaseFilter, NewMessage
 from revsync.sandbox.faults import FaultServer
 from tests.support.databases import sqlite_copy
+from tests.support.workers import run_worker
 
 MESSAGES = 5_000
 CUSTOMERS = 200
@@ -97,35 +95,6 @@ def enqueue(config: Path) -> list[str]:
         container.close()
 
 
-def run_worker(config: Path, failpoints: str | None, *, until_settled: bool) -> int:
-    """Run ``revsync worker``; with a failpoint it is expected to die by SIGKILL."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REVSYNC_")}
-    if failpoints:
-        env["REVSYNC_FAILPOINTS"] = failpoints
-    process = subprocess.Popen(
-        [sys.executable, "-m", "revsync", "worker", "--config", str(config)],
-        env=env,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 180
-    try:
-        while process.poll() is None:
-            assert time.monotonic() < deadline, "the worker ran too long"
-            if until_settled and unfinished(config) == 0:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=30)
-                break
-            time.sleep(0.2)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.stderr is not None
-    errors = process.stderr.read().decode(errors="replace")
-    assert "Traceback" not in errors, errors[-3000:]
-    return process.returncode
-
-
 def unfinished(config: Path) -> int:
     engine = sa.create_engine(load_settings(config).database.url)
     try:
@@ -181,11 +150,11 @@ def test_five_thousand_messages_through_faults_and_three_kills_arrive_exactly_on
         "relay.before_record=kill:1@150",
         "relay.after_send=kill:1@2500",
     ):
-        code = run_worker(config, failpoint, until_settled=False)
+        code = run_worker(config, failpoint, None, deadline_seconds=180)
         assert code == -signal.SIGKILL, f"expected a SIGKILL at {failpoint}, got {code}"
         assert unfinished(config) > 0
     recovery = datetime.now(UTC)
-    assert run_worker(config, None, until_settled=True) == 0
+    assert run_worker(config, None, lambda: unfinished(config) == 0, deadline_seconds=180) == 0
 
     commits = target.commits()
     twice = {k: n for k, n in commits.items() if n > 1}

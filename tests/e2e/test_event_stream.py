@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +26,7 @@ from revsync.domain.delivery import STREAM_EVENTS, ErrorClass, OutboundMessage, 
 from revsync.ports.delivery import NewMessage
 from tests.support.nats import Stream, own_stream, stored
 from tests.support.services import NATS_URL
+from tests.support.workers import run_worker
 
 
 @pytest.fixture
@@ -186,44 +183,15 @@ def unfinished(config: Path) -> int:
         engine.dispose()
 
 
-def run_worker(config: Path, failpoints: str | None) -> int:
-    """``revsync worker`` until the outbox is delivered (or, with a failpoint, until it dies)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REVSYNC_")}
-    if failpoints:
-        env["REVSYNC_FAILPOINTS"] = failpoints
-    process = subprocess.Popen(
-        [sys.executable, "-m", "revsync", "worker", "--config", str(config)],
-        env=env,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    try:
-        while process.poll() is None:
-            assert time.monotonic() < deadline, "the worker ran too long"
-            if failpoints is None and unfinished(config) == 0:
-                process.terminate()
-                process.wait(timeout=30)
-                break
-            time.sleep(0.1)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.stderr is not None
-    errors = process.stderr.read().decode(errors="replace")
-    assert "Traceback" not in errors, errors[-3000:]
-    return process.returncode
-
-
 def test_a_relay_killed_between_publishing_and_recording_leaves_each_event_once(
     stream: Stream, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, stream)
     keys = enqueue(config)
     # SIGKILLed right after the 121st publish was acknowledged, before it was recorded
-    assert run_worker(config, "relay.after_send=kill:1@120") == -9
+    assert run_worker(config, "relay.after_send=kill:1@120", None) == -9
     assert unfinished(config) > 0
-    assert run_worker(config, None) == 0
+    assert run_worker(config, None, lambda: unfinished(config) == 0) == 0
     events = stored(stream)
     ids = [event["id"] for _, _, event in events]
     assert sorted(ids) == sorted(keys)  # every event, each once

@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +23,7 @@ from revsync.config import load_settings
 from tests.conftest import TEST_METERS
 from tests.support.nats import Stream, own_stream
 from tests.support.services import NATS_URL
+from tests.support.workers import run_worker
 
 EVENTS = 600
 BATCH = 100
@@ -123,36 +120,6 @@ def counts(config: Path) -> tuple[int, int, int]:
     return int(stored or 0), int(distinct or 0), int(letters or 0)
 
 
-def run_worker(config: Path, stream: Stream, failpoints: str | None) -> int:
-    """``revsync worker`` until the consumer has nothing pending (or, with a failpoint, until
-    it dies)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REVSYNC_")}
-    if failpoints:
-        env["REVSYNC_FAILPOINTS"] = failpoints
-    process = subprocess.Popen(
-        [sys.executable, "-m", "revsync", "worker", "--config", str(config)],
-        env=env,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    try:
-        while process.poll() is None:
-            assert time.monotonic() < deadline, "the worker ran too long"
-            if failpoints is None and pending(stream) == (0, 0):
-                process.terminate()
-                process.wait(timeout=30)
-                break
-            time.sleep(0.2)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.stderr is not None
-    errors = process.stderr.read().decode(errors="replace")
-    assert "Traceback" not in errors, errors[-3000:]
-    return process.returncode
-
-
 def test_usage_from_the_stream_is_stored_once_across_a_kill_before_the_acknowledgement(
     stream: Stream, tmp_path: Path
 ) -> None:
@@ -162,11 +129,12 @@ def test_usage_from_the_stream_is_stored_once_across_a_kill_before_the_acknowled
     bodies += [b"not json", b'{"specversion": "1.0", "id": "x"}', b"[1, 2]"]  # not CloudEvents
     publish(stream, bodies)
     # SIGKILLed after its third batch was committed, before it was acknowledged
-    assert run_worker(config, stream, "usage_stream.before_ack=kill:1@2") == -9
+    assert run_worker(config, "usage_stream.before_ack=kill:1@2", None) == -9
     stored, _, _ = counts(config)
     waiting, unacknowledged = pending(stream)
     assert stored > 0 and unacknowledged > 0  # the last batch stored, not acknowledged
     assert waiting > 0  # and the rest not read yet
-    assert run_worker(config, stream, None) == 0  # the third batch comes back after ack_wait
+    # the batch left unacknowledged comes back after ack_wait
+    assert run_worker(config, None, lambda: pending(stream) == (0, 0)) == 0
     assert counts(config) == (EVENTS, EVENTS, 3)
     assert pending(stream) == (0, 0)
