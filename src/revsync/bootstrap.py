@@ -67,6 +67,7 @@ from revsync.application.reconciliation import Reconciliation
 from revsync.application.reports import Reports
 from revsync.application.schemas import Declaration, SchemaPolicy, SchemaRegistry
 from revsync.application.subscriptions import Subscriptions
+from revsync.application.thresholds import ThresholdWatch
 from revsync.application.usage import UsageQueries
 from revsync.config import ConfigError, DestinationSettings, Settings
 from revsync.domain.audit import AuditChain, AuditKey, AuditKeyMissing
@@ -135,6 +136,7 @@ class Container:
     console_sessions: ConsoleSessions
     entitlements: Entitlements
     console_views: ConsoleViews
+    thresholds: ThresholdWatch
     failpoints: Failpoints = field(default_factory=Failpoints)
 
     def close(self) -> None:
@@ -621,7 +623,9 @@ def build(
             settings.erp.rules() if settings.erp.url is not None else None,
         ),
         credits=Credits(unit_of_work, clock, ids),
-        subscriptions=Subscriptions(unit_of_work, clock, announcer_for(settings)),
+        subscriptions=Subscriptions(
+            unit_of_work, clock, announcer_for(settings), [m.key for m in meters]
+        ),
         billing=billing,
         cases=Cases(unit_of_work, clock),
         operations=Operations(unit_of_work, clock, destination_names(settings)),
@@ -655,6 +659,9 @@ def build(
             POSTED_KINDS,
         ),
         console_views=ConsoleViews(unit_of_work),
+        thresholds=ThresholdWatch(
+            unit_of_work, SqlUsageSnapshots(engine), billing, announcer_for(settings), clock
+        ),
         console_sessions=ConsoleSessions(
             unit_of_work,
             clock,

@@ -215,6 +215,15 @@ class EntitlementSettings(_Section):
     refuse_over_quota: list[str] = Field(default_factory=list)
 
 
+class ThresholdSettings(_Section):
+    """The threshold watcher (docs/thresholds.md): how often the worker looks at new usage
+    for thresholds reached."""
+
+    #: the worker looks at the usage ingested since its last look this often (a crossing is
+    #: announced within this and one look of the usage that made it arriving); 0: never
+    poll_seconds: float = Field(default=1.0, ge=0, le=3600)
+
+
 class KpiSettings(_Section):
     """The business KPIs (docs/operations.md): how the worker measures what a query cannot
     answer at once (unbilled usage, the event-lag histogram)."""
@@ -810,6 +819,7 @@ class Settings(BaseSettings):
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     kpis: KpiSettings = KpiSettings()
     entitlements: EntitlementSettings = EntitlementSettings()
+    thresholds: ThresholdSettings = ThresholdSettings()
     tax: TaxSettings = TaxSettings()
     outbox: OutboxSettings = OutboxSettings()
     events: EventStreamSettings = EventStreamSettings()

@@ -21,7 +21,9 @@ import yaml
 
 import revsync
 from revsync.application.announcements import Announcer, PaymentNews
+from revsync.application.billing import Progress
 from revsync.application.crm import CrmSignals, _wire
+from revsync.application.thresholds import ThresholdWatch
 from revsync.bootstrap import crm_mapping
 from revsync.config import Settings
 from revsync.domain.crm import BillingStatus, MeterAdoption, Readiness, Risk, Signals
@@ -44,7 +46,11 @@ from revsync.domain.invoicing import (
     Totals,
 )
 from revsync.domain.periods import Period
+from revsync.domain.pricing import plan_from_mapping
+from revsync.domain.subscriptions import new_subscription
+from revsync.domain.thresholds import ThresholdKind
 from revsync.ports.delivery import Case, NewMessage
+from revsync.ports.thresholds import CrossingRecord
 from revsync.schemas.event_payloads_v1 import (
     EVENT_PAYLOADS,
     asyncapi_document,
@@ -271,6 +277,53 @@ def crm_signals() -> CrmSignals:
     return CrmSignals(None, FrozenClock(NOW), None, ANNOUNCER, crm_mapping(Settings()))  # type: ignore[arg-type]
 
 
+def threshold_crossed() -> NewMessage:
+    """A spend threshold that billed at once, as the threshold watcher announces it."""
+    plan = plan_from_mapping(
+        {
+            "name": "Pro",
+            "currency": "EUR",
+            "interval": "month",
+            "charges": [
+                {"key": "calls", "model": "per_unit", "description": "Calls", "amount": "0.01"}
+                | {"meter": "api_calls"}
+            ],
+            "thresholds": [{"key": "spend-500", "kind": "spend", "value": "500", "invoice": True}],
+        },
+        code="pro",
+        version=1,
+    )
+    march = Period(date(2026, 3, 1), date(2026, 4, 1))
+    subscription = new_subscription(
+        subscription_id="sub_1",
+        customer_id="acme",
+        start=march.start,
+        plan=("pro", 1),
+        interval=plan.interval,
+        usage_interval=plan.usage_interval,
+    )
+    progress = Progress(
+        subscription, customer(), plan, plan.thresholds, march, {}, Decimal("512.40"), [], (), 9
+    )
+    record = CrossingRecord(
+        "sub_1",
+        "spend-500",
+        march.start,
+        march.end,
+        "acme",
+        ThresholdKind.SPEND,
+        None,
+        Decimal("500"),
+        Decimal("512.40"),
+        "EUR",
+        9,
+        NOW,
+        "inv_3",
+    )
+    watch = ThresholdWatch(None, None, None, ANNOUNCER, FrozenClock(NOW))  # type: ignore[arg-type]
+    return only(watch._announce(progress, record, "INV-000003"))
+
+
 def built() -> list[NewMessage]:
     """One message of each kind as revsync builds it."""
     payments = PaymentNews(ANNOUNCER)
@@ -308,6 +361,7 @@ def built() -> list[NewMessage]:
                 None,
             )
         ),
+        threshold_crossed(),
         only(ANNOUNCER.case_opened(OUTAGE)),
         only(ANNOUNCER.case_closed(CLOSED)),
         only(crm._risk_tasks(customer(), signals((Risk.OVERDUE,)), None, NOW.date())[0][1]),

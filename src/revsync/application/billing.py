@@ -11,7 +11,7 @@ runs at once, finds the same invoices; a finalized invoice is never changed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -22,12 +22,16 @@ from revsync.application.usage_figures import Figures, Need, compute
 from revsync.domain.audit import AuditRecord
 from revsync.domain.billing import (
     Money,
+    UsageRequest,
     UsageSource,
     adjustments,
     advance_issue_date,
     advance_lines,
     arrears_issue_date,
     arrears_lines,
+    deductions,
+    interim_lines,
+    latest_interim,
     recurring_periods,
     usage_periods,
     usage_requests,
@@ -55,7 +59,9 @@ from revsync.domain.invoicing import (
     apply_credits,
     assemble,
     check_transition,
+    interim_invoice_id,
     invoice_id,
+    is_deduction,
     with_credits,
 )
 from revsync.domain.metering import MISSING, Meter, MeterPoint, Tally, key_text
@@ -63,8 +69,15 @@ from revsync.domain.money import Rounding, plain, quantum, round_money
 from revsync.domain.periods import Period, day_start, period_of
 from revsync.domain.pricing import USAGE_MODELS, Plan, Timing
 from revsync.domain.subscriptions import Subscription
+from revsync.domain.thresholds import Threshold, ThresholdKind, effective
 from revsync.domain.usage import dedup_slot, digest_text, from_micros, to_micros
-from revsync.ports.billing import BillingRunRecord, InvoiceFilter, TaxEngine, UsageSnapshots
+from revsync.ports.billing import (
+    BillingRunRecord,
+    InvoiceFilter,
+    TaxEngine,
+    UsageSnapshot,
+    UsageSnapshots,
+)
 from revsync.ports.clock import Clock, IdSource
 from revsync.ports.delivery import Case
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
@@ -269,9 +282,13 @@ class Billing:
         return report
 
     def _read(
-        self, uow: UnitOfWork, as_of: date
+        self, uow: UnitOfWork, as_of: date, chosen: Sequence[Subscription] | None = None
     ) -> tuple[list[_Context], _Catalog, BillingRunRecord | None]:
-        subscriptions = uow.subscriptions.billable(as_of)
+        subscriptions = (
+            uow.subscriptions.billable(as_of)
+            if chosen is None
+            else [s for s in chosen if s.start <= as_of]
+        )
         invoices = uow.invoices.of_subscriptions([s.id for s in subscriptions])
         rechecks = uow.subscriptions.recheck_dates()
         customers = {c.id: c for c in uow.customers.many({s.customer_id for s in subscriptions})}
@@ -407,7 +424,8 @@ class Billing:
             return advance_lines(sub, job.period, catalog.plan)
         if job.kind is InvoiceKind.ARREARS:
             basis = lambda recurring: self._basis(context, recurring)  # noqa: E731
-            return arrears_lines(sub, job.period, catalog.plan, usage, money, basis), None
+            lines = arrears_lines(sub, job.period, catalog.plan, usage, money, basis)
+            return lines + deductions(_interims(context, job.period)), None
         return [], None
 
     def _basis(self, context: _Context, recurring: Period) -> int | None:
@@ -423,6 +441,7 @@ class Billing:
         sub = context.subscription
         basis = lambda recurring: self._basis(context, recurring)  # noqa: E731
         raw = arrears_lines(sub, stale.period, catalog.plan, usage, money, basis)
+        raw += deductions(_interims(context, stale.period))
         discounts = self._discounts(sub, stale.period, InvoiceKind.ARREARS, catalog, money.currency)
         # only the lines are compared: tax is computed on the invoice that carries them
         pricing = Pricing(money.currency, money.rounding, discounts, TaxRates(exempt=True))
@@ -509,6 +528,15 @@ class Billing:
             if (latest.number if latest else 0) != report.after_run:
                 raise _Superseded  # everything read may have changed: read again
             statuses = uow.invoices.statuses([i.id for _, i in built])
+            closing = {c.subscription.id: c for c, i in built if i.kind is InvoiceKind.ARREARS}
+            known = {
+                i.id
+                for c in closing.values()
+                for i in c.invoices.values()
+                if i.kind is InvoiceKind.INTERIM
+            }
+            if closing and not uow.invoices.interims_of(closing) <= known:
+                raise _Superseded  # an interim invoice was issued meanwhile: deduct it
             drafts = [
                 (c, i)
                 for c, i in built
@@ -724,6 +752,137 @@ class Billing:
             raise InvalidField("usage", "; ".join(e.reason for e in report.errors))
         return result
 
+    # --- thresholds ----------------------------------------------------------------------
+
+    def progress(self, snapshot: UsageSnapshot, customer_ids: Collection[str]) -> list[Progress]:
+        """The open usage period of every subscription in service that counts these customers'
+        usage and watches thresholds: the usage of each meter watched, the spend so far and
+        the interim lines that would bill it now, from ``snapshot`` (nothing is stored)."""
+        now = self._clock.now()
+        with self._uow(write=False) as uow:
+            chosen = _counting(uow, customer_ids)
+            contexts, catalog, _ = self._read(uow, now.date() + timedelta(days=1), chosen)
+        watched: list[tuple[_Context, Plan, tuple[Threshold, ...], Period]] = []
+        needs: list[Need] = []
+        for context in contexts:
+            sub = context.subscription
+            today = now.astimezone(ZoneInfo(context.customer.timezone)).date()
+            terms = sub.terms_on(today)
+            if terms is None or sub.start > today or (sub.ends is not None and sub.ends <= today):
+                continue
+            plan = catalog.plan(*terms.plan)
+            thresholds = effective(plan.thresholds, sub.thresholds)
+            if not thresholds:
+                continue
+            period = period_of(today, sub.anchor, sub.usage_interval)
+            who, zone = context.customer_ids, context.customer.timezone
+            for meter in sorted({t.meter for t in thresholds if t.meter is not None}):
+                if meter in self._meters:
+                    needs.append(Need(who, zone, UsageRequest(meter, period)))
+            if any(t.kind is ThresholdKind.SPEND for t in thresholds):
+                needs += [Need(who, zone, r) for r in usage_requests(sub, period, catalog.plan)]
+            watched.append((context, plan, thresholds, period))
+        figures = compute(snapshot, needs, self._meters)
+        found: list[Progress] = []
+        for context, plan, thresholds, period in watched:
+            sub = context.subscription
+            source = Figures(figures, context.customer_ids, context.customer.timezone)
+            usage = {
+                meter: source(UsageRequest(meter, period)).total
+                for meter in {t.meter for t in thresholds if t.meter is not None}
+                if meter in self._meters
+            }
+            lines: list[RawLine] = []
+            spend = None
+            if any(t.kind is ThresholdKind.SPEND for t in thresholds):
+                money = Money(plan.currency, self._policy.rounding)
+                try:
+                    lines = interim_lines(sub, period, catalog.plan, source, money)
+                except DomainError:  # the period cannot be rated: its billing case says why
+                    log.warning("spend of %s not rated", sub.id, exc_info=True)
+                else:
+                    spend = sum(
+                        (
+                            round_money(li.amount, plan.currency, self._policy.rounding)
+                            for li in lines
+                        ),
+                        ZERO,
+                    )
+            discounts = self._discounts(sub, period, InvoiceKind.ARREARS, catalog, plan.currency)
+            found.append(
+                Progress(
+                    context.subscription,
+                    context.customer,
+                    plan,
+                    thresholds,
+                    period,
+                    usage,
+                    spend,
+                    lines + deductions(_interims(context, period)),
+                    tuple(d for d in discounts if d.percent is not None),
+                    snapshot.cutoff_seq,
+                )
+            )
+        return found
+
+    def issue_interim(
+        self, uow: UnitOfWork, progress: Progress, threshold_key: str, now: datetime, actor: str
+    ) -> Invoice | None:
+        """Issue the interim invoice of a spend threshold reached (in the caller's transaction,
+        which holds the invoice lock): the usage so far less what earlier interim invoices of the
+        period billed, finalized at once (numbered, prepaid credit applied, announced like any
+        invoice, so posted to the ERP). None when there is nothing more to bill, or when the
+        period's invoice is already final (it bills everything)."""
+        sub, period = progress.subscription, progress.period
+        closing = invoice_id(sub.id, period, InvoiceKind.ARREARS)
+        if (
+            uow.invoices.statuses([closing]).get(closing, InvoiceStatus.DRAFT)
+            is not InvoiceStatus.DRAFT
+        ):
+            return None
+        latest = latest_interim(_interims_of(uow, sub.id, period))
+        deducted = {li.adjusts.split("/", 1)[0] for li in progress.interim if li.adjusts}
+        if deducted != ({latest.id} if latest is not None else set()):
+            return None  # another interim invoice was issued since the usage was read
+        raw = list(progress.interim)
+        if not raw:
+            return None
+        zone = ZoneInfo(progress.customer.timezone)
+        issue = now.astimezone(zone).date()
+        rates = self._tax.rates(
+            country=progress.customer.country,
+            exempt=progress.customer.tax_exempt,
+            codes={line.tax_code for line in raw},
+            on=issue,
+        )
+        pricing = Pricing(progress.plan.currency, self._policy.rounding, progress.discounts, rates)
+        lines, taxes, totals = assemble(raw, pricing, period)
+        if totals.total <= 0:
+            return None
+        draft = Invoice(
+            id=interim_invoice_id(sub.id, period, threshold_key),
+            customer_id=sub.customer_id,
+            subscription_id=sub.id,
+            kind=InvoiceKind.INTERIM,
+            period=period,
+            currency=progress.plan.currency,
+            status=InvoiceStatus.DRAFT,
+            issue_date=issue,
+            lines=tuple(lines),
+            taxes=tuple(taxes),
+            totals=totals,
+        )
+        if uow.invoices.statuses([draft.id]):
+            return None  # issued before (a sweep read the same usage twice)
+        finals, uses, records = self._finalize_all(uow, [draft], now, actor)
+        final = finals[0]
+        uow.invoices.save_many([final], set(), now)
+        for invoice_id_, used in uses.items():
+            uow.credits.use(invoice_id_, used)
+        uow.audit.append_many(records)
+        uow.outbox.add(self._announcer.invoice_finalized(final, progress.customer, None), now)
+        return final
+
     def unbilled(self) -> dict[str, Decimal]:
         """Currency → what the next invoices will bill for usage no finalized invoice has
         billed: the usage lines of every period not finalized yet (the open one so far
@@ -766,7 +925,10 @@ class Billing:
             for invoice in self._rate(
                 context, plans[context.subscription.id], catalog, source, report
             ).invoices:
-                usage = sum((li.amount for li in invoice.lines if li.lineage), Decimal(0))
+                usage = sum(
+                    (li.amount for li in invoice.lines if li.lineage or is_deduction(li)),
+                    Decimal(0),
+                )
                 amounts[invoice.currency] = amounts.get(invoice.currency, Decimal(0)) + usage
         return amounts
 
@@ -1092,6 +1254,59 @@ def _failed(
         log.exception("billing %s of %s failed", what, sub.id)
         reason = f"{what}: internal error ({type(error).__name__}); see the server log"
     report.errors.append(BillingError(sub.id, sub.customer_id, reason, period))
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A subscription's open usage period as it stands (see :meth:`Billing.progress`)."""
+
+    subscription: Subscription
+    customer: Customer
+    plan: Plan
+    thresholds: tuple[Threshold, ...]
+    period: Period
+    #: meter → its value in the period so far
+    usage: dict[str, Decimal]
+    #: the usage charges so far, rounded per line, before discounts and tax (None: no spend
+    #: threshold, or the period could not be rated)
+    spend: Decimal | None
+    #: what an interim invoice issued now would bill, and its discounts (the percentages off
+    #: the period has; amounts off are taken on the period's invoice)
+    interim: list[RawLine]
+    discounts: tuple[Discount, ...]
+    cutoff_seq: int
+
+
+def _counting(uow: UnitOfWork, customer_ids: Collection[str]) -> list[Subscription]:
+    """The subscriptions that count these customers' usage: their own, and their ancestors'
+    that include children."""
+    found: dict[str, Subscription] = {}
+    for customer_id in sorted(customer_ids):
+        for subscription in uow.subscriptions.of_customer(customer_id):
+            found[subscription.id] = subscription
+        parent, seen = uow.customers.parent_of(customer_id), {customer_id}
+        while parent is not None and parent not in seen:
+            seen.add(parent)
+            for subscription in uow.subscriptions.of_customer(parent):
+                if subscription.include_children:
+                    found[subscription.id] = subscription
+            parent = uow.customers.parent_of(parent)
+    return [found[key] for key in sorted(found)]
+
+
+def _interims_of(uow: UnitOfWork, subscription_id: str, period: Period) -> list[Invoice]:
+    ids = uow.invoices.interims_of([subscription_id])
+    found = [uow.invoices.get(i) for i in sorted(ids)]
+    return [i for i in found if i is not None and i.period == period and i.status in FINAL]
+
+
+def _interims(context: _Context, period: Period) -> list[Invoice]:
+    """The subscription's finalized interim invoices of a usage period."""
+    return [
+        i
+        for i in context.invoices.values()
+        if i.kind is InvoiceKind.INTERIM and i.period == period and i.status in FINAL
+    ]
 
 
 def _needs(context: _Context, plan: _Plan, catalog: _Catalog) -> list[Need]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -11,7 +11,7 @@ from revsync.application.announcements import Announcer
 from revsync.domain.audit import AuditRecord
 from revsync.domain.errors import Conflict, InvalidField, NotFound
 from revsync.domain.invoicing import InvoiceKind, InvoiceStatus
-from revsync.domain.pricing import Plan
+from revsync.domain.pricing import Plan, check_plan_thresholds
 from revsync.domain.subscriptions import (
     Amendment,
     Change,
@@ -21,6 +21,7 @@ from revsync.domain.subscriptions import (
     amend,
     new_subscription,
 )
+from revsync.domain.thresholds import threshold_to_mapping
 from revsync.ports.billing import InvoiceFilter
 from revsync.ports.clock import Clock
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
@@ -77,11 +78,17 @@ class Subscriptions:
     """Handlers for subscription commands and queries."""
 
     def __init__(
-        self, unit_of_work: UnitOfWorkFactory, clock: Clock, announcer: Announcer | None = None
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        clock: Clock,
+        announcer: Announcer | None = None,
+        meters: Collection[str] | None = None,
     ) -> None:
+        """``meters``: the declared meters' keys (thresholds must watch one of them)."""
         self._uow = unit_of_work
         self._clock = clock
         self._announcer = announcer or Announcer()
+        self._meters = None if meters is None else frozenset(meters)
 
     def create(self, command: CreateSubscription) -> tuple[Subscription, bool]:
         """Create the subscription; the same request again changes nothing (False)."""
@@ -142,6 +149,40 @@ class Subscriptions:
             )
             uow.commit()
         return subscription, True
+
+    def set_thresholds(self, subscription_id: str, raw: object, actor: str) -> Subscription:
+        """Replace the subscription's own thresholds (beside its plan's; one of the same key
+        replaces the plan's), checked against the plan in service at its latest terms and the
+        declared meters; audited."""
+        with self._uow() as uow:
+            uow.subscriptions.lock(subscription_id)
+            subscription = uow.subscriptions.get(subscription_id)
+            if subscription is None:
+                raise NotFound("subscription", subscription_id)
+            plan = _plan(uow, *subscription.current.plan)
+            thresholds = check_plan_thresholds(plan, raw)
+            for index, threshold in enumerate(thresholds):
+                if self._meters is not None and threshold.meter not in (None, *self._meters):
+                    raise InvalidField(
+                        f"thresholds.{index}.meter", f"no meter {threshold.meter!r} is declared"
+                    )
+            if thresholds == subscription.thresholds:
+                return subscription
+            now = self._clock.now()
+            uow.subscriptions.set_thresholds(subscription_id, thresholds, now)
+            uow.audit.append(
+                AuditRecord(
+                    now,
+                    actor,
+                    "subscription.thresholds_set",
+                    "subscription",
+                    subscription_id,
+                    {"thresholds": [threshold_to_mapping(t) for t in subscription.thresholds]},
+                    {"thresholds": [threshold_to_mapping(t) for t in thresholds]},
+                )
+            )
+            uow.commit()
+        return replace(subscription, thresholds=thresholds)
 
     def amend(self, command: AmendSubscription) -> Subscription:
         """Add a version of the terms; a change that reaches back into invoiced periods makes

@@ -19,13 +19,22 @@ advance invoice was rated on it; the advance invoice records the version it was 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from revsync.domain.errors import InvalidField
-from revsync.domain.invoicing import ZERO, InvoiceKind, Line, Lineage, LineKind, RawLine
+from revsync.domain.invoicing import (
+    ZERO,
+    Invoice,
+    InvoiceKind,
+    Line,
+    Lineage,
+    LineKind,
+    RawLine,
+    is_deduction,
+)
 from revsync.domain.metering import Aggregation, Meter
 from revsync.domain.money import Rounding, round_money
 from revsync.domain.periods import Period, periods
@@ -82,6 +91,11 @@ def check_meters(plan: Plan, meters: Mapping[str, Meter]) -> None:
         if feature.meter is not None and feature.meter not in meters:
             raise InvalidField(
                 f"features.{position}.meter", f"no meter {feature.meter!r} is declared"
+            )
+    for position, threshold in enumerate(plan.thresholds):
+        if threshold.meter is not None and threshold.meter not in meters:
+            raise InvalidField(
+                f"thresholds.{position}.meter", f"no meter {threshold.meter!r} is declared"
             )
     for position, charge in enumerate(plan.charges):
         if charge.meter is None:
@@ -232,6 +246,52 @@ def arrears_lines(
             lines += _arrears_fees(sub, recurring, plans)
         lines += _prorations(sub, recurring, period, plans, advance_basis(recurring))
     return lines
+
+
+def interim_lines(
+    sub: Subscription, period: Period, plans: PlanLookup, usage: UsageSource, money: Money
+) -> list[RawLine]:
+    """What an interim invoice of ``period`` bills: its usage charges rated on the usage so
+    far (each stretch under one plan, caps prorated as on the period's invoice). No fees and
+    no minimum: they are billed when the period ends."""
+    return [
+        line
+        for line in _usage_lines(sub, period, plans, usage, money)
+        if line.kind is not LineKind.MINIMUM
+    ]
+
+
+def latest_interim(interims: Sequence[Invoice]) -> Invoice | None:
+    """The interim invoice issued last (by issue date, then number)."""
+    return max(interims, key=lambda i: (i.issue_date, i.number or "", i.id), default=None)
+
+
+def deductions(interims: Sequence[Invoice]) -> list[RawLine]:
+    """What the period's interim invoices billed together, taken off the invoice that bills
+    the whole period (or the next interim one). Each interim invoice bills the usage so far
+    less what the one before it billed, so together they billed what the latest one rated:
+    its charged lines, negated, keyed by it and the line, as adjustments of it. Discounts are
+    not deducted: each invoice's own discount is computed on what it bills
+    (``discount_lines``)."""
+    latest = latest_interim(interims)
+    if latest is None:
+        return []
+    return [
+        RawLine(
+            key=_key("interim", latest.id, line.key),
+            kind=LineKind.ADJUSTMENT,
+            charge=line.charge,
+            description=f"Billed on interim invoices through {latest.number}: {line.description}",
+            quantity=-line.quantity,
+            unit_amount=line.unit_amount,
+            amount=-line.amount,
+            service=line.service,
+            tax_code=line.tax_code,
+            adjusts=f"{latest.id}/{line.key}",
+        )
+        for line in latest.lines
+        if line.kind is not LineKind.DISCOUNT and not is_deduction(line)
+    ]
 
 
 def _usage_charges(

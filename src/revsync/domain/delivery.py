@@ -41,11 +41,14 @@ ANNOUNCED_EVENTS = {
     "invoice.posted": "the ERP posted an invoice (its number and date there)",
     "case.opened": "an exception case was opened (or a closed one opened again)",
     "case.resolved": "an exception case was closed: resolved, or ignored by an operator",
+    "usage.threshold_crossed": "a usage, percent or spend threshold was reached in a usage "
+    "period (once; the CRM makes it a task for the account's owner)",
 }
 
 #: what revsync's own event stream carries by default (docs/events.md)
 STREAM_EVENTS = (
     "customer.activated",
+    "usage.threshold_crossed",
     "subscription.amended",
     "invoice.finalized",
     "credit_note.issued",

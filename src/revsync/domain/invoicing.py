@@ -34,6 +34,7 @@ class InvoiceKind(StrEnum):
     ADVANCE = "advance"  # recurring fees in advance for a recurring period
     ARREARS = "arrears"  # usage, fees in arrears and prorations for a usage period
     ADJUSTMENT = "adjustment"  # corrections to finalized invoices (when configured apart)
+    INTERIM = "interim"  # usage so far in an open period, billed when a spend threshold is reached
     CREDIT_NOTE = "credit_note"  # a credit against a finalized invoice (void or correction)
 
 
@@ -199,6 +200,17 @@ def invoice_id(subscription_id: str, period: Period, kind: InvoiceKind) -> str:
     return f"inv_{digest[:24]}"
 
 
+def is_deduction(line: Line | RawLine) -> bool:
+    """A line taking off what an interim invoice of the period billed."""
+    return line.kind is LineKind.ADJUSTMENT and line.key.startswith("interim:")
+
+
+def interim_invoice_id(subscription_id: str, period: Period, threshold_key: str) -> str:
+    """The deterministic id of the interim invoice a spend threshold issues in a period."""
+    text = f"{subscription_id}\x00{period}\x00{InvoiceKind.INTERIM.value}\x00{threshold_key}"
+    return f"inv_{hashlib.sha256(text.encode()).hexdigest()[:24]}"
+
+
 #: lines whose unit amount is itself a computed amount (quantity 1), shown rounded like it
 _COMPUTED_UNIT = frozenset({LineKind.MINIMUM, LineKind.CAP})
 
@@ -236,10 +248,11 @@ def discount_lines(
     service: Period,
 ) -> list[Line]:
     """One line per discount and tax code; adjustments of earlier invoices are not discounted
-    again (their own discount is part of the adjustment)."""
+    again (their own discount is part of the adjustment), except what interim invoices of the
+    period billed: it comes off the base, as their own discount came off them."""
     bases: dict[str, Decimal] = {}
     for line in lines:
-        if line.kind is not LineKind.ADJUSTMENT:
+        if line.kind is not LineKind.ADJUSTMENT or is_deduction(line):
             bases[line.tax_code] = bases.get(line.tax_code, ZERO) + line.amount
     codes = sorted(code for code, base in bases.items() if base > 0)
     result: list[Line] = []

@@ -76,6 +76,8 @@ def line_kinds(plan: Plan) -> Iterable[tuple[str, LineKind]]:
         yield f"{plan.code}:minimum", LineKind.MINIMUM
     if plan.maximum is not None:
         yield f"{plan.code}:maximum", LineKind.CAP
+        if any(t.invoice for t in plan.thresholds):  # an interim invoice's cap, deducted
+            yield f"{plan.code}:maximum", LineKind.ADJUSTMENT
     yield "", LineKind.DISCOUNT
 
 

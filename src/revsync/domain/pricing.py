@@ -95,10 +95,16 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
-from revsync.domain.entitlements import Feature, check_features, feature_to_mapping
+from revsync.domain.entitlements import Feature, FeatureKind, check_features, feature_to_mapping
 from revsync.domain.errors import InvalidField
 from revsync.domain.money import is_currency, plain
 from revsync.domain.periods import Interval
+from revsync.domain.thresholds import (
+    Threshold,
+    ThresholdKind,
+    check_thresholds,
+    threshold_to_mapping,
+)
 
 # --- exact arithmetic ------------------------------------------------------------------
 
@@ -200,10 +206,26 @@ class Plan:
     maximum: Decimal | None = None
     #: what the plan entitles a customer to (domain/entitlements.py)
     features: tuple[Feature, ...] = ()
+    #: usage, percent and spend thresholds of every subscription on it (domain/thresholds.py)
+    thresholds: tuple[Threshold, ...] = ()
 
     def feature(self, key: str) -> Feature | None:
         """The plan's feature ``key``, if it has it."""
         return next((f for f in self.features if f.key == key), None)
+
+    def included(self) -> dict[str, Decimal]:
+        """Meter → what the plan includes of it: its quota feature's limit, else the
+        ``included`` units of its allowance charge (what a percent threshold counts against)."""
+        found = {
+            c.meter: c.included
+            for c in self.charges
+            if c.model is ChargeModel.ALLOWANCE and c.meter is not None and c.included is not None
+        }
+        for feature in self.features:
+            if feature.kind is FeatureKind.QUOTA and feature.meter is not None:
+                assert feature.limit is not None  # a quota has one
+                found[feature.meter] = feature.limit
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +294,7 @@ def new_plan(
     minimum: Decimal | None = None,
     maximum: Decimal | None = None,
     features: Sequence[Feature | Mapping[str, Any]] | None = None,
+    thresholds: Sequence[Threshold | Mapping[str, Any]] | None = None,
 ) -> Plan:
     """A validated plan; raises ``InvalidField`` naming the field at fault.
 
@@ -301,7 +324,7 @@ def new_plan(
         raise InvalidField(field, "applies to usage charges, and the plan has none")
     if low is not None and high is not None and high < low:
         raise InvalidField("maximum", f"must not be less than the minimum ({plain(low)})")
-    return Plan(
+    plan = Plan(
         code=code,
         version=version,
         name=name,
@@ -313,6 +336,28 @@ def new_plan(
         maximum=high,
         features=check_features(features),
     )
+    return replace(plan, thresholds=check_plan_thresholds(plan, thresholds))
+
+
+def check_plan_thresholds(
+    plan: Plan, thresholds: object, field: str = "thresholds"
+) -> tuple[Threshold, ...]:
+    """Thresholds checked against ``plan``: a percent threshold needs a meter the plan
+    includes some of, a spend threshold a plan with usage charges."""
+    checked = check_thresholds(thresholds, field)
+    included = plan.included()
+    for index, threshold in enumerate(checked):
+        if threshold.kind is ThresholdKind.PERCENT and threshold.meter not in included:
+            raise InvalidField(
+                f"{field}.{index}.meter",
+                f"plan {plan.code!r} includes nothing of {threshold.meter!r} (no quota feature "
+                "or allowance charge on it) to take a percent of",
+            )
+        if threshold.kind is ThresholdKind.SPEND and not any(
+            c.model in USAGE_MODELS for c in plan.charges
+        ):
+            raise InvalidField(f"{field}.{index}.kind", "the plan has no usage charges to spend on")
+    return checked
 
 
 def _check_charges(charges: object) -> tuple[Charge, ...]:
@@ -516,6 +561,7 @@ _PLAN_KEYS: Final = (
     "minimum",
     "maximum",
     "features",
+    "thresholds",
 )
 _CHARGE_KEYS: Final = (
     "key",
@@ -559,6 +605,7 @@ def plan_from_mapping(data: Mapping[str, Any], *, code: str, version: int) -> Pl
         minimum=data.get("minimum"),
         maximum=data.get("maximum"),
         features=data.get("features"),
+        thresholds=data.get("thresholds"),
     )
 
 
@@ -623,6 +670,8 @@ def plan_to_mapping(plan: Plan) -> dict[str, Any]:
         data["maximum"] = plain(plan.maximum)
     if plan.features:
         data["features"] = [feature_to_mapping(f) for f in plan.features]
+    if plan.thresholds:
+        data["thresholds"] = [threshold_to_mapping(t) for t in plan.thresholds]
     return data
 
 

@@ -20,6 +20,7 @@ from itertools import pairwise
 from revsync.domain.errors import InvalidField
 from revsync.domain.identity import validate_customer_id
 from revsync.domain.periods import Interval, Period
+from revsync.domain.thresholds import Threshold
 
 
 class Change(StrEnum):
@@ -104,6 +105,8 @@ class Subscription:
     include_children: bool = False
     renewal_date: date | None = None
     coupons: tuple[CouponUse, ...] = ()
+    #: thresholds of this subscription beside its plan's (domain/thresholds.py)
+    thresholds: tuple[Threshold, ...] = ()
 
     @property
     def start(self) -> date:

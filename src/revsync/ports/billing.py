@@ -21,6 +21,7 @@ from revsync.domain.invoicing import (
 )
 from revsync.domain.pricing import Plan
 from revsync.domain.subscriptions import CouponUse, Subscription, Terms
+from revsync.domain.thresholds import Threshold
 
 
 class PlanRepository(Protocol):
@@ -59,6 +60,12 @@ class SubscriptionRepository(Protocol):
     def add_terms(self, subscription_id: str, terms: Terms, at: datetime, actor: str) -> None: ...
 
     def add_coupon(self, subscription_id: str, use: CouponUse) -> None: ...
+
+    def set_thresholds(
+        self, subscription_id: str, thresholds: Sequence[Threshold], at: datetime
+    ) -> None:
+        """Replace the subscription's own thresholds."""
+        ...
 
     def billable(self, as_of: date) -> list[Subscription]:
         """Subscriptions started on or before ``as_of``."""
@@ -110,6 +117,10 @@ class InvoiceRepository(Protocol):
         ...
 
     def statuses(self, invoice_ids: Collection[str]) -> dict[str, InvoiceStatus]: ...
+
+    def interims_of(self, subscription_ids: Collection[str]) -> set[str]:
+        """The ids of these subscriptions' interim invoices."""
+        ...
 
     def save_many(self, batch: Sequence[Invoice], existing: Collection[str], at: datetime) -> None:
         """Insert new drafts and replace the drafts whose ids are in ``existing``."""

@@ -27,6 +27,7 @@ from revsync.ports.idempotency import IdempotencyRepository
 from revsync.ports.jobs import JobRepository
 from revsync.ports.kpis import KpiStore
 from revsync.ports.reconciliation import ReconciliationStore
+from revsync.ports.thresholds import ThresholdStore
 
 if TYPE_CHECKING:
     from revsync.ports.schemas import SchemaStore
@@ -238,6 +239,9 @@ class UnitOfWork(Protocol):
 
     @property
     def cases(self) -> CaseRepository: ...
+
+    @property
+    def thresholds(self) -> ThresholdStore: ...
 
     @property
     def postings(self) -> PostingRepository: ...

@@ -23,6 +23,7 @@ import msgspec
 from revsync.domain.delivery import ANNOUNCED_EVENTS, STREAM_EVENTS, CaseKind, CaseStatus
 from revsync.domain.invoicing import InvoiceKind, InvoiceStatus, LineKind
 from revsync.domain.subscriptions import Change
+from revsync.domain.thresholds import ThresholdKind
 from revsync.schemas.events_v1 import CONTENT_TYPE, SPEC_VERSION
 
 DecimalText = Annotated[
@@ -245,6 +246,40 @@ class SubscriptionAmended(_Wire):
     after: TermsVersion
 
 
+# --- usage thresholds -------------------------------------------------------------------
+
+
+class ThresholdWatched(_Wire):
+    """The threshold, as the plan or the subscription declares it."""
+
+    key: str
+    kind: ThresholdKind
+    meter: str | None
+    value: DecimalText
+    invoice: bool
+
+
+class ThresholdCrossed(_Wire):
+    """``usage.threshold_crossed``: a usage, percent or spend threshold was reached in a usage
+    period (once per subscription, threshold and period). ``limit`` is what reaching it means
+    in the meter's units (or the currency, for spend), ``observed`` what stood there when the
+    usage was read; a spend threshold that bills at once names its interim invoice."""
+
+    customer_id: str
+    customer_name: str
+    crm_account_id: str | None
+    subscription_id: str
+    plan: Plan
+    threshold: ThresholdWatched
+    period: DatePeriod
+    limit: DecimalText
+    observed: DecimalText
+    currency: Currency | None
+    crossed_at: datetime
+    interim_invoice_id: str | None
+    interim_invoice_number: str | None
+
+
 # --- exception cases --------------------------------------------------------------------
 
 
@@ -349,6 +384,7 @@ EVENT_PAYLOADS: dict[str, type[_Wire]] = {
     "risk.raised": RiskRaised,
     "expansion.detected": ExpansionDetected,
     "customer.activated": CustomerActivated,
+    "usage.threshold_crossed": ThresholdCrossed,
     "subscription.amended": SubscriptionAmended,
     "invoice.posted": InvoicePosted,
     "case.opened": CaseOpened,

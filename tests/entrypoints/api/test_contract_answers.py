@@ -112,7 +112,7 @@ def test_every_answer_of_a_billed_month_matches_the_document(
     app = create_app(container)
     with TestClient(app) as api:
         call = Checked(api, app.openapi(), admin)
-        the_month(call, clock)
+        the_month(call, clock, container)
         # the books refuse the first invoice: a delivery case, with its message and attempt
         target.script(Fault("422"))
         deliver_until(container, lambda: bool(container.cases.find(delivery, after=None, limit=1)))
@@ -128,7 +128,7 @@ def test_every_answer_of_a_billed_month_matches_the_document(
     assert documented - {(m, p) for m, p, _ in call.seen} == set()
 
 
-def the_month(call: Checked, clock: FrozenClock) -> None:
+def the_month(call: Checked, clock: FrozenClock, container: Container) -> None:
     """Every operation, with answers that carry data."""
     # public and operations
     call("GET", "/healthz", 200)
@@ -174,6 +174,11 @@ def the_month(call: Checked, clock: FrozenClock) -> None:
     seats = {"change": "seat_change", "effective": "2026-11-16", "seats": 3}
     call("POST", "/v1/subscriptions/{subscription_id}/amendments", 201, path=s1, json=seats)
     assert len(call("GET", "/v1/subscriptions/{subscription_id}", 200, path=s1)["terms"]) == 2
+    alert = {
+        "thresholds": [{"key": "calls-1k", "kind": "usage", "meter": "api_calls", "value": 1000}]
+    }
+    thresholds = "/v1/subscriptions/{subscription_id}/thresholds"
+    assert call("PUT", thresholds, 200, path=s1, json=alert)["thresholds"][0]["value"] == "1000"
     # usage
     clock.set(utc(2026, 11, 20, 12))
     batch = [
@@ -188,6 +193,9 @@ def the_month(call: Checked, clock: FrozenClock) -> None:
         "GET", "/v1/customers/{customer_id}/usage", 200, path={"customer_id": "acme"}, params=usage
     )
     call("GET", "/v1/usage/unmapped", 200)
+    assert [c.threshold_key for c in container.thresholds.sweep().crossings] == ["calls-1k"]
+    [reached] = call("GET", "/v1/alerts", 200, params={"customer_id": "acme"})["items"]
+    assert (reached["threshold"], reached["observed"]) == ("calls-1k", "1100")
     call("GET", "/v1/dead-letters", 200)
     # the schema registry
     seats_v1 = {"event_type": "seats.changed", "version": 1}

@@ -1,5 +1,7 @@
 """Contains all the data models used in inputs/outputs"""
 
+from .alert_list import AlertList
+from .alert_out import AlertOut
 from .amendment_in import AmendmentIn
 from .api_key_in import ApiKeyIn
 from .api_key_out import ApiKeyOut
@@ -130,6 +132,10 @@ from .subscription_in import SubscriptionIn
 from .subscription_out import SubscriptionOut
 from .tax_out import TaxOut
 from .terms_out import TermsOut
+from .threshold_in import ThresholdIn
+from .threshold_kind import ThresholdKind
+from .threshold_out import ThresholdOut
+from .thresholds_in import ThresholdsIn
 from .tier_in import TierIn
 from .tier_out import TierOut
 from .timing import Timing
@@ -153,6 +159,8 @@ from .window import Window
 from .window_out import WindowOut
 
 __all__ = (
+    "AlertList",
+    "AlertOut",
     "AmendmentIn",
     "ApiKeyIn",
     "ApiKeyOut",
@@ -283,6 +291,10 @@ __all__ = (
     "SubscriptionOut",
     "TaxOut",
     "TermsOut",
+    "ThresholdIn",
+    "ThresholdKind",
+    "ThresholdOut",
+    "ThresholdsIn",
     "TierIn",
     "TierOut",
     "Timing",

@@ -6,6 +6,7 @@ class InvoiceKind(StrEnum):
     ADVANCE = "advance"
     ARREARS = "arrears"
     CREDIT_NOTE = "credit_note"
+    INTERIM = "interim"
 
     def __str__(self) -> str:
         return str(self.value)

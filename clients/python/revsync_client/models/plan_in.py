@@ -11,6 +11,7 @@ from ..types import UNSET, Unset
 if TYPE_CHECKING:
     from ..models.charge_in import ChargeIn
     from ..models.feature_in import FeatureIn
+    from ..models.threshold_in import ThresholdIn
 
 
 T = TypeVar("T", bound="PlanIn")
@@ -28,6 +29,7 @@ class PlanIn:
         features (list[FeatureIn] | None | Unset):
         maximum (float | int | None | str | Unset):
         minimum (float | int | None | str | Unset):
+        thresholds (list[ThresholdIn] | None | Unset):
         usage_interval (Interval | None | Unset):
     """
 
@@ -38,6 +40,7 @@ class PlanIn:
     features: list[FeatureIn] | None | Unset = UNSET
     maximum: float | int | None | str | Unset = UNSET
     minimum: float | int | None | str | Unset = UNSET
+    thresholds: list[ThresholdIn] | None | Unset = UNSET
     usage_interval: Interval | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
@@ -76,6 +79,18 @@ class PlanIn:
         else:
             minimum = self.minimum
 
+        thresholds: list[dict[str, Any]] | None | Unset
+        if isinstance(self.thresholds, Unset):
+            thresholds = UNSET
+        elif isinstance(self.thresholds, list):
+            thresholds = []
+            for thresholds_type_0_item_data in self.thresholds:
+                thresholds_type_0_item = thresholds_type_0_item_data.to_dict()
+                thresholds.append(thresholds_type_0_item)
+
+        else:
+            thresholds = self.thresholds
+
         usage_interval: None | str | Unset
         if isinstance(self.usage_interval, Unset):
             usage_interval = UNSET
@@ -100,6 +115,8 @@ class PlanIn:
             field_dict["maximum"] = maximum
         if minimum is not UNSET:
             field_dict["minimum"] = minimum
+        if thresholds is not UNSET:
+            field_dict["thresholds"] = thresholds
         if usage_interval is not UNSET:
             field_dict["usage_interval"] = usage_interval
 
@@ -109,6 +126,7 @@ class PlanIn:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.charge_in import ChargeIn  # noqa: PLC0415
         from ..models.feature_in import FeatureIn  # noqa: PLC0415
+        from ..models.threshold_in import ThresholdIn  # noqa: PLC0415
 
         d = dict(src_dict)
         charges = []
@@ -164,6 +182,28 @@ class PlanIn:
 
         minimum = _parse_minimum(d.pop("minimum", UNSET))
 
+        def _parse_thresholds(data: object) -> list[ThresholdIn] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                thresholds_type_0 = []
+                _thresholds_type_0 = data
+                for thresholds_type_0_item_data in _thresholds_type_0:
+                    thresholds_type_0_item = ThresholdIn.from_dict(thresholds_type_0_item_data)
+
+                    thresholds_type_0.append(thresholds_type_0_item)
+
+                return thresholds_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[ThresholdIn] | None | Unset, data)
+
+        thresholds = _parse_thresholds(d.pop("thresholds", UNSET))
+
         def _parse_usage_interval(data: object) -> Interval | None | Unset:
             if data is None:
                 return data
@@ -189,6 +229,7 @@ class PlanIn:
             features=features,
             maximum=maximum,
             minimum=minimum,
+            thresholds=thresholds,
             usage_interval=usage_interval,
         )
 

@@ -12,6 +12,7 @@ from ..types import UNSET, Unset
 if TYPE_CHECKING:
     from ..models.charge_out import ChargeOut
     from ..models.feature_out import FeatureOut
+    from ..models.threshold_out import ThresholdOut
 
 
 T = TypeVar("T", bound="PlanOut")
@@ -32,6 +33,7 @@ class PlanOut:
         features (list[FeatureOut] | Unset):
         maximum (str | Unset):
         minimum (str | Unset):
+        thresholds (list[ThresholdOut] | Unset):
     """
 
     charges: list[ChargeOut]
@@ -44,6 +46,7 @@ class PlanOut:
     features: list[FeatureOut] | Unset = UNSET
     maximum: str | Unset = UNSET
     minimum: str | Unset = UNSET
+    thresholds: list[ThresholdOut] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +78,13 @@ class PlanOut:
 
         minimum = self.minimum
 
+        thresholds: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.thresholds, Unset):
+            thresholds = []
+            for thresholds_item_data in self.thresholds:
+                thresholds_item = thresholds_item_data.to_dict()
+                thresholds.append(thresholds_item)
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -94,6 +104,8 @@ class PlanOut:
             field_dict["maximum"] = maximum
         if minimum is not UNSET:
             field_dict["minimum"] = minimum
+        if thresholds is not UNSET:
+            field_dict["thresholds"] = thresholds
 
         return field_dict
 
@@ -101,6 +113,7 @@ class PlanOut:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.charge_out import ChargeOut  # noqa: PLC0415
         from ..models.feature_out import FeatureOut  # noqa: PLC0415
+        from ..models.threshold_out import ThresholdOut  # noqa: PLC0415
 
         d = dict(src_dict)
         charges = []
@@ -135,6 +148,15 @@ class PlanOut:
 
         minimum = d.pop("minimum", UNSET)
 
+        _thresholds = d.pop("thresholds", UNSET)
+        thresholds: list[ThresholdOut] | Unset = UNSET
+        if _thresholds is not UNSET:
+            thresholds = []
+            for thresholds_item_data in _thresholds:
+                thresholds_item = ThresholdOut.from_dict(thresholds_item_data)
+
+                thresholds.append(thresholds_item)
+
         plan_out = cls(
             charges=charges,
             code=code,
@@ -146,6 +168,7 @@ class PlanOut:
             features=features,
             maximum=maximum,
             minimum=minimum,
+            thresholds=thresholds,
         )
 
         plan_out.additional_properties = d

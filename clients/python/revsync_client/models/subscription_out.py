@@ -12,6 +12,7 @@ from ..models.interval import Interval
 if TYPE_CHECKING:
     from ..models.coupon_start import CouponStart
     from ..models.terms_out import TermsOut
+    from ..models.threshold_out import ThresholdOut
 
 
 T = TypeVar("T", bound="SubscriptionOut")
@@ -30,6 +31,7 @@ class SubscriptionOut:
         interval (Interval): How long a billing period is.
         renewal_date (datetime.date | None):
         terms (list[TermsOut]):
+        thresholds (list[ThresholdOut]): The subscription's own (its plan's are on the plan).
         usage_interval (Interval): How long a billing period is.
     """
 
@@ -41,6 +43,7 @@ class SubscriptionOut:
     interval: Interval
     renewal_date: datetime.date | None
     terms: list[TermsOut]
+    thresholds: list[ThresholdOut]
     usage_interval: Interval
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -71,6 +74,11 @@ class SubscriptionOut:
             terms_item = terms_item_data.to_dict()
             terms.append(terms_item)
 
+        thresholds = []
+        for thresholds_item_data in self.thresholds:
+            thresholds_item = thresholds_item_data.to_dict()
+            thresholds.append(thresholds_item)
+
         usage_interval = self.usage_interval.value
 
         field_dict: dict[str, Any] = {}
@@ -85,6 +93,7 @@ class SubscriptionOut:
                 "interval": interval,
                 "renewal_date": renewal_date,
                 "terms": terms,
+                "thresholds": thresholds,
                 "usage_interval": usage_interval,
             }
         )
@@ -95,6 +104,7 @@ class SubscriptionOut:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.coupon_start import CouponStart  # noqa: PLC0415
         from ..models.terms_out import TermsOut  # noqa: PLC0415
+        from ..models.threshold_out import ThresholdOut  # noqa: PLC0415
 
         d = dict(src_dict)
         anchor = datetime.date.fromisoformat(d.pop("anchor"))
@@ -136,6 +146,13 @@ class SubscriptionOut:
 
             terms.append(terms_item)
 
+        thresholds = []
+        _thresholds = d.pop("thresholds")
+        for thresholds_item_data in _thresholds:
+            thresholds_item = ThresholdOut.from_dict(thresholds_item_data)
+
+            thresholds.append(thresholds_item)
+
         usage_interval = Interval(d.pop("usage_interval"))
 
         subscription_out = cls(
@@ -147,6 +164,7 @@ class SubscriptionOut:
             interval=interval,
             renewal_date=renewal_date,
             terms=terms,
+            thresholds=thresholds,
             usage_interval=usage_interval,
         )
 

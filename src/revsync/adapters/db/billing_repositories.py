@@ -43,6 +43,7 @@ from revsync.domain.invoicing import (
 from revsync.domain.periods import Interval, Period
 from revsync.domain.pricing import Plan, plan_from_mapping, plan_to_mapping
 from revsync.domain.subscriptions import Change, CouponUse, Subscription, Terms
+from revsync.domain.thresholds import Threshold, check_thresholds, threshold_to_mapping
 from revsync.ports.billing import BillingRunRecord, InvoiceFilter
 
 
@@ -153,6 +154,7 @@ class SqlSubscriptionRepository:
                 usage_interval=subscription.usage_interval.value,
                 include_children=subscription.include_children,
                 renewal_date=subscription.renewal_date,
+                thresholds=[threshold_to_mapping(t) for t in subscription.thresholds] or None,
                 created_at=at,
                 updated_at=at,
             )
@@ -182,6 +184,15 @@ class SqlSubscriptionRepository:
             subscriptions.update()
             .where(subscriptions.c.id == subscription_id)
             .values(updated_at=at)
+        )
+
+    def set_thresholds(
+        self, subscription_id: str, thresholds: Sequence[Threshold], at: datetime
+    ) -> None:
+        self._conn.execute(
+            subscriptions.update()
+            .where(subscriptions.c.id == subscription_id)
+            .values(thresholds=[threshold_to_mapping(t) for t in thresholds] or None, updated_at=at)
         )
 
     def add_coupon(self, subscription_id: str, use: CouponUse) -> None:
@@ -261,6 +272,7 @@ class SqlSubscriptionRepository:
                 include_children=row.include_children,
                 renewal_date=row.renewal_date,
                 coupons=tuple(uses[row.id]),
+                thresholds=check_thresholds(row.thresholds),
             )
             for row in heads
         ]
@@ -314,6 +326,16 @@ class SqlInvoiceRepository:
         if after is not None:
             conditions.append(invoices.c.id > after)
         return self._load(sa.and_(sa.true(), *conditions), limit=limit)
+
+    def interims_of(self, subscription_ids: Collection[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(sorted(subscription_ids)):
+            query = sa.select(invoices.c.id).where(
+                invoices.c.subscription_id.in_(chunk),
+                invoices.c.kind == InvoiceKind.INTERIM.value,
+            )
+            found.update(self._conn.execute(query).scalars())
+        return found
 
     def statuses(self, invoice_ids: Collection[str]) -> dict[str, InvoiceStatus]:
         found: dict[str, InvoiceStatus] = {}

@@ -47,6 +47,7 @@ from revsync.adapters.db.tables import (
     usage_rechecks,
     voided_events,
 )
+from revsync.adapters.db.threshold_store import SqlThresholdStore
 from revsync.application.idempotency import active_claim
 from revsync.domain.apikeys import ApiKey, Role
 from revsync.domain.audit import (
@@ -583,6 +584,7 @@ class SqlUnitOfWork:
     jobs: SqlJobRepository
     schemas: SqlSchemaStore
     console_sessions: SqlConsoleSessionStore
+    thresholds: SqlThresholdStore
 
     def __init__(
         self,
@@ -629,6 +631,7 @@ class SqlUnitOfWork:
         self.jobs = SqlJobRepository(conn)
         self.schemas = SqlSchemaStore(conn)
         self.console_sessions = SqlConsoleSessionStore(conn)
+        self.thresholds = SqlThresholdStore(conn)
         return self
 
     def __exit__(

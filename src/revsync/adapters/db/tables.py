@@ -173,6 +173,8 @@ subscriptions = sa.Table(
     sa.Column("renewal_date", sa.Date, nullable=True),
     # the earliest day whose finalized invoices must be rated again (a backdated amendment)
     sa.Column("recheck_from", sa.Date, nullable=True),
+    # the subscription's own usage thresholds (domain/thresholds.py), beside its plan's
+    sa.Column("thresholds", JsonText, nullable=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -619,4 +621,38 @@ console_sessions = sa.Table(
     sa.Column("csrf", sa.String(64), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+# --- usage thresholds --------------------------------------------------------------------
+
+# Each threshold reached, once per subscription and usage period (the key is the promise):
+# what it watched stood at ``observed`` against ``limit_value`` when the watcher read the
+# usage up to ``cutoff_seq``; a spend threshold that bills at once names its interim invoice.
+threshold_crossings = sa.Table(
+    "threshold_crossings",
+    metadata,
+    sa.Column("subscription_id", sa.String(128), primary_key=True),
+    sa.Column("threshold_key", sa.String(64), primary_key=True),
+    sa.Column("period_start", sa.Date, primary_key=True),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("customer_id", sa.String(128), sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("meter", sa.String(128), nullable=True),
+    sa.Column("limit_value", ExactDecimal, nullable=False),
+    sa.Column("observed", ExactDecimal, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=True),
+    sa.Column("cutoff_seq", sa.BigInteger, nullable=False),
+    sa.Column("crossed_at", UtcDateTime, nullable=False),
+    sa.Column("interim_invoice_id", sa.String(40), nullable=True),
+    sa.Index("ix_threshold_crossings_customer", "customer_id"),
+    sa.Index("ix_threshold_crossings_crossed_at", "crossed_at"),
+)
+
+# How far a reader of new usage has read, by ingest sequence number (the threshold watcher).
+usage_watermarks = sa.Table(
+    "usage_watermarks",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
 )

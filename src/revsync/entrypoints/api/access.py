@@ -70,6 +70,8 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("PUT", "/v1/subscriptions/{subscription_id}"): Rule(_F, Reach.ALL),
     ("POST", "/v1/subscriptions/{subscription_id}/amendments"): Rule(_F, Reach.ALL),
     ("POST", "/v1/subscriptions/{subscription_id}/coupons"): Rule(_F, Reach.ALL),
+    ("PUT", "/v1/subscriptions/{subscription_id}/thresholds"): Rule(_F, Reach.ALL),
+    ("GET", "/v1/alerts"): Rule(_R, Reach.CHECKED),
     ("POST", "/v1/billing-runs"): Rule(_F, Reach.ALL),
     ("GET", "/v1/invoices"): Rule(_R, Reach.CHECKED),
     ("GET", "/v1/invoices/{invoice_id}"): Rule(_R, Reach.CHECKED),

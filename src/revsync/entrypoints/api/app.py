@@ -19,6 +19,7 @@ from revsync.entrypoints.api import (
     reconciliations,
     reports,
     schemas,
+    thresholds,
     usage,
 )
 from revsync.entrypoints.api.access import RULES
@@ -57,6 +58,7 @@ def create_app(container: Container) -> FastAPI:
         events,
         customers,
         entitlements,
+        thresholds,
         usage,
         billing,
         cases,

@@ -20,6 +20,7 @@ from revsync.domain.invoicing import InvoiceKind, InvoiceStatus, LineKind
 from revsync.domain.periods import Interval
 from revsync.domain.pricing import ChargeModel, Timing, exact_decimal
 from revsync.domain.subscriptions import Change, Subscription
+from revsync.domain.thresholds import ThresholdKind, threshold_to_mapping
 from revsync.domain.usage import from_micros
 from revsync.entrypoints.api.access import Key, check_reach, reach_of
 from revsync.entrypoints.api.bodies import (
@@ -90,6 +91,18 @@ class FeatureIn(_In):
     enforcement: Enforcement | None = None
 
 
+class ThresholdIn(_In):
+    """A point in the usage period at which revsync tells once (docs/thresholds.md): ``usage``
+    of a meter, ``percent`` of what the plan includes of a meter, or ``spend`` so far in the
+    plan's currency (``invoice``: bill it at once on an interim invoice)."""
+
+    key: str
+    kind: ThresholdKind
+    value: DecimalIn
+    meter: str | None = None
+    invoice: bool | None = None
+
+
 class PlanIn(_In):
     """A plan definition (its code is in the path)."""
 
@@ -101,6 +114,7 @@ class PlanIn(_In):
     minimum: DecimalIn | None = None
     maximum: DecimalIn | None = None
     features: list[FeatureIn] | None = None
+    thresholds: list[ThresholdIn] | None = None
 
 
 class TierOut(BaseModel):
@@ -138,6 +152,16 @@ class FeatureOut(BaseModel):
     enforcement: Enforcement | Absent = None
 
 
+class ThresholdOut(BaseModel):
+    """A threshold; ``meter`` for usage and percent, ``invoice`` when it bills at once."""
+
+    key: str
+    kind: ThresholdKind
+    value: DecimalText
+    meter: str | Absent = None
+    invoice: bool | Absent = None
+
+
 class PlanOut(BaseModel):
     """A version of a plan."""
 
@@ -151,6 +175,7 @@ class PlanOut(BaseModel):
     minimum: DecimalText | Absent = None
     maximum: DecimalText | Absent = None
     features: list[FeatureOut] | Absent = None
+    thresholds: list[ThresholdOut] | Absent = None
 
 
 class PlanList(BaseModel):
@@ -253,6 +278,9 @@ class SubscriptionOut(BaseModel):
     renewal_date: date | None
     coupons: list[CouponStart]
     terms: list[TermsOut]
+    thresholds: list[ThresholdOut] = Field(
+        description="The subscription's own (its plan's are on the plan)."
+    )
 
 
 class BillingRunIn(_In):
@@ -516,6 +544,7 @@ def subscription_out(subscription: Subscription) -> dict[str, Any]:
         if subscription.renewal_date
         else None,
         "coupons": [{"code": c.code, "start": c.start.isoformat()} for c in subscription.coupons],
+        "thresholds": [threshold_to_mapping(t) for t in subscription.thresholds],
         "terms": [
             {
                 "version": t.version,

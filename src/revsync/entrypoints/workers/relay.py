@@ -4,6 +4,7 @@ attempts under way and records them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from datetime import timedelta
 
@@ -46,7 +47,7 @@ async def deliver(container: Container, stop: asyncio.Event, owner: str | None =
     the processes doing so, the one holding a job's lease runs it."""
     relay = container.relay(owner)
     runner = container.job_runner(owner)
-    jobs = worker_jobs(container)
+    jobs = worker_jobs(container, stop)
     log.info(
         "worker.started",
         destinations=destination_names(container.settings),
@@ -70,10 +71,14 @@ async def deliver(container: Container, stop: asyncio.Event, owner: str | None =
         )
 
 
-def worker_jobs(container: Container) -> list[Job]:
-    """The jobs the configuration asks for."""
+def worker_jobs(container: Container, stop: asyncio.Event | None = None) -> list[Job]:
+    """The jobs the configuration asks for (``stop`` ends the long-running ones early)."""
     settings = container.settings
     jobs = []
+    if settings.thresholds.poll_seconds > 0:
+        # one process watches at a time, taking turns of a minute (one job run each)
+        watch = lambda: _watch(container, stop or asyncio.Event())  # noqa: E731
+        jobs.append(Job("thresholds", Schedule(every=WATCH_TURN), watch))
     if settings.erp.url is not None:
         every = timedelta(seconds=settings.erp.sync_interval_seconds)
         jobs.append(Job("erp_sync", Schedule(every=every), lambda: _sync_payments(container)))
@@ -90,6 +95,29 @@ def worker_jobs(container: Container) -> list[Job]:
     if settings.kpis.schedule is not None:
         jobs.append(Job("kpis", Schedule(cron=settings.kpis.schedule), lambda: _measure(container)))
     return jobs
+
+
+#: how long one turn of the threshold watcher lasts (its lease is renewed meanwhile)
+WATCH_TURN = timedelta(seconds=60)
+
+
+async def _watch(container: Container, stop: asyncio.Event) -> str:
+    """Look for thresholds reached every ``thresholds.poll_seconds`` for one turn."""
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + WATCH_TURN.total_seconds()
+    sweeps = crossings = interim = 0
+    while not stop.is_set() and loop.time() < ends:
+        try:
+            sweep = await asyncio.to_thread(container.thresholds.sweep)
+        except Exception:  # the database failed, say: look again at the next poll
+            log.exception("thresholds.sweep_failed")
+        else:
+            sweeps += 1
+            crossings += len(sweep.crossings)
+            interim += len(sweep.interim_invoices)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), container.settings.thresholds.poll_seconds)
+    return f"{sweeps} looks, {crossings} thresholds reached, {interim} interim invoices"
 
 
 async def _measure(container: Container) -> str:

@@ -23,8 +23,10 @@ from revsync.ports.crm import (
 #: which CRM object each keyed announcement becomes
 KEYED = {"risk.raised": "Task", "expansion.detected": "Opportunity"}
 SIGNALS = "signals.updated"
+#: a threshold reached: a task for the owner of the customer's account
+THRESHOLD = "usage.threshold_crossed"
 #: what the CRM hears of
-CRM_KINDS = (SIGNALS, *KEYED)
+CRM_KINDS = (SIGNALS, *KEYED, THRESHOLD)
 
 
 class CrmDestination:
@@ -37,6 +39,8 @@ class CrmDestination:
         try:
             if message.kind == SIGNALS:
                 return await self._signals(message.payload)
+            if message.kind == THRESHOLD:
+                return await self._threshold(message.payload)
             sobject = KEYED.get(message.kind)
             if sobject is None:
                 return Attempt.failed(ErrorClass.SKIPPABLE, f"the CRM does not take {message.kind}")
@@ -78,8 +82,52 @@ class CrmDestination:
         result = await self._crm.put_keyed(sobject, record)
         return Attempt.ok(result.record_id)
 
+    async def _threshold(self, payload: Mapping[str, Any]) -> Attempt:
+        """A task for the owner of the account, created once under the crossing's key."""
+        account_id = payload.get("crm_account_id")
+        if not account_id:
+            return Attempt.failed(
+                ErrorClass.SKIPPABLE, "the customer has no CRM account: no task to create"
+            )
+        threshold, period = payload["threshold"], payload["period"]
+        owner = (await self._crm.read("Account", str(account_id), ["OwnerId"])).get("OwnerId")
+        create = {
+            "Subject": f"revsync: {threshold_text(payload)} — {payload['customer_name']}",
+            "Status": "Not Started",
+            "Priority": "High" if threshold["kind"] == "spend" else "Normal",
+            "ActivityDate": str(payload["crossed_at"])[:10],
+            "Description": (
+                f"Subscription {payload['subscription_id']} ({payload['plan']}), usage period "
+                f"{period['start']} to {period['end']}: {threshold_text(payload)}."
+                + (
+                    f" Interim invoice {payload['interim_invoice_number']} was issued."
+                    if payload.get("interim_invoice_number")
+                    else ""
+                )
+            ),
+        }
+        if owner:
+            create["OwnerId"] = str(owner)
+        key = f"threshold:{payload['subscription_id']}:{threshold['key']}:{period['start']}"
+        record = KeyedRecord(key, str(account_id), create, {})
+        result = await self._crm.put_keyed("Task", record)
+        return Attempt.ok(result.record_id)
+
     async def find_by_key(self, key: str) -> Attempt | None:
         return None  # every send is safe to repeat (see the module docstring)
 
     async def aclose(self) -> None:
         await self._crm.aclose()
+
+
+def threshold_text(payload: Mapping[str, Any]) -> str:
+    """A threshold reached, in words: ``api_calls reached 150,000 (observed 150,204)``."""
+    threshold = payload["threshold"]
+    kind = threshold["kind"]
+    if kind == "spend":
+        what = f"spend reached {payload['limit']} {payload['currency']}"
+    elif kind == "percent":
+        what = f"{threshold['meter']} reached {threshold['value']}% of what the plan includes"
+    else:
+        what = f"{threshold['meter']} reached {threshold['value']}"
+    return f"{what} (now {payload['observed']})"
