@@ -660,7 +660,12 @@ def build(
         ),
         console_views=ConsoleViews(unit_of_work),
         thresholds=ThresholdWatch(
-            unit_of_work, SqlUsageSnapshots(engine), billing, announcer_for(settings), clock
+            unit_of_work,
+            SqlUsageSnapshots(engine),
+            billing,
+            announcer_for(settings),
+            clock,
+            failpoints.hit,
         ),
         console_sessions=ConsoleSessions(
             unit_of_work,

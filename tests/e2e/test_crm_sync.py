@@ -416,3 +416,28 @@ def test_a_contract_that_bills_the_subsidiaries_counts_their_usage_and_only_it(
     )
     # the subsidiary has no contract of its own: its usage is the group's
     assert signal_fields(sandbox, france) == ("no metered usage", 100, None, "not_due")
+
+
+def test_a_threshold_reached_becomes_one_task_for_the_account_owner(
+    container: Container, sandbox: CrmSandbox
+) -> None:
+    ids = world(sandbox)
+    pull(container)
+    france, subscription = f"crm-{ids['france']}", f"crm-{ids['contract']}"
+    map_tenant(container, france, ids["france"], "t-fr")
+    eighty = [{"key": "calls-80", "kind": "percent", "meter": "api_calls", "value": "80"}]
+    container.subscriptions.set_thresholds(subscription, eighty, "test")
+    calls(container, "t-fr", 11, 79)
+    assert container.thresholds.sweep().crossings == []
+    calls(container, "t-fr", 11, 90)  # 11 more: 90 of the 100 included
+    [crossing] = container.thresholds.sweep().crossings
+    assert (crossing.threshold_key, crossing.limit, crossing.observed) == ("calls-80", 80, 90)
+    assert container.thresholds.sweep(after_seq=0).crossings == []  # read again: not twice
+    deliver_until(container, lambda: settled(container))
+    [task] = sandbox.records("Task")
+    owner = sandbox.get_record("Account", ids["france"])["OwnerId"]
+    assert (task["WhatId"], task["OwnerId"], task["Priority"]) == (ids["france"], owner, "Normal")
+    assert task["Subject"] == (
+        "revsync: api_calls reached 80% of what the plan includes (now 90) — Acme France"
+    )
+    assert "usage period 2026-11-01 to 2026-12-01" in task["Description"]

@@ -15,7 +15,7 @@ sweep of the arrival of the usage that made it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -57,8 +57,11 @@ class ThresholdWatch:
         billing: Billing,
         announcer: Announcer,
         clock: Clock,
+        failpoint: Callable[[str], None] | None = None,
         actor: str = "thresholds",
     ) -> None:
+        """``failpoint``: called with a name where a crash matters (the crash tests')."""
+        self._failpoint = failpoint or (lambda name: None)
         self._uow = unit_of_work
         self._snapshots = snapshots
         self._billing = billing
@@ -138,6 +141,7 @@ class ThresholdWatch:
                     messages += self._announce(progress, record, number)
             uow.outbox.add(messages, now)
             uow.thresholds.set_watermark(WATERMARK, max(report.cutoff_seq, report.after_seq), now)
+            self._failpoint("thresholds.before_commit")
             uow.commit()
 
     def _announce(

@@ -76,9 +76,11 @@ def worker_jobs(container: Container, stop: asyncio.Event | None = None) -> list
     settings = container.settings
     jobs = []
     if settings.thresholds.poll_seconds > 0:
-        # one process watches at a time, taking turns of a minute (one job run each)
+        # one process watches at a time, in turns of a minute (one job run each), each due as
+        # soon as the one before ended: a worker stopped mid-turn is taken over at once
         watch = lambda: _watch(container, stop or asyncio.Event())  # noqa: E731
-        jobs.append(Job("thresholds", Schedule(every=WATCH_TURN), watch))
+        every = timedelta(seconds=settings.thresholds.poll_seconds)
+        jobs.append(Job("thresholds", Schedule(every=every), watch))
     if settings.erp.url is not None:
         every = timedelta(seconds=settings.erp.sync_interval_seconds)
         jobs.append(Job("erp_sync", Schedule(every=every), lambda: _sync_payments(container)))
