@@ -1278,20 +1278,34 @@ class Progress:
 
 
 def _counting(uow: UnitOfWork, customer_ids: Collection[str]) -> list[Subscription]:
-    """The subscriptions that count these customers' usage: their own, and their ancestors'
-    that include children."""
-    found: dict[str, Subscription] = {}
-    for customer_id in sorted(customer_ids):
-        for subscription in uow.subscriptions.of_customer(customer_id):
-            found[subscription.id] = subscription
-        parent, seen = uow.customers.parent_of(customer_id), {customer_id}
-        while parent is not None and parent not in seen:
-            seen.add(parent)
-            for subscription in uow.subscriptions.of_customer(parent):
-                if subscription.include_children:
-                    found[subscription.id] = subscription
-            parent = uow.customers.parent_of(parent)
-    return [found[key] for key in sorted(found)]
+    """The subscriptions that count these customers' usage and watch thresholds: their own,
+    and their ancestors' that include children (a few queries, however many customers)."""
+    own = set(customer_ids)
+    ancestors: set[str] = set()
+    frontier = set(own)
+    while frontier:
+        parents = {c.parent_id for c in uow.customers.many(frontier) if c.parent_id is not None}
+        frontier = parents - own - ancestors
+        ancestors |= frontier
+    plans: dict[tuple[str, int], bool] = {}
+
+    def watches(subscription: Subscription) -> bool:
+        if subscription.thresholds:
+            return True
+        for terms in subscription.terms:
+            if terms.plan not in plans:
+                plan = uow.plans.get(*terms.plan)
+                plans[terms.plan] = plan is not None and bool(plan.thresholds)
+            if plans[terms.plan]:
+                return True
+        return False
+
+    found = [
+        s
+        for s in uow.subscriptions.of_customers(own | ancestors)
+        if (s.customer_id in own or s.include_children) and watches(s)
+    ]
+    return sorted(found, key=lambda s: s.id)
 
 
 def _interims_of(uow: UnitOfWork, subscription_id: str, period: Period) -> list[Invoice]:

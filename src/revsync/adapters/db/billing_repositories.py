@@ -144,6 +144,12 @@ class SqlSubscriptionRepository:
     def of_customer(self, customer_id: str) -> list[Subscription]:
         return self._load(subscriptions.c.customer_id == customer_id)
 
+    def of_customers(self, customer_ids: Collection[str]) -> list[Subscription]:
+        found: list[Subscription] = []
+        for chunk in _chunks(sorted(customer_ids)):
+            found += self._load(subscriptions.c.customer_id.in_(chunk))
+        return found
+
     def add(self, subscription: Subscription, at: datetime, actor: str) -> None:
         self._conn.execute(
             subscriptions.insert().values(
