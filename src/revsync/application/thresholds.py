@@ -74,8 +74,9 @@ class ThresholdWatch:
         from there) and record what it made reach a threshold."""
         with self._uow(write=False) as uow:
             start = uow.thresholds.watermark(WATERMARK) if after_seq is None else after_seq
+            declared = uow.thresholds.any_declared()
         with self._snapshots.snapshot() as snapshot:
-            changed = snapshot.late_customers(start)
+            changed = snapshot.late_customers(start) if declared else {}
             report = Sweep(start, snapshot.cutoff_seq, customers=len(changed))
             progress = self._billing.progress(snapshot, changed) if changed else []
         report.watched = len(progress)

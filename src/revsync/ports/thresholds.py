@@ -33,6 +33,11 @@ class CrossingRecord:
 class ThresholdStore(Protocol):
     """Crossings and the watcher's watermark."""
 
+    def any_declared(self) -> bool:
+        """Whether any plan version or subscription declares thresholds (when none does, a
+        sweep only moves its watermark)."""
+        ...
+
     def watermark(self, name: str) -> int:
         """The ingest sequence number ``name`` has read up to (0 at first)."""
         ...

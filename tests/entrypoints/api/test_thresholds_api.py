@@ -43,9 +43,10 @@ def put(api: TestClient, key: dict[str, str], subscription: str, body: Any) -> A
     return api.put(f"/v1/subscriptions/{subscription}/thresholds", json=body, headers=key)
 
 
-def calls(api: TestClient, key: dict[str, str], tenant: str, count: int) -> None:
+def calls(api: TestClient, key: dict[str, str], tenant: str, count: int, start: int = 0) -> None:
     batch = [
-        event(f"{tenant}-{n}", subject=tenant, time=NOW - timedelta(hours=1)) for n in range(count)
+        event(f"{tenant}-{n}", subject=tenant, time=NOW - timedelta(hours=1))
+        for n in range(start, start + count)
     ]
     answer = api.post("/v1/events", content=encode(batch), headers={**key, **BATCH})
     assert answer.json()["accepted"] == count, answer.text
@@ -136,3 +137,19 @@ def test_alerts_page_newest_first_and_a_limited_key_sees_only_its_own(
     for cursor in ("x", "W10=", "WyIxIiwgMiwgMywgNF0="):
         answer = api.get("/v1/alerts", params={"cursor": cursor}, headers=admin)
         assert answer.status_code == 422 and answer.json()["error"]["field"] == "cursor"
+
+
+def test_without_thresholds_declared_a_look_only_moves_on(
+    api: TestClient, container: Container, admin: dict[str, str], world: None
+) -> None:
+    calls(api, issue_key(container, "ingest"), "t-acme", 30)
+    idle = container.thresholds.sweep()
+    assert (idle.customers, idle.watched, idle.crossings) == (0, 0, [])
+    assert container.thresholds.sweep().after_seq == idle.cutoff_seq > 0
+    # declared later: the usage read before is not looked at again, the next is
+    body = {"thresholds": [{"key": "calls-20", "kind": "usage", "meter": "api_calls", "value": 20}]}
+    assert put(api, admin, "s-acme", body).status_code == 200
+    assert container.thresholds.sweep().crossings == []
+    calls(api, issue_key(container, "ingest"), "t-acme", 1, start=30)
+    [crossed] = container.thresholds.sweep().crossings
+    assert (crossed.threshold_key, crossed.observed) == ("calls-20", 31)

@@ -8,7 +8,12 @@ from datetime import date, datetime
 import sqlalchemy as sa
 
 from revsync.adapters.db.delivery_repositories import _insert
-from revsync.adapters.db.tables import threshold_crossings, usage_watermarks
+from revsync.adapters.db.tables import (
+    plans,
+    subscriptions,
+    threshold_crossings,
+    usage_watermarks,
+)
 from revsync.domain.thresholds import ThresholdKind
 from revsync.ports.thresholds import CrossingRecord
 
@@ -21,6 +26,15 @@ class SqlThresholdStore:
 
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
+
+    def any_declared(self) -> bool:
+        # a plan's stored definition names "thresholds" only when it has some (a plan whose
+        # name holds the word is a false alarm: the sweep then finds nothing to watch)
+        declared = sa.type_coerce(plans.c.definition, sa.Text).contains('"thresholds"')
+        query = sa.select(
+            sa.exists().where(subscriptions.c.thresholds.is_not(None)) | sa.exists().where(declared)
+        )
+        return bool(self._conn.execute(query).scalar())
 
     def watermark(self, name: str) -> int:
         found = self._conn.execute(
