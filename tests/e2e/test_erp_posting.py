@@ -19,6 +19,7 @@ from opentelemetry.trace import SpanKind
 
 from revsync.adapters.db.tables import outbox_attempts, outbox_messages
 from revsync.application.customers import PutCustomer
+from revsync.application.ingestion import IngestContext
 from revsync.application.subscriptions import CreateSubscription
 from revsync.bootstrap import Container, apply_configuration, build
 from revsync.domain.delivery import CaseKind, CaseStatus
@@ -30,11 +31,13 @@ from revsync.observability.tracing import configure_tracing, stop_tracing
 from revsync.ports.billing import InvoiceFilter
 from revsync.ports.delivery import CaseFilter
 from revsync.sandbox.faults import FaultServer
+from revsync.schemas.cloudevents_v1 import decode_items
 from tests.conftest import issue_key, make_settings
 from tests.scenarios.harness import PRO
 from tests.support.clock import FrozenClock
 from tests.support.delivery import deliver_until, destination, settled, statuses
 from tests.support.erp import YEAR, pay, run, with_rpc
+from tests.support.events import encode, event
 from tests.support.tryton import ADMIN_PASSWORD, TrytonServer
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -53,6 +56,12 @@ ANNUAL = {
             "amount": "1200.00",
         }
     ],
+}
+#: Pro, billing the usage so far at once when it reaches 5.00
+PROGRESSIVE = {
+    **PRO,
+    "code": "progressive",
+    "thresholds": [{"key": "spend-5", "kind": "spend", "value": "5", "invoice": True}],
 }
 RULES = [
     {"product": "REVSYNC", "account": "4.1.2"},
@@ -91,7 +100,7 @@ def wiring(sqlite_url: str, erp_server: TrytonServer, target: FaultServer, **erp
     """Settings with the ERP (``erp``: more ERP keys) and a success-tool target."""
     return make_settings(
         sqlite_url,
-        plans=[PRO, ANNUAL],
+        plans=[PRO, ANNUAL, PROGRESSIVE],
         tax={"rates": {"FR": {"standard": "20"}}},
         billing={"grace_period_hours": 0},
         erp={
@@ -483,3 +492,42 @@ def test_a_billing_run_asked_for_in_a_trace_is_posted_to_the_erp_in_it(
     assert all(
         any(str(v).startswith(erp_server.url) for v in (s.attributes or {}).values()) for s in rpc
     )
+
+
+def test_an_interim_invoice_and_the_final_one_that_deducts_it_are_posted_as_revsync_has_them(
+    container: Container, erp_server: TrytonServer, clock: FrozenClock
+) -> None:
+    customer(container, "acme", "progressive", date(YEAR, 11, 1))
+    container.billing.run(date(YEAR, 11, 1), "test")  # November's fee in advance
+    calls = [
+        event(
+            f"c-{n}", subject="t-acme", type="api.request", time=datetime(YEAR, 11, 10, tzinfo=UTC)
+        )
+        for n in range(2500)
+    ]
+    clock.set(datetime(YEAR, 11, 10, 12, tzinfo=UTC))
+    report = container.ingestion.ingest(
+        decode_items([encode(e) for e in calls[:2000]]), IngestContext("api", "test")
+    )
+    assert report.accepted == 2000
+    [interim_id] = container.thresholds.sweep().interim_invoices  # 1,000 above the free tier
+    clock.set(datetime(YEAR, 11, 20, 12, tzinfo=UTC))
+    container.ingestion.ingest(
+        decode_items([encode(e) for e in calls[2000:]]), IngestContext("api", "test")
+    )
+    clock.set(datetime(YEAR, 12, 1, 9, tzinfo=UTC))
+    container.billing.run(date(YEAR, 12, 1), "test")
+    deliver_until(container, lambda: settled(container))
+    ours = {i.number: i for i in invoices(container)}
+    interim = container.billing.invoice(interim_id)
+    final = next(i for i in ours.values() if i.kind.value == "arrears")
+    assert (interim.totals.subtotal, interim.totals.total) == (Decimal("12.00"), Decimal("14.40"))
+    assert (final.totals.subtotal, final.totals.total) == (Decimal("6.00"), Decimal("7.20"))
+    theirs = {i["description"]: i for i in erp_invoices(erp_server)}
+    assert sorted(theirs) == sorted(ours)  # the fees, the interim and the final invoice
+    for number, invoice in ours.items():
+        assert (theirs[number]["total_amount"], theirs[number]["tax_amount"]) == (
+            invoice.totals.total,
+            invoice.totals.tax,
+        )
+        assert theirs[number]["state"] == "posted"
