@@ -270,6 +270,12 @@ def test_the_pages_show_a_customer_its_invoice_and_the_events_behind_a_usage_lin
             ingest = {**admin, "Content-Type": "application/cloudevents-batch+json"}
             sent = client.post("/v1/events", content=encode(batch), headers=ingest)
             assert sent.json()["accepted"] == 1500
+            alert = {"key": "calls-1k", "kind": "usage", "meter": "api_calls", "value": 1000}
+            put = client.put(
+                "/v1/subscriptions/s-acme/thresholds", json={"thresholds": [alert]}, headers=admin
+            )
+            assert put.status_code == 200, put.text
+            assert len(wired.thresholds.sweep().crossings) == 1
             clock.set(utc(2026, 12, 4, 0))
             run = client.post("/v1/billing-runs", json={"as_of": "2026-12-04"}, headers=admin)
             assert run.status_code == 201, run.text
@@ -284,6 +290,7 @@ def test_the_pages_show_a_customer_its_invoice_and_the_events_behind_a_usage_lin
             assert 'aria-label="api_calls per day, last 30 days"' in customer
             assert "<title>2026-11-10: 1,500</title>" in customer
             assert "Entitlements" in customer and "The plan declares no features." in customer
+            assert "<td>calls-1k</td>" in customer and "<td>usage of api_calls</td>" in customer
 
             page = html.unescape(client.get(f"/console/invoices/{arrears['id']}").text)
             assert arrears["number"] in page and "6.00 EUR" in page

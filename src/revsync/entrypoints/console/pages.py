@@ -343,6 +343,7 @@ async def customer(request: Request, viewer: Viewer, customer_id: str) -> Respon
     )
     charts, quiet = await run_in_threadpool(_usage_charts, container, found)
     entitled = await run_in_threadpool(container.entitlements.snapshot, customer_id)
+    alerts = await run_in_threadpool(container.thresholds.crossings, {customer_id}, None, PAGE)
     return render(
         request,
         "customer.html",
@@ -355,6 +356,7 @@ async def customer(request: Request, viewer: Viewer, customer_id: str) -> Respon
         charts=charts,
         quiet=quiet,
         entitled=entitled,
+        alerts=alerts,
     )
 
 
