@@ -13,17 +13,15 @@ A plan declares features of three kinds:
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
+from revsync.domain.declared import declared_decimal, declared_list, declared_object
 from revsync.domain.errors import InvalidField
 from revsync.domain.money import plain
 
-_KEY: Final = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 #: the largest limit taken (a quantity beyond it is not a quota)
 MAX_LIMIT: Final = Decimal("1e18")
 _FEATURE_KEYS: Final = frozenset({"key", "kind", "meter", "limit", "enforcement"})
@@ -112,33 +110,11 @@ def check_features(raw: object) -> tuple[Feature, ...]:
     """A plan's ``features`` read from JSON-like data: a list of objects, each with a unique
     ``key`` and a ``kind``; ``quota`` needs a ``meter`` and a ``limit`` (a decimal string or an
     integer, at least 0), ``seats`` may name a meter; ``InvalidField`` names what is wrong."""
-    if raw is None:
-        return ()
-    if isinstance(raw, str | bytes) or not isinstance(raw, Sequence):
-        raise InvalidField("features", "expected a list of features")
-    found: list[Feature] = []
-    for index, item in enumerate(raw):
-        feature = item if isinstance(item, Feature) else _feature(item, f"features.{index}")
-        if any(f.key == feature.key for f in found):
-            raise InvalidField(f"features.{index}.key", f"duplicate feature {feature.key!r}")
-        found.append(feature)
-    return tuple(found)
+    return declared_list(raw, "features", "feature", Feature, _feature)
 
 
-def _feature(item: object, path: str) -> Feature:
-    if not isinstance(item, Mapping):
-        raise InvalidField(path, "expected an object")
-    unknown = sorted(set(item) - _FEATURE_KEYS)
-    if unknown:
-        raise InvalidField(f"{path}.{unknown[0]}", "unknown field")
-    key = item.get("key")
-    if not isinstance(key, str) or not _KEY.fullmatch(key):
-        raise InvalidField(f"{path}.key", f"{key!r} does not match {_KEY.pattern}")
-    try:
-        kind = FeatureKind(str(item.get("kind")))
-    except ValueError:
-        known = ", ".join(k.value for k in FeatureKind)
-        raise InvalidField(f"{path}.kind", f"expected one of {known}") from None
+def _feature(raw: object, path: str) -> Feature:
+    item, key, kind = declared_object(raw, path, _FEATURE_KEYS, FeatureKind)
     meter = item.get("meter")
     if meter is not None and not isinstance(meter, str):
         raise InvalidField(f"{path}.meter", "expected a meter's key")
@@ -164,12 +140,7 @@ def _feature(item: object, path: str) -> Feature:
 def _limit(value: Any, path: str) -> Decimal | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        raise InvalidField(path, "expected a decimal string or an integer")
-    try:
-        limit = Decimal(value)
-    except InvalidOperation:
-        raise InvalidField(path, f"{value!r} is not a decimal number") from None
+    limit = declared_decimal(value, path)
     if not limit.is_finite() or limit < 0 or limit > MAX_LIMIT:
         raise InvalidField(path, f"must be between 0 and {MAX_LIMIT:f}")
     return limit

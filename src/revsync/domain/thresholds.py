@@ -19,17 +19,16 @@ same key.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
+from revsync.domain.declared import declared_decimal, declared_list, declared_object
 from revsync.domain.errors import InvalidField
 from revsync.domain.money import plain
 
-_KEY: Final = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 _FIELDS: Final = frozenset({"key", "kind", "meter", "value", "invoice"})
 #: the largest value taken
 MAX_VALUE: Final = Decimal("1e18")
@@ -73,35 +72,15 @@ def check_thresholds(raw: object, field: str = "thresholds") -> tuple[Threshold,
     ``kind``, a ``value`` (a decimal string or an integer above 0), a ``meter`` for ``usage``
     and ``percent`` and none for ``spend``, ``invoice`` only on ``spend``; ``InvalidField``
     names what is wrong."""
-    if raw is None:
-        return ()
-    if isinstance(raw, str | bytes) or not isinstance(raw, Sequence):
-        raise InvalidField(field, "expected a list of thresholds")
-    found: list[Threshold] = []
-    for index, item in enumerate(raw):
-        path = f"{field}.{index}"
-        threshold = item if isinstance(item, Threshold) else _threshold(item, path)
-        if any(t.key == threshold.key for t in found):
-            raise InvalidField(f"{path}.key", f"duplicate threshold {threshold.key!r}")
-        found.append(threshold)
-    return tuple(found)
+    return declared_list(raw, field, "threshold", Threshold, _threshold)
 
 
-def _threshold(item: object, path: str) -> Threshold:
-    if not isinstance(item, Mapping):
-        raise InvalidField(path, "expected an object")
-    unknown = sorted(set(item) - _FIELDS)
-    if unknown:
-        raise InvalidField(f"{path}.{unknown[0]}", "unknown field")
-    key = item.get("key")
-    if not isinstance(key, str) or not _KEY.fullmatch(key):
-        raise InvalidField(f"{path}.key", f"{key!r} does not match {_KEY.pattern}")
-    try:
-        kind = ThresholdKind(str(item.get("kind")))
-    except ValueError:
-        known = ", ".join(k.value for k in ThresholdKind)
-        raise InvalidField(f"{path}.kind", f"expected one of {known}") from None
-    value = _value(item.get("value"), f"{path}.value", kind)
+def _threshold(raw: object, path: str) -> Threshold:
+    item, key, kind = declared_object(raw, path, _FIELDS, ThresholdKind)
+    value = declared_decimal(item.get("value"), f"{path}.value")
+    top = MAX_PERCENT if kind is ThresholdKind.PERCENT else MAX_VALUE
+    if not value.is_finite() or value <= 0 or value > top:
+        raise InvalidField(f"{path}.value", f"must be above 0 and at most {top:f}")
     meter = item.get("meter")
     if kind is ThresholdKind.SPEND:
         if meter is not None:
@@ -114,19 +93,6 @@ def _threshold(item: object, path: str) -> Threshold:
     if invoice and kind is not ThresholdKind.SPEND:
         raise InvalidField(f"{path}.invoice", "only a spend threshold issues an interim invoice")
     return Threshold(key, kind, value, meter, invoice)
-
-
-def _value(raw: Any, path: str, kind: ThresholdKind) -> Decimal:
-    if isinstance(raw, bool) or not isinstance(raw, int | str | Decimal):
-        raise InvalidField(path, "expected a decimal string or an integer")
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise InvalidField(path, f"{raw!r} is not a decimal number") from None
-    top = MAX_PERCENT if kind is ThresholdKind.PERCENT else MAX_VALUE
-    if not value.is_finite() or value <= 0 or value > top:
-        raise InvalidField(path, f"must be above 0 and at most {top:f}")
-    return value
 
 
 def threshold_to_mapping(threshold: Threshold) -> dict[str, Any]:
