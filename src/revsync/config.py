@@ -220,7 +220,7 @@ class ThresholdSettings(_Section):
     for thresholds reached."""
 
     #: the worker looks at the usage ingested since its last look this often (a crossing is
-    #: announced within this and one look of the usage that made it arriving); 0: never
+    #: recorded within this and two looks of the usage that made it arriving); 0: never
     poll_seconds: float = Field(default=1.0, ge=0, le=3600)
 
 

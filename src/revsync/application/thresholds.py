@@ -8,8 +8,9 @@ threshold reached under (subscription, key, period) — in the transaction that 
 invoice — then moves its watermark. A crossing recorded before (an earlier sweep, another
 process, a sweep again over the same usage after a restart or a replay) is not recorded,
 announced or billed again. The worker runs sweeps every ``thresholds.poll_seconds`` under a
-lease, so one process watches at a time: a crossing is announced within that time and one
-sweep of the arrival of the usage that made it.
+lease, so one process watches at a time: a crossing is recorded within that time and two
+sweeps of the commit of the usage that made it (the sweep under way when it arrived, which
+read before it, and the next).
 """
 
 from __future__ import annotations
