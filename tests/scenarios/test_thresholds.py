@@ -207,3 +207,19 @@ def test_progressive_billing_bills_interim_and_final_invoices_exactly(
         ("spend-120", "120", "130.00"),
         ("spend-50", "50", "60.00"),
     ]
+
+
+def test_usage_that_becomes_a_customers_when_its_tenant_is_mapped_is_looked_at(
+    world: Callable[..., World],
+) -> None:
+    w = world(plans=[METERED], start="2026-11-01T08:00:00Z")
+    w.customer("acme", tenants=[])
+    w.subscribe("s1", "acme", "metered", "2026-11-01")
+    calls(w, "2026-11-05", 400)  # t-acme is no one's yet: kept unmapped
+    assert w.container.thresholds.sweep().crossings == []
+    w.customer("acme", tenants=["t-acme"])  # mapped: its 400 calls keep their sequence numbers
+    looked = w.container.thresholds.sweep()
+    assert looked.rechecked == {"acme"}
+    assert [(c.threshold_key, c.observed) for c in looked.crossings] == [("calls-300", 400)]
+    again = w.container.thresholds.sweep()
+    assert (again.rechecked, again.crossings) == (set(), [])

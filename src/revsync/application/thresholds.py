@@ -46,6 +46,8 @@ class Sweep:
     watched: int = 0
     crossings: list[CrossingRecord] = field(default_factory=list)
     interim_invoices: list[str] = field(default_factory=list)
+    #: customers looked at again because their usage became theirs late (a tenant mapped)
+    rechecked: set[str] = field(default_factory=set)
 
 
 class ThresholdWatch:
@@ -76,9 +78,11 @@ class ThresholdWatch:
         with self._uow(write=False) as uow:
             start = uow.thresholds.watermark(WATERMARK) if after_seq is None else after_seq
             declared = uow.thresholds.any_declared()
+            rechecks = uow.thresholds.rechecks()
         with self._snapshots.snapshot() as snapshot:
-            changed = snapshot.late_customers(start) if declared else {}
+            changed = set(snapshot.late_customers(start)) | rechecks if declared else set()
             report = Sweep(start, snapshot.cutoff_seq, customers=len(changed))
+            report.rechecked = rechecks
             progress = self._billing.progress(snapshot, changed) if changed else []
         report.watched = len(progress)
         reached = [
@@ -95,7 +99,7 @@ class ThresholdWatch:
                 for p, c in reached
                 if (p.subscription.id, c.threshold.key, p.period.start) not in done
             ]
-        if not reached and report.cutoff_seq == start:
+        if not reached and report.cutoff_seq == start and not rechecks:
             return report
         self._write(reached, report)
         return report
@@ -143,6 +147,7 @@ class ThresholdWatch:
                     messages += self._announce(progress, record, number)
             uow.outbox.add(messages, now)
             uow.thresholds.set_watermark(WATERMARK, max(report.cutoff_seq, report.after_seq), now)
+            uow.thresholds.clear_rechecks(report.rechecked)
             self._failpoint("thresholds.before_commit")
             uow.commit()
 

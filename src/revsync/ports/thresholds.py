@@ -38,6 +38,13 @@ class ThresholdStore(Protocol):
         sweep only moves its watermark)."""
         ...
 
+    def rechecks(self) -> set[str]:
+        """Customers whose usage became theirs without being ingested anew (a tenant mapped
+        late), to look at whatever the watermark says."""
+        ...
+
+    def clear_rechecks(self, customer_ids: Collection[str]) -> None: ...
+
     def watermark(self, name: str) -> int:
         """The ingest sequence number ``name`` has read up to (0 at first)."""
         ...

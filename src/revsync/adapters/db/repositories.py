@@ -26,6 +26,7 @@ from revsync.adapters.db.delivery_repositories import (
     SqlCaseRepository,
     SqlCircuitRepository,
     SqlOutboxRepository,
+    _insert,
 )
 from revsync.adapters.db.engine import IDENTITY_LOCK, WRITE
 from revsync.adapters.db.erp_repositories import SqlPostingRepository
@@ -42,6 +43,7 @@ from revsync.adapters.db.tables import (
     customers,
     dead_letters,
     identity_state,
+    threshold_rechecks,
     usage_corrections,
     usage_events,
     usage_rechecks,
@@ -467,6 +469,12 @@ class SqlUsageMaintenance:
             usage_events.update().where(waiting).values(customer_id=customer_id)
         )
         self._recheck(customer_id, int(first_us))
+        # the threshold watcher reads by ingest sequence: tell it to look at this customer
+        self._conn.execute(
+            _insert(self._conn, threshold_rechecks)
+            .values(customer_id=customer_id)
+            .on_conflict_do_nothing()
+        )
         return result.rowcount
 
     def void_events(

@@ -648,6 +648,14 @@ threshold_crossings = sa.Table(
     sa.Index("ix_threshold_crossings_crossed_at", "crossed_at"),
 )
 
+# Customers whose stored usage became theirs without being ingested anew (a tenant mapped
+# late: its events keep their older sequence numbers), for the threshold watcher's next look.
+threshold_rechecks = sa.Table(
+    "threshold_rechecks",
+    metadata,
+    sa.Column("customer_id", sa.String(128), primary_key=True),
+)
+
 # How far a reader of new usage has read, by ingest sequence number (the threshold watcher).
 usage_watermarks = sa.Table(
     "usage_watermarks",

@@ -12,6 +12,7 @@ from revsync.adapters.db.tables import (
     plans,
     subscriptions,
     threshold_crossings,
+    threshold_rechecks,
     usage_watermarks,
 )
 from revsync.domain.thresholds import ThresholdKind
@@ -35,6 +36,17 @@ class SqlThresholdStore:
             sa.exists().where(subscriptions.c.thresholds.is_not(None)) | sa.exists().where(declared)
         )
         return bool(self._conn.execute(query).scalar())
+
+    def rechecks(self) -> set[str]:
+        return set(self._conn.execute(sa.select(threshold_rechecks.c.customer_id)).scalars())
+
+    def clear_rechecks(self, customer_ids: Collection[str]) -> None:
+        ids = sorted(customer_ids)
+        for first in range(0, len(ids), _CHUNK):
+            chunk = ids[first : first + _CHUNK]
+            self._conn.execute(
+                threshold_rechecks.delete().where(threshold_rechecks.c.customer_id.in_(chunk))
+            )
 
     def watermark(self, name: str) -> int:
         found = self._conn.execute(

@@ -1,4 +1,5 @@
-"""usage thresholds: a subscription's own, the crossings recorded, the watcher's watermark
+"""usage thresholds: a subscription's own, the crossings recorded, the watcher's watermark and
+the customers whose usage it must look at again
 
 Revision ID: 0018
 Revises: 0017
@@ -42,6 +43,10 @@ def upgrade() -> None:
     op.create_index("ix_threshold_crossings_customer", "threshold_crossings", ["customer_id"])
     op.create_index("ix_threshold_crossings_crossed_at", "threshold_crossings", ["crossed_at"])
     op.create_table(
+        "threshold_rechecks",
+        sa.Column("customer_id", sa.String(length=128), primary_key=True),
+    )
+    op.create_table(
         "usage_watermarks",
         sa.Column("name", sa.String(length=64), primary_key=True),
         sa.Column("seq", sa.BigInteger(), nullable=False),
@@ -51,6 +56,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("usage_watermarks")
+    op.drop_table("threshold_rechecks")
     op.drop_index("ix_threshold_crossings_crossed_at", table_name="threshold_crossings")
     op.drop_index("ix_threshold_crossings_customer", table_name="threshold_crossings")
     op.drop_table("threshold_crossings")
