@@ -96,6 +96,9 @@ def test_the_demo_plays_a_quarter_and_checks_itself(
     assert any(a.endswith("plan_change") for a in report["amendments"])
     assert report["under_billed"] and report["renewals_at_risk"]
     assert report["crm"]["opportunities"] >= 1 and report["crm"]["tasks"] >= 1
+    reached = _check_thresholds(report)
+    for r in reached:  # the report's line names each
+        assert f"{r['customer']} {r['threshold']}: api_calls " in output
     assert "checked" in output and "exactly once with revsync's totals" in output
     assert f"the {invoices['paid_reported']} revsync reports paid are paid there" in output
     assert "open http://127.0.0.1:8080/console/ and sign in with the key in" in output
@@ -108,6 +111,30 @@ def test_the_demo_plays_a_quarter_and_checks_itself(
         "erp",
         "crm",
     }
+
+
+#: the growth plan's thresholds, in API calls: 80% and 100% of the 200,000 it includes
+LIMITS = {"calls-80pct": 160_000, "calls-100pct": 200_000}
+
+
+def _check_thresholds(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The growth plan's thresholds reached in the open usage periods: each once, where the
+    usage stood at or above it, and one task on its account in the CRM. The month so far the
+    demo plays makes one customer reach 80% of its included API calls only (its second batch
+    does not fire 80% again) and another 80% and 100%."""
+    reached: list[dict[str, Any]] = report["thresholds"]
+    assert report["checks"]["crm_threshold_tasks_compared"] == len(reached) >= 3
+    once = Counter((r["subscription"], r["threshold"], r["period"]) for r in reached)
+    assert set(once.values()) == {1}
+    assert {(r["kind"], r["meter"]) for r in reached} == {("percent", "api_calls")}
+    assert all(Decimal(r["observed"]) >= Decimal(r["limit"]) for r in reached)
+    fired: dict[str, set[str]] = {}
+    for r in reached:
+        assert Decimal(r["limit"]) == LIMITS[r["threshold"]]
+        fired.setdefault(r["subscription"], set()).add(r["threshold"])
+    assert {"calls-80pct"} in fired.values()
+    assert {"calls-80pct", "calls-100pct"} in fired.values()
+    return reached
 
 
 def tutorial() -> str:
@@ -179,6 +206,11 @@ def test_the_checks_catch_an_erp_and_a_crm_that_disagree(
     container, _tryton, sandbox = revived
     account = next(a for a in sandbox.records("Account") if a.get("Revsync_Health_Score__c"))
     sandbox.update_record("Account", account["Id"], {"Revsync_Health_Score__c": 1})
+    # and someone deletes the task of a threshold reached
+    task = next(
+        t for t in sandbox.records("Task") if str(t["Revsync_Key__c"]).startswith("threshold:")
+    )
+    sandbox.delete_record("Task", task["Id"])
     with container.engine.begin() as conn:  # revsync's side of one invoice changes
         number, total = conn.execute(
             sa.select(invoices.c.number, invoices.c.total)
@@ -232,8 +264,12 @@ def test_the_checks_catch_an_erp_and_a_crm_that_disagree(
     assert erp[0].startswith(f"ERP: {number} totals ") and "revsync" in erp[0]
     assert erp[1].endswith("(key posted-by-hand) is not a revsync invoice")
     assert erp[2] == f"ERP: {unpaid_number} is paid in revsync but posted in the ERP"
-    [changed] = crm
+    changed, deleted = crm
     assert changed.startswith(f"CRM: account {account['Id']} Revsync_Health_Score__c is ")
+    assert deleted == (
+        f"CRM: the task of {task['Revsync_Key__c']} is on no account, revsync made it for "
+        f"account {task['WhatId']}"
+    )
 
 
 def play(folder: Path, **options: Any) -> dict[str, Any]:
@@ -267,7 +303,8 @@ def test_the_demo_holds_with_the_erp_back_20_seconds_later_beside_a_cpu_hog(
     demo's policy (10 attempts of at most 1 s) — while another process keeps a core busy all
     along: slower, and still exact. Every invoice is posted once, no case is opened. With
     revsync's event stream on: a subscriber finds every event the demo announced, each once,
-    each payload as the AsyncAPI document describes it."""
+    each payload as the AsyncAPI document describes it — a usage.threshold_crossed for each
+    threshold reached, announced by the threshold watcher running beside the relay."""
     require_tryton()
     hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
@@ -284,6 +321,7 @@ def test_the_demo_holds_with_the_erp_back_20_seconds_later_beside_a_cpu_hog(
         report["invoices"]["issued"] + report["invoices"]["credit_notes"]
     )
     assert report["checks"]["erp_invoices_compared"] == report["invoices"]["posted_to_erp"] > 0
+    _check_thresholds(report)
     assert not [k for k in report["cases"] if k.split()[0] in ("outage", "delivery")]
     assert report["phases"]["deliveries"] >= 20
 
@@ -294,7 +332,8 @@ def _check_the_stream(
     ids = [event["id"] for _, _, event in events]
     assert len(ids) == len(set(ids))  # each once
     by_type = Counter(event["type"] for _, _, event in events)
-    # every type the demo's quarter makes happen (it voids nothing: no credit note)
+    # every type the demo's quarter makes happen (it voids nothing: no credit note), with
+    # usage.threshold_crossed from the month so far
     assert set(by_type) == set(STREAM_EVENTS) - {"credit_note.issued", "invoice.voided"}
     for subject, headers, event in events:
         assert subject == f"{stream.prefix}.{event['type']}"
@@ -313,5 +352,17 @@ def _check_the_stream(
     assert {row.status for row in rows} == {"delivered"}
     assert sorted(row.idempotency_key for row in rows) == sorted(ids)  # nothing is missing
     assert by_type["invoice.posted"] == posted
-    assert json.loads((folder / "report.json").read_text())["stream"] == dict(by_type)
+    report = json.loads((folder / "report.json").read_text())
+    assert report["stream"] == dict(by_type)
+    # one usage.threshold_crossed per threshold reached (subscription, key, period), no more
+    crossed = sorted(
+        (e["data"]["subscription_id"], e["data"]["threshold"]["key"], e["data"]["period"]["start"])
+        for _, _, e in events
+        if e["type"] == "usage.threshold_crossed"
+    )
+    reached = report["thresholds"]
+    assert crossed == sorted(
+        (r["subscription"], r["threshold"], r["period"].split()[0]) for r in reached
+    )
+    assert by_type["usage.threshold_crossed"] == len(reached) >= 3
     assert by_type["invoice.finalized"] == posted  # every finalized invoice reached the ERP

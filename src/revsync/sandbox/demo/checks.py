@@ -1,7 +1,8 @@
 """The demo checks itself through the other systems' own APIs: every finalized invoice is in
 the ERP exactly once with revsync's totals, and every invoice revsync reports paid is ``paid``
 in the ERP's own state (both read over Tryton's JSON-RPC), and the CRM's revsync-owned fields
-hold what revsync last sent (read with simple-salesforce)."""
+hold what revsync last sent, and each usage threshold reached is one task on the customer's
+account (read with simple-salesforce)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from revsync.adapters.db.tables import (
     erp_postings,
     invoices,
     outbox_messages,
+    threshold_crossings,
 )
 from revsync.bootstrap import ERP_DESTINATION, Container
 from revsync.domain.reconciliation import same_value
@@ -42,6 +44,7 @@ class CheckReport:
     erp_invoices: int = 0
     erp_paid: int = 0
     crm_accounts: int = 0
+    crm_tasks: int = 0
     mismatches: list[str] = field(default_factory=list)
 
     @property
@@ -144,10 +147,17 @@ def _numbered(container: Container) -> dict[str, tuple[str, Decimal, Decimal, De
 
 def check_crm(container: Container, sandbox: CrmSandbox, report: CheckReport) -> None:
     """Each customer's revsync-owned account fields, read back with simple-salesforce, equal
-    the values revsync last sent."""
+    the values revsync last sent; each threshold reached is one task on its account."""
     sent = _sent_signals(container)
-    if not sent:
+    tasks = _threshold_tasks(container)
+    if not sent and not tasks:
         return
+    client = _salesforce(sandbox)
+    _check_accounts(client, sent, report)
+    _check_tasks(client, tasks, report)
+
+
+def _salesforce(sandbox: CrmSandbox) -> Salesforce:
     session = requests.Session()
     session.verify = str(sandbox.cert_path)
     session.trust_env = False
@@ -161,9 +171,16 @@ def check_crm(container: Container, sandbox: CrmSandbox, report: CheckReport) ->
         },
         timeout=30,
     ).json()["access_token"]
-    client = Salesforce(
+    return Salesforce(
         instance_url=sandbox.url, session_id=token, session=session, parse_float=Decimal
     )
+
+
+def _check_accounts(
+    client: Salesforce, sent: Mapping[str, Mapping[str, Any]], report: CheckReport
+) -> None:
+    if not sent:
+        return
     fields = sorted({name for values in sent.values() for name in values})
     accounts = list(sent)
     for start in range(0, len(accounts), 200):
@@ -181,6 +198,43 @@ def check_crm(container: Container, sandbox: CrmSandbox, report: CheckReport) ->
                         f"CRM: account {record['Id']} {name} is {record.get(name)!r}, revsync "
                         f"sent {value!r}"
                     )
+
+
+def _check_tasks(client: Salesforce, tasks: Mapping[str, str], report: CheckReport) -> None:
+    """Each key of ``tasks`` (Revsync_Key__c → account) is one Task on that account."""
+    keys = sorted(tasks)
+    found: dict[str, list[str]] = {}
+    for start in range(0, len(keys), 200):
+        soql = format_soql(
+            "SELECT Id, WhatId, Revsync_Key__c FROM Task WHERE Revsync_Key__c IN {keys}",
+            keys=keys[start : start + 200],
+        )
+        for record in client.query_all(soql)["records"]:
+            found.setdefault(str(record["Revsync_Key__c"]), []).append(str(record["WhatId"]))
+    for key in keys:
+        report.crm_tasks += 1
+        there = found.get(key, [])
+        if there != [tasks[key]]:
+            report.mismatches.append(
+                f"CRM: the task of {key} is on {there or 'no account'}, revsync made it for "
+                f"account {tasks[key]}"
+            )
+
+
+def _threshold_tasks(container: Container) -> dict[str, str]:
+    """The key of the CRM task of each threshold reached by a customer with a CRM account
+    (as the CRM destination makes it) → the account."""
+    t, r = threshold_crossings.c, customer_refs.c
+    query = (
+        sa.select(t.subscription_id, t.threshold_key, t.period_start, r.value)
+        .join(customer_refs, r.customer_id == t.customer_id)
+        .where(r.system == "crm")
+    )
+    with container.engine.connect() as conn:
+        return {
+            f"threshold:{sub}:{key}:{start.isoformat()}": account
+            for sub, key, start, account in conn.execute(query)
+        }
 
 
 def _sent_signals(container: Container) -> dict[str, Mapping[str, Any]]:

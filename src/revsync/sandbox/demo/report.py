@@ -43,6 +43,29 @@ class AtRisk:
     health: int
 
 
+@dataclass(frozen=True, slots=True)
+class Reached:
+    """A usage threshold a customer reached in its open usage period (announced once as
+    ``usage.threshold_crossed``: to the event stream, and as a task to the CRM)."""
+
+    customer: str
+    subscription: str
+    threshold: str
+    kind: str
+    meter: str | None
+    limit: Decimal  # in the meter's units (or the currency, for spend)
+    observed: Decimal  # what stood there when the watcher looked
+    period: str
+
+    def summary(self) -> str:
+        """``cust-0003 calls-80pct: api_calls 170,000 ≥ 160,000 (period from 2026-12-01)``."""
+        what = self.meter or "spend"
+        return (
+            f"{self.customer} {self.threshold}: {what} {self.observed:,} ≥ {self.limit:,} "
+            f"(period from {self.period.split()[0]})"
+        )
+
+
 @dataclass(slots=True)
 class DemoReport:
     """Everything the demo reports (``as_json`` for ``--json``)."""
@@ -64,6 +87,8 @@ class DemoReport:
     mismatches: list[str] = field(default_factory=list)
     #: with ``--events-url``: the events published to revsync's event stream, by type
     stream: dict[str, int] = field(default_factory=dict)
+    #: the usage thresholds reached in the open usage periods (this month's), oldest first
+    thresholds: list[Reached] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -108,9 +133,11 @@ def build_report(
             "erp_invoices_compared": checks.erp_invoices,
             "erp_paid_compared": checks.erp_paid,
             "crm_accounts_compared": checks.crm_accounts,
+            "crm_threshold_tasks_compared": checks.crm_tasks,
         },
         seconds=round(seconds, 1),
         stream=_published(container),
+        thresholds=_reached(container),
         phases=dict(tally.phases),
         mismatches=list(checks.mismatches),
     )
@@ -175,6 +202,24 @@ def _cases(container: Container) -> dict[str, int]:
         return {f"{kind} {status}": int(n) for kind, status, n in conn.execute(query)}
 
 
+def _reached(container: Container) -> list[Reached]:
+    crossings = container.thresholds.crossings(None, None, 1000)
+    crossings.sort(key=lambda c: (c.crossed_at, c.customer_id, c.limit, c.threshold_key))
+    return [
+        Reached(
+            c.customer_id,
+            c.subscription_id,
+            c.threshold_key,
+            c.kind.value,
+            c.meter,
+            c.limit,
+            c.observed,
+            f"{c.period_start.isoformat()} to {c.period_end.isoformat()}",
+        )
+        for c in crossings
+    ]
+
+
 def _heavy(signals: list[Signals]) -> list[Heavy]:
     found = []
     for s in signals:
@@ -216,6 +261,13 @@ def render(report: DemoReport, console: Console, directory: Path) -> None:
     say("[bold]Faults on the way[/bold]: " + "; ".join(report.faults), highlight=False)
     if report.amendments:
         say("[bold]Contract changes from the CRM[/bold]: " + "; ".join(report.amendments))
+    say(
+        "[bold]Usage thresholds reached in the open usage periods[/bold] (each announced "
+        "once: usage.threshold_crossed, a task for the account's owner in the CRM): "
+        + ("; ".join(r.summary() for r in report.thresholds) or "none"),
+        highlight=False,
+        soft_wrap=True,
+    )
     heavy = Table(title="High usage, under-billed against the contract (last month)")
     for column in ("customer", "meter", "used", "included", "share"):
         heavy.add_column(column)
@@ -241,7 +293,8 @@ def render(report: DemoReport, console: Console, directory: Path) -> None:
             f"[green]checked[/green]: {checks['erp_invoices_compared']} invoices are in the ERP "
             f"exactly once with revsync's totals, the {checks['erp_paid_compared']} revsync "
             f"reports paid are paid there; {checks['crm_accounts_compared']} CRM "
-            f"accounts hold revsync's signals ({report.seconds} s)",
+            f"accounts hold revsync's signals, and the CRM holds one task for each of the "
+            f"{checks['crm_threshold_tasks_compared']} thresholds reached ({report.seconds} s)",
             highlight=False,
         )
     else:

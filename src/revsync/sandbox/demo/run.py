@@ -1,6 +1,6 @@
 """``revsync demo``: a quarter of a B2B SaaS company through revsync, against a local Tryton ERP
-and the CRM sandbox, with faults along the way — then revsync checks itself through the ERP's
-and the CRM's own APIs.
+and the CRM sandbox, with faults along the way, and this month's usage so far reaching usage
+thresholds — then revsync checks itself through the ERP's and the CRM's own APIs.
 
 Everything lives in one folder: revsync's SQLite database and config, the ERP's database, the
 CRM sandbox's data, the report. ``revsync serve --config DIR/revsync.yaml`` explores it after.
@@ -37,10 +37,11 @@ from rich.progress import (
 from revsync.adapters.connectors.erp.provision import provision
 from revsync.adapters.connectors.erp.rpc import TrytonRpc
 from revsync.adapters.db.migrate import upgrade
-from revsync.adapters.db.tables import delivery_counters, outbox_messages
+from revsync.adapters.db.tables import delivery_counters, outbox_messages, usage_events
 from revsync.application.crm import PushReport
 from revsync.application.customers import PutCustomer
 from revsync.application.ingestion import IngestContext, IngestReport
+from revsync.application.thresholds import WATERMARK
 from revsync.bootstrap import (
     ERP_DESTINATION,
     Container,
@@ -50,16 +51,21 @@ from revsync.bootstrap import (
 )
 from revsync.config import load_settings
 from revsync.domain.identity import System
+from revsync.domain.periods import period_of
+from revsync.entrypoints.workers.relay import worker_jobs
 from revsync.observability.logging import configure_logging
 from revsync.sandbox.crm import CrmSandbox, Fault
 from revsync.sandbox.demo.checks import CheckReport, check_crm, check_erp
 from revsync.sandbox.demo.report import DemoReport, build_report, render
 from revsync.sandbox.demo.scenario import (
+    INCLUDED,
+    MONTH_SO_FAR,
     Quarter,
     daily_usage,
     date_contracts,
     late_event,
     malformed,
+    month_so_far,
     profiles,
     tenant_of,
     write_config,
@@ -267,6 +273,9 @@ def _play(
         tally.lap("deliveries")
         progress.advance(billing)
 
+    watched = _watched(container, late_customer, datetime.now(UTC).date())
+    _month_so_far(container, watched, progress, tally)
+    tally.lap("thresholds")
     _collect(container, tryton, today, tally)
     tally.lap("payments and sync")
     step = progress.add_task("CRM: signals out", total=None)
@@ -374,6 +383,50 @@ def _ingest(container: Container, events: Sequence[dict[str, Any]], tally: Tally
     tally.add(report)
 
 
+def _watched(container: Container, late_customer: str, today: date) -> list[str]:
+    """The customers whose month so far the demo plays: on the growth plan (of their own
+    subscription), not the one mapped late; first those whose open usage period is this
+    calendar month (in others, the quarter's last days count too)."""
+    found: list[tuple[bool, str]] = []
+    with container.unit_of_work(write=False) as uow:
+        for customer in uow.customers.with_system(System.CRM):
+            growth = [
+                s
+                for s in uow.subscriptions.of_customer(customer.id)
+                if s.current.plan_code == "growth"
+            ]
+            if growth and customer.id != late_customer:
+                period = period_of(today, growth[0].anchor, growth[0].usage_interval)
+                found.append((period.start != today.replace(day=1), customer.id))
+    return [customer for _, customer in sorted(found)[: len(MONTH_SO_FAR)]]
+
+
+def _month_so_far(
+    container: Container, customers: Sequence[str], progress: Progress, tally: Tally
+) -> None:
+    """This month's usage so far arrives in two batches; after each, the threshold watcher
+    (run beside the relay, as in the worker) looks at it and what it announces is delivered.
+    The growth plan's thresholds fire once each: the first customer reaches 80% of its
+    included API calls with the first batch and stays below 100% with the second, the
+    second customer reaches both with the second (earlier, if its open period holds usage
+    of the quarter's last days)."""
+    step = progress.add_task("This month so far: usage thresholds", total=2)
+    for batch in range(2):
+        moment = datetime.now(UTC)  # in the open usage period: the one the watcher looks at
+        events = [
+            event
+            for customer, shares in zip(customers, MONTH_SO_FAR, strict=False)
+            for event in month_so_far(
+                tenant_of(customer), int(INCLUDED["growth"] * shares[batch]), moment, batch
+            )
+        ]
+        _ingest(container, events, tally)
+        _deliver(container, progress)
+        progress.advance(step)
+    reached = len(container.thresholds.crossings(None, None, 1000))
+    progress.update(step, description=f"This month so far: {reached} usage thresholds reached")
+
+
 def _amend_contracts(
     container: Container, sandbox: CrmSandbox, quarter: Quarter, tally: Tally
 ) -> None:
@@ -457,29 +510,36 @@ def _deliver(
     progress: Progress,
     during: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> None:
-    """Run a relay until the outbox has nothing left to deliver (failures become cases) and
+    """Run a relay, and the worker's threshold watcher beside it, until the watcher has looked
+    at all the usage, the outbox has nothing left to deliver (failures become cases) and
     ``during`` (a fault played meanwhile) is over. It waits as long as deliveries move; only
     ``STALL_SECONDS`` without any attempt ending stops it, naming what waits."""
     task = progress.add_task("  delivering", total=None)
 
     async def main() -> None:
         relay = container.relay("demo")
+        runner = container.job_runner("demo")
         stop = asyncio.Event()
         running = asyncio.create_task(relay.run(stop))
+        watch = [j for j in worker_jobs(container, stop) if j.name == "thresholds"]
+        watching = [asyncio.create_task(runner.keep(job, stop)) for job in watch]
         side = asyncio.create_task(during()) if during else None
-        moved, last = time.monotonic(), (-1, -1)
+        moved, last = time.monotonic(), (-1, -1, -1)
         try:
             while not running.done():
+                # first: a look commits what it announces with its watermark
+                unseen = await asyncio.to_thread(_unwatched, container) if watch else 0
                 waiting = await asyncio.to_thread(_unfinished, container)
                 progress.update(task, description=f"  delivering: {waiting} waiting")
-                if not waiting and (side is None or side.done()):
+                if not waiting and not unseen and (side is None or side.done()):
                     break
-                now = (waiting, await asyncio.to_thread(_attempts_ended, container))
+                now = (unseen, waiting, await asyncio.to_thread(_attempts_ended, container))
                 if now != last:
                     moved, last = time.monotonic(), now
                 elif time.monotonic() - moved > STALL_SECONDS and (side is None or side.done()):
                     raise RuntimeError(
-                        f"deliveries stuck: {waiting} messages waiting, no attempt ended in "
+                        f"deliveries stuck: {waiting} messages waiting, {unseen} usage events "
+                        f"the threshold watcher has not looked at, no attempt ended in "
                         f"{STALL_SECONDS:g} s"
                     )
                 await asyncio.sleep(0.1)
@@ -488,10 +548,21 @@ def _deliver(
             if side is not None:
                 await side
             await running
+            for watcher in watching:
+                await watcher
             await relay.aclose()
 
     asyncio.run(main())
     progress.remove_task(task)
+
+
+def _unwatched(container: Container) -> int:
+    """Usage events ingested after the threshold watcher's last look."""
+    with container.unit_of_work(write=False) as uow:
+        seen = uow.thresholds.watermark(WATERMARK)
+    query = sa.select(sa.func.count()).where(usage_events.c.seq > seen)
+    with container.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
 
 
 def _attempts_ended(container: Container) -> int:

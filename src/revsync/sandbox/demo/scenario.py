@@ -23,6 +23,16 @@ ENVIRONMENTS = ("production", "staging")
 CRM_PLANS = {"starter": "starter", "growth": "growth", "enterprise": "enterprise"}
 #: what each plan includes of api_calls a month (the usage profiles are drawn against it)
 INCLUDED = {"starter": 10_000, "growth": 200_000, "enterprise": 2_000_000}
+#: the growth plan's usage thresholds: its customers' account owners hear, once a month each,
+#: when 80% and when all of the API calls the plan includes are used (docs/thresholds.md)
+THRESHOLDS: list[dict[str, Any]] = [
+    {"key": "calls-80pct", "kind": "percent", "meter": "api_calls", "value": "80"},
+    {"key": "calls-100pct", "kind": "percent", "meter": "api_calls", "value": "100"},
+]
+#: this month so far, for two growth customers: the share of the included API calls each
+#: batch brings (the first customer reaches 80% in the first batch and stays below 100%, the
+#: second reaches both thresholds at once in the second)
+MONTH_SO_FAR = ((0.85, 0.05), (0.60, 0.45))
 #: standard VAT / sales tax of the seeded countries
 TAX_RATES = {
     "AU": "10",
@@ -97,6 +107,7 @@ PLANS: list[dict[str, Any]] = [
                 "amount": "0.000002",
             },
         ],
+        "thresholds": THRESHOLDS,
     },
     {
         "code": "enterprise",
@@ -291,6 +302,23 @@ def daily_usage(
                     "llm.usage",
                     {"tokens": int(per_day * 40), "environment": "production"},
                 )
+
+
+def month_so_far(tenant: str, calls: int, moment: datetime, batch: int) -> list[dict[str, Any]]:
+    """A batch of this month's API calls of a tenant, at ``moment`` (now: the open usage
+    period the threshold watcher looks at), split over the features in production."""
+    shares = (calls // len(FEATURES),) * (len(FEATURES) - 1)
+    month = f"{moment:%Y-%m}"
+    return [
+        _event(
+            f"{tenant}-{month}-so-far-{batch}-{feature}",
+            tenant,
+            moment,
+            "api.usage",
+            {"calls": part, "feature": feature, "environment": "production"},
+        )
+        for feature, part in zip(FEATURES, (*shares, calls - sum(shares)), strict=True)
+    ]
 
 
 def _event(
