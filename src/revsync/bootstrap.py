@@ -562,7 +562,11 @@ def build(
     registry = schema_registry(settings, unit_of_work, clock)
     usage = UsageQueries(reader, meters)
     entitlements = Entitlements(
-        unit_of_work, usage, clock, timedelta(seconds=settings.entitlements.cache_seconds)
+        unit_of_work,
+        usage,
+        clock,
+        timedelta(seconds=settings.entitlements.cache_seconds),
+        SqlUsageSnapshots(engine),
     )
     enforced = set(settings.entitlements.refuse_over_quota)
     gate = QuotaGate(entitlements, [m for m in meters if m.key in enforced]) if enforced else None

@@ -4,22 +4,37 @@ today, its seats, the usage period and the usage so far of each meter a feature 
 A snapshot older than ``fresh_for`` (``entitlements.cache_seconds``, 5 s) is read again in the
 background while it still answers; one older than twice that is read before answering. So an
 answer lags a plan, subscription or usage change made in another process by at most twice
-``fresh_for``. Usage this process ingests drops the snapshots of its tenants' customers right
-after the commit, before the next write begins (:meth:`forget_tenants`, called by ingestion):
-the next check reads it."""
+``fresh_for``. Usage this process ingests marks the snapshots of its tenants' customers stale
+right after the commit, before the next write begins (:meth:`Entitlements.forget_tenants`,
+called by ingestion): the next check reads them again before answering.
+
+A read goes on from the snapshot's last one where that is exact. The usage of a count or sum
+meter is what it counted up to the highest ingest ``seq`` it saw, plus the events stored
+after it — when the same customers are counted over the same period, and the stored usage
+changed in no other way meanwhile (:meth:`UsageRead.marks`: the identity version, since a
+tenant mapped late has its unmapped events attached with their older ``seq``, and the number
+of corrections, which void events); otherwise, and for the other aggregations, the period's
+usage is read in full. The customer and its subscriptions are read again when their marks
+moved (:meth:`UsageRead.terms_marks`: time zone, subscriptions, latest terms) or the identity
+version did, and always when a subscription counts children; the terms in service and the
+period are worked out from them at every read. The background reader reads the snapshots due
+together: a few queries for all of them."""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from time import monotonic, sleep
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from revsync.application.usage import UsageQueries, UsageRequest
+from revsync.application.usage import UsageQueries
 from revsync.domain.entitlements import (
     Decision,
     Enforcement,
@@ -28,20 +43,111 @@ from revsync.domain.entitlements import (
     decide,
 )
 from revsync.domain.errors import NotFound
-from revsync.domain.identity import ExternalRef, System
-from revsync.domain.metering import Meter, contribution
+from revsync.domain.identity import Customer, ExternalRef, System
+from revsync.domain.metering import SUM_CONTEXT, Aggregation, Meter, Tally, contribution
 from revsync.domain.money import plain
 from revsync.domain.periods import Period, period_of
 from revsync.domain.pricing import Plan
 from revsync.domain.problems import Code, Problem
+from revsync.domain.subscriptions import Subscription, Terms
 from revsync.domain.usage import UsageEvent, to_micros
+from revsync.ports.billing import UsageRow
 from revsync.ports.clock import Clock
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from revsync.schemas.cloudevents_v1 import decode_data
 
 log = logging.getLogger(__name__)
 
 #: snapshots kept at most (the oldest are dropped beyond it)
 _MAX_SNAPSHOTS = 100_000
+#: customers read together at most (one background batch)
+_BATCH = 200
+#: a snapshot's usage is counted on from its last read while at most this many events were
+#: stored since (by ``seq``; beyond, scanning them could cost more than reading the period)
+_ON_FROM_EVENTS = 100_000
+#: the background reader reads at most this often, so that the snapshots due come together
+_PACE_SECONDS = 0.5
+#: the aggregations counted on from a snapshot's last read (each event adds to the total)
+_ADDITIVE = frozenset({Aggregation.COUNT, Aggregation.SUM})
+_NO_KEY = ("", "")
+_NO_DATA: dict[str, Any] = {}
+
+
+class UsageRead(Protocol):
+    """A read of the stored usage (:mod:`revsync.adapters.db.usage_snapshot`): the events up to
+    ingest sequence number ``cutoff_seq``; when ``complete``, every one of them."""
+
+    cutoff_seq: int
+    complete: bool
+
+    def marks(self) -> tuple[int, int]:
+        """What moves when stored usage changes otherwise than by new events (a tenant
+        mapped, events voided)."""
+        ...
+
+    def customer_counts(
+        self, customer_ids: Collection[str], event_type: str, start_us: int, end_us: int
+    ) -> dict[str, int]: ...
+
+    def customer_rows(
+        self,
+        customer_ids: Collection[str],
+        event_type: str,
+        start_us: int,
+        end_us: int,
+        *,
+        with_data: bool,
+        with_key: bool,
+    ) -> Iterator[UsageRow]: ...
+
+    def since(
+        self,
+        customer_ids: Collection[str],
+        event_types: Collection[str],
+        after_seq: int,
+        *,
+        with_data: bool,
+    ) -> Iterator[tuple[int, str, str, int, str | None]]:
+        """``(seq, customer_id, type, time_us, data_json)`` of the events after ``after_seq``."""
+        ...
+
+    def terms_marks(self, customer_ids: Collection[str]) -> dict[str, tuple[Any, ...]]:
+        """Per existing customer: what moves when its terms change (its time zone, its
+        subscriptions and their latest terms)."""
+        ...
+
+
+class UsageReads(Protocol):
+    """Opens reads of the stored usage."""
+
+    def latest(self, *, wait: bool) -> AbstractContextManager[UsageRead]:
+        """A read of what is committed now; ``wait``: complete even where that means waiting
+        for ingestion transactions in flight (never from inside one)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Basis:
+    """Where a snapshot's usage was read up to: the events up to ``seq`` of the ``counted``
+    customers in ``window``, while the stored usage's marks were ``marks``; ``read`` is each
+    meter's value then (without what :meth:`Entitlements.consume` added since)."""
+
+    seq: int
+    marks: tuple[int, int]
+    counted: frozenset[str]
+    window: tuple[int, int]
+    read: Mapping[str, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """What a snapshot's terms were made from: the customer and its subscriptions, read while
+    their marks were ``marks`` and the identity version ``identity`` (kept while both stay)."""
+
+    marks: tuple[Any, ...]
+    identity: int
+    customer: Customer
+    subscriptions: tuple[Subscription, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +169,10 @@ class Snapshot:
     window: tuple[int, int] = (0, 0)
     #: the customer's own product tenants (the owner of each, as read at ``as_of``)
     own: frozenset[str] = frozenset()
+    #: where its usage was read up to (None: the next read takes the period in full)
+    basis: Basis | None = field(default=None, repr=False, compare=False)
+    #: what its terms were made from (None: the next read reads them)
+    inputs: Inputs | None = field(default=None, repr=False, compare=False)
 
     def decide(self, feature: str, quantity: Decimal) -> Decision:
         """May ``quantity`` more of ``feature`` be used now?"""
@@ -79,6 +189,36 @@ class Snapshot:
         return [self.decide(f.key, Decimal(0)) for f in self.plan.features]
 
 
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """A customer's terms as read now: its tenants, and the subscription in service, if any."""
+
+    customer_id: str
+    inputs: Inputs
+    own: frozenset[str]
+    tenants: frozenset[str]
+    subscription_id: str | None = None
+    plan: Plan | None = None
+    seats: int = 0
+    period: Period | None = None
+    window: tuple[int, int] = (0, 0)
+    counted: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class _Work:
+    """One meter of one snapshot being read: in full, or on from ``base`` at ``after``."""
+
+    customer_id: str
+    meter: Meter
+    counted: frozenset[str]
+    window: tuple[int, int]
+    tally: Tally
+    base: Decimal | None = None
+    after: int = 0
+    value: Decimal = Decimal(0)
+
+
 class Entitlements:
     """Answers entitlement checks from snapshots read again every ``fresh_for``."""
 
@@ -88,12 +228,17 @@ class Entitlements:
         usage: UsageQueries,
         clock: Clock,
         fresh_for: timedelta,
+        reads: UsageReads,
     ) -> None:
         self._uow = unit_of_work
         self._usage = usage
+        self._reads = reads
         self._clock = clock
         self._fresh_for = fresh_for
+        self._pace = min(fresh_for.total_seconds() / 10, _PACE_SECONDS)
         self._snapshots: dict[str, Snapshot] = {}
+        #: customers whose snapshot is held only as the basis of the next read
+        self._stale: set[str] = set()
         self._by_tenant: dict[str, set[str]] = {}  # tenant → customers whose snapshot counts it
         self._tenants: dict[str, tuple[str, datetime]] = {}  # tenant → customer id, read at
         #: bumped when a customer's usage or terms change here: a read begun before is not kept
@@ -111,7 +256,11 @@ class Entitlements:
         now = self._clock.now()
         with self._lock:
             found = self._snapshots.get(customer_id)
-            if found is None or now - found.as_of >= 2 * self._fresh_for:
+            if (
+                found is None
+                or now - found.as_of >= 2 * self._fresh_for
+                or customer_id in self._stale
+            ):
                 return None
             if now - found.as_of >= self._fresh_for and customer_id not in self._due:
                 self._due.add(customer_id)
@@ -138,6 +287,14 @@ class Entitlements:
         known = self.cached_tenant(tenant)
         if known is not None:
             return known
+        with self._lock:
+            last = self._tenants.get(tenant)
+        if last is not None:  # the owner last read: its snapshot read now says if it still is
+            try:
+                if tenant in self.snapshot(last[0]).own:
+                    return last[0]
+            except NotFound:
+                pass
         with self._uow(write=False) as uow:
             customer = uow.customers.find_by_ref(ExternalRef(System.PRODUCT, tenant))
         if customer is None:
@@ -154,7 +311,10 @@ class Entitlements:
         found = self.cached(customer_id)
         if found is not None:
             return found
-        return self._refresh(customer_id)
+        read = self._refresh([customer_id], wait=False)
+        if customer_id not in read:
+            raise NotFound("customer", customer_id)
+        return read[customer_id]
 
     def forget_tenants(self, tenants: Iterable[str]) -> None:
         """Usage of these tenants was just stored: the snapshots counting it are read again
@@ -163,14 +323,18 @@ class Entitlements:
             if not self._by_tenant:
                 return
             stale = {c for t in tenants for c in self._by_tenant.get(t, ())}
+            self._stale.update(stale)
             for customer_id in stale:
-                self._drop(customer_id)
                 self._generations[customer_id] = self._generations.get(customer_id, 0) + 1
 
     def forget(self, customer_id: str) -> None:
-        """The customer's terms changed here: its snapshot is read again at the next check."""
+        """The customer's terms changed here: its snapshot, terms and all, is read again at the
+        next check."""
         with self._lock:
-            self._drop(customer_id)
+            held = self._snapshots.get(customer_id)
+            if held is not None:
+                self._snapshots[customer_id] = replace(held, inputs=None)
+                self._stale.add(customer_id)
             self._generations[customer_id] = self._generations.get(customer_id, 0) + 1
 
     def consume(self, customer_id: str, meter: str, amount: Decimal) -> None:
@@ -182,28 +346,39 @@ class Entitlements:
                 found.used[meter] = found.used.get(meter, Decimal(0)) + amount
             self._generations[customer_id] = self._generations.get(customer_id, 0) + 1
 
-    def _refresh(self, customer_id: str) -> Snapshot:
-        """Read the customer's snapshot and keep it, unless its usage changed meanwhile."""
+    def _refresh(self, customer_ids: Sequence[str], *, wait: bool) -> dict[str, Snapshot]:
+        """Read the customers' snapshots and keep each, unless its usage or terms changed here
+        meanwhile (or a later read is kept already). Customers that no longer exist are
+        forgotten and left out of the result."""
         with self._lock:
-            generation = self._generations.get(customer_id, 0)
-        found = self._read(customer_id)
+            generations = {cid: self._generations.get(cid, 0) for cid in customer_ids}
+        found, missing = self._read(customer_ids, wait=wait)
         with self._lock:
-            if self._generations.get(customer_id, 0) == generation:
+            for customer_id in missing:
+                self._drop(customer_id)
+            for customer_id, snapshot in found.items():
+                if self._generations.get(customer_id, 0) != generations[customer_id]:
+                    continue
+                held = self._snapshots.get(customer_id)
+                if held is not None and held.as_of > snapshot.as_of:
+                    continue
                 if len(self._snapshots) >= _MAX_SNAPSHOTS:
                     self._snapshots.clear()
+                    self._stale.clear()
                     self._by_tenant.clear()
                 self._drop(customer_id)
-                self._snapshots[customer_id] = found
-                for tenant in found.tenants:
+                self._snapshots[customer_id] = snapshot
+                for tenant in snapshot.tenants:
                     self._by_tenant.setdefault(tenant, set()).add(customer_id)
                 if len(self._tenants) >= _MAX_SNAPSHOTS:
                     self._tenants.clear()
-                for tenant in found.own:  # its owner as of this read, for checks by tenant
-                    self._tenants[tenant] = (customer_id, found.as_of)
+                for tenant in snapshot.own:  # its owner as of this read, for checks by tenant
+                    self._tenants[tenant] = (customer_id, snapshot.as_of)
         return found
 
     def _drop(self, customer_id: str) -> None:
         """Forget the customer's snapshot and its tenants' index entries (lock held)."""
+        self._stale.discard(customer_id)
         gone = self._snapshots.pop(customer_id, None)
         for tenant in () if gone is None else gone.tenants:
             holders = self._by_tenant.get(tenant)
@@ -213,81 +388,257 @@ class Entitlements:
                     del self._by_tenant[tenant]
 
     def _read_due(self) -> None:
-        """The background reader: snapshots that aged past ``fresh_for``, one at a time."""
+        """The background reader: the snapshots that aged past ``fresh_for``, together, at
+        most every ``_pace`` seconds."""
         while True:
-            customer_id = self._queue.get()
+            due = [self._queue.get()]
+            begun = monotonic()
+            while len(due) < _BATCH:
+                try:
+                    due.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                self._refresh(customer_id)
-            except NotFound:  # the customer is gone
-                with self._lock:
-                    self._drop(customer_id)
+                self._refresh(due, wait=True)
             except Exception:
-                log.warning("snapshot of %s not read again", customer_id, exc_info=True)
+                log.warning("%d snapshots not read again", len(due), exc_info=True)
             finally:
                 with self._lock:
-                    self._due.discard(customer_id)
+                    self._due.difference_update(due)
+            pause = self._pace - (monotonic() - begun)
+            if pause > 0:
+                sleep(pause)
 
-    def _read(self, customer_id: str) -> Snapshot:
+    def _read(
+        self, customer_ids: Sequence[str], *, wait: bool
+    ) -> tuple[dict[str, Snapshot], set[str]]:
+        """The customers' snapshots as read now, and the customers that do not exist."""
         now = self._clock.now()
-        with self._uow(write=False) as uow:
-            customer = uow.customers.get(customer_id)
-            if customer is None:
-                raise NotFound("customer", customer_id)
-            zone = ZoneInfo(customer.timezone)
-            today = now.astimezone(zone).date()
-            in_service = sorted(uow.subscriptions.of_customer(customer_id), key=lambda s: s.id)
-            for subscription in in_service:
-                terms = subscription.terms_on(today)
-                if terms is None or (terms.ends is not None and terms.ends <= today):
+        with self._lock:
+            held = {cid: self._snapshots.get(cid) for cid in customer_ids}
+        with self._reads.latest(wait=wait) as usage:
+            marks = usage.marks()
+            terms, missing = self._terms(usage, customer_ids, now, marks[0], held)
+            bases: dict[str, Basis] = {}  # the bases counted on from
+            works: dict[str, list[_Work]] = {}
+            for customer_id, found in terms.items():
+                if found.plan is None:
                     continue
-                plan = self._plan(uow, terms.plan_code, terms.plan_version)
-                if plan is None:
-                    continue
-                counted = [customer_id]
-                if subscription.include_children:
-                    counted += uow.customers.descendants_of(customer_id)
-                owners = uow.customers.many(counted)
-                break
-            else:
-                tenants = frozenset(customer.refs_in(System.PRODUCT))
-                return Snapshot(customer_id, now, tenants=tenants, own=tenants)
-        period = period_of(today, subscription.anchor, subscription.usage_interval)
-        start = datetime.combine(period.start, time(), zone)
-        meters = sorted({f.meter for f in plan.features if f.meter is not None})
-        zone_name = customer.timezone
-        used = {meter: self._used(counted, meter, start, now, zone_name) for meter in meters}
-        end = datetime.combine(period.end, time(), zone)
-        return Snapshot(
-            customer_id,
-            now,
-            subscription.id,
-            plan,
-            terms.seats,
-            period,
-            used,
-            frozenset(t for owner in owners for t in owner.refs_in(System.PRODUCT)),
-            (to_micros(start), to_micros(end)),
-            frozenset(customer.refs_in(System.PRODUCT)),
-        )
+                before = held.get(customer_id)
+                basis = None if before is None else before.basis
+                if basis is not None and (
+                    basis.marks == marks
+                    and basis.counted == found.counted
+                    and basis.window == found.window
+                    and basis.seq <= usage.cutoff_seq <= basis.seq + _ON_FROM_EVENTS
+                ):
+                    bases[customer_id] = basis
+                mine = works[customer_id] = []
+                for key in sorted({f.meter for f in found.plan.features if f.meter is not None}):
+                    meter = self._usage.meter(key)
+                    work = _Work(customer_id, meter, found.counted, found.window, Tally(meter))
+                    basis = bases.get(customer_id)
+                    if basis is not None and key in basis.read and meter.aggregation in _ADDITIVE:
+                        work.base, work.after = basis.read[key], basis.seq
+                    mine.append(work)
+            every = [w for ws in works.values() for w in ws]
+            _count_in_full(usage, [w for w in every if w.base is None])
+            _count_on(usage, [w for w in every if w.base is not None])
+        snapshots: dict[str, Snapshot] = {}
+        for customer_id, found in terms.items():
+            mine = works.get(customer_id, [])
+            used = {w.meter.key: w.value for w in mine}
+            basis = None
+            if found.plan is None:
+                pass
+            elif usage.complete:
+                basis = Basis(usage.cutoff_seq, marks, found.counted, found.window, used)
+            else:  # not complete: where it counted on from is still where to go on from
+                basis = bases.get(customer_id)
+            snapshots[customer_id] = Snapshot(
+                customer_id,
+                now,
+                found.subscription_id,
+                found.plan,
+                found.seats,
+                found.period,
+                dict(used),
+                found.tenants,
+                found.window,
+                found.own,
+                basis,
+                found.inputs,
+            )
+        return snapshots, missing
 
-    def _plan(self, uow: UnitOfWork, code: str, version: int) -> Plan | None:
+    def _terms(
+        self,
+        usage: UsageRead,
+        customer_ids: Sequence[str],
+        now: datetime,
+        identity: int,
+        held: Mapping[str, Snapshot | None],
+    ) -> tuple[dict[str, _Terms], set[str]]:
+        """Each customer's terms as of now, and the customers that do not exist. The customer
+        and its subscriptions are read again (a few queries for all of them) unless their marks
+        and the identity version are those of its snapshot's last read, and no subscription of
+        it includes children (whose set its marks do not show)."""
+        marks = usage.terms_marks(customer_ids)
+        inputs: dict[str, Inputs] = {}
+        unread: list[str] = []
+        for customer_id, mark in marks.items():
+            before = held.get(customer_id)
+            kept = None if before is None else before.inputs
+            if (
+                kept is not None
+                and kept.marks == mark
+                and kept.identity == identity
+                and not any(s.include_children for s in kept.subscriptions)
+            ):
+                inputs[customer_id] = kept
+            else:
+                unread.append(customer_id)
+        chosen: dict[str, tuple[Subscription, Terms, Plan] | None] = {}
+        children: dict[str, list[str]] = {}
+        others: dict[str, Customer] = {}
+        if unread:
+            with self._uow(write=False) as uow:
+                subscriptions: dict[str, list[Subscription]] = {}
+                for subscription in uow.subscriptions.of_customers(unread):
+                    subscriptions.setdefault(subscription.customer_id, []).append(subscription)
+                for customer in uow.customers.many(unread):
+                    mine = sorted(subscriptions.get(customer.id, ()), key=lambda s: s.id)
+                    read = Inputs(marks[customer.id], identity, customer, tuple(mine))
+                    inputs[customer.id] = read
+                    found = chosen[customer.id] = self._in_service(read, now, uow)
+                    if found is not None and found[0].include_children:
+                        children[customer.id] = uow.customers.descendants_of(customer.id)
+                kin = {c for cs in children.values() for c in cs}
+                others = {c.id: c for c in uow.customers.many(kin)} if kin else {}
+        terms: dict[str, _Terms] = {}
+        for customer_id, read in inputs.items():
+            customer = read.customer
+            own = frozenset(customer.refs_in(System.PRODUCT))
+            found = (
+                chosen[customer_id] if customer_id in chosen else self._in_service(read, now, None)
+            )
+            if found is None:
+                terms[customer_id] = _Terms(customer_id, read, own, own)
+                continue
+            subscription, current, plan = found
+            zone = ZoneInfo(customer.timezone)
+            period = period_of(
+                now.astimezone(zone).date(), subscription.anchor, subscription.usage_interval
+            )
+            start = datetime.combine(period.start, time(), zone)
+            end = datetime.combine(period.end, time(), zone)
+            kids = children.get(customer_id, [])
+            tenants = own.union(*(others[c].refs_in(System.PRODUCT) for c in kids if c in others))
+            terms[customer_id] = _Terms(
+                customer_id,
+                read,
+                own,
+                tenants,
+                subscription.id,
+                plan,
+                current.seats,
+                period,
+                (to_micros(start), to_micros(end)),
+                frozenset([customer_id, *kids]),
+            )
+        return terms, set(customer_ids) - inputs.keys()
+
+    def _in_service(
+        self, read: Inputs, now: datetime, uow: UnitOfWork | None
+    ) -> tuple[Subscription, Terms, Plan] | None:
+        """The customer's subscription in service today (the first by id), its terms and
+        plan; None when none is."""
+        today = now.astimezone(ZoneInfo(read.customer.timezone)).date()
+        for subscription in read.subscriptions:
+            terms = subscription.terms_on(today)
+            if terms is None or (terms.ends is not None and terms.ends <= today):
+                continue
+            plan = self._plan(uow, terms.plan_code, terms.plan_version)
+            if plan is not None:
+                return subscription, terms, plan
+        return None
+
+    def _plan(self, uow: UnitOfWork | None, code: str, version: int) -> Plan | None:
         """A plan version (kept once read: a version never changes; a changed plan is a new
-        version)."""
+        version), read in ``uow`` or a unit of work of its own."""
         key = (code, version)
         found = self._plans.get(key)
         if found is None:
-            found = uow.plans.get(code, version)
+            if uow is None:
+                with self._uow(write=False) as own:
+                    found = own.plans.get(code, version)
+            else:
+                found = uow.plans.get(code, version)
             if found is not None:
                 self._plans[key] = found
         return found
 
-    def _used(
-        self, customer_ids: list[str], meter: str, start: datetime, now: datetime, zone: str
-    ) -> Decimal:
-        """The meter's value over ``[start, now]``."""
-        end = max(now, start) + timedelta(microseconds=1)
-        buckets = self._usage.usage(UsageRequest(customer_ids, meter, start, end, None, zone))
-        return sum((b.value for b in buckets), Decimal(0))
+
+def _count_in_full(usage: UsageRead, works: list[_Work]) -> None:
+    """Each meter's value over its window, from every event up to the cutoff: counted in the
+    database for a count meter that reads no data, else by the meter's tally over the rows —
+    one query per meter and window for all the snapshots."""
+    groups: dict[tuple[str, int, int], list[_Work]] = {}
+    for work in works:
+        groups.setdefault((work.meter.key, *work.window), []).append(work)
+    for (_, start_us, end_us), group in groups.items():
+        meter = group[0].meter
+        reads_data = group[0].tally.reads_data
+        customers = {c for w in group for c in w.counted}
+        if meter.aggregation is Aggregation.COUNT and not reads_data:
+            counts = usage.customer_counts(customers, meter.event_type, start_us, end_us)
+            for work in group:
+                work.value = Decimal(sum(counts.get(c, 0) for c in work.counted))
+            continue
+        routes: dict[str, list[_Work]] = {}
+        for work in group:
+            for customer_id in work.counted:
+                routes.setdefault(customer_id, []).append(work)
+        latest = meter.aggregation is Aggregation.LATEST
+        rows = usage.customer_rows(
+            customers, meter.event_type, start_us, end_us, with_data=reads_data, with_key=latest
+        )
+        for customer_id, time_us, _slot, data_json, source, event_id in rows:
+            data = decode_data(data_json) if reads_data and data_json else _NO_DATA
+            key = (source or "", event_id or "") if latest else _NO_KEY
+            for work in routes.get(customer_id, ()):
+                work.tally.take(time_us, key, data)
+        for work in group:
+            work.value = work.tally.total()
+
+
+def _count_on(usage: UsageRead, works: list[_Work]) -> None:
+    """Each count or sum meter's value from its base: plus the events stored after the
+    snapshot's last read (one query for all the snapshots)."""
+    if not works:
+        return
+    routes: dict[str, list[_Work]] = {}
+    for work in works:
+        for customer_id in work.counted:
+            routes.setdefault(customer_id, []).append(work)
+    reads_data = any(w.tally.reads_data for w in works)
+    types = {w.meter.event_type for w in works}
+    after = min(w.after for w in works)
+    for seq, customer_id, kind, time_us, data_json in usage.since(
+        routes.keys(), types, after, with_data=reads_data
+    ):
+        data: dict[str, Any] | None = None
+        for work in routes.get(customer_id, ()):
+            if seq <= work.after or kind != work.meter.event_type:
+                continue
+            if not work.window[0] <= time_us < work.window[1]:
+                continue
+            if data is None:
+                data = decode_data(data_json) if reads_data and data_json else _NO_DATA
+            work.tally.take(time_us, _NO_KEY, data)
+    for work in works:
+        assert work.base is not None
+        work.value = SUM_CONTEXT.add(work.base, work.tally.total())
 
 
 class QuotaGate:

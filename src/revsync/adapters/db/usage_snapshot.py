@@ -17,20 +17,37 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from revsync.adapters.db.engine import IDENTITY_LOCK, WRITE, is_sqlite
-from revsync.adapters.db.tables import usage_events, usage_rechecks
+from revsync.adapters.db.tables import (
+    customers,
+    identity_state,
+    subscription_terms,
+    subscriptions,
+    usage_corrections,
+    usage_events,
+    usage_rechecks,
+)
 from revsync.domain.usage import utc_day
 from revsync.ports.billing import UsageRow
 
 #: up to this many customers, a billing read probes them in the index; beyond, it scans
 _FEW_CUSTOMERS = 200
+#: above this many days a read by customer takes the range of days instead of each day
+_MAX_PROBED_DAYS = 400
+_MARKS = sa.select(
+    sa.select(identity_state.c.version).scalar_subquery(),
+    sa.select(sa.func.count()).select_from(usage_corrections).scalar_subquery(),
+)
 
 
 class SqlUsageSnapshot:
     """:class:`~revsync.ports.billing.UsageSnapshot` on an open read transaction."""
 
-    def __init__(self, conn: sa.Connection, cutoff_seq: int) -> None:
+    def __init__(self, conn: sa.Connection, cutoff_seq: int, *, complete: bool = True) -> None:
         self._conn = conn
         self.cutoff_seq = cutoff_seq
+        #: every event up to ``cutoff_seq`` is in the read (False: an ingestion transaction
+        #: in flight may still commit one below it — see :meth:`SqlUsageSnapshots.latest`)
+        self.complete = complete
         self._stretches: dict[tuple[int, int], tuple[Any, ...]] = {}
 
     def rows(
@@ -106,7 +123,7 @@ class SqlUsageSnapshot:
         days = e.day.between(utc_day(start_us), utc_day(end_us - 1))
         if len(customer_ids) <= _FEW_CUSTOMERS:
             return [
-                days,
+                _each_day(start_us, end_us),
                 e.customer_id.in_(sorted(customer_ids)),
                 *window,
                 e.seq <= self.cutoff_seq,
@@ -135,6 +152,130 @@ class SqlUsageSnapshot:
     def rechecks(self) -> dict[str, int]:
         return {cid: int(from_us) for cid, from_us in self._conn.execute(sa.select(usage_rechecks))}
 
+    def customer_counts(
+        self, customer_ids: Collection[str], event_type: str, start_us: int, end_us: int
+    ) -> dict[str, int]:
+        """Per customer: how many events of the type fall in the window (as :meth:`counts`,
+        without the digest), probing the (day, customer) index day by day — for a few hundred
+        customers at most (an entitlement read)."""
+        if not customer_ids or end_us <= start_us:
+            return {}
+        e = usage_events.c
+        query = (
+            sa.select(e.customer_id, sa.func.count())
+            .where(*self._probe(customer_ids, event_type, start_us, end_us))
+            .group_by(e.customer_id)
+        )
+        return {cid: int(n) for cid, n in self._conn.execute(query)}
+
+    def customer_rows(
+        self,
+        customer_ids: Collection[str],
+        event_type: str,
+        start_us: int,
+        end_us: int,
+        *,
+        with_data: bool,
+        with_key: bool,
+    ) -> Iterator[UsageRow]:
+        """:meth:`rows`, probing the (day, customer) index day by day — for a few hundred
+        customers at most (an entitlement read)."""
+        if not customer_ids or end_us <= start_us:
+            return
+        e = usage_events.c
+        query = sa.select(
+            e.customer_id,
+            e.time_us,
+            e.dedup_slot,
+            e.data if with_data else sa.null(),
+            e.source if with_key else sa.null(),
+            e.event_id if with_key else sa.null(),
+        ).where(*self._probe(customer_ids, event_type, start_us, end_us))
+        make = UsageRow._make
+        for row in self._conn.execute(query):
+            yield make(row)
+
+    def _probe(
+        self, customer_ids: Collection[str], event_type: str, start_us: int, end_us: int
+    ) -> list[sa.ColumnElement[bool]]:
+        e = usage_events.c
+        return [
+            _each_day(start_us, end_us),
+            e.customer_id.in_(sorted(customer_ids)),
+            e.type == event_type,
+            e.time_us >= start_us,
+            e.time_us < end_us,
+            e.seq <= self.cutoff_seq,
+        ]
+
+    def since(
+        self,
+        customer_ids: Collection[str],
+        event_types: Collection[str],
+        after_seq: int,
+        *,
+        with_data: bool,
+    ) -> Iterator[tuple[int, str, str, int, str | None]]:
+        """Events of these customers and types ingested after ``after_seq`` (up to the
+        cutoff), by ingest order: ``(seq, customer_id, type, time_us, data_json)``, the data
+        only when asked for. The range of ``seq`` is read in the primary key."""
+        if not customer_ids or not event_types or after_seq >= self.cutoff_seq:
+            return
+        e = usage_events.c
+        query = (
+            sa.select(e.seq, e.customer_id, e.type, e.time_us, e.data if with_data else sa.null())
+            .where(
+                e.seq > after_seq,
+                e.seq <= self.cutoff_seq,
+                e.customer_id.in_(sorted(customer_ids)),
+                e.type.in_(sorted(event_types)),
+            )
+            .order_by(e.seq)
+        )
+        yield from self._conn.execute(query)
+
+    def terms_marks(self, customer_ids: Collection[str]) -> dict[str, tuple[Any, ...]]:
+        """Per customer (those that exist), what its entitlement terms are made of, in short:
+        its time zone, and each subscription's id, anchor, usage interval, whether it includes
+        children, and its latest version of the terms (terms are only ever added). Its tenants
+        move the identity version (:meth:`marks`); plan versions never change."""
+        if not customer_ids:
+            return {}
+        c, s, t = customers.c, subscriptions.c, subscription_terms.c
+        heads = (c.id, c.timezone, s.id, s.anchor, s.usage_interval, s.include_children)
+        query = (
+            sa.select(*heads, sa.func.max(t.version))
+            .select_from(
+                customers.outerjoin(subscriptions, s.customer_id == c.id).outerjoin(
+                    subscription_terms, t.subscription_id == s.id
+                )
+            )
+            .where(c.id.in_(sorted(customer_ids)))
+            .group_by(*heads)
+        )
+        found: dict[str, list[tuple[Any, ...]]] = {}
+        for customer_id, *rest in self._conn.execute(query):
+            found.setdefault(customer_id, []).append(tuple(rest))
+        return {cid: tuple(sorted(rows, key=lambda r: r[1] or "")) for cid, rows in found.items()}
+
+    def marks(self) -> tuple[int, int]:
+        """What moves when stored usage changes otherwise than by new events: the identity
+        version (a tenant mapped — its unmapped events are attached to the customer with their
+        older ``seq``) and the number of usage corrections (events voided)."""
+        version, corrections = self._conn.execute(_MARKS).one()
+        return int(version or 0), int(corrections or 0)
+
+
+def _each_day(start_us: int, end_us: int) -> sa.ColumnElement[bool]:
+    """The days of a window as a list, so that SQLite probes the (day, customer) index once a
+    day (with a range of days it walks every customer's entries of each day: 55 ms against
+    0.2 ms for one customer's month among 500,000 events); a long window as a range."""
+    e = usage_events.c
+    first, last = utc_day(start_us), utc_day(end_us - 1)
+    if last - first < _MAX_PROBED_DAYS:
+        return e.day.in_(range(first, last + 1))
+    return e.day.between(first, last)
+
 
 class SqlUsageSnapshots:
     """Opens usage snapshots on an engine."""
@@ -156,3 +297,27 @@ class SqlUsageSnapshots:
                 cutoff = reader.execute(sa.select(sa.func.max(usage_events.c.seq))).scalar()
                 hold.rollback()  # the snapshot is fixed: let ingestion go on
                 yield SqlUsageSnapshot(reader, int(cutoff or 0))
+
+    @contextmanager
+    def latest(self, *, wait: bool) -> Iterator[SqlUsageSnapshot]:
+        """A read transaction of the usage committed so far, its cutoff the highest ``seq``
+        it sees, and ``complete`` when it holds every event up to it. On SQLite it always
+        does, without the write lock: writers commit one at a time, each ``seq`` after the
+        last (a ``seq`` is used again only after the highest event was voided). On PostgreSQL
+        it does when the identity lock was free to take for an instant, as :meth:`snapshot`
+        takes it: ``wait`` waits for the ingestion transactions in flight; without it (a read
+        that must not wait, or runs inside an ingestion transaction) the lock is only tried."""
+        if is_sqlite(self._engine):
+            with self._engine.connect() as reader, reader.begin():
+                cutoff = reader.execute(sa.select(sa.func.max(usage_events.c.seq))).scalar()
+                yield SqlUsageSnapshot(reader, int(cutoff or 0))
+            return
+        with self._engine.connect() as lock, self._engine.connect() as reader:
+            hold = lock.begin()
+            take = sa.func.pg_advisory_xact_lock if wait else sa.func.pg_try_advisory_xact_lock
+            held = lock.execute(sa.select(take(IDENTITY_LOCK))).scalar() is not False
+            reader = reader.execution_options(isolation_level="REPEATABLE READ")
+            with reader.begin():
+                cutoff = reader.execute(sa.select(sa.func.max(usage_events.c.seq))).scalar()
+                hold.rollback()  # the read is fixed: let ingestion go on
+                yield SqlUsageSnapshot(reader, int(cutoff or 0), complete=held)
