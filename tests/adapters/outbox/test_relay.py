@@ -192,7 +192,11 @@ def test_exhausted_retries_open_a_case_that_a_retry_then_closes(
 ) -> None:
     container = make(
         destination(
-            target, retry={"base_seconds": 0.01, "max_delay_seconds": 0.02, "max_attempts": 3}
+            target,
+            retry={"base_seconds": 0.01, "max_delay_seconds": 0.02, "max_attempts": 3},
+            # the attempts are counted one by one: a connection that times out on a loaded
+            # machine would be one more (unavailable) than the script's
+            timeout_seconds=1,
         )
     )
     # a 503 and a 429 say the destination is away: they spend nothing; three 500s do
