@@ -141,6 +141,7 @@ class Container:
 
     def close(self) -> None:
         """Flush pending writes and release connections."""
+        self.entitlements.close()
         self.ledger.close()
         self.engine.dispose()
 
@@ -567,6 +568,7 @@ def build(
         clock,
         timedelta(seconds=settings.entitlements.cache_seconds),
         SqlUsageSnapshots(engine),
+        timedelta(seconds=settings.entitlements.warm_seconds),
     )
     enforced = set(settings.entitlements.refuse_over_quota)
     gate = QuotaGate(entitlements, [m for m in meters if m.key in enforced]) if enforced else None

@@ -210,6 +210,9 @@ class EntitlementSettings(_Section):
     #: lags a change made in another process by at most twice this (usage this process
     #: ingests counts at once)
     cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    #: the snapshots of customers checked within this long are read again in the background as
+    #: they age, checked since or not, so their checks answer from memory (0: only once checked)
+    warm_seconds: float = Field(default=300.0, ge=0, le=86_400)
     #: count or sum meters whose events are refused at ingestion once a hard quota on them is
     #: reached (per event, ``quota_exceeded``)
     refuse_over_quota: list[str] = Field(default_factory=list)

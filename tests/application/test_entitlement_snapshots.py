@@ -423,3 +423,82 @@ def test_an_amendment_dated_ahead_takes_effect_on_its_day(
     later = entitlements.snapshot("acme")
     assert later.seats == 10
     assert later.inputs is second.inputs  # the subscription as read then
+
+
+WARM_FOR = timedelta(minutes=1)
+
+
+def read_in_background(reads: Reads, count: int) -> None:
+    """Wait until the background reader has made ``count`` reads of the events after a
+    snapshot's last one (no check asks for them)."""
+    deadline = time.monotonic() + 10
+    while sum(1 for kind, _ in reads.log if kind == "on") < count:
+        assert time.monotonic() < deadline, f"not read in the background: {reads.log}"
+        time.sleep(0.01)
+
+
+def held(entitlements: Entitlements, customer_id: str, seconds: float) -> Snapshot | None:
+    """The snapshot a check would answer from memory, once the background reader has stored
+    the read it made (None if none is held within ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while (found := entitlements.cached(customer_id)) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return found
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("warm", [True, False], ids=["warm", "cold"])
+def test_a_customer_checked_within_warm_for_is_read_again_unchecked_as_its_snapshot_ages(
+    world: Container, reads: Reads, settings: Settings, clock: FrozenClock, warm: bool
+) -> None:
+    entitlements = Entitlements(
+        world.unit_of_work,
+        world.usage,
+        clock,
+        FRESH_FOR,
+        reads,
+        WARM_FOR if warm else timedelta(0),
+    )
+    try:
+        first = entitlements.snapshot("acme")  # checked: read before answering
+        with elsewhere(settings, clock) as other:
+            ingest(other, calls("a", 4))
+        reads.log.clear()
+        clock.advance(FRESH_FOR + timedelta(seconds=1))  # aged, and not checked since
+        if warm:
+            read_in_background(reads, 1)
+        else:
+            time.sleep(1.5)  # three turns of the background reader, were it reading
+            assert reads.log == []
+        clock.advance(FRESH_FOR)  # twice the cache time since the first read
+        found = held(entitlements, "acme", seconds=2 if warm else 0.5)
+        if warm:  # answered from memory, with the usage stored elsewhere since
+            assert found is not None and found.as_of > first.as_of and used(found) == 4
+        else:  # too old to answer: the check reads before answering
+            assert found is None
+            assert used(entitlements.snapshot("acme")) == 4
+    finally:
+        entitlements.close()
+
+
+@pytest.mark.postgres
+def test_a_customer_not_checked_within_warm_for_is_let_age_and_close_stops_the_reader(
+    world: Container, reads: Reads, settings: Settings, clock: FrozenClock
+) -> None:
+    entitlements = Entitlements(world.unit_of_work, world.usage, clock, FRESH_FOR, reads, WARM_FOR)
+    entitlements.snapshot("acme")
+    reads.log.clear()
+    clock.advance(FRESH_FOR)  # aged while checked a moment ago: read again
+    read_in_background(reads, 1)
+    reads.log.clear()
+    clock.advance(WARM_FOR)  # aged again, unchecked for longer than WARM_FOR: let age
+    time.sleep(1.5)
+    assert reads.log == []
+    assert entitlements.cached("acme") is None  # the next check reads before answering
+
+    entitlements.snapshot("acme")  # checked again: kept fresh again …
+    entitlements.close()  # … until closed
+    reads.log.clear()
+    clock.advance(FRESH_FOR)
+    time.sleep(1.5)
+    assert reads.log == []

@@ -4,27 +4,32 @@ today, its seats, the usage period and the usage so far of each meter a feature 
 A snapshot older than ``fresh_for`` (``entitlements.cache_seconds``, 5 s) is read again in the
 background while it still answers; one older than twice that is read before answering. So an
 answer lags a plan, subscription or usage change made in another process by at most twice
-``fresh_for``. Usage this process ingests marks the snapshots of its tenants' customers stale
-right after the commit, before the next write begins (:meth:`Entitlements.forget_tenants`,
-called by ingestion): the next check reads them again before answering.
+``fresh_for``. The snapshots of customers checked within ``warm_for``
+(``entitlements.warm_seconds``, 5 minutes) are read again in the background as they pass
+``fresh_for`` whether checked meanwhile or not, so a customer checked now and then — every 30 s,
+say — is answered from memory instead of read before each answer. Usage this process ingests
+marks the snapshots of its tenants' customers stale right after the commit, before the next
+write begins (:meth:`Entitlements.forget_tenants`, called by ingestion): the next check reads
+them again before answering.
 
 A read goes on from the snapshot's last one where that is exact. The usage of a count or sum
-meter is what it counted up to the highest ingest ``seq`` it saw, plus the events stored
-after it — when the same customers are counted over the same period, and the stored usage
-changed in no other way meanwhile (:meth:`UsageRead.marks`: the identity version, since a
-tenant mapped late has its unmapped events attached with their older ``seq``, and the number
-of corrections, which void events); otherwise, and for the other aggregations, the period's
-usage is read in full. The customer and its subscriptions are read again when their marks
-moved (:meth:`UsageRead.terms_marks`: time zone, subscriptions, latest terms) or the identity
-version did, and always when a subscription counts children; the terms in service and the
-period are worked out from them at every read. The background reader reads the snapshots due
-together: a few queries for all of them."""
+meter is what it counted up to the highest ingest ``seq`` it saw, plus the events stored after
+it — when the same customers are counted over the same period, and the stored usage changed in
+no other way meanwhile (:meth:`UsageRead.marks`: the identity version, since a tenant mapped
+late has its unmapped events attached with their older ``seq``, and the number of corrections,
+which void events); otherwise, and for the other aggregations, the period's usage is read in
+full. The customer and its subscriptions are read again when their marks moved
+(:meth:`UsageRead.terms_marks`: time zone, subscriptions, latest terms) or the identity version
+did, and always when a subscription counts children; the terms in service and the period are
+worked out from them at every read. The background reader reads the snapshots due together: a
+few queries for all of them."""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
@@ -229,12 +234,14 @@ class Entitlements:
         clock: Clock,
         fresh_for: timedelta,
         reads: UsageReads,
+        warm_for: timedelta = timedelta(0),
     ) -> None:
         self._uow = unit_of_work
         self._usage = usage
         self._reads = reads
         self._clock = clock
         self._fresh_for = fresh_for
+        self._warm_for = warm_for
         self._pace = min(fresh_for.total_seconds() / 10, _PACE_SECONDS)
         self._snapshots: dict[str, Snapshot] = {}
         #: customers whose snapshot is held only as the basis of the next read
@@ -244,9 +251,14 @@ class Entitlements:
         #: bumped when a customer's usage or terms change here: a read begun before is not kept
         self._generations: dict[str, int] = {}
         self._due: set[str] = set()  # customers waiting for a read in the background
+        #: customer → when last checked (kept while within ``warm_for``)
+        self._checked: dict[str, datetime] = {}
+        #: (as of, customer) of the snapshots kept, oldest first: what ages past ``fresh_for``
+        self._ages: deque[tuple[datetime, str]] = deque()
         self._plans: dict[tuple[str, int], Plan] = {}  # plan versions read (they never change)
         self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._reader: threading.Thread | None = None
+        self._closed = False
         self._lock = threading.Lock()
 
     def cached(self, customer_id: str) -> Snapshot | None:
@@ -255,6 +267,10 @@ class Entitlements:
         answered, and read again in the background for the checks after it."""
         now = self._clock.now()
         with self._lock:
+            if self._warm_for:
+                if len(self._checked) >= _MAX_SNAPSHOTS:
+                    self._checked.clear()
+                self._checked[customer_id] = now
             found = self._snapshots.get(customer_id)
             if (
                 found is None
@@ -265,11 +281,7 @@ class Entitlements:
             if now - found.as_of >= self._fresh_for and customer_id not in self._due:
                 self._due.add(customer_id)
                 self._queue.put(customer_id)
-                if self._reader is None:
-                    self._reader = threading.Thread(
-                        target=self._read_due, name="entitlements", daemon=True
-                    )
-                    self._reader.start()
+                self._start_reader()
         return found
 
     def cached_tenant(self, tenant: str) -> str | None:
@@ -346,6 +358,13 @@ class Entitlements:
                 found.used[meter] = found.used.get(meter, Decimal(0)) + amount
             self._generations[customer_id] = self._generations.get(customer_id, 0) + 1
 
+    def close(self) -> None:
+        """Stop reading in the background (the reader ends after its current read)."""
+        with self._lock:
+            self._closed = True
+            self._checked.clear()
+            self._ages.clear()
+
     def _refresh(self, customer_ids: Sequence[str], *, wait: bool) -> dict[str, Snapshot]:
         """Read the customers' snapshots and keep each, unless its usage or terms changed here
         meanwhile (or a later read is kept already). Customers that no longer exist are
@@ -366,14 +385,19 @@ class Entitlements:
                     self._snapshots.clear()
                     self._stale.clear()
                     self._by_tenant.clear()
+                    self._ages.clear()
                 self._drop(customer_id)
                 self._snapshots[customer_id] = snapshot
+                if self._warm_for:
+                    self._ages.append((snapshot.as_of, customer_id))
                 for tenant in snapshot.tenants:
                     self._by_tenant.setdefault(tenant, set()).add(customer_id)
                 if len(self._tenants) >= _MAX_SNAPSHOTS:
                     self._tenants.clear()
                 for tenant in snapshot.own:  # its owner as of this read, for checks by tenant
                     self._tenants[tenant] = (customer_id, snapshot.as_of)
+            if self._warm_for and found:
+                self._start_reader()
         return found
 
     def _drop(self, customer_id: str) -> None:
@@ -387,27 +411,66 @@ class Entitlements:
                 if not holders:
                     del self._by_tenant[tenant]
 
+    def _start_reader(self) -> None:
+        """Start the background reader unless it runs (lock held)."""
+        if self._reader is None and not self._closed:
+            self._reader = threading.Thread(target=self._read_due, name="entitlements", daemon=True)
+            self._reader.start()
+
     def _read_due(self) -> None:
-        """The background reader: the snapshots that aged past ``fresh_for``, together, at
-        most every ``_pace`` seconds."""
+        """The background reader: the snapshots that aged past ``fresh_for`` — those checked
+        since, and those of customers checked within ``warm_for`` — together, at most every
+        ``_pace`` seconds. It ends when it has nothing to read and no snapshot to keep fresh
+        (a check starts it again)."""
         while True:
-            due = [self._queue.get()]
             begun = monotonic()
+            try:
+                due = [self._queue.get(timeout=self._pace)]
+            except queue.Empty:
+                due = []
             while len(due) < _BATCH:
                 try:
                     due.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            try:
-                self._refresh(due, wait=True)
-            except Exception:
-                log.warning("%d snapshots not read again", len(due), exc_info=True)
-            finally:
-                with self._lock:
-                    self._due.difference_update(due)
+            with self._lock:
+                due.extend(self._ageing(_BATCH - len(due)))
+                if self._closed or (not due and not self._ages and self._queue.empty()):
+                    self._reader = None
+                    return
+            if due:
+                try:
+                    self._refresh(due, wait=True)
+                except Exception:
+                    log.warning("%d snapshots not read again", len(due), exc_info=True)
+                finally:
+                    with self._lock:
+                        self._due.difference_update(due)
             pause = self._pace - (monotonic() - begun)
             if pause > 0:
                 sleep(pause)
+
+    def _ageing(self, room: int) -> list[str]:
+        """Up to ``room`` customers checked within ``warm_for`` whose snapshot aged past
+        ``fresh_for``, marked due; snapshots of customers not checked so recently are let age
+        (lock held)."""
+        now = self._clock.now()
+        picked: list[str] = []
+        while self._ages and len(picked) < room:
+            as_of, customer_id = self._ages[0]
+            if now - as_of < self._fresh_for:
+                break
+            self._ages.popleft()
+            held = self._snapshots.get(customer_id)
+            if held is None or held.as_of != as_of or customer_id in self._due:
+                continue  # read again since, dropped, or already due
+            checked = self._checked.get(customer_id)
+            if checked is None or now - checked >= self._warm_for:
+                self._checked.pop(customer_id, None)
+                continue
+            self._due.add(customer_id)
+            picked.append(customer_id)
+        return picked
 
     def _read(
         self, customer_ids: Sequence[str], *, wait: bool
