@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -16,33 +17,49 @@ from revsync.entrypoints.cli.context import (
 
 if TYPE_CHECKING:
     from revsync.sandbox.crm import CrmSandbox
+    from revsync.sandbox.serving import HttpsSandbox
+    from revsync.sandbox.support import SupportSandbox
+
+SandboxT = TypeVar("SandboxT", bound="HttpsSandbox")
 
 sandbox_app = typer.Typer(help="Simulated systems for demos and tests.", no_args_is_help=True)
+
+#: the options ``revsync sandbox crm`` and ``revsync sandbox support`` share
+FolderOption = Annotated[
+    Path, typer.Option("--dir", help="Folder for the records, certificate and credentials.")
+]
+PortOption = Annotated[int, typer.Option(help="Port to listen on (0: any free port).")]
+HostOption = Annotated[str, typer.Option(help="Address to listen on.")]
+
+
+def _serve(sandbox: SandboxT, announce: Callable[[SandboxT], None]) -> None:
+    """Serve ``sandbox`` until Ctrl-C; exit 1 when it cannot serve."""
+    from revsync.sandbox.serving import serve_until_signalled
+
+    try:
+        serve_until_signalled(sandbox, announce)
+    except (OSError, ValueError) as error:
+        err_console.print(f"[red]cannot serve the {sandbox.label}[/red]: {error}", highlight=False)
+        raise typer.Exit(1) from None
 
 
 @sandbox_app.command("crm")
 def sandbox_crm(
-    directory: Annotated[
-        Path, typer.Option("--dir", help="Folder for the records, certificate and credentials.")
-    ] = Path("crm-sandbox"),
-    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8443,
+    directory: FolderOption = Path("crm-sandbox"),
+    port: PortOption = 8443,
     seed: Annotated[
         int | None, typer.Option(help="Accounts to create when the folder is new.", min=0)
     ] = None,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    host: HostOption = "127.0.0.1",
     daily_limit: Annotated[
         int, typer.Option("--daily-limit", help="Daily API request budget.", min=0)
     ] = 15000,
 ) -> None:
     """Serve the Salesforce-compatible CRM sandbox over HTTPS until Ctrl-C."""
-    from revsync.sandbox.crm import CrmSandbox, serve_until_signalled
+    from revsync.sandbox.crm import CrmSandbox
 
     sandbox = CrmSandbox(directory, seed=seed, host=host, port=port, daily_limit=daily_limit)
-    try:
-        serve_until_signalled(sandbox, _announce)
-    except (OSError, ValueError) as error:
-        err_console.print(f"[red]cannot serve the CRM sandbox[/red]: {error}", highlight=False)
-        raise typer.Exit(1) from None
+    _serve(sandbox, _announce)
 
 
 def _announce(sandbox: CrmSandbox) -> None:
@@ -53,6 +70,38 @@ def _announce(sandbox: CrmSandbox) -> None:
     console.print(
         f"client id: {credentials.client_id}; username: {credentials.username}; client secret, "
         f"password and admin token: in {sandbox.credentials_path}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print("press Ctrl-C to stop", highlight=False)
+
+
+@sandbox_app.command("support")
+def sandbox_support(
+    directory: FolderOption = Path("support-sandbox"),
+    port: PortOption = 8444,
+    seed: Annotated[
+        int | None, typer.Option(help="Organizations to create when the folder is new.", min=0)
+    ] = None,
+    host: HostOption = "127.0.0.1",
+    rate_limit: Annotated[
+        int, typer.Option("--rate-limit", help="API requests allowed per minute.", min=0)
+    ] = 700,
+) -> None:
+    """Serve the Zendesk-compatible support sandbox over HTTPS until Ctrl-C."""
+    from revsync.sandbox.support import SupportSandbox
+
+    sandbox = SupportSandbox(directory, seed=seed, host=host, port=port, rate_limit=rate_limit)
+    _serve(sandbox, _announce_support)
+
+
+def _announce_support(sandbox: SupportSandbox) -> None:
+    console.print(f"support sandbox listening on {sandbox.url}", highlight=False, soft_wrap=True)
+    console.print(f"API: {sandbox.url}/api/v2/", highlight=False, soft_wrap=True)
+    console.print(f"certificate: {sandbox.cert_path}", highlight=False, soft_wrap=True)
+    console.print(
+        f"agent: {sandbox.credentials.email} (HTTP Basic email/token:API token); API token in "
+        f"{sandbox.credentials_path}",
         highlight=False,
         soft_wrap=True,
     )

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from revsync.sandbox.crm.control import FAULT_KINDS, Credentials, Fault, Usage
 from revsync.sandbox.crm.errors import ApiError
-from revsync.sandbox.crm.sandbox import CrmSandbox, serve_until_signalled
+from revsync.sandbox.crm.sandbox import CrmSandbox
 from revsync.sandbox.crm.schema import DEFAULT_CUSTOM_FIELDS, CustomField
 from revsync.sandbox.crm.seed import SeedReport
+from revsync.sandbox.serving import serve_until_signalled
 
 __all__ = [
     "DEFAULT_CUSTOM_FIELDS",

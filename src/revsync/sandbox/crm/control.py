@@ -3,15 +3,13 @@ request budget, scripted faults, and the count of requests received by kind."""
 
 from __future__ import annotations
 
-import math
 import secrets
-import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from revsync.sandbox.crm import ids
+from revsync.sandbox.scripting import ScriptedControl, ScriptedFault
 
 #: the fault kinds: three error answers, an expired session, and a stall
 FAULT_KINDS = (
@@ -21,7 +19,6 @@ FAULT_KINDS = (
     "INVALID_SESSION_ID",
     "STALL",
 )
-_METHODS = frozenset({"GET", "POST", "PATCH", "DELETE", "PUT"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +43,7 @@ class Credentials:
 
 
 @dataclass(frozen=True, slots=True)
-class Fault:
+class Fault(ScriptedFault):
     """A scripted failure for the next ``times`` REST requests that match ``method`` and
     ``path`` (a prefix of the path under ``/services/data/vXX.X/``, e.g. ``"sobjects/Account"``
     or ``"composite"``; one starting with ``/`` is matched against the whole path).
@@ -57,31 +54,9 @@ class Fault:
     the client gave up).
     """
 
-    kind: str
-    times: int = 1
-    method: str | None = None
-    path: str | None = None
+    kinds: ClassVar[tuple[str, ...]] = FAULT_KINDS
+
     seconds: float = 5.0
-    after_commit: bool = False
-
-    def __post_init__(self) -> None:
-        if self.kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {self.kind!r}; one of {FAULT_KINDS}")
-        if self.times < 1:
-            raise ValueError(f"times must be >= 1, not {self.times!r}")
-        if self.method is not None and self.method.upper() not in _METHODS:
-            raise ValueError(f"unknown method {self.method!r}")
-        if not math.isfinite(self.seconds) or self.seconds < 0:
-            raise ValueError(f"seconds must be a finite number >= 0, not {self.seconds!r}")
-
-    def matches(self, method: str, path: str, relative: str) -> bool:
-        """Whether a request is one this fault is for."""
-        if self.method is not None and self.method.upper() != method:
-            return False
-        if self.path is None:
-            return True
-        target = path if self.path.startswith("/") else relative
-        return target.startswith(self.path)
 
     @classmethod
     def from_json(cls, item: Any) -> Fault:
@@ -107,19 +82,17 @@ class Usage:
         return f"api-usage={self.used}/{self.max}"
 
 
-class Control:
+class Control(ScriptedControl[Fault]):
     """Tokens, budget, faults and counters; every method holds the lock."""
 
     def __init__(self, daily_limit: int, token_lifetime: float) -> None:
         if daily_limit < 0 or token_lifetime <= 0:
             raise ValueError("daily_limit must be >= 0 and token_lifetime > 0")
-        self._lock = threading.Lock()
+        super().__init__()
         self._tokens: dict[str, float] = {}
         self._lifetime = token_lifetime
         self._used = 0
         self._max = daily_limit
-        self._faults: list[list[Any]] = []  # [fault, remaining]
-        self._counts: Counter[tuple[str, str]] = Counter()
 
     # -- tokens ------------------------------------------------------------------------------
 
@@ -176,46 +149,9 @@ class Control:
                 self._max = daily_limit
             return Usage(self._used, self._max)
 
-    # -- faults and counters -----------------------------------------------------------------
-
-    def script(self, faults: tuple[Fault, ...]) -> None:
-        """Queue faults, matched in order."""
-        with self._lock:
-            self._faults.extend([fault, fault.times] for fault in faults)
-
-    def clear_faults(self) -> None:
-        """Drop every scripted fault not yet taken."""
-        with self._lock:
-            self._faults.clear()
-
-    def pending_faults(self) -> int:
-        """How many fault answers are still scripted."""
-        with self._lock:
-            return sum(int(entry[1]) for entry in self._faults)
-
-    def take_fault(self, method: str, path: str, relative: str) -> Fault | None:
-        """The first scripted fault matching a request, used up by one."""
-        with self._lock:
-            for entry in self._faults:
-                fault: Fault = entry[0]
-                if fault.matches(method, path, relative):
-                    entry[1] -= 1
-                    if entry[1] <= 0:
-                        self._faults.remove(entry)
-                    return fault
-        return None
-
-    def count(self, method: str, kind: str) -> None:
-        """Count one request received."""
-        with self._lock:
-            self._counts[(method, kind)] += 1
+    # -- counters ------------------------------------------------------------------------------
 
     def counts(self) -> dict[tuple[str, str], int]:
         """Requests received per (method, kind)."""
         with self._lock:
             return dict(self._counts)
-
-    def reset_counts(self) -> None:
-        """Forget the counts."""
-        with self._lock:
-            self._counts.clear()

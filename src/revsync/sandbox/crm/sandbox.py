@@ -3,39 +3,31 @@ test-side controls — faults, budget, tokens, counters — and direct access to
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import threading
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from types import FrameType
-from typing import Any, Self
+from typing import Any
 
-import uvicorn
+from starlette.types import ASGIApp
 
 from revsync.sandbox.crm.control import Control, Credentials, Fault, Usage
 from revsync.sandbox.crm.schema import CustomField, Schema
 from revsync.sandbox.crm.seed import SeedReport, seed
 from revsync.sandbox.crm.server import SandboxState, build_app
 from revsync.sandbox.crm.store import Rule, Store
-from revsync.sandbox.crm.tls import make_certificate
+from revsync.sandbox.serving import HttpsSandbox
 
-_START_TIMEOUT = 15.0
 _DB_NAME = "crm.sqlite3"
-_CREDENTIALS_NAME = "credentials.json"
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class CrmSandbox:
+class CrmSandbox(HttpsSandbox):
     """A Salesforce-compatible REST sandbox on loopback, its data in ``path`` (SQLite, the
-    certificate, and ``credentials.json``). Start with ``with`` or ``start()``/``stop()``.
+    certificate, and ``credentials.json``: client id and secret, username, password, admin
+    token). Start with ``with`` or ``start()``/``stop()``; ``url`` is the instance URL.
 
     ``seed``: fill an empty folder with that many deterministic accounts (and contracts);
     ``daily_limit``: the request budget; ``page_size``: records per query page;
@@ -43,6 +35,9 @@ class CrmSandbox:
     or CustomField}, added to the default revsync fields; ``clock``: the time records are
     stamped with; ``seed_date``: the date seeded contracts are placed around (default: today).
     """
+
+    label = "CRM sandbox"
+    credentials: Credentials
 
     def __init__(
         self,
@@ -63,9 +58,7 @@ class CrmSandbox:
             raise ValueError("page_size is between 1 and 2000")
         if seed is not None and seed < 0:
             raise ValueError("seed (the number of accounts) is >= 0")
-        self.path = Path(path)
-        self.host = host
-        self._port = port
+        super().__init__(path, host, port)
         self._seed = seed
         self._seed_date = seed_date
         self._page_size = page_size
@@ -74,87 +67,23 @@ class CrmSandbox:
         self.credentials = credentials or Credentials()
         self.control = Control(daily_limit, token_lifetime)
         self._store: Store | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._bound_port: int | None = None
         self.seeded: SeedReport | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    def start(self) -> Self:
-        """Write the certificate, open (and seed) the store, and serve; returns once listening."""
-        if self._thread is not None:
-            raise RuntimeError("CrmSandbox already started")
-        self.path.mkdir(parents=True, exist_ok=True)
-        files = make_certificate(self.path, self.host)
-        self._write_credentials()
-        store = Store(self.path / _DB_NAME, self.schema, self._clock)
-        try:
-            self._seed_store(store)
-            sock = self._bind()
-        except BaseException:
-            store.close()
-            raise
-        self._store = store
-        state = SandboxState(store, self.schema, self.control, self.credentials, self._page_size)
-        config = uvicorn.Config(
-            build_app(state),
-            ssl_certfile=str(files.cert_path),
-            ssl_keyfile=str(files.key_path),
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
+    def _open(self) -> None:
+        self._store = Store(self.path / _DB_NAME, self.schema, self._clock)
+        self._seed_store(self._store)
+
+    def _app(self) -> ASGIApp:
+        return build_app(
+            SandboxState(self.store, self.schema, self.control, self.credentials, self._page_size)
         )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="CrmSandbox", daemon=True
-        )
-        thread.start()
-        self._server, self._thread = server, thread
-        self._wait_started(sock)
-        return self
 
-    def _bind(self) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self._port))
-        except OSError:
-            sock.close()
-            raise
-        self._bound_port = int(sock.getsockname()[1])
-        return sock
-
-    def _wait_started(self, sock: socket.socket) -> None:
-        server, thread = self._server, self._thread
-        assert server is not None and thread is not None
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        if not server.started:
-            self.stop()
-            sock.close()
-            raise RuntimeError("the CRM sandbox did not start listening in time")
-
-    def stop(self) -> None:
-        """Stop serving and close the store; idempotent."""
-        server, thread, store = self._server, self._thread, self._store
-        if server is not None:  # open keep-alive TLS connections are not waited for
-            server.should_exit = server.force_exit = True
-        if thread is not None:
-            thread.join(_START_TIMEOUT)
+    def _close(self) -> None:
+        store, self._store = self._store, None
         if store is not None:
             store.close()
-        self._server = self._thread = self._store = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def _seed_store(self, store: Store) -> None:
         if self._seed is None:
@@ -168,41 +97,12 @@ class CrmSandbox:
         self.seeded = seed(store, self._seed, self._seed, as_of)
         store.set_meta("seed", str(self._seed))
 
-    def _write_credentials(self) -> None:
-        descriptor = os.open(self.credentials_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(self.credentials.as_json(), handle, indent=2)
-
     # -- addresses -----------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        """The port listened on."""
-        if self._bound_port is None:
-            raise RuntimeError("CrmSandbox not started")
-        return self._bound_port
-
-    @property
-    def url(self) -> str:
-        """``https://127.0.0.1:PORT`` — the instance URL."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"https://{host}:{self.port}"
 
     @property
     def token_url(self) -> str:
         """The OAuth2 token endpoint."""
         return f"{self.url}/services/oauth2/token"
-
-    @property
-    def cert_path(self) -> Path:
-        """The certificate to verify the sandbox with (``session.verify = str(cert_path)``)."""
-        return self.path / "cert.pem"
-
-    @property
-    def credentials_path(self) -> Path:
-        """``credentials.json`` (mode 0600): client id and secret, username, password, admin
-        token."""
-        return self.path / _CREDENTIALS_NAME
 
     @property
     def store(self) -> Store:
@@ -295,20 +195,3 @@ class CrmSandbox:
     def records(self, object_name: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
         """Every record of a type, in Id order."""
         return self.store.records(object_name, include_deleted=include_deleted)
-
-
-def serve_until_signalled(sandbox: CrmSandbox, announce: Callable[[CrmSandbox], None]) -> None:
-    """Start ``sandbox``, call ``announce``, and serve until SIGINT or SIGTERM."""
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        with sandbox:
-            announce(sandbox)
-            stop.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -31,6 +31,7 @@ from revsync.sandbox.crm.errors import ApiError, not_found
 from revsync.sandbox.crm.schema import ObjectDef, Schema, describe, describe_global_entry
 from revsync.sandbox.crm.store import MultipleMatches, Store
 from revsync.sandbox.crm.values import format_datetime, parse_datetime
+from revsync.sandbox.replies import Reply
 
 _VERSIONS = {
     "57.0": "Spring '23",
@@ -99,15 +100,6 @@ class SandboxState:
 
 
 @dataclass(frozen=True, slots=True)
-class Reply:
-    """An answer: status, JSON payload (None: no body), extra headers."""
-
-    status: int
-    payload: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
 class _Call:
     """One REST request, routed."""
 
@@ -144,10 +136,7 @@ class _Call:
 
 
 def _json_response(reply: Reply) -> Response:
-    if reply.payload is None:
-        return Response(status_code=reply.status, headers=reply.headers)
-    content = json.dumps(reply.payload, separators=(",", ":")).encode()
-    return Response(content, reply.status, reply.headers, media_type=_JSON)
+    return reply.response(_JSON)
 
 
 def _error_reply(error: ApiError) -> Reply:

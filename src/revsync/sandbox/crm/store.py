@@ -10,10 +10,7 @@ between two writes, so watermark queries are deterministic.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,6 +19,7 @@ from revsync.sandbox.crm import ids
 from revsync.sandbox.crm.errors import ApiError, not_found
 from revsync.sandbox.crm.schema import CREATE_DEFAULTS, FieldDef, ObjectDef, Schema
 from revsync.sandbox.crm.values import coerce, format_datetime, parse_date, parse_datetime
+from revsync.sandbox.sqlite import SqliteStore
 
 Record = dict[str, Any]
 #: a validation rule: the record as it would be saved → an error message, or None
@@ -46,7 +44,6 @@ CREATE TABLE IF NOT EXISTS external_ids (
     PRIMARY KEY (object, field, value, id)
 );
 CREATE INDEX IF NOT EXISTS external_ids_by_id ON external_ids (id);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _MS = timedelta(milliseconds=1)
 
@@ -79,71 +76,19 @@ def _external_key(value: Any) -> str:
     return str(value).casefold()
 
 
-class Store:
+class Store(SqliteStore):
     """The records of one sandbox folder; thread-safe (one connection behind a lock)."""
 
     def __init__(self, path: Path, schema: Schema, clock: Callable[[], datetime]) -> None:
+        super().__init__(path, _DDL)
         self._schema = schema
         self._clock = clock
-        self._lock = threading.RLock()
-        self._depth = 0
         self._rules: list[tuple[str, Rule]] = []
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(_DDL)
         self._last = self._load_last_stamp()
         if self.meta("created") is None:
             self.set_meta("created", format_datetime(self._now()))
 
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self._conn.close()
-
-    # -- plumbing ------------------------------------------------------------------------------
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """One SQLite transaction (nested calls join the outer one)."""
-        with self._lock:
-            if self._depth:
-                self._depth += 1
-                try:
-                    yield
-                finally:
-                    self._depth -= 1
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._depth = 1
-            try:
-                yield
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            else:
-                self._conn.execute("COMMIT")
-            finally:
-                self._depth = 0
-
-    def meta(self, key: str) -> str | None:
-        """A stored setting (seed, counters, dates)."""
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Store a setting."""
-        with self._lock:
-            self._conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
-
-    def _counter(self, key: str) -> int:
-        number = int(self.meta(key) or "0") + 1
-        self.set_meta(key, str(number))
-        return number
+    # -- stamps, rules -------------------------------------------------------------------------
 
     def _now(self) -> datetime:
         now = self._clock().astimezone(UTC)

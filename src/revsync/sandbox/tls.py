@@ -1,5 +1,6 @@
 """A self-signed certificate for loopback (127.0.0.1, ::1, localhost), made at start-up, so that
-simple-salesforce (which only speaks https) can verify the sandbox instead of skipping checks."""
+the sandboxes' clients (simple-salesforce, zenpy: https only) verify them instead of skipping
+checks. Shared by the CRM and the support sandbox."""
 
 from __future__ import annotations
 
@@ -42,10 +43,13 @@ def _names(host: str) -> list[x509.GeneralName]:
     return names
 
 
-def make_certificate(folder: Path, host: str = "127.0.0.1") -> CertificateFiles:
-    """Write ``cert.pem`` and ``key.pem`` (mode 0600) into ``folder`` for loopback and ``host``."""
+def make_certificate(
+    folder: Path, host: str = "127.0.0.1", name: str = "revsync CRM sandbox"
+) -> CertificateFiles:
+    """Write ``cert.pem`` and ``key.pem`` (mode 0600) into ``folder`` for loopback and ``host``;
+    ``name`` is the certificate's common name."""
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "revsync CRM sandbox")])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.now(UTC)
     public = key.public_key()
     certificate = (
