@@ -202,3 +202,26 @@ outbox:
 """
     with pytest.raises(ConfigError, match="the name 'crm' is the CRM's"):
         load_settings(write(tmp_path, text))
+
+
+def test_the_support_config_refuses_a_field_for_two_roles_a_bad_secret_name_and_its_name(
+    tmp_path: Path,
+) -> None:
+    text = """support:
+  url: https://acme.zendesk.com
+  fields: {plan: Plan, dunning_level: Plan}
+"""
+    with pytest.raises(ConfigError, match=r"support\.fields.*Plan repeated"):
+        load_settings(write(tmp_path, text))
+    text = "support: {url: 'https://acme.zendesk.com', webhook_secret_env: 'lower case'}\n"
+    with pytest.raises(ConfigError, match=r"support\.webhook_secret_env"):
+        load_settings(write(tmp_path, text))
+    text = """support: {url: "https://acme.zendesk.com"}
+outbox:
+  destinations:
+    - {name: support, url: "https://hooks.example.com/x", events: [invoice.finalized]}
+"""
+    with pytest.raises(ConfigError, match="the name 'support' is the support tool's"):
+        load_settings(write(tmp_path, text))
+    settings = load_settings(write(tmp_path, "support: {url: 'https://acme.zendesk.com'}\n"))
+    assert settings.support.fields["health_score"] == "revsync health score"

@@ -25,6 +25,8 @@ from revsync.adapters.connectors.erp.destination import POSTED_KINDS, ErpDestina
 from revsync.adapters.connectors.erp.provision import Blueprint
 from revsync.adapters.connectors.erp.rpc import TrytonRpc
 from revsync.adapters.connectors.erp.tryton import TrytonErp
+from revsync.adapters.connectors.support.destination import SUPPORT_KINDS, SupportDestination
+from revsync.adapters.connectors.support.zendesk import ZendeskSupport
 from revsync.adapters.connectors.urls import UnsafeUrl, check_destination
 from revsync.adapters.connectors.webhook import (
     SignatureScheme,
@@ -57,6 +59,7 @@ from revsync.application.customers import Customers
 from revsync.application.deadletters import DeadLetters
 from revsync.application.entitlements import Entitlements, QuotaGate
 from revsync.application.erp import ErpReceipts, ErpStatusSync, SyncReport
+from revsync.application.health import Health
 from revsync.application.idempotency import Idempotency, IdempotencyPolicy
 from revsync.application.ingestion import IngestContext, Ingestion, IngestPolicy, IngestReport
 from revsync.application.jobs import Jobs
@@ -67,6 +70,7 @@ from revsync.application.reconciliation import Reconciliation
 from revsync.application.reports import Reports
 from revsync.application.schemas import Declaration, SchemaPolicy, SchemaRegistry
 from revsync.application.subscriptions import Subscriptions
+from revsync.application.support import SupportReport, SupportSync
 from revsync.application.thresholds import ThresholdWatch
 from revsync.application.usage import UsageQueries
 from revsync.config import ConfigError, DestinationSettings, Settings
@@ -90,6 +94,7 @@ FAILPOINTS_ENV = "REVSYNC_FAILPOINTS"
 ERP_DESTINATION = "erp"
 #: the outbox destination name of the CRM
 CRM_DESTINATION = "crm"
+SUPPORT_DESTINATION = "support"
 #: the outbox destination name of revsync's own event stream (NATS JetStream)
 EVENTS_DESTINATION = "events"
 
@@ -273,12 +278,56 @@ class Container:
             crm_mapping(self.settings),
         )
 
+    def health(self) -> Health:
+        """How customers are assessed, for the CRM's signals and the support tool's tickets
+        (the support load counts where a support tool is connected)."""
+        crm = self.settings.crm
+        return Health(
+            self.usage,
+            crm.renewal_window_days,
+            crm.expansion_periods,
+            with_support=self.settings.support.url is not None,
+        )
+
+    def support(self) -> ZendeskSupport:
+        """A client of the configured support tool (make it in the event loop that uses it)."""
+        return support_client(self.settings)
+
+    def support_sync(self) -> SupportSync:
+        """The incremental read of organizations and tickets, and the contexts queued."""
+        return SupportSync(
+            self.unit_of_work,
+            self.clock,
+            self.customers,
+            self.entitlements,
+            self.health(),
+            announcer_for(self.settings),
+            overlap_seconds=self.settings.support.overlap_seconds,
+            match_external_id=self.settings.support.match_external_id,
+        )
+
+    async def sync_support(self) -> SupportReport:
+        """One support sync with a client of its own."""
+        client = self.support()
+        try:
+            return await self.support_sync().run(client)
+        finally:
+            await client.aclose()
+
+    async def support_ticket(self, ticket_id: int, correlation_id: str | None) -> SupportReport:
+        """Take one ticket the support tool's webhook named, with a client of its own."""
+        client = self.support()
+        try:
+            return await self.support_sync().one(client, ticket_id, correlation_id)
+        finally:
+            await client.aclose()
+
     def crm_signals(self) -> CrmSignals:
         """The signals push (queued for the CRM through the outbox)."""
         return CrmSignals(
             self.unit_of_work,
             self.clock,
-            self.usage,
+            self.health(),
             announcer_for(self.settings),
             crm_mapping(self.settings),
         )
@@ -343,6 +392,17 @@ def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
                 concurrency=1,  # one client, one call at a time; writes are batched instead
             )
         )
+    if settings.support.url is not None:
+        support = settings.support
+        routes.append(
+            Route(
+                SUPPORT_DESTINATION,
+                SupportDestination(support_client(settings)),
+                support.retry.policy(),
+                support.circuit.policy(),
+                concurrency=1,  # one client: the tool's rate limit is per account
+            )
+        )
     return routes
 
 
@@ -391,6 +451,23 @@ def crm_client(settings: Settings) -> SalesforceCrm:
         timeout_seconds=crm.timeout_seconds,
         budget_reserve_percent=crm.budget_reserve_percent,
         limit_pause_seconds=crm.limit_pause_seconds,
+    )
+
+
+def support_client(settings: Settings) -> ZendeskSupport:
+    """The configured support tool (raises :class:`ConfigError` when it cannot be used)."""
+    support = settings.support
+    url = _checked_url(settings, "support", support.url)
+    token = _secret("support.token_env", support.token_env)
+    fields = {str(role): title for role, title in support.fields.items()}
+    return ZendeskSupport(
+        url,
+        support.email,
+        token,
+        fields,
+        owned=fields,
+        ca_file=support.ca_file,
+        timeout_seconds=support.timeout_seconds,
     )
 
 
@@ -515,6 +592,9 @@ def announcer_for(settings: Settings) -> Announcer:
     if settings.crm.url is not None:
         for kind in CRM_KINDS:
             routes.setdefault(kind, []).append(CRM_DESTINATION)
+    if settings.support.url is not None:
+        for kind in SUPPORT_KINDS:
+            routes.setdefault(kind, []).append(SUPPORT_DESTINATION)
     if settings.events.nats_url is not None:
         for kind in settings.events.events:
             routes.setdefault(kind, []).append(EVENTS_DESTINATION)

@@ -579,6 +579,51 @@ KEY_FIELD = "Revsync_Key__c"
 _FIELD_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
 
 
+SupportRole = Literal["plan", "renewal_date", "overdue_amount", "dunning_level", "health_score"]
+#: the ticket fields revsync writes by default, by title (revsync owns them)
+_SUPPORT_FIELDS: dict[SupportRole, str] = {
+    "plan": "revsync plan",
+    "renewal_date": "revsync renewal date",
+    "overdue_amount": "revsync overdue amount",
+    "dunning_level": "revsync dunning level",
+    "health_score": "revsync health score",
+}
+
+
+class SupportSettings(_RemoteSettings):
+    """The support tool revsync enriches tickets in (Zendesk's Support API; ``url``: the
+    account, e.g. https://acme.zendesk.com). Without ``url``, none."""
+
+    kind: Literal["zendesk"] = "zendesk"
+    #: the agent the API token belongs to
+    email: str = Field(default="revsync@example.com", min_length=3, max_length=254)
+    token_env: str = Field(default="REVSYNC_SUPPORT_TOKEN", pattern=r"^[A-Z_][A-Z0-9_]*$")
+    #: a certificate (bundle) to trust besides the system's, e.g. the support sandbox's
+    ca_file: str | None = None
+    #: revsync's ticket fields by role → their titles in the support tool
+    fields: dict[SupportRole, str] = Field(default_factory=lambda: dict(_SUPPORT_FIELDS))
+    #: the variable holding the signing secret of the tool's webhook to ``POST
+    #: /v1/support/webhook`` (None: that route is off; the sync reads every ticket anyway)
+    webhook_secret_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    #: an organization whose external id is a customer's id, or its CRM account id, is mapped
+    #: to that customer when no customer holds it yet
+    match_external_id: bool = True
+    #: read again this much before the watermark (changes committed late)
+    overlap_seconds: float = Field(default=120, ge=0, le=86_400)
+    sync_interval_seconds: float = Field(default=60, ge=5, le=86_400)
+
+    @field_validator("fields")
+    @classmethod
+    def _titled(cls, titles: dict[str, str]) -> dict[str, str]:
+        for role, title in titles.items():
+            if not title.strip() or len(title) > 200:
+                raise ValueError(f"{role}: a ticket field title of 1-200 characters")
+        twice = sorted({t for t in titles.values() if list(titles.values()).count(t) > 1})
+        if twice:
+            raise ValueError(f"each role needs a field of its own: {', '.join(twice)} repeated")
+        return titles
+
+
 class CrmSettings(_RemoteSettings):
     """The CRM revsync syncs with (Salesforce's REST API; ``url``: the instance, e.g.
     https://acme.my.salesforce.com). Without ``url``, none."""
@@ -829,6 +874,7 @@ class Settings(BaseSettings):
     usage_stream: UsageStreamSettings = UsageStreamSettings()
     erp: ErpSettings = ErpSettings()
     crm: CrmSettings = CrmSettings()
+    support: SupportSettings = SupportSettings()
     worker: WorkerSettings = WorkerSettings()
     schemas: SchemaSettings = SchemaSettings()
     plans: list[dict[str, Any]] = Field(
@@ -883,6 +929,13 @@ class Settings(BaseSettings):
             raise ValueError("outbox.destinations: the name 'erp' is the ERP's when erp.url is set")
         if self.crm.url is not None and any(d.name == "crm" for d in self.outbox.destinations):
             raise ValueError("outbox.destinations: the name 'crm' is the CRM's when crm.url is set")
+        if self.support.url is not None and any(
+            d.name == "support" for d in self.outbox.destinations
+        ):
+            raise ValueError(
+                "outbox.destinations: the name 'support' is the support tool's when support.url "
+                "is set"
+            )
         if self.events.nats_url is not None and any(
             d.name == "events" for d in self.outbox.destinations
         ):

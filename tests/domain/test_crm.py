@@ -37,6 +37,7 @@ from revsync.domain.crm import (
 from revsync.domain.errors import InvalidField
 from revsync.domain.pricing import Interval, Plan, plan_from_mapping
 from revsync.domain.subscriptions import Change, Subscription, Terms, new_subscription
+from revsync.domain.support import SupportLoad
 
 FIELDS = FieldMap(
     {
@@ -383,3 +384,59 @@ def test_a_meters_adoption_is_its_last_month_against_the_sum_the_plans_include()
     assert (priced.share, none) == (None, [])
     empty, _ = meter_adoption(MeterScope("reports", ("acme",), None), [])
     assert (empty.used, empty.previous) == (Decimal(0), Decimal(0))
+
+
+def load(recent: list[str | None], previous: list[str | None] | None = None) -> SupportLoad:
+    return SupportLoad.of(recent, previous or [])
+
+
+def test_the_support_load_weighs_tickets_by_priority() -> None:
+    found = load(["urgent", "high", "normal", "low", None], ["urgent"])
+    assert (found.tickets, found.severe, found.weight, found.previous_weight) == (5, 2, 9, 4)
+    assert found.rising and not load(["normal"], ["normal"]).rising
+    assert found.summary() == (
+        "5 tickets opened in 30 days (2 urgent or high), weight 9, rising from 4"
+    )
+
+
+@pytest.mark.parametrize(
+    ("recent", "previous", "overdue", "changed", "expected"),
+    [
+        (["normal"] * 7, [], False, False, ()),  # 7: not heavy, nothing slipping
+        (["urgent", "urgent"], [], False, False, (Risk.SUPPORT_LOAD,)),  # 8: heavy
+        (["high", "normal"], [], True, False, (Risk.OVERDUE, Risk.ESCALATING)),
+        (["high", "normal"], [], False, True, (Risk.ESCALATING,)),  # the contract changed
+        (["high", "normal"], ["urgent"], True, False, (Risk.OVERDUE,)),  # not rising
+        (["normal", "normal"], [], True, False, (Risk.OVERDUE,)),  # rising, but only 2
+        (
+            ["urgent"] * 3,
+            ["urgent"],
+            True,
+            True,
+            (Risk.OVERDUE, Risk.SUPPORT_LOAD, Risk.ESCALATING),
+        ),
+    ],
+)
+def test_a_heavy_support_load_is_a_risk_and_a_rising_one_while_slipping_escalates(
+    recent: list[str | None],
+    previous: list[str | None],
+    overdue: bool,
+    changed: bool,
+    expected: tuple[Risk, ...],
+) -> None:
+    bills = (
+        BillingStatus("INV-1", Decimal("10.00"), "EUR", "posted", True, None)
+        if overdue
+        else (NO_BILLS)
+    )
+    today = date(2026, 11, 1)
+    readiness, risks = assess([], bills, None, today, 90, load(recent, previous), changed)
+    assert (readiness, risks) == (Readiness.NOT_DUE, expected)
+    without_support = (Risk.OVERDUE,) if overdue else ()  # no support tool: no load
+    assert assess([], bills, None, today, 90, None, changed)[1] == without_support
+
+
+def test_every_risk_has_a_crm_task_text() -> None:
+    from revsync.application.crm import _RISK_TEXT
+
+    assert set(_RISK_TEXT) == set(Risk)

@@ -20,30 +20,19 @@ from zoneinfo import ZoneInfo
 
 from revsync.application.announcements import Announcer
 from revsync.application.customers import Customers, PutCustomer
+from revsync.application.health import Health
 from revsync.application.subscriptions import AmendSubscription, CreateSubscription, Subscriptions
-from revsync.application.usage import UsageQueries, UsageRequest
 from revsync.domain.crm import (
-    BillingStatus,
     ContractTerms,
-    MeterAdoption,
-    MeterScope,
     Risk,
     Signals,
-    adoption_scopes,
-    assess,
     contract_amendments,
-    first_renewal,
-    in_service,
-    meter_adoption,
     parse_count,
     parse_date,
     subscription_id,
 )
 from revsync.domain.errors import Conflict, InvalidField, NotFound
 from revsync.domain.identity import Customer, ExternalRef, System
-from revsync.domain.invoicing import Invoice, InvoiceStatus
-from revsync.domain.metering import Window
-from revsync.domain.periods import shift_months
 from revsync.domain.pricing import Plan
 from revsync.domain.problems import Code
 from revsync.domain.subscriptions import Subscription
@@ -375,15 +364,15 @@ class CrmSignals:
         self,
         unit_of_work: UnitOfWorkFactory,
         clock: Clock,
-        usage: UsageQueries,
+        health: Health,
         announcer: Announcer,
         mapping: CrmMapping,
     ) -> None:
         self._uow = unit_of_work
         self._clock = clock
-        self._usage = usage
         self._announcer = announcer
         self._map = mapping
+        self._health = health
 
     def run(self, correlation_id: str | None = None) -> PushReport:
         """Assess every CRM-linked customer (reading only), then queue what changed in one
@@ -394,7 +383,7 @@ class CrmSignals:
         plans: dict[tuple[str, int], Plan | None] = {}  # each plan version read once a run
         with self._uow(write=False) as uow:
             for customer, subscriptions in self._linked(uow):
-                signals, streaks = self._assess(uow, customer, subscriptions, now, plans)
+                signals, streaks = self._health.assess(uow, customer, subscriptions, now, plans)
                 wire = _wire(signals.account_values(self._map.signal_fields))
                 digest = hashlib.sha256(json.dumps(wire, sort_keys=True).encode()).hexdigest()
                 assessed.append((customer, signals, streaks, wire, digest))
@@ -433,70 +422,6 @@ class CrmSignals:
         """CRM-linked customers with their subscriptions."""
         for customer in uow.customers.with_system(System.CRM):
             yield customer, uow.subscriptions.of_customer(customer.id)
-
-    def _assess(
-        self,
-        uow: Any,
-        customer: Customer,
-        subscriptions: list[Subscription],
-        now: datetime,
-        plans: dict[tuple[str, int], Plan | None],
-    ) -> tuple[Signals, dict[str, list[date]]]:
-        """The customer's signals, and per meter the run of months above the plans. Adoption and
-        renewal read every subscription in service today (with the plan in force), and the
-        subsidiaries' usage where one of them bills it; billing reads every invoice of every
-        subscription of the customer, ended ones included."""
-        today = now.astimezone(ZoneInfo(customer.timezone)).date()
-        running = in_service(subscriptions, today)
-        covered = []
-        for subscription, terms in running:
-            if terms.plan not in plans:
-                plans[terms.plan] = uow.plans.get(*terms.plan)
-            plan = plans[terms.plan]
-            if plan is not None:
-                covered.append((subscription, plan))
-        bills_children = any(s.include_children for s, _ in covered)
-        descendants = uow.customers.descendants_of(customer.id) if bills_children else []
-        adoption: list[MeterAdoption] = []
-        streaks: dict[str, list[date]] = {}
-        for scope in adoption_scopes(customer.id, covered, descendants):
-            found, streak = meter_adoption(scope, self._monthly(customer, scope, today))
-            adoption.append(found)
-            if streak:
-                streaks[scope.meter] = streak
-        billing = _billing(uow, subscriptions)
-        renewal = first_renewal((s for s, _ in running), today)
-        readiness, risks = assess(adoption, billing, renewal, today, self._map.renewal_window_days)
-        account = customer.refs_in(System.CRM)[0]
-        return Signals(
-            customer.id, account, tuple(adoption), billing, renewal, readiness, risks
-        ), streaks
-
-    def _monthly(
-        self, customer: Customer, scope: MeterScope, today: date
-    ) -> list[tuple[date, Decimal]]:
-        """Usage of the scope's accounts in the last complete months (oldest first), enough
-        for the expansion rule, in one query."""
-        end = today.replace(day=1)
-        start = shift_months(end, -max(self._map.expansion_periods, 2))
-        zone = ZoneInfo(customer.timezone)
-        buckets = self._usage.usage(
-            UsageRequest(
-                customer_ids=scope.customer_ids,
-                meter=scope.meter,
-                start=datetime.combine(start, datetime.min.time(), zone),
-                end=datetime.combine(end, datetime.min.time(), zone),
-                window=Window.MONTH,
-                timezone=customer.timezone,
-            )
-        )
-        found = {b.start.astimezone(zone).date(): b.value for b in buckets}
-        history: list[tuple[date, Decimal]] = []
-        day = start
-        while day < end:
-            history.append((day, found.get(day, Decimal(0))))
-            day = shift_months(day, 1)
-        return history
 
     def _risk_tasks(
         self,
@@ -572,29 +497,9 @@ _RISK_TEXT = {
     Risk.LOW_ADOPTION: "adoption is below 30% of the plan",
     Risk.DECLINING_USAGE: "usage is declining",
     Risk.RENEWAL_AT_RISK: "the renewal is at risk",
+    Risk.SUPPORT_LOAD: "support tickets are many or severe",
+    Risk.ESCALATING: "support tickets are rising while payments slip or the contract changed",
 }
-
-
-def _billing(uow: Any, subscriptions: Sequence[Subscription]) -> BillingStatus:
-    """The last finalized invoice of any of the customer's subscriptions and whether any of their
-    invoices is overdue (from the ERP postings): two queries, whatever the number of them."""
-    invoices: list[Invoice] = [
-        i
-        for found in uow.invoices.of_subscriptions([s.id for s in subscriptions]).values()
-        for i in found
-        if i.number is not None and not i.credits_invoice and i.status is not InvoiceStatus.VOID
-    ]
-    if not invoices:
-        return BillingStatus(None, None, None, None, False, None)
-    last = max(invoices, key=lambda i: (i.issue_date, i.number or ""))
-    overdue, level = False, None
-    for posting in uow.postings.many([i.id for i in invoices]).values():
-        if posting.overdue and not posting.paid:
-            overdue = True
-            level = posting.dunning_level or level
-    return BillingStatus(
-        last.number, last.totals.total, last.currency, last.status.value, overdue, level
-    )
 
 
 def _wire(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 from revsync.domain.errors import InvalidField
 from revsync.domain.pricing import ChargeModel, Plan
 from revsync.domain.subscriptions import Amendment, Change, Subscription, Terms
+from revsync.domain.support import SupportLoad
 
 #: contract statuses that bill
 ACTIVE_CONTRACT = "Activated"
@@ -302,6 +303,8 @@ class Risk(StrEnum):
     LOW_ADOPTION = "low_adoption"
     DECLINING_USAGE = "declining_usage"
     RENEWAL_AT_RISK = "renewal_at_risk"
+    SUPPORT_LOAD = "support_load"  # many or severe tickets lately
+    ESCALATING = "escalating"  # tickets rising while payments slip or the contract changed
 
 
 #: adoption below this share of the entitlement is low
@@ -313,7 +316,13 @@ _PENALTY = {
     Risk.LOW_ADOPTION: 25,
     Risk.DECLINING_USAGE: 15,
     Risk.RENEWAL_AT_RISK: 15,
+    Risk.SUPPORT_LOAD: 10,
+    Risk.ESCALATING: 20,
 }
+#: a support load this heavy is a risk (e.g. two urgent tickets, or eight normal ones)
+HEAVY_SUPPORT = 8
+#: a rising load flags a customer whose payments slip or contract changed from this weight
+ESCALATION_WEIGHT = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,8 +362,12 @@ def assess(
     renewal_date: date | None,
     today: date,
     renewal_window_days: int,
+    support: SupportLoad | None = None,
+    contract_changed: bool = False,
 ) -> tuple[Readiness, tuple[Risk, ...]]:
-    """Renewal readiness and risk flags from adoption, billing and the renewal date."""
+    """Renewal readiness and risk flags from adoption, billing, the renewal date and, where a
+    support tool is connected, the support load: a heavy one is a risk, and one rising while an
+    invoice is overdue or the contract changed lately flags the customer as escalating."""
     risks: list[Risk] = []
     if billing.overdue:
         risks.append(Risk.OVERDUE)
@@ -365,6 +378,12 @@ def assess(
         risks.append(Risk.LOW_ADOPTION)
     if adoption and all(a.trend is Trend.DOWN for a in adoption):
         risks.append(Risk.DECLINING_USAGE)
+    if support is not None:
+        if support.weight >= HEAVY_SUPPORT:
+            risks.append(Risk.SUPPORT_LOAD)
+        slipping = billing.overdue or contract_changed
+        if support.rising and support.weight >= ESCALATION_WEIGHT and slipping:
+            risks.append(Risk.ESCALATING)
     due = renewal_date is not None and 0 <= (renewal_date - today).days <= renewal_window_days
     if not due:
         return Readiness.NOT_DUE, tuple(risks)

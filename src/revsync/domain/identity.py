@@ -29,6 +29,7 @@ class System(StrEnum):
     PRODUCT = "product"
     CRM = "crm"
     ERP = "erp"
+    SUPPORT = "support"  # the support tool's organization id
 
 
 #: systems in which a customer may have several references

@@ -27,6 +27,7 @@ from revsync.ports.idempotency import IdempotencyRepository
 from revsync.ports.jobs import JobRepository
 from revsync.ports.kpis import KpiStore
 from revsync.ports.reconciliation import ReconciliationStore
+from revsync.ports.support import SupportStateRepository
 from revsync.ports.thresholds import ThresholdStore
 
 if TYPE_CHECKING:
@@ -248,6 +249,9 @@ class UnitOfWork(Protocol):
 
     @property
     def crm(self) -> CrmStateRepository: ...
+
+    @property
+    def support(self) -> SupportStateRepository: ...
 
     @property
     def idempotency(self) -> IdempotencyRepository: ...

@@ -30,7 +30,7 @@ def body(**fields: Any) -> dict[str, Any]:
 def test_put_creates_then_replaces_and_get_reads_back(
     api: TestClient, admin: dict[str, str]
 ) -> None:
-    refs = {"product": ["t-2", "t-1"], "crm": "001A", "erp": "C-9"}
+    refs = {"product": ["t-2", "t-1"], "crm": "001A", "erp": "C-9", "support": "3601"}
     created = api.put("/v1/customers/acme", json=body(external_refs=refs), headers=admin)
     assert created.status_code == 201
     expected = {
@@ -41,7 +41,12 @@ def test_put_creates_then_replaces_and_get_reads_back(
         "country": None,
         "tax_exempt": False,
         "parent_id": None,
-        "external_refs": {"product": ["t-1", "t-2"], "crm": "001A", "erp": "C-9"},
+        "external_refs": {
+            "product": ["t-1", "t-2"],
+            "crm": "001A",
+            "erp": "C-9",
+            "support": "3601",
+        },
     }
     assert created.json() == {**expected, "attached_unmapped_events": 0}
     assert api.get("/v1/customers/acme", headers=admin).json() == expected
@@ -51,7 +56,12 @@ def test_put_creates_then_replaces_and_get_reads_back(
         headers=admin,
     )
     assert renamed.status_code == 200
-    assert renamed.json()["external_refs"] == {"product": ["t-1"], "crm": None, "erp": None}
+    assert renamed.json()["external_refs"] == {
+        "product": ["t-1"],
+        "crm": None,
+        "erp": None,
+        "support": None,
+    }
     assert api.get("/v1/customers?external_ref=product:t-2", headers=admin).json()["items"] == []
 
 

@@ -155,6 +155,7 @@ from .version_summary_out import VersionSummaryOut
 from .void_in import VoidIn
 from .wallet_out import WalletOut
 from .wallet_out_balances import WalletOutBalances
+from .webhook_out import WebhookOut
 from .window import Window
 from .window_out import WindowOut
 
@@ -314,6 +315,7 @@ __all__ = (
     "VoidIn",
     "WalletOut",
     "WalletOutBalances",
+    "WebhookOut",
     "Window",
     "WindowOut",
 )

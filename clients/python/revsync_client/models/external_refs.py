@@ -18,11 +18,13 @@ class ExternalRefs:
         crm (None | str | Unset): CRM account id.
         erp (None | str | Unset): ERP customer id.
         product (list[str] | Unset): Product tenant ids (event `subject`).
+        support (None | str | Unset): Support tool organization id.
     """
 
     crm: None | str | Unset = UNSET
     erp: None | str | Unset = UNSET
     product: list[str] | Unset = UNSET
+    support: None | str | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         crm: None | str | Unset
@@ -41,6 +43,12 @@ class ExternalRefs:
         if not isinstance(self.product, Unset):
             product = self.product
 
+        support: None | str | Unset
+        if isinstance(self.support, Unset):
+            support = UNSET
+        else:
+            support = self.support
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update({})
@@ -50,6 +58,8 @@ class ExternalRefs:
             field_dict["erp"] = erp
         if product is not UNSET:
             field_dict["product"] = product
+        if support is not UNSET:
+            field_dict["support"] = support
 
         return field_dict
 
@@ -77,10 +87,20 @@ class ExternalRefs:
 
         product = cast(list[str], d.pop("product", UNSET))
 
+        def _parse_support(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        support = _parse_support(d.pop("support", UNSET))
+
         external_refs = cls(
             crm=crm,
             erp=erp,
             product=product,
+            support=support,
         )
 
         return external_refs

@@ -35,6 +35,7 @@ from revsync.adapters.db.job_repositories import SqlJobRepository
 from revsync.adapters.db.kpi_store import SqlKpiStore
 from revsync.adapters.db.reconciliation_store import SqlReconciliationStore
 from revsync.adapters.db.schema_store import SqlSchemaStore
+from revsync.adapters.db.support_repositories import SqlSupportStateRepository
 from revsync.adapters.db.tables import (
     api_keys,
     audit_head,
@@ -588,6 +589,7 @@ class SqlUnitOfWork:
     cases: SqlCaseRepository
     postings: SqlPostingRepository
     crm: SqlCrmStateRepository
+    support: SqlSupportStateRepository
     idempotency: SqlIdempotencyRepository
     jobs: SqlJobRepository
     schemas: SqlSchemaStore
@@ -635,6 +637,7 @@ class SqlUnitOfWork:
         self.cases = SqlCaseRepository(conn, self._case_news)
         self.postings = SqlPostingRepository(conn)
         self.crm = SqlCrmStateRepository(conn)
+        self.support = SqlSupportStateRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)
         self.jobs = SqlJobRepository(conn)
         self.schemas = SqlSchemaStore(conn)

@@ -485,6 +485,33 @@ crm_watermarks = sa.Table(
     sa.Column("synced_at", UtcDateTime, nullable=False),
 )
 
+# where each incremental read from the support tool stopped (tickets, organizations)
+support_watermarks = sa.Table(
+    "support_watermarks",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("synced_at", UtcDateTime, nullable=False),
+)
+
+# the support tool's tickets as revsync last read them: whose, in which state, and the digest
+# of the context last queued for each (unchanged context is not written again)
+support_tickets = sa.Table(
+    "support_tickets",
+    metadata,
+    sa.Column("ticket_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("organization_id", sa.BigInteger, nullable=True),
+    sa.Column("customer_id", sa.String(128), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("priority", sa.String(16), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("context_digest", sa.String(64), nullable=True),
+    sa.Column("read_at", UtcDateTime, nullable=False),
+    sa.Index("ix_support_tickets_customer", "customer_id", "created_at"),
+)
+
 # what revsync last announced to the CRM about each customer (a digest of the values), so
 # that unchanged signals are not pushed again
 crm_signals = sa.Table(

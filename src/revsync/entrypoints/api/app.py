@@ -19,6 +19,7 @@ from revsync.entrypoints.api import (
     reconciliations,
     reports,
     schemas,
+    support,
     thresholds,
     usage,
 )
@@ -67,6 +68,7 @@ def create_app(container: Container) -> FastAPI:
         reconciliations,
         operations,
         admin,
+        support,
     ):
         app.include_router(module.router)
     app.include_router(console_pages.router)

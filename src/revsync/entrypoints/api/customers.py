@@ -26,6 +26,7 @@ class ExternalRefs(BaseModel):
     )
     crm: str | None = Field(default=None, description="CRM account id.")
     erp: str | None = Field(default=None, description="ERP customer id.")
+    support: str | None = Field(default=None, description="Support tool organization id.")
 
 
 class CustomerIn(BaseModel):
@@ -81,6 +82,7 @@ def customer_out(customer: Customer) -> CustomerOut:
     """The wire form of a customer."""
     crm = customer.refs_in(System.CRM)
     erp = customer.refs_in(System.ERP)
+    support = customer.refs_in(System.SUPPORT)
     return CustomerOut(
         id=customer.id,
         name=customer.name,
@@ -93,6 +95,7 @@ def customer_out(customer: Customer) -> CustomerOut:
             product=list(customer.refs_in(System.PRODUCT)),
             crm=crm[0] if crm else None,
             erp=erp[0] if erp else None,
+            support=support[0] if support else None,
         ),
     )
 
@@ -130,6 +133,7 @@ def put_customer(
                 System.PRODUCT: refs.product,
                 System.CRM: [] if refs.crm is None else [refs.crm],
                 System.ERP: [] if refs.erp is None else [refs.erp],
+                System.SUPPORT: [] if refs.support is None else [refs.support],
             },
             actor=request.state.actor,
         )

@@ -37,6 +37,7 @@ from revsync.entrypoints.cli.kpis import kpis
 from revsync.entrypoints.cli.reconcile import reconcile
 from revsync.entrypoints.cli.sandbox import sandbox_app
 from revsync.entrypoints.cli.schemas import schema_app
+from revsync.entrypoints.cli.support import support_app
 from revsync.entrypoints.runtime import tune_gc
 
 app = typer.Typer(
@@ -75,6 +76,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(cases_app, name="cases")
 app.add_typer(erp_app, name="erp")
 app.add_typer(crm_app, name="crm")
+app.add_typer(support_app, name="support")
 app.add_typer(events_app, name="events")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(schema_app, name="schema")

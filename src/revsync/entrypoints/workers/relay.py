@@ -43,7 +43,8 @@ async def _deliver_until_signalled(container: Container, owner: str | None) -> N
 async def deliver(container: Container, stop: asyncio.Event, owner: str | None = None) -> None:
     """Run a relay for the configured destinations until ``stop`` is set, and offer to run the
     jobs (with an ERP, the payment sync every ``erp.sync_interval_seconds``; with a CRM, the
-    CRM sync every ``crm.sync_interval_seconds``; with ``billing.schedule``, billing): of all
+    CRM sync every ``crm.sync_interval_seconds``; with a support tool, the support sync every
+    ``support.sync_interval_seconds``; with ``billing.schedule``, billing): of all
     the processes doing so, the one holding a job's lease runs it."""
     relay = container.relay(owner)
     runner = container.job_runner(owner)
@@ -87,6 +88,9 @@ def worker_jobs(container: Container, stop: asyncio.Event | None = None) -> list
     if settings.crm.url is not None:
         every = timedelta(seconds=settings.crm.sync_interval_seconds)
         jobs.append(Job("crm_sync", Schedule(every=every), lambda: _sync_crm(container)))
+    if settings.support.url is not None:
+        every = timedelta(seconds=settings.support.sync_interval_seconds)
+        jobs.append(Job("support_sync", Schedule(every=every), lambda: _sync_support(container)))
     if settings.billing.schedule is not None:
         jobs.append(
             Job("billing", Schedule(cron=settings.billing.schedule), lambda: _bill(container))
@@ -156,6 +160,16 @@ async def _sync_crm(container: Container) -> str:
         f"{pulled.accounts} accounts, {pulled.contracts} contracts, {len(pulled.refused)} "
         f"refused; {len(pushed.accounts)} signals, {len(pushed.tasks)} tasks, "
         f"{len(pushed.opportunities)} opportunities"
+    )
+
+
+async def _sync_support(container: Container) -> str:
+    """One support sync: organizations mapped, tickets read, contexts queued."""
+    report = await container.sync_support()
+    return (
+        f"{len(report.organizations_mapped)} organizations mapped, {report.tickets_read} "
+        f"tickets read ({report.tickets_unmapped} unmapped), {len(report.contexts_queued)} "
+        f"contexts queued"
     )
 
 

@@ -1,0 +1,1 @@
+"""Support tools revsync works with (ports/support.py): Zendesk's Support API."""
