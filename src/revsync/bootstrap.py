@@ -69,6 +69,7 @@ from revsync.application.quarantine import Quarantine
 from revsync.application.reconciliation import Reconciliation
 from revsync.application.reports import Reports
 from revsync.application.schemas import Declaration, SchemaPolicy, SchemaRegistry
+from revsync.application.service_credits import ServiceCredits
 from revsync.application.subscriptions import Subscriptions
 from revsync.application.support import SupportReport, SupportSync
 from revsync.application.thresholds import ThresholdWatch
@@ -78,6 +79,7 @@ from revsync.domain.audit import AuditChain, AuditKey, AuditKeyMissing
 from revsync.domain.errors import Conflict, InvalidField
 from revsync.domain.reconciliation import Check, ReconciliationRun
 from revsync.domain.schemas import upcast_from
+from revsync.domain.support import CREDIT_ROLES
 from revsync.entrypoints.workers.jobs import JobRunner
 from revsync.observability.tracing import configure_tracing, instrument_engine
 from revsync.ports.billing import TaxEngine
@@ -140,6 +142,7 @@ class Container:
     kpis: Kpis
     console_sessions: ConsoleSessions
     entitlements: Entitlements
+    service_credits: ServiceCredits
     console_views: ConsoleViews
     thresholds: ThresholdWatch
     failpoints: Failpoints = field(default_factory=Failpoints)
@@ -302,6 +305,7 @@ class Container:
             self.entitlements,
             self.health(),
             announcer_for(self.settings),
+            self.service_credits,
             overlap_seconds=self.settings.support.overlap_seconds,
             match_external_id=self.settings.support.match_external_id,
         )
@@ -465,7 +469,7 @@ def support_client(settings: Settings) -> ZendeskSupport:
         support.email,
         token,
         fields,
-        owned=fields,
+        owned=[role for role in fields if role not in CREDIT_ROLES],
         ca_file=support.ca_file,
         timeout_seconds=support.timeout_seconds,
     )
@@ -681,6 +685,15 @@ def build(
     keys = ApiKeys(
         unit_of_work, clock, ids, cache_for=timedelta(seconds=settings.auth.cache_seconds)
     )
+    service_credits = ServiceCredits(
+        unit_of_work,
+        clock,
+        ids,
+        billing,
+        announcer_for(settings),
+        tag=settings.support.credit_tag,
+        limit=settings.support.credit_limit,
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -713,7 +726,8 @@ def build(
             unit_of_work, clock, announcer_for(settings), [m.key for m in meters]
         ),
         billing=billing,
-        cases=Cases(unit_of_work, clock),
+        cases=Cases(unit_of_work, clock, service_credits),
+        service_credits=service_credits,
         operations=Operations(unit_of_work, clock, destination_names(settings)),
         reports=Reports(unit_of_work),
         idempotency=Idempotency(

@@ -579,14 +579,29 @@ KEY_FIELD = "Revsync_Key__c"
 _FIELD_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
 
 
-SupportRole = Literal["plan", "renewal_date", "overdue_amount", "dunning_level", "health_score"]
-#: the ticket fields revsync writes by default, by title (revsync owns them)
+SupportRole = Literal[
+    "plan",
+    "renewal_date",
+    "overdue_amount",
+    "dunning_level",
+    "health_score",
+    "credit_amount",
+    "credit_percent",
+    "credit_invoice",
+    "credit_reason",
+]
+#: the ticket fields revsync writes (revsync owns them) and, ``credit_*``, the fields agents ask
+#: a service credit with (revsync reads them), by default title
 _SUPPORT_FIELDS: dict[SupportRole, str] = {
     "plan": "revsync plan",
     "renewal_date": "revsync renewal date",
     "overdue_amount": "revsync overdue amount",
     "dunning_level": "revsync dunning level",
     "health_score": "revsync health score",
+    "credit_amount": "Service credit amount",
+    "credit_percent": "Service credit percent",
+    "credit_invoice": "Service credit invoice",
+    "credit_reason": "Service credit reason",
 }
 
 
@@ -605,6 +620,10 @@ class SupportSettings(_RemoteSettings):
     #: the variable holding the signing secret of the tool's webhook to ``POST
     #: /v1/support/webhook`` (None: that route is off; the sync reads every ticket anyway)
     webhook_secret_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    #: the tag an agent puts on a ticket to ask for a service credit (its fields say how much)
+    credit_tag: str = Field(default="service_credit", pattern=r"^[a-z0-9_:-]{1,80}$")
+    #: a service credit over this (in the invoice's currency) is refused on the ticket
+    credit_limit: Decimal = Field(default=Decimal("1000"), gt=0, max_digits=18)
     #: an organization whose external id is a customer's id, or its CRM account id, is mapped
     #: to that customer when no customer holds it yet
     match_external_id: bool = True

@@ -19,7 +19,7 @@ from zenpy.lib.api_objects import Organization
 
 from revsync.ports.support import OwnershipViolation, SupportRefused, SupportUnavailable
 from revsync.sandbox.support import Fault, SupportSandbox
-from tests.support.zendesk import FIELDS, Clock, new_ticket, with_support, zenpy_for
+from tests.support.zendesk import FIELDS, OWNED, Clock, new_ticket, with_support, zenpy_for
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_a_field_revsync_does_not_own_is_refused_before_any_request(
 ) -> None:
     ticket = new_ticket(zenpy)
     provisioned.reset_request_counts()
-    owned = {k: v for k, v in FIELDS.items() if k != "plan"}
+    owned = {k: v for k, v in OWNED.items() if k != "plan"}
     with pytest.raises(OwnershipViolation, match="plan: revsync may not write"):
         with_support(
             provisioned,
@@ -147,6 +147,29 @@ def test_a_field_revsync_does_not_own_is_refused_before_any_request(
             owned=owned,
         )
     assert provisioned.usage.counts == {}
+    with pytest.raises(OwnershipViolation, match="credit_amount: revsync may not write"):
+        with_support(provisioned, lambda s: s.write_fields(ticket.id, {"credit_amount": "5"}))
+    assert provisioned.usage.counts == {}
+
+
+def test_the_fields_agents_fill_in_are_read_by_role(
+    provisioned: SupportSandbox, zenpy: Zenpy
+) -> None:
+    ids = {f.title: f.id for f in zenpy.ticket_fields()}
+    ticket = new_ticket(
+        zenpy,
+        custom_fields=[
+            {"id": ids[FIELDS["credit_amount"]], "value": "50.00"},
+            {"id": ids[FIELDS["credit_invoice"]], "value": "INV-000001"},
+            {"id": ids[FIELDS["credit_reason"]], "value": "four hours down"},
+        ],
+    )
+    read = with_support(provisioned, lambda s: s.ticket(ticket.id))
+    assert dict(read.fields) == {
+        "credit_amount": "50.00",
+        "credit_invoice": "INV-000001",
+        "credit_reason": "four hours down",
+    }
 
 
 def test_provisioning_creates_only_what_is_missing_and_a_missing_field_is_named(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from zenpy import Zenpy
 from zenpy.lib.api_objects import Organization
 
@@ -23,18 +24,21 @@ from revsync.application.customers import PutCustomer
 from revsync.application.ingestion import IngestContext
 from revsync.application.subscriptions import CreateSubscription
 from revsync.bootstrap import Container, apply_configuration, build
-from revsync.domain.delivery import CaseStatus
+from revsync.domain.delivery import CaseKind, CaseStatus
+from revsync.domain.errors import InvalidField
 from revsync.domain.identity import System
+from revsync.domain.invoicing import Invoice
+from revsync.entrypoints.api.app import create_app
 from revsync.ports.billing import InvoiceFilter
 from revsync.ports.delivery import CaseFilter
 from revsync.ports.erp import PostingRecord
 from revsync.sandbox.support import SupportSandbox
 from revsync.schemas.cloudevents_v1 import decode_items
-from tests.conftest import make_settings
+from tests.conftest import issue_key, make_settings
 from tests.support.clock import FrozenClock
 from tests.support.delivery import deliver_until, settled, statuses
 from tests.support.events import encode, event
-from tests.support.zendesk import FIELDS, Clock, new_ticket, zenpy_for
+from tests.support.zendesk import FIELDS, OWNED, Clock, new_ticket, zenpy_for
 
 GROWTH = {
     "code": "growth",
@@ -117,7 +121,7 @@ def notes(zenpy: Zenpy, ticket_id: int) -> list[str]:
 
 def fields(zenpy: Zenpy, ticket_id: int) -> dict[str, Any]:
     titles = {f.id: f.title for f in zenpy.ticket_fields()}
-    roles = {title: role for role, title in FIELDS.items()}
+    roles = {title: role for role, title in OWNED.items()}
     return {
         roles[titles[f["id"]]]: f["value"]
         for f in zenpy.tickets(id=ticket_id).custom_fields
@@ -309,3 +313,142 @@ def test_tickets_rising_while_an_invoice_is_overdue_flag_the_customer_until_it_i
     for ticket in tickets:
         assert "revsync_escalating" not in zenpy.tickets(id=ticket).tags
         assert fields(zenpy, ticket)["health_score"] == "100"
+
+
+def world(container: Container) -> Invoice:
+    """acme on Growth since November 1st, its November invoice posted as INV/0007."""
+    container.customers.put(PutCustomer("acme", "Acme", "EUR", "UTC", None, {}, "test"))
+    container.subscriptions.create(
+        CreateSubscription("s-acme", "acme", "growth", date(2026, 11, 1), "test", seats=3)
+    )
+    container.billing.run(date(2026, 11, 1), "test")
+    [invoice] = container.billing.invoices(InvoiceFilter("acme"), after=None, limit=10)
+    post(container, invoice, "INV/0007")
+    asyncio.run(_provision(container))
+    return invoice
+
+
+def post(container: Container, invoice: Invoice, number: str) -> None:
+    """What the ERP's receipt records once it posted the invoice."""
+    posting = PostingRecord(invoice.id, number, number, "acme", invoice.issue_date, None)
+    with container.unit_of_work() as uow:
+        uow.postings.record(posting, NOW)
+        uow.commit()
+
+
+def asking(zenpy: Zenpy, org: int, subject: str, **credit: str) -> int:
+    """A ticket tagged for a service credit, its fields filled in by the agent."""
+    ids = {f.title: f.id for f in zenpy.ticket_fields()}
+    fields = [{"id": ids[FIELDS[f"credit_{k}"]], "value": v} for k, v in credit.items()]
+    return int(
+        new_ticket(
+            zenpy, subject, organization_id=org, tags=["service_credit"], custom_fields=fields
+        ).id
+    )
+
+
+def comments(zenpy: Zenpy, ticket_id: int) -> list[tuple[bool, str]]:
+    """(public, body without revsync's key line) of each comment after the first, the
+    context notes left out."""
+    found = list(zenpy.tickets.comments(ticket=ticket_id))[1:]
+    return [
+        (c.public, c.body.rsplit("\n\n[revsync:", 1)[0])
+        for c in found
+        if "[revsync:context:" not in c.body
+    ]
+
+
+@pytest.mark.postgres
+def test_a_service_credit_asked_on_a_ticket_is_approved_issued_and_told_its_erp_number(
+    container: Container, sandbox: SupportSandbox, zenpy: Zenpy
+) -> None:
+    invoice = world(container)
+    [platform] = invoice.lines
+    org = zenpy.organizations.create(Organization(name="Acme Inc", external_id="acme")).id
+    ticket = asking(
+        zenpy, org, "Down for four hours", amount="50.00", invoice="INV/0007", reason="4h outage"
+    )
+    first = sync(container)
+    assert first.credits_taken == [ticket]
+    [case] = container.cases.find(CaseFilter(kind=CaseKind.SERVICE_CREDIT), after=None, limit=10)
+    assert (case.status, case.object_id) == (CaseStatus.OPEN, str(ticket))
+    assert sync(container).credits_taken == []  # asked once
+    deliver(container)
+    asked = (
+        f"Service credit of 50.00 EUR (before tax) asked: {platform.key} 50.00. Awaiting "
+        f"approval by finance (case {case.id})."
+    )
+    assert comments(zenpy, ticket) == [(False, asked)]
+
+    finance = issue_key(container, "finance")
+    with TestClient(create_app(container)) as api:
+        body = {"reason": "SLA breach confirmed"}
+        approved = api.post(f"/v1/cases/{case.id}/approve", json=body, headers=finance)
+        assert (approved.status_code, approved.json()["status"]) == (200, "resolved"), approved.text
+        approver = approved.json()["closed_by"]
+        assert approver.startswith("api_key:")
+        again = api.post(f"/v1/cases/{case.id}/approve", json=body, headers=finance)
+        assert again.status_code == 409, again.text
+    notes_ = container.billing.invoices(InvoiceFilter("acme"), after=None, limit=10)
+    [note] = [n for n in notes_ if n.credits_invoice == invoice.id]
+    assert [(line.key, line.amount) for line in note.lines] == [
+        (f"credit:{platform.key}", Decimal("-50.00"))
+    ]
+    assert (note.number, note.totals.total, note.currency) == (
+        "CN-000001",
+        Decimal("-50.00"),
+        "EUR",
+    )
+    deliver(container)
+    post(container, note, "CN/0003")  # the ERP posted the credit note
+    told = sync(container)
+    assert told.credits_told == [ticket]
+    assert sync(container).credits_told == []  # told once
+    deliver(container)
+    assert comments(zenpy, ticket) == [
+        (False, asked),
+        (
+            False,
+            f"Service credit approved by {approver}: credit note CN-000001 of 50.00 EUR (tax "
+            "included). Its ERP number follows once posted.",
+        ),
+        (
+            True,
+            "We have issued a service credit of 50.00 EUR for this request (4h outage): credit "
+            "note CN-000001, ERP number CN/0003.",
+        ),
+    ]
+    actions = [e.record.action for e in container.audit.entries(after=None, limit=500)]
+    assert actions.count("service_credit.requested") == 1
+    assert actions.count("service_credit.issued") == 1
+    assert actions.count("invoice.credited") == 1
+
+
+@pytest.mark.postgres
+def test_a_credit_over_the_limit_is_refused_and_one_ignored_by_an_operator_too(
+    container: Container, sandbox: SupportSandbox, zenpy: Zenpy
+) -> None:
+    invoice = world(container)
+    org = zenpy.organizations.create(Organization(name="Acme Inc", external_id="acme")).id
+    over = asking(zenpy, org, "Refund me", amount="5000", invoice=invoice.number or "", reason="x")
+    unknown = asking(zenpy, org, "Old one", percent="10", invoice="INV-999999", reason="late")
+    tenth = asking(zenpy, org, "Slow", percent="10", invoice=invoice.number or "", reason="slow")
+    assert sorted(sync(container).credits_taken) == sorted([over, unknown, tenth])
+    [case] = container.cases.find(CaseFilter(kind=CaseKind.SERVICE_CREDIT), after=None, limit=9)
+    assert case.object_id == str(tenth)
+    with pytest.raises(InvalidField, match="ignore its case to refuse it"):
+        container.cases.resolve(case.id, "ops@acme", "done")
+    container.cases.ignore(case.id, "ops@acme", "not covered by the SLA")
+    deliver(container)
+    assert comments(zenpy, over) == [
+        (False, "Service credit refused: 5000.00 is over the limit of 1000 for one service credit.")
+    ]
+    assert comments(zenpy, unknown) == [
+        (False, "Service credit refused: Acme has no invoice 'INV-999999' to credit.")
+    ]
+    assert comments(zenpy, tenth)[-1] == (
+        False,
+        "Service credit refused: refused by ops@acme: not covered by the SLA.",
+    )
+    notes_ = container.billing.invoices(InvoiceFilter("acme"), after=None, limit=10)
+    assert [n.id for n in notes_] == [invoice.id]  # no credit note

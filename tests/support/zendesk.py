@@ -14,11 +14,13 @@ from zenpy.lib.api_objects import Comment, Ticket
 
 from revsync.adapters.connectors.support.zendesk import ZendeskSupport
 from revsync.config import SupportSettings
+from revsync.domain.support import CREDIT_ROLES
 from revsync.sandbox.support import SupportSandbox
 
 T = TypeVar("T")
-#: revsync's ticket fields by role, as configured by default (revsync owns them all)
+#: the ticket fields by role, as configured by default: revsync owns all but the credit ones
 FIELDS = {str(role): title for role, title in SupportSettings().fields.items()}
+OWNED = {role: title for role, title in FIELDS.items() if role not in CREDIT_ROLES}
 
 
 def zenpy_for(sandbox: SupportSandbox) -> Zenpy:
@@ -41,13 +43,12 @@ def zenpy_for(sandbox: SupportSandbox) -> Zenpy:
 def adapter(sandbox: SupportSandbox, *, token: str | None = None, **options: Any) -> ZendeskSupport:
     """revsync's adapter for the sandbox (``token``: another API token; ``options``: the
     adapter's keyword arguments)."""
-    fields = options.pop("fields", FIELDS)
     return ZendeskSupport(
         sandbox.url,
         sandbox.credentials.email,
         token or sandbox.credentials.token,
-        fields,
-        options.pop("owned", fields),
+        options.pop("fields", FIELDS),
+        options.pop("owned", OWNED),
         ca_file=str(sandbox.cert_path),
         **options,
     )

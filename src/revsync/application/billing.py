@@ -983,6 +983,14 @@ class Billing:
             uow.commit()
         return note
 
+    def creditable(self, uow: UnitOfWork, invoice: Invoice) -> dict[str, Decimal]:
+        """What is left to credit on each line of the invoice (inside the caller's unit of
+        work): its amount less what credit notes credited before."""
+        credited = _Credited.of(uow.invoices.credit_notes_of(invoice.id))
+        return {
+            line.key: line.amount - credited.lines.get(line.key, ZERO) for line in invoice.lines
+        }
+
     def credit(
         self,
         invoice_id_: str,
@@ -990,8 +998,12 @@ class Billing:
         reason: str,
         actor: str,
         correlation_id: str | None = None,
+        *,
+        then: Callable[[UnitOfWork, Invoice], None] | None = None,
     ) -> Invoice:
-        """A credit note for part of some lines of a finalized invoice (amounts > 0 to credit)."""
+        """A credit note for part of some lines of a finalized invoice (amounts > 0 to credit).
+        ``then`` runs in the same transaction once the note is made (what the credit settles;
+        raising there makes nothing)."""
         now = self._clock.now()
         with self._uow() as uow:
             uow.invoices.lock()
@@ -1050,6 +1062,8 @@ class Billing:
                     {"credit_note": note.number, "total": str(note.totals.total), "reason": reason},
                 )
             )
+            if then is not None:
+                then(uow, note)
             uow.commit()
         return note
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from revsync.application.service_credits import ServiceCredits
 from revsync.domain.audit import AuditRecord
 from revsync.domain.delivery import CLOSED_CASES, CaseKind, CaseStatus, MessageStatus
 from revsync.domain.errors import InvalidField, NotFound
@@ -37,9 +38,15 @@ class ReplaySelection:
 class Cases:
     """Exception-case handling for operators."""
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        clock: Clock,
+        credits: ServiceCredits | None = None,
+    ) -> None:
         self._uow = unit_of_work
         self._clock = clock
+        self._credits = credits  # decides service-credit cases
 
     def find(self, where: CaseFilter, *, after: str | None, limit: int) -> list[Case]:
         """Cases matching ``where``, by id."""
@@ -79,9 +86,16 @@ class Cases:
 
     def approve(self, case_id: str, actor: str, reason: str) -> Case:
         """Queue the case's message again, approved past the destination's hold (an ERP posts
-        an invoice of a closed period in the next open one)."""
+        an invoice of a closed period in the next open one); for a service credit, make its
+        credit note."""
         if not reason.strip():
             raise InvalidField("reason", "say why the message is approved")
+        with self._uow(write=False) as uow:
+            kind = self._case(uow, case_id).kind
+        if kind is CaseKind.SERVICE_CREDIT and self._credits is not None:
+            self._credits.approve(case_id, actor, reason)  # the credit note, the case resolved
+            with self._uow(write=False) as uow:
+                return self._case(uow, case_id)
         with self._uow() as uow:
             case = self._case(uow, case_id)
             if case.kind is not CaseKind.DELIVERY or case.message_id is None:
@@ -147,6 +161,12 @@ class Cases:
             if case.status is CaseStatus.RETRYING and case.kind is not CaseKind.BILLING:
                 raise InvalidField("status", "the case's message is being retried; wait for it")
             now = self._clock.now()
+            if case.kind is CaseKind.SERVICE_CREDIT and self._credits is not None:
+                if status is not CaseStatus.IGNORED:
+                    raise InvalidField(
+                        "case", "approve a service credit, or ignore its case to refuse it"
+                    )
+                self._credits.refuse(uow, case, actor, reason, now)
             uow.cases.set_status(case.id, status, now, by=actor, reason=reason)
             uow.outbox.close(_messages(uow, case), message_status)
             self._audit(uow, case, actor, f"case.{status.value}", status, reason, now)

@@ -6,7 +6,8 @@ Organizations are mapped by the identity map (``support`` references: the organi
 with ``match_external_id`` an organization whose external id is a customer's id or CRM account
 id is mapped to it when neither is mapped yet. A ticket's context is queued again only when
 what it tells changed (:meth:`TicketContext.digest`), so revsync's own writes, which bring the
-ticket back in the next read, change nothing.
+ticket back in the next read, change nothing. Tickets asking for a service credit go to
+:class:`ServiceCredits` (application/service_credits.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from revsync.application.announcements import Announcer
 from revsync.application.customers import Customers, PutCustomer
 from revsync.application.entitlements import Entitlements
 from revsync.application.health import Health, billed_invoices
+from revsync.application.service_credits import ServiceCredits
 from revsync.domain.crm import first_renewal, in_service
 from revsync.domain.delivery import CaseStatus
 from revsync.domain.errors import Conflict, NotFound
@@ -53,6 +55,8 @@ class SupportReport:
     tickets_read: int = 0
     tickets_unmapped: int = 0
     contexts_queued: list[int] = field(default_factory=list)  # ticket ids
+    credits_taken: list[int] = field(default_factory=list)  # tickets whose credit was checked
+    credits_told: list[int] = field(default_factory=list)  # tickets told of an issued credit
 
 
 class SupportSync:
@@ -67,6 +71,7 @@ class SupportSync:
         entitlements: Entitlements,
         health: Health,
         announcer: Announcer,
+        credits: ServiceCredits,
         *,
         overlap_seconds: float,
         match_external_id: bool,
@@ -77,6 +82,7 @@ class SupportSync:
         self._entitlements = entitlements
         self._health = health
         self._announcer = announcer
+        self._credits = credits
         self._overlap = overlap_seconds
         self._match = match_external_id
 
@@ -92,6 +98,7 @@ class SupportSync:
         await asyncio.to_thread(self._map_organizations, organizations, report)
         read = await support.tickets(ticket_mark, overlap_seconds=self._overlap)
         await asyncio.to_thread(self._take, read.tickets, read.mark, report, correlation_id)
+        report.credits_told = await asyncio.to_thread(self._credits.announce, correlation_id)
         return report
 
     async def one(
@@ -197,6 +204,8 @@ class SupportSync:
                 uow.support.put_ticket(record, now)
                 held[ticket.id] = record
             uow.commit()
+        mapped = [(t, c) for t in tickets if (c := self._owner(owners, t)) is not None]
+        report.credits_taken = self._credits.take(mapped, correlation_id)
         contexts: dict[str, TicketContext] = {}
         with self._uow(write=False) as uow:
             for ticket in tickets:
@@ -301,7 +310,8 @@ class SupportSync:
                     posting.dunning_level,
                 )
             )
-        objects = frozenset({customer.id, *(i.id for i in invoices)})
+        tickets = (str(t) for t in uow.support.open_tickets(customer.id))
+        objects = frozenset({customer.id, *(i.id for i in invoices), *tickets})
         cases = uow.cases.page(
             CaseFilter(status=CaseStatus.OPEN, object_ids=objects), after=None, limit=_CASES_SHOWN
         )

@@ -371,6 +371,7 @@ class CaseKind(StrEnum):
     BILLING = "billing"  # a subscription a billing run could not bill
     OUTAGE = "outage"  # a destination unavailable past the maximum age (holds its messages)
     RECONCILIATION = "reconciliation"  # a discrepancy a reconciliation run found
+    SERVICE_CREDIT = "service_credit"  # a credit asked on a support ticket, awaiting approval
 
 
 class CaseStatus(StrEnum):

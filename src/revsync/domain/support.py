@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -222,3 +222,93 @@ def _percent(used: Decimal, limit: Decimal) -> str:
     if limit <= 0:
         return "no allowance"
     return f"{(used * 100 / limit).quantize(Decimal(1), ROUND_HALF_UP)}%"
+
+
+# --- service credits ------------------------------------------------------------------------
+
+#: the ticket fields a service credit is asked with (the agents' fields: revsync reads them)
+CREDIT_ROLES = ("credit_amount", "credit_percent", "credit_invoice", "credit_reason")
+_MAX_REASON = 500
+
+
+class CreditRefused(Exception):
+    """A service credit that cannot be made; the message says why, for the ticket."""
+
+
+@dataclass(frozen=True, slots=True)
+class CreditAsk:
+    """What a ticket asks to credit: an amount, or a percent of the invoice's net total, on
+    an invoice named by revsync's number or the ERP's, with a reason."""
+
+    invoice: str
+    reason: str
+    amount: Decimal | None = None
+    percent: Decimal | None = None
+
+
+def credit_ask(fields: Mapping[str, Any]) -> CreditAsk:
+    """Read a credit from a ticket's fields (by role), refusing what is missing or malformed."""
+    invoice = str(fields.get("credit_invoice") or "").strip()
+    reason = str(fields.get("credit_reason") or "").strip()
+    if not invoice:
+        raise CreditRefused("name the invoice to credit (its revsync or ERP number)")
+    if not reason:
+        raise CreditRefused("give the reason for the credit")
+    if len(reason) > _MAX_REASON:
+        raise CreditRefused(f"the reason is over {_MAX_REASON} characters")
+    amount = _decimal(fields.get("credit_amount"), "amount")
+    percent = _decimal(fields.get("credit_percent"), "percent")
+    if (amount is None) == (percent is None):
+        raise CreditRefused("give either an amount or a percent of the invoice, not both")
+    if amount is not None and amount <= 0:
+        raise CreditRefused("the amount must be more than 0")
+    if percent is not None and not 0 < percent <= 100:
+        raise CreditRefused("the percent must be more than 0 and at most 100")
+    return CreditAsk(invoice, reason, amount, percent)
+
+
+def credit_lines(
+    ask: CreditAsk,
+    net_total: Decimal,
+    left: Mapping[str, Decimal],
+    quantum: Decimal,
+    limit: Decimal,
+) -> dict[str, Decimal]:
+    """The amount of each invoice line to credit: the amount asked, or the percent of the
+    invoice's net total (rounded to the currency), spread over the lines in proportion to
+    what is left to credit on each (the rounding remainder, a unit at a time, to the lines
+    with the largest shares). Refused over what is left on the invoice or over ``limit``."""
+    open_lines = {key: value for key, value in left.items() if value > 0}
+    available = sum(open_lines.values(), Decimal(0))
+    if ask.amount is not None:
+        if ask.amount != ask.amount.quantize(quantum):
+            raise CreditRefused(f"the amount {ask.amount} has more decimals than the currency")
+        total = ask.amount.quantize(quantum)
+    else:
+        assert ask.percent is not None
+        total = (net_total * ask.percent / 100).quantize(quantum, ROUND_HALF_UP)
+        if total <= 0:
+            raise CreditRefused(f"{ask.percent}% of the invoice is nothing to credit")
+    if total > limit:
+        raise CreditRefused(f"{total} is over the limit of {limit} for one service credit")
+    if total > available:
+        raise CreditRefused(f"{total} is more than the {available} left to credit on the invoice")
+    units = int(total / quantum)
+    exact = {key: Decimal(units) * value / available for key, value in open_lines.items()}
+    shares = {key: int(value) for key, value in exact.items()}
+    by_remainder = sorted(open_lines, key=lambda k: (-(exact[k] - shares[k]), k))
+    for key in by_remainder[: units - sum(shares.values())]:
+        shares[key] += 1
+    return {key: count * quantum for key, count in sorted(shares.items()) if count}
+
+
+def _decimal(value: Any, name: str) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        found = Decimal(str(value).strip())
+    except ArithmeticError:
+        raise CreditRefused(f"the {name} {value!r} is not a number") from None
+    if not found.is_finite():
+        raise CreditRefused(f"the {name} {value!r} is not a number")
+    return found

@@ -290,6 +290,11 @@ class CaseRepository(Protocol):
         """Resolve the open billing cases of these subscriptions; returns their ids."""
         ...
 
+    def open_approval(self, case: Case) -> str:
+        """Open the approval case of ``case.object_id`` (a service credit's ticket), or bring
+        the one open up to date; returns the case id."""
+        ...
+
     def open_reconciliation(self, case: Case, key: str) -> str:
         """Open the reconciliation case of the discrepancy ``key``, or bring the one open up to
         date; returns the case id."""

@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 #: a ticket's context as announced through the outbox: ``ticket_id``, ``customer_id``,
 #: ``fields`` (by role), ``note`` and ``note_key`` (the support destination writes them)
 TICKET_CONTEXT = "ticket.context"
+#: a comment revsync makes on a ticket: ``ticket_id``, ``key``, ``body``, ``public``
+TICKET_COMMENT = "ticket.comment"
 
 
 class SupportRefused(Exception):
@@ -199,6 +202,29 @@ class TicketRecord:
     context_digest: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CreditRecord:
+    """A service credit asked on a ticket: ``requested`` (its approval case open),
+    ``refused`` (``explanation`` says why) or ``issued`` (``credit_note_id``; ``announced`` once
+    the ticket was told the ERP's number)."""
+
+    ticket_id: int
+    customer_id: str
+    status: str
+    reason: str
+    requested_at: datetime
+    invoice_id: str | None = None
+    lines: Mapping[str, Decimal] | None = None  # line key → amount credited
+    total: Decimal | None = None
+    currency: str | None = None
+    case_id: str | None = None
+    credit_note_id: str | None = None
+    explanation: str | None = None
+    announced: bool = False
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+
+
 class SupportStateRepository(Protocol):
     """Where the support sync stands, inside a unit of work."""
 
@@ -214,6 +240,29 @@ class SupportStateRepository(Protocol):
         """Insert or replace what revsync keeps of the ticket."""
         ...
 
+    def open_tickets(self, customer_id: str) -> list[int]:
+        """The customer's tickets not solved or closed, as last read."""
+        ...
+
     def priorities(self, customer_id: str, start: datetime, end: datetime) -> list[str | None]:
         """The priorities of the customer's tickets created after ``start``, up to ``end``."""
         ...
+
+    def credits(self, ticket_ids: Collection[int]) -> dict[int, CreditRecord]: ...
+
+    def add_credit(self, record: CreditRecord) -> None:
+        """Record a credit asked on a ticket (one per ticket)."""
+        ...
+
+    def credit_of_case(self, case_id: str) -> CreditRecord | None: ...
+
+    def decide_credit(self, record: CreditRecord) -> bool:
+        """Store the decision on a requested credit (its status, note, explanation, who and
+        when); False when it was decided already (nothing changed)."""
+        ...
+
+    def credits_to_announce(self) -> list[CreditRecord]:
+        """Issued credits whose ticket was not told yet."""
+        ...
+
+    def set_announced(self, ticket_id: int) -> None: ...

@@ -7,7 +7,8 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from fastapi.testclient import TestClient
 from revsync.adapters.db.tables import usage_events
 from revsync.application.console import token_hash
 from revsync.application.customers import PutCustomer
+from revsync.application.subscriptions import CreateSubscription
 from revsync.bootstrap import Container, apply_configuration, build
 from revsync.config import Settings
 from revsync.domain.apikeys import GRANTS, Role
@@ -23,9 +25,11 @@ from revsync.domain.delivery import CaseStatus
 from revsync.entrypoints.api.access import RULES
 from revsync.entrypoints.api.app import create_app
 from revsync.entrypoints.console.web import COOKIE, HEADERS
+from revsync.ports.billing import InvoiceFilter
 from revsync.ports.delivery import CaseFilter
+from revsync.ports.support import Ticket
 from revsync.sandbox.faults import FaultServer
-from tests.conftest import make_settings
+from tests.conftest import NOW, make_settings
 from tests.entrypoints.api.test_cases_api import failed_delivery
 from tests.scenarios.harness import PRO
 from tests.support.clock import FrozenClock, utc
@@ -397,3 +401,31 @@ def test_an_operator_replays_a_destination_and_the_cases_page_says_how_many(
     page = browser.get(answer.headers["location"])
     assert "Replayed 1 case." in page.text and case.id in page.text
     assert container.cases.show(case.id).case.status is CaseStatus.RETRYING
+
+
+def test_a_service_credit_case_is_approved_or_refused_from_its_page(
+    browser: TestClient, container: Container
+) -> None:
+    """The page of a service-credit case offers approving and refusing the credit (not
+    resolving it); approving with a finance key issues the credit note."""
+    container.catalog.put_plan("pro", {k: v for k, v in PRO.items() if k != "code"}, "test")
+    container.customers.put(PutCustomer("acme", "Acme", "EUR", "UTC", None, {}, "test"))
+    container.subscriptions.create(
+        CreateSubscription("s1", "acme", "pro", date(2026, 11, 1), "test")
+    )
+    container.billing.run(date(2026, 11, 1), "test")
+    [invoice, *_] = container.billing.invoices(InvoiceFilter("acme"), after=None, limit=10)
+    customer = container.customers.get("acme")
+    fields = {"credit_amount": "1.00", "credit_invoice": invoice.number, "credit_reason": "slow"}
+    asked = Ticket(7, 1, "Slow", "open", None, frozenset({"service_credit"}), fields, NOW, NOW)
+    assert container.service_credits.take([(asked, customer)]) == [7]
+    [case] = container.cases.find(CaseFilter(object_id="7"), after=None, limit=5)
+    csrf = sign_in(browser, secret(container, "finance", "ops"))
+    page = browser.get(f"/console/cases/{case.id}").text
+    assert "Approve the credit" in page and "Refuse the credit" in page
+    assert f"/console/cases/{case.id}/resolve" not in page
+    done = browser.post(f"/console/cases/{case.id}/approve", data={"reason": "ok", "csrf": csrf})
+    assert done.status_code == 303, done.text
+    assert container.cases.show(case.id).case.status is CaseStatus.RESOLVED
+    notes = container.billing.invoices(InvoiceFilter("acme"), after=None, limit=10)
+    assert [n.totals.total for n in notes if n.credits_invoice == invoice.id] == [Decimal("-1.00")]

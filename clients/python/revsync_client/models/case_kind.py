@@ -6,6 +6,7 @@ class CaseKind(StrEnum):
     DELIVERY = "delivery"
     OUTAGE = "outage"
     RECONCILIATION = "reconciliation"
+    SERVICE_CREDIT = "service_credit"
     UNMAPPED_USAGE = "unmapped_usage"
 
     def __str__(self) -> str:

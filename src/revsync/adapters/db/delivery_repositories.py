@@ -764,6 +764,9 @@ class SqlCaseRepository:
     def open_reconciliation(self, case: Case, key: str) -> str:
         return self._open_keyed(case, reconciliation_key(key), update_correlation=False)
 
+    def open_approval(self, case: Case) -> str:
+        return self._open_keyed(case, approval_key(case.object_id), update_correlation=False)
+
     def _open_keyed(self, case: Case, open_key: str, *, update_correlation: bool) -> str:
         """Open ``case`` under ``open_key``, or bring the case open under it up to date (its
         error and details; its correlation id too with ``update_correlation``)."""
@@ -894,6 +897,11 @@ def reconciliation_key(key: str) -> str:
     return f"reconciliation:{key}"
 
 
+def approval_key(object_id: str) -> str:
+    """The open-case key of something awaiting approval (a service credit: its ticket)."""
+    return f"approval:{object_id}"
+
+
 def outage_key(destination: str) -> str:
     """The open-case key of a destination unavailable past the maximum age."""
     return f"outage:{destination}"
@@ -909,6 +917,8 @@ def _open_key(case: Case) -> str:
         return billing_key(case.object_id)
     if case.kind is CaseKind.RECONCILIATION:
         return reconciliation_key(str((case.details or {})["finding"]))
+    if case.kind is CaseKind.SERVICE_CREDIT:
+        return approval_key(case.object_id)
     return f"message:{case.message_id}"
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import asdict
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 
-from revsync.adapters.db.tables import support_tickets, support_watermarks
-from revsync.ports.support import TicketMark, TicketRecord
+from revsync.adapters.db.tables import support_credits, support_tickets, support_watermarks
+from revsync.ports.support import CreditRecord, TicketMark, TicketRecord
 
 
 class SqlSupportStateRepository:
@@ -62,6 +64,18 @@ class SqlSupportStateRepository:
         ).rowcount:
             self._conn.execute(table.insert().values(**values))
 
+    def open_tickets(self, customer_id: str) -> list[int]:
+        table = support_tickets
+        rows = self._conn.execute(
+            sa.select(table.c.ticket_id)
+            .where(
+                table.c.customer_id == customer_id,
+                table.c.status.not_in(["solved", "closed", "deleted"]),
+            )
+            .order_by(table.c.ticket_id)
+        )
+        return [int(row.ticket_id) for row in rows]
+
     def priorities(self, customer_id: str, start: datetime, end: datetime) -> list[str | None]:
         table = support_tickets
         rows = self._conn.execute(
@@ -72,3 +86,78 @@ class SqlSupportStateRepository:
             )
         )
         return [row.priority for row in rows]
+
+    def credits(self, ticket_ids: Collection[int]) -> dict[int, CreditRecord]:
+        ids = sorted(set(ticket_ids))
+        found: dict[int, CreditRecord] = {}
+        for start in range(0, len(ids), 500):
+            rows = self._conn.execute(
+                sa.select(support_credits).where(
+                    support_credits.c.ticket_id.in_(ids[start : start + 500])
+                )
+            )
+            found.update((int(row.ticket_id), _credit(row)) for row in rows)
+        return found
+
+    def add_credit(self, record: CreditRecord) -> None:
+        self._conn.execute(support_credits.insert().values(**_credit_values(record)))
+
+    def credit_of_case(self, case_id: str) -> CreditRecord | None:
+        row = self._conn.execute(
+            sa.select(support_credits).where(support_credits.c.case_id == case_id)
+        ).first()
+        return None if row is None else _credit(row)
+
+    def decide_credit(self, record: CreditRecord) -> bool:
+        c = support_credits.c
+        values = _credit_values(record)
+        values.pop("ticket_id")
+        updated = self._conn.execute(
+            support_credits.update()
+            .where(c.ticket_id == record.ticket_id, c.status == "requested")
+            .values(**values)
+        ).rowcount
+        return bool(updated)
+
+    def credits_to_announce(self) -> list[CreditRecord]:
+        c = support_credits.c
+        rows = self._conn.execute(
+            sa.select(support_credits)
+            .where(c.status == "issued", c.announced.is_(False))
+            .order_by(c.ticket_id)
+        )
+        return [_credit(row) for row in rows]
+
+    def set_announced(self, ticket_id: int) -> None:
+        c = support_credits.c
+        self._conn.execute(
+            support_credits.update().where(c.ticket_id == ticket_id).values(announced=True)
+        )
+
+
+def _credit_values(record: CreditRecord) -> dict[str, Any]:
+    values = asdict(record)
+    if record.lines is not None:
+        values["lines"] = {key: str(amount) for key, amount in record.lines.items()}
+    return values
+
+
+def _credit(row: Any) -> CreditRecord:
+    lines = None if row.lines is None else {k: Decimal(v) for k, v in row.lines.items()}
+    return CreditRecord(
+        ticket_id=int(row.ticket_id),
+        customer_id=row.customer_id,
+        status=row.status,
+        reason=row.reason,
+        requested_at=row.requested_at,
+        invoice_id=row.invoice_id,
+        lines=lines,
+        total=row.total,
+        currency=row.currency,
+        case_id=row.case_id,
+        credit_note_id=row.credit_note_id,
+        explanation=row.explanation,
+        announced=bool(row.announced),
+        decided_at=row.decided_at,
+        decided_by=row.decided_by,
+    )

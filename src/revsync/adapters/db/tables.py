@@ -512,6 +512,30 @@ support_tickets = sa.Table(
     sa.Index("ix_support_tickets_customer", "customer_id", "created_at"),
 )
 
+# service credits asked on tickets: one per ticket, requested (an approval case open),
+# refused (why) or issued (the credit note; ``announced`` once the ticket was told its ERP number)
+support_credits = sa.Table(
+    "support_credits",
+    metadata,
+    sa.Column("ticket_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("customer_id", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("invoice_id", sa.String(40), nullable=True),
+    sa.Column("lines", JsonText, nullable=True),
+    sa.Column("total", ExactDecimal, nullable=True),
+    sa.Column("currency", sa.String(3), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("case_id", sa.String(40), nullable=True),
+    sa.Column("credit_note_id", sa.String(40), nullable=True),
+    sa.Column("explanation", sa.Text, nullable=True),
+    sa.Column("announced", sa.Boolean, nullable=False, default=False),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("decided_at", UtcDateTime, nullable=True),
+    sa.Column("decided_by", sa.String(200), nullable=True),
+    sa.Index("ix_support_credits_case", "case_id"),
+    sa.Index("ix_support_credits_due", "status", "announced"),
+)
+
 # what revsync last announced to the CRM about each customer (a digest of the values), so
 # that unchanged signals are not pushed again
 crm_signals = sa.Table(

@@ -225,7 +225,8 @@ async def retry_case(case_id: str, request: Request, key: Key) -> Response:
 
 @router.post(
     "/v1/cases/{case_id}/approve",
-    summary="Queue the case's message again, approved past the destination's hold",
+    summary="Approve a case: its held message goes past the destination's hold, or its service "
+    "credit is issued",
     response_model=CaseOut,
     openapi_extra=body(CaseDecisionIn, idempotent=True),
 )

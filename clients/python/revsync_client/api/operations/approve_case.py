@@ -114,7 +114,7 @@ def sync_detailed(
     body: CaseDecisionIn,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[CaseOut | Error]:
-    """Queue the case's message again, approved past the destination's hold
+    """Approve a case: its held message goes past the destination's hold, or its service credit is issued
 
     Args:
         case_id (str):
@@ -149,7 +149,7 @@ def sync(
     body: CaseDecisionIn,
     idempotency_key: str | Unset = UNSET,
 ) -> CaseOut | Error | None:
-    """Queue the case's message again, approved past the destination's hold
+    """Approve a case: its held message goes past the destination's hold, or its service credit is issued
 
     Args:
         case_id (str):
@@ -179,7 +179,7 @@ async def asyncio_detailed(
     body: CaseDecisionIn,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[CaseOut | Error]:
-    """Queue the case's message again, approved past the destination's hold
+    """Approve a case: its held message goes past the destination's hold, or its service credit is issued
 
     Args:
         case_id (str):
@@ -212,7 +212,7 @@ async def asyncio(
     body: CaseDecisionIn,
     idempotency_key: str | Unset = UNSET,
 ) -> CaseOut | Error | None:
-    """Queue the case's message again, approved past the destination's hold
+    """Approve a case: its held message goes past the destination's hold, or its service credit is issued
 
     Args:
         case_id (str):

@@ -1,6 +1,6 @@
 """The support tool as an outbox destination: a ticket's context becomes revsync's ticket
-fields, its tags (a customer flagged as escalating) and an internal note, the note made once
-under its key.
+fields, its tags (a customer flagged as escalating) and an internal note; a comment (a service
+credit's steps) a note or a public reply. Each comment is made once under its key.
 
 Writing the same field values twice changes nothing, and a keyed comment is looked for before
 it is made, so a resend after a lost answer is safe: the destination needs no lookup by key.
@@ -15,6 +15,7 @@ from typing import Any
 
 from revsync.domain.delivery import Attempt, ErrorClass, OutboundMessage
 from revsync.ports.support import (
+    TICKET_COMMENT,
     TICKET_CONTEXT,
     Support,
     SupportGone,
@@ -23,7 +24,7 @@ from revsync.ports.support import (
 )
 
 #: what the support tool hears of
-SUPPORT_KINDS = (TICKET_CONTEXT,)
+SUPPORT_KINDS = (TICKET_CONTEXT, TICKET_COMMENT)
 
 
 class SupportDestination:
@@ -36,6 +37,8 @@ class SupportDestination:
         try:
             if message.kind == TICKET_CONTEXT:
                 return await self._context(message.payload)
+            if message.kind == TICKET_COMMENT:
+                return await self._comment(message.payload)
             return Attempt.failed(
                 ErrorClass.SKIPPABLE, f"the support tool does not take {message.kind}"
             )
@@ -71,6 +74,19 @@ class SupportDestination:
             ticket_id, str(payload["note_key"]), str(payload["note"]), public=False
         )
         return Attempt.ok(f"ticket {ticket_id}, note {note.comment_id}")
+
+    async def _comment(self, payload: Mapping[str, Any]) -> Attempt:
+        ticket_id = int(payload["ticket_id"])
+        try:
+            ticket = await self._support.ticket(ticket_id)
+        except SupportGone:
+            return Attempt.failed(ErrorClass.SKIPPABLE, f"ticket {ticket_id} is gone (deleted)")
+        if ticket.status == "closed":  # a closed ticket takes no comment
+            return Attempt.failed(ErrorClass.SKIPPABLE, f"ticket {ticket_id} is closed")
+        made = await self._support.put_comment(
+            ticket_id, str(payload["key"]), str(payload["body"]), public=bool(payload["public"])
+        )
+        return Attempt.ok(f"ticket {ticket_id}, comment {made.comment_id}")
 
     async def find_by_key(self, key: str) -> Attempt | None:
         return None  # every send is safe to repeat (see the module docstring)

@@ -54,6 +54,10 @@ FIELD_TYPES = {
     "overdue_amount": "decimal",
     "dunning_level": "text",
     "health_score": "integer",
+    "credit_amount": "decimal",
+    "credit_percent": "decimal",
+    "credit_invoice": "text",
+    "credit_reason": "textarea",
 }
 
 
@@ -217,18 +221,23 @@ class ZendeskSupport:
         return self._budget
 
     async def provision(self) -> list[str]:
-        """Create the ticket fields revsync writes that the tool lacks (by title, typed by
-        role); the titles created."""
+        """Create the mapped ticket fields the tool lacks (by title, typed by role): those
+        revsync writes, and those it reads; the titles created."""
         titles = await self._titles()
         created = []
-        for role in sorted(self._owned):
+        for role in sorted(self._fields):
             title = self._fields[role]
             if title in titles:
                 continue
+            whose = (
+                "Written by revsync; agents read it."
+                if role in self._owned
+                else "Filled in by agents; revsync reads it."
+            )
             field = {
                 "type": FIELD_TYPES.get(role, "text"),
                 "title": title,
-                "description": f"Written by revsync ({role}); agents read it.",
+                "description": f"{whose} ({role})",
             }
             await self._json("POST", f"{self._base}/ticket_fields.json", {"ticket_field": field})
             created.append(title)

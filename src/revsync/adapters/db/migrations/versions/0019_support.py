@@ -1,4 +1,5 @@
-"""support tool: where the incremental reads stopped, and the tickets as last read
+"""support tool: where the incremental reads stopped, the tickets as last read, and the
+service credits asked on them
 
 Revision ID: 0019
 Revises: 0018
@@ -10,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from revsync.adapters.db.types import UtcDateTime
+from revsync.adapters.db.types import ExactDecimal, JsonText, UtcDateTime
 
 revision = "0019"
 down_revision = "0018"
@@ -39,9 +40,32 @@ def upgrade() -> None:
         sa.Column("read_at", UtcDateTime(), nullable=False),
     )
     op.create_index("ix_support_tickets_customer", "support_tickets", ["customer_id", "created_at"])
+    op.create_table(
+        "support_credits",
+        sa.Column("ticket_id", sa.BigInteger(), primary_key=True, autoincrement=False),
+        sa.Column("customer_id", sa.String(length=128), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("invoice_id", sa.String(length=40), nullable=True),
+        sa.Column("lines", JsonText(), nullable=True),
+        sa.Column("total", ExactDecimal(), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("case_id", sa.String(length=40), nullable=True),
+        sa.Column("credit_note_id", sa.String(length=40), nullable=True),
+        sa.Column("explanation", sa.Text(), nullable=True),
+        sa.Column("announced", sa.Boolean(), nullable=False),
+        sa.Column("requested_at", UtcDateTime(), nullable=False),
+        sa.Column("decided_at", UtcDateTime(), nullable=True),
+        sa.Column("decided_by", sa.String(length=200), nullable=True),
+    )
+    op.create_index("ix_support_credits_case", "support_credits", ["case_id"])
+    op.create_index("ix_support_credits_due", "support_credits", ["status", "announced"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_support_credits_due", table_name="support_credits")
+    op.drop_index("ix_support_credits_case", table_name="support_credits")
+    op.drop_table("support_credits")
     op.drop_index("ix_support_tickets_customer", table_name="support_tickets")
     op.drop_table("support_tickets")
     op.drop_table("support_watermarks")
