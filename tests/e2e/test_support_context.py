@@ -414,8 +414,8 @@ def test_a_service_credit_asked_on_a_ticket_is_approved_issued_and_told_its_erp_
         ),
         (
             True,
-            "We have issued a service credit of 50.00 EUR for this request (4h outage): credit "
-            "note CN-000001, ERP number CN/0003.",
+            "We have issued a service credit of 50.00 EUR on invoice INV-000001: credit note "
+            "CN-000001, ERP number CN/0003.",
         ),
     ]
     actions = [e.record.action for e in container.audit.entries(after=None, limit=500)]

@@ -215,12 +215,13 @@ class ServiceCredits:
                 assert record.credit_note_id is not None
                 posting = uow.postings.get(record.credit_note_id)
                 note = uow.invoices.get(record.credit_note_id)
-                if posting is None or note is None:
+                if posting is None or note is None or note.credits_invoice is None:
                     continue  # not posted yet
-                text = (
-                    f"We have issued a service credit of {-note.totals.total} {note.currency} "
-                    f"for this request ({record.reason}): credit note {note.number}, "
-                    f"ERP number {posting.number}."
+                credited = uow.invoices.get(note.credits_invoice)
+                on = f" on invoice {credited.number}" if credited and credited.number else ""
+                text = (  # public: the reason, written for finance, is not repeated here
+                    f"We have issued a service credit of {-note.totals.total} {note.currency}"
+                    f"{on}: credit note {note.number}, ERP number {posting.number}."
                 )
                 uow.outbox.add(
                     self._comment(record, text, True, correlation_id, step="issued"), now
