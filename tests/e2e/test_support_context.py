@@ -63,8 +63,13 @@ NOW = datetime(2026, 11, 20, 9, tzinfo=UTC)
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[SupportSandbox]:
-    with SupportSandbox(tmp_path / "support", clock=Clock(NOW)) as running:  # revsync's time
+def tool_clock() -> Clock:
+    return Clock(NOW)  # revsync's time
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, tool_clock: Clock) -> Iterator[SupportSandbox]:
+    with SupportSandbox(tmp_path / "support", clock=tool_clock) as running:
         yield running
 
 
@@ -452,3 +457,17 @@ def test_a_credit_over_the_limit_is_refused_and_one_ignored_by_an_operator_too(
     )
     notes_ = container.billing.invoices(InvoiceFilter("acme"), after=None, limit=10)
     assert [n.id for n in notes_] == [invoice.id]  # no credit note
+
+
+def test_the_first_sync_reads_the_last_60_days_not_the_whole_history(
+    container: Container, sandbox: SupportSandbox, zenpy: Zenpy, tool_clock: Clock
+) -> None:
+    container.customers.put(PutCustomer("acme", "Acme", "EUR", "UTC", None, {}, "test"))
+    tool_clock.tick(-61 * 24 * 3600)  # the tool's history (its stamps never go back)
+    org = zenpy.organizations.create(Organization(name="Acme Inc", external_id="acme")).id
+    new_ticket(zenpy, "Long ago", organization_id=org)
+    tool_clock.tick(61 * 24 * 3600)
+    asyncio.run(_provision(container))
+    recent = new_ticket(zenpy, "Today", organization_id=org).id
+    first = sync(container)
+    assert (first.tickets_read, first.contexts_queued) == (1, [recent])

@@ -29,7 +29,14 @@ from revsync.domain.delivery import CaseStatus
 from revsync.domain.errors import Conflict, NotFound
 from revsync.domain.identity import Customer, ExternalRef, System
 from revsync.domain.pricing import Plan
-from revsync.domain.support import Allowance, OpenCase, OpenInvoice, TicketContext, projected
+from revsync.domain.support import (
+    LOAD_DAYS,
+    Allowance,
+    OpenCase,
+    OpenInvoice,
+    TicketContext,
+    projected,
+)
 from revsync.ports.clock import Clock
 from revsync.ports.delivery import Case, CaseFilter, NewMessage
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
@@ -96,6 +103,8 @@ class SupportSync:
         since = None if org_mark is None else org_mark.updated_at - timedelta(seconds=1)
         organizations = await support.organizations(since)
         await asyncio.to_thread(self._map_organizations, organizations, report)
+        if ticket_mark is None:  # the first sync: what the support load counts, not all time
+            ticket_mark = TicketMark(self._clock.now() - timedelta(days=2 * LOAD_DAYS), 0)
         read = await support.tickets(ticket_mark, overlap_seconds=self._overlap)
         await asyncio.to_thread(self._take, read.tickets, read.mark, report, correlation_id)
         report.credits_told = await asyncio.to_thread(self._credits.announce, correlation_id)
