@@ -13,29 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from revsync.ports.remote import Unavailable
+
 
 class CrmRefused(Exception):
     """The CRM refused the request (a validation rule, a field revsync may not write, an
     unknown record): an operator must look. The message says why, in the CRM's words."""
 
 
-class CrmUnavailable(Exception):
-    """The CRM could not be reached, is busy or has no request budget left; retry later.
-    ``retry_after`` (seconds) when the CRM said how long to wait; ``sent`` tells whether the
-    request may have arrived."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        sent: bool,
-        retry_after: float | None = None,
-        outage: bool = True,
-    ) -> None:
-        super().__init__(message)
-        self.sent = sent
-        self.retry_after = retry_after
-        self.outage = outage  # False: it answered with a transient failure of this request
+class CrmUnavailable(Unavailable):
+    """The CRM could not be reached, is busy or has no request budget left; retry later
+    (see :class:`~revsync.ports.remote.Unavailable`)."""
 
 
 class OwnershipViolation(CrmRefused):

@@ -15,6 +15,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from revsync.ports.remote import Unavailable
+
 #: a ticket's context as announced through the outbox: ``ticket_id``, ``customer_id``,
 #: ``fields`` (by role), ``note`` and ``note_key`` (the support destination writes them)
 TICKET_CONTEXT = "ticket.context"
@@ -28,23 +30,9 @@ class SupportRefused(Exception):
     words."""
 
 
-class SupportUnavailable(Exception):
+class SupportUnavailable(Unavailable):
     """The support tool could not be reached, is busy or rate-limited this client; retry
-    later. ``retry_after`` (seconds) when it said how long to wait; ``sent`` tells whether the
-    request may have arrived."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        sent: bool,
-        retry_after: float | None = None,
-        outage: bool = True,
-    ) -> None:
-        super().__init__(message)
-        self.sent = sent
-        self.retry_after = retry_after
-        self.outage = outage  # False: it answered with a transient failure of this request
+    later (see :class:`~revsync.ports.remote.Unavailable`)."""
 
 
 class SupportGone(SupportRefused):

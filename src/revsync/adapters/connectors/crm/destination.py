@@ -19,6 +19,7 @@ from revsync.ports.crm import (
     CrmUnavailable,
     KeyedRecord,
 )
+from revsync.ports.remote import unavailable_attempt
 
 #: which CRM object each keyed announcement becomes
 KEYED = {"risk.raised": "Task", "expansion.detected": "Opportunity"}
@@ -46,12 +47,7 @@ class CrmDestination:
                 return Attempt.failed(ErrorClass.SKIPPABLE, f"the CRM does not take {message.kind}")
             return await self._keyed(sobject, message.payload)
         except CrmUnavailable as error:
-            return Attempt.failed(
-                ErrorClass.UNAVAILABLE if error.outage else ErrorClass.RETRIABLE,
-                str(error),
-                retry_after=error.retry_after,
-                ambiguous=error.sent,
-            )
+            return unavailable_attempt(error)
         except CrmRefused as error:
             return Attempt.failed(ErrorClass.FATAL, str(error))
         except (KeyError, TypeError, ValueError) as error:

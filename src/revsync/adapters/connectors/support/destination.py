@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from revsync.domain.delivery import Attempt, ErrorClass, OutboundMessage
+from revsync.ports.remote import unavailable_attempt
 from revsync.ports.support import (
     TICKET_COMMENT,
     TICKET_CONTEXT,
@@ -43,12 +44,7 @@ class SupportDestination:
                 ErrorClass.SKIPPABLE, f"the support tool does not take {message.kind}"
             )
         except SupportUnavailable as error:
-            return Attempt.failed(
-                ErrorClass.UNAVAILABLE if error.outage else ErrorClass.RETRIABLE,
-                str(error),
-                retry_after=error.retry_after,
-                ambiguous=error.sent,
-            )
+            return unavailable_attempt(error)
         except SupportRefused as error:
             return Attempt.failed(ErrorClass.FATAL, str(error))
         except (KeyError, TypeError, ValueError) as error:
