@@ -70,6 +70,7 @@ def test_an_amount_is_spread_over_the_lines_in_proportion_to_what_is_left() -> N
     ("ask", "refusal"),
     [
         (CreditAsk("I", "r", amount=Decimal("1000.01")), "over the limit of 1000.00"),
+        (CreditAsk("I", "r", amount=Decimal("1E+40")), "over the limit of 1000.00"),  # no crash
         (CreditAsk("I", "r", amount=Decimal("800.00")), "more than the 750.00 left"),
         (CreditAsk("I", "r", amount=Decimal("1.001")), "more decimals than the currency"),
         (CreditAsk("I", "r", percent=Decimal("0.0001")), "is nothing to credit"),

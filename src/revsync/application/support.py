@@ -97,9 +97,7 @@ class SupportSync:
         """One sync: organizations, then tickets. A failure leaves the marks where they were,
         so the next sync reads the same again."""
         report = SupportReport()
-        with self._uow(write=False) as uow:
-            org_mark = uow.support.mark(_ORGANIZATIONS)
-            ticket_mark = uow.support.mark(_TICKETS)
+        org_mark, ticket_mark = await asyncio.to_thread(self._marks)
         since = None if org_mark is None else org_mark.updated_at - timedelta(seconds=1)
         organizations = await support.organizations(since)
         await asyncio.to_thread(self._map_organizations, organizations, report)
@@ -109,6 +107,10 @@ class SupportSync:
         await asyncio.to_thread(self._take, read.tickets, read.mark, report, correlation_id)
         report.credits_told = await asyncio.to_thread(self._credits.announce, correlation_id)
         return report
+
+    def _marks(self) -> tuple[TicketMark | None, TicketMark | None]:
+        with self._uow(write=False) as uow:
+            return uow.support.mark(_ORGANIZATIONS), uow.support.mark(_TICKETS)
 
     async def one(
         self, support: Support, ticket_id: int, correlation_id: str | None = None

@@ -281,6 +281,8 @@ def credit_lines(
     open_lines = {key: value for key, value in left.items() if value > 0}
     available = sum(open_lines.values(), Decimal(0))
     if ask.amount is not None:
+        if ask.amount > limit:  # first: a huge amount cannot even be rounded to the currency
+            raise CreditRefused(f"{ask.amount} is over the limit of {limit} for one service credit")
         if ask.amount != ask.amount.quantize(quantum):
             raise CreditRefused(f"the amount {ask.amount} has more decimals than the currency")
         total = ask.amount.quantize(quantum)
