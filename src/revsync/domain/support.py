@@ -282,7 +282,8 @@ def credit_lines(
     available = sum(open_lines.values(), Decimal(0))
     if ask.amount is not None:
         if ask.amount > limit:  # first: a huge amount cannot even be rounded to the currency
-            raise CreditRefused(f"{ask.amount} is over the limit of {limit} for one service credit")
+            shown = _rounded(ask.amount, quantum)
+            raise CreditRefused(f"{shown} is over the limit of {limit} for one service credit")
         if ask.amount != ask.amount.quantize(quantum):
             raise CreditRefused(f"the amount {ask.amount} has more decimals than the currency")
         total = ask.amount.quantize(quantum)
@@ -302,6 +303,14 @@ def credit_lines(
     for key in by_remainder[: units - sum(shares.values())]:
         shares[key] += 1
     return {key: count * quantum for key, count in sorted(shares.items()) if count}
+
+
+def _rounded(value: Decimal, quantum: Decimal) -> str:
+    """The amount in the currency's decimals, or as given when it is too large for that."""
+    try:
+        return str(value.quantize(quantum))
+    except ArithmeticError:
+        return str(value)
 
 
 def _decimal(value: Any, name: str) -> Decimal | None:
