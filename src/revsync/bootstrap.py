@@ -51,6 +51,7 @@ from revsync.application.audit import Audit
 from revsync.application.billing import Billing, BillingPolicy
 from revsync.application.cases import Cases
 from revsync.application.catalog import Catalog
+from revsync.application.collections import Collections
 from revsync.application.console import ConsoleSessions, ConsoleViews
 from revsync.application.corrections import UsageCorrections
 from revsync.application.credits import Credits
@@ -220,8 +221,26 @@ class Container:
         return erp_client(self.settings)
 
     def erp_sync(self) -> ErpStatusSync:
-        """The payment sync."""
-        return ErpStatusSync(self.unit_of_work, self.clock, self.ids, announcer_for(self.settings))
+        """The payment sync, moving the collections ladder after it."""
+        return ErpStatusSync(
+            self.unit_of_work,
+            self.clock,
+            self.ids,
+            announcer_for(self.settings),
+            self.collections(),
+        )
+
+    def collections(self) -> Collections:
+        """The collections ladder on the ERP's dunning levels."""
+        settings = self.settings.collections
+        return Collections(
+            self.unit_of_work,
+            self.clock,
+            announcer_for(self.settings),
+            settings.ladder(),
+            enabled=settings.enabled,
+            forget=self.entitlements.forget,
+        )
 
     async def sync_erp(self) -> SyncReport:
         """One payment sync with a client of its own."""
@@ -390,7 +409,7 @@ def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
         routes.append(
             Route(
                 CRM_DESTINATION,
-                CrmDestination(crm_client(settings)),
+                CrmDestination(crm_client(settings), settings.collections.success_manager_field),
                 crm.retry.policy(),
                 crm.circuit.policy(),
                 concurrency=1,  # one client, one call at a time; writes are batched instead
@@ -449,7 +468,7 @@ def crm_client(settings: Settings) -> SalesforceCrm:
     return SalesforceCrm(
         url,
         Credentials(crm.auth, crm.client_id, secret, crm.username, password),
-        crm.field_map(),
+        crm.field_map(settings.collections.success_manager_field),
         api_version=crm.api_version,
         ca_file=crm.ca_file,
         timeout_seconds=crm.timeout_seconds,

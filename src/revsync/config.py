@@ -25,6 +25,7 @@ from revsync.adapters.connectors.urls import check_url_syntax
 from revsync.adapters.ratelimits import parse_limit
 from revsync.adapters.schedules import valid_cron
 from revsync.domain.billing import check_meters
+from revsync.domain.collections import Assignee, Ladder, Policy, Restriction, Rung, check_ladder
 from revsync.domain.coupons import Coupon, coupon_from_data
 from revsync.domain.crm import FieldMap, Owner
 from revsync.domain.delivery import ANNOUNCED_EVENTS, STREAM_EVENTS, CircuitPolicy, RetryPolicy
@@ -511,7 +512,7 @@ class ErpSettings(_RemoteSettings):
     deferred_revenue_account: str = "2.2.2"
     cash_account: str = "1.1.1"
     payment_term_days: int = Field(default=30, ge=0, le=365)
-    dunning_days: list[int] = Field(default_factory=lambda: [15, 45])
+    dunning_days: list[int] = Field(default_factory=lambda: [15, 45, 75])
     #: invoices posted per call, in order (drafts made, then posted together; a refusal
     #: stops the batch there and holds only what follows it); 1 posts them one at a time
     batch_size: int = Field(default=20, ge=1, le=200)
@@ -643,6 +644,63 @@ class SupportSettings(_RemoteSettings):
         return titles
 
 
+class CollectionsRungSettings(_Section):
+    """One rung of the collections ladder: what reaching an ERP dunning level does."""
+
+    level: int = Field(ge=1, le=20)
+    #: a CRM task for the account's owner or its success manager
+    task: Literal["owner", "success_manager"] | None = None
+    #: a tag (``revsync_collections``) on the customer's open tickets
+    flag_tickets: bool = False
+    #: restrict the named features while the customer is at or below this rung
+    entitlements: Literal["soft_limit", "suspend"] | None = None
+    features: list[str] = Field(default_factory=list, max_length=100)
+
+    def rung(self) -> Rung:
+        restriction = (
+            Restriction(Policy(self.entitlements), tuple(self.features))
+            if self.entitlements
+            else None
+        )
+        task = Assignee(self.task) if self.task else None
+        return Rung(self.level, task, self.flag_tickets, restriction)
+
+
+def _default_rungs() -> list[CollectionsRungSettings]:
+    return [
+        CollectionsRungSettings(level=1, task="owner"),
+        CollectionsRungSettings(level=2, task="success_manager", flag_tickets=True),
+    ]
+
+
+class CollectionsSettings(_Section):
+    """The collections ladder on the ERP's dunning levels (docs/support.md): each rung's steps
+    are taken when a customer's highest dunning level reaches it, and undone when the ERP says
+    the invoices are paid. Level 3's restriction is off until configured."""
+
+    enabled: bool = True
+    rungs: list[CollectionsRungSettings] = Field(default_factory=_default_rungs, max_length=20)
+    #: the account field naming the customer's success manager (a user id; the CRM owns it);
+    #: an account without one gets the success manager's task for its owner
+    success_manager_field: str = Field(default="Success_Manager__c", pattern=_FIELD_NAME)
+
+    @model_validator(mode="after")
+    def _one_ladder(self) -> CollectionsSettings:
+        for index, rung in enumerate(self.rungs):
+            if rung.entitlements and not rung.features:
+                raise ValueError(f"rungs.{index}.features: name the features it restricts")
+            if rung.features and not rung.entitlements:
+                raise ValueError(f"rungs.{index}.entitlements: soft_limit or suspend the features")
+        try:
+            check_ladder([r.rung() for r in self.rungs])
+        except ValueError as error:
+            raise ValueError(f"rungs: {error}") from None
+        return self
+
+    def ladder(self) -> Ladder:
+        return check_ladder([r.rung() for r in self.rungs])
+
+
 class CrmSettings(_RemoteSettings):
     """The CRM revsync syncs with (Salesforce's REST API; ``url``: the instance, e.g.
     https://acme.my.salesforce.com). Without ``url``, none."""
@@ -700,15 +758,18 @@ class CrmSettings(_RemoteSettings):
         if self.auth == "password" and not self.username:
             raise ValueError("crm.username: required with auth: password")
 
-    def field_map(self) -> FieldMap:
-        """Every field revsync reads (the CRM's) or writes (revsync's)."""
-        owners: dict[str, Owner] = {}
+    def field_map(self, *read: str) -> FieldMap:
+        """Every field revsync reads (the CRM's; ``read``: more account fields) or writes
+        (revsync's: the signals, the key of its own tasks and opportunities, and the status of
+        its own tasks, which it completes when what raised them is over)."""
+        owners: dict[str, Owner] = {f"Account.{n}": Owner.CRM for n in read}
         for sobject, names in _STANDARD_FIELDS.items():
             owners.update({f"{sobject}.{n}": Owner.CRM for n in names})
         owners.update({f"Account.{n}": Owner.CRM for n in self.account_fields.values()})
         owners.update({f"Contract.{n}": Owner.CRM for n in self.contract_fields.values()})
         owners.update({f"Account.{n}": Owner.REVSYNC for n in self.signal_fields.values()})
         owners.update({f"{o}.{KEY_FIELD}": Owner.REVSYNC for o in ("Task", "Opportunity")})
+        owners["Task.Status"] = Owner.REVSYNC
         return FieldMap(owners)
 
     def account_read_fields(self) -> list[str]:
@@ -894,6 +955,7 @@ class Settings(BaseSettings):
     erp: ErpSettings = ErpSettings()
     crm: CrmSettings = CrmSettings()
     support: SupportSettings = SupportSettings()
+    collections: CollectionsSettings = CollectionsSettings()
     worker: WorkerSettings = WorkerSettings()
     schemas: SchemaSettings = SchemaSettings()
     plans: list[dict[str, Any]] = Field(

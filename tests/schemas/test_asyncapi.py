@@ -379,6 +379,7 @@ def test_the_payloads_revsync_builds_fit_their_types() -> None:
         "invoice.posted",
         "subscription.amended",
         "customer.activated",
+        "collections.changed",
     }
     for message in messages:
         data = validate_payload(message.kind, message.payload)
@@ -415,7 +416,8 @@ def test_whole_events_validate_against_the_document(document: dict[str, Any]) ->
         ).validate(headers)
 
 
-# --- the three new types, by example (their end-to-end test validates them as built) -------
+# --- the types built inside their transactions, by example (their end-to-end tests validate
+# them as built) ----------------------------------------------------------------------------
 
 EXAMPLES: dict[str, dict[str, Any]] = {
     "invoice.posted": {
@@ -460,6 +462,38 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "plan": "starter@1",
         "seats": 10,
         "start": "2026-01-01",
+    },
+    "collections.changed": {
+        "customer_id": "acme",
+        "customer_name": "Acme GmbH",
+        "account_id": "001A",
+        "level": 2,
+        "previous_level": 1,
+        "since": "2026-11-15",
+        "reason": "dunning level 2 reached on 1 overdue invoices",
+        "open_tasks": [
+            {
+                "key": "collections:acme:2026-11-15:2",
+                "level": 2,
+                "assignee": "success_manager",
+                "subject": "revsync collections: dunning level 2 — Acme GmbH",
+                "description": "For the success manager: …",
+            }
+        ],
+        "close_tasks": [],
+        "flag_tickets": True,
+        "restriction": None,
+        "overdue": [
+            {
+                "invoice_id": "inv_1",
+                "number": "INV-000042",
+                "erp_number": "ERP-77",
+                "amount_due": "267.75",
+                "currency": "EUR",
+                "due_date": "2026-10-31",
+                "dunning_level": "level 2",
+            }
+        ],
     },
 }
 

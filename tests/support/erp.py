@@ -31,7 +31,7 @@ BLUEPRINT = Blueprint(
     deferred_revenue_account="2.2.2",
     cash_account="1.1.1",
     payment_term_days=30,
-    dunning_days=(15, 45),
+    dunning_days=(15, 45, 75),
     taxes=(("FR", "standard", Decimal("20")), ("FR", "reduced", Decimal("5.5"))),
     products=(("REVSYNC", "4.1.2"), ("USAGE", "4.1.2"), ("ANNUAL", "4.2.2")),
 )

@@ -40,12 +40,14 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from revsync.application.usage import UsageQueries
+from revsync.domain.collections import Restriction
 from revsync.domain.entitlements import (
     Decision,
     Enforcement,
     EntitlementReason,
     FeatureKind,
     decide,
+    restrict,
 )
 from revsync.domain.errors import NotFound
 from revsync.domain.identity import Customer, ExternalRef, System
@@ -153,6 +155,8 @@ class Inputs:
     identity: int
     customer: Customer
     subscriptions: tuple[Subscription, ...]
+    #: the collections restriction in force when read
+    restriction: Restriction | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,13 +183,20 @@ class Snapshot:
     #: what its terms were made from (None: the next read reads them)
     inputs: Inputs | None = field(default=None, repr=False, compare=False)
 
-    def decide(self, feature: str, quantity: Decimal) -> Decision:
-        """May ``quantity`` more of ``feature`` be used now?"""
+    @property
+    def restriction(self) -> Restriction | None:
+        """The collections restriction in force (application/collections.py)."""
+        return None if self.inputs is None else self.inputs.restriction
+
+    def decide(self, feature: str, quantity: Decimal, *, restricted: bool = True) -> Decision:
+        """May ``quantity`` more of ``feature`` be used now? (``restricted``: under the
+        collections restriction in force.)"""
         if self.plan is None:
             return Decision(feature, False, EntitlementReason.NO_SUBSCRIPTION)
         found = self.plan.feature(feature)
         used = None if found is None or found.meter is None else self.used.get(found.meter)
-        return decide(found, quantity, seats=self.seats, used=used, key=feature)
+        decision = decide(found, quantity, seats=self.seats, used=used, key=feature)
+        return restrict(decision, self.restriction) if restricted else decision
 
     def every(self) -> list[Decision]:
         """Each feature of the plan, as it stands (a check of nothing more)."""
@@ -568,9 +579,17 @@ class Entitlements:
                 subscriptions: dict[str, list[Subscription]] = {}
                 for subscription in uow.subscriptions.of_customers(unread):
                     subscriptions.setdefault(subscription.customer_id, []).append(subscription)
+                restricted = uow.collections.restrictions(unread)
                 for customer in uow.customers.many(unread):
                     mine = sorted(subscriptions.get(customer.id, ()), key=lambda s: s.id)
-                    read = Inputs(marks[customer.id], identity, customer, tuple(mine))
+                    standing = restricted.get(customer.id)
+                    read = Inputs(
+                        marks[customer.id],
+                        identity,
+                        customer,
+                        tuple(mine),
+                        None if standing is None else standing.restriction,
+                    )
                     inputs[customer.id] = read
                     found = chosen[customer.id] = self._in_service(read, now, uow)
                     if found is not None and found[0].include_children:
@@ -738,7 +757,7 @@ class QuotaGate:
             amount = None if feature is None else contribution(meter, event.data)
             if feature is None or amount is None:
                 continue
-            decision = snapshot.decide(feature.key, amount)
+            decision = snapshot.decide(feature.key, amount, restricted=False)
             if not decision.allowed:
                 used = plain(decision.used or Decimal(0))
                 limit = plain(decision.limit or Decimal(0))

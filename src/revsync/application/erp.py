@@ -1,7 +1,8 @@
 """The ERP side of revsync: recording postings the relay made (invoice ``posted``, the ERP's
 number, the customer's ERP party in the identity map, roll-forwards in the audit log), and
 the scheduled payment sync (``paid``, overdue and dunning levels, announced to the CRM and
-success tools) with the revenue recognition the ERP does not schedule itself."""
+success tools, and the collections ladder moved on them) with the revenue recognition the ERP
+does not schedule itself."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from revsync.application.announcements import Announcer, PaymentNews
+from revsync.application.collections import Collections, CollectionsReport
 from revsync.domain.audit import AuditRecord
 from revsync.domain.delivery import OutboundMessage
 from revsync.domain.identity import ExternalRef, System
@@ -113,6 +115,8 @@ class SyncReport:
     settled: list[str] = field(default_factory=list)
     dunnings: int = 0
     deferrals: int = 0
+    #: customer id → (rung before, rung after) for each move on the collections ladder
+    collections: CollectionsReport = field(default_factory=CollectionsReport)
 
 
 class ErpStatusSync:
@@ -120,12 +124,19 @@ class ErpStatusSync:
     worker every ``erp.sync_interval_seconds``), after raising the dunnings that are due."""
 
     def __init__(
-        self, unit_of_work: UnitOfWorkFactory, clock: Clock, ids: IdSource, announcer: Announcer
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdSource,
+        announcer: Announcer,
+        collections: Collections | None = None,
     ) -> None:
+        """``collections``: the ladder moved after each sync on what it read."""
         self._uow = unit_of_work
         self._clock = clock
         self._ids = ids
         self._news = PaymentNews(announcer)
+        self._collections = collections
 
     async def run(self, erp: Erp) -> SyncReport:
         """Settle credit notes against the invoices they credit, raise the dunnings that are
@@ -147,6 +158,8 @@ class ErpStatusSync:
             states = await erp.states([p.remote_id for p in batch], today)
             self._record(batch, states, report)
             report.checked += len(batch)
+        if self._collections is not None:
+            report.collections = self._collections.run(self._ids.new_id("sync"))
         report.deferrals = await erp.run_deferrals()
         return report
 

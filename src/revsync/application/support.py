@@ -50,7 +50,7 @@ from revsync.ports.support import (
 )
 
 ACTOR = "system:support"
-_TICKETS, _ORGANIZATIONS = "tickets", "organizations"
+_TICKETS, _ORGANIZATIONS, _COLLECTIONS = "tickets", "organizations", "collections"
 _CASES_SHOWN = 10
 
 
@@ -105,6 +105,7 @@ class SupportSync:
             ticket_mark = TicketMark(self._clock.now() - timedelta(days=2 * LOAD_DAYS), 0)
         read = await support.tickets(ticket_mark, overlap_seconds=self._overlap)
         await asyncio.to_thread(self._take, read.tickets, read.mark, report, correlation_id)
+        await asyncio.to_thread(self._refresh, report, correlation_id)
         report.credits_told = await asyncio.to_thread(self._credits.announce, correlation_id)
         return report
 
@@ -233,11 +234,43 @@ class SupportSync:
                     continue
                 digest = context.digest()
                 if digest != held[ticket.id].context_digest:
-                    uow.outbox.add(self._message(ticket, context, digest, correlation_id), now)
+                    uow.outbox.add(self._message(ticket.id, context, digest, correlation_id), now)
                     uow.support.put_ticket(replace(held[ticket.id], context_digest=digest), now)
                     report.contexts_queued.append(ticket.id)
             if mark is not None:
                 uow.support.set_mark(_TICKETS, mark, now)
+            uow.commit()
+
+    def _refresh(self, report: SupportReport, correlation_id: str | None) -> None:
+        """The open tickets of the customers that moved on the collections ladder since the
+        last sync get their context again (the flag, the dunning level), whether or not the
+        tickets changed. Read again from ``overlap_seconds`` before the mark: a context that did
+        not change is not queued twice."""
+        with self._uow(write=False) as uow:
+            mark = uow.support.mark(_COLLECTIONS)
+            since = None if mark is None else mark.updated_at - timedelta(seconds=self._overlap)
+            moved = uow.collections.moved_since(since)
+            if not moved:
+                return
+            now = self._clock.now()
+            contexts: dict[str, tuple[TicketContext, list[int]]] = {}
+            for record in moved:
+                tickets = uow.support.open_tickets(record.customer_id)
+                customer = uow.customers.get(record.customer_id) if tickets else None
+                if customer is not None:
+                    contexts[customer.id] = (self.context(uow, customer, now), tickets)
+        with self._uow() as uow:
+            for context, tickets in contexts.values():
+                digest = context.digest()
+                held = uow.support.tickets(tickets)
+                for ticket_id in tickets:
+                    before = held.get(ticket_id)
+                    if before is None or before.context_digest == digest:
+                        continue
+                    uow.outbox.add(self._message(ticket_id, context, digest, correlation_id), now)
+                    uow.support.put_ticket(replace(before, context_digest=digest), now)
+                    report.contexts_queued.append(ticket_id)
+            uow.support.set_mark(_COLLECTIONS, TicketMark(moved[-1].updated_at, 0), now)
             uow.commit()
 
     @staticmethod
@@ -246,16 +279,16 @@ class SupportSync:
         return owners.get(organization) if organization is not None else None
 
     def _message(
-        self, ticket: Ticket, context: TicketContext, digest: str, correlation_id: str | None
+        self, ticket_id: int, context: TicketContext, digest: str, correlation_id: str | None
     ) -> list[NewMessage]:
         return self._announcer.messages(
             TICKET_CONTEXT,
-            aggregate=f"ticket:{ticket.id}",
+            aggregate=f"ticket:{ticket_id}",
             object_type="ticket",
-            object_id=str(ticket.id),
-            key_parts=(str(ticket.id), digest),
+            object_id=str(ticket_id),
+            key_parts=(str(ticket_id), digest),
             payload={
-                "ticket_id": ticket.id,
+                "ticket_id": ticket_id,
                 "customer_id": context.customer_id,
                 "note_key": f"context:{digest[:16]}",
                 "fields": {
@@ -321,6 +354,7 @@ class SupportSync:
                     posting.dunning_level,
                 )
             )
+        ladder = uow.collections.get(customer.id)
         tickets = (str(t) for t in uow.support.open_tickets(customer.id))
         objects = frozenset({customer.id, *(i.id for i in invoices), *tickets})
         cases = uow.cases.page(
@@ -341,6 +375,8 @@ class SupportSync:
             cases=tuple(OpenCase(c.id, c.kind.value, _case_title(c)) for c in cases),
             as_of=now.astimezone(UTC),
             support=self._health.support_load(uow, customer.id, now),
+            collections=ladder.standing if ladder is not None and ladder.standing.level else None,
+            collections_since=ladder.since if ladder is not None else None,
         )
 
 

@@ -43,6 +43,8 @@ ANNOUNCED_EVENTS = {
     "case.resolved": "an exception case was closed: resolved, or ignored by an operator",
     "usage.threshold_crossed": "a usage, percent or spend threshold was reached in a usage "
     "period (once; the CRM makes it a task for the account's owner)",
+    "collections.changed": "a customer moved on the collections ladder: the dunning level it "
+    "stands at, the tasks opened and completed, the ticket flag and the entitlement restriction",
 }
 
 #: what revsync's own event stream carries by default (docs/events.md)
@@ -56,6 +58,7 @@ STREAM_EVENTS = (
     "invoice.posted",
     "invoice.paid",
     "invoice.overdue",
+    "collections.changed",
     "signals.updated",
     "case.opened",
     "case.resolved",

@@ -13,11 +13,12 @@ A plan declares features of three kinds:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
+from revsync.domain.collections import Policy, Restriction
 from revsync.domain.declared import declared_decimal, declared_list, declared_object
 from revsync.domain.errors import InvalidField
 from revsync.domain.money import plain
@@ -51,6 +52,7 @@ class EntitlementReason(StrEnum):
     OVER_SOFT_LIMIT = "over_soft_limit"  # allowed, but beyond a soft quota
     NOT_IN_PLAN = "not_in_plan"
     NO_SUBSCRIPTION = "no_subscription"  # no subscription in service today
+    SUSPENDED = "suspended"  # refused: the collections ladder suspended it (unpaid invoices)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,8 @@ class Decision:
     limit: Decimal | None = None
     used: Decimal | None = None
     remaining: Decimal | None = None
+    #: the collections restriction in force on it (``soft_limit``, ``suspend``), if any
+    restriction: Policy | None = None
 
 
 def decide(
@@ -104,6 +108,33 @@ def decide(
             EntitlementReason.OVER_SOFT_LIMIT if soft else EntitlementReason.OVER_LIMIT,
         )
     return Decision(feature.key, allowed, reason, feature.kind, limit, used, remaining)
+
+
+def restrict(decision: Decision, restriction: Restriction | None) -> Decision:
+    """The decision under a collections restriction: a suspended feature is refused; a soft
+    limit holds a soft quota to its limit (beyond it, refused); either way the answer names
+    the restriction. A feature the plan does not have is left as it is."""
+    if (
+        restriction is None
+        or not restriction.covers(decision.feature)
+        or decision.reason in (EntitlementReason.NOT_IN_PLAN, EntitlementReason.NO_SUBSCRIPTION)
+    ):
+        return decision
+    if restriction.policy is Policy.SUSPEND:
+        return replace(
+            decision,
+            allowed=False,
+            reason=EntitlementReason.SUSPENDED,
+            restriction=restriction.policy,
+        )
+    if decision.reason is EntitlementReason.OVER_SOFT_LIMIT:
+        return replace(
+            decision,
+            allowed=False,
+            reason=EntitlementReason.OVER_LIMIT,
+            restriction=restriction.policy,
+        )
+    return replace(decision, restriction=restriction.policy)
 
 
 def check_features(raw: object) -> tuple[Feature, ...]:

@@ -13,6 +13,8 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from revsync.domain.collections import COLLECTIONS_TAG, Policy, Standing
+
 #: the tag on the tickets of a customer flagged as escalating (revsync's own)
 ESCALATING_TAG = "revsync_escalating"
 #: how much a ticket weighs in the support load, by priority (no priority: normal)
@@ -128,15 +130,27 @@ class TicketContext:
     cases: tuple[OpenCase, ...]
     as_of: datetime  # when the usage was read
     support: SupportLoad | None = None
+    #: where the customer stands on the collections ladder (None: not on it), and since when
+    collections: Standing | None = None
+    collections_since: date | None = None
 
     @property
     def escalating(self) -> bool:
         """Flagged: tickets rising while payments slip or the contract changed."""
         return "escalating" in self.risks
 
+    @property
+    def flagged(self) -> bool:
+        """Flagged by the collections ladder."""
+        return self.collections is not None and self.collections.flagged
+
     def tags(self) -> tuple[list[str], list[str]]:
         """revsync's tags to add to the ticket and to take off it."""
-        return ([ESCALATING_TAG], []) if self.escalating else ([], [ESCALATING_TAG])
+        add: list[str] = []
+        remove: list[str] = []
+        for tag, on in ((ESCALATING_TAG, self.escalating), (COLLECTIONS_TAG, self.flagged)):
+            (add if on else remove).append(tag)
+        return add, remove
 
     @property
     def overdue_amount(self) -> Decimal:
@@ -184,6 +198,8 @@ class TicketContext:
         lines.append(f"Health score: {self.health_score}/100{risks}")
         if self.support is not None:
             lines.append(f"Support: {self.support.summary()}")
+        if self.collections is not None and self.collections.level > 0:
+            lines.append(f"Collections: {_standing_text(self.collections, self.collections_since)}")
         if self.cases:
             lines.append("Open revsync cases:")
             lines += [f"  - {c.id} {c.kind}: {c.title}" for c in self.cases]
@@ -203,8 +219,21 @@ class TicketContext:
             "invoices": [i.summary() for i in self.invoices],
             "cases": [(c.id, c.kind) for c in self.cases],
             "risks": self.risks,
+            "tags": self.tags(),
         }
         return hashlib.sha256(json.dumps(facts, default=str).encode()).hexdigest()
+
+
+def _standing_text(standing: Standing, since: date | None) -> str:
+    """Where a customer stands on the collections ladder, in words."""
+    text = f"dunning level {standing.level}"
+    if since is not None:
+        text += f" since {since.isoformat()}"
+    restriction = standing.restriction
+    if restriction is not None:
+        verb = "suspended" if restriction.policy is Policy.SUSPEND else "held to the plan's limits"
+        text += f"; {', '.join(restriction.features)} {verb} until paid"
+    return text
 
 
 def projected(used: Decimal, elapsed_days: Decimal, period_days: Decimal) -> Decimal | None:

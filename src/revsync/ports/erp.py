@@ -203,6 +203,11 @@ class PostingRepository(Protocol):
         """Each unpaid posted invoice that has posted credit notes, with the notes' ERP ids."""
         ...
 
+    def overdue_by_customer(self) -> dict[str, list[PostingRecord]]:
+        """The overdue, unpaid postings of invoices that bill (not credit notes, not voided),
+        by customer id."""
+        ...
+
     def update(self, posting: PostingRecord, at: datetime) -> None:
         """Store what a payment sync read back."""
         ...

@@ -19,6 +19,7 @@ from revsync.ports.billing import (
     PlanRepository,
     SubscriptionRepository,
 )
+from revsync.ports.collections import CollectionsRepository
 from revsync.ports.console import ConsoleSessionStore
 from revsync.ports.crm import CrmStateRepository
 from revsync.ports.delivery import CaseRepository, CircuitRepository, OutboxRepository
@@ -252,6 +253,9 @@ class UnitOfWork(Protocol):
 
     @property
     def support(self) -> SupportStateRepository: ...
+
+    @property
+    def collections(self) -> CollectionsRepository: ...
 
     @property
     def idempotency(self) -> IdempotencyRepository: ...

@@ -208,6 +208,64 @@ class InvoiceOverdue(_Wire):
     dunning_level: str | None
 
 
+class OverdueInvoice(_Wire):
+    """An overdue invoice that puts the customer on its rung."""
+
+    invoice_id: str
+    number: str
+    erp_number: str
+    amount_due: DecimalText
+    currency: Currency
+    due_date: date | None
+    dunning_level: str | None
+
+
+class CollectionsTask(_Wire):
+    """A CRM task a rung opens (for the account's owner or its success manager)."""
+
+    key: Annotated[str, msgspec.Meta(description="revsync's key of the task.")]
+    level: int
+    assignee: Literal["owner", "success_manager"]
+    subject: str
+    description: str
+
+
+class CollectionsTaskDone(_Wire):
+    """A task of a rung left, completed."""
+
+    key: str
+    level: int
+
+
+class CollectionsRestriction(_Wire):
+    """The entitlement restriction in force."""
+
+    policy: Literal["soft_limit", "suspend"]
+    features: list[str]
+
+
+class CollectionsChanged(_Wire):
+    """``collections.changed``: a customer moved on the collections ladder (its rung: the
+    highest ERP dunning level among its overdue invoices; 0 once the ERP says they are
+    paid)."""
+
+    customer_id: str
+    customer_name: str
+    account_id: Annotated[str | None, msgspec.Meta(description="The CRM account, if any.")]
+    level: int
+    previous_level: int
+    since: Annotated[date | None, msgspec.Meta(description="When this time on the ladder began.")]
+    reason: str
+    open_tasks: list[CollectionsTask]
+    close_tasks: list[CollectionsTaskDone]
+    flag_tickets: Annotated[
+        bool | None,
+        msgspec.Meta(description="True: tag the open tickets; false: untag them; null: as is."),
+    ]
+    restriction: CollectionsRestriction | None
+    overdue: list[OverdueInvoice]
+
+
 # --- customers and subscriptions --------------------------------------------------------
 
 
@@ -380,6 +438,7 @@ EVENT_PAYLOADS: dict[str, type[_Wire]] = {
     "invoice.voided": InvoiceVoided,
     "invoice.paid": InvoicePaid,
     "invoice.overdue": InvoiceOverdue,
+    "collections.changed": CollectionsChanged,
     "signals.updated": SignalsUpdated,
     "risk.raised": RiskRaised,
     "expansion.detected": ExpansionDetected,

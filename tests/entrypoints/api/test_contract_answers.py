@@ -245,6 +245,7 @@ def the_month(call: Checked, clock: FrozenClock, container: Container) -> None:
     call("GET", "/v1/customers/{customer_id}/credits", 200, path=acme_id)
     deferred = call("GET", "/v1/reports/deferred-revenue", 200, params={"as_of": "2026-12-04"})
     assert deferred["customers"][0]["schedule"]
+    assert call("GET", "/v1/collections", 200) == {"items": [], "next_cursor": None}
 
 
 delivery = CaseFilter(kind=CaseKind.DELIVERY)

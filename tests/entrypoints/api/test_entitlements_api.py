@@ -99,6 +99,7 @@ def test_the_customer_sees_each_feature_of_its_plan_with_its_usage(
                 "limit": None,
                 "used": None,
                 "remaining": None,
+                "restriction": None,
             },
             {
                 "feature": "api_calls",
@@ -108,6 +109,7 @@ def test_the_customer_sees_each_feature_of_its_plan_with_its_usage(
                 "limit": "1000",
                 "used": "40",
                 "remaining": "960",
+                "restriction": None,
             },
             {
                 "feature": "tokens",
@@ -117,6 +119,7 @@ def test_the_customer_sees_each_feature_of_its_plan_with_its_usage(
                 "limit": "500",
                 "used": "0",
                 "remaining": "500",
+                "restriction": None,
             },
             {
                 "feature": "seats",
@@ -126,6 +129,7 @@ def test_the_customer_sees_each_feature_of_its_plan_with_its_usage(
                 "limit": "3",
                 "used": "0",
                 "remaining": "3",
+                "restriction": None,
             },
         ],
     }
@@ -145,6 +149,7 @@ def test_a_hard_quota_counts_usage_ingested_here_at_once(
         "limit": "1000",
         "used": "998",
         "remaining": "2",
+        "restriction": None,
     }
     calls(api, world, 1, start=998)  # the snapshot is read again: 999 used
     over = check(api, world, customer_id="acme", feature="api_calls", quantity="2")

@@ -110,6 +110,7 @@ from .period_out import PeriodOut
 from .plan_in import PlanIn
 from .plan_list import PlanList
 from .plan_out import PlanOut
+from .policy import Policy
 from .readiness import Readiness
 from .reconciliation_in import ReconciliationIn
 from .reconciliation_out import ReconciliationOut
@@ -120,6 +121,7 @@ from .rejected_out import RejectedOut
 from .release_in import ReleaseIn
 from .release_out import ReleaseOut
 from .replay_out import ReplayOut
+from .restriction_out import RestrictionOut
 from .schema_list_out import SchemaListOut
 from .schema_type_out import SchemaTypeOut
 from .schema_version_in import SchemaVersionIn
@@ -128,6 +130,8 @@ from .schema_version_out import SchemaVersionOut
 from .schema_version_out_schema_type_0 import SchemaVersionOutSchemaType0
 from .service_period import ServicePeriod
 from .source_policy_out import SourcePolicyOut
+from .standing_out import StandingOut
+from .standing_page_out import StandingPageOut
 from .subscription_in import SubscriptionIn
 from .subscription_out import SubscriptionOut
 from .tax_out import TaxOut
@@ -270,6 +274,7 @@ __all__ = (
     "PlanIn",
     "PlanList",
     "PlanOut",
+    "Policy",
     "Readiness",
     "ReconciliationIn",
     "ReconciliationOut",
@@ -280,6 +285,7 @@ __all__ = (
     "ReleaseIn",
     "ReleaseOut",
     "ReplayOut",
+    "RestrictionOut",
     "SchemaListOut",
     "SchemaTypeOut",
     "SchemaVersionIn",
@@ -288,6 +294,8 @@ __all__ = (
     "SchemaVersionOutSchemaType0",
     "ServicePeriod",
     "SourcePolicyOut",
+    "StandingOut",
+    "StandingPageOut",
     "SubscriptionIn",
     "SubscriptionOut",
     "TaxOut",

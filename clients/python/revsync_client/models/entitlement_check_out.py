@@ -9,6 +9,8 @@ from attrs import field as _attrs_field
 
 from ..models.entitlement_reason import EntitlementReason
 from ..models.feature_kind import FeatureKind
+from ..models.policy import Policy
+from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="EntitlementCheckOut")
 
@@ -26,6 +28,8 @@ class EntitlementCheckOut:
         reason (EntitlementReason): Why a check was answered so.
         remaining (None | str):
         used (None | str): This usage period so far.
+        restriction (None | Policy | Unset): The collections restriction in force on the feature while invoices are
+            overdue (soft_limit: held to the plan's limits; suspend: refused), null when none.
     """
 
     allowed: bool
@@ -37,6 +41,7 @@ class EntitlementCheckOut:
     reason: EntitlementReason
     remaining: None | str
     used: None | str
+    restriction: None | Policy | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,6 +70,14 @@ class EntitlementCheckOut:
         used: None | str
         used = self.used
 
+        restriction: None | str | Unset
+        if isinstance(self.restriction, Unset):
+            restriction = UNSET
+        elif isinstance(self.restriction, Policy):
+            restriction = self.restriction.value
+        else:
+            restriction = self.restriction
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -80,6 +93,8 @@ class EntitlementCheckOut:
                 "used": used,
             }
         )
+        if restriction is not UNSET:
+            field_dict["restriction"] = restriction
 
         return field_dict
 
@@ -132,6 +147,23 @@ class EntitlementCheckOut:
 
         used = _parse_used(d.pop("used"))
 
+        def _parse_restriction(data: object) -> None | Policy | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                restriction_type_0 = Policy(data)
+
+                return restriction_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Policy | Unset, data)
+
+        restriction = _parse_restriction(d.pop("restriction", UNSET))
+
         entitlement_check_out = cls(
             allowed=allowed,
             as_of=as_of,
@@ -142,6 +174,7 @@ class EntitlementCheckOut:
             reason=reason,
             remaining=remaining,
             used=used,
+            restriction=restriction,
         )
 
         entitlement_check_out.additional_properties = d

@@ -8,6 +8,8 @@ from attrs import field as _attrs_field
 
 from ..models.entitlement_reason import EntitlementReason
 from ..models.feature_kind import FeatureKind
+from ..models.policy import Policy
+from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="EntitlementOut")
 
@@ -24,6 +26,8 @@ class EntitlementOut:
         reason (EntitlementReason): Why a check was answered so.
         remaining (None | str):
         used (None | str): This usage period so far.
+        restriction (None | Policy | Unset): The collections restriction in force on the feature while invoices are
+            overdue (soft_limit: held to the plan's limits; suspend: refused), null when none.
     """
 
     allowed: bool
@@ -33,6 +37,7 @@ class EntitlementOut:
     reason: EntitlementReason
     remaining: None | str
     used: None | str
+    restriction: None | Policy | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -57,6 +62,14 @@ class EntitlementOut:
         used: None | str
         used = self.used
 
+        restriction: None | str | Unset
+        if isinstance(self.restriction, Unset):
+            restriction = UNSET
+        elif isinstance(self.restriction, Policy):
+            restriction = self.restriction.value
+        else:
+            restriction = self.restriction
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -70,6 +83,8 @@ class EntitlementOut:
                 "used": used,
             }
         )
+        if restriction is not UNSET:
+            field_dict["restriction"] = restriction
 
         return field_dict
 
@@ -118,6 +133,23 @@ class EntitlementOut:
 
         used = _parse_used(d.pop("used"))
 
+        def _parse_restriction(data: object) -> None | Policy | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                restriction_type_0 = Policy(data)
+
+                return restriction_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Policy | Unset, data)
+
+        restriction = _parse_restriction(d.pop("restriction", UNSET))
+
         entitlement_out = cls(
             allowed=allowed,
             feature=feature,
@@ -126,6 +158,7 @@ class EntitlementOut:
             reason=reason,
             remaining=remaining,
             used=used,
+            restriction=restriction,
         )
 
         entitlement_out.additional_properties = d

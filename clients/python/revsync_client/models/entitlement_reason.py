@@ -7,6 +7,7 @@ class EntitlementReason(StrEnum):
     NO_SUBSCRIPTION = "no_subscription"
     OVER_LIMIT = "over_limit"
     OVER_SOFT_LIMIT = "over_soft_limit"
+    SUSPENDED = "suspended"
     WITHIN_LIMIT = "within_limit"
 
     def __str__(self) -> str:

@@ -60,6 +60,24 @@ class SqlPostingRepository:
         )
         return [_record(row) for row in rows]
 
+    def overdue_by_customer(self) -> dict[str, list[PostingRecord]]:
+        p, i = erp_postings.c, invoices.c
+        rows = self._conn.execute(
+            sa.select(erp_postings, i.customer_id.label("owner"))
+            .join(invoices, i.id == p.invoice_id)
+            .where(
+                p.paid == sa.false(),
+                p.overdue == sa.true(),
+                i.credits_invoice.is_(None),
+                i.status != "void",
+            )
+            .order_by(i.customer_id, p.invoice_id)
+        )
+        found: dict[str, list[PostingRecord]] = {}
+        for row in rows:
+            found.setdefault(row.owner, []).append(_record(row))
+        return found
+
     def credits_to_settle(self) -> list[tuple[PostingRecord, list[str]]]:
         original = erp_postings.alias("original")
         note = erp_postings.alias("note")

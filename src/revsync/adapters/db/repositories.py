@@ -20,6 +20,7 @@ from revsync.adapters.db.billing_repositories import (
     SqlPlanRepository,
     SqlSubscriptionRepository,
 )
+from revsync.adapters.db.collections_repository import SqlCollectionsRepository
 from revsync.adapters.db.console_store import SqlConsoleSessionStore
 from revsync.adapters.db.crm_repositories import SqlCrmStateRepository
 from revsync.adapters.db.delivery_repositories import (
@@ -590,6 +591,7 @@ class SqlUnitOfWork:
     postings: SqlPostingRepository
     crm: SqlCrmStateRepository
     support: SqlSupportStateRepository
+    collections: SqlCollectionsRepository
     idempotency: SqlIdempotencyRepository
     jobs: SqlJobRepository
     schemas: SqlSchemaStore
@@ -638,6 +640,7 @@ class SqlUnitOfWork:
         self.postings = SqlPostingRepository(conn)
         self.crm = SqlCrmStateRepository(conn)
         self.support = SqlSupportStateRepository(conn)
+        self.collections = SqlCollectionsRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)
         self.jobs = SqlJobRepository(conn)
         self.schemas = SqlSchemaStore(conn)

@@ -536,6 +536,21 @@ support_credits = sa.Table(
     sa.Index("ix_support_credits_due", "status", "announced"),
 )
 
+# where each customer stands on the collections ladder: its rung, the rungs whose task is open,
+# whether its tickets are flagged, the restriction in force, and the day its episode began
+collections = sa.Table(
+    "collections",
+    metadata,
+    sa.Column("customer_id", sa.String(128), primary_key=True),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("tasks", JsonText, nullable=False),
+    sa.Column("flagged", sa.Boolean, nullable=False),
+    sa.Column("restriction", JsonText, nullable=True),
+    sa.Column("since", sa.Date, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_collections_updated", "updated_at"),
+)
+
 # what revsync last announced to the CRM about each customer (a digest of the values), so
 # that unchanged signals are not pushed again
 crm_signals = sa.Table(

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from revsync.adapters.db.engine import IDENTITY_LOCK, WRITE, is_sqlite
 from revsync.adapters.db.tables import (
+    collections,
     customers,
     identity_state,
     subscription_terms,
@@ -236,19 +237,21 @@ class SqlUsageSnapshot:
 
     def terms_marks(self, customer_ids: Collection[str]) -> dict[str, tuple[Any, ...]]:
         """Per customer (those that exist), what its entitlement terms are made of, in short:
-        its time zone, and each subscription's id, anchor, usage interval, whether it includes
-        children, and its latest version of the terms (terms are only ever added). Its tenants
+        its time zone, when its collections standing last moved, and each subscription's id,
+        anchor, usage interval, whether it includes children, and its latest version of the
+        terms (terms are only ever added). Its tenants
         move the identity version (:meth:`marks`); plan versions never change."""
         if not customer_ids:
             return {}
-        c, s, t = customers.c, subscriptions.c, subscription_terms.c
-        heads = (c.id, c.timezone, s.id, s.anchor, s.usage_interval, s.include_children)
+        c, s, t, k = customers.c, subscriptions.c, subscription_terms.c, collections.c
+        heads = [c.id, c.timezone, k.updated_at, s.id, s.anchor, s.usage_interval]
+        heads.append(s.include_children)
         query = (
             sa.select(*heads, sa.func.max(t.version))
             .select_from(
-                customers.outerjoin(subscriptions, s.customer_id == c.id).outerjoin(
-                    subscription_terms, t.subscription_id == s.id
-                )
+                customers.outerjoin(collections, k.customer_id == c.id)
+                .outerjoin(subscriptions, s.customer_id == c.id)
+                .outerjoin(subscription_terms, t.subscription_id == s.id)
             )
             .where(c.id.in_(sorted(customer_ids)))
             .group_by(*heads)
@@ -256,7 +259,7 @@ class SqlUsageSnapshot:
         found: dict[str, list[tuple[Any, ...]]] = {}
         for customer_id, *rest in self._conn.execute(query):
             found.setdefault(customer_id, []).append(tuple(rest))
-        return {cid: tuple(sorted(rows, key=lambda r: r[1] or "")) for cid, rows in found.items()}
+        return {cid: tuple(sorted(rows, key=lambda r: r[2] or "")) for cid, rows in found.items()}
 
     def marks(self) -> tuple[int, int]:
         """What moves when stored usage changes otherwise than by new events: the identity

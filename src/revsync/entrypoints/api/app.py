@@ -11,6 +11,7 @@ from revsync.entrypoints.api import (
     admin,
     billing,
     cases,
+    collections,
     contract,
     customers,
     entitlements,
@@ -69,6 +70,7 @@ def create_app(container: Container) -> FastAPI:
         operations,
         admin,
         support,
+        collections,
     ):
         app.include_router(module.router)
     app.include_router(console_pages.router)

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from revsync.application.entitlements import Snapshot
 from revsync.bootstrap import Container
+from revsync.domain.collections import Policy
 from revsync.domain.entitlements import MAX_LIMIT, Decision, EntitlementReason, FeatureKind
 from revsync.domain.errors import InvalidField
 from revsync.domain.pricing import exact_decimal
@@ -48,6 +49,11 @@ class EntitlementOut(BaseModel):
     limit: DecimalText | None
     used: DecimalText | None = Field(description="This usage period so far.")
     remaining: DecimalText | None
+    restriction: Policy | None = Field(
+        default=None,
+        description="The collections restriction in force on the feature while invoices are "
+        "overdue (soft_limit: held to the plan's limits; suspend: refused), null when none.",
+    )
 
 
 class EntitlementCheckOut(EntitlementOut):
@@ -90,6 +96,7 @@ def decision_out(decision: Decision) -> dict[str, Any]:
         "limit": decision.limit,
         "used": decision.used,
         "remaining": decision.remaining,
+        "restriction": None if decision.restriction is None else decision.restriction.value,
     }
 
 

@@ -6,6 +6,7 @@ import asyncio
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from revsync.adapters.connectors.erp.provision import provision
 from revsync.bootstrap import erp_blueprint
@@ -47,10 +48,39 @@ def erp_sync(config: ConfigOption = None) -> None:
     console.print(
         f"checked {report.checked} invoices: {len(report.paid)} paid, "
         f"{len(report.overdue)} newly overdue, {report.dunnings} dunnings raised, "
-        f"{len(report.settled)} settled by credit notes; {report.deferrals} deferrals started",
+        f"{len(report.settled)} settled by credit notes; {report.deferrals} deferrals started; "
+        f"{len(report.collections.moved)} customers moved on the collections ladder",
         highlight=False,
         soft_wrap=True,
     )
+
+
+@erp_app.command("collections")
+def erp_collections(config: ConfigOption = None) -> None:
+    """The customers on the collections ladder: dunning level, since when, the rungs whose
+    CRM task is open, whether their tickets are flagged, the restriction in force."""
+    with container_for(config) as container:
+        found, after = [], None
+        ladder = container.collections()
+        while page := ladder.on_ladder(after, 500):
+            found += page
+            after = page[-1].customer_id
+    if not found:
+        console.print("no customer is on the collections ladder", highlight=False)
+        return
+    table = Table("customer", "level", "since", "tasks", "tickets", "restriction")
+    for record in found:
+        standing = record.standing
+        restriction = standing.restriction
+        table.add_row(
+            record.customer_id,
+            str(standing.level),
+            record.since.isoformat() if record.since else "",
+            ", ".join(f"level {t}" for t in standing.tasks),
+            "flagged" if standing.flagged else "",
+            f"{restriction.policy.value}: {', '.join(restriction.features)}" if restriction else "",
+        )
+    console.print(table)
 
 
 @erp_app.command("show")

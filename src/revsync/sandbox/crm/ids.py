@@ -57,4 +57,7 @@ def make_id(prefix: str, number: int) -> str:
 
 #: the one user every record belongs to, and the org tokens name
 SANDBOX_USER_ID = make_id(USER_PREFIX, 1)
+#: the org's users a record may be owned by or refer to: the integration user (the first) and
+#: nine more (account owners, success managers)
+USER_IDS = frozenset(make_id(USER_PREFIX, n) for n in range(1, 11))
 SANDBOX_ORG_ID = make_id(ORG_PREFIX, 1)

@@ -383,7 +383,7 @@ class Store(SqliteStore):
 
     def _check_reference(self, field: FieldDef, target_id: str) -> None:
         if field.reference_to == ("User",):
-            if target_id != ids.SANDBOX_USER_ID:
+            if target_id not in ids.USER_IDS:
                 raise ApiError(
                     400,
                     "INVALID_CROSS_REFERENCE_KEY",

@@ -26,15 +26,20 @@ KEYED = {"risk.raised": "Task", "expansion.detected": "Opportunity"}
 SIGNALS = "signals.updated"
 #: a threshold reached: a task for the owner of the customer's account
 THRESHOLD = "usage.threshold_crossed"
+#: a move on the collections ladder: its tasks opened and completed
+COLLECTIONS = "collections.changed"
 #: what the CRM hears of
-CRM_KINDS = (SIGNALS, *KEYED, THRESHOLD)
+CRM_KINDS = (SIGNALS, *KEYED, THRESHOLD, COLLECTIONS)
 
 
 class CrmDestination:
     """:class:`~revsync.ports.delivery.Destination` that writes to a CRM."""
 
-    def __init__(self, crm: Crm) -> None:
+    def __init__(self, crm: Crm, success_manager_field: str | None = None) -> None:
+        """``success_manager_field``: the account field naming the success manager a
+        collections task may be for."""
         self._crm = crm
+        self._manager_field = success_manager_field
 
     async def send(self, message: OutboundMessage) -> Attempt:
         try:
@@ -42,6 +47,8 @@ class CrmDestination:
                 return await self._signals(message.payload)
             if message.kind == THRESHOLD:
                 return await self._threshold(message.payload)
+            if message.kind == COLLECTIONS:
+                return await self._collections(message.payload)
             sobject = KEYED.get(message.kind)
             if sobject is None:
                 return Attempt.failed(ErrorClass.SKIPPABLE, f"the CRM does not take {message.kind}")
@@ -108,6 +115,45 @@ class CrmDestination:
         record = KeyedRecord(key, str(account_id), create, {})
         result = await self._crm.put_keyed("Task", record)
         return Attempt.ok(result.record_id)
+
+    async def _collections(self, payload: Mapping[str, Any]) -> Attempt:
+        """Open the tasks of the rungs reached (for the account's owner or the user its
+        success-manager field names, else its owner) and complete those of the rungs left,
+        each under its key: a resend finds them and writes the same status again."""
+        account_id = payload.get("account_id")
+        opening, closing = payload.get("open_tasks") or [], payload.get("close_tasks") or []
+        if not opening and not closing:
+            return Attempt.ok("no task to open or complete")
+        if not account_id:
+            return Attempt.failed(
+                ErrorClass.SKIPPABLE, "the customer has no CRM account: no task to write"
+            )
+        owners: dict[str, Any] = {}
+        if opening:
+            fields = ["OwnerId", *([self._manager_field] if self._manager_field else [])]
+            owners = await self._crm.read("Account", str(account_id), fields)
+        done = []
+        for task in opening:
+            owner = owners.get("OwnerId")
+            if task["assignee"] == "success_manager" and self._manager_field:
+                owner = owners.get(self._manager_field) or owner
+            create = {
+                "Subject": task["subject"],
+                "Priority": "High",
+                "ActivityDate": str(payload["since"]),
+                "Description": task["description"],
+                **({"OwnerId": str(owner)} if owner else {}),
+            }
+            status = {"Status": "Not Started"}  # again open, when it was left and reached again
+            record = KeyedRecord(str(task["key"]), str(account_id), create, status)
+            done.append((await self._crm.put_keyed("Task", record)).record_id)
+        for task in closing:
+            subject = f"revsync collections: dunning level {task['level']}"
+            record = KeyedRecord(
+                str(task["key"]), str(account_id), {"Subject": subject}, {"Status": "Completed"}
+            )
+            done.append((await self._crm.put_keyed("Task", record)).record_id)
+        return Attempt.ok(", ".join(done))
 
     async def find_by_key(self, key: str) -> Attempt | None:
         return None  # every send is safe to repeat (see the module docstring)

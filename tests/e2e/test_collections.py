@@ -1,0 +1,339 @@
+"""The collections ladder end to end, on a real Tryton, the CRM sandbox and the support sandbox,
+each read back through its own API (Tryton's JSON-RPC, simple-salesforce, zenpy): an invoice
+left unpaid climbs Tryton's dunning levels 1, 2 and 3 — a CRM task for the account's owner, then
+a task for its success manager and a tag on the customer's open ticket, then its exports
+suspended — and once it is paid in the ERP every step is undone: both tasks completed, the tag
+taken off, exports allowed again; each move audited and announced once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from simple_salesforce.api import Salesforce
+from zenpy import Zenpy
+from zenpy.lib.api_objects import Organization
+
+from revsync.adapters.db.tables import outbox_messages
+from revsync.bootstrap import Container, apply_configuration, build
+from revsync.entrypoints.api.app import create_app
+from revsync.ports.billing import InvoiceFilter
+from revsync.sandbox.crm import CrmSandbox
+from revsync.sandbox.crm.ids import SANDBOX_USER_ID, USER_PREFIX, make_id
+from revsync.sandbox.support import SupportSandbox
+from revsync.schemas.event_payloads_v1 import validate_payload
+from tests.conftest import issue_key, make_settings
+from tests.support.clock import FrozenClock
+from tests.support.delivery import deliver_until, settled
+from tests.support.erp import YEAR, pay, run, with_rpc
+from tests.support.tryton import ADMIN_PASSWORD, TrytonServer
+from tests.support.zendesk import Clock, new_ticket, zenpy_for
+
+GROWTH = {
+    "code": "growth",
+    "name": "Growth",
+    "currency": "EUR",
+    "interval": "month",
+    "charges": [
+        {
+            "key": "platform",
+            "model": "flat",
+            "description": "Platform",
+            "timing": "in_advance",
+            "amount": "500.00",
+        }
+    ],
+    "features": [
+        {"key": "sso", "kind": "boolean"},
+        {"key": "exports", "kind": "boolean"},
+    ],
+}
+START = datetime(YEAR, 10, 1, 8, tzinfo=UTC)
+MANAGER = make_id(USER_PREFIX, 7)  # the account's success manager
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def tool_clock() -> Clock:
+    return Clock(START)
+
+
+@pytest.fixture
+def crm(tmp_path: Path) -> Iterator[CrmSandbox]:
+    with CrmSandbox(tmp_path / "crm") as running:
+        yield running
+
+
+@pytest.fixture
+def support(tmp_path: Path, tool_clock: Clock) -> Iterator[SupportSandbox]:
+    with SupportSandbox(tmp_path / "support", clock=tool_clock) as running:
+        yield running
+
+
+@pytest.fixture
+def container(
+    any_db_url: str,
+    erp_server: TrytonServer,
+    crm: CrmSandbox,
+    support: SupportSandbox,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Container]:
+    monkeypatch.setenv("REVSYNC_TEST_ERP_PASSWORD", ADMIN_PASSWORD)
+    monkeypatch.setenv("REVSYNC_TEST_CRM_SECRET", crm.credentials.client_secret)
+    monkeypatch.setenv("REVSYNC_TEST_SUPPORT_TOKEN", support.credentials.token)
+    settings = make_settings(
+        any_db_url,
+        plans=[GROWTH],
+        tax={"rates": {"FR": {"standard": "20"}}},
+        billing={"grace_period_hours": 0},
+        erp={
+            "url": erp_server.url,
+            "database": erp_server.database,
+            "password_env": "REVSYNC_TEST_ERP_PASSWORD",
+            "posting_rules": [{"product": "REVSYNC", "account": "4.1.2"}],
+            "retry": {"base_seconds": 0.05, "max_delay_seconds": 0.2},
+        },
+        crm={
+            "url": crm.url,
+            "ca_file": str(crm.cert_path),
+            "client_secret_env": "REVSYNC_TEST_CRM_SECRET",
+            "plans": {"Growth": "growth"},
+            "overlap_seconds": 0,
+        },
+        support={
+            "url": support.url,
+            "ca_file": str(support.cert_path),
+            "email": support.credentials.email,
+            "token_env": "REVSYNC_TEST_SUPPORT_TOKEN",
+        },
+        collections={
+            "rungs": [
+                {"level": 1, "task": "owner"},
+                {"level": 2, "task": "success_manager", "flag_tickets": True},
+                {"level": 3, "entitlements": "suspend", "features": ["exports"]},
+            ]
+        },
+        outbox={"allow_private_hosts": ["127.0.0.1"]},
+        worker={"lease_seconds": 60, "poll_seconds": 0.02},
+    )
+    wired = build(settings, clock=clock)
+    apply_configuration(wired, "test")
+    yield wired
+    wired.close()
+
+
+def salesforce(sandbox: CrmSandbox) -> Salesforce:
+    session = requests.Session()
+    session.verify = str(sandbox.cert_path)
+    session.trust_env = False
+    creds = sandbox.credentials
+    token = session.post(
+        sandbox.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+        },
+        timeout=30,
+    ).json()["access_token"]
+    return Salesforce(instance_url=sandbox.url, session_id=token, session=session)
+
+
+def tasks(client: Salesforce) -> dict[str, tuple[str, str, str, str]]:
+    """revsync's collections tasks by key: owner, status, subject, due date."""
+    found = client.query(
+        "SELECT Revsync_Key__c, OwnerId, Status, Subject, ActivityDate, WhatId FROM Task"
+    )
+    return {
+        r["Revsync_Key__c"]: (r["OwnerId"], r["Status"], r["Subject"], r["ActivityDate"])
+        for r in found["records"]
+        if str(r["Revsync_Key__c"] or "").startswith("collections:")
+    }
+
+
+def at(clock: FrozenClock, tool_clock: Clock, moment: datetime) -> None:
+    clock.set(moment)
+    tool_clock.now = moment
+
+
+def deliver(container: Container) -> None:
+    deliver_until(container, lambda: settled(container))
+
+
+def exports(api: TestClient, key: dict[str, str]) -> dict[str, Any]:
+    answer = api.post(
+        "/v1/entitlements/check",
+        json={"customer_id": "acme", "feature": "exports"},
+        headers=key,
+    )
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return {k: found[k] for k in ("allowed", "reason", "restriction")}
+
+
+def sent_changes(container: Container) -> list[dict[str, Any]]:
+    m = outbox_messages.c
+    query = (
+        sa.select(m.payload)
+        .where(m.kind == "collections.changed", m.destination == "crm")
+        .order_by(m.id)
+    )
+    with container.engine.connect() as conn:
+        return [dict(row.payload) for row in conn.execute(query)]
+
+
+def moves(container: Container) -> list[tuple[Any, Any]]:
+    with container.unit_of_work(write=False) as uow:
+        found = [e.record for e in uow.audit.entries() if e.record.action == "collections.moved"]
+    return [(r.before["level"], r.after["level"]) for r in found if r.before and r.after]
+
+
+def test_an_unpaid_invoice_climbs_the_ladder_and_payment_undoes_every_step(
+    container: Container,
+    crm: CrmSandbox,
+    support: SupportSandbox,
+    erp_server: TrytonServer,
+    clock: FrozenClock,
+    tool_clock: Clock,
+) -> None:
+    account = crm.create_record(
+        "Account",
+        {
+            "Name": "Acme SA",
+            "Revsync_Customer_Id__c": "acme",
+            "BillingCountry": "FR",
+            "Success_Manager__c": MANAGER,
+        },
+    )
+    crm.create_record(
+        "Contract",
+        {
+            "AccountId": account,
+            "Status": "Activated",
+            "StartDate": f"{YEAR}-10-01",
+            "ContractTerm": 12,
+            "Plan__c": "Growth",
+            "Seats__c": 5,
+        },
+    )
+    assert asyncio.run(container.pull_crm()).customers_created == ["acme"]
+    container.billing.run(date(YEAR, 10, 1), "test")  # October's 500.00 + 20% tax, due 10-31
+    deliver(container)
+    [invoice] = container.billing.invoices(InvoiceFilter(customer_id="acme"), after=None, limit=9)
+    zenpy: Zenpy = zenpy_for(support)
+    run(container.support().provision())
+    org = zenpy.organizations.create(Organization(name="Acme SA", external_id="acme")).id
+    ticket = new_ticket(zenpy, "Export fails", organization_id=org).id
+    asyncio.run(container.sync_support())
+    deliver(container)
+    api = TestClient(create_app(container))
+    reader = issue_key(container, "read")
+    sf = salesforce(crm)
+    assert exports(api, reader) == {"allowed": True, "reason": "included", "restriction": None}
+
+    # 15 days past due: Tryton's first dunning level — a task for the account's owner
+    at(clock, tool_clock, datetime(YEAR, 11, 15, 9, tzinfo=UTC))
+    first = run(container.sync_erp())
+    assert first.collections.moved == {"acme": (0, 1)}
+    deliver(container)
+    since = f"{YEAR}-11-15"
+    one, two = f"collections:acme:{since}:1", f"collections:acme:{since}:2"
+    assert tasks(sf) == {
+        one: (
+            SANDBOX_USER_ID,  # the account's owner
+            "Not Started",
+            "revsync collections: dunning level 1 — Acme SA",
+            since,
+        )
+    }
+    assert run(container.sync_erp()).collections.moved == {}  # the same level: nothing again
+
+    # 45 days: the second level — a task for the success manager, the open ticket flagged
+    at(clock, tool_clock, datetime(YEAR, 12, 15, 9, tzinfo=UTC))
+    assert run(container.sync_erp()).collections.moved == {"acme": (1, 2)}
+    asyncio.run(container.sync_support())
+    deliver(container)
+    assert tasks(sf)[two][:2] == (MANAGER, "Not Started")
+    assert "revsync_collections" in zenpy.tickets(id=ticket).tags
+    note = [c.body for c in zenpy.tickets.comments(ticket=ticket) if not c.public][-1]
+    assert f"Collections: dunning level 2 since {since}" in note.splitlines()
+    assert exports(api, reader)["allowed"] is True
+
+    # 75 days: the third level — exports suspended
+    at(clock, tool_clock, datetime(YEAR + 1, 1, 14, 9, tzinfo=UTC))
+    assert run(container.sync_erp()).collections.moved == {"acme": (2, 3)}
+    deliver(container)
+    assert exports(api, reader) == {
+        "allowed": False,
+        "reason": "suspended",
+        "restriction": "suspend",
+    }
+    listed = api.get("/v1/collections", headers=reader).json()["items"]
+    assert [
+        (x["customer_id"], x["level"], x["since"], x["tasks"], x["tickets_flagged"]) for x in listed
+    ] == [("acme", 3, since, [1, 2], True)]
+
+    # the customer pays in the ERP: the ladder resets
+    with container.unit_of_work(write=False) as uow:
+        posting = uow.postings.get(invoice.id)
+    assert posting is not None
+    with_rpc(
+        erp_server,
+        lambda c: pay(c, int(posting.remote_id), invoice.totals.total, date(YEAR + 1, 1, 15)),
+    )
+    at(clock, tool_clock, datetime(YEAR + 1, 1, 16, 9, tzinfo=UTC))
+    paid = run(container.sync_erp())
+    assert (paid.paid, paid.collections.moved) == ([invoice.id], {"acme": (3, 0)})
+    asyncio.run(container.sync_support())
+    deliver(container)
+    assert {k: v[1] for k, v in tasks(sf).items()} == {one: "Completed", two: "Completed"}
+    assert "revsync_collections" not in zenpy.tickets(id=ticket).tags
+    assert exports(api, reader) == {"allowed": True, "reason": "included", "restriction": None}
+    assert api.get("/v1/collections", headers=reader).json()["items"] == []
+
+    assert moves(container) == [(0, 1), (1, 2), (2, 3), (3, 0)]
+    changes = sent_changes(container)
+    for payload in changes:
+        validate_payload("collections.changed", payload)
+    assert [
+        (
+            c["previous_level"],
+            c["level"],
+            [t["key"] for t in c["open_tasks"]],
+            [t["key"] for t in c["close_tasks"]],
+            c["flag_tickets"],
+            c["restriction"],
+        )
+        for c in changes
+    ] == [
+        (0, 1, [one], [], None, None),
+        (1, 2, [two], [], True, None),
+        (2, 3, [], [], None, {"policy": "suspend", "features": ["exports"]}),
+        (3, 0, [], [two, one], False, None),
+    ]
+    assert changes[0]["overdue"] == [
+        {
+            "invoice_id": invoice.id,
+            "number": invoice.number,
+            "erp_number": posting.number,
+            "amount_due": "600.00",
+            "currency": "EUR",
+            "due_date": f"{YEAR}-10-31",
+            "dunning_level": "level 1",
+        }
+    ]
+    # the next sync finds nothing to move, and nothing to tell
+    assert run(container.sync_erp()).collections.moved == {}
+    assert len(sent_changes(container)) == 4
