@@ -33,6 +33,8 @@ from revsync.ports.erp import ErpDocument, ErpLine, ErpParty
 from revsync.sandbox.crm import CrmSandbox
 from revsync.sandbox.demo import run_demo
 from revsync.sandbox.demo.checks import CheckReport, check_crm, check_erp
+from revsync.sandbox.demo.desk import Desk, check_desk
+from revsync.sandbox.support import SupportSandbox
 from revsync.sandbox.tryton import LocalTryton
 from revsync.schemas.event_payloads_v1 import validate_payload
 from tests.support.nats import Stream, own_stream, stored
@@ -85,10 +87,12 @@ def test_the_demo_plays_a_quarter_and_checks_itself(
     assert report["checks"]["crm_accounts_compared"] == report["crm"]["accounts_updated"] >= 50
     assert report["events"]["duplicates"] == 600 and report["events"]["rejected"] == 12
     assert report["events"]["accepted"] > 20_000
-    assert report["cases"] == {"unmapped_usage resolved": 1}
+    assert report["cases"] == {"unmapped_usage resolved": 1, "service_credit resolved": 1}
     assert set(report["revenue_by_plan"]) == {"starter", "growth", "enterprise"}
     assert len(report["erp_numbers"]) == invoices["posted_to_erp"]
-    assert all(n.startswith("INV-") for n in report["erp_numbers"].values())
+    # the ERP's own numbering: invoices, and the service credit's credit note
+    assert all(n.startswith(("INV-", "CN-")) for n in report["erp_numbers"].values())
+    assert sum(n.startswith("CN-") for n in report["erp_numbers"].values()) == 1
     for fault in ("closed before posting", "unmapped until", "a late event", "ERP down"):
         assert any(fault in f for f in report["faults"]), report["faults"]
     assert any("request limit" in f for f in report["faults"])
@@ -99,6 +103,7 @@ def test_the_demo_plays_a_quarter_and_checks_itself(
     reached = _check_thresholds(report)
     for r in reached:  # the report's line names each
         assert f"{r['customer']} {r['threshold']}: api_calls " in output
+    _check_desk_and_ladder(report, output)
     assert "checked" in output and "exactly once with revsync's totals" in output
     assert f"the {invoices['paid_reported']} revsync reports paid are paid there" in output
     assert "open http://127.0.0.1:8080/console/ and sign in with the key in" in output
@@ -110,7 +115,39 @@ def test_the_demo_plays_a_quarter_and_checks_itself(
         "secrets.env",
         "erp",
         "crm",
+        "support",
     }
+
+
+def _check_desk_and_ladder(report: dict[str, Any], output: str) -> None:
+    """The support tool: an organization per account, an open ticket for every fifth (and
+    one for the customer walked down the ladder), each told its context; one service credit
+    approved and posted, its ERP number on the ticket. The ladder: one late payer at levels 1,
+    2 and 3 in turn, its data export suspended at 3, all undone once it paid — the CRM's tasks,
+    the tickets and the credit read back by the self-check."""
+    support, checks = report["support"], report["checks"]
+    assert support["organizations"] == 50 and support["open_tickets"] >= 10
+    assert checks["tickets_compared"] == support["open_tickets"]
+    assert checks["service_credits_compared"] == 1
+    credit = re.fullmatch(
+        r"ticket \d+ of cust-\d+: 10% of INV-\d+ approved by finance → credit note CN-\d+ "
+        r"\([0-9.]+ EUR before tax\), ERP number CN-\d{4}-\d+, told on the ticket",
+        support["service_credit"],
+    )
+    assert credit is not None, support["service_credit"]
+    walk = report["collections"]["walk"]
+    assert len(walk) == 4, walk
+    steps = zip(walk, (1, 2, 3), ("allowed", "allowed", "suspended"), strict=False)
+    for line, level, export in steps:
+        assert f"at dunning level {level} — " in line and line.endswith(f"data_export {export}")
+    assert (
+        "paid — back at level 0: tasks completed, ticket flag off, data_export allowed" in (walk[3])
+    )
+    slid = re.search(r"\((cust-\d+)\)", walk[0])
+    assert slid is not None and slid[1] not in report["collections"]["on_the_ladder"]
+    # its two tasks and the other late payers' were read back in the CRM
+    assert checks["crm_collections_tasks_compared"] >= 2
+    assert "Collections ladder" in output and walk[2] in output
 
 
 #: the growth plan's thresholds, in API calls: 80% and 100% of the 200,000 it includes
@@ -181,7 +218,7 @@ def test_every_command_of_the_readme_tutorial_runs(
 @pytest.fixture
 def revived(
     demo: tuple[Path, dict[str, Any], str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[Container, LocalTryton, CrmSandbox]]:
+) -> Iterator[tuple[Container, LocalTryton, CrmSandbox, SupportSandbox]]:
     """The demo's systems started again on its folder."""
     folder = demo[0]
     for line in (folder / "secrets.env").read_text().splitlines():
@@ -190,20 +227,25 @@ def revived(
     settings = load_settings(folder / "revsync.yaml")
     port = int(str(settings.erp.url).rsplit(":", 1)[1].split("/")[0])
     crm_port = int(str(settings.crm.url).rsplit(":", 1)[1].split("/")[0])
+    support_port = int(str(settings.support.url).rsplit(":", 1)[1].split("/")[0])
     tryton = LocalTryton(folder / "erp", folder / "erp" / "revsync.sqlite", port=port)
-    with tryton, CrmSandbox(folder / "crm", port=crm_port) as sandbox:
+    with (
+        tryton,
+        CrmSandbox(folder / "crm", port=crm_port) as sandbox,
+        SupportSandbox(folder / "support", port=support_port) as tool,
+    ):
         container = build(settings)
         try:
-            yield container, tryton, sandbox
+            yield container, tryton, sandbox, tool
         finally:
             container.close()
 
 
-def test_the_checks_catch_an_erp_and_a_crm_that_disagree(
-    revived: tuple[Container, LocalTryton, CrmSandbox],
+def test_the_checks_catch_an_erp_a_crm_and_a_support_tool_that_disagree(
+    revived: tuple[Container, LocalTryton, CrmSandbox, SupportSandbox],
 ) -> None:
-    """Last in this module: it leaves the demo's ERP and CRM tampered with."""
-    container, _tryton, sandbox = revived
+    """Last in this module: it leaves the demo's ERP, CRM and support tool tampered with."""
+    container, _tryton, sandbox, tool = revived
     account = next(a for a in sandbox.records("Account") if a.get("Revsync_Health_Score__c"))
     sandbox.update_record("Account", account["Id"], {"Revsync_Health_Score__c": 1})
     # and someone deletes the task of a threshold reached
@@ -270,6 +312,26 @@ def test_the_checks_catch_an_erp_and_a_crm_that_disagree(
         f"CRM: the task of {task['Revsync_Key__c']} is on no account, revsync made it for "
         f"account {task['WhatId']}"
     )
+    # an agent overwrites revsync's health score on an enriched ticket
+    desk = Desk(tool)
+    try:
+        assert check_desk(container, desk).mismatches == []
+        [ticket, *_] = _enriched(container)
+        title = container.settings.support.fields["health_score"]
+        desk.update(ticket, {title: 1})
+        found = check_desk(container, desk)
+    finally:
+        desk.close()
+    [mismatch] = found.mismatches
+    assert mismatch.startswith(f"ticket {ticket}: field {title!r} holds '1', revsync sent ")
+
+
+def _enriched(container: Container) -> list[int]:
+    """The tickets revsync wrote a context to."""
+    m = outbox_messages.c
+    query = sa.select(m.object_id).where(m.kind == "ticket.context", m.status == "delivered")
+    with container.engine.connect() as conn:
+        return sorted({int(row.object_id) for row in conn.execute(query)})
 
 
 def play(folder: Path, **options: Any) -> dict[str, Any]:
@@ -332,9 +394,10 @@ def _check_the_stream(
     ids = [event["id"] for _, _, event in events]
     assert len(ids) == len(set(ids))  # each once
     by_type = Counter(event["type"] for _, _, event in events)
-    # every type the demo's quarter makes happen (it voids nothing: no credit note), with
-    # usage.threshold_crossed from the month so far
-    assert set(by_type) == set(STREAM_EVENTS) - {"credit_note.issued", "invoice.voided"}
+    # every type the demo's quarter makes happen (it voids nothing; the service credit is a
+    # credit note), with usage.threshold_crossed from the month so far and collections.changed
+    # from the ladder
+    assert set(by_type) == set(STREAM_EVENTS) - {"invoice.voided"}
     for subject, headers, event in events:
         assert subject == f"{stream.prefix}.{event['type']}"
         assert headers["Nats-Msg-Id"] == event["id"]
@@ -365,4 +428,5 @@ def _check_the_stream(
         (r["subscription"], r["threshold"], r["period"].split()[0]) for r in reached
     )
     assert by_type["usage.threshold_crossed"] == len(reached) >= 3
-    assert by_type["invoice.finalized"] == posted  # every finalized invoice reached the ERP
+    # every finalized invoice and credit note reached the ERP
+    assert by_type["invoice.finalized"] + by_type["credit_note.issued"] == posted

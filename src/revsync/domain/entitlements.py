@@ -120,21 +120,15 @@ def restrict(decision: Decision, restriction: Restriction | None) -> Decision:
         or decision.reason in (EntitlementReason.NOT_IN_PLAN, EntitlementReason.NO_SUBSCRIPTION)
     ):
         return decision
-    if restriction.policy is Policy.SUSPEND:
-        return replace(
-            decision,
-            allowed=False,
-            reason=EntitlementReason.SUSPENDED,
-            restriction=restriction.policy,
-        )
-    if decision.reason is EntitlementReason.OVER_SOFT_LIMIT:
-        return replace(
-            decision,
-            allowed=False,
-            reason=EntitlementReason.OVER_LIMIT,
-            restriction=restriction.policy,
-        )
-    return replace(decision, restriction=restriction.policy)
+    refused = {
+        Policy.SUSPEND: EntitlementReason.SUSPENDED,
+        Policy.SOFT_LIMIT: EntitlementReason.OVER_LIMIT
+        if decision.reason is EntitlementReason.OVER_SOFT_LIMIT
+        else None,
+    }[restriction.policy]
+    if refused is None:
+        return replace(decision, restriction=restriction.policy)
+    return replace(decision, allowed=False, reason=refused, restriction=restriction.policy)
 
 
 def check_features(raw: object) -> tuple[Feature, ...]:

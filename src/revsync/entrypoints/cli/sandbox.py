@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -114,8 +115,9 @@ def sandbox_up(
         Path, typer.Option("--config", "-c", help="A configuration written by revsync demo.")
     ] = Path("revsync.yaml"),
 ) -> None:
-    """Serve the local Tryton ERP and the CRM sandbox of a demo folder again (their data in
-    ``erp/`` and ``crm/`` beside the configuration, on the ports it names) until Ctrl-C."""
+    """Serve the local Tryton ERP, the CRM sandbox and the support sandbox of a demo folder
+    again (their data in ``erp/``, ``crm/`` and ``support/`` beside the configuration, on the
+    ports it names) until Ctrl-C."""
     require_demo_extra("revsync sandbox up")
     import signal
     import threading
@@ -135,9 +137,22 @@ def sandbox_up(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    support_url = settings.support.url
     try:
-        with tryton, CrmSandbox(folder / "crm", port=urlsplit(crm_url).port or 0) as crm:
-            console.print(f"ERP (Tryton) on {tryton.url}, CRM sandbox on {crm.url}", soft_wrap=True)
+        with contextlib.ExitStack() as running:
+            running.enter_context(tryton)
+            crm = running.enter_context(
+                CrmSandbox(folder / "crm", port=urlsplit(crm_url).port or 0)
+            )
+            served = f"ERP (Tryton) on {tryton.url}, CRM sandbox on {crm.url}"
+            if support_url is not None and (folder / "support").is_dir():
+                from revsync.sandbox.support import SupportSandbox
+
+                tool = running.enter_context(
+                    SupportSandbox(folder / "support", port=urlsplit(support_url).port or 0)
+                )
+                served += f", support sandbox on {tool.url}"
+            console.print(served, soft_wrap=True)
             console.print("ready; press Ctrl-C to stop", highlight=False)
             stop.wait()
     except (OSError, ValueError, TrytonError) as error:

@@ -1,8 +1,9 @@
 """The demo checks itself through the other systems' own APIs: every finalized invoice is in
 the ERP exactly once with revsync's totals, and every invoice revsync reports paid is ``paid``
 in the ERP's own state (both read over Tryton's JSON-RPC), and the CRM's revsync-owned fields
-hold what revsync last sent, and each usage threshold reached is one task on the customer's
-account (read with simple-salesforce)."""
+hold what revsync last sent, each usage threshold reached is one task on the customer's
+account and each collections task has the status revsync last wrote (read with
+simple-salesforce); the support tool's side is in desk.py."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ class CheckReport:
     erp_paid: int = 0
     crm_accounts: int = 0
     crm_tasks: int = 0
+    crm_collections_tasks: int = 0
+    tickets: int = 0  # enriched tickets compared (desk.py)
+    credits: int = 0  # issued service credits whose ticket was read
+    flags: int = 0  # tickets carrying the collections tag
     mismatches: list[str] = field(default_factory=list)
 
     @property
@@ -150,11 +155,46 @@ def check_crm(container: Container, sandbox: CrmSandbox, report: CheckReport) ->
     the values revsync last sent; each threshold reached is one task on its account."""
     sent = _sent_signals(container)
     tasks = _threshold_tasks(container)
-    if not sent and not tasks:
+    if not sent and not tasks and not _collections_tasks(container):
         return
     client = _salesforce(sandbox)
     _check_accounts(client, sent, report)
     _check_tasks(client, tasks, report)
+    _check_collections(client, _collections_tasks(container), report)
+
+
+def _check_collections(
+    client: Salesforce, expected: Mapping[str, str], report: CheckReport
+) -> None:
+    """Each collections task (Revsync_Key__c → the status revsync last wrote) is one Task with
+    that status: open while its customer stands at or below its rung, completed once not."""
+    keys = sorted(expected)
+    found = _tasks_by_key(client, keys, "Status")
+    for key in keys:
+        report.crm_collections_tasks += 1
+        if found.get(key) != [expected[key]]:
+            report.mismatches.append(
+                f"CRM: the collections task {key} is {found.get(key) or 'missing'}, revsync "
+                f"made it {expected[key]}"
+            )
+
+
+def _collections_tasks(container: Container) -> dict[str, str]:
+    """Each collections task revsync delivered to the CRM → the status it last wrote."""
+    m = outbox_messages.c
+    query = (
+        sa.select(m.payload)
+        .where(m.kind == "collections.changed", m.destination == "crm", m.status == "delivered")
+        .order_by(m.id)
+    )
+    status: dict[str, str] = {}
+    with container.engine.connect() as conn:
+        for (payload,) in conn.execute(query):
+            if not payload.get("account_id"):
+                continue
+            status.update({t["key"]: "Not Started" for t in payload["open_tasks"]})
+            status.update({t["key"]: "Completed" for t in payload["close_tasks"]})
+    return status
 
 
 def _salesforce(sandbox: CrmSandbox) -> Salesforce:
@@ -203,14 +243,7 @@ def _check_accounts(
 def _check_tasks(client: Salesforce, tasks: Mapping[str, str], report: CheckReport) -> None:
     """Each key of ``tasks`` (Revsync_Key__c → account) is one Task on that account."""
     keys = sorted(tasks)
-    found: dict[str, list[str]] = {}
-    for start in range(0, len(keys), 200):
-        soql = format_soql(
-            "SELECT Id, WhatId, Revsync_Key__c FROM Task WHERE Revsync_Key__c IN {keys}",
-            keys=keys[start : start + 200],
-        )
-        for record in client.query_all(soql)["records"]:
-            found.setdefault(str(record["Revsync_Key__c"]), []).append(str(record["WhatId"]))
+    found = _tasks_by_key(client, keys, "WhatId")
     for key in keys:
         report.crm_tasks += 1
         there = found.get(key, [])
@@ -219,6 +252,20 @@ def _check_tasks(client: Salesforce, tasks: Mapping[str, str], report: CheckRepo
                 f"CRM: the task of {key} is on {there or 'no account'}, revsync made it for "
                 f"account {tasks[key]}"
             )
+
+
+def _tasks_by_key(client: Salesforce, keys: list[str], field: str) -> dict[str, list[str]]:
+    """``field`` of every Task whose Revsync_Key__c is one of ``keys``, by key."""
+    found: dict[str, list[str]] = {}
+    for start in range(0, len(keys), 200):
+        soql = format_soql(
+            "SELECT {field:literal}, Revsync_Key__c FROM Task WHERE Revsync_Key__c IN {keys}",
+            field=field,
+            keys=keys[start : start + 200],
+        )
+        for record in client.query_all(soql)["records"]:
+            found.setdefault(str(record["Revsync_Key__c"]), []).append(str(record[field]))
+    return found
 
 
 def _threshold_tasks(container: Container) -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""The demo's report: what came in, what was billed and posted, what went to the CRM, what the
-faults did, who is under-billed or at risk — and whether the ERP and the CRM agree."""
+"""The demo's report: what came in, what was billed and posted, what went to the CRM and the
+support tool, the collections ladder, what the faults did, who is under-billed or at risk — and
+whether the ERP, the CRM and the support tool agree."""
 
 from __future__ import annotations
 
@@ -89,6 +90,10 @@ class DemoReport:
     stream: dict[str, int] = field(default_factory=dict)
     #: the usage thresholds reached in the open usage periods (this month's), oldest first
     thresholds: list[Reached] = field(default_factory=list)
+    #: the support desk: organizations, tickets, contexts written, the service credit
+    support: dict[str, Any] = field(default_factory=dict)
+    #: one customer down the collections ladder and back, step by step, and who stands on it
+    collections: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -134,10 +139,21 @@ def build_report(
             "erp_paid_compared": checks.erp_paid,
             "crm_accounts_compared": checks.crm_accounts,
             "crm_threshold_tasks_compared": checks.crm_tasks,
+            "crm_collections_tasks_compared": checks.crm_collections_tasks,
+            "tickets_compared": checks.tickets,
+            "service_credits_compared": checks.credits,
+            "tickets_flagged": checks.flags,
         },
         seconds=round(seconds, 1),
         stream=_published(container),
         thresholds=_reached(container),
+        support={
+            "organizations": len(tally.desk.get("organizations", {})),
+            "open_tickets": len(tally.desk.get("ticket_of", {})),
+            "contexts_written": _delivered(container, "ticket.context"),
+            "service_credit": tally.desk.get("credit", ""),
+        },
+        collections={"walk": list(tally.ladder), "on_the_ladder": _on_ladder(container)},
         phases=dict(tally.phases),
         mismatches=list(checks.mismatches),
     )
@@ -268,6 +284,24 @@ def render(report: DemoReport, console: Console, directory: Path) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    support = report.support
+    say(
+        f"[bold]Support desk[/bold]: {support['open_tickets']} open tickets of "
+        f"{support['organizations']} organizations, {support['contexts_written']} contexts "
+        f"written (fields and an internal note); service credit: {support['service_credit']}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    say("[bold]Collections ladder[/bold] (ERP dunning levels → steps, undone when paid):")
+    for line in report.collections["walk"]:
+        say(f"  {line}", highlight=False, soft_wrap=True)
+    standing = report.collections["on_the_ladder"]
+    say(
+        "  on the ladder now: "
+        + (", ".join(f"{c} (level {n})" for c, n in standing.items()) or "nobody"),
+        highlight=False,
+        soft_wrap=True,
+    )
     heavy = Table(title="High usage, under-billed against the contract (last month)")
     for column in ("customer", "meter", "used", "included", "share"):
         heavy.add_column(column)
@@ -294,7 +328,12 @@ def render(report: DemoReport, console: Console, directory: Path) -> None:
             f"exactly once with revsync's totals, the {checks['erp_paid_compared']} revsync "
             f"reports paid are paid there; {checks['crm_accounts_compared']} CRM "
             f"accounts hold revsync's signals, and the CRM holds one task for each of the "
-            f"{checks['crm_threshold_tasks_compared']} thresholds reached ({report.seconds} s)",
+            f"{checks['crm_threshold_tasks_compared']} thresholds reached and the "
+            f"{checks['crm_collections_tasks_compared']} collections tasks in the state revsync "
+            f"wrote; {checks['tickets_compared']} tickets hold revsync's fields and note, "
+            f"{checks['service_credits_compared']} service credit is told on its ticket with "
+            f"its ERP number, and the collections flag is on exactly the open tickets of the "
+            f"customers the ladder flags ({report.seconds} s)",
             highlight=False,
         )
     else:
@@ -328,6 +367,18 @@ def _published(container: Container) -> dict[str, int]:
     )
     with container.engine.connect() as conn:
         return {str(kind): int(count) for kind, count in conn.execute(query)}
+
+
+def _delivered(container: Container, kind: str) -> int:
+    m = outbox_messages.c
+    query = sa.select(sa.func.count()).where(m.kind == kind, m.status == "delivered")
+    with container.engine.connect() as conn:
+        return int(conn.execute(query).scalar_one())
+
+
+def _on_ladder(container: Container) -> dict[str, int]:
+    """The customers on the collections ladder now, with their dunning level."""
+    return {r.customer_id: r.standing.level for r in container.collections().on_ladder(None, 500)}
 
 
 def _pairs(title: str, values: dict[str, Any]) -> Table:

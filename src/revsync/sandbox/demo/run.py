@@ -15,9 +15,11 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -51,13 +53,18 @@ from revsync.bootstrap import (
 )
 from revsync.config import load_settings
 from revsync.domain.identity import System
+from revsync.domain.invoicing import InvoiceStatus
 from revsync.domain.periods import period_of
 from revsync.entrypoints.workers.relay import worker_jobs
 from revsync.observability.logging import configure_logging
+from revsync.ports.erp import PostingRecord
 from revsync.sandbox.crm import CrmSandbox, Fault
+from revsync.sandbox.crm.ids import USER_PREFIX, make_id
 from revsync.sandbox.demo.checks import CheckReport, check_crm, check_erp
+from revsync.sandbox.demo.desk import Desk, check_desk
 from revsync.sandbox.demo.report import DemoReport, build_report, render
 from revsync.sandbox.demo.scenario import (
+    DUNNING_DAYS,
     INCLUDED,
     MONTH_SO_FAR,
     Quarter,
@@ -70,13 +77,22 @@ from revsync.sandbox.demo.scenario import (
     tenant_of,
     write_config,
 )
+from revsync.sandbox.support import SupportSandbox
 from revsync.sandbox.tryton import LocalTryton, TrytonError, cached_database
 from revsync.schemas.cloudevents_v1 import MEDIA_JSON, decode_items, split_body
 
 ACTOR = "cli:demo"
 ERP_PASSWORD = "revsync-demo-admin"  # noqa: S105 - the demo's own local ERP
 #: what the demo owns in its folder (removed when it starts again)
-OWNED = ("revsync.yaml", "revsync.db", "revsync.db-wal", "revsync.db-shm", "erp", "crm")
+OWNED = (
+    "revsync.yaml",
+    "revsync.db",
+    "revsync.db-wal",
+    "revsync.db-shm",
+    "erp",
+    "crm",
+    "support",
+)
 _BATCH = 5_000
 _ENCODE = msgspec.json.Encoder(decimal_format="number").encode
 
@@ -90,6 +106,10 @@ class Tally:
     faults: list[str] = field(default_factory=list)
     push: PushReport | None = None
     paid: int = 0
+    #: the support desk: organizations, tickets, contexts written, the service credit
+    desk: dict[str, Any] = field(default_factory=dict)
+    #: the customer the demo walks down the collections ladder and back, step by step
+    ladder: list[str] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)  # seconds spent in each phase
     _since: float = field(default_factory=time.monotonic)
 
@@ -107,8 +127,29 @@ class Tally:
         self.ingest.rejected += report.rejected
 
 
-#: the ports the demo's ERP and CRM listen on when they are free (else any free port)
-ERP_PORT, CRM_PORT = 8000, 8443
+#: the ports the demo's ERP, CRM and support tool listen on when free (else any free port)
+ERP_PORT, CRM_PORT, SUPPORT_PORT = 8000, 8443, 8444
+
+
+class DemoClock:
+    """The system's time — or, for a step the demo plays on a day past (the collections
+    ladder's, one dunning level at a time), that day's."""
+
+    def __init__(self) -> None:
+        self._at: datetime | None = None
+
+    def now(self) -> datetime:
+        return self._at or datetime.now(UTC)
+
+    @contextmanager
+    def on(self, day: date) -> Iterator[None]:
+        self._at = datetime.combine(day, clock_time(9), UTC)
+        try:
+            yield
+        finally:
+            self._at = None
+
+
 #: how long trytond may take to answer after a start (a busy machine is slow at it)
 ERP_STARTUP_SECONDS = 300.0
 
@@ -144,6 +185,7 @@ def run_demo(
         CrmSandbox(
             crm_folder, seed=accounts, seed_date=today, port=_free_or_any(CRM_PORT)
         ) as sandbox,
+        SupportSandbox(directory / "support", port=_free_or_any(SUPPORT_PORT)) as tool,
         _progress(console) as progress,
     ):
         tryton = LocalTryton(
@@ -160,12 +202,17 @@ def run_demo(
                 erp_database=tryton.database,
                 crm_url=sandbox.url,
                 crm_cert=sandbox.cert_path,
+                support_url=tool.url,
+                support_cert=tool.cert_path,
+                support_email=tool.credentials.email,
                 quarter=quarter,
                 today=today,
                 events=events,
             )
-            _secrets(directory, sandbox)
-            container = build(load_settings(config))
+            _secrets(directory, sandbox, tool)
+            clock = DemoClock()
+            container = build(load_settings(config), clock=clock)
+            desk = Desk(tool)
             try:
                 upgrade(container.engine)
                 apply_configuration(container, ACTOR)
@@ -184,9 +231,13 @@ def run_demo(
                     progress,
                     erp_down_seconds,
                 )
-                checks = _check(container, sandbox, tryton, progress)
+                _support_desk(container, desk, tally, progress)
+                _collect(container, desk, clock, today, tally, progress)
+                _signals(container, sandbox, tally, progress)
+                checks = _check(container, sandbox, desk, progress)
                 report = build_report(container, quarter, tally, checks, time.monotonic() - started)
             finally:
+                desk.close()
                 container.close()
         finally:
             tryton.stop()
@@ -227,6 +278,9 @@ def _play(
     contracts = sandbox.records("Contract")
     for contract_id, changes in date_contracts(contracts, quarter, today).items():
         sandbox.update_record("Contract", contract_id, changes)
+    for number, account in enumerate(sorted(a["Id"] for a in sandbox.records("Account"))):
+        manager = make_id(USER_PREFIX, 2 + number % 3)  # three success managers in turn
+        sandbox.update_record("Account", account, {"Success_Manager__c": manager})
     pulled = _pull(container)
     progress.update(step, total=1, completed=1, description=_crm_line(pulled))
     tally.lap("crm pull")
@@ -276,8 +330,9 @@ def _play(
     watched = _watched(container, late_customer, datetime.now(UTC).date())
     _month_so_far(container, watched, progress, tally)
     tally.lap("thresholds")
-    _collect(container, tryton, today, tally)
-    tally.lap("payments and sync")
+
+
+def _signals(container: Container, sandbox: CrmSandbox, tally: Tally, progress: Progress) -> None:
     step = progress.add_task("CRM: signals out", total=None)
     _pull(container)
     tally.push = container.crm_signals().run()
@@ -580,35 +635,214 @@ def _unfinished(container: Container, destination: str | None = None) -> int:
         return int(conn.execute(query).scalar_one())
 
 
-def _collect(container: Container, tryton: LocalTryton, today: date, tally: Tally) -> None:
+def _collect(
+    container: Container,
+    desk: Desk,
+    clock: DemoClock,
+    today: date,
+    tally: Tally,
+    progress: Progress,
+) -> None:
     """Customers pay most invoices older than their payment term; the payment sync reads
-    payments and dunning levels back."""
+    payments and dunning levels back. One late payer is walked down the collections ladder
+    a dunning level at a time — the sync played on the day each level is reached: a task for
+    its account's owner, then one for its success manager and its ticket flagged, then its data
+    export suspended — and back up when it pays every overdue invoice."""
+    step = progress.add_task("Collections: payments and the dunning ladder", total=None)
+    late = asyncio.run(_pay_most(container, today))
+    slid, due = _oldest_unpaid(container, late)
+    name = container.customers.get(slid).name
+    organization = tally.desk["organizations"].get(slid)
+    if organization is not None and slid not in tally.desk["ticket_of"]:
+        subject = "Why did we get a payment reminder?"
+        tally.desk["ticket_of"][slid] = desk.ticket(subject, organization, subject, "high")
+    for days in DUNNING_DAYS:
+        day = min(due + timedelta(days=days + 1), today)  # the day the level is reached
+        with clock.on(day):
+            report = asyncio.run(container.sync_erp())
+            tally.paid += len(report.paid)
+            asyncio.run(container.sync_support())
+            _deliver(container, progress)
+            export = _export(container, slid)
+        level = report.collections.moved.get(slid, (0, 0))[1]
+        tally.ladder.append(
+            f"{day.isoformat()}: {name} ({slid}) at dunning level {level} — "
+            f"{_STEP_TEXT.get(level, 'no move')}; data_export {export}"
+        )
+    report = asyncio.run(container.sync_erp())  # today: every late payer on its rung
+    tally.paid += len(report.paid)
+    asyncio.run(_pay_overdue(container, slid, today))
+    report = asyncio.run(container.sync_erp())
+    tally.paid += len(report.paid)
+    asyncio.run(container.sync_support())
+    _deliver(container, progress)
+    moved = report.collections.moved.get(slid)
+    tally.ladder.append(
+        f"{today.isoformat()}: {name} ({slid}) paid — back at level {moved[1] if moved else '?'}:"
+        f" tasks completed, ticket flag off, data_export {_export(container, slid)}"
+    )
+    progress.update(step, total=1, completed=1)
+    tally.lap("payments and collections")
 
-    async def run() -> None:
-        client = container.erp()
-        try:
-            await _customers_pay(container, client.rpc, today)
-            report = await container.erp_sync().run(client)
-            tally.paid = len(report.paid)
-        finally:
-            await client.aclose()
 
-    asyncio.run(run())
+#: every how many customers has an open ticket (the others' organizations have none yet)
+TICKET_EVERY = 5
+_QUESTIONS = (
+    ("SSO login loops back to the sign-in page", "high"),
+    ("Export to CSV times out on large projects", "normal"),
+    ("How are API calls counted on the staging environment?", "low"),
+    ("Assistant answers are slow since Monday", "urgent"),
+)
+
+
+def _support_desk(container: Container, desk: Desk, tally: Tally, progress: Progress) -> None:
+    """The support team's desk: an organization per customer (its external id the customer's
+    id, so revsync maps it), an open ticket for every fifth; revsync writes each ticket's
+    context. Then an agent asks a service credit on one ticket (10% of the customer's last
+    invoice for an outage), finance approves it, and the credit note goes to the ERP and its
+    number to the ticket."""
+    step = progress.add_task("Support: tickets enriched, a service credit", total=None)
+    asyncio.run(_provision_fields(container))
+    organizations: dict[str, int] = {}
+    tickets: dict[str, int] = {}
+    for number, customer in enumerate(_crm_customers(container)):
+        organizations[customer.id] = desk.organization(customer.name, customer.id)
+        if number % TICKET_EVERY == 0:
+            subject, priority = _QUESTIONS[number // TICKET_EVERY % len(_QUESTIONS)]
+            body = f"{subject} — reported by {customer.name}"
+            tickets[customer.id] = desk.ticket(subject, organizations[customer.id], body, priority)
+    tally.desk = {"organizations": organizations, "ticket_of": tickets}
+    first = asyncio.run(container.sync_support())
+    _deliver(container, progress)
+    tally.desk["contexts"] = len(first.contexts_queued)
+    credited, invoice = _credit_candidate(container, [*tickets, *organizations])
+    if credited not in tickets:
+        subject = "Our API was down for 4 hours: we ask for a service credit"
+        tickets[credited] = desk.ticket(subject, organizations[credited], subject, "urgent")
+    settings = container.settings.support
+    titles = settings.fields
+    desk.update(  # an agent asks for a service credit: the tag and the credit fields
+        tickets[credited],
+        {
+            titles["credit_percent"]: "10",
+            titles["credit_invoice"]: invoice,
+            titles["credit_reason"]: "API outage of 4 hours (SLA: 10% of the month)",
+        },
+        add_tags=[settings.credit_tag],
+    )
+    asyncio.run(container.sync_support())
+    with container.unit_of_work(write=False) as uow:
+        credit = uow.support.credits([tickets[credited]])[tickets[credited]]
+    assert credit.case_id is not None, credit.explanation
+    container.cases.approve(credit.case_id, "finance:demo", "SLA credit agreed with the customer")
+    _deliver(container, progress)  # the credit note to the ERP, the notes to the ticket
+    asyncio.run(container.sync_support())  # the ERP number known: the public comment
+    _deliver(container, progress)
+    with container.unit_of_work(write=False) as uow:
+        issued = uow.support.credits([tickets[credited]])[tickets[credited]]
+        note = uow.invoices.get(issued.credit_note_id or "")
+        posting = uow.postings.get(issued.credit_note_id or "")
+    tally.desk["credit"] = (
+        f"ticket {tickets[credited]} of {credited}: 10% of {invoice} approved by finance → "
+        f"credit note {note.number if note else '?'} ({issued.total} {issued.currency} before "
+        f"tax), ERP number {posting.number if posting else '?'}, told on the ticket"
+    )
+    progress.update(step, total=1, completed=1)
+    tally.lap("support")
+
+
+async def _provision_fields(container: Container) -> None:
+    client = container.support()
+    try:
+        await client.provision()
+    finally:
+        await client.aclose()
+
+
+def _credit_candidate(container: Container, customers: Sequence[str]) -> tuple[str, str]:
+    """The first of ``customers`` with an invoice whose tenth is within the credit limit, and
+    that invoice's number (its latest such)."""
+    limit = container.settings.support.credit_limit * 10
+    with container.unit_of_work(write=False) as uow:
+        for customer_id in customers:
+            subscriptions = uow.subscriptions.of_customer(customer_id)
+            found = [
+                i
+                for s in uow.invoices.of_subscriptions([x.id for x in subscriptions]).values()
+                for i in s
+                if i.number
+                and not i.credits_invoice
+                and i.status is not InvoiceStatus.VOID
+                and 0 < i.totals.subtotal <= limit
+            ]
+            if found:
+                latest = max(found, key=lambda i: (i.issue_date, i.number or ""))
+                return customer_id, str(latest.number)
+    raise RuntimeError("no customer has an invoice to credit")
+
+
+_STEP_TEXT = {
+    1: "a CRM task for the account's owner",
+    2: "a task for the success manager, its open tickets tagged revsync_collections",
+    3: "its data export suspended",
+}
+
+
+def _export(container: Container, customer_id: str) -> str:
+    """The customer's data export, as an entitlement check answers it now."""
+    decision = container.entitlements.snapshot(customer_id).decide("data_export", Decimal(0))
+    return "allowed" if decision.allowed else decision.reason.value
+
+
+def _oldest_unpaid(container: Container, late: Sequence[PostingRecord]) -> tuple[str, date]:
+    """The customer of the late payers' oldest invoice, and that invoice's due date (the
+    ERP's payment term after the invoice date)."""
+    oldest = min(late, key=lambda p: (p.invoice_date, p.invoice_id))
+    with container.unit_of_work(write=False) as uow:
+        invoice = uow.invoices.get(oldest.invoice_id)
+    assert invoice is not None
+    term = container.settings.erp.payment_term_days
+    return invoice.customer_id, oldest.invoice_date + timedelta(days=term)
+
+
+async def _pay_most(container: Container, today: date) -> list[PostingRecord]:
+    """Customers pay; the late payers' invoices are returned."""
+    client = container.erp()
+    try:
+        return await _customers_pay(container, client.rpc, today)
+    finally:
+        await client.aclose()
+
+
+async def _pay_overdue(container: Container, customer_id: str, today: date) -> None:
+    """The customer pays every overdue invoice, today."""
+    with container.unit_of_work(write=False) as uow:
+        overdue = uow.postings.overdue_by_customer().get(customer_id, [])
+    client = container.erp()
+    try:
+        method = await payment_method(client.rpc)
+        for posting in overdue:
+            amount = posting.amount_to_pay or Decimal(0)
+            if amount > 0:
+                await pay(client.rpc, int(posting.remote_id), amount, today, method)
+    finally:
+        await client.aclose()
 
 
 #: how many invoices the demo's customers pay (each payment is a Tryton wizard run)
 PAYMENTS = 60
 
 
-async def _customers_pay(container: Container, rpc: TrytonRpc, today: date) -> None:
-    """The oldest invoices are paid, but for one in seven (late payers)."""
+async def _customers_pay(container: Container, rpc: TrytonRpc, today: date) -> list[PostingRecord]:
+    """The oldest invoices are paid, but for one in seven (late payers, returned)."""
     with container.unit_of_work(write=False) as uow:
         unpaid = uow.postings.unpaid()
     due = [p for p in unpaid if p.invoice_date <= today - timedelta(days=30)]
     due.sort(key=lambda p: (p.invoice_date, p.invoice_id))
-    paying = [p for number, p in enumerate(due[:PAYMENTS]) if number % 7 != 3]  # late payers
+    paying = [p for number, p in enumerate(due[:PAYMENTS]) if number % 7 != 3]
+    late = [p for number, p in enumerate(due[:PAYMENTS]) if number % 7 == 3]
     if not paying:
-        return
+        return late
     ids = [int(p.remote_id) for p in paying]
     read = await rpc.model("account.invoice", "read", ids, ["amount_to_pay", "state"])
     states = {state["id"]: state for state in read}  # Tryton reads in its own order
@@ -619,6 +853,7 @@ async def _customers_pay(container: Container, rpc: TrytonRpc, today: date) -> N
         if state["state"] == "posted" and amount > 0:
             on = posting.invoice_date + timedelta(28)
             await pay(rpc, invoice_id, amount, on, method)
+    return late
 
 
 async def payment_method(rpc: TrytonRpc) -> int:
@@ -655,9 +890,11 @@ async def pay(
 
 
 def _check(
-    container: Container, sandbox: CrmSandbox, tryton: LocalTryton, progress: Progress
+    container: Container, sandbox: CrmSandbox, desk: Desk, progress: Progress
 ) -> CheckReport:
-    step = progress.add_task("Checking revsync against the ERP and the CRM", total=None)
+    step = progress.add_task(
+        "Checking revsync against the ERP, the CRM and the tickets", total=None
+    )
     report = CheckReport()
 
     async def erp() -> None:
@@ -669,6 +906,9 @@ def _check(
 
     asyncio.run(erp())
     check_crm(container, sandbox, report)
+    found = check_desk(container, desk)
+    report.tickets, report.credits, report.flags = found.tickets, found.credits, found.flags
+    report.mismatches += found.mismatches
     progress.update(step, total=1, completed=1)
     return report
 
@@ -684,12 +924,13 @@ def _build_erp(folder: Path, built: dict[str, Any]) -> None:
         built["error"] = error
 
 
-def _secrets(directory: Path, sandbox: CrmSandbox) -> None:
-    """The ERP password and the CRM secret, in this process's environment and in
-    ``secrets.env`` (mode 0600) for later ``revsync worker`` runs."""
+def _secrets(directory: Path, sandbox: CrmSandbox, tool: SupportSandbox) -> None:
+    """The ERP password, the CRM secret and the support tool's token, in this process's
+    environment and in ``secrets.env`` (mode 0600) for later ``revsync worker`` runs."""
     values = {
         "REVSYNC_DEMO_ERP_PASSWORD": ERP_PASSWORD,
         "REVSYNC_DEMO_CRM_SECRET": sandbox.credentials.client_secret,
+        "REVSYNC_DEMO_SUPPORT_TOKEN": tool.credentials.token,
     }
     os.environ.update(values)
     path = directory / "secrets.env"

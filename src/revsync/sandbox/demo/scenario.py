@@ -64,6 +64,24 @@ METERS: list[dict[str, Any]] = [
     },
 ]
 
+#: what every plan lets a customer do besides its usage: the collections ladder suspends the
+#: data export of a customer at dunning level 3 until it pays
+FEATURE_GRANTS: list[dict[str, Any]] = [
+    {"key": "sso", "kind": "boolean"},
+    {"key": "data_export", "kind": "boolean"},
+]
+#: the demo's dunning levels, in days past due: short enough that the oldest unpaid invoice
+#: (dated the quarter's second month: the first month's are rolled forward into it) passes all
+#: three before today, whatever the day of the month
+DUNNING_DAYS = [5, 15, 25]
+#: the collections ladder: a task for the owner, then one for the success manager and the
+#: tickets flagged, then the data export suspended
+RUNGS: list[dict[str, Any]] = [
+    {"level": 1, "task": "owner"},
+    {"level": 2, "task": "success_manager", "flag_tickets": True},
+    {"level": 3, "entitlements": "suspend", "features": ["data_export"]},
+]
+
 PLANS: list[dict[str, Any]] = [
     {
         "code": "starter",
@@ -83,6 +101,7 @@ PLANS: list[dict[str, Any]] = [
                 ],
             },
         ],
+        "features": FEATURE_GRANTS,
     },
     {
         "code": "growth",
@@ -108,6 +127,7 @@ PLANS: list[dict[str, Any]] = [
             },
         ],
         "thresholds": THRESHOLDS,
+        "features": FEATURE_GRANTS,
     },
     {
         "code": "enterprise",
@@ -132,6 +152,7 @@ PLANS: list[dict[str, Any]] = [
                 "amount": "0.001",
             },
         ],
+        "features": FEATURE_GRANTS,
     },
 ]
 
@@ -172,12 +193,16 @@ def write_config(
     erp_database: str,
     crm_url: str,
     crm_cert: Path,
+    support_url: str,
+    support_cert: Path,
+    support_email: str,
     quarter: Quarter,
     today: date,
     events: dict[str, Any] | None = None,
 ) -> None:
-    """The demo's revsync.yaml: SQLite beside it, the meters and plans, tax, the local ERP and
-    the CRM sandbox (secrets come from the environment, written by the demo); with ``events``
+    """The demo's revsync.yaml: SQLite beside it, the meters and plans, tax, the local ERP, the
+    CRM and support sandboxes and the collections ladder (secrets come from the environment,
+    written by the demo); with ``events``
     (the ``events`` section: ``nats_url``…), revsync's event stream too."""
     config = {
         "database": {"url": "sqlite:///revsync.db"},
@@ -195,6 +220,7 @@ def write_config(
             "retry": {"base_seconds": 0.2, "max_delay_seconds": 1},
             "circuit": {"failure_threshold": 5, "open_seconds": 2},
             "sync_interval_seconds": 60,
+            "dunning_days": DUNNING_DAYS,
         },
         "crm": {
             "url": crm_url,
@@ -205,6 +231,15 @@ def write_config(
             "limit_pause_seconds": 0.5,
             "retry": {"base_seconds": 0.2, "max_delay_seconds": 1},
         },
+        "support": {
+            "url": support_url,
+            "ca_file": str(support_cert),
+            "email": support_email,
+            "token_env": "REVSYNC_DEMO_SUPPORT_TOKEN",
+            "overlap_seconds": 0,
+            "retry": {"base_seconds": 0.2, "max_delay_seconds": 1},
+        },
+        "collections": {"rungs": RUNGS},
         "outbox": {"allow_private_hosts": ["127.0.0.1"]},
         "worker": {"lease_seconds": 60, "poll_seconds": 0.02},
         **({"events": events} if events else {}),

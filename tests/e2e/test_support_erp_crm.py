@@ -1,15 +1,22 @@
-"""The collections ladder end to end, on a real Tryton, the CRM sandbox and the support sandbox,
-each read back through its own API (Tryton's JSON-RPC, simple-salesforce, zenpy): an invoice
-left unpaid climbs Tryton's dunning levels 1, 2 and 3 — a CRM task for the account's owner, then
-a task for its success manager and a tag on the customer's open ticket, then its exports
-suspended — and once it is paid in the ERP every step is undone: both tasks completed, the tag
-taken off, exports allowed again; each move audited and announced once."""
+"""The support tool beside a real Tryton and the CRM sandbox, each read back through its own API
+(Tryton's JSON-RPC, simple-salesforce, zenpy).
+
+Enrichment and service credits: a ticket's note names the invoice with the number Tryton gave
+it; a service credit asked with that ERP number, approved by finance over the API, becomes a
+credit note Tryton posts, and the ticket's public comment names Tryton's number for it.
+
+The collections ladder: an invoice left unpaid climbs Tryton's dunning levels 1, 2 and 3 — a CRM
+task for the account's owner, then a task for its success manager and a tag on the customer's
+open ticket, then its exports suspended — and once it is paid in the ERP every step is undone:
+both tasks completed, the tag taken off, exports allowed again; each move audited and announced
+once."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -200,14 +207,23 @@ def moves(container: Container) -> list[tuple[Any, Any]]:
     return [(r.before["level"], r.after["level"]) for r in found if r.before and r.after]
 
 
-def test_an_unpaid_invoice_climbs_the_ladder_and_payment_undoes_every_step(
-    container: Container,
-    crm: CrmSandbox,
-    support: SupportSandbox,
-    erp_server: TrytonServer,
-    clock: FrozenClock,
-    tool_clock: Clock,
-) -> None:
+def erp_document(server: TrytonServer, remote_id: str) -> dict[str, Any]:
+    """An invoice or credit note as Tryton holds it."""
+    found: list[dict[str, Any]] = with_rpc(
+        server,
+        lambda c: c.model(
+            "account.invoice",
+            "read",
+            [int(remote_id)],
+            ["number", "state", "total_amount", "untaxed_amount"],
+        ),
+    )
+    return found[0]
+
+
+def world(container: Container, crm: CrmSandbox) -> Any:
+    """Acme SA in the CRM (France, Growth since October 1st), pulled; October's invoice
+    (500.00 + 20% tax) billed and posted to Tryton."""
     account = crm.create_record(
         "Account",
         {
@@ -229,9 +245,89 @@ def test_an_unpaid_invoice_climbs_the_ladder_and_payment_undoes_every_step(
         },
     )
     assert asyncio.run(container.pull_crm()).customers_created == ["acme"]
-    container.billing.run(date(YEAR, 10, 1), "test")  # October's 500.00 + 20% tax, due 10-31
+    container.billing.run(date(YEAR, 10, 1), "test")
     deliver(container)
     [invoice] = container.billing.invoices(InvoiceFilter(customer_id="acme"), after=None, limit=9)
+    return invoice
+
+
+def test_a_service_credit_asked_with_the_erp_number_is_posted_to_the_erp_and_told_its_number(
+    container: Container, crm: CrmSandbox, support: SupportSandbox, erp_server: TrytonServer
+) -> None:
+    invoice = world(container, crm)
+    with container.unit_of_work(write=False) as uow:
+        posting = uow.postings.get(invoice.id)
+    assert posting is not None
+    tryton = erp_document(erp_server, posting.remote_id)
+    assert (tryton["state"], tryton["total_amount"]) == ("posted", Decimal("600.00"))
+    zenpy: Zenpy = zenpy_for(support)
+    run(container.support().provision())
+    org = zenpy.organizations.create(Organization(name="Acme SA", external_id="acme")).id
+    ticket = new_ticket(zenpy, "The API was down", organization_id=org).id
+    run(container.sync_erp())  # the due date, as Tryton's payment term set it
+    asyncio.run(container.sync_support())
+    deliver(container)
+    [note] = [c.body for c in zenpy.tickets.comments(ticket=ticket) if not c.public]
+    assert (
+        f"  - {invoice.number} / ERP {tryton['number']}: 600.00 EUR, due {YEAR}-10-31"
+        in note.splitlines()
+    )
+
+    # the agent asks with the number the customer sees on its invoice: Tryton's
+    ids = {f.title: f.id for f in zenpy.ticket_fields()}
+    titles = container.settings.support.fields
+    asked = zenpy.tickets(id=ticket)
+    asked.tags.append("service_credit")
+    asked.custom_fields = [
+        {"id": ids[titles["credit_amount"]], "value": "50.00"},
+        {"id": ids[titles["credit_invoice"]], "value": tryton["number"]},
+        {"id": ids[titles["credit_reason"]], "value": "4 hours down"},
+    ]
+    zenpy.tickets.update(asked)
+    assert asyncio.run(container.sync_support()).credits_taken == [ticket]
+    with container.unit_of_work(write=False) as uow:
+        credit = uow.support.credits([ticket])[ticket]
+    assert credit.case_id is not None, credit.explanation
+    api = TestClient(create_app(container))
+    approved = api.post(
+        f"/v1/cases/{credit.case_id}/approve",
+        json={"reason": "SLA breach confirmed"},
+        headers=issue_key(container, "finance"),
+    )
+    assert approved.status_code == 200, approved.text
+    deliver(container)  # the credit note to Tryton
+    [cn] = [
+        i
+        for i in container.billing.invoices(InvoiceFilter(customer_id="acme"), after=None, limit=9)
+        if i.credits_invoice == invoice.id
+    ]
+    with container.unit_of_work(write=False) as uow:
+        cn_posting = uow.postings.get(cn.id)
+    assert cn_posting is not None
+    in_erp = erp_document(erp_server, cn_posting.remote_id)
+    assert (in_erp["state"], in_erp["untaxed_amount"], in_erp["total_amount"]) == (
+        "posted",
+        Decimal("-50.00"),
+        Decimal("-60.00"),
+    )
+    assert asyncio.run(container.sync_support()).credits_told == [ticket]
+    deliver(container)
+    public = [c.body for c in zenpy.tickets.comments(ticket=ticket) if c.public][1:]
+    assert [p.rsplit("\n\n[revsync:", 1)[0] for p in public] == [
+        f"We have issued a service credit of 60.00 EUR on invoice {invoice.number}: credit "
+        f"note {cn.number}, ERP number {in_erp['number']}."
+    ]
+
+
+def test_an_unpaid_invoice_climbs_the_ladder_and_payment_undoes_every_step(
+    container: Container,
+    crm: CrmSandbox,
+    support: SupportSandbox,
+    erp_server: TrytonServer,
+    clock: FrozenClock,
+    tool_clock: Clock,
+) -> None:
+    invoice = world(container, crm)
     zenpy: Zenpy = zenpy_for(support)
     run(container.support().provision())
     org = zenpy.organizations.create(Organization(name="Acme SA", external_id="acme")).id
