@@ -471,3 +471,41 @@ def test_the_first_sync_reads_the_last_60_days_not_the_whole_history(
     recent = new_ticket(zenpy, "Today", organization_id=org).id
     first = sync(container)
     assert (first.tickets_read, first.contexts_queued) == (1, [recent])
+
+
+@pytest.mark.postgres
+def test_a_billing_change_reaches_every_open_ticket_the_sync_no_longer_reads(
+    container: Container, sandbox: SupportSandbox, zenpy: Zenpy, tool_clock: Clock
+) -> None:
+    """The payment sync finds the invoice overdue long after the customer's tickets last
+    changed: the support sync reads only newer tickets, yet both open tickets of the customer
+    get the overdue amount and dunning level (before, they waited for their next update)."""
+    invoice = world(container)
+    org = zenpy.organizations.create(Organization(name="Acme Inc", external_id="acme")).id
+    tickets = [new_ticket(zenpy, f"Question {n}", organization_id=org).id for n in range(2)]
+    sync(container)
+    deliver(container)
+    tool_clock.tick(3600)  # an hour later, another customer's ticket: acme's leave the window
+    stranger = zenpy.organizations.create(Organization(name="Someone")).id
+    new_ticket(zenpy, "Hello", organization_id=stranger)
+    sync(container)  # from the last mark: acme's tickets one last time, and the new one
+    quiet = sync(container)
+    assert quiet.contexts_queued == [] and quiet.tickets_read == 1  # the newest only
+
+    with container.unit_of_work() as uow:  # the ERP's payment sync: overdue, dunning level 1
+        overdue = PostingRecord(
+            invoice.id, "77", "INV/0007", "acme", date(2026, 11, 1), None,
+            amount_to_pay=Decimal("500.00"), due_date=date(2026, 11, 15), overdue=True,
+            dunning_level="level 1",
+        )  # fmt: skip
+        uow.postings.update(overdue, NOW)
+        uow.commit()
+    changed = sync(container)
+    assert (changed.tickets_read, sorted(changed.contexts_queued)) == (1, sorted(tickets))
+    assert sync(container).contexts_queued == []  # once
+    deliver(container)
+    for ticket in tickets:
+        assert {k: fields(zenpy, ticket)[k] for k in ("overdue_amount", "dunning_level")} == {
+            "overdue_amount": "500.00",
+            "dunning_level": "level 1",
+        }

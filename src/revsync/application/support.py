@@ -50,7 +50,7 @@ from revsync.ports.support import (
 )
 
 ACTOR = "system:support"
-_TICKETS, _ORGANIZATIONS, _COLLECTIONS = "tickets", "organizations", "collections"
+_TICKETS, _ORGANIZATIONS, _BILLING = "tickets", "organizations", "billing"
 _CASES_SHOWN = 10
 
 
@@ -188,8 +188,9 @@ class SupportSync:
         correlation_id: str | None,
     ) -> None:
         """Record the tickets (so that the support load counts them), then assess their
-        customers reading only, then queue the context of the open ones whose context changed
-        with the mark in one short write. A failure before the mark moves reads them again."""
+        customers reading only, then queue the context of each of those customers' open
+        tickets — the ones read and the others — where it changed, with the mark in one short
+        write. A failure before the mark moves reads them again."""
         report.tickets_read = len(tickets)
         now = self._clock.now()
         owners: dict[int, Customer | None] = {}
@@ -227,50 +228,55 @@ class SupportSync:
                 elif ticket.open and customer.id not in contexts:
                     contexts[customer.id] = self.context(uow, customer, now)
         with self._uow() as uow:
-            for ticket in tickets:
-                customer = self._owner(owners, ticket)
-                context = contexts.get(customer.id) if customer and ticket.open else None
-                if context is None:
-                    continue
-                digest = context.digest()
-                if digest != held[ticket.id].context_digest:
-                    uow.outbox.add(self._message(ticket.id, context, digest, correlation_id), now)
-                    uow.support.put_ticket(replace(held[ticket.id], context_digest=digest), now)
-                    report.contexts_queued.append(ticket.id)
+            self._queue(uow, contexts, report, correlation_id, now)
             if mark is not None:
                 uow.support.set_mark(_TICKETS, mark, now)
             uow.commit()
 
+    def _queue(
+        self,
+        uow: UnitOfWork,
+        contexts: dict[str, TicketContext],
+        report: SupportReport,
+        correlation_id: str | None,
+        now: datetime,
+    ) -> None:
+        """Queue each customer's context for every open ticket of it whose last context
+        differs."""
+        for customer_id, context in contexts.items():
+            digest = context.digest()
+            tickets = uow.support.open_tickets(customer_id)
+            held = uow.support.tickets(tickets)
+            for ticket_id in tickets:
+                before = held.get(ticket_id)
+                if before is None or before.context_digest == digest:
+                    continue
+                uow.outbox.add(self._message(ticket_id, context, digest, correlation_id), now)
+                uow.support.put_ticket(replace(before, context_digest=digest), now)
+                report.contexts_queued.append(ticket_id)
+
     def _refresh(self, report: SupportReport, correlation_id: str | None) -> None:
-        """The open tickets of the customers that moved on the collections ladder since the
-        last sync get their context again (the flag, the dunning level), whether or not the
-        tickets changed. Read again from ``overlap_seconds`` before the mark: a context that did
-        not change is not queued twice."""
+        """The open tickets of the customers whose billing changed since the last sync — an
+        invoice posted to the ERP, paid, overdue or a new dunning level there (the payment
+        sync), a move on the collections ladder — get their context again, whether or not the
+        tickets changed: the overdue amount, the dunning level, the escalation and collections
+        flags are current on every open ticket. Read again from ``overlap_seconds`` before the
+        mark; a context that did not change is not queued twice."""
         with self._uow(write=False) as uow:
-            mark = uow.support.mark(_COLLECTIONS)
+            mark = uow.support.mark(_BILLING)
             since = None if mark is None else mark.updated_at - timedelta(seconds=self._overlap)
-            moved = uow.collections.moved_since(since)
-            if not moved:
+            changed = uow.support.billing_changed(since)
+            if not changed:
                 return
             now = self._clock.now()
-            contexts: dict[str, tuple[TicketContext, list[int]]] = {}
-            for record in moved:
-                tickets = uow.support.open_tickets(record.customer_id)
-                customer = uow.customers.get(record.customer_id) if tickets else None
-                if customer is not None:
-                    contexts[customer.id] = (self.context(uow, customer, now), tickets)
+            contexts: dict[str, TicketContext] = {}
+            for customer_id in changed:
+                customer = uow.customers.get(customer_id)
+                if customer is not None and uow.support.open_tickets(customer_id):
+                    contexts[customer_id] = self.context(uow, customer, now)
         with self._uow() as uow:
-            for context, tickets in contexts.values():
-                digest = context.digest()
-                held = uow.support.tickets(tickets)
-                for ticket_id in tickets:
-                    before = held.get(ticket_id)
-                    if before is None or before.context_digest == digest:
-                        continue
-                    uow.outbox.add(self._message(ticket_id, context, digest, correlation_id), now)
-                    uow.support.put_ticket(replace(before, context_digest=digest), now)
-                    report.contexts_queued.append(ticket_id)
-            uow.support.set_mark(_COLLECTIONS, TicketMark(moved[-1].updated_at, 0), now)
+            self._queue(uow, contexts, report, correlation_id, now)
+            uow.support.set_mark(_BILLING, TicketMark(max(changed.values()), 0), now)
             uow.commit()
 
     @staticmethod

@@ -232,6 +232,12 @@ class SupportStateRepository(Protocol):
         """The customer's tickets not solved or closed, as last read."""
         ...
 
+    def billing_changed(self, since: datetime | None) -> dict[str, datetime]:
+        """The customers with open tickets whose billing changed after ``since`` (all of them
+        for None) — an ERP posting recorded or its payment state changed, a move on the
+        collections ladder — with when it last did."""
+        ...
+
     def priorities(self, customer_id: str, start: datetime, end: datetime) -> list[str | None]:
         """The priorities of the customer's tickets created after ``start``, up to ``end``."""
         ...

@@ -10,7 +10,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from revsync.adapters.db.tables import support_credits, support_tickets, support_watermarks
+from revsync.adapters.db.tables import (
+    collections,
+    erp_postings,
+    invoices,
+    support_credits,
+    support_tickets,
+    support_watermarks,
+)
 from revsync.ports.support import CreditRecord, TicketMark, TicketRecord
 
 
@@ -75,6 +82,33 @@ class SqlSupportStateRepository:
             .order_by(table.c.ticket_id)
         )
         return [int(row.ticket_id) for row in rows]
+
+    def billing_changed(self, since: datetime | None) -> dict[str, datetime]:
+        t, p, i, k = support_tickets.c, erp_postings.c, invoices.c, collections.c
+        open_customers = (
+            sa.select(t.customer_id)
+            .where(t.customer_id.is_not(None), t.status.not_in(["solved", "closed", "deleted"]))
+            .distinct()
+            .scalar_subquery()
+        )
+        changed = sa.func.coalesce(p.synced_at, p.posted_at)
+        postings = (
+            sa.select(i.customer_id.label("customer_id"), sa.func.max(changed).label("at"))
+            .join(invoices, i.id == p.invoice_id)
+            .where(i.customer_id.in_(open_customers))
+            .group_by(i.customer_id)
+        )
+        ladder = sa.select(k.customer_id, k.updated_at.label("at")).where(
+            k.customer_id.in_(open_customers)
+        )
+        if since is not None:
+            postings = postings.having(sa.func.max(changed) > since)
+            ladder = ladder.where(k.updated_at > since)
+        found: dict[str, datetime] = {}
+        for query in (postings, ladder):
+            for customer_id, at in self._conn.execute(query):
+                found[customer_id] = max(at, found.get(customer_id, at))
+        return found
 
     def priorities(self, customer_id: str, start: datetime, end: datetime) -> list[str | None]:
         table = support_tickets
