@@ -9,6 +9,10 @@ ACCOUNT_PREFIX = "001"
 CONTRACT_PREFIX = "800"
 OPPORTUNITY_PREFIX = "006"
 TASK_PREFIX = "00T"
+PRODUCT_PREFIX = "01t"
+PRICEBOOK_PREFIX = "01s"
+PRICEBOOK_ENTRY_PREFIX = "01u"
+OPPORTUNITY_LINE_PREFIX = "00k"
 USER_PREFIX = "005"
 ORG_PREFIX = "00D"
 LOCATOR_PREFIX = "01g"
@@ -61,3 +65,5 @@ SANDBOX_USER_ID = make_id(USER_PREFIX, 1)
 #: nine more (account owners, success managers)
 USER_IDS = frozenset(make_id(USER_PREFIX, n) for n in range(1, 11))
 SANDBOX_ORG_ID = make_id(ORG_PREFIX, 1)
+#: the standard price book every org has from the start
+STANDARD_PRICEBOOK_ID = make_id(PRICEBOOK_PREFIX, 1)

@@ -1,11 +1,12 @@
-"""The sObjects the sandbox knows — Account, Contract, Opportunity, Task — their standard fields,
-the custom (``__c``) fields declared on the sandbox, and the describe documents built from them."""
+"""The sObjects the sandbox knows — Account, Contract, Opportunity, Task, and what an opportunity
+sells: Product2, Pricebook2, PricebookEntry, OpportunityLineItem — their standard fields, the
+custom (``__c``) fields declared on the sandbox, and the describe documents built from them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from revsync.sandbox.crm import ids
 
@@ -180,10 +181,18 @@ def _label(name: str) -> str:
     return bare.replace("_", " ")
 
 
-def _system_fields() -> list[FieldDef]:
+_READ_ONLY: dict[str, Any] = {"createable": False, "updateable": False}
+
+
+def _flag(name: str, label: str, **kwargs: Any) -> FieldDef:
+    """A checkbox: never null, false unless given."""
+    return _f(name, "boolean", label=label, nillable=False, defaulted=True, **kwargs)
+
+
+def _system_fields(*, owned: bool) -> list[FieldDef]:
     fixed = {"createable": False, "updateable": False, "nillable": False, "defaulted": True}
     user = {"reference_to": ("User",)}
-    return [
+    fields = [
         _f("Id", "id", label="Record ID", **fixed),
         _f("IsDeleted", "boolean", label="Deleted", **fixed),
         _f("CreatedDate", "datetime", **fixed),
@@ -191,8 +200,12 @@ def _system_fields() -> list[FieldDef]:
         _f("LastModifiedDate", "datetime", **fixed),
         _f("LastModifiedById", "reference", label="Last Modified By ID", **fixed, **user),
         _f("SystemModstamp", "datetime", label="System Modstamp", **fixed),
-        _f("OwnerId", "reference", label="Owner ID", nillable=False, defaulted=True, **user),
     ]
+    if owned:
+        fields.append(
+            _f("OwnerId", "reference", label="Owner ID", nillable=False, defaulted=True, **user)
+        )
+    return fields
 
 
 def _account_fields() -> list[FieldDef]:
@@ -262,6 +275,22 @@ def _opportunity_fields() -> list[FieldDef]:
         _f("Probability", "percent"),
         _f("Type", "picklist", picklist=("New Business", "Renewal", "Expansion")),
         _f("Description", "textarea"),
+        _flag("IsClosed", "Closed", **_READ_ONLY),
+        _flag("IsWon", "Won", **_READ_ONLY),
+        _f(
+            "Pricebook2Id",
+            "reference",
+            label="Price Book ID",
+            reference_to=("Pricebook2",),
+            relationship="Pricebook2",
+        ),
+        _f(
+            "ContractId",
+            "reference",
+            label="Contract ID",
+            reference_to=("Contract",),
+            relationship="Contract",
+        ),
     ]
 
 
@@ -289,12 +318,126 @@ def _task_fields() -> list[FieldDef]:
     ]
 
 
-#: name → (key prefix, plural label, standard fields besides the system ones)
+def _product_fields() -> list[FieldDef]:
+    return [
+        _f("Name", "string", label="Product Name", nillable=False),
+        _f("ProductCode", "string", label="Product Code"),
+        _f("Description", "textarea", label="Product Description", length=4000),
+        _flag("IsActive", "Active"),
+        _f("Family", "picklist", label="Product Family"),
+    ]
+
+
+def _pricebook_fields() -> list[FieldDef]:
+    return [
+        _f("Name", "string", label="Price Book Name", nillable=False),
+        _flag("IsActive", "Active"),
+        _flag("IsStandard", "Is Standard Price Book", **_READ_ONLY),
+        _f("Description", "string"),
+    ]
+
+
+def _pricebook_entry_fields() -> list[FieldDef]:
+    return [
+        _f("Name", "string", label="Product Name", **_READ_ONLY),
+        _f(
+            "Pricebook2Id",
+            "reference",
+            label="Price Book ID",
+            nillable=False,
+            updateable=False,
+            reference_to=("Pricebook2",),
+            relationship="Pricebook2",
+        ),
+        _f(
+            "Product2Id",
+            "reference",
+            label="Product ID",
+            nillable=False,
+            updateable=False,
+            reference_to=("Product2",),
+            relationship="Product2",
+        ),
+        _f("UnitPrice", "currency", label="List Price", nillable=False),
+        _flag("IsActive", "Active"),
+        _flag("UseStandardPrice", "Use Standard Price"),
+        _f("ProductCode", "string", label="Product Code", **_READ_ONLY),
+    ]
+
+
+def _opportunity_line_fields() -> list[FieldDef]:
+    return [
+        _f(
+            "OpportunityId",
+            "reference",
+            label="Opportunity ID",
+            nillable=False,
+            updateable=False,
+            reference_to=("Opportunity",),
+            relationship="Opportunity",
+        ),
+        _f(
+            "PricebookEntryId",
+            "reference",
+            label="Price Book Entry ID",
+            nillable=False,
+            updateable=False,
+            reference_to=("PricebookEntry",),
+            relationship="PricebookEntry",
+        ),
+        _f(
+            "Product2Id",
+            "reference",
+            label="Product ID",
+            reference_to=("Product2",),
+            relationship="Product2",
+            **_READ_ONLY,
+        ),
+        _f("Name", "string", label="Opportunity Product Name", length=376, **_READ_ONLY),
+        _f("Quantity", "double", nillable=False),
+        _f("UnitPrice", "currency", label="Sales Price", nillable=False, defaulted=True),
+        _f("Discount", "percent"),
+        _f("TotalPrice", "currency", label="Total Price", **_READ_ONLY),
+        _f("ServiceDate", "date", label="Date"),
+        _f("Description", "string", label="Line Description"),
+    ]
+
+
+class _Standard(NamedTuple):
+    prefix: str
+    label: str
+    plural: str
+    fields: Callable[[], list[FieldDef]]
+    owned: bool = True
+
+
+#: name → key prefix, labels, standard fields besides the system ones, and whether records have
+#: an owner (products, price books and opportunity lines do not)
 _STANDARD = {
-    "Account": (ids.ACCOUNT_PREFIX, "Accounts", _account_fields),
-    "Contract": (ids.CONTRACT_PREFIX, "Contracts", _contract_fields),
-    "Opportunity": (ids.OPPORTUNITY_PREFIX, "Opportunities", _opportunity_fields),
-    "Task": (ids.TASK_PREFIX, "Tasks", _task_fields),
+    "Account": _Standard(ids.ACCOUNT_PREFIX, "Account", "Accounts", _account_fields),
+    "Contract": _Standard(ids.CONTRACT_PREFIX, "Contract", "Contracts", _contract_fields),
+    "Opportunity": _Standard(
+        ids.OPPORTUNITY_PREFIX, "Opportunity", "Opportunities", _opportunity_fields
+    ),
+    "Task": _Standard(ids.TASK_PREFIX, "Task", "Tasks", _task_fields),
+    "Product2": _Standard(ids.PRODUCT_PREFIX, "Product", "Products", _product_fields, False),
+    "Pricebook2": _Standard(
+        ids.PRICEBOOK_PREFIX, "Price Book", "Price Books", _pricebook_fields, False
+    ),
+    "PricebookEntry": _Standard(
+        ids.PRICEBOOK_ENTRY_PREFIX,
+        "Price Book Entry",
+        "Price Book Entries",
+        _pricebook_entry_fields,
+        False,
+    ),
+    "OpportunityLineItem": _Standard(
+        ids.OPPORTUNITY_LINE_PREFIX,
+        "Opportunity Product",
+        "Opportunity Products",
+        _opportunity_line_fields,
+        False,
+    ),
 }
 #: defaults given on create when a field is left out
 CREATE_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
@@ -343,10 +486,12 @@ class Schema:
     ) -> None:
         customs = _merge(custom_fields)
         self._objects: dict[str, ObjectDef] = {}
-        for name, (prefix, plural, standard) in _STANDARD.items():
-            extra = [_custom_field(n, spec) for n, spec in customs.get(name, {}).items()]
-            fields = (*_system_fields(), *standard(), *extra)
-            self._objects[name.lower()] = ObjectDef(name, prefix, name, plural, fields)
+        for name, spec in _STANDARD.items():
+            extra = [_custom_field(n, c) for n, c in customs.get(name, {}).items()]
+            fields = (*_system_fields(owned=spec.owned), *spec.fields(), *extra)
+            self._objects[name.lower()] = ObjectDef(
+                name, spec.prefix, spec.label, spec.plural, fields
+            )
         self._by_prefix = {o.prefix: o for o in self._objects.values()}
 
     def objects(self) -> Iterable[ObjectDef]:

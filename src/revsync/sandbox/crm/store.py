@@ -2,16 +2,24 @@
 for type, id, SystemModstamp and IsDeleted) and one row per external id value.
 
 Every write goes through the checks Salesforce makes (known and writable fields, types, required
-fields, references, unique external ids, the account hierarchy, validation rules) and stamps the
-record: SystemModstamp is strictly increasing across the sandbox, one millisecond at least
-between two writes, so watermark queries are deterministic.
+fields, references, unique external ids, the account hierarchy, price book rules, validation
+rules) and stamps the record: SystemModstamp is strictly increasing across the sandbox, one
+millisecond at least between two writes, so watermark queries are deterministic.
+
+What an opportunity sells follows Salesforce: a product's price in a custom price book needs its
+standard price first; a line takes its product, name and default price from its price book
+entry, and its TotalPrice is Quantity × UnitPrice less Discount; an opportunity's Amount is the
+sum of its lines, IsWon / IsClosed follow its stage; deleting an opportunity deletes its lines,
+and a product, price book or entry sold on a line cannot be deleted.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,6 +54,9 @@ CREATE TABLE IF NOT EXISTS external_ids (
 CREATE INDEX IF NOT EXISTS external_ids_by_id ON external_ids (id);
 """
 _MS = timedelta(milliseconds=1)
+_CENT = Decimal("0.01")
+#: stage → (IsClosed, IsWon)
+_CLOSED_STAGES = {"Closed Won": (True, True), "Closed Lost": (True, False)}
 
 
 class MultipleMatches(Exception):
@@ -76,6 +87,26 @@ def _external_key(value: Any) -> str:
     return str(value).casefold()
 
 
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def total_price(quantity: float, unit_price: float, discount: float | None) -> float:
+    """An opportunity line's TotalPrice: Quantity × UnitPrice × (1 − Discount/100), to the cent."""
+    total = _decimal(quantity) * _decimal(unit_price)
+    if discount:
+        total *= 1 - _decimal(discount) / 100
+    return float(total.quantize(_CENT, ROUND_HALF_UP))
+
+
+def _integrity(message: str, *fields: str) -> ApiError:
+    return ApiError(400, "FIELD_INTEGRITY_EXCEPTION", message, list(fields))
+
+
+def _delete_failed(message: str) -> ApiError:
+    return ApiError(400, "DELETE_FAILED", message, [])
+
+
 class Store(SqliteStore):
     """The records of one sandbox folder; thread-safe (one connection behind a lock)."""
 
@@ -87,6 +118,7 @@ class Store(SqliteStore):
         self._last = self._load_last_stamp()
         if self.meta("created") is None:
             self.set_meta("created", format_datetime(self._now()))
+        self._ensure_standard_pricebook()
 
     # -- stamps, rules -------------------------------------------------------------------------
 
@@ -118,6 +150,20 @@ class Store(SqliteStore):
         if object_def is None:
             raise ValueError(f"unknown sObject {object_name!r}")
         self._rules.append((object_def.name, rule))
+
+    @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """One write and what follows from it (a roll-up, a cascade): all of it or, when it is
+        refused, nothing — also inside a larger transaction (a savepoint)."""
+        with self.transaction():
+            self._conn.execute("SAVEPOINT write")
+            try:
+                yield
+            except BaseException:
+                self._conn.execute("ROLLBACK TO write")
+                self._conn.execute("RELEASE write")
+                raise
+            self._conn.execute("RELEASE write")
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -197,15 +243,17 @@ class Store(SqliteStore):
     def create(self, object_name: str, values: Mapping[str, Any]) -> Record:
         """Insert a record; ApiError when Salesforce would refuse it."""
         object_def = self._object(object_name)
-        with self.transaction():
+        with self._atomic():
             if "id" in {k.lower() for k in values}:
                 raise ApiError(400, "INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])
             changes = self._changes(object_def, values, creating=True)
             record: Record = {f.name: None for f in object_def.fields}
             record.update(CREATE_DEFAULTS.get(object_def.name, {}))
-            record["OwnerId"] = ids.SANDBOX_USER_ID
+            if "OwnerId" in record:
+                record["OwnerId"] = ids.SANDBOX_USER_ID
             record.update({f.name: False for f in object_def.fields if f.type == "boolean"})
             record.update(changes)
+            self._derive(object_def, record, None)
             self._check(object_def, record, None)
             number = self._counter(f"id:{object_def.prefix}")
             stamp = format_datetime(self._stamp())
@@ -214,6 +262,7 @@ class Store(SqliteStore):
             self._computed(object_def, record, None, stamp)
             self._touch(record, stamp, automated=False)
             self._write(object_def, record)
+            self._after_save(object_def, record)
             return record
 
     def update(
@@ -227,27 +276,36 @@ class Store(SqliteStore):
         """Change a record; ``automated`` moves SystemModstamp but not LastModifiedDate (a
         workflow or a recalculation, not a user)."""
         object_def = self._object(object_name)
-        with self.transaction():
+        with self._atomic():
             original = self._live(object_def, record_id)
             payload = {k: v for k, v in values.items() if k.lower() != "id"}
             changes = self._changes(object_def, payload, creating=False)
             record = {**original, **changes}
+            self._derive(object_def, record, original)
             self._check(object_def, record, original)
             stamp = format_datetime(self._stamp())
             self._computed(object_def, record, original, stamp)
             self._touch(record, stamp, automated=automated)
             self._write(object_def, record)
+            self._after_save(object_def, record)
             return record
 
     def delete(self, object_name: str, record_id: str) -> None:
-        """Soft-delete a record: IsDeleted, a new SystemModstamp, out of external id lookups."""
+        """Soft-delete a record: IsDeleted, a new SystemModstamp, out of external id lookups;
+        what Salesforce deletes with it goes too (an opportunity's lines, a product's or a price
+        book's entries)."""
         object_def = self._object(object_name)
-        with self.transaction():
+        with self._atomic():
             record = self._live(object_def, record_id)
-            stamp = format_datetime(self._stamp())
-            record["IsDeleted"] = True
-            self._touch(record, stamp, automated=False)
-            self._write(object_def, record)
+            self._check_delete(object_def, record)
+            self._soft_delete(object_def, record)
+            self._after_delete(object_def, record)
+
+    def _soft_delete(self, object_def: ObjectDef, record: Record) -> None:
+        stamp = format_datetime(self._stamp())
+        record["IsDeleted"] = True
+        self._touch(record, stamp, automated=False)
+        self._write(object_def, record)
 
     def upsert(
         self, object_name: str, field_name: str, value: str, values: Mapping[str, Any]
@@ -376,6 +434,7 @@ class Store(SqliteStore):
                 self._check_unique(object_def, field, record)
         if object_def.name == "Account" and record.get("ParentId") and original is not None:
             self._check_hierarchy(record["Id"], record["ParentId"])
+        self._check_pricing(object_def, record, original)
         for object_name, rule in self._rules:
             message = rule(dict(record)) if object_name == object_def.name else None
             if message:
@@ -456,6 +515,217 @@ class Store(SqliteStore):
             record["ActivatedDate"] = stamp
         elif record.get("Status") != "Activated":
             record["ActivatedDate"] = None
+
+    # -- products, price books, opportunity lines --------------------------------------------------
+
+    def _ensure_standard_pricebook(self) -> None:
+        """The org's standard price book, there from the start (stamped just before the sandbox
+        was made, so the first write keeps its stamp)."""
+        pricebook = self._object("Pricebook2")
+        if self.get(pricebook, ids.STANDARD_PRICEBOOK_ID, include_deleted=True) is not None:
+            return
+        created = parse_datetime(self.meta("created") or "") or self._now()
+        stamp = format_datetime(created - _MS)
+        record: Record = {f.name: None for f in pricebook.fields}
+        record |= {"Id": ids.STANDARD_PRICEBOOK_ID, "IsDeleted": False}
+        record |= {"Name": "Standard Price Book", "IsActive": True, "IsStandard": True}
+        record |= {"CreatedDate": stamp, "CreatedById": ids.SANDBOX_USER_ID}
+        self._touch(record, stamp, automated=False)
+        counter = f"id:{pricebook.prefix}"
+        with self.transaction():
+            self._write(pricebook, record)
+            if int(self.meta(counter) or 0) < 1:
+                self.set_meta(counter, "1")
+
+    def _live_where(self, object_name: str, field_name: str, value: str) -> list[Record]:
+        """The live records of a type whose ``field_name`` is ``value``, in Id order."""
+        object_def = self._object(object_name)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT body FROM records WHERE object = ? AND is_deleted = 0 "
+                "AND json_extract(body, ?) = ? ORDER BY id",
+                (object_def.name, f"$.{field_name}", value),
+            ).fetchall()
+        return [self._full(object_def, row[0]) for row in rows]
+
+    def _lookup(self, object_name: str, record_id: Any) -> Record | None:
+        if not isinstance(record_id, str):
+            return None
+        return self.get(self._object(object_name), record_id)
+
+    def _lines(self, opportunity_id: str) -> list[Record]:
+        return self._live_where("OpportunityLineItem", "OpportunityId", opportunity_id)
+
+    def _entries(self, pricebook_id: str, product_id: str) -> list[Record]:
+        return [
+            e
+            for e in self._live_where("PricebookEntry", "Product2Id", product_id)
+            if e["Pricebook2Id"] == pricebook_id
+        ]
+
+    def _derive(self, object_def: ObjectDef, record: Record, original: Record | None) -> None:
+        """The fields Salesforce fills in before it checks a save."""
+        name = object_def.name
+        if name == "Opportunity":
+            record["IsClosed"], record["IsWon"] = _CLOSED_STAGES.get(
+                record.get("StageName") or "", (False, False)
+            )
+            if original is not None and (lines := self._lines(record["Id"])):
+                record["Amount"] = self._amount(lines)
+        elif name == "PricebookEntry":
+            self._derive_entry(record, original)
+        elif name == "OpportunityLineItem":
+            entry = self._lookup("PricebookEntry", record.get("PricebookEntryId"))
+            if original is None and entry is not None:
+                product = self._lookup("Product2", entry["Product2Id"])
+                record["Product2Id"] = entry["Product2Id"]
+                record["Name"] = product["Name"] if product else entry["Name"]
+                if record.get("UnitPrice") is None:
+                    record["UnitPrice"] = entry["UnitPrice"]
+            quantity, price = record.get("Quantity"), record.get("UnitPrice")
+            record["TotalPrice"] = (
+                None
+                if quantity is None or price is None
+                else total_price(quantity, price, record.get("Discount"))
+            )
+
+    def _derive_entry(self, record: Record, original: Record | None) -> None:
+        product = self._lookup("Product2", record.get("Product2Id"))
+        if original is None and product is not None:
+            record["Name"], record["ProductCode"] = product["Name"], product["ProductCode"]
+        standard = record.get("Pricebook2Id") == ids.STANDARD_PRICEBOOK_ID
+        if record.get("UseStandardPrice") and not standard and product is not None:
+            found = self._entries(ids.STANDARD_PRICEBOOK_ID, product["Id"])
+            if found:
+                record["UnitPrice"] = found[0]["UnitPrice"]
+
+    @staticmethod
+    def _amount(lines: Sequence[Record]) -> float:
+        total = sum((_decimal(line["TotalPrice"] or 0) for line in lines), Decimal(0))
+        return float(total.quantize(_CENT, ROUND_HALF_UP))
+
+    def _check_pricing(
+        self, object_def: ObjectDef, record: Record, original: Record | None
+    ) -> None:
+        """Salesforce's rules on price book entries, lines, and an opportunity's price book."""
+        name = object_def.name
+        if name == "PricebookEntry" and original is None:
+            self._check_new_entry(record)
+        elif name == "OpportunityLineItem" and original is None:
+            self._check_new_line(record)
+        elif name == "Opportunity" and original is not None:
+            before = original.get("Pricebook2Id")
+            changed = before is not None and record.get("Pricebook2Id") != before
+            if changed and self._lines(record["Id"]):
+                raise _integrity(
+                    "Price Book ID: the price book of an opportunity with products cannot change",
+                    "Pricebook2Id",
+                )
+
+    def _check_new_entry(self, record: Record) -> None:
+        pricebook_id, product_id = record["Pricebook2Id"], record["Product2Id"]
+        standard = pricebook_id == ids.STANDARD_PRICEBOOK_ID
+        if standard and record.get("UseStandardPrice"):
+            raise _integrity(
+                "Use Standard Price: an entry of the standard price book is the standard price",
+                "UseStandardPrice",
+            )
+        if not standard and not self._entries(ids.STANDARD_PRICEBOOK_ID, product_id):
+            raise ApiError(
+                400, "STANDARD_PRICE_NOT_DEFINED", "No standard price defined for this product", []
+            )
+        if self._entries(pricebook_id, product_id):
+            raise ApiError(
+                400,
+                "DUPLICATE_VALUE",
+                "This price definition already exists in this price book",
+                [],
+            )
+
+    def _check_new_line(self, record: Record) -> None:
+        entry = self._lookup("PricebookEntry", record["PricebookEntryId"])
+        opportunity = self._lookup("Opportunity", record["OpportunityId"])
+        if entry is None or opportunity is None:
+            return
+        if not entry["IsActive"]:
+            raise _integrity(
+                "field integrity exception: PricebookEntryId (pricebook entry is inactive)",
+                "PricebookEntryId",
+            )
+        assigned = opportunity.get("Pricebook2Id")
+        if assigned is not None and assigned != entry["Pricebook2Id"]:
+            raise _integrity(
+                "PricebookEntry is in a different pricebook than the one assigned to the "
+                "Opportunity",
+                "PricebookEntryId",
+            )
+
+    def _after_save(self, object_def: ObjectDef, record: Record) -> None:
+        if object_def.name == "OpportunityLineItem":
+            entry = self._lookup("PricebookEntry", record["PricebookEntryId"])
+            pricebook = entry["Pricebook2Id"] if entry is not None else None
+            self._roll_up(record["OpportunityId"], pricebook)
+
+    def _roll_up(self, opportunity_id: str, pricebook_id: str | None = None) -> None:
+        """An opportunity's Amount from its lines, and its price book from its first line."""
+        opportunity = self._lookup("Opportunity", opportunity_id)
+        if opportunity is None:
+            return
+        lines = self._lines(opportunity_id)
+        changes: Record = {"Amount": self._amount(lines)}
+        if pricebook_id is not None and opportunity.get("Pricebook2Id") is None:
+            changes["Pricebook2Id"] = pricebook_id
+        if any(opportunity.get(k) != v for k, v in changes.items()):
+            self.update("Opportunity", opportunity_id, changes, automated=True)
+
+    def _check_delete(self, object_def: ObjectDef, record: Record) -> None:
+        name = object_def.name
+        if name == "Pricebook2" and record["IsStandard"]:
+            raise _delete_failed("The standard price book cannot be deleted")
+        if name in ("Pricebook2", "Product2"):
+            self._check_unsold(record["Name"], self._entries_of(name, record["Id"]))
+        elif name == "PricebookEntry":
+            self._check_unsold(record["Name"] or record["Id"], [record])
+            if record["Pricebook2Id"] == ids.STANDARD_PRICEBOOK_ID and any(
+                e["Pricebook2Id"] != ids.STANDARD_PRICEBOOK_ID
+                for e in self._live_where("PricebookEntry", "Product2Id", record["Product2Id"])
+            ):
+                raise _delete_failed(
+                    "The standard price of a product cannot be deleted while other price books "
+                    "price it"
+                )
+
+    def _entries_of(self, object_name: str, record_id: str) -> list[Record]:
+        """The live entries of a price book or of a product."""
+        key = "Pricebook2Id" if object_name == "Pricebook2" else "Product2Id"
+        return self._live_where("PricebookEntry", key, record_id)
+
+    def _check_unsold(self, name: str, entries: Sequence[Record]) -> None:
+        sold_on: list[str] = []
+        for entry in entries:
+            for line in self._live_where("OpportunityLineItem", "PricebookEntryId", entry["Id"]):
+                opportunity = self._lookup("Opportunity", line["OpportunityId"])
+                label = opportunity["Name"] if opportunity else line["OpportunityId"]
+                if label not in sold_on:
+                    sold_on.append(label)
+        if sold_on:
+            raise _delete_failed(
+                f"Your attempt to delete {name} could not be completed because it is associated "
+                f"with the following opportunities: {', '.join(sold_on)}"
+            )
+
+    def _after_delete(self, object_def: ObjectDef, record: Record) -> None:
+        name = object_def.name
+        if name == "Opportunity":
+            line_def = self._object("OpportunityLineItem")
+            for line in self._lines(record["Id"]):
+                self._soft_delete(line_def, line)
+        elif name in ("Pricebook2", "Product2"):
+            entry_def = self._object("PricebookEntry")
+            for entry in self._entries_of(name, record["Id"]):
+                self._soft_delete(entry_def, entry)
+        elif name == "OpportunityLineItem":
+            self._roll_up(record["OpportunityId"])
 
     @staticmethod
     def _touch(record: Record, stamp: str, *, automated: bool) -> None:
