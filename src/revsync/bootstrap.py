@@ -68,6 +68,7 @@ from revsync.application.kpis import Kpis
 from revsync.application.operations import Operations
 from revsync.application.quarantine import Quarantine
 from revsync.application.reconciliation import Reconciliation
+from revsync.application.renewals import Onboarding, Renewals
 from revsync.application.reports import Reports
 from revsync.application.schemas import Declaration, SchemaPolicy, SchemaRegistry
 from revsync.application.service_credits import ServiceCredits
@@ -228,6 +229,26 @@ class Container:
             self.ids,
             announcer_for(self.settings),
             self.collections(),
+        )
+
+    def renewals(self) -> Renewals:
+        """Renewal intelligence: assessments at each horizon before a renewal."""
+        return Renewals(
+            self.unit_of_work,
+            self.clock,
+            self.health(),
+            announcer_for(self.settings),
+            self.settings.renewals.horizons_days,
+        )
+
+    def onboarding(self) -> Onboarding:
+        """Onboarding milestones of new subscriptions, reached or missed."""
+        return Onboarding(
+            self.unit_of_work,
+            self.clock,
+            self.usage,
+            announcer_for(self.settings),
+            [m.milestone() for m in self.settings.renewals.milestones],
         )
 
     def collections(self) -> Collections:
@@ -409,7 +430,11 @@ def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
         routes.append(
             Route(
                 CRM_DESTINATION,
-                CrmDestination(crm_client(settings), settings.collections.success_manager_field),
+                CrmDestination(
+                    crm_client(settings),
+                    settings.collections.success_manager_field,
+                    crm.signal_fields.get("renewal_assessment"),
+                ),
                 crm.retry.policy(),
                 crm.circuit.policy(),
                 concurrency=1,  # one client, one call at a time; writes are batched instead

@@ -36,6 +36,7 @@ from revsync.domain.metering import Aggregation, Meter, new_meter
 from revsync.domain.money import Rounding
 from revsync.domain.posting import PostingRule, check_rules
 from revsync.domain.pricing import Plan, plan_from_mapping
+from revsync.domain.renewals import Milestone
 from revsync.domain.schemas import (
     Compatibility,
     SourceRule,
@@ -535,6 +536,7 @@ SignalRole = Literal[
     "health_score",
     "risk_flags",
     "renewal_readiness",
+    "renewal_assessment",
 ]
 #: the account fields revsync reads by default (the CRM owns them)
 _ACCOUNT_FIELDS: dict[AccountRole, str] = {
@@ -559,6 +561,7 @@ _SIGNAL_FIELDS: dict[SignalRole, str] = {
     "health_score": "Revsync_Health_Score__c",
     "risk_flags": "Revsync_Risk_Flags__c",
     "renewal_readiness": "Revsync_Renewal_Readiness__c",
+    "renewal_assessment": "Revsync_Renewal_Assessment__c",
 }
 #: standard fields revsync reads (the CRM owns them)
 _STANDARD_FIELDS = {
@@ -642,6 +645,50 @@ class SupportSettings(_RemoteSettings):
         if twice:
             raise ValueError(f"each role needs a field of its own: {', '.join(twice)} repeated")
         return titles
+
+
+class MilestoneSettings(_Section):
+    """An onboarding milestone: ``meter`` at ``at_least`` within ``within_days`` of a
+    subscription's start."""
+
+    key: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    meter: str
+    at_least: Decimal = Field(default=Decimal(1), gt=0, max_digits=18)
+    within_days: int = Field(ge=1, le=365)
+
+    def milestone(self) -> Milestone:
+        return Milestone(self.key, self.meter, self.at_least, self.within_days)
+
+
+class RenewalSettings(_Section):
+    """Renewal intelligence (docs/quote-to-cash.md): the horizons before a renewal at which each
+    subscription is assessed and announced (``renewal.assessed``: a CRM task when at risk, an
+    expansion opportunity, the account's assessment field)."""
+
+    horizons_days: list[int] = Field(default_factory=lambda: [90, 60, 30], max_length=12)
+    #: how often the worker looks for renewals that reached a horizon, and milestones
+    interval_seconds: float = Field(default=3600, ge=60, le=86_400)
+    #: onboarding milestones of each new subscription, told to the CRM reached or missed
+    milestones: list[MilestoneSettings] = Field(default_factory=list, max_length=50)
+
+    @field_validator("horizons_days")
+    @classmethod
+    def _days(cls, days: list[int]) -> list[int]:
+        for index, day in enumerate(days):
+            if not 1 <= day <= 730:
+                raise ValueError(f"{index}: a horizon of 1 to 730 days")
+        if len(set(days)) != len(days):
+            raise ValueError("each horizon once")
+        return days
+
+    @field_validator("milestones")
+    @classmethod
+    def _keys(cls, milestones: list[MilestoneSettings]) -> list[MilestoneSettings]:
+        keys = [m.key for m in milestones]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise ValueError(f"each milestone key once: {', '.join(twice)} repeated")
+        return milestones
 
 
 class CollectionsRungSettings(_Section):
@@ -956,6 +1003,7 @@ class Settings(BaseSettings):
     crm: CrmSettings = CrmSettings()
     support: SupportSettings = SupportSettings()
     collections: CollectionsSettings = CollectionsSettings()
+    renewals: RenewalSettings = RenewalSettings()
     worker: WorkerSettings = WorkerSettings()
     schemas: SchemaSettings = SchemaSettings()
     plans: list[dict[str, Any]] = Field(
@@ -1057,6 +1105,14 @@ class Settings(BaseSettings):
                     f"{meter.aggregation.value}; only count and sum meters can be refused event "
                     "by event"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _milestones_count_declared_meters(self) -> Settings:
+        meters = self.meter_map()
+        for index, milestone in enumerate(self.renewals.milestones):
+            if milestone.meter not in meters:
+                raise ValueError(f"renewals.milestones.{index}.meter: no meter {milestone.meter!r}")
         return self
 
     @model_validator(mode="after")

@@ -148,6 +148,10 @@ def _check_desk_and_ladder(report: dict[str, Any], output: str) -> None:
     # its two tasks and the other late payers' were read back in the CRM
     assert checks["crm_collections_tasks_compared"] >= 2
     assert "Collections ladder" in output and walk[2] in output
+    # a third of the contracts renew within 20 to 85 days: each assessed at its horizon
+    renewals = report["renewals"]
+    assert len(renewals) >= 10, renewals
+    assert all(r.rsplit(": ", 1)[1] in ("at_risk", "healthy", "expansion") for r in renewals)
 
 
 #: the growth plan's thresholds, in API calls: 80% and 100% of the 200,000 it includes
@@ -395,8 +399,8 @@ def _check_the_stream(
     assert len(ids) == len(set(ids))  # each once
     by_type = Counter(event["type"] for _, _, event in events)
     # every type the demo's quarter makes happen (it voids nothing; the service credit is a
-    # credit note), with usage.threshold_crossed from the month so far and collections.changed
-    # from the ladder
+    # credit note), with usage.threshold_crossed from the month so far, collections.changed
+    # from the ladder and renewal.assessed for the contracts renewing soon
     assert set(by_type) == set(STREAM_EVENTS) - {"invoice.voided"}
     for subject, headers, event in events:
         assert subject == f"{stream.prefix}.{event['type']}"

@@ -380,6 +380,8 @@ def test_the_payloads_revsync_builds_fit_their_types() -> None:
         "subscription.amended",
         "customer.activated",
         "collections.changed",
+        "renewal.assessed",
+        "onboarding.milestone",
     }
     for message in messages:
         data = validate_payload(message.kind, message.payload)
@@ -462,6 +464,36 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "plan": "starter@1",
         "seats": 10,
         "start": "2026-01-01",
+    },
+    "onboarding.milestone": {
+        "key": "onboarding:sub_1:first_calls",
+        "customer_id": "acme",
+        "customer_name": "Acme GmbH",
+        "account_id": None,
+        "subscription_id": "sub_1",
+        "milestone": "first_calls",
+        "state": "missed",
+        "meter": "api_calls",
+        "at_least": "10",
+        "used": "0",
+        "start": "2026-11-10",
+        "deadline": "2026-11-24",
+    },
+    "renewal.assessed": {
+        "key": "renewal:sub_1:2027-02-25:60",
+        "customer_id": "acme",
+        "customer_name": "Acme GmbH",
+        "account_id": "001A",
+        "subscription_id": "sub_1",
+        "plan": "growth@1",
+        "renewal_date": "2027-02-25",
+        "days": 58,
+        "horizon": 60,
+        "verdict": "expansion",
+        "reasons": [
+            "above the commitment: api_calls 150 of 100 (150%, flat)",
+            "payments: 0 of 4 invoices dunned",
+        ],
     },
     "collections.changed": {
         "customer_id": "acme",

@@ -96,6 +96,11 @@ class Health:
             customer.id, account, tuple(adoption), billing, renewal, readiness, risks
         ), streaks
 
+    @property
+    def with_support(self) -> bool:
+        """Whether a support tool is connected (its load counts)."""
+        return self._with_support
+
     @staticmethod
     def support_load(uow: Any, customer_id: str, now: datetime) -> SupportLoad:
         """The tickets the customer opened in the last :data:`LOAD_DAYS` days and the days

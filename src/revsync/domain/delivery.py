@@ -45,6 +45,10 @@ ANNOUNCED_EVENTS = {
     "period (once; the CRM makes it a task for the account's owner)",
     "collections.changed": "a customer moved on the collections ladder: the dunning level it "
     "stands at, the tasks opened and completed, the ticket flag and the entitlement restriction",
+    "renewal.assessed": "a subscription's renewal reached a horizon (90, 60, 30 days): at risk, "
+    "healthy or expansion, with the reasons (the CRM makes a task or an opportunity)",
+    "onboarding.milestone": "an onboarding milestone of a new subscription was reached, or its "
+    "days passed without it (the CRM makes a task)",
 }
 
 #: what revsync's own event stream carries by default (docs/events.md)
@@ -59,6 +63,7 @@ STREAM_EVENTS = (
     "invoice.paid",
     "invoice.overdue",
     "collections.changed",
+    "renewal.assessed",
     "signals.updated",
     "case.opened",
     "case.resolved",

@@ -28,6 +28,7 @@ from revsync.ports.idempotency import IdempotencyRepository
 from revsync.ports.jobs import JobRepository
 from revsync.ports.kpis import KpiStore
 from revsync.ports.reconciliation import ReconciliationStore
+from revsync.ports.renewals import RenewalRepository
 from revsync.ports.support import SupportStateRepository
 from revsync.ports.thresholds import ThresholdStore
 
@@ -256,6 +257,9 @@ class UnitOfWork(Protocol):
 
     @property
     def collections(self) -> CollectionsRepository: ...
+
+    @property
+    def renewals(self) -> RenewalRepository: ...
 
     @property
     def idempotency(self) -> IdempotencyRepository: ...

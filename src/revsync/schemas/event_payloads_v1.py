@@ -266,6 +266,45 @@ class CollectionsChanged(_Wire):
     overdue: list[OverdueInvoice]
 
 
+class RenewalAssessed(_Wire):
+    """``renewal.assessed``: a subscription's renewal reached a horizon; the assessment and its
+    reasons (the CRM gets a task when at risk, an opportunity for an expansion)."""
+
+    key: Annotated[
+        str, msgspec.Meta(description="revsync's key of the assessment (one per horizon).")
+    ]
+    customer_id: str
+    customer_name: str
+    account_id: Annotated[str | None, msgspec.Meta(description="The CRM account, if any.")]
+    subscription_id: str
+    plan: Plan | None
+    renewal_date: date
+    days: Annotated[int, msgspec.Meta(description="Days from the assessment to the renewal.")]
+    horizon: int
+    verdict: Literal["at_risk", "healthy", "expansion"]
+    reasons: list[str]
+
+
+class OnboardingMilestone(_Wire):
+    """``onboarding.milestone``: a new subscription reached an onboarding milestone, or its
+    days passed without it (the CRM makes a task)."""
+
+    key: Annotated[str, msgspec.Meta(description="revsync's key (one per milestone).")]
+    customer_id: str
+    customer_name: str
+    account_id: Annotated[str | None, msgspec.Meta(description="The CRM account, if any.")]
+    subscription_id: str
+    milestone: str
+    state: Literal["reached", "missed"]
+    meter: str
+    at_least: DecimalText
+    used: Annotated[
+        DecimalText, msgspec.Meta(description="The meter's usage since the start, when decided.")
+    ]
+    start: date
+    deadline: Annotated[date, msgspec.Meta(description="The first day it counts as missed.")]
+
+
 # --- customers and subscriptions --------------------------------------------------------
 
 
@@ -439,6 +478,8 @@ EVENT_PAYLOADS: dict[str, type[_Wire]] = {
     "invoice.paid": InvoicePaid,
     "invoice.overdue": InvoiceOverdue,
     "collections.changed": CollectionsChanged,
+    "renewal.assessed": RenewalAssessed,
+    "onboarding.milestone": OnboardingMilestone,
     "signals.updated": SignalsUpdated,
     "risk.raised": RiskRaised,
     "expansion.detected": ExpansionDetected,

@@ -246,6 +246,7 @@ def the_month(call: Checked, clock: FrozenClock, container: Container) -> None:
     deferred = call("GET", "/v1/reports/deferred-revenue", 200, params={"as_of": "2026-12-04"})
     assert deferred["customers"][0]["schedule"]
     assert call("GET", "/v1/collections", 200) == {"items": [], "next_cursor": None}
+    assert call("GET", "/v1/renewals", 200, params={"within": "30d"})["within_days"] == 30
 
 
 delivery = CaseFilter(kind=CaseKind.DELIVERY)

@@ -120,6 +120,8 @@ from .reconciliation_page import ReconciliationPage
 from .rejected_out import RejectedOut
 from .release_in import ReleaseIn
 from .release_out import ReleaseOut
+from .renewal_out import RenewalOut
+from .renewals_out import RenewalsOut
 from .replay_out import ReplayOut
 from .restriction_out import RestrictionOut
 from .schema_list_out import SchemaListOut
@@ -155,6 +157,7 @@ from .upcast_out_defaults import UpcastOutDefaults
 from .upcast_out_rename import UpcastOutRename
 from .usage_correction_in import UsageCorrectionIn
 from .usage_out import UsageOut
+from .verdict import Verdict
 from .version_summary_out import VersionSummaryOut
 from .void_in import VoidIn
 from .wallet_out import WalletOut
@@ -284,6 +287,8 @@ __all__ = (
     "RejectedOut",
     "ReleaseIn",
     "ReleaseOut",
+    "RenewalOut",
+    "RenewalsOut",
     "ReplayOut",
     "RestrictionOut",
     "SchemaListOut",
@@ -319,6 +324,7 @@ __all__ = (
     "UpcastOutRename",
     "UsageCorrectionIn",
     "UsageOut",
+    "Verdict",
     "VersionSummaryOut",
     "VoidIn",
     "WalletOut",

@@ -20,7 +20,10 @@ from revsync.adapters.db.billing_repositories import (
     SqlPlanRepository,
     SqlSubscriptionRepository,
 )
-from revsync.adapters.db.collections_repository import SqlCollectionsRepository
+from revsync.adapters.db.collections_repository import (
+    SqlCollectionsRepository,
+    SqlRenewalRepository,
+)
 from revsync.adapters.db.console_store import SqlConsoleSessionStore
 from revsync.adapters.db.crm_repositories import SqlCrmStateRepository
 from revsync.adapters.db.delivery_repositories import (
@@ -592,6 +595,7 @@ class SqlUnitOfWork:
     crm: SqlCrmStateRepository
     support: SqlSupportStateRepository
     collections: SqlCollectionsRepository
+    renewals: SqlRenewalRepository
     idempotency: SqlIdempotencyRepository
     jobs: SqlJobRepository
     schemas: SqlSchemaStore
@@ -641,6 +645,7 @@ class SqlUnitOfWork:
         self.crm = SqlCrmStateRepository(conn)
         self.support = SqlSupportStateRepository(conn)
         self.collections = SqlCollectionsRepository(conn)
+        self.renewals = SqlRenewalRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)
         self.jobs = SqlJobRepository(conn)
         self.schemas = SqlSchemaStore(conn)

@@ -551,6 +551,31 @@ collections = sa.Table(
     sa.Index("ix_collections_updated", "updated_at"),
 )
 
+# renewal assessments announced: one per subscription, renewal date and horizon
+renewal_assessments = sa.Table(
+    "renewal_assessments",
+    metadata,
+    sa.Column("subscription_id", sa.String(128), primary_key=True),
+    sa.Column("renewal_date", sa.Date, primary_key=True),
+    sa.Column("horizon", sa.Integer, primary_key=True),
+    sa.Column("customer_id", sa.String(128), nullable=False),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("reasons", JsonText, nullable=False),
+    sa.Column("assessed_at", UtcDateTime, nullable=False),
+)
+
+# onboarding milestones of each subscription, once reached or missed
+onboarding_milestones = sa.Table(
+    "onboarding_milestones",
+    metadata,
+    sa.Column("subscription_id", sa.String(128), primary_key=True),
+    sa.Column("milestone", sa.String(64), primary_key=True),
+    sa.Column("customer_id", sa.String(128), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("used", ExactDecimal, nullable=False),
+    sa.Column("decided_at", UtcDateTime, nullable=False),
+)
+
 # what revsync last announced to the CRM about each customer (a digest of the values), so
 # that unchanged signals are not pushed again
 crm_signals = sa.Table(

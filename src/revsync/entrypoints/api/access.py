@@ -86,6 +86,7 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/v1/customers/{customer_id}/credits"): Rule(_F, Reach.ALL),
     ("GET", "/v1/reports/deferred-revenue"): Rule(_R, Reach.ALL),
     ("GET", "/v1/collections"): Rule(_R, Reach.ALL),
+    ("GET", "/v1/renewals"): Rule(_R, Reach.ALL),
     # exception cases and operations
     ("GET", "/v1/cases"): Rule(_R, Reach.ALL),
     ("GET", "/v1/cases/{case_id}"): Rule(_R, Reach.ALL),

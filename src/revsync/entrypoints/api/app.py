@@ -18,6 +18,7 @@ from revsync.entrypoints.api import (
     events,
     operations,
     reconciliations,
+    renewals,
     reports,
     schemas,
     support,
@@ -71,6 +72,7 @@ def create_app(container: Container) -> FastAPI:
         admin,
         support,
         collections,
+        renewals,
     ):
         app.include_router(module.router)
     app.include_router(console_pages.router)

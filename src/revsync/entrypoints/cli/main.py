@@ -35,6 +35,7 @@ from revsync.entrypoints.cli.events import events_app
 from revsync.entrypoints.cli.ingest import ingest_files
 from revsync.entrypoints.cli.kpis import kpis
 from revsync.entrypoints.cli.reconcile import reconcile
+from revsync.entrypoints.cli.renewals import renewals
 from revsync.entrypoints.cli.sandbox import sandbox_app
 from revsync.entrypoints.cli.schemas import schema_app
 from revsync.entrypoints.cli.support import support_app
@@ -82,6 +83,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(schema_app, name="schema")
 app.command("reconcile")(reconcile)
 app.command("kpis")(kpis)
+app.command("renewals")(renewals)
 
 
 @app.command()

@@ -91,6 +91,9 @@ def worker_jobs(container: Container, stop: asyncio.Event | None = None) -> list
     if settings.support.url is not None:
         every = timedelta(seconds=settings.support.sync_interval_seconds)
         jobs.append(Job("support_sync", Schedule(every=every), lambda: _sync_support(container)))
+    if settings.renewals.horizons_days or settings.renewals.milestones:
+        every = timedelta(seconds=settings.renewals.interval_seconds)
+        jobs.append(Job("renewals", Schedule(every=every), lambda: _renewals(container)))
     if settings.billing.schedule is not None:
         jobs.append(
             Job("billing", Schedule(cron=settings.billing.schedule), lambda: _bill(container))
@@ -170,6 +173,19 @@ async def _sync_support(container: Container) -> str:
         f"{len(report.organizations_mapped)} organizations mapped, {report.tickets_read} "
         f"tickets read ({report.tickets_unmapped} unmapped), {len(report.contexts_queued)} "
         f"contexts queued"
+    )
+
+
+async def _renewals(container: Container) -> str:
+    """Renewals that reached a horizon, and onboarding milestones reached or missed: each
+    assessed and announced once."""
+    report = await asyncio.to_thread(container.renewals().run)
+    milestones = await asyncio.to_thread(container.onboarding().run)
+    verdicts = [a.verdict.value for a in report.announced]
+    counted = ", ".join(f"{verdicts.count(v)} {v}" for v in sorted(set(verdicts)))
+    return (
+        f"{len(verdicts)} renewals assessed ({counted or 'none due'}), "
+        f"{len(milestones)} onboarding milestones decided"
     )
 
 

@@ -120,6 +120,7 @@ DEFAULT_CUSTOM_FIELDS: Mapping[str, Mapping[str, CustomField | str]] = {
         "Revsync_Health_Score__c": "number",
         "Revsync_Risk_Flags__c": "textarea",
         "Revsync_Renewal_Readiness__c": "string",
+        "Revsync_Renewal_Assessment__c": "textarea",
         # the user id of the account's success manager (a lookup to User in Salesforce)
         "Success_Manager__c": "string",
     },

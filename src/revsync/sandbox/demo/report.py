@@ -94,6 +94,8 @@ class DemoReport:
     support: dict[str, Any] = field(default_factory=dict)
     #: one customer down the collections ladder and back, step by step, and who stands on it
     collections: dict[str, Any] = field(default_factory=dict)
+    #: the renewals assessed at their horizon (90, 60, 30 days): at risk, healthy, expansion
+    renewals: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -154,6 +156,7 @@ def build_report(
             "service_credit": tally.desk.get("credit", ""),
         },
         collections={"walk": list(tally.ladder), "on_the_ladder": _on_ladder(container)},
+        renewals=list(tally.renewals),
         phases=dict(tally.phases),
         mismatches=list(checks.mismatches),
     )
@@ -299,6 +302,15 @@ def render(report: DemoReport, console: Console, directory: Path) -> None:
     say(
         "  on the ladder now: "
         + (", ".join(f"{c} (level {n})" for c, n in standing.items()) or "nobody"),
+        highlight=False,
+        soft_wrap=True,
+    )
+    verdicts = [line.rsplit(": ", 1)[1] for line in report.renewals]
+    say(
+        f"[bold]Renewals assessed[/bold] (at 90, 60 or 30 days; the CRM gets a task when at "
+        f"risk, an opportunity for an expansion): {len(verdicts)} — "
+        + (", ".join(f"{verdicts.count(v)} {v}" for v in sorted(set(verdicts))) or "none")
+        + "; revsync renewals --within 90d lists them",
         highlight=False,
         soft_wrap=True,
     )

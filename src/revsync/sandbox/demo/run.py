@@ -110,6 +110,8 @@ class Tally:
     desk: dict[str, Any] = field(default_factory=dict)
     #: the customer the demo walks down the collections ladder and back, step by step
     ladder: list[str] = field(default_factory=list)
+    #: the renewals assessed at a horizon (the CRM gets a task or an opportunity)
+    renewals: list[str] = field(default_factory=list)
     phases: dict[str, float] = field(default_factory=dict)  # seconds spent in each phase
     _since: float = field(default_factory=time.monotonic)
 
@@ -336,6 +338,10 @@ def _signals(container: Container, sandbox: CrmSandbox, tally: Tally, progress: 
     step = progress.add_task("CRM: signals out", total=None)
     _pull(container)
     tally.push = container.crm_signals().run()
+    tally.renewals = [
+        f"{a.renewal_date.isoformat()} {a.customer_id} ({a.days} days): {a.verdict.value}"
+        for a in container.renewals().run().announced
+    ]
     sandbox.inject(Fault("REQUEST_LIMIT_EXCEEDED", path="composite"))
     tally.faults.append("CRM request limit exceeded once")
     _deliver(container, progress)

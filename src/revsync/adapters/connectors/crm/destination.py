@@ -28,18 +28,29 @@ SIGNALS = "signals.updated"
 THRESHOLD = "usage.threshold_crossed"
 #: a move on the collections ladder: its tasks opened and completed
 COLLECTIONS = "collections.changed"
+#: a renewal assessed at a horizon: the account's field, a task or an opportunity
+RENEWAL = "renewal.assessed"
+#: an onboarding milestone reached or missed: a task
+MILESTONE = "onboarding.milestone"
 #: what the CRM hears of
-CRM_KINDS = (SIGNALS, *KEYED, THRESHOLD, COLLECTIONS)
+CRM_KINDS = (SIGNALS, *KEYED, THRESHOLD, COLLECTIONS, RENEWAL, MILESTONE)
 
 
 class CrmDestination:
     """:class:`~revsync.ports.delivery.Destination` that writes to a CRM."""
 
-    def __init__(self, crm: Crm, success_manager_field: str | None = None) -> None:
+    def __init__(
+        self,
+        crm: Crm,
+        success_manager_field: str | None = None,
+        assessment_field: str | None = None,
+    ) -> None:
         """``success_manager_field``: the account field naming the success manager a
-        collections task may be for."""
+        collections task may be for; ``assessment_field``: the account field revsync writes a
+        renewal's assessment into."""
         self._crm = crm
         self._manager_field = success_manager_field
+        self._assessment_field = assessment_field
 
     async def send(self, message: OutboundMessage) -> Attempt:
         try:
@@ -49,6 +60,10 @@ class CrmDestination:
                 return await self._threshold(message.payload)
             if message.kind == COLLECTIONS:
                 return await self._collections(message.payload)
+            if message.kind == RENEWAL:
+                return await self._renewal(message.payload)
+            if message.kind == MILESTONE:
+                return await self._milestone(message.payload)
             sobject = KEYED.get(message.kind)
             if sobject is None:
                 return Attempt.failed(ErrorClass.SKIPPABLE, f"the CRM does not take {message.kind}")
@@ -154,6 +169,78 @@ class CrmDestination:
             )
             done.append((await self._crm.put_keyed("Task", record)).record_id)
         return Attempt.ok(", ".join(done))
+
+    async def _renewal(self, payload: Mapping[str, Any]) -> Attempt:
+        """The account's assessment field; a task for the account's owner when the renewal is
+        at risk (one per horizon), an expansion opportunity (one per renewal) when there is room
+        to grow; healthy: the field only."""
+        account_id = payload.get("account_id")
+        if not account_id:
+            return Attempt.failed(
+                ErrorClass.SKIPPABLE, "the customer has no CRM account: nothing to write"
+            )
+        verdict, reasons = str(payload["verdict"]), [str(r) for r in payload["reasons"]]
+        renewal, horizon = str(payload["renewal_date"]), int(payload["horizon"])
+        text = f"{verdict} ({payload['days']} days before the renewal of {renewal}): " + "; ".join(
+            reasons
+        )
+        done = []
+        if self._assessment_field:
+            update = AccountUpdate(str(account_id), {self._assessment_field: text})
+            [result] = await self._crm.update_accounts([update])
+            if not result.ok:
+                raise CrmRefused(f"account {account_id}: {result.error}")
+        name = payload["customer_name"]
+        if verdict == "at_risk":
+            owner = (await self._crm.read("Account", str(account_id), ["OwnerId"])).get("OwnerId")
+            create = {
+                "Subject": f"revsync: renewal at risk in {horizon} days — {name}",
+                "Status": "Not Started",
+                "Priority": "High",
+                "ActivityDate": renewal,
+                "Description": "\n".join(reasons),
+                **({"OwnerId": str(owner)} if owner else {}),
+            }
+            record = KeyedRecord(str(payload["key"]), str(account_id), create, {})
+            done.append((await self._crm.put_keyed("Task", record)).record_id)
+        elif verdict == "expansion":
+            key = f"renewal:{payload['subscription_id']}:{renewal}:expansion"
+            create = {
+                "Name": f"Expansion at renewal: {name} ({payload['plan']})",
+                "StageName": "Prospecting",
+                "CloseDate": renewal,
+                "Type": "Expansion",
+                "Description": "\n".join(reasons),
+            }
+            record = KeyedRecord(key, str(account_id), create, {})
+            done.append((await self._crm.put_keyed("Opportunity", record)).record_id)
+        return Attempt.ok(", ".join(done) or "assessment written")
+
+    async def _milestone(self, payload: Mapping[str, Any]) -> Attempt:
+        """A task for the account's owner: completed when the milestone was reached (a record
+        of it), open and high when it was missed (someone should call)."""
+        account_id = payload.get("account_id")
+        if not account_id:
+            return Attempt.failed(
+                ErrorClass.SKIPPABLE, "the customer has no CRM account: no task to create"
+            )
+        reached = payload["state"] == "reached"
+        owner = (await self._crm.read("Account", str(account_id), ["OwnerId"])).get("OwnerId")
+        what = (
+            f"{payload['meter']} {payload['used']} of {payload['at_least']} since "
+            f"{payload['start']} (by {payload['deadline']})"
+        )
+        create = {
+            "Subject": f"revsync onboarding: {payload['milestone']} "
+            f"{'reached' if reached else 'missed'} — {payload['customer_name']}",
+            "Status": "Completed" if reached else "Not Started",
+            "Priority": "Normal" if reached else "High",
+            "ActivityDate": str(payload["deadline"]),
+            "Description": f"Subscription {payload['subscription_id']}: {what}.",
+            **({"OwnerId": str(owner)} if owner else {}),
+        }
+        record = KeyedRecord(str(payload["key"]), str(account_id), create, {})
+        return Attempt.ok((await self._crm.put_keyed("Task", record)).record_id)
 
     async def find_by_key(self, key: str) -> Attempt | None:
         return None  # every send is safe to repeat (see the module docstring)
