@@ -6,6 +6,7 @@ does not schedule itself."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -159,7 +160,8 @@ class ErpStatusSync:
             self._record(batch, states, report)
             report.checked += len(batch)
         if self._collections is not None:
-            report.collections = self._collections.run(self._ids.new_id("sync"))
+            correlation = self._ids.new_id("sync")
+            report.collections = await asyncio.to_thread(self._collections.run, correlation)
         report.deferrals = await erp.run_deferrals()
         return report
 
