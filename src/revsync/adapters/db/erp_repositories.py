@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from revsync.adapters.db.tables import erp_postings, invoices
+from revsync.domain.invoicing import InvoiceStatus
 from revsync.ports.erp import PostingRecord
 
 
@@ -69,7 +70,7 @@ class SqlPostingRepository:
                 p.paid == sa.false(),
                 p.overdue == sa.true(),
                 i.credits_invoice.is_(None),
-                i.status != "void",
+                i.status != InvoiceStatus.VOID.value,
             )
             .order_by(i.customer_id, p.invoice_id)
         )

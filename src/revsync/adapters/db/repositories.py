@@ -20,10 +20,7 @@ from revsync.adapters.db.billing_repositories import (
     SqlPlanRepository,
     SqlSubscriptionRepository,
 )
-from revsync.adapters.db.collections_repository import (
-    SqlCollectionsRepository,
-    SqlRenewalRepository,
-)
+from revsync.adapters.db.collections_repository import SqlCollectionsRepository
 from revsync.adapters.db.console_store import SqlConsoleSessionStore
 from revsync.adapters.db.crm_repositories import SqlCrmStateRepository
 from revsync.adapters.db.delivery_repositories import (
@@ -38,6 +35,7 @@ from revsync.adapters.db.idempotency import SqlIdempotencyRepository
 from revsync.adapters.db.job_repositories import SqlJobRepository
 from revsync.adapters.db.kpi_store import SqlKpiStore
 from revsync.adapters.db.reconciliation_store import SqlReconciliationStore
+from revsync.adapters.db.renewals_repository import SqlRenewalRepository
 from revsync.adapters.db.schema_store import SqlSchemaStore
 from revsync.adapters.db.support_repositories import SqlSupportStateRepository
 from revsync.adapters.db.tables import (
