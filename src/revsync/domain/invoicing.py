@@ -292,21 +292,33 @@ def discount_lines(
 def tax_lines(
     lines: Sequence[Line], rates: TaxRates, currency: str, rule: Rounding
 ) -> list[TaxLine]:
-    """Tax per tax code on the (discounted) lines of that code."""
+    """Tax per tax code on the (discounted) lines of that code: the tax on the code's charges
+    (lines above 0) and the tax on its credits (discounts, unused time, adjustments below 0)
+    each rounded once, then added — as an ERP books them (Tryton keeps a tax line for each
+    sign), so that the invoice's tax is the ledger's to the cent."""
     if rates.exempt:
         return []
-    bases: dict[str, Decimal] = {}
+    bases: dict[str, tuple[Decimal, Decimal]] = {}
     for line in lines:
-        bases[line.tax_code] = bases.get(line.tax_code, ZERO) + line.amount
+        charged, credited = bases.get(line.tax_code, (ZERO, ZERO))
+        if line.amount >= 0:
+            charged += line.amount
+        else:
+            credited += line.amount
+        bases[line.tax_code] = (charged, credited)
     result = []
     for code in sorted(bases):
         if code not in rates.rates:
             raise InvalidField("tax_code", f"no tax rate for tax code {code!r}")
         rate = rates.rates[code]
-        if rate == 0 and bases[code] == 0:
+        charged, credited = bases[code]
+        base = charged + credited
+        if rate == 0 and base == 0:
             continue
-        amount = round_money(bases[code] * rate / 100, currency, rule)
-        result.append(TaxLine(code, rate, bases[code], amount))
+        amount = round_money(charged * rate / 100, currency, rule) + round_money(
+            credited * rate / 100, currency, rule
+        )
+        result.append(TaxLine(code, rate, base, amount))
     return result
 
 
