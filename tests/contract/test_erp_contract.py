@@ -2,8 +2,9 @@
 left half-done by a lost answer is found by its key and finished, a closed period is refused
 or rolled forward by policy (or by approval), credit notes post and settle their invoice,
 payment state and dunning levels are read back, a total that the ERP computes differently is
-refused, and an existing party is never written to. The Tryton adapter runs it against a real
-trytond."""
+refused, and an existing party is never written to. A sale order is placed once, refused when
+it names a product the ERP does not have, and the invoices posted with its lines are linked to
+it. The Tryton adapter runs it against a real trytond."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ from typing import Any
 
 import pytest
 
-from revsync.ports.erp import ErpDocument, ErpLine, ErpParty, ErpRefused, ErpUnavailable
+from revsync.ports.erp import (
+    ErpDocument,
+    ErpLine,
+    ErpParty,
+    ErpRefused,
+    ErpSaleLine,
+    ErpSaleOrder,
+    ErpUnavailable,
+)
 from tests.support.erp import YEAR, pay, with_erp, with_rpc
 from tests.support.tryton import TrytonServer
 
@@ -338,3 +347,103 @@ def test_an_existing_party_is_never_written_to(erp_server: TrytonServer) -> None
         ),
     )
     assert [p["name"] for p in parties] == ["ACME (renamed in the ERP)"]
+
+
+# --- sale orders ---------------------------------------------------------------------------
+
+SEATS = ErpSaleLine("growth:seats", "Seats", "REVSYNC", Decimal(10), Decimal("44.10"))
+PLATFORM = ErpSaleLine("growth:platform", "Platform fee", "REVSYNC", Decimal(1), Decimal("99"))
+
+
+def order(key: str, *lines: ErpSaleLine, party: ErpParty = ACME) -> ErpSaleOrder:
+    return ErpSaleOrder(
+        key=key,
+        reference="006000000000001AAA",
+        party=party,
+        currency="EUR",
+        sale_date=DAY,
+        description="Acme — Growth (opp-006000000000001AAA)",
+        lines=lines or (SEATS, PLATFORM),
+    )
+
+
+def sales_with_key(server: TrytonServer, key: str) -> list[dict[str, Any]]:
+    """Read the ERP back: every sale carrying ``key`` (kept in its comment)."""
+    return with_rpc(
+        server,
+        lambda c: c.model(
+            "sale.sale",
+            "search_read",
+            [("comment", "=", key)],
+            0,
+            None,
+            None,
+            ["number", "state", "invoice_state", "invoices"],
+        ),
+    )
+
+
+def test_placing_a_sale_twice_places_it_once(erp_server: TrytonServer) -> None:
+    first = with_erp(erp_server, lambda erp: erp.place_sale(order("rsv1-s1")))
+    assert (first.state, first.found) == ("processing", False)
+    assert [key for key, _ in first.lines] == ["growth:seats", "growth:platform"]
+    again = with_erp(erp_server, lambda erp: erp.place_sale(order("rsv1-s1")))
+    assert again == first
+    assert again.found is True
+    assert with_erp(erp_server, lambda erp: erp.find_sale("rsv1-s1")) == first
+    assert with_erp(erp_server, lambda erp: erp.find_sale("rsv1-none")) is None
+    [stored] = sales_with_key(erp_server, "rsv1-s1")
+    assert (str(stored["id"]), stored["number"], stored["state"]) == (
+        first.remote_id,
+        first.number,
+        "processing",
+    )
+
+
+def test_a_sale_of_an_unknown_product_is_refused_naming_it(erp_server: TrytonServer) -> None:
+    unknown = ErpSaleLine("growth:seats", "Seats", "NO-SUCH-SEAT", Decimal(1), Decimal(1))
+    with pytest.raises(ErpRefused, match="'NO-SUCH-SEAT'"):
+        with_erp(erp_server, lambda erp: erp.place_sale(order("rsv1-s2", PLATFORM, unknown)))
+    assert sales_with_key(erp_server, "rsv1-s2") == []
+
+
+def test_an_invoice_posted_with_a_sale_line_is_linked_to_the_sale(
+    erp_server: TrytonServer,
+) -> None:
+    sale = with_erp(erp_server, lambda erp: erp.place_sale(order("rsv1-s3")))
+    lines = dict(sale.lines)
+    seats = replace(FEE, quantity=Decimal(10), unit_price=Decimal("44.10"))
+    document = invoice(
+        "rsv1-k50",
+        "INV-000050",
+        DAY,
+        replace(seats, sale_line=lines["growth:seats"]),
+        replace(FEE, sale_line=lines["growth:platform"]),
+        CALLS,  # usage: invoices no sale line
+        untaxed="543.00",
+        tax="108.60",
+        total="651.60",
+    )
+    posted = with_erp(erp_server, lambda erp: erp.post(document))
+    [stored] = sales_with_key(erp_server, "rsv1-s3")
+    assert (stored["invoices"], stored["invoice_state"]) == (
+        [int(posted.remote_id)],
+        "awaiting payment",
+    )
+    origins = with_rpc(
+        erp_server,
+        lambda c: c.model(
+            "account.invoice.line",
+            "search_read",
+            [("invoice", "=", int(posted.remote_id))],
+            0,
+            None,
+            [("id", "ASC")],
+            ["origin"],
+        ),
+    )
+    assert [o["origin"] for o in origins] == [
+        f"sale.line,{lines['growth:seats']}",
+        f"sale.line,{lines['growth:platform']}",
+        None,
+    ]

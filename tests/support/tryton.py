@@ -1,10 +1,10 @@
 """A real Tryton 8.2 server (``trytond``) for tests, on a copy of a prepared SQLite database.
 
 Building and serving are :mod:`revsync.sandbox.tryton`'s (the demo runs the same local ERP);
-this module adds what tests need on top. The template database (the accounting modules
-activated, user ``admin``) takes 12–20 s to build, so it is built once and cached outside the
-repository, in ``$REVSYNC_TEST_CACHE`` or ``~/.cache/revsync-tests``, under a folder named after
-the trytond version and a hash of the module list and installed Tryton packages. A file lock
+this module adds what tests need on top. The template database (the accounting and sale
+modules activated, user ``admin``) takes ~18 s to build, so it is built once and cached outside
+the repository, in ``$REVSYNC_TEST_CACHE`` or ``~/.cache/revsync-tests``, under a folder named
+after the trytond version and a hash of the module list and installed Tryton packages. A file lock
 keeps parallel workers from building it twice. Each test then copies the file and starts
 ``trytond`` on a loopback port (~1 s).
 

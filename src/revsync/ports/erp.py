@@ -3,12 +3,13 @@ contract suite in ``tests/contract/test_erp_contract.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
+from revsync.domain.deals import SaleLink
 from revsync.domain.reconciliation import LedgerEntry
 
 
@@ -51,6 +52,8 @@ class ErpLine:
     taxes: tuple[str, ...] = ()  # the ERP's tax names
     defer_from: date | None = None  # revenue recognised over [defer_from, defer_to]
     defer_to: date | None = None
+    #: the ERP's sale order line this line invoices (``ErpSale.lines``), if it invoices one
+    sale_line: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,44 @@ class ErpPosting:
     invoice_date: date
     rolled_forward_from: date | None = None  # the date revsync asked for, when it was closed
     #: posted before this call: found by its idempotency key (the same posting all the same)
+    found: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ErpSaleLine:
+    """One line of a sale order: what revsync sold under ``key`` (``"<plan>:<charge>"``)."""
+
+    key: str
+    description: str
+    product: str  # the ERP's product code (the posting rules')
+    quantity: Decimal
+    unit_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ErpSaleOrder:
+    """A sale order to place: what a won deal sold, to be invoiced by revsync's billing (the
+    ERP makes no invoice of its own for it)."""
+
+    key: str  # the idempotency key, kept on the ERP's sale
+    reference: str  # revsync's reference, shown on the sale (the CRM opportunity)
+    party: ErpParty
+    currency: str
+    sale_date: date
+    description: str
+    lines: tuple[ErpSaleLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ErpSale:
+    """A sale order placed in the ERP: its id, number and state, and its lines' ids by the
+    key revsync gave each line."""
+
+    remote_id: str
+    number: str
+    state: str  # the ERP's word (Tryton: quotation, confirmed, processing, done…)
+    lines: tuple[tuple[str, str], ...]  # (line key, the ERP's line id), in the order's order
+    #: placed before this call: found by its idempotency key (the same sale all the same)
     found: bool = field(default=False, compare=False)
 
 
@@ -131,6 +172,17 @@ class Erp(Protocol):
 
     async def find(self, key: str) -> ErpPosting | None:
         """The posted document with this idempotency key, if any."""
+        ...
+
+    async def place_sale(self, order: ErpSaleOrder) -> ErpSale:
+        """Place the sale order once, confirmed and ready to be invoiced by revsync (the ERP
+        invoices none of it itself; invoices posted with a line's ``sale_line`` are linked to
+        it): placing the same key again returns the first sale, finishing one an interrupted
+        attempt left unconfirmed. Raises :class:`ErpRefused` or :class:`ErpUnavailable`."""
+        ...
+
+    async def find_sale(self, key: str) -> ErpSale | None:
+        """The placed sale order with this idempotency key, if any."""
         ...
 
     async def states(self, remote_ids: Sequence[str], today: date) -> dict[str, ErpInvoiceState]:
@@ -210,4 +262,13 @@ class PostingRepository(Protocol):
 
     def update(self, posting: PostingRecord, at: datetime) -> None:
         """Store what a payment sync read back."""
+        ...
+
+
+class SaleLinks(Protocol):
+    """The sale orders placed for deals, for the ERP destination to link invoices to them."""
+
+    def of(self, subscription_ids: Collection[str]) -> dict[str, list[SaleLink]]:
+        """The sale lines placed for these subscriptions' deals, by subscription id (those
+        without are left out)."""
         ...

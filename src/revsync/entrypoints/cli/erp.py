@@ -19,8 +19,9 @@ erp_app = typer.Typer(help="The ERP (Tryton): provisioning and payment sync.", n
 @erp_app.command("provision")
 def erp_provision(config: ConfigOption = None) -> None:
     """Create what revsync posts with: company, currencies, chart of accounts, fiscal years
-    and periods, payment term, taxes, products, deferred revenue account, payment method and
-    dunning procedure. Running it again changes nothing."""
+    and periods, payment term, taxes, products (salable, for the sale orders of won deals),
+    deferred revenue account, payment method and dunning procedure. Running it again changes
+    nothing but what is missing."""
     with container_for(config) as container:
         blueprint = erp_blueprint(container.settings, container.clock.now().date())
 

@@ -2,8 +2,13 @@
 
 Company and currencies, the chart of accounts (Tryton's universal chart), fiscal years with
 monthly periods and their sequences, a payment term, taxes from revsync's tax table, one
-service product per posting rule, the deferred revenue account, a payment method and a dunning
-procedure. Each step looks before it creates, so running it again changes nothing.
+service product per posting rule (salable, for the sale orders of won deals), the deferred
+revenue account, a payment method and a dunning procedure. Each step looks before it creates,
+so running it again changes nothing.
+
+Sale orders need nothing more: Tryton's sale module numbers them with the sequence it ships
+(``Sale``, shared by every company), and an order of service products needs no warehouse,
+shipment address or customer location (nothing is shipped).
 """
 
 from __future__ import annotations
@@ -71,8 +76,9 @@ async def provision(rpc: TrytonRpc, blueprint: Blueprint) -> Provisioned:
     tax_account = await account_id(rpc, blueprint.tax_account)
     for country, code, percent in blueprint.taxes:
         await _tax(rpc, tax_name(country, code, percent), percent, tax_account, company, done)
+    unit = await _one(rpc, "product.uom", [("name", "=", "Unit")])
     for product, account in blueprint.products:
-        await _product(rpc, product, await account_id(rpc, account), done)
+        await _product(rpc, product, await account_id(rpc, account), unit, done)
     await _configuration(rpc, blueprint, done)
     await _payment_method(rpc, blueprint, company, done)
     await _dunning(rpc, blueprint.dunning_days, done)
@@ -267,10 +273,24 @@ async def _tax(
     done.add(f"tax {name}")
 
 
-async def _product(rpc: TrytonRpc, code: str, revenue_account: int, done: Provisioned) -> None:
-    if await _one(rpc, "product.product", [("code", "=", code)]) is not None:
+async def _product(
+    rpc: TrytonRpc, code: str, revenue_account: int, unit: int | None, done: Provisioned
+) -> None:
+    """A service product, salable in its unit; one made before sales were provisioned is made
+    salable (nothing else of it changes)."""
+    found = await rpc.model(
+        "product.product", "search_read", [("code", "=", code)], 0, 1, None, ["template"]
+    )
+    if found:
+        template = found[0]["template"]
+        [read] = await rpc.model("product.template", "read", [template], ["salable", "sale_uom"])
+        if not read["salable"]:
+            sale_uom = read["sale_uom"] or unit
+            await rpc.model(
+                "product.template", "write", [template], {"salable": True, "sale_uom": sale_uom}
+            )
+            done.add(f"product {code} salable")
         return
-    unit = await _one(rpc, "product.uom", [("name", "=", "Unit")])
     [category] = await rpc.model(
         "product.category",
         "create",
@@ -285,6 +305,8 @@ async def _product(rpc: TrytonRpc, code: str, revenue_account: int, done: Provis
                 "code": code,
                 "type": "service",
                 "default_uom": unit,
+                "salable": True,
+                "sale_uom": unit,
                 "list_price": Decimal(0),
                 "account_category": category,
                 "products": [("create", [{}])],

@@ -11,6 +11,9 @@
   period, or refused, by policy. Warnings (a due date in the past) are acknowledged.
 - Documents are posted many per call, numbered in their order
   (:mod:`~revsync.adapters.connectors.erp.tryton_posting` says how, and what Tryton does).
+- Sale orders are placed once by key, confirmed and processed, never invoiced by Tryton: an
+  invoice line with a ``sale_line`` has that line as its origin, which links the invoice to
+  the sale (:mod:`~revsync.adapters.connectors.erp.tryton_sales`).
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ from revsync.adapters.connectors.erp.tryton_posting import PeriodPolicy as Perio
 from revsync.adapters.connectors.erp.tryton_posting import (
     PostingRun,
     TrytonIds,
+    TrytonParties,
     TrytonPoster,
     posting_of,
 )
+from revsync.adapters.connectors.erp.tryton_sales import SaleRun, TrytonSales
 from revsync.domain.reconciliation import LedgerEntry
 from revsync.ports.erp import (
     ErpDocument,
@@ -42,6 +47,8 @@ from revsync.ports.erp import (
     ErpPeriod,
     ErpPosting,
     ErpRefused,
+    ErpSale,
+    ErpSaleOrder,
     ErpUnavailable,
 )
 
@@ -64,9 +71,12 @@ class TrytonErp:
     ) -> None:
         self._rpc = rpc
         self._ids = TrytonIds(rpc)
+        parties = TrytonParties(rpc)
+        self._sales = TrytonSales(rpc, self._ids, parties)
         self._poster = TrytonPoster(
             rpc,
             self._ids,
+            parties,
             receivable_account=receivable_account,
             payment_term_days=payment_term_days,
             period_policy=period_policy,
@@ -105,6 +115,23 @@ class TrytonErp:
         if found is None or found["state"] not in ("posted", "paid"):
             return None
         return posting_of(found, found=True)
+
+    async def place_sale(self, order: ErpSaleOrder) -> ErpSale:
+        run = SaleRun()
+        try:
+            return await _guard(self._sales.place(order, run))
+        except ErpUnavailable as error:
+            if run.wrote and not error.sent:  # an earlier write may have arrived
+                raise ErpUnavailable(str(error), sent=True, outage=error.outage) from error
+            raise
+
+    async def find_sale(self, key: str) -> ErpSale | None:
+        return await _guard(self._sales.find(key))
+
+    async def _create_sale(self, order: ErpSaleOrder) -> int:
+        """A draft sale for ``order``, as an attempt interrupted before confirming leaves it
+        (for tests)."""
+        return await self._sales.create(order)
 
     async def _create(self, document: ErpDocument) -> int:
         """A draft for ``document``, as an attempt interrupted before posting leaves it (for

@@ -10,7 +10,7 @@ checks the taxes of each draft in each run; a validated invoice's taxes are not 
 Validating in a call of its own costs one round trip and saves trytond ~17% of its work per
 invoice (docs/benchmarks.md, "ERP posting"). An invoice a refused ``post`` leaves is therefore
 ``validated``, not a draft: found by its key on the next attempt, it is posted (or, if its
-totals no longer match, set back to draft and deleted) as a draft would be.
+totals no longer match, cancelled and deleted) as a draft would be.
 
 How Tryton 8.2 numbers the invoices of one ``post`` call (``Invoice.set_number`` in
 ``account_invoice/invoice.py``, and seen against a real trytond): it sorts them by invoice date
@@ -125,6 +125,66 @@ class TrytonIds:
         return self._found[key]
 
 
+class TrytonParties:
+    """Customers' parties, by code: found, or created once with an address. An existing party
+    is never written to (the ERP owns it); one without an address gets one added. Posting and
+    sale orders both find their parties here."""
+
+    def __init__(self, rpc: TrytonRpc) -> None:
+        self._rpc = rpc
+
+    async def resolve(self, parties: Sequence[ErpParty]) -> dict[str, tuple[int, int]]:
+        """Each party's id and address, by code: found by code (an address added when it has
+        none), else created with an address, in one call for all."""
+        wanted: dict[str, ErpParty] = {}
+        for party in parties:
+            wanted.setdefault(party.code, party)
+        found = await self._rpc.model(
+            "party.party",
+            "search_read",
+            [("code", "in", list(wanted))],
+            0,
+            None,
+            None,
+            ["code", "addresses"],
+        )
+        known: dict[str, tuple[int, list[int]]] = {}
+        for party in found:
+            known.setdefault(str(party["code"]), (int(party["id"]), list(party["addresses"])))
+        resolved = {code: (p, int(a[0])) for code, (p, a) in known.items() if a}
+        bare = [code for code in known if code not in resolved]
+        if bare:
+            added = await self._rpc.model(
+                "party.address", "create", [{"party": known[code][0]} for code in bare]
+            )
+            for code, address in zip(bare, added, strict=True):
+                resolved[code] = (known[code][0], int(address))
+        missing = [party for code, party in wanted.items() if code not in known]
+        if missing:
+            resolved |= await self._create(missing)
+        return resolved
+
+    async def _create(self, parties: list[ErpParty]) -> dict[str, tuple[int, int]]:
+        codes = sorted({p.country for p in parties if p.country})
+        countries: dict[str, int] = {}
+        if codes:
+            found = await self._rpc.model(
+                "country.country", "search_read", [("code", "in", codes)], 0, None, None, ["code"]
+            )
+            for country in found:
+                countries.setdefault(str(country["code"]), int(country["id"]))
+        values = []
+        for party in parties:
+            address = {"country": countries[party.country]} if party.country in countries else {}
+            values.append(
+                {"name": party.name, "code": party.code, "addresses": [("create", [address])]}
+            )
+        created = [int(i) for i in await self._rpc.model("party.party", "create", values)]
+        read = await self._rpc.model("party.party", "read", created, ["addresses"])
+        addresses = {int(p["id"]): int(p["addresses"][0]) for p in read}
+        return {p.code: (i, addresses[i]) for p, i in zip(parties, created, strict=True)}
+
+
 class TrytonPoster:
     """Posts documents to a Tryton company set up by ``revsync erp provision``: idempotent by
     key, totals checked, dates by period policy, numbers in the documents' order."""
@@ -133,6 +193,7 @@ class TrytonPoster:
         self,
         rpc: TrytonRpc,
         ids: TrytonIds,
+        parties: TrytonParties,
         *,
         receivable_account: str,
         payment_term_days: int,
@@ -140,6 +201,7 @@ class TrytonPoster:
     ) -> None:
         self._rpc = rpc
         self._ids = ids
+        self._parties = parties
         self._receivable = receivable_account
         self._term_days = payment_term_days
         self._payment_term = payment_term_name(payment_term_days)
@@ -191,7 +253,7 @@ class TrytonPoster:
         entries, refusal = await self._plan(documents)
         new = [e for e in entries if e.posting is None and e.invoice_id is None]
         if new:
-            parties = await self._parties([e.document.party for e in new])
+            parties = await self._parties.resolve([e.document.party for e in new])
             values = [await self._values(e, parties) for e in new]
             run.wrote = True
             created, refused = await _prefix(values, self._create)
@@ -310,6 +372,10 @@ class TrytonPoster:
         }
         if line.taxes:
             values["taxes"] = [("add", [await self._ids.of("tax", name) for name in line.taxes])]
+        if line.sale_line is not None:  # the sale order line it invoices: the sale lists it
+            if not (line.sale_line.isascii() and line.sale_line.isdigit()):
+                raise ErpRefused(f"not an ERP sale line id: {line.sale_line!r}")
+            values["origin"] = f"sale.line,{line.sale_line}"
         if line.defer_from is not None and line.defer_to is not None:
             start = line.defer_from
             if defer_not_before is not None and start < defer_not_before <= line.defer_to:
@@ -324,7 +390,7 @@ class TrytonPoster:
         """The new draft's values with its party and the party's address."""
         assert entry.values is not None
         if parties is None:
-            parties = await self._parties([entry.document.party])
+            parties = await self._parties.resolve([entry.document.party])
         party, address = parties[entry.document.party.code]
         return entry.values | {"party": party, "invoice_address": address}
 
@@ -347,8 +413,10 @@ class TrytonPoster:
             theirs = (found["untaxed_amount"], found["tax_amount"], found["total_amount"])
             if ours != theirs:
                 run.wrote = True
-                if entry.validated:  # back to a draft, which Tryton lets be deleted
-                    await self._rpc.model("account.invoice", "draft", [_draft(entry)])
+                if entry.validated:  # Tryton deletes drafts and cancelled invoices only
+                    # (not back to draft: with the sale module, Tryton 8.2's ``draft`` fails
+                    # over JSON-RPC, "not allowed to modify the field State")
+                    await self._rpc.model("account.invoice", "cancel", [_draft(entry)])
                 await self._rpc.model("account.invoice", "delete", [_draft(entry)])
                 return entry, ErpRefused(
                     "the ERP computes untaxed/tax/total "
@@ -461,60 +529,6 @@ class TrytonPoster:
             )
             calendar.latest[year_end, credit] = dict(found[0]) if found else None
         return calendar.latest[year_end, credit]
-
-    # --- parties -----------------------------------------------------------------------
-
-    async def _parties(self, parties: Sequence[ErpParty]) -> dict[str, tuple[int, int]]:
-        """Each party's id and address, by code: found by code (an address added when it has
-        none), else created with an address, in one call for all. An existing party is never
-        written to (the ERP owns it)."""
-        wanted: dict[str, ErpParty] = {}
-        for party in parties:
-            wanted.setdefault(party.code, party)
-        found = await self._rpc.model(
-            "party.party",
-            "search_read",
-            [("code", "in", list(wanted))],
-            0,
-            None,
-            None,
-            ["code", "addresses"],
-        )
-        known: dict[str, tuple[int, list[int]]] = {}
-        for party in found:
-            known.setdefault(str(party["code"]), (int(party["id"]), list(party["addresses"])))
-        resolved = {code: (p, int(a[0])) for code, (p, a) in known.items() if a}
-        bare = [code for code in known if code not in resolved]
-        if bare:
-            added = await self._rpc.model(
-                "party.address", "create", [{"party": known[code][0]} for code in bare]
-            )
-            for code, address in zip(bare, added, strict=True):
-                resolved[code] = (known[code][0], int(address))
-        missing = [party for code, party in wanted.items() if code not in known]
-        if missing:
-            resolved |= await self._create_parties(missing)
-        return resolved
-
-    async def _create_parties(self, parties: list[ErpParty]) -> dict[str, tuple[int, int]]:
-        codes = sorted({p.country for p in parties if p.country})
-        countries: dict[str, int] = {}
-        if codes:
-            found = await self._rpc.model(
-                "country.country", "search_read", [("code", "in", codes)], 0, None, None, ["code"]
-            )
-            for country in found:
-                countries.setdefault(str(country["code"]), int(country["id"]))
-        values = []
-        for party in parties:
-            address = {"country": countries[party.country]} if party.country in countries else {}
-            values.append(
-                {"name": party.name, "code": party.code, "addresses": [("create", [address])]}
-            )
-        created = [int(i) for i in await self._rpc.model("party.party", "create", values)]
-        read = await self._rpc.model("party.party", "read", created, ["addresses"])
-        addresses = {int(p["id"]): int(p["addresses"][0]) for p in read}
-        return {p.code: (i, addresses[i]) for p, i in zip(parties, created, strict=True)}
 
 
 def posting_of(
