@@ -21,7 +21,7 @@ from revsync.adapters.canonical_json import jcs
 from revsync.adapters.clock import RandomIds, SystemClock
 from revsync.adapters.connectors.crm.destination import CRM_KINDS, CrmDestination
 from revsync.adapters.connectors.crm.salesforce import Credentials, SalesforceCrm
-from revsync.adapters.connectors.erp.destination import POSTED_KINDS, ErpDestination
+from revsync.adapters.connectors.erp.destination import ERP_KINDS, POSTED_KINDS, ErpDestination
 from revsync.adapters.connectors.erp.provision import Blueprint
 from revsync.adapters.connectors.erp.rpc import TrytonRpc
 from revsync.adapters.connectors.erp.tryton import TrytonErp
@@ -58,6 +58,7 @@ from revsync.application.credits import Credits
 from revsync.application.crm import CrmMapping, CrmPull, CrmSignals, PullReport
 from revsync.application.customers import Customers
 from revsync.application.deadletters import DeadLetters
+from revsync.application.deals import DealSales, DealSettings, QuoteToCash
 from revsync.application.entitlements import Entitlements, QuotaGate
 from revsync.application.erp import ErpReceipts, ErpStatusSync, SyncReport
 from revsync.application.health import Health
@@ -86,6 +87,8 @@ from revsync.entrypoints.workers.jobs import JobRunner
 from revsync.observability.tracing import configure_tracing, instrument_engine
 from revsync.ports.billing import TaxEngine
 from revsync.ports.clock import Clock, IdSource
+from revsync.ports.crm import Crm
+from revsync.ports.erp import SaleLinks
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 if TYPE_CHECKING:
@@ -170,7 +173,7 @@ class Container:
         worker = self.settings.worker
         return Relay(
             self.unit_of_work,
-            destination_routes(self.settings, self.clock),
+            destination_routes(self.settings, self.clock, DealSales(self.unit_of_work)),
             self.clock,
             self.ids,
             owner=owner or process_name(),
@@ -304,12 +307,40 @@ class Container:
         return crm_client(self.settings)
 
     async def pull_crm(self) -> PullReport:
-        """One pull of accounts and contracts with a client of its own."""
+        """One pull of accounts, contracts and won opportunities, with a client of its own."""
         client = self.crm()
         try:
-            return await self.crm_pull().run(client)
+            return await self.pull_crm_with(client)
         finally:
             await client.aclose()
+
+    async def pull_crm_with(self, client: Crm) -> PullReport:
+        """Accounts and contracts, then — with quote-to-cash on — the won opportunities."""
+        report = await self.crm_pull().run(client)
+        if self.settings.quote_to_cash.enabled:
+            report.deals = await self.quote_to_cash().run(client)
+        return report
+
+    def quote_to_cash(self) -> QuoteToCash:
+        """Won opportunities taken as subscriptions or add-ons, or refused."""
+        settings = self.settings
+        q2c = settings.quote_to_cash
+        return QuoteToCash(
+            self.unit_of_work,
+            self.clock,
+            self.ids,
+            self.subscriptions,
+            announcer_for(settings),
+            DealSettings(
+                products=q2c.product_maps(),
+                opportunity_fields=q2c.opportunity_read_fields(),
+                won_since=q2c.won_since,
+                term_months=q2c.term_months,
+                add_on_types=frozenset(q2c.add_on_types),
+                include_children=settings.crm.include_children,
+                overlap_seconds=settings.crm.overlap_seconds,
+            ),
+        )
 
     def crm_pull(self) -> CrmPull:
         """The incremental pull of accounts and contracts."""
@@ -377,8 +408,11 @@ class Container:
         )
 
 
-def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
-    """The configured destinations, each with its connector and policies."""
+def destination_routes(
+    settings: Settings, clock: Clock, sales: SaleLinks | None = None
+) -> list[Route]:
+    """The configured destinations, each with its connector and policies (``sales``: the
+    deals' sale orders, that the ERP links invoices to)."""
     outbox = settings.outbox
     allow = frozenset(outbox.allow_private_hosts)
     routes = []
@@ -407,7 +441,7 @@ def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
         routes.append(
             Route(
                 ERP_DESTINATION,
-                ErpDestination(erp_client(settings), erp.rules()),
+                ErpDestination(erp_client(settings), erp.rules(), sales),
                 erp.retry.policy(),
                 erp.circuit.policy(),
                 concurrency=1,  # one line: ERP numbers must follow invoice dates
@@ -434,6 +468,7 @@ def destination_routes(settings: Settings, clock: Clock) -> list[Route]:
                     crm_client(settings),
                     settings.collections.success_manager_field,
                     crm.signal_fields.get("renewal_assessment"),
+                    {str(k): v for k, v in settings.quote_to_cash.opportunity_fields.items()},
                 ),
                 crm.retry.policy(),
                 crm.circuit.policy(),
@@ -493,7 +528,10 @@ def crm_client(settings: Settings) -> SalesforceCrm:
     return SalesforceCrm(
         url,
         Credentials(crm.auth, crm.client_id, secret, crm.username, password),
-        crm.field_map(settings.collections.success_manager_field),
+        crm.field_map(
+            settings.collections.success_manager_field,
+            opportunity=settings.quote_to_cash.opportunity_fields.values(),
+        ),
         api_version=crm.api_version,
         ca_file=crm.ca_file,
         timeout_seconds=crm.timeout_seconds,
@@ -634,7 +672,7 @@ def announcer_for(settings: Settings) -> Announcer:
             routes.setdefault(kind, []).append(destination.name)
     orders = {d.name: d.order for d in settings.outbox.destinations}
     if settings.erp.url is not None:
-        for kind in POSTED_KINDS:
+        for kind in ERP_KINDS:
             routes.setdefault(kind, []).append(ERP_DESTINATION)
         orders[ERP_DESTINATION] = "all"
     if settings.crm.url is not None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from revsync.domain.billing import check_meters
 from revsync.domain.collections import Assignee, Ladder, Policy, Restriction, Rung, check_ladder
 from revsync.domain.coupons import Coupon, coupon_from_data
 from revsync.domain.crm import FieldMap, Owner
+from revsync.domain.deals import ProductMap
 from revsync.domain.delivery import ANNOUNCED_EVENTS, STREAM_EVENTS, CircuitPolicy, RetryPolicy
 from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import LineKind
@@ -748,6 +750,89 @@ class CollectionsSettings(_Section):
         return check_ladder([r.rung() for r in self.rungs])
 
 
+def crm_field_names(names: dict[str, str]) -> dict[str, str]:
+    """CRM field names by role, each checked (raises ValueError naming the role)."""
+    for role, name in names.items():
+        if not re.match(_FIELD_NAME, name):
+            raise ValueError(f"{role}: {name!r} is not a CRM field name")
+    return names
+
+
+class ProductSettings(_Section):
+    """What a CRM product is in revsync: a recurring charge (flat or per seat) of a plan."""
+
+    plan: str = Field(min_length=1, max_length=64)
+    charge: str = Field(min_length=1, max_length=64)
+
+    def product_map(self) -> ProductMap:
+        return ProductMap(self.plan, self.charge)
+
+
+OpportunityRole = Literal["subscription_id", "subscription_status"]
+#: the opportunity fields revsync writes back (revsync owns them)
+_OPPORTUNITY_FIELDS: dict[OpportunityRole, str] = {
+    "subscription_id": "Revsync_Subscription_Id__c",
+    "subscription_status": "Revsync_Subscription_Status__c",
+}
+#: the opportunity fields revsync reads (the CRM owns them)
+OPPORTUNITY_READ = (
+    "Id",
+    "AccountId",
+    "Name",
+    "StageName",
+    "IsWon",
+    "CloseDate",
+    "Type",
+    "ContractId",
+    "SystemModstamp",
+    "IsDeleted",
+)
+OPPORTUNITY_LINE_READ = (
+    "Product2.ProductCode",
+    "Product2.Name",
+    "Quantity",
+    "UnitPrice",
+    "Discount",
+    "ServiceDate",
+)
+
+
+class QuoteToCashSettings(_Section):
+    """Quote-to-cash (docs/quote-to-cash.md): each won CRM opportunity whose products are all
+    mapped here becomes a subscription (new business) or more seats on one (an add-on), a sale
+    order in the ERP, and invoices through billing. Off while ``products`` is empty."""
+
+    #: the CRM's product codes → the plan's recurring charge each sells
+    products: dict[str, ProductSettings] = Field(default_factory=dict, max_length=1000)
+    #: opportunities closed before this day are history, never taken (None: every won one)
+    won_since: date | None = None
+    #: a new subscription renews this many months after its start
+    term_months: int = Field(default=12, ge=1, le=120)
+    #: an opportunity of these types without a contract adds to the account's one subscription
+    add_on_types: list[str] = Field(default_factory=lambda: ["Expansion"], max_length=20)
+    #: whether the CRM keeps several currencies (then ``CurrencyIsoCode`` is read)
+    multi_currency: bool = False
+    #: the opportunity fields revsync writes back (revsync owns them)
+    opportunity_fields: dict[OpportunityRole, str] = Field(
+        default_factory=lambda: dict(_OPPORTUNITY_FIELDS)
+    )
+
+    @field_validator("opportunity_fields")
+    @classmethod
+    def _names(cls, names: dict[str, str]) -> dict[str, str]:
+        return crm_field_names(names)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.products)
+
+    def product_maps(self) -> dict[str, ProductMap]:
+        return {code: item.product_map() for code, item in self.products.items()}
+
+    def opportunity_read_fields(self) -> list[str]:
+        return [*OPPORTUNITY_READ, *(["CurrencyIsoCode"] if self.multi_currency else [])]
+
+
 class CrmSettings(_RemoteSettings):
     """The CRM revsync syncs with (Salesforce's REST API; ``url``: the instance, e.g.
     https://acme.my.salesforce.com). Without ``url``, none."""
@@ -787,10 +872,7 @@ class CrmSettings(_RemoteSettings):
     @field_validator("account_fields", "contract_fields", "signal_fields")
     @classmethod
     def _valid_names(cls, names: dict[str, str]) -> dict[str, str]:
-        for role, name in names.items():
-            if not re.match(_FIELD_NAME, name):
-                raise ValueError(f"{role}: {name!r} is not a CRM field name")
-        return names
+        return crm_field_names(names)
 
     def check(self) -> None:
         """revsync writes only fields it owns; the password flow names its user (raises
@@ -805,10 +887,13 @@ class CrmSettings(_RemoteSettings):
         if self.auth == "password" and not self.username:
             raise ValueError("crm.username: required with auth: password")
 
-    def field_map(self, *read: str) -> FieldMap:
+    def field_map(
+        self, *read: str, opportunity: Iterable[str] = _OPPORTUNITY_FIELDS.values()
+    ) -> FieldMap:
         """Every field revsync reads (the CRM's; ``read``: more account fields) or writes
-        (revsync's: the signals, the key of its own tasks and opportunities, and the status of
-        its own tasks, which it completes when what raised them is over)."""
+        (revsync's: the signals, the key of its own tasks and opportunities, the status of
+        its own tasks, which it completes when what raised them is over, and ``opportunity``:
+        what a won opportunity became)."""
         owners: dict[str, Owner] = {f"Account.{n}": Owner.CRM for n in read}
         for sobject, names in _STANDARD_FIELDS.items():
             owners.update({f"{sobject}.{n}": Owner.CRM for n in names})
@@ -817,6 +902,8 @@ class CrmSettings(_RemoteSettings):
         owners.update({f"Account.{n}": Owner.REVSYNC for n in self.signal_fields.values()})
         owners.update({f"{o}.{KEY_FIELD}": Owner.REVSYNC for o in ("Task", "Opportunity")})
         owners["Task.Status"] = Owner.REVSYNC
+        owners.update({f"Opportunity.{n}": Owner.CRM for n in OPPORTUNITY_READ})
+        owners.update({f"Opportunity.{n}": Owner.REVSYNC for n in opportunity})
         return FieldMap(owners)
 
     def account_read_fields(self) -> list[str]:
@@ -1004,6 +1091,7 @@ class Settings(BaseSettings):
     support: SupportSettings = SupportSettings()
     collections: CollectionsSettings = CollectionsSettings()
     renewals: RenewalSettings = RenewalSettings()
+    quote_to_cash: QuoteToCashSettings = QuoteToCashSettings()
     worker: WorkerSettings = WorkerSettings()
     schemas: SchemaSettings = SchemaSettings()
     plans: list[dict[str, Any]] = Field(

@@ -8,6 +8,8 @@ simple-salesforce client."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from revsync.ports.crm import (
     OwnershipViolation,
 )
 from revsync.sandbox.crm import CrmSandbox, Fault
+from revsync.sandbox.crm.deals import Item, add_product, sell
 from tests.support.crm import Sleeps, with_crm
 
 ACCOUNT = ["Name", "ParentId", "BillingCountry"]
@@ -205,3 +208,67 @@ def test_a_bad_request_is_refused_with_the_crms_words(sandbox: CrmSandbox) -> No
         with_crm(sandbox, lambda crm: crm.pull("Account", ["No_Such_Field__c"], None))
     with pytest.raises(CrmRefused, match="credentials"):
         with_crm(sandbox, lambda crm: crm.pull("Account", ACCOUNT, None), secret="wrong")
+
+
+def test_children_are_read_by_parent_with_their_parents_fields(sandbox: CrmSandbox) -> None:
+    [account] = accounts(sandbox, 1)
+    entries = {
+        "SEAT": add_product(sandbox, "SEAT", "Seat", Decimal("49.00")),
+        "BASE": add_product(sandbox, "BASE", "Platform", Decimal("500.00")),
+    }
+    items = [Item("BASE", 1), Item("SEAT", 12, discount=Decimal("12.5"))]
+    first = sell(sandbox, account, "Acme — Growth", date(2026, 11, 30), items, entries)
+    second = sell(sandbox, account, "Acme — more", date(2026, 12, 1), [Item("SEAT", 3)], entries)
+    fields = ["Product2.ProductCode", "Product2.Name", "Quantity", "UnitPrice", "Discount"]
+    found = with_crm(
+        sandbox,
+        lambda crm: crm.children("OpportunityLineItem", "OpportunityId", [first, second], fields),
+    )
+    assert {
+        parent: [
+            (
+                r["Product2.ProductCode"],
+                r["Product2.Name"],
+                r["Quantity"],
+                r["UnitPrice"],
+                r["Discount"],
+            )
+            for r in rows
+        ]
+        for parent, rows in found.items()
+    } == {
+        first: [("BASE", "Platform", 1, 500, None), ("SEAT", "Seat", 12, 49, Decimal("12.5"))],
+        second: [("SEAT", "Seat", 3, 49, None)],
+    }
+    assert all(
+        r["OpportunityId"] in (first, second) and r["Id"] for rows in found.values() for r in rows
+    )
+    none = with_crm(
+        sandbox,
+        lambda crm: crm.children(
+            "OpportunityLineItem", "OpportunityId", ["006000000000000AAA"], fields
+        ),
+    )
+    assert none == {}
+
+
+def test_a_record_of_the_crms_gets_only_the_fields_revsync_owns(sandbox: CrmSandbox) -> None:
+    [account] = accounts(sandbox, 1)
+    entries = {"SEAT": add_product(sandbox, "SEAT", "Seat", Decimal("49.00"))}
+    won = sell(sandbox, account, "Acme — Growth", date(2026, 11, 30), [Item("SEAT", 2)], entries)
+    values = {
+        "Revsync_Subscription_Id__c": f"opp-{won}",
+        "Revsync_Subscription_Status__c": "active",
+    }
+    for _ in range(2):  # the same values again change nothing
+        with_crm(sandbox, lambda crm: crm.update_record("Opportunity", won, values))
+    stored = sandbox.get_record("Opportunity", won)
+    assert stored is not None
+    assert {k: stored[k] for k in values} == values
+    assert (stored["StageName"], stored["IsWon"]) == ("Closed Won", True)
+    sandbox.reset_request_counts()
+    with pytest.raises(OwnershipViolation, match=r"Opportunity\.StageName: revsync may not write"):
+        with_crm(
+            sandbox, lambda crm: crm.update_record("Opportunity", won, {"StageName": "Closed Lost"})
+        )
+    assert sandbox.request_counts() == {}

@@ -382,6 +382,8 @@ def test_the_payloads_revsync_builds_fit_their_types() -> None:
         "collections.changed",
         "renewal.assessed",
         "onboarding.milestone",
+        "deal.taken",
+        "deal.refused",
     }
     for message in messages:
         data = validate_payload(message.kind, message.payload)
@@ -422,6 +424,46 @@ def test_whole_events_validate_against_the_document(document: dict[str, Any]) ->
 # them as built) ----------------------------------------------------------------------------
 
 EXAMPLES: dict[str, dict[str, Any]] = {
+    "deal.taken": {
+        "opportunity_id": "006A",
+        "name": "Acme — Growth",
+        "account_id": "001A",
+        "customer": {
+            "id": "acme",
+            "name": "Acme GmbH",
+            "country": "DE",
+            "tax_exempt": False,
+            "erp_ref": None,
+        },
+        "subscription_id": "opp-006A",
+        "kind": "new",
+        "status": "active",
+        "currency": "EUR",
+        "closed_on": "2026-11-30",
+        "start": "2026-12-01",
+        "plan": "growth@1",
+        "seats": 10,
+        "coupon": "crm-10pct",
+        "lines": [
+            {
+                "key": "growth:seats",
+                "product_code": "GROWTH-SEAT",
+                "description": "Seats",
+                "quantity": 10,
+                "unit_price": "49.00",
+                "discount": "10",
+                "net_unit_price": "44.1000",
+            }
+        ],
+    },
+    "deal.refused": {
+        "opportunity_id": "006B",
+        "account_id": "001A",
+        "customer_id": "acme",
+        "reason": "Product2.ProductCode: unknown product X-1 (Widget): map it in "
+        "quote_to_cash.products",
+        "case_id": "case_1",
+    },
     "invoice.posted": {
         "invoice_id": "inv_1",
         "customer_id": "acme",

@@ -235,6 +235,34 @@ class Announcer:
             correlation_id=case.correlation_id,
         )
 
+    def deal_taken(self, customer_id: str, payload: Mapping[str, Any]) -> list[NewMessage]:
+        """A won opportunity became a subscription or an add-on to one (once per
+        opportunity): the ERP places its sale order, the CRM hears the subscription."""
+        opportunity = str(payload["opportunity_id"])
+        return self.messages(
+            "deal.taken",
+            aggregate=f"customer:{customer_id}",
+            object_type="opportunity",
+            object_id=opportunity,
+            key_parts=(opportunity,),
+            payload=payload,
+            correlation_id=None,
+        )
+
+    def deal_refused(self, customer_id: str | None, payload: Mapping[str, Any]) -> list[NewMessage]:
+        """A won opportunity could not be billed (once per opportunity and reason)."""
+        opportunity = str(payload["opportunity_id"])
+        digest = hashlib.sha256(str(payload["reason"]).encode()).hexdigest()[:16]
+        return self.messages(
+            "deal.refused",
+            aggregate=f"customer:{customer_id}" if customer_id else f"opportunity:{opportunity}",
+            object_type="opportunity",
+            object_id=opportunity,
+            key_parts=(opportunity, digest),
+            payload=payload,
+            correlation_id=None,
+        )
+
     def keyed(
         self,
         kind: str,

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from revsync.application.announcements import Announcer
 from revsync.application.customers import Customers, PutCustomer
+from revsync.application.deals import DealReport
 from revsync.application.health import Health
 from revsync.application.subscriptions import AmendSubscription, CreateSubscription, Subscriptions
 from revsync.domain.crm import (
@@ -74,6 +75,7 @@ class PullReport:
     subscriptions_created: list[str] = field(default_factory=list)
     amendments: list[str] = field(default_factory=list)  # "subscription: change"
     refused: list[str] = field(default_factory=list)  # "Account 001…: reason"
+    deals: DealReport | None = None  # won opportunities, with quote-to-cash on
 
 
 class CrmPull:

@@ -7,6 +7,7 @@ does not schedule itself."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -22,6 +23,8 @@ from revsync.ports.erp import Erp, ErpInvoiceState, PostingRecord
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 ACTOR = "system:erp"
+#: a won deal, whose sale order the ERP places
+DEAL_TAKEN = "deal.taken"
 #: how many invoices one state query asks the ERP about
 _BATCH = 200
 
@@ -37,6 +40,9 @@ class ErpReceipts:
     def apply(
         self, uow: UnitOfWork, message: OutboundMessage, receipt: Mapping[str, str], at: datetime
     ) -> None:
+        if message.kind == DEAL_TAKEN:
+            self._sale(uow, message, receipt, at)
+            return
         invoice = uow.invoices.get(message.object_id)
         if invoice is None:
             return
@@ -90,6 +96,27 @@ class ErpReceipts:
                 )
             )
         uow.audit.append_many(records)
+
+    @staticmethod
+    def _sale(
+        uow: UnitOfWork, message: OutboundMessage, receipt: Mapping[str, str], at: datetime
+    ) -> None:
+        """A deal's sale order was placed: kept with its lines' ids (invoices link to them)."""
+        lines = json.loads(receipt.get("erp_sale_lines") or "{}")
+        sale_id, number = receipt["erp_sale_id"], receipt["erp_sale_number"]
+        if not uow.deals.record_sale(message.object_id, sale_id, number, lines, at):
+            return  # recorded before (a lookup after a lost answer finds the same sale)
+        uow.audit.append(
+            AuditRecord(
+                at,
+                ACTOR,
+                "deal.ordered",
+                "opportunity",
+                message.object_id,
+                None,
+                {"erp_sale_id": sale_id, "erp_sale_number": number, "lines": lines},
+            )
+        )
 
     @staticmethod
     def _remember_party(uow: UnitOfWork, customer_id: str, party: str) -> None:

@@ -93,61 +93,67 @@ class Subscriptions:
     def create(self, command: CreateSubscription) -> tuple[Subscription, bool]:
         """Create the subscription; the same request again changes nothing (False)."""
         with self._uow() as uow:
-            customer = uow.customers.get(command.customer_id)
-            if customer is None:
-                raise InvalidField("customer_id", f"no customer {command.customer_id!r}")
-            plan = _plan(uow, command.plan_code, command.plan_version)
-            if plan.currency != customer.currency:
-                raise InvalidField(
-                    "plan",
-                    f"plan {plan.code!r} is priced in {plan.currency}; customer "
-                    f"{customer.id!r} is invoiced in {customer.currency}",
-                )
-            coupons = [CouponUse(code, start or command.start) for code, start in command.coupons]
-            for use in coupons:
-                if uow.coupons.get(use.code) is None:
-                    raise InvalidField("coupons", f"no coupon {use.code!r}")
-            subscription = new_subscription(
-                subscription_id=command.subscription_id,
-                customer_id=command.customer_id,
-                start=command.start,
-                plan=(plan.code, plan.version),
-                interval=plan.interval,
-                usage_interval=plan.usage_interval,
-                seats=command.seats,
-                anchor=command.anchor,
-                trial_end=command.trial_end,
-                ends=command.ends,
-                include_children=command.include_children,
-                renewal_date=command.renewal_date,
-                coupons=coupons,
+            subscription, created = self.create_in(uow, command)
+            if created:
+                uow.commit()
+        return subscription, created
+
+    def create_in(self, uow: UnitOfWork, command: CreateSubscription) -> tuple[Subscription, bool]:
+        """:meth:`create` inside the caller's unit of work (the caller commits)."""
+        customer = uow.customers.get(command.customer_id)
+        if customer is None:
+            raise InvalidField("customer_id", f"no customer {command.customer_id!r}")
+        plan = _plan(uow, command.plan_code, command.plan_version)
+        if plan.currency != customer.currency:
+            raise InvalidField(
+                "plan",
+                f"plan {plan.code!r} is priced in {plan.currency}; customer "
+                f"{customer.id!r} is invoiced in {customer.currency}",
             )
-            existing = uow.subscriptions.get(subscription.id)
-            if existing is not None:
-                if existing == subscription:
-                    return existing, False
-                raise Conflict(
-                    f"subscription {subscription.id!r} exists with other terms; "
-                    "change it with an amendment"
-                )
-            now = self._clock.now()
-            uow.subscriptions.add(subscription, now, command.actor)
-            uow.outbox.add(self._announcer.customer_activated(customer, subscription), now)
-            uow.audit.append(
-                AuditRecord(
-                    now,
-                    command.actor,
-                    "subscription.created",
-                    "subscription",
-                    subscription.id,
-                    None,
-                    {
-                        "customer_id": subscription.customer_id,
-                        **terms_snapshot(subscription.current),
-                    },
-                )
+        coupons = [CouponUse(code, start or command.start) for code, start in command.coupons]
+        for use in coupons:
+            if uow.coupons.get(use.code) is None:
+                raise InvalidField("coupons", f"no coupon {use.code!r}")
+        subscription = new_subscription(
+            subscription_id=command.subscription_id,
+            customer_id=command.customer_id,
+            start=command.start,
+            plan=(plan.code, plan.version),
+            interval=plan.interval,
+            usage_interval=plan.usage_interval,
+            seats=command.seats,
+            anchor=command.anchor,
+            trial_end=command.trial_end,
+            ends=command.ends,
+            include_children=command.include_children,
+            renewal_date=command.renewal_date,
+            coupons=coupons,
+        )
+        existing = uow.subscriptions.get(subscription.id)
+        if existing is not None:
+            if existing == subscription:
+                return existing, False
+            raise Conflict(
+                f"subscription {subscription.id!r} exists with other terms; "
+                "change it with an amendment"
             )
-            uow.commit()
+        now = self._clock.now()
+        uow.subscriptions.add(subscription, now, command.actor)
+        uow.outbox.add(self._announcer.customer_activated(customer, subscription), now)
+        uow.audit.append(
+            AuditRecord(
+                now,
+                command.actor,
+                "subscription.created",
+                "subscription",
+                subscription.id,
+                None,
+                {
+                    "customer_id": subscription.customer_id,
+                    **terms_snapshot(subscription.current),
+                },
+            )
+        )
         return subscription, True
 
     def set_thresholds(self, subscription_id: str, raw: object, actor: str) -> Subscription:
@@ -213,6 +219,13 @@ class Subscriptions:
                 subscription = self._amend(uow, subscription, command)
             uow.commit()
         return made
+
+    def amend_in(
+        self, uow: UnitOfWork, subscription: Subscription, command: AmendSubscription
+    ) -> Subscription:
+        """Add a version of the terms inside the caller's unit of work, which holds the
+        subscription (the caller commits)."""
+        return self._amend(uow, subscription, command)
 
     def _amend(
         self, uow: UnitOfWork, subscription: Subscription, command: AmendSubscription

@@ -90,14 +90,24 @@ def parse_date(value: Any, name: str) -> date | None:
         raise InvalidField(name, f"is not a date (got {value!r})") from None
 
 
-def parse_count(value: Any, name: str) -> int | None:
-    """A whole, non-negative number the CRM may send as 12, 12.0 or "12"."""
+def parse_number(value: Any, name: str) -> Decimal | None:
+    """A number the CRM may send as 12.5 or "12.5", exactly as written (None when empty)."""
     if value in (None, ""):
         return None
     try:
         number = Decimal(str(value))
     except InvalidOperation:
         raise InvalidField(name, f"is not a number (got {value!r})") from None
+    if not number.is_finite():
+        raise InvalidField(name, f"is not a number (got {value!r})")
+    return number
+
+
+def parse_count(value: Any, name: str) -> int | None:
+    """A whole, non-negative number the CRM may send as 12, 12.0 or "12"."""
+    number = parse_number(value, name)
+    if number is None:
+        return None
     if number != number.to_integral_value() or number < 0:
         raise InvalidField(name, f"must be a whole number of at least 0 (got {value!r})")
     return int(number)

@@ -49,6 +49,9 @@ ANNOUNCED_EVENTS = {
     "healthy or expansion, with the reasons (the CRM makes a task or an opportunity)",
     "onboarding.milestone": "an onboarding milestone of a new subscription was reached, or its "
     "days passed without it (the CRM makes a task)",
+    "deal.taken": "a won CRM opportunity became a subscription or more seats on one (the ERP "
+    "places its sale order, the CRM hears the subscription)",
+    "deal.refused": "a won CRM opportunity could not be billed: why (an exception case holds it)",
 }
 
 #: what revsync's own event stream carries by default (docs/events.md)
@@ -380,6 +383,7 @@ class CaseKind(StrEnum):
     OUTAGE = "outage"  # a destination unavailable past the maximum age (holds its messages)
     RECONCILIATION = "reconciliation"  # a discrepancy a reconciliation run found
     SERVICE_CREDIT = "service_credit"  # a credit asked on a support ticket, awaiting approval
+    DEAL = "deal"  # a won CRM opportunity revsync could not bill (quote-to-cash)
 
 
 class CaseStatus(StrEnum):

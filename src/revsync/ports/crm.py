@@ -168,6 +168,20 @@ class Crm(Protocol):
         """One record's fields, as the CRM holds them."""
         ...
 
+    async def update_record(self, sobject: str, record_id: str, values: Mapping[str, Any]) -> None:
+        """Write revsync-owned fields on one record of the CRM's (an opportunity revsync took);
+        writing the same values again changes nothing. Raises :class:`OwnershipViolation`
+        before any request if a field is not revsync's."""
+        ...
+
+    async def children(
+        self, sobject: str, parent_field: str, parent_ids: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The records of ``sobject`` whose ``parent_field`` is one of ``parent_ids`` (an
+        opportunity's product lines), by parent id, each with its ``Id`` and ``fields`` (a
+        parent's field as ``"Product2.ProductCode"``), in id order."""
+        ...
+
     def budget(self) -> ApiBudget | None:
         """The request budget as of the last response (None before any call)."""
         ...

@@ -295,6 +295,15 @@ class CaseRepository(Protocol):
         the one open up to date; returns the case id."""
         ...
 
+    def open_deal(self, case: Case) -> str:
+        """Open the case of a refused deal (``case.object_id``: the opportunity), or bring the
+        one open up to date with the new reason; returns the case id."""
+        ...
+
+    def settle_deal(self, opportunity_id: str, now: datetime, by: str, reason: str) -> str | None:
+        """Resolve the open case of a deal once it is taken; returns its id."""
+        ...
+
     def open_reconciliation(self, case: Case, key: str) -> str:
         """Open the reconciliation case of the discrepancy ``key``, or bring the one open up to
         date; returns the case id."""

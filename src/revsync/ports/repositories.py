@@ -22,6 +22,7 @@ from revsync.ports.billing import (
 from revsync.ports.collections import CollectionsRepository
 from revsync.ports.console import ConsoleSessionStore
 from revsync.ports.crm import CrmStateRepository
+from revsync.ports.deals import DealRepository
 from revsync.ports.delivery import CaseRepository, CircuitRepository, OutboxRepository
 from revsync.ports.erp import PostingRepository
 from revsync.ports.idempotency import IdempotencyRepository
@@ -260,6 +261,9 @@ class UnitOfWork(Protocol):
 
     @property
     def renewals(self) -> RenewalRepository: ...
+
+    @property
+    def deals(self) -> DealRepository: ...
 
     @property
     def idempotency(self) -> IdempotencyRepository: ...

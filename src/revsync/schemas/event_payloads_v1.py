@@ -305,6 +305,52 @@ class OnboardingMilestone(_Wire):
     deadline: Annotated[date, msgspec.Meta(description="The first day it counts as missed.")]
 
 
+# --- quote-to-cash ----------------------------------------------------------------------
+
+
+class DealLine(_Wire):
+    """One thing a deal sold: a plan's recurring charge."""
+
+    key: Annotated[str, msgspec.Meta(description='The plan and charge: "growth:seats".')]
+    product_code: Annotated[str, msgspec.Meta(description="The CRM's product code.")]
+    description: str
+    quantity: int
+    unit_price: Annotated[DecimalText, msgspec.Meta(description="The plan's price.")]
+    discount: Annotated[DecimalText | None, msgspec.Meta(description="Percent off, if any.")]
+    net_unit_price: Annotated[DecimalText, msgspec.Meta(description="Less the discount.")]
+
+
+class DealTaken(_Wire):
+    """``deal.taken``: a won CRM opportunity became a subscription (new business) or more
+    seats on one (an add-on); the ERP places its sale order, the CRM hears the subscription."""
+
+    opportunity_id: str
+    name: str
+    account_id: str
+    customer: CustomerBlock
+    subscription_id: str
+    kind: Literal["new", "add_on"]
+    status: Literal["active", "scheduled", "amended"]
+    currency: Currency
+    closed_on: date
+    start: Annotated[date, msgspec.Meta(description="The first day of what it sold.")]
+    plan: Plan
+    seats: Annotated[int, msgspec.Meta(description="The subscription's seats from the start.")]
+    coupon: Annotated[str | None, msgspec.Meta(description="The coupon of its discount.")]
+    lines: list[DealLine]
+
+
+class DealRefused(_Wire):
+    """``deal.refused``: a won CRM opportunity revsync could not bill (nothing was made; an
+    exception case holds it)."""
+
+    opportunity_id: str
+    account_id: str
+    customer_id: str | None
+    reason: str
+    case_id: str
+
+
 # --- customers and subscriptions --------------------------------------------------------
 
 
@@ -480,6 +526,8 @@ EVENT_PAYLOADS: dict[str, type[_Wire]] = {
     "collections.changed": CollectionsChanged,
     "renewal.assessed": RenewalAssessed,
     "onboarding.milestone": OnboardingMilestone,
+    "deal.taken": DealTaken,
+    "deal.refused": DealRefused,
     "signals.updated": SignalsUpdated,
     "risk.raised": RiskRaised,
     "expansion.detected": ExpansionDetected,

@@ -3,6 +3,7 @@ from enum import StrEnum
 
 class CaseKind(StrEnum):
     BILLING = "billing"
+    DEAL = "deal"
     DELIVERY = "delivery"
     OUTAGE = "outage"
     RECONCILIATION = "reconciliation"

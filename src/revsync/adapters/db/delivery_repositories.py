@@ -764,6 +764,22 @@ class SqlCaseRepository:
     def open_reconciliation(self, case: Case, key: str) -> str:
         return self._open_keyed(case, reconciliation_key(key), update_correlation=False)
 
+    def open_deal(self, case: Case) -> str:
+        return self._open_keyed(case, deal_key(case.object_id), update_correlation=False)
+
+    def settle_deal(self, opportunity_id: str, now: datetime, by: str, reason: str) -> str | None:
+        c = exception_cases.c
+        found = self._conn.execute(
+            sa.select(c.id).where(
+                c.open_key == deal_key(opportunity_id),
+                c.status.in_((CaseStatus.OPEN.value, CaseStatus.RETRYING.value)),
+            )
+        ).scalar_one_or_none()
+        if found is None:
+            return None
+        self._resolve([str(found)], now, by, reason)
+        return str(found)
+
     def open_approval(self, case: Case) -> str:
         return self._open_keyed(case, approval_key(case.object_id), update_correlation=False)
 
@@ -902,6 +918,11 @@ def approval_key(object_id: str) -> str:
     return f"approval:{object_id}"
 
 
+def deal_key(opportunity_id: str) -> str:
+    """The open-case key of a won opportunity revsync could not bill."""
+    return f"deal:{opportunity_id}"
+
+
 def outage_key(destination: str) -> str:
     """The open-case key of a destination unavailable past the maximum age."""
     return f"outage:{destination}"
@@ -919,6 +940,8 @@ def _open_key(case: Case) -> str:
         return reconciliation_key(str((case.details or {})["finding"]))
     if case.kind is CaseKind.SERVICE_CREDIT:
         return approval_key(case.object_id)
+    if case.kind is CaseKind.DEAL:
+        return deal_key(case.object_id)
     return f"message:{case.message_id}"
 
 

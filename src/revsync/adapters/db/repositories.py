@@ -23,6 +23,7 @@ from revsync.adapters.db.billing_repositories import (
 from revsync.adapters.db.collections_repository import SqlCollectionsRepository
 from revsync.adapters.db.console_store import SqlConsoleSessionStore
 from revsync.adapters.db.crm_repositories import SqlCrmStateRepository
+from revsync.adapters.db.deals_repository import SqlDealRepository
 from revsync.adapters.db.delivery_repositories import (
     SqlCaseRepository,
     SqlCircuitRepository,
@@ -594,6 +595,7 @@ class SqlUnitOfWork:
     support: SqlSupportStateRepository
     collections: SqlCollectionsRepository
     renewals: SqlRenewalRepository
+    deals: SqlDealRepository
     idempotency: SqlIdempotencyRepository
     jobs: SqlJobRepository
     schemas: SqlSchemaStore
@@ -644,6 +646,7 @@ class SqlUnitOfWork:
         self.support = SqlSupportStateRepository(conn)
         self.collections = SqlCollectionsRepository(conn)
         self.renewals = SqlRenewalRepository(conn)
+        self.deals = SqlDealRepository(conn)
         self.idempotency = SqlIdempotencyRepository(conn)
         self.jobs = SqlJobRepository(conn)
         self.schemas = SqlSchemaStore(conn)

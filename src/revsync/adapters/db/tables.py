@@ -576,6 +576,27 @@ onboarding_milestones = sa.Table(
     sa.Column("decided_at", UtcDateTime, nullable=False),
 )
 
+# won CRM opportunities: taken (the subscription made of one, the ERP sale order placed for it)
+# or refused (why), one row each
+deals = sa.Table(
+    "deals",
+    metadata,
+    sa.Column("opportunity_id", sa.String(64), primary_key=True),
+    sa.Column("account_id", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("customer_id", sa.String(128), nullable=True),
+    sa.Column("subscription_id", sa.String(128), nullable=True, index=True),
+    sa.Column("kind", sa.String(16), nullable=True),
+    sa.Column("start", sa.Date, nullable=True),
+    sa.Column("lines", JsonText, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("erp_sale_id", sa.String(64), nullable=True),
+    sa.Column("erp_sale_number", sa.String(64), nullable=True),
+    sa.Column("sale_lines", JsonText, nullable=True),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_deals_status", "status", "updated_at"),
+)
+
 # what revsync last announced to the CRM about each customer (a digest of the values), so
 # that unchanged signals are not pushed again
 crm_signals = sa.Table(

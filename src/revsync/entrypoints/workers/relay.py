@@ -155,13 +155,15 @@ async def _sync_crm(container: Container) -> str:
     """One CRM sync: pull accounts and contracts, then queue the signals that changed."""
     client = container.crm()
     try:
-        pulled = await container.crm_pull().run(client)
+        pulled = await container.pull_crm_with(client)
         pushed = await asyncio.to_thread(container.crm_signals().run)
     finally:
         await client.aclose()
+    deals = pulled.deals
+    won = f"; {len(deals.taken)} deals taken, {len(deals.refused)} refused" if deals else ""
     return (
         f"{pulled.accounts} accounts, {pulled.contracts} contracts, {len(pulled.refused)} "
-        f"refused; {len(pushed.accounts)} signals, {len(pushed.tasks)} tasks, "
+        f"refused{won}; {len(pushed.accounts)} signals, {len(pushed.tasks)} tasks, "
         f"{len(pushed.opportunities)} opportunities"
     )
 

@@ -130,7 +130,12 @@ DEFAULT_CUSTOM_FIELDS: Mapping[str, Mapping[str, CustomField | str]] = {
         "Renewal_Date__c": "date",
         "Amendment_Date__c": "date",
     },
-    "Opportunity": {"Revsync_Key__c": CustomField("string", external_id=True, unique=True)},
+    "Opportunity": {
+        "Revsync_Key__c": CustomField("string", external_id=True, unique=True),
+        # a won opportunity's subscription in revsync, and where it stands (quote-to-cash)
+        "Revsync_Subscription_Id__c": "string",
+        "Revsync_Subscription_Status__c": "string",
+    },
     "Task": {"Revsync_Key__c": CustomField("string", external_id=True)},
 }
 
@@ -275,6 +280,14 @@ def _opportunity_fields() -> list[FieldDef]:
         _f("Amount", "currency"),
         _f("Probability", "percent"),
         _f("Type", "picklist", picklist=("New Business", "Renewal", "Expansion")),
+        # as in an org with several currencies (a single-currency org has no such field)
+        _f(
+            "CurrencyIsoCode",
+            "picklist",
+            label="Opportunity Currency",
+            picklist=("EUR", "USD", "GBP", "CHF", "JPY"),
+            restricted=True,
+        ),
         _f("Description", "textarea"),
         _flag("IsClosed", "Closed", **_READ_ONLY),
         _flag("IsWon", "Won", **_READ_ONLY),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from revsync.domain.deals import refused_text, status_text
 from revsync.domain.delivery import Attempt, ErrorClass, OutboundMessage
 from revsync.ports.crm import (
     AccountUpdate,
@@ -32,8 +33,13 @@ COLLECTIONS = "collections.changed"
 RENEWAL = "renewal.assessed"
 #: an onboarding milestone reached or missed: a task
 MILESTONE = "onboarding.milestone"
+#: a won opportunity taken or refused: its subscription id and status written back on it
+DEAL_TAKEN = "deal.taken"
+DEAL_REFUSED = "deal.refused"
 #: what the CRM hears of
-CRM_KINDS = (SIGNALS, *KEYED, THRESHOLD, COLLECTIONS, RENEWAL, MILESTONE)
+CRM_KINDS = (SIGNALS, *KEYED, THRESHOLD, COLLECTIONS, RENEWAL, MILESTONE, DEAL_TAKEN, DEAL_REFUSED)
+#: the CRM's text fields hold this many characters
+_TEXT = 255
 
 
 class CrmDestination:
@@ -44,13 +50,16 @@ class CrmDestination:
         crm: Crm,
         success_manager_field: str | None = None,
         assessment_field: str | None = None,
+        opportunity_fields: Mapping[str, str] | None = None,
     ) -> None:
         """``success_manager_field``: the account field naming the success manager a
         collections task may be for; ``assessment_field``: the account field revsync writes a
-        renewal's assessment into."""
+        renewal's assessment into; ``opportunity_fields``: the opportunity fields a won deal's
+        ``subscription_id`` and ``subscription_status`` go to (by role)."""
         self._crm = crm
         self._manager_field = success_manager_field
         self._assessment_field = assessment_field
+        self._opportunity_fields = dict(opportunity_fields or {})
 
     async def send(self, message: OutboundMessage) -> Attempt:
         try:
@@ -64,6 +73,8 @@ class CrmDestination:
                 return await self._renewal(message.payload)
             if message.kind == MILESTONE:
                 return await self._milestone(message.payload)
+            if message.kind in (DEAL_TAKEN, DEAL_REFUSED):
+                return await self._deal(message.payload)
             sobject = KEYED.get(message.kind)
             if sobject is None:
                 return Attempt.failed(ErrorClass.SKIPPABLE, f"the CRM does not take {message.kind}")
@@ -89,6 +100,26 @@ class CrmDestination:
                 f"written): {listed}",
             )
         return Attempt.ok(f"{len(results)} accounts")
+
+    async def _deal(self, payload: Mapping[str, Any]) -> Attempt:
+        """Write what a won opportunity became on it: the subscription's id and its status
+        (``active — growth@1, 10 seats from 2026-12-01``), or why revsync refused it."""
+        fields = self._opportunity_fields
+        if not fields:
+            return Attempt.failed(ErrorClass.SKIPPABLE, "no opportunity fields to write")
+        if "reason" in payload:
+            values = {fields["subscription_status"]: refused_text(payload["reason"])[:_TEXT]}
+        else:
+            status = status_text(
+                payload["status"], payload["plan"], int(payload["seats"]), payload["start"]
+            )
+            values = {
+                fields["subscription_id"]: str(payload["subscription_id"]),
+                fields["subscription_status"]: status[:_TEXT],
+            }
+        opportunity = str(payload["opportunity_id"])
+        await self._crm.update_record("Opportunity", opportunity, values)
+        return Attempt.ok(opportunity)
 
     async def _keyed(self, sobject: str, payload: Mapping[str, Any]) -> Attempt:
         record = KeyedRecord(

@@ -226,6 +226,37 @@ class SalesforceCrm:
         )
         return {name: (found or {}).get(name) for name in fields}
 
+    async def update_record(self, sobject: str, record_id: str, values: Mapping[str, Any]) -> None:
+        self._check(sobject, values)
+        body = await self._typed(sobject, dict(values))
+        await self._call(
+            lambda sf: sf.restful(
+                f"sobjects/{sobject}/{record_id}", method="PATCH", data=_ENCODE(body)
+            ),
+            "update",
+        )
+
+    async def children(
+        self, sobject: str, parent_field: str, parent_ids: Sequence[str], fields: Sequence[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        found: dict[str, list[dict[str, Any]]] = {}
+        ids = sorted(set(parent_ids))
+        wanted = list(dict.fromkeys(["Id", parent_field, *fields]))
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            soql = format_soql(
+                "SELECT {fields:literal} FROM {sobject:literal} WHERE {parent:literal} IN {ids} "
+                "ORDER BY Id",
+                fields=", ".join(wanted),
+                sobject=sobject,
+                parent=parent_field,
+                ids=ids[start : start + _IDS_PER_QUERY],
+            )
+            records: list[dict[str, Any]] = await self._call(_query_all(soql), "query")
+            for record in records:
+                row = {name: _path(record, name) for name in wanted}
+                found.setdefault(str(row[parent_field]), []).append(row)
+        return found
+
     async def accounts(
         self, account_ids: Sequence[str], fields: Sequence[str]
     ) -> dict[str, dict[str, Any]]:
@@ -429,3 +460,13 @@ def parse_datetime(text: str) -> datetime:
 def _query_all(soql: str) -> Callable[[Salesforce], list[dict[str, Any]]]:
     """Every record a query finds, page after page."""
     return lambda sf: list(sf.query_all_iter(soql))
+
+
+def _path(record: Mapping[str, Any], name: str) -> Any:
+    """A field of a queried record, a parent's through its relationship (``Product2.Name``)."""
+    value: Any = record
+    for part in name.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
