@@ -25,7 +25,13 @@ import pytest
 import sqlalchemy as sa
 from rich.console import Console
 
-from revsync.adapters.db.tables import delivery_counters, erp_postings, invoices, outbox_messages
+from revsync.adapters.db.tables import (
+    deals,
+    delivery_counters,
+    erp_postings,
+    invoices,
+    outbox_messages,
+)
 from revsync.bootstrap import Container, build
 from revsync.config import load_settings
 from revsync.domain.delivery import STREAM_EVENTS
@@ -33,6 +39,7 @@ from revsync.ports.erp import ErpDocument, ErpLine, ErpParty
 from revsync.sandbox.crm import CrmSandbox
 from revsync.sandbox.demo import run_demo
 from revsync.sandbox.demo.checks import CheckReport, check_crm, check_erp
+from revsync.sandbox.demo.deal import check_deals
 from revsync.sandbox.demo.desk import Desk, check_desk
 from revsync.sandbox.support import SupportSandbox
 from revsync.sandbox.tryton import LocalTryton
@@ -104,6 +111,16 @@ def test_the_demo_plays_a_quarter_and_checks_itself(
     for r in reached:  # the report's line names each
         assert f"{r['customer']} {r['threshold']}: api_calls " in output
     _check_desk_and_ladder(report, output)
+    # quote-to-cash: the won opportunity's subscription, sale order and first invoice
+    [deal] = report["deals"]
+    assert re.fullmatch(
+        r"006\w+ won by cust-0051 → subscription opp-006\w+, ERP sale order \S+, first invoice "
+        r"INV-\d+ \(ERP INV-\d{4}-\d+\)",
+        deal,
+    ), deal
+    assert report["checks"]["erp_sale_orders_compared"] == 1
+    assert report["checks"]["crm_opportunities_compared"] == 1
+    assert "1 sale order is in the ERP with what the deal sold" in " ".join(output.split())
     assert "checked" in output and "exactly once with revsync's totals" in output
     assert f"the {invoices['paid_reported']} revsync reports paid are paid there" in output
     assert "open http://127.0.0.1:8080/console/ and sign in with the key in" in output
@@ -126,7 +143,7 @@ def _check_desk_and_ladder(report: dict[str, Any], output: str) -> None:
     2 and 3 in turn, its data export suspended at 3, all undone once it paid — the CRM's tasks,
     the tickets and the credit read back by the self-check."""
     support, checks = report["support"], report["checks"]
-    assert support["organizations"] == 50 and support["open_tickets"] >= 10
+    assert support["organizations"] == 51 and support["open_tickets"] >= 10  # 50 + the deal's
     assert checks["tickets_compared"] == support["open_tickets"]
     assert checks["service_credits_compared"] == 1
     credit = re.fullmatch(
@@ -300,6 +317,34 @@ def test_the_checks_catch_an_erp_a_crm_and_a_support_tool_that_disagree(
             return report
         finally:
             await client.aclose()
+
+    # and someone edits the won opportunity's subscription status in the CRM, and revsync's
+    # record of what the deal sold changes
+    [won] = [o for o in sandbox.records("Opportunity") if o.get("Revsync_Subscription_Id__c")]
+    sandbox.update_record("Opportunity", won["Id"], {"Revsync_Subscription_Status__c": "lost"})
+    with container.engine.begin() as conn:
+        sold_lines = conn.execute(
+            sa.select(deals.c.lines).where(deals.c.opportunity_id == won["Id"])
+        ).scalar_one()
+        conn.execute(
+            deals.update()
+            .where(deals.c.opportunity_id == won["Id"])
+            .values(lines=[{**sold_lines[0], "quantity": 30}])
+        )
+
+    async def tamper_sale() -> CheckReport:
+        client = container.erp()
+        try:
+            report = CheckReport()
+            await check_deals(container, client.rpc, sandbox, report)
+            return report
+        finally:
+            await client.aclose()
+
+    found_deals = asyncio.run(tamper_sale())
+    sold, said = found_deals.mismatches
+    assert sold.startswith("ERP: sale order ") and "revsync sold" in sold, sold
+    assert said.startswith(f"CRM: opportunity {won['Id']} holds lost, revsync wrote "), said
 
     report = asyncio.run(tamper_and_check())
     check_crm(container, sandbox, report)

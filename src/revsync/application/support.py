@@ -51,6 +51,8 @@ from revsync.ports.support import (
 
 ACTOR = "system:support"
 _TICKETS, _ORGANIZATIONS, _BILLING = "tickets", "organizations", "billing"
+#: the mark of the billing changes whose customers' open tickets got their context again
+BILLING_MARK = _BILLING
 _CASES_SHOWN = 10
 
 

@@ -50,6 +50,8 @@ class CheckReport:
     tickets: int = 0  # enriched tickets compared (desk.py)
     credits: int = 0  # issued service credits whose ticket was read
     flags: int = 0  # tickets carrying the collections tag
+    sales: int = 0  # deals whose ERP sale order was read
+    opportunities: int = 0  # deals whose opportunity was read
     mismatches: list[str] = field(default_factory=list)
 
     @property
@@ -157,7 +159,7 @@ def check_crm(container: Container, sandbox: CrmSandbox, report: CheckReport) ->
     tasks = _threshold_tasks(container)
     if not sent and not tasks and not _collections_tasks(container):
         return
-    client = _salesforce(sandbox)
+    client = salesforce_client(sandbox)
     _check_accounts(client, sent, report)
     _check_tasks(client, tasks, report)
     _check_collections(client, _collections_tasks(container), report)
@@ -197,7 +199,7 @@ def _collections_tasks(container: Container) -> dict[str, str]:
     return status
 
 
-def _salesforce(sandbox: CrmSandbox) -> Salesforce:
+def salesforce_client(sandbox: CrmSandbox) -> Salesforce:
     session = requests.Session()
     session.verify = str(sandbox.cert_path)
     session.trust_env = False

@@ -17,6 +17,7 @@ from revsync.adapters.db.tables import erp_postings, exception_cases, invoices, 
 from revsync.bootstrap import EVENTS_DESTINATION, Container
 from revsync.domain.crm import Readiness, Risk, Signals
 from revsync.sandbox.demo.checks import CheckReport
+from revsync.sandbox.demo.deal import deal_story
 
 if TYPE_CHECKING:
     from revsync.sandbox.demo.run import Tally
@@ -96,6 +97,8 @@ class DemoReport:
     collections: dict[str, Any] = field(default_factory=dict)
     #: the renewals assessed at their horizon (90, 60, 30 days): at risk, healthy, expansion
     renewals: list[str] = field(default_factory=list)
+    #: won CRM opportunities gone to cash: subscription, ERP sale order, first invoice
+    deals: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -145,6 +148,8 @@ def build_report(
             "tickets_compared": checks.tickets,
             "service_credits_compared": checks.credits,
             "tickets_flagged": checks.flags,
+            "erp_sale_orders_compared": checks.sales,
+            "crm_opportunities_compared": checks.opportunities,
         },
         seconds=round(seconds, 1),
         stream=_published(container),
@@ -157,6 +162,7 @@ def build_report(
         },
         collections={"walk": list(tally.ladder), "on_the_ladder": _on_ladder(container)},
         renewals=list(tally.renewals),
+        deals=deal_story(container),
         phases=dict(tally.phases),
         mismatches=list(checks.mismatches),
     )
@@ -262,6 +268,8 @@ def _at_risk(signals: list[Signals]) -> list[AtRisk]:
 
 #: where ``revsync serve`` on the demo's configuration shows the operations console
 CONSOLE_URL = "http://127.0.0.1:8080/console/"
+#: the renewals the report lists (all are in report.json)
+RENEWALS_SHOWN = 8
 
 
 def render(report: DemoReport, console: Console, directory: Path) -> None:
@@ -314,6 +322,16 @@ def render(report: DemoReport, console: Console, directory: Path) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    for line in report.renewals[:RENEWALS_SHOWN]:
+        say(f"  {line}", highlight=False, soft_wrap=True)
+    say(
+        "[bold]Quote-to-cash[/bold] (a won CRM opportunity → subscription, ERP sale order, "
+        "invoices linked to it, the subscription on the opportunity):",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for line in report.deals or ["none"]:
+        say(f"  {line}", highlight=False, soft_wrap=True)
     heavy = Table(title="High usage, under-billed against the contract (last month)")
     for column in ("customer", "meter", "used", "included", "share"):
         heavy.add_column(column)
@@ -345,7 +363,9 @@ def render(report: DemoReport, console: Console, directory: Path) -> None:
             f"wrote; {checks['tickets_compared']} tickets hold revsync's fields and note, "
             f"{checks['service_credits_compared']} service credit is told on its ticket with "
             f"its ERP number, and the collections flag is on exactly the open tickets of the "
-            f"customers the ladder flags ({report.seconds} s)",
+            f"customers the ladder flags; {checks['erp_sale_orders_compared']} sale order is in "
+            f"the ERP with what the deal sold and the invoices that bill it, and its opportunity "
+            f"holds the subscription revsync wrote ({report.seconds} s)",
             highlight=False,
         )
     else:

@@ -43,6 +43,7 @@ from revsync.adapters.db.tables import delivery_counters, outbox_messages, usage
 from revsync.application.crm import PushReport
 from revsync.application.customers import PutCustomer
 from revsync.application.ingestion import IngestContext, IngestReport
+from revsync.application.support import BILLING_MARK
 from revsync.application.thresholds import WATERMARK
 from revsync.bootstrap import (
     ERP_DESTINATION,
@@ -58,9 +59,11 @@ from revsync.domain.periods import period_of
 from revsync.entrypoints.workers.relay import worker_jobs
 from revsync.observability.logging import configure_logging
 from revsync.ports.erp import PostingRecord
+from revsync.ports.support import TicketMark
 from revsync.sandbox.crm import CrmSandbox, Fault
 from revsync.sandbox.crm.ids import USER_PREFIX, make_id
 from revsync.sandbox.demo.checks import CheckReport, check_crm, check_erp
+from revsync.sandbox.demo.deal import check_deals, close_deal
 from revsync.sandbox.demo.desk import Desk, check_desk
 from revsync.sandbox.demo.report import DemoReport, build_report, render
 from revsync.sandbox.demo.scenario import (
@@ -283,6 +286,7 @@ def _play(
     for number, account in enumerate(sorted(a["Id"] for a in sandbox.records("Account"))):
         manager = make_id(USER_PREFIX, 2 + number % 3)  # three success managers in turn
         sandbox.update_record("Account", account, {"Success_Manager__c": manager})
+    close_deal(sandbox, quarter.start)  # a new customer's deal, won on the quarter's first day
     pulled = _pull(container)
     progress.update(step, total=1, completed=1, description=_crm_line(pulled))
     tally.lap("crm pull")
@@ -350,9 +354,10 @@ def _signals(container: Container, sandbox: CrmSandbox, tally: Tally, progress: 
 
 
 def _crm_line(pulled: Any) -> str:
+    deals = f", {len(pulled.deals.taken)} deal won" if pulled.deals else ""
     return (
         f"CRM: {len(pulled.customers_created)} customers, "
-        f"{len(pulled.subscriptions_created)} subscriptions"
+        f"{len(pulled.subscriptions_created)} subscriptions{deals}"
     )
 
 
@@ -664,6 +669,7 @@ def _collect(
         tally.desk["ticket_of"][slid] = desk.ticket(subject, organization, subject, "high")
     for days in DUNNING_DAYS:
         day = min(due + timedelta(days=days + 1), today)  # the day the level is reached
+        _rewind_billing_mark(container, day)
         with clock.on(day):
             report = asyncio.run(container.sync_erp())
             tally.paid += len(report.paid)
@@ -689,6 +695,16 @@ def _collect(
     )
     progress.update(step, total=1, completed=1)
     tally.lap("payments and collections")
+
+
+def _rewind_billing_mark(container: Container, day: date) -> None:
+    """The demo plays the ladder's days after today's work: the support sync's mark of billing
+    changes goes back to each of them with the clock, as if those days came in their order
+    (the ladder's moves on that day then reach every open ticket of the customers moved)."""
+    with container.unit_of_work() as uow:
+        mark = TicketMark(datetime.combine(day, clock_time(0), UTC), 0)
+        uow.support.set_mark(BILLING_MARK, mark, container.clock.now())
+        uow.commit()
 
 
 #: every how many customers has an open ticket (the others' organizations have none yet)
@@ -912,6 +928,15 @@ def _check(
 
     asyncio.run(erp())
     check_crm(container, sandbox, report)
+
+    async def deals() -> None:
+        client = container.erp()
+        try:
+            await check_deals(container, client.rpc, sandbox, report)
+        finally:
+            await client.aclose()
+
+    asyncio.run(deals())
     found = check_desk(container, desk)
     report.tickets, report.credits, report.flags = found.tickets, found.credits, found.flags
     report.mismatches += found.mismatches

@@ -156,6 +156,12 @@ PLANS: list[dict[str, Any]] = [
     },
 ]
 
+#: the CRM's products, each a recurring charge of a plan (``quote_to_cash.products``)
+DEAL_PRODUCTS = {
+    "GROWTH-SEAT": {"plan": "growth", "charge": "seats"},
+    "STARTER-PLATFORM": {"plan": "starter", "charge": "platform"},
+}
+
 POSTING_RULES = [
     {"product": "SAAS", "account": "4.1.2"},
     {"product": "USAGE", "account": "4.1.2", "kind": "usage"},
@@ -240,6 +246,7 @@ def write_config(
             "retry": {"base_seconds": 0.2, "max_delay_seconds": 1},
         },
         "collections": {"rungs": RUNGS},
+        "quote_to_cash": {"products": DEAL_PRODUCTS, "won_since": quarter.start.isoformat()},
         "outbox": {"allow_private_hosts": ["127.0.0.1"]},
         "worker": {"lease_seconds": 60, "poll_seconds": 0.02},
         **({"events": events} if events else {}),
