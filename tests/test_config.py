@@ -204,6 +204,53 @@ outbox:
         load_settings(write(tmp_path, text))
 
 
+def test_quote_to_cash_maps_products_to_recurring_charges_and_needs_the_crm(
+    tmp_path: Path,
+) -> None:
+    plan = """plans:
+  - code: basic
+    name: Basic
+    currency: EUR
+    interval: month
+    charges:
+      - {key: fee, model: flat, description: Fee, amount: "10.00"}
+      - {key: calls, model: per_unit, description: Calls, meter: api_calls, amount: "0.01"}
+meters:
+  - {key: api_calls, event_type: api.call, aggregation: count}
+"""
+    crm = 'crm: {url: "https://acme.my.salesforce.com"}\n'
+    ok = load_settings(
+        write(
+            tmp_path,
+            plan + crm + "quote_to_cash: {products: {BASIC: {plan: basic, charge: fee}}}\n",
+        )
+    )
+    assert ok.quote_to_cash.enabled and ok.quote_to_cash.won_since is None
+    with pytest.raises(
+        ConfigError,
+        match=r"quote_to_cash\.products\.CALLS: plan 'basic' has no recurring charge 'calls'",
+    ):
+        load_settings(
+            write(
+                tmp_path,
+                plan + crm + "quote_to_cash: {products: {CALLS: {plan: basic, charge: calls}}}\n",
+            )
+        )
+    with pytest.raises(ConfigError, match=r"quote_to_cash\.products: quote-to-cash reads the CRM"):
+        load_settings(
+            write(
+                tmp_path, plan + "quote_to_cash: {products: {BASIC: {plan: basic, charge: fee}}}\n"
+            )
+        )
+    with pytest.raises(ConfigError, match=r"opportunity_fields"):
+        load_settings(
+            write(
+                tmp_path,
+                crm + "quote_to_cash: {opportunity_fields: {subscription_id: 'not a name'}}\n",
+            )
+        )
+
+
 def test_the_support_config_refuses_a_field_for_two_roles_a_bad_secret_name_and_its_name(
     tmp_path: Path,
 ) -> None:

@@ -37,7 +37,7 @@ from revsync.domain.kpis import KpiPolicy
 from revsync.domain.metering import Aggregation, Meter, new_meter
 from revsync.domain.money import Rounding
 from revsync.domain.posting import PostingRule, check_rules
-from revsync.domain.pricing import Plan, plan_from_mapping
+from revsync.domain.pricing import RECURRING_MODELS, Plan, plan_from_mapping
 from revsync.domain.renewals import Milestone
 from revsync.domain.schemas import (
     Compatibility,
@@ -1178,6 +1178,26 @@ class Settings(BaseSettings):
                 f"erp.timeout_seconds: at most half of worker.lease_seconds "
                 f"({self.worker.lease_seconds:g})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _products_sell_recurring_charges(self) -> Settings:
+        """Each mapped CRM product names a recurring (flat or per-seat) charge of a plan, when
+        the plan is configured here (one made over the API is checked when a deal uses it)."""
+        products = self.quote_to_cash.products
+        if products and self.crm.url is None:
+            raise ValueError("quote_to_cash.products: quote-to-cash reads the CRM (set crm.url)")
+        plans = {plan.code: plan for plan in self.domain_plans()}
+        for code, product in products.items():
+            plan = plans.get(product.plan)
+            if plan is None:
+                continue
+            charge = next((c for c in plan.charges if c.key == product.charge), None)
+            if charge is None or charge.model not in RECURRING_MODELS:
+                raise ValueError(
+                    f"quote_to_cash.products.{code}: plan {plan.code!r} has no recurring "
+                    f"charge {product.charge!r} (a product sells a flat or per-seat fee)"
+                )
         return self
 
     @model_validator(mode="after")
