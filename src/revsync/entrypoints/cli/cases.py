@@ -33,7 +33,7 @@ ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept in the au
 def cases_list(
     status: Annotated[str | None, typer.Option(help="open, retrying, resolved, ignored.")] = None,
     kind: Annotated[
-        str | None, typer.Option(help="delivery, outage, billing or unmapped_usage.")
+        str | None, typer.Option(help=", ".join(k.value for k in CaseKind) + ".")
     ] = None,
     destination: Annotated[str | None, typer.Option(help="A destination name.")] = None,
     since: Annotated[str | None, typer.Option(help="Opened at or after (ISO time).")] = None,
