@@ -86,6 +86,7 @@ class DealReport:
     read: int = 0
     taken: list[str] = field(default_factory=list)  # "opportunity → subscription (kind)"
     refused: list[str] = field(default_factory=list)  # "opportunity: reason"
+    dropped: list[str] = field(default_factory=list)  # refused, then no longer won
 
 
 class QuoteToCash:
@@ -131,6 +132,16 @@ class QuoteToCash:
             for r in records.values()
             if self._wanted(r) and _status(known.get(r.id)) is not DealStatus.TAKEN
         ]
+        # a refused deal no longer won (lost, deleted, reopened) is dropped with its case
+        gone = [i for i in again if i not in records or not self._wanted(records[i])]
+        gone += [
+            r.id
+            for r in pulled.records
+            if not self._wanted(r) and _status(known.get(r.id)) is DealStatus.REFUSED
+        ]
+        for opportunity_id in sorted(set(gone)):
+            await asyncio.to_thread(self._drop, opportunity_id)
+            report.dropped.append(opportunity_id)
         report.read = len(won)
         lines = (
             await crm.children(
@@ -407,6 +418,30 @@ class QuoteToCash:
                     opportunity_id,
                     None,
                     {"reason": reason, "case_id": case_id},
+                )
+            )
+            uow.commit()
+
+    def _drop(self, opportunity_id: str) -> None:
+        """Forget a refused deal the CRM no longer has won; its case is resolved."""
+        with self._uow() as uow:
+            known = uow.deals.get(opportunity_id)
+            if known is None or known.status is not DealStatus.REFUSED:
+                return
+            now = self._clock.now()
+            uow.deals.delete(opportunity_id)
+            uow.cases.settle_deal(
+                opportunity_id, now, ACTOR, "the opportunity is no longer won in the CRM"
+            )
+            uow.audit.append(
+                AuditRecord(
+                    now,
+                    ACTOR,
+                    "deal.dropped",
+                    "opportunity",
+                    opportunity_id,
+                    {"status": known.status.value, "reason": known.reason},
+                    None,
                 )
             )
             uow.commit()

@@ -51,6 +51,10 @@ class DealRepository(Protocol):
         """Keep the deal as it now stands (taken or refused), its sale kept."""
         ...
 
+    def delete(self, opportunity_id: str) -> None:
+        """Forget a deal (a refused one the CRM no longer has won)."""
+        ...
+
     def refused(self, limit: int) -> list[str]:
         """Opportunities refused, oldest first, to try again."""
         ...

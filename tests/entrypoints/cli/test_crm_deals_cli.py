@@ -72,3 +72,18 @@ def test_deals_taken_and_refused_are_told_and_listed(
         assert open_one not in listed.output
         only = runner.invoke(app, ["crm", "deals", "--status", "refused", "--config", str(config)])
         assert taken not in only.output and refused in only.output
+        cases = runner.invoke(app, ["cases", "list", "--kind", "deal", "--config", str(config)])
+        assert f"deal open opportunity {refused}" in " ".join(cases.output.split())
+
+        # the rep gives up on the refused deal: it is dropped, its case resolved
+        crm.update_record("Opportunity", refused, {"StageName": "Closed Lost"})
+        again = runner.invoke(app, ["crm", "sync", "--config", str(config)])
+        assert again.exit_code == 0, again.output
+        assert f"  dropped {refused}: refused before, no longer won" in again.output
+        assert "read 0 won opportunities: 0 deals taken, 0 refused" in again.output
+        listed = runner.invoke(app, ["crm", "deals", "--config", str(config)])
+        assert listed.output.splitlines() == [
+            f"{taken}  taken: acme, opp-{taken} (new) from 2026-11-02, no sale"
+        ]
+        cases = runner.invoke(app, ["cases", "list", "--kind", "deal", "--config", str(config)])
+        assert f"deal resolved opportunity {refused}" in " ".join(cases.output.split())

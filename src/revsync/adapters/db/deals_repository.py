@@ -55,6 +55,9 @@ class SqlDealRepository:
         if not changed:
             self._conn.execute(deals.insert().values(opportunity_id=deal.opportunity_id, **values))
 
+    def delete(self, opportunity_id: str) -> None:
+        self._conn.execute(deals.delete().where(deals.c.opportunity_id == opportunity_id))
+
     def refused(self, limit: int) -> list[str]:
         d = deals.c
         rows = self._conn.execute(

@@ -49,6 +49,8 @@ def crm_sync(config: ConfigOption = None) -> None:
             console.print(f"  taken {taken}", highlight=False, soft_wrap=True)
         for refused in deals.refused:
             console.print(f"  refused {refused}", highlight=False, soft_wrap=True)
+        for dropped in deals.dropped:
+            console.print(f"  dropped {dropped}: refused before, no longer won", highlight=False)
     console.print(
         f"assessed {pushed.assessed} customers: {len(pushed.accounts)} with changed signals, "
         f"{len(pushed.tasks)} tasks, {len(pushed.opportunities)} opportunities queued",
