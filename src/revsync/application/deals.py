@@ -24,7 +24,13 @@ from revsync.application.subscriptions import (
 )
 from revsync.domain.audit import AuditRecord
 from revsync.domain.coupons import Duration, new_coupon
-from revsync.domain.crm import in_service, parse_date, parse_number, subscription_id
+from revsync.domain.crm import (
+    in_service,
+    metered,
+    parse_date,
+    parse_number,
+    subscription_id,
+)
 from revsync.domain.deals import (
     DealKind,
     DealTerms,
@@ -211,6 +217,7 @@ class QuoteToCash:
         )
         now = self._clock.now()
         if subscription is None:
+            self._not_billed_twice(uow, customer, terms)
             made = self._new(uow, opportunity, customer, terms)
             status = "active" if made.start <= now.date() else "scheduled"
         else:
@@ -301,6 +308,37 @@ class QuoteToCash:
                 f"{len(serving)} subscriptions in service on {day}: name the contract",
             )
         return serving[0]
+
+    def _not_billed_twice(self, uow: UnitOfWork, customer: Customer, terms: DealTerms) -> None:
+        """Refuse a new subscription that would bill usage another one bills already: a meter
+        its plan prices, priced from its start on by a subscription of the customer, of an
+        ancestor billing its subsidiaries, or — when the new one bills subsidiaries — of a
+        subsidiary (usage belongs to the customer: two subscriptions on a meter count it
+        twice)."""
+        plan = uow.plans.get(terms.plan_code, terms.plan_version)
+        assert plan is not None  # deal_terms read it
+        meters = set(metered(plan))
+        if not meters:
+            return
+        others = list(uow.subscriptions.of_customer(customer.id))
+        parent = uow.customers.parent_of(customer.id)
+        while parent is not None:
+            others += [s for s in uow.subscriptions.of_customer(parent) if s.include_children]
+            parent = uow.customers.parent_of(parent)
+        if self._settings.include_children:
+            others += uow.subscriptions.of_customers(uow.customers.descendants_of(customer.id))
+        for other in others:
+            for code, version in _plans_from(other, terms.start):
+                priced = uow.plans.get(code, version)
+                both = sorted(meters & set(metered(priced))) if priced else []
+                if both:
+                    raise InvalidField(
+                        "OpportunityLineItem",
+                        f"subscription {other.id} of {other.customer_id} already bills "
+                        f"{', '.join(both)} on {terms.start}: a second subscription would bill "
+                        "that usage twice (make this an add-on naming its contract, or end "
+                        "that subscription first)",
+                    )
 
     def _new(
         self, uow: UnitOfWork, opportunity: Opportunity, customer: Customer, terms: DealTerms
@@ -452,6 +490,18 @@ class QuoteToCash:
         """Deals by opportunity id."""
         with self._uow(write=False) as uow:
             return uow.deals.page(status=status, after=after, limit=limit)
+
+
+def _plans_from(subscription: Subscription, day: date) -> list[tuple[str, int]]:
+    """The plans of the subscription's terms in force on ``day`` or later (none once it has
+    ended by then)."""
+    if subscription.ends is not None and subscription.ends <= day:
+        return []
+    found = []
+    for terms, following in zip(subscription.terms, [*subscription.terms[1:], None], strict=True):
+        if following is None or following.effective > day:
+            found.append(terms.plan)
+    return list(dict.fromkeys(found))
 
 
 def _status(deal: DealRecord | None) -> DealStatus | None:
