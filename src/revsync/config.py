@@ -787,14 +787,6 @@ OPPORTUNITY_READ = (
     "SystemModstamp",
     "IsDeleted",
 )
-OPPORTUNITY_LINE_READ = (
-    "Product2.ProductCode",
-    "Product2.Name",
-    "Quantity",
-    "UnitPrice",
-    "Discount",
-    "ServiceDate",
-)
 
 
 class QuoteToCashSettings(_Section):
