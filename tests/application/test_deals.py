@@ -1,7 +1,8 @@
 """Quote-to-cash against the CRM sandbox (no ERP): a new-business deal whose plan prices a
 meter that another subscription bills already — the customer's, an ancestor's billing its
 subsidiaries, or a subsidiary's under a deal that bills them — is refused, never billed twice;
-one on other meters is taken."""
+one on other meters is taken. An add-on to a contract's subscription holds when the contract
+is edited later without its seats; the contract's own seat change still rules."""
 
 from __future__ import annotations
 
@@ -54,7 +55,20 @@ def container(
             {"key": "api_calls", "event_type": "api.call", "aggregation": "count"},
             {"key": "exports", "event_type": "export", "aggregation": "count"},
         ],
-        plans=[plan("calls", "api_calls"), plan("exports", "exports"), plan("flat", None)],
+        plans=[
+            plan("calls", "api_calls"),
+            plan("exports", "exports"),
+            plan("flat", None),
+            {
+                "code": "seated",
+                "name": "Seated",
+                "currency": "EUR",
+                "interval": "month",
+                "charges": [
+                    {"key": "seats", "model": "per_seat", "description": "Seats", "amount": "5.00"}
+                ],
+            },
+        ],
         crm={
             "url": crm.url,
             "ca_file": str(crm.cert_path),
@@ -66,6 +80,7 @@ def container(
                 "CALLS": {"plan": "calls", "charge": "fee"},
                 "EXPORTS": {"plan": "exports", "charge": "fee"},
                 "FLAT": {"plan": "flat", "charge": "fee"},
+                "SEAT": {"plan": "seated", "charge": "seats"},
             }
         },
         outbox={"allow_private_hosts": ["127.0.0.1"]},
@@ -128,3 +143,49 @@ def test_a_subscription_ended_before_the_deal_starts_bills_nothing_twice(
     won = sell(crm, acme, "Acme — renewal", date(2026, 11, 1), [Item("CALLS", 1)], entries)
     pulled = asyncio.run(container.pull_crm())
     assert pulled.deals is not None and pulled.deals.taken == [f"{won} → opp-{won} (new)"]
+
+
+def test_an_add_on_to_a_contract_holds_until_the_contract_changes_its_seats(
+    container: Container, crm: CrmSandbox
+) -> None:
+    acme = crm.create_record("Account", {"Name": "Acme", "Revsync_Customer_Id__c": "acme"})
+    contract = crm.create_record(
+        "Contract",
+        {
+            "AccountId": acme,
+            "Status": "Activated",
+            "StartDate": "2026-10-01",
+            "ContractTerm": 12,
+            "Plan__c": "seated",
+            "Seats__c": 10,
+        },
+    )
+    asyncio.run(container.pull_crm())
+    entries = {"SEAT": add_product(crm, "SEAT", "Seat", Decimal("5.00"))}
+    more = sell(
+        crm,
+        acme,
+        "Acme — 5 more",
+        date(2026, 11, 10),
+        [Item("SEAT", 5, service_date=date(2026, 11, 16))],
+        entries,
+        ContractId=contract,
+    )
+    subscription = f"crm-{contract}"
+    pulled = asyncio.run(container.pull_crm())
+    assert pulled.deals is not None and pulled.deals.taken == [f"{more} → {subscription} (add_on)"]
+
+    def seats() -> list[tuple[str, date, int]]:
+        found = container.subscriptions.get(subscription)
+        return [(t.change.value, t.effective, t.seats) for t in found.terms]
+
+    added = [("created", date(2026, 10, 1), 10), ("seat_change", date(2026, 11, 16), 15)]
+    assert seats() == added
+    # someone edits the contract's renewal date: its seats (10) did not change, the add-on holds
+    crm.update_record("Contract", contract, {"Renewal_Date__c": "2027-10-01"})
+    assert asyncio.run(container.pull_crm()).amendments == []
+    assert seats() == added
+    # the contract's own seat change rules from its amendment date
+    crm.update_record("Contract", contract, {"Seats__c": 12, "Amendment_Date__c": "2026-12-01"})
+    assert asyncio.run(container.pull_crm()).amendments == [f"{subscription}: seat_change"]
+    assert seats() == [*added, ("seat_change", date(2026, 12, 1), 12)]

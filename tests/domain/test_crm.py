@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from revsync.domain.crm import (
     BillingStatus,
+    ContractSeen,
     ContractTerms,
     FieldMap,
     MeterAdoption,
@@ -146,6 +147,30 @@ def test_a_changed_contract_becomes_plan_and_seat_amendments_and_a_lapsed_one_a_
     assert contract_amendments(same, terms(), GROWTH, day) == []
     [cancel] = contract_amendments(same, terms(status="Expired"), GROWTH, day)
     assert (cancel.change, cancel.ends) == (Change.CANCEL, day)
+
+
+def test_a_contract_amends_what_it_changed_not_what_moved_without_it() -> None:
+    # the subscription has 15 seats (an add-on deal added 5); the contract still says 10
+    moved = new_subscription(
+        subscription_id="crm-800A",
+        customer_id="acme",
+        start=date(2026, 1, 1),
+        plan=("growth", 3),
+        interval=Interval.MONTH,
+        usage_interval=Interval.MONTH,
+        seats=15,
+    )
+    day = date(2026, 6, 1)
+    as_read = ContractSeen("growth", 10)
+    assert contract_amendments(moved, terms(), GROWTH, day, as_read) == []
+    [seats] = contract_amendments(moved, terms(seats=12), GROWTH, day, as_read)
+    assert (seats.change, seats.seats) == (Change.SEAT_CHANGE, 12)
+    # never read before (an install upgraded to this release): the contract's values rule
+    [back] = contract_amendments(moved, terms(), GROWTH, day)
+    assert (back.change, back.seats) == (Change.SEAT_CHANGE, 10)
+    # a lapsed contract ends it whatever was read
+    [cancel] = contract_amendments(moved, terms(status="Expired"), GROWTH, day, as_read)
+    assert cancel.change is Change.CANCEL
 
 
 def test_entitlement_is_what_the_plan_includes_for_a_meter() -> None:

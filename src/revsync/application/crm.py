@@ -24,6 +24,7 @@ from revsync.application.deals import DealReport
 from revsync.application.health import Health
 from revsync.application.subscriptions import AmendSubscription, CreateSubscription, Subscriptions
 from revsync.domain.crm import (
+    ContractSeen,
     ContractTerms,
     Risk,
     Signals,
@@ -243,6 +244,7 @@ class CrmPull:
                 )
             )
             report.subscriptions_created.append(created.id)
+            self._seen(terms)
             return
         effective = (
             terms.amendment_date or record.modstamp.astimezone(ZoneInfo(customer.timezone)).date()
@@ -263,11 +265,22 @@ class CrmPull:
                     seats=amendment.seats,
                     ends=amendment.ends,
                 )
-                for amendment in contract_amendments(current, terms, plan, effective)
+                for amendment in contract_amendments(current, terms, plan, effective, seen)
             ]
 
+        with self._uow(write=False) as uow:
+            seen = uow.crm.contract_seen(record.id)
         for made in self._subscriptions.amend_to(sub_id, changes):
             report.amendments.append(f"{sub_id}: {made.change.value}")
+        self._seen(terms)
+
+    def _seen(self, terms: ContractTerms) -> None:
+        """Keep the contract's plan and seats as read (what it changes next time is new)."""
+        seen = ContractSeen(terms.plan, terms.seats)
+        with self._uow() as uow:
+            if uow.crm.contract_seen(terms.contract_id) != seen:
+                uow.crm.set_contract_seen(terms.contract_id, seen, self._clock.now())
+                uow.commit()
 
     def _terms(self, record: CrmRecord) -> ContractTerms:
         return contract_terms(record, self._map)

@@ -118,21 +118,35 @@ def subscription_id(contract_id: str) -> str:
     return f"crm-{contract_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class ContractSeen:
+    """A contract's plan and seats as the last pull read them."""
+
+    plan: str | None
+    seats: int | None
+
+
 def contract_amendments(
     subscription: Subscription,
     terms: ContractTerms,
     plan: Plan | None,
     effective: date,
+    seen: ContractSeen | None = None,
 ) -> list[Amendment]:
     """What a changed contract asks of its subscription, from ``effective`` on: a plan change,
     a seat change, and a cancellation when the contract is no longer active (the contract's end
     date does not end the subscription: renewals are the CRM's business and arrive as changes).
-    Nothing when the subscription already matches."""
+    Nothing when the subscription already matches. With ``seen`` (the contract as last read),
+    the plan and seats count only when the contract changed them: the subscription may have
+    moved since without the contract (an add-on deal adding seats), and an edit of something
+    else on the contract does not take it back."""
     current = subscription.current
     found: list[Amendment] = []
-    if plan is not None and plan.code != current.plan_code:
+    plan_changed = seen is None or terms.plan != seen.plan
+    seats_changed = seen is None or terms.seats != seen.seats
+    if plan is not None and plan.code != current.plan_code and plan_changed:
         found.append(Amendment(Change.PLAN_CHANGE, effective, plan=(plan.code, plan.version)))
-    if terms.seats is not None and terms.seats != current.seats:
+    if terms.seats is not None and terms.seats != current.seats and seats_changed:
         found.append(Amendment(Change.SEAT_CHANGE, effective, seats=terms.seats))
     if not terms.active and current.ends is None:
         found.append(Amendment(Change.CANCEL, effective, ends=effective))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from revsync.domain.crm import ContractSeen
 from revsync.ports.remote import Unavailable
 
 
@@ -131,6 +132,12 @@ class CrmStateRepository(Protocol):
     def pushed(self, customer_id: str) -> dict[str, Any] | None:
         """The signal values last announced for the customer."""
         ...
+
+    def contract_seen(self, contract_id: str) -> ContractSeen | None:
+        """The contract's plan and seats as the last pull read them (None before)."""
+        ...
+
+    def set_contract_seen(self, contract_id: str, seen: ContractSeen, at: datetime) -> None: ...
 
 
 class Crm(Protocol):

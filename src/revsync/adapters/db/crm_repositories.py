@@ -1,4 +1,5 @@
-"""CRM sync state in SQL: watermarks of incremental pulls, and the signals last pushed."""
+"""CRM sync state in SQL: watermarks of incremental pulls, the signals last pushed, and each
+contract's plan and seats as last read."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from revsync.adapters.db.tables import crm_signals, crm_watermarks
+from revsync.adapters.db.tables import crm_contracts, crm_signals, crm_watermarks
+from revsync.domain.crm import ContractSeen
 from revsync.ports.crm import Watermark
 
 
@@ -51,3 +53,17 @@ class SqlCrmStateRepository:
             sa.select(crm_signals.c["values"]).where(crm_signals.c.customer_id == customer_id)
         ).scalar()
         return None if found is None else dict(found)
+
+    def contract_seen(self, contract_id: str) -> ContractSeen | None:
+        row = self._conn.execute(
+            sa.select(crm_contracts).where(crm_contracts.c.contract_id == contract_id)
+        ).first()
+        return None if row is None else ContractSeen(row.plan, row.seats)
+
+    def set_contract_seen(self, contract_id: str, seen: ContractSeen, at: datetime) -> None:
+        values = {"plan": seen.plan, "seats": seen.seats, "seen_at": at}
+        table = crm_contracts
+        if not self._conn.execute(
+            table.update().where(table.c.contract_id == contract_id).values(**values)
+        ).rowcount:
+            self._conn.execute(table.insert().values(contract_id=contract_id, **values))

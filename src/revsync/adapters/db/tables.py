@@ -597,6 +597,17 @@ deals = sa.Table(
     sa.Index("ix_deals_status", "status", "updated_at"),
 )
 
+# each CRM contract's plan and seats as the last pull read them: the contract amends its
+# subscription when it changes them, not whenever they differ from the subscription
+crm_contracts = sa.Table(
+    "crm_contracts",
+    metadata,
+    sa.Column("contract_id", sa.String(64), primary_key=True),
+    sa.Column("plan", sa.String(200), nullable=True),
+    sa.Column("seats", sa.Integer, nullable=True),
+    sa.Column("seen_at", UtcDateTime, nullable=False),
+)
+
 # what revsync last announced to the CRM about each customer (a digest of the values), so
 # that unchanged signals are not pushed again
 crm_signals = sa.Table(

@@ -1,4 +1,5 @@
-"""won CRM opportunities taken (subscription, ERP sale order) or refused
+"""won CRM opportunities taken (subscription, ERP sale order) or refused; each CRM contract's
+plan and seats as last read
 
 Revision ID: 0022
 Revises: 0021
@@ -37,9 +38,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_deals_subscription_id", "deals", ["subscription_id"])
     op.create_index("ix_deals_status", "deals", ["status", "updated_at"])
+    op.create_table(
+        "crm_contracts",
+        sa.Column("contract_id", sa.String(length=64), primary_key=True),
+        sa.Column("plan", sa.String(length=200), nullable=True),
+        sa.Column("seats", sa.Integer(), nullable=True),
+        sa.Column("seen_at", UtcDateTime(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("crm_contracts")
     op.drop_index("ix_deals_status", table_name="deals")
     op.drop_index("ix_deals_subscription_id", table_name="deals")
     op.drop_table("deals")
