@@ -564,8 +564,13 @@ def with_charge(index: int, **changes: Any) -> dict[str, Any]:
         ({"version": True}, "version", "expected an integer ≥ 1"),
         ({"name": "  "}, "name", "must not be empty"),
         ({"currency": "XXX"}, "currency", "not an ISO 4217"),
-        ({"interval": "week"}, "interval", "'week' is not one of month, year"),
-        ({"usage_interval": "year"}, "usage_interval", "cannot have a yearly usage period"),
+        ({"interval": "week"}, "interval", "'week' is not one of month, quarter, half_year, year"),
+        ({"usage_interval": "year"}, "usage_interval", "a month plan cannot have a year usage"),
+        (
+            {"interval": "quarter", "usage_interval": "half_year"},
+            "usage_interval",
+            "a quarter plan cannot have a half_year usage period",
+        ),
         ({"charges": []}, "charges", "at least one charge"),
         ({"charges": "api"}, "charges", "expected a list of charges"),
         ({"charges": [object()]}, "charges.0", "expected a Charge"),
@@ -745,6 +750,18 @@ def test_new_plan_normalizes_its_input() -> None:
 
 def test_usage_interval_defaults_to_the_interval() -> None:
     assert plan_of(PER_UNIT, interval="year").usage_interval is Interval.YEAR
+
+
+@pytest.mark.parametrize(
+    ("interval", "usage"),
+    [("quarter", "month"), ("half_year", "quarter"), ("half_year", "month"), ("year", "quarter")],
+)
+def test_usage_periods_may_divide_the_billing_period(interval: str, usage: str) -> None:
+    plan = plan_of(PER_UNIT, interval=interval, usage_interval=usage)
+    assert (plan.interval.months, plan.usage_interval.months) == (
+        {"quarter": 3, "half_year": 6, "year": 12}[interval],
+        {"month": 1, "quarter": 3}[usage],
+    )
 
 
 # --- plans as plain data -------------------------------------------------------------

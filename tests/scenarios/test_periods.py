@@ -533,3 +533,175 @@ def test_no_invoices_after_the_end_of_service(world: Callable[..., World]) -> No
     ]
     report = w.at("2027-03-05T00:00:00Z").bill("2027-03-05")
     assert (report.created, report.updated, report.finalized) == ([], [], [])
+
+
+# --- quarterly and half-yearly billing ------------------------------------------------------
+
+QUARTERLY = {
+    "code": "quarterly",
+    "name": "Quarterly",
+    "currency": "EUR",
+    "interval": "quarter",
+    "usage_interval": "month",
+    "charges": [
+        {
+            "key": "platform",
+            "model": "flat",
+            "description": "Platform, quarterly",
+            "timing": "in_advance",
+            "amount": "300.00",
+        },
+        {
+            "key": "seats",
+            "model": "per_seat",
+            "description": "Seats",
+            "timing": "in_advance",
+            "amount": "30.00",
+        },
+        {
+            "key": "calls",
+            "model": "per_unit",
+            "description": "API calls",
+            "meter": "api_calls",
+            "amount": "0.01",
+        },
+    ],
+}
+
+
+def test_a_quarterly_fee_with_monthly_usage_and_seats_added_mid_quarter(
+    world: Callable[..., World],
+) -> None:
+    w = world(plans=[QUARTERLY], start="2027-01-01T08:00:00Z")
+    w.customer("acme")
+    w.subscribe("s1", "acme", "quarterly", "2027-01-01", seats=2)
+    w.at("2027-01-20T12:00:00Z").usage("t-acme", "api.request", "2027-01-20T10:00:00Z", times=1000)
+    w.at("2027-02-10T09:00:00Z").amend("s1", "seat_change", "2027-02-15", seats=5)
+    w.at("2027-04-04T00:00:00Z").bill("2027-04-04")
+
+    def usage(start: str, end: str, number: str, extra: tuple[Line, ...], total: str) -> Rendered:
+        quantity, amount = ("1000", "10.00") if start == "2027-01-01" else ("0", "0.00")
+        line = (f"usage:calls:{start}", "API calls", quantity, "0.01", amount)
+        return invoice("arrears", f"{start}/{end}", number, (line, *extra), total)
+
+    platform = ("fee:platform", "Platform, quarterly", "1", "300.00", "300.00")
+    assert w.invoices("s1") == [
+        invoice(
+            "advance",
+            "2027-01-01/2027-04-01",
+            "INV-000001",
+            (platform, ("fee:seats", "Seats × 2", "2", "30.00", "60.00")),
+            "360.00",
+        ),
+        usage("2027-01-01", "2027-02-01", "INV-000002", (), "10.00"),
+        usage(
+            "2027-02-01",
+            "2027-03-01",
+            "INV-000003",
+            (
+                # 15 February – 1 April: 14 + 31 = 45 of the quarter's 31 + 28 + 31 = 90 days:
+                # 2 × 30.00 × 45/90 = 30.00 back, 5 × 30.00 × 45/90 = 75.00 on
+                (
+                    "proration:2027-02-15:v1:seats",
+                    "Unused time on Seats × 2 (prorated 45/90 days)",
+                    "2",
+                    "30.00",
+                    "-30.00",
+                ),
+                (
+                    "proration:2027-02-15:v2:seats",
+                    "Remaining time on Seats × 5 (prorated 45/90 days)",
+                    "5",
+                    "30.00",
+                    "75.00",
+                ),
+            ),
+            "45.00",
+        ),
+        # issued 1 April: the second quarter's advance (INV-000004), then March's usage
+        usage("2027-03-01", "2027-04-01", "INV-000005", (), "0.00"),
+        invoice(
+            "advance",
+            "2027-04-01/2027-07-01",
+            "INV-000004",
+            (platform, ("fee:seats", "Seats × 5", "5", "30.00", "150.00")),
+            "450.00",
+        ),
+    ]
+
+
+HALF_YEARLY = {
+    "code": "half-yearly",
+    "name": "Half-yearly",
+    "currency": "EUR",
+    "interval": "half_year",
+    "usage_interval": "quarter",
+    "charges": [
+        {
+            "key": "platform",
+            "model": "flat",
+            "description": "Platform, half-yearly",
+            "timing": "in_advance",
+            "amount": "600.00",
+        },
+        {
+            "key": "calls",
+            "model": "per_unit",
+            "description": "API calls",
+            "meter": "api_calls",
+            "amount": "0.01",
+        },
+    ],
+}
+
+
+def test_a_half_year_on_the_calendar_starting_mid_period_and_usage_by_quarter(
+    world: Callable[..., World],
+) -> None:
+    w = world(plans=[HALF_YEARLY], start="2027-02-10T08:00:00Z")
+    w.customer("acme")
+    # billed on the calendar's half-years (January and July), from 10 February
+    w.subscribe("s1", "acme", "half-yearly", "2027-02-10", anchor="2027-01-01")
+    w.at("2027-05-20T12:00:00Z").usage("t-acme", "api.request", "2027-05-20T10:00:00Z", times=700)
+    w.at("2027-07-04T00:00:00Z").bill("2027-07-04")
+    assert w.invoices("s1") == [
+        invoice(
+            "advance",
+            "2027-01-01/2027-07-01",
+            "INV-000001",
+            (
+                # 10 February – 1 July: 19 + 31 + 30 + 31 + 30 = 141 of 181 days:
+                # 600.00 × 141/181 = 467.403… → 467.40
+                (
+                    "fee:platform",
+                    "Platform, half-yearly (prorated 141/181 days)",
+                    "1",
+                    "600.00",
+                    "467.40",
+                ),
+            ),
+            "467.40",
+        ),
+        invoice(
+            "arrears",
+            "2027-01-01/2027-04-01",
+            "INV-000002",
+            # the usage of the service's days: from 10 February
+            (("usage:calls:2027-02-10", "API calls", "0", "0.01", "0.00"),),
+            "0.00",
+        ),
+        invoice(
+            "arrears",
+            "2027-04-01/2027-07-01",
+            "INV-000004",
+            (("usage:calls:2027-04-01", "API calls", "700", "0.01", "7.00"),),
+            "7.00",
+        ),
+        invoice(
+            "advance",
+            "2027-07-01/2028-01-01",
+            "INV-000003",
+            (("fee:platform", "Platform, half-yearly", "1", "600.00", "600.00"),),
+            "600.00",
+        ),
+    ]

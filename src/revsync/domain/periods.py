@@ -21,12 +21,17 @@ class Interval(StrEnum):
     """How long a billing period is."""
 
     MONTH = "month"
+    QUARTER = "quarter"
+    HALF_YEAR = "half_year"
     YEAR = "year"
 
     @property
     def months(self) -> int:
         """The interval in months."""
-        return 1 if self is Interval.MONTH else 12
+        return _MONTHS[self]
+
+
+_MONTHS = {Interval.MONTH: 1, Interval.QUARTER: 3, Interval.HALF_YEAR: 6, Interval.YEAR: 12}
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -314,8 +314,12 @@ def new_plan(
     usage = (
         recurring if usage_interval is None else _enum(Interval, usage_interval, "usage_interval")
     )
-    if recurring is Interval.MONTH and usage is Interval.YEAR:
-        raise InvalidField("usage_interval", "a monthly plan cannot have a yearly usage period")
+    if recurring.months % usage.months:
+        raise InvalidField(
+            "usage_interval",
+            f"a {recurring.value} plan cannot have a {usage.value} usage period (usage periods "
+            "divide the billing period: month, quarter, half_year, year)",
+        )
     checked = _check_charges(charges)
     low = None if minimum is None else _amount(minimum, "minimum")
     high = None if maximum is None else _amount(maximum, "maximum")

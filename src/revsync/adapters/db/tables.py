@@ -167,8 +167,8 @@ subscriptions = sa.Table(
         "customer_id", sa.String(128), sa.ForeignKey("customers.id"), nullable=False, index=True
     ),
     sa.Column("anchor", sa.Date, nullable=False),
-    sa.Column("interval", sa.String(8), nullable=False),
-    sa.Column("usage_interval", sa.String(8), nullable=False),
+    sa.Column("interval", sa.String(16), nullable=False),
+    sa.Column("usage_interval", sa.String(16), nullable=False),
     sa.Column("include_children", sa.Boolean, nullable=False),
     sa.Column("renewal_date", sa.Date, nullable=True),
     # the earliest day whose finalized invoices must be rated again (a backdated amendment)
