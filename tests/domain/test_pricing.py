@@ -564,7 +564,21 @@ def with_charge(index: int, **changes: Any) -> dict[str, Any]:
         ({"version": True}, "version", "expected an integer ≥ 1"),
         ({"name": "  "}, "name", "must not be empty"),
         ({"currency": "XXX"}, "currency", "not an ISO 4217"),
-        ({"interval": "week"}, "interval", "'week' is not one of month, quarter, half_year, year"),
+        (
+            {"interval": "fortnight"},
+            "interval",
+            "'fortnight' is not one of week, month, quarter, half_year, year",
+        ),
+        (
+            {"interval": "month", "usage_interval": "week"},
+            "usage_interval",
+            "a month plan cannot have a week usage period",
+        ),
+        (
+            {"interval": "week", "usage_interval": "month"},
+            "usage_interval",
+            "a week plan cannot have a month usage period",
+        ),
         ({"usage_interval": "year"}, "usage_interval", "a month plan cannot have a year usage"),
         (
             {"interval": "quarter", "usage_interval": "half_year"},

@@ -705,3 +705,93 @@ def test_a_half_year_on_the_calendar_starting_mid_period_and_usage_by_quarter(
             "600.00",
         ),
     ]
+
+
+WEEKLY = {
+    "code": "weekly",
+    "name": "Weekly",
+    "currency": "EUR",
+    "interval": "week",
+    "charges": [
+        {
+            "key": "platform",
+            "model": "flat",
+            "description": "Platform, weekly",
+            "timing": "in_advance",
+            "amount": "70.00",
+        },
+        {
+            "key": "seats",
+            "model": "per_seat",
+            "description": "Seats",
+            "timing": "in_advance",
+            "amount": "10.00",
+        },
+        {
+            "key": "calls",
+            "model": "per_unit",
+            "description": "API calls",
+            "meter": "api_calls",
+            "amount": "0.05",
+        },
+    ],
+}
+
+
+def test_weekly_billing_from_a_wednesday_with_seats_added_on_the_monday(
+    world: Callable[..., World],
+) -> None:
+    w = world(plans=[WEEKLY], start="2027-01-06T08:00:00Z")
+    w.customer("acme")
+    w.subscribe("s1", "acme", "weekly", "2027-01-06")  # a Wednesday: weeks run Wed–Tue
+    w.at("2027-01-07T12:00:00Z").usage("t-acme", "api.request", "2027-01-07T10:00:00Z", times=100)
+    w.at("2027-01-10T09:00:00Z").amend("s1", "seat_change", "2027-01-11", seats=3)
+    w.at("2027-01-24T00:00:00Z").bill("2027-01-24")
+    platform = ("fee:platform", "Platform, weekly", "1", "70.00", "70.00")
+    one, three = (
+        ("fee:seats", "Seats × 1", "1", "10.00", "10.00"),
+        (
+            "fee:seats",
+            "Seats × 3",
+            "3",
+            "10.00",
+            "30.00",
+        ),
+    )
+    assert w.invoices("s1") == [
+        invoice("advance", "2027-01-06/2027-01-13", "INV-000001", (platform, one), "80.00"),
+        invoice(
+            "arrears",
+            "2027-01-06/2027-01-13",
+            "INV-000003",
+            (
+                ("usage:calls:2027-01-06", "API calls", "100", "0.05", "5.00"),
+                # Monday 11 – Wednesday 13 January: 2 of the week's 7 days:
+                # 1 × 10.00 × 2/7 = 2.857… → 2.86 back; 3 × 10.00 × 2/7 = 8.571… → 8.57 on
+                (
+                    "proration:2027-01-11:v1:seats",
+                    "Unused time on Seats × 1 (prorated 2/7 days)",
+                    "1",
+                    "10.00",
+                    "-2.86",
+                ),
+                (
+                    "proration:2027-01-11:v2:seats",
+                    "Remaining time on Seats × 3 (prorated 2/7 days)",
+                    "3",
+                    "10.00",
+                    "8.57",
+                ),
+            ),
+            "10.71",
+        ),
+        invoice("advance", "2027-01-13/2027-01-20", "INV-000002", (platform, three), "100.00"),
+        invoice(
+            "arrears",
+            "2027-01-13/2027-01-20",
+            "INV-000005",
+            (("usage:calls:2027-01-13", "API calls", "0", "0.05", "0.00"),),
+            "0.00",
+        ),
+        invoice("advance", "2027-01-20/2027-01-27", "INV-000004", (platform, three), "100.00"),
+    ]

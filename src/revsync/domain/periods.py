@@ -1,10 +1,11 @@
-"""Billing calendars: periods anchored on a day of the month, day counts, local day starts.
+"""Billing calendars: periods anchored on a day, day counts, local day starts.
 
-A subscription's periods run from its billing anchor in steps of one month or one year:
-``[anchor, anchor + 1 interval)``, then the next. The anchor's day of the month is kept when
-the month allows it and clamped to the month's last day when it does not (an anchor on the
-31st gives 28 or 29 February, then 31 March). Periods are local calendar dates in the
-customer's time zone, half-open: ``end`` is the first day of the next period.
+A subscription's periods run from its billing anchor in steps of one interval — a week, or a
+month, a quarter, a half-year or a year: ``[anchor, anchor + 1 interval)``, then the next.
+Weeks are seven days from the anchor's weekday. For the others, the anchor's day of the month
+is kept when the month allows it and clamped to the month's last day when it does not (an
+anchor on the 31st gives 28 or 29 February, then 31 March). Periods are local calendar dates
+in the customer's time zone, half-open: ``end`` is the first day of the next period.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 class Interval(StrEnum):
     """How long a billing period is."""
 
+    WEEK = "week"
     MONTH = "month"
     QUARTER = "quarter"
     HALF_YEAR = "half_year"
@@ -27,8 +29,15 @@ class Interval(StrEnum):
 
     @property
     def months(self) -> int:
-        """The interval in months."""
-        return _MONTHS[self]
+        """The interval in months (0 for a week, which is counted in days)."""
+        return _MONTHS.get(self, 0)
+
+    def divides(self, longer: Interval) -> bool:
+        """Whether periods of this interval tile periods of ``longer`` exactly (on one anchor):
+        a week only weeks; a month, quarter or half-year the intervals it is a fraction of."""
+        if Interval.WEEK in (self, longer):
+            return self is longer
+        return longer.months % self.months == 0
 
 
 _MONTHS = {Interval.MONTH: 1, Interval.QUARTER: 3, Interval.HALF_YEAR: 6, Interval.YEAR: 12}
@@ -67,6 +76,9 @@ def shift_months(anchor: date, months: int) -> date:
 
 def period_of(day: date, anchor: date, interval: Interval) -> Period:
     """The period of the calendar anchored on ``anchor`` that contains ``day``."""
+    if interval is Interval.WEEK:
+        start = anchor + timedelta(days=(day - anchor).days // 7 * 7)
+        return Period(start, start + timedelta(days=7))
     step = interval.months
     offset = (day.year - anchor.year) * 12 + (day.month - anchor.month)
     k = offset // step

@@ -314,11 +314,11 @@ def new_plan(
     usage = (
         recurring if usage_interval is None else _enum(Interval, usage_interval, "usage_interval")
     )
-    if recurring.months % usage.months:
+    if not usage.divides(recurring):
         raise InvalidField(
             "usage_interval",
             f"a {recurring.value} plan cannot have a {usage.value} usage period (usage periods "
-            "divide the billing period: month, quarter, half_year, year)",
+            "divide the billing period: a week only a week; month, quarter, half_year, year)",
         )
     checked = _check_charges(charges)
     low = None if minimum is None else _amount(minimum, "minimum")
