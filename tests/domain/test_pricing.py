@@ -238,6 +238,43 @@ def test_package_counts_started_packages(total: str, packages: int) -> None:
     assert usage(PACKAGE, total) == [("", D(packages), D(5), D(5 * packages))]
 
 
+FREE_SMS = charge(
+    ChargeModel.PACKAGE, amount=D(5), package_size=D(1000), included=D(500), description="SMS"
+)
+
+
+@pytest.mark.parametrize(
+    ("total", "free", "packages"),
+    [("0", "0", 0), ("500", "500", 0), ("501", "500", 1), ("1500", "500", 1), ("1501", "500", 2)],
+)
+def test_package_with_free_units_counts_the_packages_of_the_rest(
+    total: str, free: str, packages: int
+) -> None:
+    assert usage(FREE_SMS, total) == [
+        ("included", D(free), D(0), D(0)),
+        ("packages", D(packages), D(5), D(5 * packages)),
+    ]
+    [included, rest] = rate_usage(FREE_SMS, UsageInput(D(total)))
+    assert included.description == "SMS — 500 included"
+    assert rest.description == "SMS — packages of 1,000 above 500 included"
+
+
+@given(
+    total=st.integers(min_value=0, max_value=100_000),
+    free=st.integers(min_value=0, max_value=5_000),
+    size=st.integers(min_value=1, max_value=2_000),
+)
+def test_free_units_are_never_billed_and_every_other_unit_is_in_a_package(
+    total: int, free: int, size: int
+) -> None:
+    model = charge(ChargeModel.PACKAGE, amount=D(3), package_size=D(size), included=D(free))
+    [included, rest] = rate_usage(model, UsageInput(D(total)))
+    billed = max(0, total - free)
+    assert included.quantity == min(total, free) and included.amount == 0
+    assert rest.quantity * size >= billed > (rest.quantity - 1) * size
+    assert rest.amount == rest.quantity * 3
+
+
 def test_package_description_and_fractional_size() -> None:
     [line] = rate_usage(PACKAGE, UsageInput(D(1)))
     assert line.description == "SMS — packages of 1,000"

@@ -451,6 +451,40 @@ def test_package_counts_started_packages(
     )
 
 
+@pytest.mark.parametrize(
+    ("api_calls", "free", "packages", "amount"),
+    [
+        pytest.param(0, "0", "0", "0.00", id="no-usage"),
+        pytest.param(250, "250", "0", "0.00", id="all-free"),
+        pytest.param(251, "250", "1", "5.00", id="one-unit-past-the-free-units"),
+        pytest.param(451, "250", "3", "15.00", id="the-rest-in-started-packages"),
+    ],
+)
+def test_package_with_free_units(
+    world: Callable[..., World], api_calls: int, free: str, packages: str, amount: str
+) -> None:
+    package = calls("package", amount="5.00", package_size="100", included="250")
+    w = world(plans=[plan("packaged", package)], start="2026-11-01T08:00:00Z", billing=NO_GRACE)
+    w.customer("acme")
+    w.subscribe("s1", "acme", "packaged", "2026-11-01")
+    bill_november(w, api_calls)
+    # 451 calls: 250 free, 201 left → 3 started packages of 100 × 5.00 = 15.00
+    assert w.invoices("s1") == arrears_only(
+        "INV-000001",
+        (
+            ("usage:calls:2026-11-01:included", "API calls — 250 included", free, "0", "0.00"),
+            (
+                "usage:calls:2026-11-01:packages",
+                "API calls — packages of 100 above 250 included",
+                packages,
+                "5.00",
+                amount,
+            ),
+        ),
+        amount,
+    )
+
+
 def test_package_of_a_fractional_total(world: Callable[..., World]) -> None:
     storage = {
         "key": "storage",

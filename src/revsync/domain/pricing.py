@@ -33,7 +33,10 @@ Usage models (``rate_usage``, one function per model in ``RATERS``)
       volume-discount cliff). It is monotone when unit and flat amounts never decrease from
       one tier to the next.
     * ``package``: packages = ceil(total / ``package_size``) (a fraction of a package counts
-      as a whole one); one line, quantity = packages, unit = ``amount``.
+      as a whole one); one line, quantity = packages, unit = ``amount``. With ``included``
+      (free units), those come first at no charge — a line ``included`` of min(total,
+      included) at unit 0 — and the packages count the rest: ceil(max(0, total − included)
+      / size), part ``packages``.
     * ``allowance``: always two lines, ``included`` (min(total, included) at unit 0) and
       ``overage`` (the rest at ``amount``), so the invoice shows what was included.
     * ``per_dimension``: ``UsageInput.by_dimension`` maps each value of the charge's
@@ -215,11 +218,14 @@ class Plan:
 
     def included(self) -> dict[str, Decimal]:
         """Meter → what the plan includes of it: its quota feature's limit, else the
-        ``included`` units of its allowance charge (what a percent threshold counts against)."""
+        ``included`` units of its allowance or package charge (what a percent threshold counts
+        against)."""
         found = {
             c.meter: c.included
             for c in self.charges
-            if c.model is ChargeModel.ALLOWANCE and c.meter is not None and c.included is not None
+            if c.model in (ChargeModel.ALLOWANCE, ChargeModel.PACKAGE)
+            and c.meter is not None
+            and c.included is not None
         }
         for feature in self.features:
             if feature.kind is FeatureKind.QUOTA and feature.meter is not None:
@@ -259,7 +265,7 @@ _USES: Final[Mapping[ChargeModel, frozenset[str]]] = MappingProxyType(
         ChargeModel.PER_UNIT: frozenset({"amount", "meter"}),
         ChargeModel.GRADUATED: frozenset({"tiers", "meter"}),
         ChargeModel.VOLUME: frozenset({"tiers", "meter"}),
-        ChargeModel.PACKAGE: frozenset({"amount", "package_size", "meter"}),
+        ChargeModel.PACKAGE: frozenset({"amount", "package_size", "included", "meter"}),
         ChargeModel.ALLOWANCE: frozenset({"amount", "included", "meter"}),
         ChargeModel.PER_DIMENSION: frozenset({"meter", "dimension", "prices", "default_price"}),
     }
@@ -276,7 +282,13 @@ _MODEL_FIELDS: Final = (
     "default_price",
 )
 #: fields a model uses but may leave empty
-_MAY_BE_EMPTY: Final = frozenset({"default_price"})
+#: the fields of ``_USES`` a model may leave empty
+_MAY_BE_EMPTY: Final[Mapping[ChargeModel, frozenset[str]]] = MappingProxyType(
+    {
+        ChargeModel.PER_DIMENSION: frozenset({"default_price"}),
+        ChargeModel.PACKAGE: frozenset({"included"}),  # free units before the packages
+    }
+)
 
 
 # --- validating plans ------------------------------------------------------------------
@@ -426,7 +438,7 @@ def _check_presence(
 ) -> None:
     value = getattr(charge, name)
     empty = value is None or (isinstance(value, tuple | list) and not value)
-    if name in uses and empty and name not in _MAY_BE_EMPTY:
+    if name in uses and empty and name not in _MAY_BE_EMPTY.get(model, frozenset()):
         raise InvalidField(f"{path}.{name}", f"required for model {model.value!r}")
     if name not in uses and not empty:
         raise InvalidField(f"{path}.{name}", f"not used by model {model.value!r}")
@@ -797,13 +809,34 @@ def _volume(charge: Charge, total: Decimal, usage: UsageInput) -> list[Rated]:
 
 @_rater(ChargeModel.PACKAGE)
 def _package(charge: Charge, total: Decimal, usage: UsageInput) -> list[Rated]:
-    """Whole packages of ``package_size`` units; a started package counts in full."""
+    """Whole packages of ``package_size`` units; a started package counts in full. With
+    ``included``, that many units come free first (a line of their own)."""
     unit = _required(charge, charge.amount, "amount")
     size = _required(charge, charge.package_size, "package_size")
-    whole, rest = _EXACT.divmod(total, size)
+    free = charge.included
+    billed = total if free is None else max(_ZERO, _EXACT.subtract(total, free))
+    whole, rest = _EXACT.divmod(billed, size)
     packages = _EXACT.add(whole, _ONE) if rest else whole
     description = f"{charge.description} — packages of {_number(size)}"
-    return [Rated("", description, packages, unit, _EXACT.multiply(packages, unit))]
+    if free is None:
+        return [Rated("", description, packages, unit, _EXACT.multiply(packages, unit))]
+    allowance = _number(free)
+    return [
+        Rated(
+            "included",
+            f"{charge.description} — {allowance} included",
+            min(total, free),
+            _ZERO,
+            _ZERO,
+        ),
+        Rated(
+            "packages",
+            f"{description} above {allowance} included",
+            packages,
+            unit,
+            _EXACT.multiply(packages, unit),
+        ),
+    ]
 
 
 @_rater(ChargeModel.ALLOWANCE)
