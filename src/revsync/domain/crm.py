@@ -173,7 +173,8 @@ def entitlement(plan: Plan, meter: str) -> Decimal | None:
     for charge in plan.charges:
         if charge.meter != meter:
             continue
-        if charge.model in (ChargeModel.ALLOWANCE, ChargeModel.PACKAGE) and charge.included:
+        free = charge.model in (ChargeModel.ALLOWANCE, ChargeModel.PACKAGE)
+        if free and charge.included is not None:
             return charge.included
         if charge.model in (ChargeModel.GRADUATED, ChargeModel.VOLUME) and charge.tiers:
             first = charge.tiers[0]
