@@ -168,8 +168,9 @@ _FLAT_BAND = Decimal("0.10")
 
 
 def entitlement(plan: Plan, meter: str) -> Decimal | None:
-    """The usage a plan includes for a meter: an allowance's included units, or a first tier
-    that costs nothing. None when the plan prices every unit (or does not use the meter)."""
+    """The usage a plan includes for a meter: an allowance's included units (or a package's
+    free units), or a first tier that costs nothing. None when the plan prices every unit (or
+    does not use the meter)."""
     for charge in plan.charges:
         if charge.meter != meter:
             continue
