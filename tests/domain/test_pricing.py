@@ -178,6 +178,21 @@ def test_graduated_flat_amount_is_charged_once_per_tier_entered() -> None:
     assert usage(flats, 12) == [("tier-1", D(10), D(0), D(100)), ("tier-2", D(2), D(1), D(52))]
 
 
+def test_graduated_may_charge_the_first_tiers_flat_amount_at_zero_usage() -> None:
+    tiers = (Tier(D(10), D(0), D(100)), Tier(None, D(1), D(50)))
+    based = charge(ChargeModel.GRADUATED, tiers=tiers, flat_fee_at_zero=True)
+    assert usage(based, 0) == [("tier-1", D(0), D(0), D(100))]
+    # usage above zero is rated as without the option: each tier's flat amount once entered
+    assert usage(based, 12) == [("tier-1", D(10), D(0), D(100)), ("tier-2", D(2), D(1), D(52))]
+    assert plan_from_mapping(plan_to_mapping(plan_of(based)), code="pro", version=1) == plan_of(
+        based
+    )
+    with pytest.raises(InvalidField, match=r"charges\.0\.flat_fee_at_zero: only for graduated"):
+        plan_of(charge(ChargeModel.VOLUME, tiers=tiers, flat_fee_at_zero=True))
+    with pytest.raises(InvalidField, match=r"charges\.0\.flat_fee_at_zero: expected true or false"):
+        plan_of(charge(ChargeModel.GRADUATED, tiers=tiers, flat_fee_at_zero="yes"))  # type: ignore[arg-type]
+
+
 # --- volume --------------------------------------------------------------------------
 
 VOLUME = charge(

@@ -357,6 +357,29 @@ def test_graduated_around_a_tier_boundary(
     assert w.invoices("s1") == arrears_only("INV-000001", lines, total)
 
 
+def test_graduated_with_a_base_fee_charged_in_a_month_without_usage(
+    world: Callable[..., World],
+) -> None:
+    based = calls(
+        "graduated",
+        tiers=[
+            {"up_to": "1000", "unit_amount": "0", "flat_amount": "20.00"},
+            {"up_to": None, "unit_amount": "0.01"},
+        ],
+        flat_fee_at_zero=True,
+    )
+    w = world(plans=[plan("based", based)], start="2026-11-01T08:00:00Z", billing=NO_GRACE)
+    w.customer("acme")
+    w.subscribe("s1", "acme", "based", "2026-11-01")
+    bill_november(w, 0)
+    # no call in November: the first tier's 20.00 all the same (off by default: 0.00)
+    assert w.invoices("s1") == arrears_only(
+        "INV-000001",
+        (("usage:calls:2026-11-01:tier-1", "API calls — tier 1 (up to 1,000)", "0", "0", "20.00"),),
+        "20.00",
+    )
+
+
 VOLUME = calls(
     "volume",
     tiers=[

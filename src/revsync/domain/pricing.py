@@ -25,7 +25,8 @@ Usage models (``rate_usage``, one function per model in ``RATERS``)
       1-based): quantity in the tier × its ``unit_amount``, plus its ``flat_amount``. A
       total exactly on a boundary (1000 with ``up_to`` 1000) stays in the lower tier; 1001
       puts 1 unit in the next. A zero total gives one ``tier-1`` line of quantity 0 and
-      amount 0 (no flat amount).
+      amount 0 (no flat amount) — or, with ``flat_fee_at_zero``, the first tier's flat
+      amount (a base fee for the period, used or not).
     * ``volume``: the whole total at the price of the tier that contains it (same boundary
       rule), plus that tier's ``flat_amount``; one line, part ``tier-i``. A zero total gives
       ``tier-1`` with amount 0 (no flat amount). Volume pricing is *not* monotone in
@@ -192,6 +193,8 @@ class Charge:
     prices: tuple[tuple[str, Decimal], ...] = ()
     default_price: Decimal | None = None
     tax_code: str = "standard"
+    #: graduated: the first tier's flat amount is charged at zero usage too
+    flat_fee_at_zero: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,6 +406,10 @@ def _check_charge(charge: object, path: str) -> Charge:
     timing = _enum(Timing, charge.timing, f"{path}.timing")
     if model in USAGE_MODELS and timing is not Timing.IN_ARREARS:
         raise InvalidField(f"{path}.timing", "usage charges are billed in arrears")
+    if not isinstance(charge.flat_fee_at_zero, bool):
+        raise InvalidField(f"{path}.flat_fee_at_zero", "expected true or false")
+    if charge.flat_fee_at_zero and model is not ChargeModel.GRADUATED:
+        raise InvalidField(f"{path}.flat_fee_at_zero", "only for graduated charges")
     if not isinstance(charge.tax_code, str) or not charge.tax_code.strip():
         raise InvalidField(f"{path}.tax_code", "must not be empty")
     uses = _USES[model]
@@ -593,6 +600,7 @@ _CHARGE_KEYS: Final = (
     "prices",
     "default_price",
     "tax_code",
+    "flat_fee_at_zero",
 )
 _TIER_KEYS: Final = ("up_to", "unit_amount", "flat_amount")
 
@@ -718,6 +726,8 @@ def _charge_to(charge: Charge) -> dict[str, Any]:
     if charge.prices:
         data["prices"] = {value: plain(price) for value, price in charge.prices}
     data["tax_code"] = charge.tax_code
+    if charge.flat_fee_at_zero:
+        data["flat_fee_at_zero"] = True
     return data
 
 
@@ -778,7 +788,8 @@ def _graduated(charge: Charge, total: Decimal, usage: UsageInput) -> list[Rated]
     """Each tier prices the units that fall in it."""
     tiers = _required_tiers(charge)
     if total == 0:
-        return [_tier_line(charge, 0, _ZERO, _ZERO)]
+        base = tiers[0].flat_amount if charge.flat_fee_at_zero else _ZERO
+        return [_tier_line(charge, 0, _ZERO, base)]
     lines: list[Rated] = []
     lower = _ZERO
     for index, tier in enumerate(tiers):

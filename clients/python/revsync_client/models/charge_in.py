@@ -28,6 +28,7 @@ class ChargeIn:
         amount (float | int | None | str | Unset):
         default_price (float | int | None | str | Unset):
         dimension (None | str | Unset):
+        flat_fee_at_zero (bool | None | Unset): graduated: the first tier's flat amount at zero usage too
         included (float | int | None | str | Unset):
         meter (None | str | Unset):
         package_size (float | int | None | str | Unset):
@@ -43,6 +44,7 @@ class ChargeIn:
     amount: float | int | None | str | Unset = UNSET
     default_price: float | int | None | str | Unset = UNSET
     dimension: None | str | Unset = UNSET
+    flat_fee_at_zero: bool | None | Unset = UNSET
     included: float | int | None | str | Unset = UNSET
     meter: None | str | Unset = UNSET
     package_size: float | int | None | str | Unset = UNSET
@@ -77,6 +79,12 @@ class ChargeIn:
             dimension = UNSET
         else:
             dimension = self.dimension
+
+        flat_fee_at_zero: bool | None | Unset
+        if isinstance(self.flat_fee_at_zero, Unset):
+            flat_fee_at_zero = UNSET
+        else:
+            flat_fee_at_zero = self.flat_fee_at_zero
 
         included: float | int | None | str | Unset
         if isinstance(self.included, Unset):
@@ -145,6 +153,8 @@ class ChargeIn:
             field_dict["default_price"] = default_price
         if dimension is not UNSET:
             field_dict["dimension"] = dimension
+        if flat_fee_at_zero is not UNSET:
+            field_dict["flat_fee_at_zero"] = flat_fee_at_zero
         if included is not UNSET:
             field_dict["included"] = included
         if meter is not UNSET:
@@ -200,6 +210,15 @@ class ChargeIn:
             return cast(None | str | Unset, data)
 
         dimension = _parse_dimension(d.pop("dimension", UNSET))
+
+        def _parse_flat_fee_at_zero(data: object) -> bool | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(bool | None | Unset, data)
+
+        flat_fee_at_zero = _parse_flat_fee_at_zero(d.pop("flat_fee_at_zero", UNSET))
 
         def _parse_included(data: object) -> float | int | None | str | Unset:
             if data is None:
@@ -300,6 +319,7 @@ class ChargeIn:
             amount=amount,
             default_price=default_price,
             dimension=dimension,
+            flat_fee_at_zero=flat_fee_at_zero,
             included=included,
             meter=meter,
             package_size=package_size,

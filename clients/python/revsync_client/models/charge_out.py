@@ -31,6 +31,7 @@ class ChargeOut:
         amount (str | Unset):
         default_price (str | Unset):
         dimension (str | Unset):
+        flat_fee_at_zero (bool | Unset):
         included (str | Unset):
         meter (str | Unset):
         package_size (str | Unset):
@@ -46,6 +47,7 @@ class ChargeOut:
     amount: str | Unset = UNSET
     default_price: str | Unset = UNSET
     dimension: str | Unset = UNSET
+    flat_fee_at_zero: bool | Unset = UNSET
     included: str | Unset = UNSET
     meter: str | Unset = UNSET
     package_size: str | Unset = UNSET
@@ -69,6 +71,8 @@ class ChargeOut:
         default_price = self.default_price
 
         dimension = self.dimension
+
+        flat_fee_at_zero = self.flat_fee_at_zero
 
         included = self.included
 
@@ -104,6 +108,8 @@ class ChargeOut:
             field_dict["default_price"] = default_price
         if dimension is not UNSET:
             field_dict["dimension"] = dimension
+        if flat_fee_at_zero is not UNSET:
+            field_dict["flat_fee_at_zero"] = flat_fee_at_zero
         if included is not UNSET:
             field_dict["included"] = included
         if meter is not UNSET:
@@ -139,6 +145,8 @@ class ChargeOut:
 
         dimension = d.pop("dimension", UNSET)
 
+        flat_fee_at_zero = d.pop("flat_fee_at_zero", UNSET)
+
         included = d.pop("included", UNSET)
 
         meter = d.pop("meter", UNSET)
@@ -170,6 +178,7 @@ class ChargeOut:
             amount=amount,
             default_price=default_price,
             dimension=dimension,
+            flat_fee_at_zero=flat_fee_at_zero,
             included=included,
             meter=meter,
             package_size=package_size,

@@ -78,6 +78,9 @@ class ChargeIn(_In):
     prices: dict[str, DecimalIn] | None = Field(default=None, description="dimension value → price")
     default_price: DecimalIn | None = None
     tax_code: str | None = None
+    flat_fee_at_zero: bool | None = Field(
+        default=None, description="graduated: the first tier's flat amount at zero usage too"
+    )
 
 
 class FeatureIn(_In):
@@ -138,6 +141,7 @@ class ChargeOut(BaseModel):
     dimension: str | Absent = None
     tiers: list[TierOut] | Absent = None
     prices: dict[str, DecimalText] | Absent = None
+    flat_fee_at_zero: bool | Absent = None
     tax_code: str
 
 
