@@ -48,7 +48,7 @@ from revsync.domain.identity import Customer, ExternalRef, System
 from revsync.domain.periods import shift_months
 from revsync.domain.subscriptions import Change, Subscription
 from revsync.ports.clock import Clock, IdSource
-from revsync.ports.crm import Crm, CrmRecord
+from revsync.ports.crm import Crm, CrmRecord, Watermark
 from revsync.ports.deals import DealRecord, DealStatus
 from revsync.ports.delivery import Case
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
@@ -118,9 +118,7 @@ class QuoteToCash:
     async def run(self, crm: Crm) -> DealReport:
         report = DealReport()
         fields = self._settings.opportunity_fields
-        with self._uow(write=False) as uow:
-            since = uow.crm.watermark("Opportunity")
-            again = uow.deals.refused(RETRY_REFUSED)
+        since, again = await asyncio.to_thread(self._where)
         pulled = await crm.pull(
             "Opportunity", fields, since, overlap_seconds=self._settings.overlap_seconds
         )
@@ -131,8 +129,7 @@ class QuoteToCash:
             for rows in (await crm.children("Opportunity", "Id", retried, fields)).values():
                 for values in rows:
                     records[str(values["Id"])] = CrmRecord(str(values["Id"]), now, False, values)
-        with self._uow(write=False) as uow:
-            known = uow.deals.many(list(records))
+        known = await asyncio.to_thread(self._known, list(records))
         won = [
             r
             for r in records.values()
@@ -159,12 +156,26 @@ class QuoteToCash:
         for record in sorted(won, key=_closing_order):
             await asyncio.to_thread(self.take, record, lines.get(record.id, []), report)
         if pulled.watermark is not None:
-            with self._uow() as uow:
-                current = uow.crm.watermark("Opportunity")
-                if current is None or pulled.watermark > current:
-                    uow.crm.set_watermark("Opportunity", pulled.watermark, self._clock.now())
-                uow.commit()
+            await asyncio.to_thread(self._advance, pulled.watermark)
         return report
+
+    # the database work of a pass, each run off the event loop
+
+    def _where(self) -> tuple[Watermark | None, list[str]]:
+        """Where the last pass stopped, and the refused deals to try again."""
+        with self._uow(write=False) as uow:
+            return uow.crm.watermark("Opportunity"), uow.deals.refused(RETRY_REFUSED)
+
+    def _known(self, opportunity_ids: list[str]) -> dict[str, DealRecord]:
+        with self._uow(write=False) as uow:
+            return uow.deals.many(opportunity_ids)
+
+    def _advance(self, watermark: Watermark) -> None:
+        with self._uow() as uow:
+            current = uow.crm.watermark("Opportunity")
+            if current is None or watermark > current:
+                uow.crm.set_watermark("Opportunity", watermark, self._clock.now())
+            uow.commit()
 
     def _wanted(self, record: CrmRecord) -> bool:
         """Won, not deleted, and closed on or after ``won_since``."""
