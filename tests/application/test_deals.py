@@ -19,6 +19,7 @@ from revsync.bootstrap import Container, apply_configuration, build
 from revsync.sandbox.crm import CrmSandbox
 from revsync.sandbox.crm.deals import Item, add_product, sell
 from tests.conftest import make_settings
+from tests.support.crm import CRM_SECRET_ENV, crm_section
 
 
 def plan(code: str, meter: str | None) -> dict[str, object]:
@@ -48,7 +49,7 @@ def crm(tmp_path: Path) -> Iterator[CrmSandbox]:
 def container(
     sqlite_url: str, crm: CrmSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Container]:
-    monkeypatch.setenv("REVSYNC_TEST_CRM_SECRET", crm.credentials.client_secret)
+    monkeypatch.setenv(CRM_SECRET_ENV, crm.credentials.client_secret)
     settings = make_settings(
         sqlite_url,
         meters=[
@@ -69,12 +70,7 @@ def container(
                 ],
             },
         ],
-        crm={
-            "url": crm.url,
-            "ca_file": str(crm.cert_path),
-            "client_secret_env": "REVSYNC_TEST_CRM_SECRET",
-            "overlap_seconds": 0,
-        },
+        crm=crm_section(crm, overlap_seconds=0),
         quote_to_cash={
             "products": {
                 "CALLS": {"plan": "calls", "charge": "fee"},

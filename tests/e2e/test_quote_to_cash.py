@@ -29,10 +29,10 @@ from revsync.sandbox.crm import CrmSandbox
 from revsync.sandbox.crm.deals import Item, add_product, sell
 from revsync.schemas.event_payloads_v1 import validate_payload
 from tests.conftest import make_settings
-from tests.sandbox.test_crm_sandbox import connect
 from tests.support.clock import FrozenClock
+from tests.support.crm import CRM_SECRET_ENV, crm_section, salesforce
 from tests.support.delivery import deliver_until, settled
-from tests.support.erp import YEAR, with_rpc
+from tests.support.erp import ERP_PASSWORD_ENV, YEAR, erp_section, with_rpc
 from tests.support.tryton import ADMIN_PASSWORD, TrytonServer
 
 GROWTH = {
@@ -84,19 +84,8 @@ def settings_for(
         plans=[GROWTH],
         tax={"rates": {"FR": {"standard": "20"}}},
         billing={"grace_period_hours": 0},
-        erp={
-            "url": erp_server.url,
-            "database": erp_server.database,
-            "password_env": "REVSYNC_TEST_ERP_PASSWORD",
-            "posting_rules": [{"product": "REVSYNC", "account": "4.1.2"}],
-            "retry": {"base_seconds": 0.05, "max_delay_seconds": 0.2},
-        },
-        crm={
-            "url": crm.url,
-            "ca_file": str(crm.cert_path),
-            "client_secret_env": "REVSYNC_TEST_CRM_SECRET",
-            "overlap_seconds": 0,
-        },
+        erp=erp_section(erp_server),
+        crm=crm_section(crm, overlap_seconds=0),
         quote_to_cash={"products": products},
         outbox={"allow_private_hosts": ["127.0.0.1"]},
         worker={"lease_seconds": 60, "poll_seconds": 0.02},
@@ -111,8 +100,8 @@ def container(
     clock: FrozenClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Container]:
-    monkeypatch.setenv("REVSYNC_TEST_ERP_PASSWORD", ADMIN_PASSWORD)
-    monkeypatch.setenv("REVSYNC_TEST_CRM_SECRET", crm.credentials.client_secret)
+    monkeypatch.setenv(ERP_PASSWORD_ENV, ADMIN_PASSWORD)
+    monkeypatch.setenv(CRM_SECRET_ENV, crm.credentials.client_secret)
     wired = build(settings_for(any_db_url, erp_server, crm, PRODUCTS), clock=clock)
     apply_configuration(wired, "test")
     yield wired
@@ -142,7 +131,7 @@ def acme(container: Container, crm: CrmSandbox) -> str:
 
 
 def opportunity_fields(crm: CrmSandbox, opportunity: str) -> tuple[Any, Any]:
-    found = connect(crm).Opportunity.get(opportunity)
+    found = salesforce(crm).Opportunity.get(opportunity)
     return found["Revsync_Subscription_Id__c"], found["Revsync_Subscription_Status__c"]
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from simple_salesforce.api import Salesforce
@@ -35,6 +34,7 @@ from revsync.schemas.cloudevents_v1 import decode_items
 from revsync.schemas.event_payloads_v1 import validate_payload
 from tests.conftest import issue_key, make_settings
 from tests.support.clock import FrozenClock
+from tests.support.crm import CRM_SECRET_ENV, crm_section, salesforce
 from tests.support.delivery import deliver_until, settled
 from tests.support.events import encode, event
 
@@ -81,18 +81,12 @@ def clock() -> FrozenClock:
 def container(
     sqlite_url: str, crm: CrmSandbox, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Container]:
-    monkeypatch.setenv("REVSYNC_TEST_CRM_SECRET", crm.credentials.client_secret)
+    monkeypatch.setenv(CRM_SECRET_ENV, crm.credentials.client_secret)
     settings = make_settings(
         sqlite_url,
         plans=[GROWTH],
         billing={"grace_period_hours": 0},
-        crm={
-            "url": crm.url,
-            "ca_file": str(crm.cert_path),
-            "client_secret_env": "REVSYNC_TEST_CRM_SECRET",
-            "plans": {"Growth": "growth"},
-            "overlap_seconds": 0,
-        },
+        crm=crm_section(crm, plans={"Growth": "growth"}, overlap_seconds=0),
         renewals={
             "milestones": [
                 {"key": "first_calls", "meter": "api_calls", "at_least": "10", "within_days": 14}
@@ -174,23 +168,6 @@ def usage(container: Container, *months: int) -> None:
 def counts(container: Container) -> dict[str, int]:
     invoices = container.billing.invoices(InvoiceFilter(), after=None, limit=100)
     return {c: sum(1 for i in invoices if i.customer_id == c) for c in MONTHLY}
-
-
-def salesforce(sandbox: CrmSandbox) -> Salesforce:
-    session = requests.Session()
-    session.verify = str(sandbox.cert_path)
-    session.trust_env = False
-    creds = sandbox.credentials
-    token = session.post(
-        sandbox.token_url,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": creds.client_id,
-            "client_secret": creds.client_secret,
-        },
-        timeout=30,
-    ).json()["access_token"]
-    return Salesforce(instance_url=sandbox.url, session_id=token, session=session)
 
 
 def crm_state(client: Salesforce, accounts: dict[str, str]) -> dict[str, Any]:

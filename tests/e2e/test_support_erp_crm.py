@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from simple_salesforce.api import Salesforce
@@ -38,8 +37,9 @@ from revsync.sandbox.support import SupportSandbox
 from revsync.schemas.event_payloads_v1 import validate_payload
 from tests.conftest import issue_key, make_settings
 from tests.support.clock import FrozenClock
+from tests.support.crm import CRM_SECRET_ENV, crm_section, salesforce
 from tests.support.delivery import deliver_until, settled
-from tests.support.erp import YEAR, pay, run, with_rpc
+from tests.support.erp import ERP_PASSWORD_ENV, YEAR, erp_section, pay, run, with_rpc
 from tests.support.tryton import ADMIN_PASSWORD, TrytonServer
 from tests.support.zendesk import Clock, new_ticket, zenpy_for
 
@@ -97,28 +97,16 @@ def container(
     clock: FrozenClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Container]:
-    monkeypatch.setenv("REVSYNC_TEST_ERP_PASSWORD", ADMIN_PASSWORD)
-    monkeypatch.setenv("REVSYNC_TEST_CRM_SECRET", crm.credentials.client_secret)
+    monkeypatch.setenv(ERP_PASSWORD_ENV, ADMIN_PASSWORD)
+    monkeypatch.setenv(CRM_SECRET_ENV, crm.credentials.client_secret)
     monkeypatch.setenv("REVSYNC_TEST_SUPPORT_TOKEN", support.credentials.token)
     settings = make_settings(
         any_db_url,
         plans=[GROWTH],
         tax={"rates": {"FR": {"standard": "20"}}},
         billing={"grace_period_hours": 0},
-        erp={
-            "url": erp_server.url,
-            "database": erp_server.database,
-            "password_env": "REVSYNC_TEST_ERP_PASSWORD",
-            "posting_rules": [{"product": "REVSYNC", "account": "4.1.2"}],
-            "retry": {"base_seconds": 0.05, "max_delay_seconds": 0.2},
-        },
-        crm={
-            "url": crm.url,
-            "ca_file": str(crm.cert_path),
-            "client_secret_env": "REVSYNC_TEST_CRM_SECRET",
-            "plans": {"Growth": "growth"},
-            "overlap_seconds": 0,
-        },
+        erp=erp_section(erp_server),
+        crm=crm_section(crm, plans={"Growth": "growth"}, overlap_seconds=0),
         support={
             "url": support.url,
             "ca_file": str(support.cert_path),
@@ -139,23 +127,6 @@ def container(
     apply_configuration(wired, "test")
     yield wired
     wired.close()
-
-
-def salesforce(sandbox: CrmSandbox) -> Salesforce:
-    session = requests.Session()
-    session.verify = str(sandbox.cert_path)
-    session.trust_env = False
-    creds = sandbox.credentials
-    token = session.post(
-        sandbox.token_url,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": creds.client_id,
-            "client_secret": creds.client_secret,
-        },
-        timeout=30,
-    ).json()["access_token"]
-    return Salesforce(instance_url=sandbox.url, session_id=token, session=session)
 
 
 def tasks(client: Salesforce) -> dict[str, tuple[str, str, str, str]]:

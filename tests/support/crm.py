@@ -6,6 +6,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import requests
+from simple_salesforce.api import Salesforce
+
 from revsync.adapters.connectors.crm.salesforce import Credentials, SalesforceCrm
 from revsync.config import CrmSettings
 from revsync.sandbox.crm import CrmSandbox
@@ -56,3 +59,36 @@ def with_crm(
             await crm.aclose()
 
     return asyncio.run(run())
+
+
+#: the variable tests hand the sandbox's client secret in
+CRM_SECRET_ENV = "REVSYNC_TEST_CRM_SECRET"
+
+
+def crm_section(sandbox: CrmSandbox, **extra: Any) -> dict[str, Any]:
+    """The configuration's ``crm`` section for the sandbox (its secret in ``CRM_SECRET_ENV``)."""
+    return {
+        "url": sandbox.url,
+        "ca_file": str(sandbox.cert_path),
+        "client_secret_env": CRM_SECRET_ENV,
+        **extra,
+    }
+
+
+def salesforce(sandbox: CrmSandbox) -> Salesforce:
+    """simple-salesforce on the sandbox (a client-credentials token, the sandbox's certificate
+    verified), to read back what revsync wrote."""
+    session = requests.Session()
+    session.verify = str(sandbox.cert_path)
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
+    creds = sandbox.credentials
+    token = session.post(
+        sandbox.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+        },
+        timeout=30,
+    ).json()["access_token"]
+    return Salesforce(instance_url=sandbox.url, session_id=token, session=session)

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from revsync.adapters.connectors.erp.provision import Blueprint, provision
 from revsync.adapters.connectors.erp.rpc import TrytonRpc
@@ -106,3 +106,20 @@ def with_rpc(server: TrytonServer, work: Callable[[TrytonRpc], Awaitable[T]]) ->
             await client.aclose()
 
     return run(go())
+
+
+#: the variable tests hand the ERP's admin password in
+ERP_PASSWORD_ENV = "REVSYNC_TEST_ERP_PASSWORD"
+
+
+def erp_section(server: TrytonServer, **extra: Any) -> dict[str, Any]:
+    """The configuration's ``erp`` section for a test Tryton: one posting rule, quick retries
+    (the password in ``ERP_PASSWORD_ENV``)."""
+    return {
+        "url": server.url,
+        "database": server.database,
+        "password_env": ERP_PASSWORD_ENV,
+        "posting_rules": [{"product": "REVSYNC", "account": "4.1.2"}],
+        "retry": {"base_seconds": 0.05, "max_delay_seconds": 0.2},
+        **extra,
+    }

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from revsync.entrypoints.cli.main import app
 from revsync.sandbox.crm import CrmSandbox
 from revsync.sandbox.crm.deals import Item, add_product, sell
+from tests.support.crm import CRM_SECRET_ENV, crm_section
 
 runner = CliRunner()
 PLAN = {
@@ -29,16 +30,12 @@ def test_deals_taken_and_refused_are_told_and_listed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with CrmSandbox(tmp_path / "crm") as crm:
-        monkeypatch.setenv("REVSYNC_TEST_CRM_SECRET", crm.credentials.client_secret)
+        monkeypatch.setenv(CRM_SECRET_ENV, crm.credentials.client_secret)
         config = tmp_path / "revsync.yaml"
         settings = {
             "database": {"url": f"sqlite:///{tmp_path / 'revsync.db'}"},
             "plans": [PLAN],
-            "crm": {
-                "url": crm.url,
-                "ca_file": str(crm.cert_path),
-                "client_secret_env": "REVSYNC_TEST_CRM_SECRET",
-            },
+            "crm": crm_section(crm),
             "quote_to_cash": {"products": {"BASIC": {"plan": "basic", "charge": "fee"}}},
             "outbox": {"allow_private_hosts": ["127.0.0.1"]},
         }
