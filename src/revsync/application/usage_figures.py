@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from revsync.domain.billing import UsageFigure, UsageRequest
 from revsync.domain.invoicing import Lineage
-from revsync.domain.metering import MISSING, Aggregation, Meter, Tally, key_text
+from revsync.domain.metering import MISSING, Aggregation, Meter, Tally, contribution, key_text
 from revsync.domain.periods import day_start
 from revsync.domain.usage import digest_text, to_micros
 from revsync.ports.billing import UsageSnapshot
@@ -56,6 +56,8 @@ class _Work:
     counts_only: bool = False
     dimension: bool = False
     groups: dict[object, _Counter] = field(default_factory=dict)
+    #: each counted event's (time, key, value), for a request of transactions
+    values: list[tuple[int, tuple[str, str], Decimal]] | None = None
 
 
 def window(request: UsageRequest, zone: str) -> tuple[datetime, datetime]:
@@ -81,8 +83,9 @@ def compute(
             to_micros(start),
             to_micros(end),
             tally,
-            counts_only=not tally.reads_data,
+            counts_only=not tally.reads_data and not need.request.transactions,
             dimension=need.request.dimension is not None,
+            values=[] if need.request.transactions else None,
         )
         works_by_type.setdefault(meter.event_type, []).append(work)
     for event_type, works in works_by_type.items():
@@ -109,7 +112,7 @@ def _scan(snapshot: UsageSnapshot, event_type: str, works: list[_Work]) -> None:
         for customer_id in work.need.customer_ids:
             routes.setdefault(customer_id, []).append(work)
     with_data = any(w.tally.reads_data for w in works)
-    with_key = any(w.meter.aggregation is Aggregation.LATEST for w in works)
+    with_key = any(w.meter.aggregation is Aggregation.LATEST or w.values is not None for w in works)
     rows = snapshot.rows(
         routes.keys(),
         event_type,
@@ -136,6 +139,10 @@ def _scan(snapshot: UsageSnapshot, event_type: str, works: list[_Work]) -> None:
                 continue
             total.events += 1
             total.digest = (total.digest + slot) & _MASK
+            if work.values is not None:
+                value = contribution(work.meter, data)
+                assert value is not None  # the tally counted it
+                work.values.append((time_us, tiebreak, value))
             if work.dimension:
                 group = work.groups.get(key)
                 if group is None:
@@ -168,11 +175,15 @@ def _figure(work: _Work, cutoff_seq: int) -> UsageFigure:
         for key, counter in work.groups.items():
             text = key_text(key)
             lineage_by_dimension[text] = lineage(counter, ((request.dimension, text),))
+    values = None
+    if work.values is not None:
+        values = tuple(value for _, _, value in sorted(work.values, key=lambda v: v[:2]))
     return UsageFigure(
         total=work.tally.total(),
         lineage=lineage(work.total),
         by_dimension=by_dimension,
         lineage_by_dimension=lineage_by_dimension,
+        values=values,
     )
 
 
@@ -194,6 +205,10 @@ def _not_below_zero(figure: UsageFigure) -> UsageFigure:
     """Usage that nets below zero (corrections sent as negative events outweighing the usage,
     or negative values stored before they were refused) bills as zero: nothing accepted may
     leave a subscription unbillable."""
+    if figure.values is not None and any(v < 0 for v in figure.values):
+        # a transaction stored negative counts as zero; the total is what the rest add up to
+        values = tuple(max(v, _ZERO) for v in figure.values)
+        return replace(figure, total=sum(values, _ZERO), values=values)
     if figure.total >= 0 and all(v >= 0 for v in figure.by_dimension.values()):
         return figure
     if not figure.by_dimension:

@@ -41,10 +41,12 @@ from revsync.domain.periods import Period, periods
 from revsync.domain.pricing import (
     USAGE_MODELS,
     Charge,
+    ChargeModel,
     Plan,
     Timing,
     UsageInput,
     cap,
+    charge_minimum,
     rate_recurring,
     rate_usage,
     true_up,
@@ -61,6 +63,9 @@ class UsageRequest:
     meter: str
     days: Period
     dimension: str | None = None
+    #: each event's value as well, in the order they happened (a percentage charge's
+    #: transactions)
+    transactions: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,8 @@ class UsageFigure:
     lineage: Lineage
     by_dimension: Mapping[str, Decimal] = field(default_factory=dict)
     lineage_by_dimension: Mapping[str, Lineage] = field(default_factory=dict)
+    #: each event's value in time order, when the request asked for ``transactions``
+    values: tuple[Decimal, ...] | None = None
 
 
 UsageSource = Callable[[UsageRequest], UsageFigure]
@@ -118,6 +125,16 @@ def check_meters(plan: Plan, meters: Mapping[str, Meter]) -> None:
                     f"prices per dimension need a sum or count meter; {meter.key!r} is "
                     f"{meter.aggregation.value}",
                 )
+        if charge.model is ChargeModel.PERCENTAGE and (
+            meter.aggregation is not Aggregation.SUM or meter.allow_negative
+        ):
+            raise InvalidField(
+                f"{where}.meter",
+                f"a percentage charge takes a percent of each transaction's amount: it needs a "
+                f"sum meter of the amounts that refuses negative values; {meter.key!r} is "
+                f"{meter.aggregation.value}"
+                + (" and allows negative values" if meter.allow_negative else ""),
+            )
 
 
 def charge_ref(plan: Plan, charge: Charge) -> str:
@@ -305,7 +322,15 @@ def _usage_charges(
         plan = plans(*segment.terms.plan)
         days = Period(segment.start, segment.end)
         charges = [
-            (charge, UsageRequest(charge.meter, days, charge.dimension))
+            (
+                charge,
+                UsageRequest(
+                    charge.meter,
+                    days,
+                    charge.dimension,
+                    transactions=charge.model is ChargeModel.PERCENTAGE,
+                ),
+            )
             for charge in plan.charges
             if charge.model in USAGE_MODELS and charge.meter is not None
         ]
@@ -328,7 +353,9 @@ def _usage_lines(
         rated_total = ZERO
         for charge, request in charges:
             figure = usage(request)
-            for rated in rate_usage(charge, UsageInput(figure.total, figure.by_dimension)):
+            charged = ZERO
+            given = UsageInput(figure.total, figure.by_dimension, figure.values)
+            for rated in rate_usage(charge, given):
                 lineage = figure.lineage
                 if rated.group:
                     lineage = figure.lineage_by_dimension.get(rated.group[0][1], lineage)
@@ -346,10 +373,32 @@ def _usage_lines(
                         lineage=lineage,
                     )
                 )
-                rated_total += round_money(rated.amount, money.currency, money.rounding)
+                charged += round_money(rated.amount, money.currency, money.rounding)
+            floor = charge_minimum(
+                charge, max(charged, ZERO), days=segment.days, period_days=period.days
+            )
+            if floor is not None:
+                lines.append(
+                    RawLine(
+                        key=_key("usage", charge.key, segment.start, floor.part),
+                        kind=LineKind.MINIMUM,
+                        charge=charge_ref(plan, charge),
+                        description=floor.description,
+                        quantity=floor.quantity,
+                        unit_amount=floor.unit_amount,
+                        amount=floor.amount,
+                        service=days,
+                        tax_code=charge.tax_code,
+                    )
+                )
+                charged += round_money(floor.amount, money.currency, money.rounding)
+            rated_total += charged
+        counted = max(rated_total, ZERO)
+        if plan.minimum_includes_fees:
+            counted += _fees_share(sub, segment, plan, money)
         for extra, kind in (
             (
-                true_up(plan, rated_total, days=segment.days, period_days=period.days),
+                true_up(plan, counted, days=segment.days, period_days=period.days),
                 LineKind.MINIMUM,
             ),
             (cap(plan, rated_total, days=segment.days, period_days=period.days), LineKind.CAP),
@@ -369,6 +418,28 @@ def _usage_lines(
                     )
                 )
     return lines
+
+
+def _fees_share(sub: Subscription, segment: Segment, plan: Plan, money: Money) -> Decimal:
+    """The recurring fees of ``plan`` for the billable days of ``segment``, prorated by day
+    over the recurring periods they fall in (each rounded as a line would be): what a minimum
+    that includes fees counts besides usage."""
+    total = ZERO
+    stretch = Period(segment.start, segment.end)
+    for recurring in periods(sub.anchor, sub.interval, stretch.start, stretch.end):
+        within = Period(max(recurring.start, stretch.start), min(recurring.end, stretch.end))
+        for part in sub.segments(within):
+            billable = part.terms.billable_days(part.start, part.end, sub.start)
+            if billable == 0 or part.terms.plan != (plan.code, plan.version):
+                continue
+            for charge in plan.charges:
+                if charge.model in USAGE_MODELS:
+                    continue
+                for rated in rate_recurring(
+                    charge, seats=part.terms.seats, days=billable, period_days=recurring.days
+                ):
+                    total += round_money(rated.amount, money.currency, money.rounding)
+    return total
 
 
 def _usage_tax_code(plan: Plan) -> str:

@@ -48,7 +48,23 @@ Usage models (``rate_usage``, one function per model in ``RATERS``)
       ``InvalidField("charges.<key>.prices", "no price for <dimension> '<value>'")``. A zero
       total gives no lines at all (``[]``).
 
-    ``UsageInput.by_dimension`` is ignored by every other model.
+    * ``percentage``: ``UsageInput.values`` holds each transaction's amount in the order they
+      happened (they must add up to ``total``). The period's free allowance comes first:
+      ``free_transactions`` (the first N transactions) and/or ``free_amount`` (the first X of
+      amount; the transaction that crosses it pays on its part above); with both, the
+      allowance ends when either is used up. A wholly free transaction pays nothing; any other
+      pays ``rate`` % of its charged amount + ``fixed_amount``, raised to
+      ``min_per_transaction`` / held to ``max_per_transaction``. Lines: ``free`` (when an
+      allowance is set: the free amount at 0) and ``fees`` — quantity = the charged amount,
+      unit = rate / 100, amount = the exact sum of the transactions' fees (so with a fixed
+      amount or bounds, quantity × unit is not the amount; the description says why).
+
+    ``UsageInput.by_dimension`` is ignored by every other model, ``UsageInput.values`` by every
+    model but ``percentage``.
+
+Charge minimum
+    Any usage charge may have a ``minimum``: ``charge_minimum`` adds what its lines (rounded as
+    billed) fall short of ``minimum × days / period_days`` (part ``minimum``).
 
 Recurring models (``rate_recurring``)
     ``flat`` (quantity 1) and ``per_seat`` (quantity = seats; ``seats`` is ignored by
@@ -60,7 +76,8 @@ Recurring models (``rate_recurring``)
     arrears) decides when the caller bills the period, not how it is rated.
 
 Minimum and maximum (per usage period, over the total of the usage charges)
-    ``true_up`` adds ``minimum × days / period_days − usage`` when positive (part
+    With ``minimum_includes_fees`` the caller adds the recurring fees' share of the period to
+    the usage amount it passes to ``true_up``. ``true_up`` adds ``minimum × days / period_days − usage`` when positive (part
     ``minimum``); ``cap`` subtracts ``usage − maximum × days / period_days`` when positive
     (part ``cap``, negative amount). Both are one line of quantity 1 whose unit equals its
     amount, or ``None`` when there is nothing to add or subtract.
@@ -152,6 +169,7 @@ class ChargeModel(StrEnum):
     PACKAGE = "package"
     ALLOWANCE = "allowance"
     PER_DIMENSION = "per_dimension"
+    PERCENTAGE = "percentage"
 
 
 class Timing(StrEnum):
@@ -195,6 +213,19 @@ class Charge:
     tax_code: str = "standard"
     #: graduated: the first tier's flat amount is charged at zero usage too
     flat_fee_at_zero: bool = False
+    #: percentage: percent of each transaction's amount (``2.9`` = 2.9 %)
+    rate: Decimal | None = None
+    #: percentage: a fixed amount per charged transaction
+    fixed_amount: Decimal | None = None
+    #: percentage: the period's first transactions that are free
+    free_transactions: int | None = None
+    #: percentage: the period's first transaction amount that is free
+    free_amount: Decimal | None = None
+    #: percentage: bounds of one transaction's fee
+    min_per_transaction: Decimal | None = None
+    max_per_transaction: Decimal | None = None
+    #: any usage model: what the charge bills at least per usage period (prorated by day)
+    minimum: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +241,8 @@ class Plan:
     charges: tuple[Charge, ...]
     minimum: Decimal | None = None
     maximum: Decimal | None = None
+    #: the minimum counts the recurring fees' share of the usage period as well as usage
+    minimum_includes_fees: bool = False
     #: what the plan entitles a customer to (domain/entitlements.py)
     features: tuple[Feature, ...] = ()
     #: usage, percent and spend thresholds of every subscription on it (domain/thresholds.py)
@@ -254,10 +287,12 @@ _NO_DIMENSIONS: Final[Mapping[str, Decimal]] = MappingProxyType({})
 
 @dataclass(frozen=True, slots=True)
 class UsageInput:
-    """A meter's value over a period (or segment), and its split by dimension value."""
+    """A meter's value over a period (or segment), its split by dimension value, and — for
+    a percentage charge — each transaction's amount in the order they happened."""
 
     total: Decimal
     by_dimension: Mapping[str, Decimal] = dataclasses.field(default_factory=lambda: _NO_DIMENSIONS)
+    values: Sequence[Decimal] | None = None
 
 
 #: which optional fields each model uses (the others must be left empty)
@@ -271,6 +306,17 @@ _USES: Final[Mapping[ChargeModel, frozenset[str]]] = MappingProxyType(
         ChargeModel.PACKAGE: frozenset({"amount", "package_size", "included", "meter"}),
         ChargeModel.ALLOWANCE: frozenset({"amount", "included", "meter"}),
         ChargeModel.PER_DIMENSION: frozenset({"meter", "dimension", "prices", "default_price"}),
+        ChargeModel.PERCENTAGE: frozenset(
+            {
+                "meter",
+                "rate",
+                "fixed_amount",
+                "free_transactions",
+                "free_amount",
+                "min_per_transaction",
+                "max_per_transaction",
+            }
+        ),
     }
 )
 #: the fields that only some models use
@@ -283,13 +329,27 @@ _MODEL_FIELDS: Final = (
     "dimension",
     "prices",
     "default_price",
+    "rate",
+    "fixed_amount",
+    "free_transactions",
+    "free_amount",
+    "min_per_transaction",
+    "max_per_transaction",
 )
-#: fields a model uses but may leave empty
 #: the fields of ``_USES`` a model may leave empty
 _MAY_BE_EMPTY: Final[Mapping[ChargeModel, frozenset[str]]] = MappingProxyType(
     {
         ChargeModel.PER_DIMENSION: frozenset({"default_price"}),
         ChargeModel.PACKAGE: frozenset({"included"}),  # free units before the packages
+        ChargeModel.PERCENTAGE: frozenset(
+            {
+                "fixed_amount",
+                "free_transactions",
+                "free_amount",
+                "min_per_transaction",
+                "max_per_transaction",
+            }
+        ),
     }
 )
 
@@ -308,6 +368,7 @@ def new_plan(
     charges: Sequence[Charge],
     minimum: Decimal | None = None,
     maximum: Decimal | None = None,
+    minimum_includes_fees: bool = False,
     features: Sequence[Feature | Mapping[str, Any]] | None = None,
     thresholds: Sequence[Threshold | Mapping[str, Any]] | None = None,
 ) -> Plan:
@@ -343,6 +404,10 @@ def new_plan(
         raise InvalidField(field, "applies to usage charges, and the plan has none")
     if low is not None and high is not None and high < low:
         raise InvalidField("maximum", f"must not be less than the minimum ({plain(low)})")
+    if not isinstance(minimum_includes_fees, bool):
+        raise InvalidField("minimum_includes_fees", "expected true or false")
+    if minimum_includes_fees and low is None:
+        raise InvalidField("minimum_includes_fees", "the plan has no minimum")
     plan = Plan(
         code=code,
         version=version,
@@ -353,6 +418,7 @@ def new_plan(
         charges=checked,
         minimum=low,
         maximum=high,
+        minimum_includes_fees=minimum_includes_fees,
         features=check_features(features),
     )
     return replace(plan, thresholds=check_plan_thresholds(plan, thresholds))
@@ -423,6 +489,15 @@ def _check_charge(charge: object, path: str) -> Charge:
             f"{path}.meter", f"{charge.meter!r} is not a meter key ({_KEY_PATTERN.pattern})"
         )
     package_size = _optional_amount(charge.package_size, f"{path}.package_size", positive=True)
+    if charge.minimum is not None and model not in USAGE_MODELS:
+        raise InvalidField(f"{path}.minimum", "only usage charges have a minimum of their own")
+    low = _optional_amount(charge.min_per_transaction, f"{path}.min_per_transaction")
+    high = _optional_amount(charge.max_per_transaction, f"{path}.max_per_transaction")
+    if low is not None and high is not None and high < low:
+        raise InvalidField(
+            f"{path}.max_per_transaction",
+            f"must not be less than min_per_transaction ({plain(low)})",
+        )
     if charge.dimension is not None and (
         not isinstance(charge.dimension, str) or not charge.dimension.strip()
     ):
@@ -437,6 +512,13 @@ def _check_charge(charge: object, path: str) -> Charge:
         included=_optional_amount(charge.included, f"{path}.included"),
         prices=_check_prices(charge.prices, f"{path}.prices") if "prices" in uses else (),
         default_price=_optional_amount(charge.default_price, f"{path}.default_price"),
+        rate=_optional_amount(charge.rate, f"{path}.rate"),
+        fixed_amount=_optional_amount(charge.fixed_amount, f"{path}.fixed_amount"),
+        free_transactions=_optional_count(charge.free_transactions, f"{path}.free_transactions"),
+        free_amount=_optional_amount(charge.free_amount, f"{path}.free_amount"),
+        min_per_transaction=low,
+        max_per_transaction=high,
+        minimum=_optional_amount(charge.minimum, f"{path}.minimum"),
     )
 
 
@@ -569,6 +651,16 @@ def _optional_amount(value: object, field: str, *, positive: bool = False) -> De
     return None if value is None else _amount(value, field, positive=positive)
 
 
+def _optional_count(value: object, field: str) -> int | None:
+    """A whole number ≥ 0 (an int, or an integral decimal), or None."""
+    if value is None:
+        return None
+    number = _amount(value, field)
+    if number != number.to_integral_value():
+        raise InvalidField(field, f"expected a whole number, got {plain(number)}")
+    return int(number)
+
+
 def _type_name(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
@@ -583,6 +675,7 @@ _PLAN_KEYS: Final = (
     "charges",
     "minimum",
     "maximum",
+    "minimum_includes_fees",
     "features",
     "thresholds",
 )
@@ -601,6 +694,13 @@ _CHARGE_KEYS: Final = (
     "default_price",
     "tax_code",
     "flat_fee_at_zero",
+    "rate",
+    "fixed_amount",
+    "free_transactions",
+    "free_amount",
+    "min_per_transaction",
+    "max_per_transaction",
+    "minimum",
 )
 _TIER_KEYS: Final = ("up_to", "unit_amount", "flat_amount")
 
@@ -628,6 +728,7 @@ def plan_from_mapping(data: Mapping[str, Any], *, code: str, version: int) -> Pl
         charges=[_charge_from(item, f"charges.{i}") for i, item in enumerate(raw_charges)],
         minimum=data.get("minimum"),
         maximum=data.get("maximum"),
+        minimum_includes_fees=data.get("minimum_includes_fees", False),
         features=data.get("features"),
         thresholds=data.get("thresholds"),
     )
@@ -692,6 +793,8 @@ def plan_to_mapping(plan: Plan) -> dict[str, Any]:
         data["minimum"] = plain(plan.minimum)
     if plan.maximum is not None:
         data["maximum"] = plain(plan.maximum)
+    if plan.minimum_includes_fees:
+        data["minimum_includes_fees"] = True
     if plan.features:
         data["features"] = [feature_to_mapping(f) for f in plan.features]
     if plan.thresholds:
@@ -706,11 +809,22 @@ def _charge_to(charge: Charge) -> dict[str, Any]:
         "description": charge.description,
         "timing": charge.timing.value,
     }
-    for name in ("amount", "package_size", "included", "default_price"):
+    for name in (
+        "amount",
+        "package_size",
+        "included",
+        "default_price",
+        "rate",
+        "fixed_amount",
+        "free_amount",
+        "min_per_transaction",
+        "max_per_transaction",
+        "minimum",
+    ):
         value = getattr(charge, name)
         if value is not None:
             data[name] = plain(value)
-    for name in ("meter", "dimension"):
+    for name in ("meter", "dimension", "free_transactions"):
         value = getattr(charge, name)
         if value is not None:
             data[name] = value
@@ -924,6 +1038,88 @@ def _per_dimension(charge: Charge, total: Decimal, usage: UsageInput) -> list[Ra
     return lines
 
 
+@_rater(ChargeModel.PERCENTAGE)
+def _percentage(charge: Charge, total: Decimal, usage: UsageInput) -> list[Rated]:
+    """A percent of each transaction's amount (plus a fixed amount per transaction), after
+    the period's free transactions and free amount, each fee held within its bounds."""
+    rate = _required(charge, charge.rate, "rate")
+    if usage.values is None:
+        raise InvalidField("usage", f"charge {charge.key!r} needs each transaction's amount")
+    values = [_quantity(v, "usage", "transaction amount") for v in usage.values]
+    added = _sum(values)
+    if added != total:
+        raise InvalidField(
+            "usage", f"the transactions add up to {plain(added)}, not the total {plain(total)}"
+        )
+    unit = rate.scaleb(-2)
+    fixed = charge.fixed_amount or _ZERO
+    low, high = charge.min_per_transaction, charge.max_per_transaction
+    free_count, free_left = charge.free_transactions, charge.free_amount
+    has_free = free_count is not None or free_left is not None
+    used = 0
+    free_total = charged_total = raised = lowered = _ZERO
+    charged = raised_count = lowered_count = 0
+    for value in values:
+        free = _ZERO
+        allowed = (
+            has_free
+            and (free_count is None or used < free_count)
+            and (free_left is None or free_left > 0)
+        )
+        if allowed:
+            used += 1
+            free = value if free_left is None else min(value, free_left)
+            if free_left is not None:
+                free_left = _EXACT.subtract(free_left, free)
+        rest = _EXACT.subtract(value, free)
+        free_total = _EXACT.add(free_total, free)
+        if allowed and rest == 0:
+            continue  # wholly free: no fee at all
+        charged += 1
+        charged_total = _EXACT.add(charged_total, rest)
+        fee = _EXACT.add(_EXACT.multiply(rest, unit), fixed)
+        if low is not None and fee < low:
+            raised = _EXACT.add(raised, _EXACT.subtract(low, fee))
+            raised_count += 1
+        elif high is not None and fee > high:
+            lowered = _EXACT.add(lowered, _EXACT.subtract(high, fee))
+            lowered_count += 1
+    fees = _EXACT.add(
+        _EXACT.multiply(charged_total, unit), _EXACT.multiply(Decimal(charged), fixed)
+    )
+    fees = _EXACT.add(_EXACT.add(fees, raised), lowered)
+    detail = f"{_number(rate)}% of {_number(charged_total)}"
+    if charge.fixed_amount is not None:
+        detail = f"{detail} + {_number(fixed)} × {_count_text(charged)}"
+    if raised_count:
+        assert low is not None
+        detail = f"{detail}, {raised_count:,} raised to the minimum of {_number(low)}"
+    if lowered_count:
+        assert high is not None
+        detail = f"{detail}, {lowered_count:,} held to the maximum of {_number(high)}"
+    lines: list[Rated] = []
+    if has_free:
+        free_text = f"{charge.description} — {_free_text(charge)}"
+        lines.append(Rated("free", free_text, free_total, _ZERO, _ZERO))
+    lines.append(Rated("fees", f"{charge.description} — {detail}", charged_total, unit, fees))
+    return lines
+
+
+def _free_text(charge: Charge) -> str:
+    parts = []
+    if charge.free_transactions == 1:
+        parts.append("the first transaction")
+    elif charge.free_transactions is not None:
+        parts.append(f"the first {_count_text(charge.free_transactions)}")
+    if charge.free_amount is not None:
+        parts.append(f"the first {_number(charge.free_amount)} of amount")
+    return "free: " + (parts[0] if len(parts) == 1 else f"{parts[0]}, within {parts[1]}")
+
+
+def _count_text(count: int) -> str:
+    return f"{count:,} transaction" + ("" if count == 1 else "s")
+
+
 #: the rating function of each usage model, used by ``rate_usage``
 RATERS: Final[Mapping[ChargeModel, _Rater]] = MappingProxyType(_REGISTRY)
 
@@ -995,7 +1191,24 @@ def true_up(plan: Plan, usage_amount: Decimal, *, days: int, period_days: int) -
     shortfall = _prorated_gap(plan.minimum, usage_amount, days, period_days)
     if shortfall <= 0:
         return None
-    description = f"Minimum commitment of {_number(plan.minimum)} — shortfall"
+    counted = " (usage and fees)" if plan.minimum_includes_fees else ""
+    description = f"Minimum commitment of {_number(plan.minimum)}{counted} — shortfall"
+    if days != period_days:
+        description = f"{description} {_prorated(days, period_days)}"
+    return Rated("minimum", description, _ONE, shortfall, shortfall)
+
+
+def charge_minimum(
+    charge: Charge, charged: Decimal, *, days: int, period_days: int
+) -> Rated | None:
+    """A usage charge's own minimum line: what its lines (``charged``, rounded as billed) fall
+    short of its (prorated) ``minimum``, or None when it has none or reaches it."""
+    if charge.minimum is None:
+        return None
+    shortfall = _prorated_gap(charge.minimum, charged, days, period_days)
+    if shortfall <= 0:
+        return None
+    description = f"{charge.description} — minimum of {_number(charge.minimum)}, shortfall"
     if days != period_days:
         description = f"{description} {_prorated(days, period_days)}"
     return Rated("minimum", description, _ONE, shortfall, shortfall)

@@ -181,6 +181,33 @@ def test_a_plan_on_an_undeclared_meter_is_refused(api: TestClient, admin: dict[s
     assert "bananas" in error["message"]
 
 
+def test_a_percentage_charge_needs_a_sum_meter_and_reads_back(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    cards = {
+        "key": "cards",
+        "model": "percentage",
+        "description": "Card payments",
+        "meter": "api_calls",
+        "rate": "2.9",
+        "fixed_amount": "0.30",
+        "free_transactions": 2,
+        "minimum": "10",
+    }
+    body = {**PRO, "charges": [cards], "minimum": "50", "minimum_includes_fees": True}
+    refused = api.put("/v1/plans/pay", json=body, headers=admin)
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["error"]
+    assert error["field"] == "charges.0.meter"
+    assert "needs a sum meter" in error["message"] and "'api_calls' is count" in error["message"]
+    tokens = {**body, "charges": [{**cards, "meter": "llm_tokens"}]}
+    created = api.put("/v1/plans/pay", json=tokens, headers=admin)
+    assert created.status_code == 201, created.text
+    stored = api.get("/v1/plans/pay", headers=admin).json()
+    assert stored["minimum_includes_fees"] is True
+    assert {k: stored["charges"][0][k] for k in cards} == {**cards, "meter": "llm_tokens"}
+
+
 # --- subscriptions and amendments ------------------------------------------------------------
 
 

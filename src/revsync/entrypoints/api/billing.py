@@ -81,6 +81,21 @@ class ChargeIn(_In):
     flat_fee_at_zero: bool | None = Field(
         default=None, description="graduated: the first tier's flat amount at zero usage too"
     )
+    rate: DecimalIn | None = Field(default=None, description="percentage: percent per transaction")
+    fixed_amount: DecimalIn | None = Field(
+        default=None, description="percentage: a fixed amount per charged transaction"
+    )
+    free_transactions: int | None = Field(
+        default=None, ge=0, le=10**12, description="percentage: the period's first free ones"
+    )
+    free_amount: DecimalIn | None = Field(
+        default=None, description="percentage: the period's first free transaction amount"
+    )
+    min_per_transaction: DecimalIn | None = None
+    max_per_transaction: DecimalIn | None = None
+    minimum: DecimalIn | None = Field(
+        default=None, description="usage charges: the least it bills per usage period"
+    )
 
 
 class FeatureIn(_In):
@@ -116,6 +131,9 @@ class PlanIn(_In):
     charges: list[ChargeIn]
     minimum: DecimalIn | None = None
     maximum: DecimalIn | None = None
+    minimum_includes_fees: bool | None = Field(
+        default=None, description="the minimum counts the recurring fees as well as usage"
+    )
     features: list[FeatureIn] | None = None
     thresholds: list[ThresholdIn] | None = None
 
@@ -142,6 +160,13 @@ class ChargeOut(BaseModel):
     tiers: list[TierOut] | Absent = None
     prices: dict[str, DecimalText] | Absent = None
     flat_fee_at_zero: bool | Absent = None
+    rate: DecimalText | Absent = None
+    fixed_amount: DecimalText | Absent = None
+    free_transactions: int | Absent = None
+    free_amount: DecimalText | Absent = None
+    min_per_transaction: DecimalText | Absent = None
+    max_per_transaction: DecimalText | Absent = None
+    minimum: DecimalText | Absent = None
     tax_code: str
 
 
@@ -178,6 +203,7 @@ class PlanOut(BaseModel):
     charges: list[ChargeOut]
     minimum: DecimalText | Absent = None
     maximum: DecimalText | Absent = None
+    minimum_includes_fees: bool | Absent = None
     features: list[FeatureOut] | Absent = None
     thresholds: list[ThresholdOut] | Absent = None
 
