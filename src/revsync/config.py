@@ -960,6 +960,8 @@ class MeterSettings(_Section):
     filters: dict[str, Scalar | list[Scalar]] = Field(default_factory=dict)
     group_by: list[str] = Field(default_factory=list)
     allow_negative: bool = False
+    #: the value is held from one event to the next and billed by the day (docs/billing.md)
+    carried: bool = False
 
     @model_validator(mode="after")
     def _valid_meter(self) -> MeterSettings:
@@ -977,6 +979,7 @@ class MeterSettings(_Section):
                 self.filters,
                 self.group_by,
                 allow_negative=self.allow_negative,
+                carried=self.carried,
             )
         except InvalidField as error:
             raise ValueError(f"{error.field}: {error.reason}") from None

@@ -231,3 +231,115 @@ def test_a_plan_minimum_that_counts_the_fees_of_each_day(world: Callable[..., Wo
         ),
         "150.00",
     )
+
+
+# --- carried meters ---------------------------------------------------------------------
+
+#: storage reported as a level (the value held until the next report)
+STORAGE = {
+    "key": "storage_held",
+    "event_type": "storage.level",
+    "aggregation": "latest",
+    "value": "gb",
+    "carried": True,
+}
+#: seats added and removed (each event adds its delta to the value held)
+SEATS = {
+    "key": "seats_held",
+    "event_type": "seat.change",
+    "aggregation": "sum",
+    "value": "delta",
+    "carried": True,
+    "allow_negative": True,
+}
+
+
+def test_carried_meters_bill_the_value_held_each_day(world: Callable[..., World]) -> None:
+    held = [
+        {
+            "key": "storage",
+            "model": "per_unit",
+            "description": "Storage (GB-month)",
+            "meter": "storage_held",
+            "amount": "0.10",
+        },
+        {
+            "key": "seats",
+            "model": "per_unit",
+            "description": "Seats held",
+            "meter": "seats_held",
+            "amount": "3.00",
+        },
+    ]
+    w = world(
+        plans=[plan("held", *held)],
+        meters=[*TEST_METERS, STORAGE, SEATS],
+        start="2026-10-01T08:00:00Z",
+        billing=NO_GRACE,
+    )
+    w.customer("acme")
+    w.subscribe("s1", "acme", "held", "2026-11-01")
+    for when, kind, data in (
+        # before the subscription: carried into November
+        ("2026-10-20T10:00:00Z", "storage.level", {"gb": 100}),
+        ("2026-10-01T10:00:00Z", "seat.change", {"delta": 5}),
+        # 11 November: 300 GB at 10:00, 200 GB at 15:00 (the day counts its peak, 300)
+        ("2026-11-11T15:00:00Z", "storage.level", {"gb": 200}),
+        ("2026-11-11T10:00:00Z", "storage.level", {"gb": 300}),
+        # 16 November: 3 seats added, one removed the same day (8 that day, then 7)
+        ("2026-11-16T09:00:00Z", "seat.change", {"delta": 3}),
+        ("2026-11-16T17:00:00Z", "seat.change", {"delta": -1}),
+    ):
+        w.at("2026-11-20T00:00:00Z").usage("t-acme", kind, when, data)
+    w.at("2026-12-01T09:00:00Z").bill("2026-12-01")
+    w.at("2027-01-01T09:00:00Z").bill("2027-01-01")
+    # storage: 10 days × 100 + 1 × 300 + 19 × 200 = 5,100 GB-days / 30 = 170 × 0.10 = 17.00
+    # seats: 15 days × 5 + 1 × 8 + 14 × 7 = 181 seat-days / 30 = 6.033333333333333333 (to 18
+    # places) × 3.00 = 18.099999999999999999 → 18.10
+    # December: nothing reported, what was held is carried: 200 GB (20.00) and 7 seats (21.00)
+    assert w.invoices("s1") == [
+        invoice(
+            "arrears",
+            NOV,
+            "INV-000001",
+            (
+                (
+                    "usage:storage:2026-11-01",
+                    "Storage (GB-month) (held 5100 unit-days of 30)",
+                    "170",
+                    "0.10",
+                    "17.00",
+                ),
+                (
+                    "usage:seats:2026-11-01",
+                    "Seats held (held 181 unit-days of 30)",
+                    "6.033333333333333333",
+                    "3.00",
+                    "18.10",
+                ),
+            ),
+            "35.10",
+        ),
+        invoice(
+            "arrears",
+            "2026-12-01/2027-01-01",
+            "INV-000002",
+            (
+                (
+                    "usage:storage:2026-12-01",
+                    "Storage (GB-month) (held 6200 unit-days of 31)",
+                    "200",
+                    "0.10",
+                    "20.00",
+                ),
+                (
+                    "usage:seats:2026-12-01",
+                    "Seats held (held 217 unit-days of 31)",
+                    "7",
+                    "3.00",
+                    "21.00",
+                ),
+            ),
+            "41.00",
+        ),
+    ]

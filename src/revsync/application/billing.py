@@ -22,6 +22,7 @@ from revsync.application.usage_figures import Figures, Need, compute
 from revsync.domain.audit import AuditRecord
 from revsync.domain.billing import (
     Money,
+    UsageFigure,
     UsageRequest,
     UsageSource,
     adjustments,
@@ -29,6 +30,7 @@ from revsync.domain.billing import (
     advance_lines,
     arrears_issue_date,
     arrears_lines,
+    carried_quantity,
     deductions,
     interim_lines,
     latest_interim,
@@ -788,7 +790,7 @@ class Billing:
             sub = context.subscription
             source = Figures(figures, context.customer_ids, context.customer.timezone)
             usage = {
-                meter: source(UsageRequest(meter, period)).total
+                meter: _usage_of(source(UsageRequest(meter, period)), period)
                 for meter in {t.meter for t in thresholds if t.meter is not None}
                 if meter in self._meters
             }
@@ -1320,6 +1322,12 @@ def _counting(uow: UnitOfWork, customer_ids: Collection[str]) -> list[Subscripti
         if (s.customer_id in own or s.include_children) and watches(s)
     ]
     return sorted(found, key=lambda s: s.id)
+
+
+def _usage_of(figure: UsageFigure, period: Period) -> Decimal:
+    """A meter's usage in a period as billing counts it: a carried meter's value-days (held to
+    the period's end) as its average over the period."""
+    return carried_quantity(figure.total, period.days) if figure.carried else figure.total
 
 
 def _interims_of(uow: UnitOfWork, subscription_id: str, period: Period) -> list[Invoice]:

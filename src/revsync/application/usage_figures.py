@@ -10,14 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from revsync.domain.billing import UsageFigure, UsageRequest
 from revsync.domain.invoicing import Lineage
-from revsync.domain.metering import MISSING, Aggregation, Meter, Tally, contribution, key_text
+from revsync.domain.metering import (
+    MISSING,
+    Aggregation,
+    Meter,
+    Tally,
+    contribution,
+    key_text,
+    reading,
+    value_days,
+)
 from revsync.domain.periods import day_start
 from revsync.domain.usage import digest_text, to_micros
 from revsync.ports.billing import UsageSnapshot
@@ -56,8 +65,10 @@ class _Work:
     counts_only: bool = False
     dimension: bool = False
     groups: dict[object, _Counter] = field(default_factory=dict)
-    #: each counted event's (time, key, value), for a request of transactions
+    #: each counted event's (time, key, value), for a request of transactions or a carried
+    #: meter (whose events before the window count too: the value they leave is carried in)
     values: list[tuple[int, tuple[str, str], Decimal]] | None = None
+    carried: bool = False
 
 
 def window(request: UsageRequest, zone: str) -> tuple[datetime, datetime]:
@@ -85,7 +96,8 @@ def compute(
             tally,
             counts_only=not tally.reads_data and not need.request.transactions,
             dimension=need.request.dimension is not None,
-            values=[] if need.request.transactions else None,
+            values=[] if need.request.transactions or meter.carried else None,
+            carried=meter.carried,
         )
         works_by_type.setdefault(meter.event_type, []).append(work)
     for event_type, works in works_by_type.items():
@@ -116,7 +128,7 @@ def _scan(snapshot: UsageSnapshot, event_type: str, works: list[_Work]) -> None:
     rows = snapshot.rows(
         routes.keys(),
         event_type,
-        min(w.start_us for w in works),
+        min(0 if w.carried else w.start_us for w in works),
         max(w.end_us for w in works),
         with_data=with_data,
         with_key=with_key,
@@ -128,6 +140,20 @@ def _scan(snapshot: UsageSnapshot, event_type: str, works: list[_Work]) -> None:
             continue
         data: dict[str, Any] | None = None
         for work in targets:
+            if work.carried:
+                if time_us >= work.end_us:
+                    continue
+                if data is None:
+                    data = decode_data(data_json or "{}")
+                value = reading(work.meter, data)
+                if value is None:
+                    continue
+                assert work.values is not None
+                work.values.append((time_us, (source or "", event_id or ""), value))
+                if time_us >= work.start_us:  # the window's own events are its lineage
+                    work.total.events += 1
+                    work.total.digest = (work.total.digest + slot) & _MASK
+                continue
             if not work.start_us <= time_us < work.end_us:
                 continue
             total = work.total
@@ -169,6 +195,19 @@ def _figure(work: _Work, cutoff_seq: int) -> UsageFigure:
 
     if work.counts_only:
         return UsageFigure(total=Decimal(work.total.events), lineage=lineage(work.total))
+    if work.carried:
+        assert work.values is not None
+        tz = ZoneInfo(work.need.zone)
+        days = request.days
+        bounds = [
+            to_micros(day_start(days.start + timedelta(days=i), tz))
+            for i in range((days.end - days.start).days + 1)
+        ]
+        return UsageFigure(
+            total=value_days(work.meter, work.values, bounds),
+            lineage=lineage(work.total),
+            carried=True,
+        )
     by_dimension = work.tally.by_dimension()
     lineage_by_dimension = {}
     if request.dimension is not None:

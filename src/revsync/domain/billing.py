@@ -36,9 +36,10 @@ from revsync.domain.invoicing import (
     is_deduction,
 )
 from revsync.domain.metering import Aggregation, Meter
-from revsync.domain.money import Rounding, round_money
+from revsync.domain.money import Rounding, plain, round_money
 from revsync.domain.periods import Period, periods
 from revsync.domain.pricing import (
+    RATING_CONTEXT,
     USAGE_MODELS,
     Charge,
     ChargeModel,
@@ -78,6 +79,8 @@ class UsageFigure:
     lineage_by_dimension: Mapping[str, Lineage] = field(default_factory=dict)
     #: each event's value in time order, when the request asked for ``transactions``
     values: tuple[Decimal, ...] | None = None
+    #: a carried meter's figure: ``total`` is its value summed over the days (value-days)
+    carried: bool = False
 
 
 UsageSource = Callable[[UsageRequest], UsageFigure]
@@ -119,21 +122,22 @@ def check_meters(plan: Plan, meters: Mapping[str, Meter]) -> None:
                     f"meter {meter.key!r} does not group by {charge.dimension!r} "
                     f"(group_by: {groups})",
                 )
-            if meter.aggregation not in (Aggregation.SUM, Aggregation.COUNT):
+            if meter.aggregation not in (Aggregation.SUM, Aggregation.COUNT) or meter.carried:
                 raise InvalidField(
                     f"{where}.meter",
                     f"prices per dimension need a sum or count meter; {meter.key!r} is "
-                    f"{meter.aggregation.value}",
+                    f"{'carried' if meter.carried else meter.aggregation.value}",
                 )
         if charge.model is ChargeModel.PERCENTAGE and (
-            meter.aggregation is not Aggregation.SUM or meter.allow_negative
+            meter.aggregation is not Aggregation.SUM or meter.allow_negative or meter.carried
         ):
             raise InvalidField(
                 f"{where}.meter",
                 f"a percentage charge takes a percent of each transaction's amount: it needs a "
                 f"sum meter of the amounts that refuses negative values; {meter.key!r} is "
                 f"{meter.aggregation.value}"
-                + (" and allows negative values" if meter.allow_negative else ""),
+                + (" and allows negative values" if meter.allow_negative else "")
+                + (" and carried" if meter.carried else ""),
             )
 
 
@@ -355,6 +359,11 @@ def _usage_lines(
             figure = usage(request)
             charged = ZERO
             given = UsageInput(figure.total, figure.by_dimension, figure.values)
+            held = ""
+            if figure.carried:
+                # a carried meter bills the value held each day: its average over the period
+                given = UsageInput(carried_quantity(figure.total, period.days))
+                held = f" (held {plain(figure.total)} unit-days of {period.days})"
             for rated in rate_usage(charge, given):
                 lineage = figure.lineage
                 if rated.group:
@@ -364,7 +373,7 @@ def _usage_lines(
                         key=_key("usage", charge.key, segment.start, rated.part),
                         kind=LineKind.USAGE,
                         charge=charge_ref(plan, charge),
-                        description=rated.description,
+                        description=f"{rated.description}{held}",
                         quantity=rated.quantity,
                         unit_amount=rated.unit_amount,
                         amount=rated.amount,
@@ -418,6 +427,20 @@ def _usage_lines(
                     )
                 )
     return lines
+
+
+#: a carried meter's average is kept to this many decimal places
+CARRIED_PLACES = Decimal(1).scaleb(-18)
+
+
+def carried_quantity(value_days: Decimal, period_days: int) -> Decimal:
+    """A carried meter's billed quantity: its value-days over the usage period's days, to 18
+    decimal places (half even) — 10 seats for 15 of 30 days is 5."""
+    exact = RATING_CONTEXT.divide(value_days, period_days)
+    kept = exact.quantize(CARRIED_PLACES, context=RATING_CONTEXT)
+    if kept == kept.to_integral_value():
+        return kept.quantize(Decimal(1))
+    return kept.normalize(RATING_CONTEXT)  # a fraction: no exponent, no trailing zeros
 
 
 def _fees_share(sub: Subscription, segment: Segment, plan: Plan, money: Money) -> Decimal:

@@ -50,6 +50,7 @@ from decimal import (
     Overflow,
 )
 from enum import Enum, StrEnum
+from itertools import pairwise
 from types import MappingProxyType
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -94,6 +95,8 @@ class Window(StrEnum):
 
 
 _NUMERIC: Final = frozenset({Aggregation.SUM, Aggregation.MAX, Aggregation.LATEST})
+#: the aggregations whose value a meter may carry from one event to the next
+_CARRIED: Final = frozenset({Aggregation.SUM, Aggregation.LATEST})
 
 
 class _Missing(Enum):
@@ -140,6 +143,9 @@ class Meter:
     group_by: tuple[str, ...] = ()
     #: accept negative values (corrections sent as negative events); refused otherwise
     allow_negative: bool = False
+    #: the value is held from one event to the next, across periods (a gauge such as seats
+    #: or storage held: ``latest`` sets it, ``sum`` adds to it); billing charges it by the day
+    carried: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +190,7 @@ def new_meter(
     filters: Mapping[str, object | list[object]] = _NO_FILTERS,
     group_by: Sequence[str] = (),
     allow_negative: bool = False,
+    carried: bool = False,
 ) -> Meter:
     """A validated meter; raises ``InvalidField`` naming the field at fault."""
     if not isinstance(key, str) or not _KEY_PATTERN.fullmatch(key):
@@ -194,6 +201,10 @@ def new_meter(
     _check_value(kind, value)
     if allow_negative and kind not in _NUMERIC:
         raise InvalidField("allow_negative", "only sum, max and latest meters read numbers")
+    if carried and kind not in _CARRIED:
+        raise InvalidField(
+            "carried", "only latest (the value set) and sum (added to) meters carry a value"
+        )
     return Meter(
         key=key,
         event_type=event_type,
@@ -202,6 +213,7 @@ def new_meter(
         filters=_check_filters(filters),
         group_by=_check_group_by(group_by),
         allow_negative=allow_negative,
+        carried=carried,
     )
 
 
@@ -331,6 +343,44 @@ def contribution(meter: Meter, data: Mapping[str, Any]) -> Decimal | None:
         return Decimal(1)
     number = _number(lookup(data, meter.value)) if meter.value is not None else None
     return None if number is None else Decimal(number)
+
+
+def reading(meter: Meter, data: Mapping[str, Any]) -> Decimal | None:
+    """The number one event gives a numeric meter (None: filtered out, or not a number)."""
+    if meter.value is None or not matches(meter, data):
+        return None
+    number = _number(lookup(data, meter.value))
+    return None if number is None else Decimal(number)
+
+
+def value_days(
+    meter: Meter, readings: Iterable[tuple[int, tuple[str, str], Decimal]], days: Sequence[int]
+) -> Decimal:
+    """A carried meter's value summed over days: each day (``[days[i], days[i + 1])``, in
+    microseconds) counts the greatest value held during it — the value carried in from before
+    the day, and every value set (``latest``) or reached (``sum``) within it.
+
+    ``readings`` are the meter's events up to the last day's end, from the beginning of time
+    (what is carried in), as (time, dedup key, value), in any order."""
+    ordered = sorted(readings, key=lambda r: (r[0], r[1]))
+    adds = meter.aggregation is Aggregation.SUM
+    held = Decimal(0)
+    position = 0
+    total = Decimal(0)
+    for start, end in pairwise(days):
+        # what is set at the day's first instant is what the day starts with
+        while position < len(ordered) and ordered[position][0] <= start:
+            value = ordered[position][2]
+            held = SUM_CONTEXT.add(held, value) if adds else value
+            position += 1
+        peak = held
+        while position < len(ordered) and ordered[position][0] < end:
+            value = ordered[position][2]
+            held = SUM_CONTEXT.add(held, value) if adds else value
+            peak = max(peak, held)
+            position += 1
+        total = SUM_CONTEXT.add(total, max(peak, Decimal(0)))
+    return total
 
 
 def value_problem(meter: Meter, data: Mapping[str, Any]) -> Problem | None:
