@@ -77,10 +77,11 @@ Recurring models (``rate_recurring``)
 
 Minimum and maximum (per usage period, over the total of the usage charges)
     With ``minimum_includes_fees`` the caller adds the recurring fees' share of the period to
-    the usage amount it passes to ``true_up``. ``true_up`` adds ``minimum × days / period_days − usage`` when positive (part
-    ``minimum``); ``cap`` subtracts ``usage − maximum × days / period_days`` when positive
-    (part ``cap``, negative amount). Both are one line of quantity 1 whose unit equals its
-    amount, or ``None`` when there is nothing to add or subtract.
+    the usage amount it passes to ``true_up``. ``true_up`` adds ``minimum × days /
+    period_days − usage`` when positive (part ``minimum``); ``cap`` subtracts ``usage −
+    maximum × days / period_days`` when positive (part ``cap``, negative amount). Both are
+    one line of quantity 1 whose unit equals its amount, or ``None`` when there is nothing to
+    add or subtract.
 
 Descriptions
     The charge's description, then `` — `` and the detail. Numbers are plain (never an
