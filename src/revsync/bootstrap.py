@@ -71,6 +71,7 @@ from revsync.application.quarantine import Quarantine
 from revsync.application.reconciliation import Reconciliation
 from revsync.application.renewals import Onboarding, Renewals
 from revsync.application.reports import Reports
+from revsync.application.rerates import Rerates, Untaxed
 from revsync.application.schemas import Declaration, SchemaPolicy, SchemaRegistry
 from revsync.application.service_credits import ServiceCredits
 from revsync.application.subscriptions import Subscriptions
@@ -233,6 +234,22 @@ class Container:
             announcer_for(self.settings),
             self.collections(),
         )
+
+    def rerates(self) -> Rerates:
+        """Shadow re-rates: billing's own rating, on a billing of their own that computes no
+        tax (amounts are compared before it) and reads the usage without a lock."""
+        meters = self.settings.domain_meters()
+        billing = Billing(
+            self.unit_of_work,
+            SqlUsageSnapshots(self.engine, locking=False),
+            self.clock,
+            self.ids,
+            Untaxed(),
+            meters,
+            BillingPolicy(rounding=self.settings.billing.rounding),
+            SqlUsageReader(self.engine),
+        )
+        return Rerates(self.unit_of_work, billing, meters)
 
     def renewals(self) -> Renewals:
         """Renewal intelligence: assessments at each horizon before a renewal."""
@@ -803,7 +820,7 @@ def build(
             meters,
             settings.erp.rules() if settings.erp.url is not None else None,
         ),
-        credits=Credits(unit_of_work, clock, ids),
+        credits=Credits(unit_of_work, clock, ids, [m.key for m in meters]),
         subscriptions=Subscriptions(
             unit_of_work, clock, announcer_for(settings), [m.key for m in meters]
         ),

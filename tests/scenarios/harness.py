@@ -22,6 +22,7 @@ from revsync.bootstrap import Container, apply_configuration, build
 from revsync.domain.identity import System
 from revsync.domain.invoicing import Invoice
 from revsync.domain.money import plain
+from revsync.domain.scopes import scope_from_data
 from revsync.domain.subscriptions import Change
 from revsync.ports.billing import InvoiceFilter, TaxEngine
 from revsync.schemas.cloudevents_v1 import decode_items
@@ -214,8 +215,11 @@ class World:
         *,
         expires_on: str | None = None,
         granted_on: str | None = None,
-    ) -> None:
-        self.container.credits.grant(
+        applies_to: dict[str, list[str]] | None = None,
+    ) -> str:
+        """Grant prepaid credit (``applies_to``: the plans and meters it is limited to);
+        returns the grant's id."""
+        return self.container.credits.grant(
             customer_id,
             Decimal(amount),
             currency,
@@ -223,7 +227,8 @@ class World:
             expires_on=date.fromisoformat(expires_on) if expires_on else None,
             reason="scenario",
             actor=ACTOR,
-        )
+            applies_to=scope_from_data(applies_to),
+        ).id
 
     def usage(
         self,

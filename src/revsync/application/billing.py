@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from revsync.application.announcements import Announcer
@@ -31,6 +32,7 @@ from revsync.domain.billing import (
     arrears_issue_date,
     arrears_lines,
     carried_quantity,
+    charge_ref,
     deductions,
     interim_lines,
     latest_interim,
@@ -38,7 +40,7 @@ from revsync.domain.billing import (
     usage_periods,
     usage_requests,
 )
-from revsync.domain.coupons import Coupon, as_discount, covers
+from revsync.domain.coupons import Coupon, as_discount, could_apply, covers
 from revsync.domain.delivery import CaseKind, CaseStatus
 from revsync.domain.errors import Conflict, DomainError, InvalidField, NotFound
 from revsync.domain.identity import Customer
@@ -64,12 +66,15 @@ from revsync.domain.invoicing import (
     interim_invoice_id,
     invoice_id,
     is_deduction,
+    shares,
     with_credits,
 )
 from revsync.domain.metering import MISSING, Meter, MeterPoint, Tally, key_text
 from revsync.domain.money import Rounding, plain, quantum, round_money
-from revsync.domain.periods import Period, day_start, period_of
+from revsync.domain.periods import Period, day_start
 from revsync.domain.pricing import USAGE_MODELS, Plan, Timing
+from revsync.domain.rerating import on_plan
+from revsync.domain.scopes import Scope
 from revsync.domain.subscriptions import Subscription
 from revsync.domain.thresholds import Threshold, ThresholdKind, effective
 from revsync.domain.usage import dedup_slot, digest_text, from_micros, to_micros
@@ -183,9 +188,20 @@ class _Catalog:
 
     plans: dict[tuple[str, int], Plan]
     coupons: dict[str, Coupon]
+    #: charge reference → meter, for limited coupons and grants (``line_owner``)
+    charge_meters: dict[str, str] = field(default_factory=dict)
 
     def plan(self, code: str, version: int) -> Plan:
         return self.plans[(code, version)]
+
+    def add_plan(self, plan: Plan) -> None:
+        self.plans[(plan.code, plan.version)] = plan
+        for charge in plan.charges:
+            if charge.meter is not None:
+                self.charge_meters[charge_ref(plan, charge)] = charge.meter
+
+    def coupon_scopes(self) -> dict[str, Scope]:
+        return {code: coupon.applies_to for code, coupon in self.coupons.items()}
 
 
 def _consume(grants: list[CreditGrant], uses: Sequence[CreditUse]) -> list[CreditGrant]:
@@ -280,7 +296,7 @@ class Billing:
                 continue
             source = Figures(figures, context.customer_ids, context.customer.timezone)
             outcomes.append(self._rate(context, planned, catalog, source, report))
-        self._write(outcomes, rechecks, report, actor, now, correlation_id)
+        self._write(outcomes, catalog, rechecks, report, actor, now, correlation_id)
         return report
 
     def _read(
@@ -305,7 +321,7 @@ class Billing:
                 if terms.plan not in catalog.plans:
                     plan = uow.plans.get(*terms.plan)
                     assert plan is not None
-                    catalog.plans[terms.plan] = plan
+                    catalog.add_plan(plan)
             for use in subscription.coupons:
                 if use.code not in catalog.coupons:
                     coupon = uow.coupons.get(use.code)
@@ -446,7 +462,9 @@ class Billing:
         raw += deductions(_interims(context, stale.period))
         discounts = self._discounts(sub, stale.period, InvoiceKind.ARREARS, catalog, money.currency)
         # only the lines are compared: tax is computed on the invoice that carries them
-        pricing = Pricing(money.currency, money.rounding, discounts, TaxRates(exempt=True))
+        pricing = Pricing(
+            money.currency, money.rounding, discounts, TaxRates(exempt=True), catalog.charge_meters
+        )
         expected, _, _ = assemble(raw, pricing, stale.period)
         return adjustments(
             stale.id,
@@ -458,6 +476,10 @@ class Billing:
     def _discounts(
         self, sub: Subscription, period: Period, kind: InvoiceKind, catalog: _Catalog, currency: str
     ) -> tuple[Discount, ...]:
+        """The coupons covering the period, as discounts of its invoice of ``kind``. An
+        amount-off is taken on the advance invoice when that invoice has fees in its scope
+        (the plan in force when the period starts has in-advance fees, and the coupon is not
+        limited or names that plan), else on the arrears invoice."""
         terms = sub.terms_on(max(period.start, sub.start))
         if terms is None:
             return ()
@@ -468,9 +490,12 @@ class Billing:
         result = []
         for use in sub.coupons:
             coupon = catalog.coupons[use.code]
-            if not covers(coupon, use.start, sub.anchor, sub.interval, period.start):
+            scope = coupon.applies_to
+            eligible = partial(could_apply, scope, sub, plans=catalog.plan)
+            if not covers(coupon, use.start, sub, period.start, eligible):
                 continue
-            if coupon.amount_off is not None and (kind is InvoiceKind.ADVANCE) != advance:
+            on_advance = advance and (not scope.limited or plan.code in scope.plans)
+            if coupon.amount_off is not None and (kind is InvoiceKind.ADVANCE) != on_advance:
                 continue
             discount = as_discount(coupon, currency)
             if discount is not None:
@@ -495,7 +520,7 @@ class Billing:
             codes={line.tax_code for line in raw},
             on=job.issue,
         )
-        pricing = Pricing(currency, self._policy.rounding, discounts, rates)
+        pricing = Pricing(currency, self._policy.rounding, discounts, rates, catalog.charge_meters)
         lines, taxes, totals = assemble(raw, pricing, job.period)
         return Invoice(
             id=invoice_id(sub.id, job.period, job.kind),
@@ -517,6 +542,7 @@ class Billing:
     def _write(
         self,
         outcomes: list[_Outcome],
+        catalog: _Catalog,
         rechecks: Mapping[str, int],
         report: RunReport,
         actor: str,
@@ -548,7 +574,9 @@ class Billing:
                 (i for c, i in drafts if self._due(c, i, now)),
                 key=lambda i: (i.issue_date, i.customer_id, i.kind.value, i.id),
             )
-            finals, uses, records = self._finalize_all(uow, due, now, actor)
+            finals, uses, records = self._finalize_all(
+                uow, due, now, actor, catalog.coupon_scopes(), catalog.charge_meters
+            )
             final_by_id = {i.id: i for i in finals}
             to_save: list[Invoice] = []
             to_finalize: list[Invoice] = []
@@ -664,10 +692,18 @@ class Billing:
         uow.invoices.set_recheck(clear, False)
 
     def _finalize_all(
-        self, uow: UnitOfWork, due: list[Invoice], now: datetime, actor: str
+        self,
+        uow: UnitOfWork,
+        due: list[Invoice],
+        now: datetime,
+        actor: str,
+        coupon_scopes: Mapping[str, Scope],
+        charge_meters: Mapping[str, str],
     ) -> tuple[list[Invoice], dict[str, list[CreditUse]], list[AuditRecord]]:
         """Number the due drafts in order and apply prepaid credit; returns the final invoices,
-        the credit each takes and their audit records (the caller writes them)."""
+        the credit each takes and their audit records (the caller writes them). Grants limited
+        to plans or meters pay the part of an invoice its lines in their scope come to
+        (``coupon_scopes`` and ``charge_meters`` place the lines)."""
         if not due:
             return [], {}, []
         numbers: dict[str, str] = {}
@@ -688,8 +724,13 @@ class Billing:
             used: list[CreditUse] = []
             available = grants.get(invoice.customer_id)
             if invoice.totals.total > 0 and available:
+                parts = (
+                    shares(invoice, coupon_scopes, charge_meters)
+                    if any(g.scope.limited for g in available)
+                    else []
+                )
                 used = apply_credits(
-                    invoice.totals.total, invoice.currency, invoice.issue_date, available
+                    invoice.totals.total, invoice.currency, invoice.issue_date, available, parts
                 )
                 grants[invoice.customer_id] = _consume(available, used)
                 uses[invoice.id] = used
@@ -736,7 +777,7 @@ class Billing:
             sub = context.subscription
             if context.customer.id != customer_id or (sub.ends is not None and sub.ends <= today):
                 continue
-            period = period_of(today, sub.anchor, sub.usage_interval)
+            period = sub.usage_period_on(today)
             job = _Job(InvoiceKind.ARREARS, period, arrears_issue_date(sub, period))
             plans[sub.id] = _Plan([job], (), None)
         chosen = [c for c in contexts if c.subscription.id in plans]
@@ -776,7 +817,7 @@ class Billing:
             thresholds = effective(plan.thresholds, sub.thresholds)
             if not thresholds:
                 continue
-            period = period_of(today, sub.anchor, sub.usage_interval)
+            period = sub.usage_period_on(today)
             who, zone = context.customer_ids, context.customer.timezone
             for meter in sorted({t.meter for t in thresholds if t.meter is not None}):
                 if meter in self._meters:
@@ -823,6 +864,7 @@ class Billing:
                     lines + deductions(_interims(context, period)),
                     tuple(d for d in discounts if d.percent is not None),
                     snapshot.cutoff_seq,
+                    catalog.charge_meters,
                 )
             )
         return found
@@ -857,7 +899,13 @@ class Billing:
             codes={line.tax_code for line in raw},
             on=issue,
         )
-        pricing = Pricing(progress.plan.currency, self._policy.rounding, progress.discounts, rates)
+        pricing = Pricing(
+            progress.plan.currency,
+            self._policy.rounding,
+            progress.discounts,
+            rates,
+            progress.charge_meters,
+        )
         lines, taxes, totals = assemble(raw, pricing, period)
         if totals.total <= 0:
             return None
@@ -876,7 +924,10 @@ class Billing:
         )
         if uow.invoices.statuses([draft.id]):
             return None  # issued before (a sweep read the same usage twice)
-        finals, uses, records = self._finalize_all(uow, [draft], now, actor)
+        scopes = {d.code: d.scope for d in progress.discounts}
+        finals, uses, records = self._finalize_all(
+            uow, [draft], now, actor, scopes, progress.charge_meters
+        )
         final = finals[0]
         uow.invoices.save_many([final], set(), now)
         for invoice_id_, used in uses.items():
@@ -910,7 +961,7 @@ class Billing:
                 jobs = [j for j in plan.jobs if j.kind is InvoiceKind.ARREARS or j == plan.target]
                 target = plan.target
                 if sub.ends is None or sub.ends > today:
-                    period = period_of(today, sub.anchor, sub.usage_interval)
+                    period = sub.usage_period_on(today)
                     open_job = _Job(InvoiceKind.ARREARS, period, arrears_issue_date(sub, period))
                     if open_job not in jobs:
                         jobs.append(open_job)
@@ -933,6 +984,76 @@ class Billing:
                 )
                 amounts[invoice.currency] = amounts.get(invoice.currency, Decimal(0)) + usage
         return amounts
+
+    # --- shadow re-rating ---------------------------------------------------------------
+
+    def rate_again(
+        self,
+        subscriptions: Sequence[Subscription],
+        plan: Plan,
+        select: Callable[[Subscription, Sequence[Invoice]], Sequence[tuple[InvoiceKind, Period]]],
+    ) -> tuple[list[RatedAgain], int]:
+        """Rate periods of these subscriptions again, as a run rates them, on ``plan`` in
+        place of every plan their terms name (``domain/rerating.on_plan``) and with the usage
+        known now; ``select`` picks the periods from a subscription and its invoices. Nothing
+        is stored, no lock is taken, no adjustment is made (the issued side holds them); a
+        period that cannot be rated stops only itself. Also returns the usage cutoff read."""
+        with self._uow(write=False) as uow:
+            contexts, catalog, _ = self._read(uow, date.max, subscriptions)
+        catalog.add_plan(plan)
+        stored_as: dict[str, Subscription] = {}
+        jobs: dict[str, list[_Job]] = {}
+        failed: dict[str, dict[str, str]] = {}
+        needs: list[Need] = []
+        for context in contexts:
+            stored = stored_as[context.subscription.id] = context.subscription
+            context.subscription = sub = on_plan(stored, plan)
+            jobs[sub.id] = [
+                _Job(
+                    kind,
+                    period,
+                    (advance_issue_date if kind is InvoiceKind.ADVANCE else arrears_issue_date)(
+                        sub, period
+                    ),
+                )
+                for kind, period in select(stored, list(context.invoices.values()))
+            ]
+            try:
+                needs += _needs(context, _Plan(jobs[sub.id], (), None), catalog)
+            except Exception as error:  # noqa: BLE001 - one failure stops only its subscription
+                report = RunReport("rerate", date.min)
+                _failed(report, context, "planning", None, error)
+                failed[sub.id] = {
+                    invoice_id(sub.id, j.period, j.kind): report.errors[0].reason
+                    for j in jobs.pop(sub.id)
+                }
+        with self._snapshots.snapshot() as snapshot:
+            figures = compute(snapshot, needs, self._meters)
+            cutoff = snapshot.cutoff_seq
+        found = []
+        for context in contexts:
+            sub = context.subscription
+            source = Figures(figures, context.customer_ids, context.customer.timezone)
+            rated: dict[str, Invoice | None] = {}
+            refused = failed.get(sub.id, {})
+            for job in jobs.get(sub.id, []):
+                target = invoice_id(sub.id, job.period, job.kind)
+                report = RunReport("rerate", job.issue)
+                outcome = self._rate(context, _Plan([job], (), None), catalog, source, report)
+                if report.errors:
+                    refused[target] = report.errors[0].reason
+                else:
+                    rated[target] = outcome.invoices[0] if outcome.invoices else None
+            found.append(
+                RatedAgain(
+                    stored_as[sub.id],
+                    context.customer,
+                    tuple(context.invoices.values()),
+                    rated,
+                    refused,
+                )
+            )
+        return found, cutoff
 
     # --- voids and credit notes ----------------------------------------------------------
 
@@ -1273,6 +1394,21 @@ def _failed(
 
 
 @dataclass(frozen=True, slots=True)
+class RatedAgain:
+    """A subscription's periods rated again (see :meth:`Billing.rate_again`)."""
+
+    #: the subscription as stored (not as rated)
+    subscription: Subscription
+    customer: Customer
+    #: every invoice of the subscription, as stored
+    invoices: tuple[Invoice, ...]
+    #: invoice id → its period rated again (None: it bills nothing), for each period rated
+    rated: dict[str, Invoice | None]
+    #: invoice id → why its period could not be rated again
+    failed: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class Progress:
     """A subscription's open usage period as it stands (see :meth:`Billing.progress`)."""
 
@@ -1291,6 +1427,8 @@ class Progress:
     interim: list[RawLine]
     discounts: tuple[Discount, ...]
     cutoff_seq: int
+    #: charge reference → meter, for limited coupons and grants (``line_owner``)
+    charge_meters: Mapping[str, str] = field(default_factory=dict)
 
 
 def _counting(uow: UnitOfWork, customer_ids: Collection[str]) -> list[Subscription]:

@@ -18,6 +18,7 @@ from revsync.domain.errors import NotFound
 from revsync.domain.metering import Meter
 from revsync.domain.posting import PostingRule, check_rules
 from revsync.domain.pricing import Plan, plan_from_mapping, plan_to_mapping
+from revsync.domain.scopes import check_scope
 from revsync.ports.clock import Clock
 from revsync.ports.repositories import UnitOfWorkFactory
 
@@ -106,9 +107,17 @@ class Catalog:
             return uow.plans.all_latest()
 
     def put_coupon(self, data: Mapping[str, Any], actor: str) -> Coupon:
-        """Create or replace a coupon definition."""
+        """Create or replace a coupon definition (the plans and meters it is limited to must
+        exist)."""
         coupon = coupon_from_data(data)
         with self._uow() as uow:
+            given = data.get("applies_to")
+            check_scope(
+                coupon.applies_to,
+                given if isinstance(given, Mapping) else None,
+                plan_exists=lambda code: uow.plans.latest(code) is not None,
+                meters=self._meters,
+            )
             before = uow.coupons.get(coupon.code)
             if before == coupon:
                 return coupon

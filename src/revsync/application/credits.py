@@ -1,7 +1,12 @@
-"""Prepaid credits: a wallet per customer, granted here, consumed when invoices are finalized."""
+"""Prepaid credits: a wallet per customer, granted here, consumed when invoices are finalized.
+
+A grant may be limited to plans and meters (``applies_to``): it then pays only the part of an
+invoice its lines in scope come to (``revsync.domain.invoicing.shares``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -11,6 +16,7 @@ from revsync.domain.audit import AuditRecord
 from revsync.domain.errors import InvalidField, NotFound
 from revsync.domain.invoicing import ZERO, CreditGrant
 from revsync.domain.money import Rounding, is_currency, plain, round_money
+from revsync.domain.scopes import EVERYTHING, Scope, check_scope, scope_to_data
 from revsync.ports.clock import Clock, IdSource
 from revsync.ports.repositories import UnitOfWorkFactory
 
@@ -26,10 +32,17 @@ class Wallet:
 class Credits:
     """Grants and balances."""
 
-    def __init__(self, unit_of_work: UnitOfWorkFactory, clock: Clock, ids: IdSource) -> None:
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        clock: Clock,
+        ids: IdSource,
+        meters: Collection[str] = (),
+    ) -> None:
         self._uow = unit_of_work
         self._clock = clock
         self._ids = ids
+        self._meters = frozenset(meters)  # the meters a grant may be limited to
 
     def grant(
         self,
@@ -41,8 +54,12 @@ class Credits:
         expires_on: date | None,
         reason: str,
         actor: str,
+        applies_to: Scope = EVERYTHING,
+        given: Mapping[str, object] | None = None,
     ) -> CreditGrant:
-        """Add prepaid credit to a customer's wallet."""
+        """Add prepaid credit to a customer's wallet, limited to ``applies_to`` (every plan it
+        names must exist, every meter be configured; ``given``: the scope as sent, so that an
+        error names the item's position)."""
         if not is_currency(currency):
             raise InvalidField("currency", f"{currency!r} is not an ISO 4217 currency code")
         if amount <= 0:
@@ -55,10 +72,18 @@ class Credits:
         granted = granted_on or today
         if expires_on is not None and expires_on <= granted:
             raise InvalidField("expires_on", "must be after the grant date")
-        grant = CreditGrant(self._ids.new_id("credit"), currency, amount, granted, expires_on)
+        grant = CreditGrant(
+            self._ids.new_id("credit"), currency, amount, granted, expires_on, applies_to
+        )
         with self._uow() as uow:
             if uow.customers.get(customer_id) is None:
                 raise NotFound("customer", customer_id)
+            check_scope(
+                applies_to,
+                given,
+                plan_exists=lambda code: uow.plans.latest(code) is not None,
+                meters=self._meters,
+            )
             uow.credits.add(customer_id, grant, reason, self._clock.now())
             uow.audit.append(
                 AuditRecord(
@@ -74,6 +99,7 @@ class Credits:
                         "currency": currency,
                         "expires_on": expires_on.isoformat() if expires_on else None,
                         "reason": reason,
+                        "applies_to": scope_to_data(applies_to),
                     },
                 )
             )
@@ -82,7 +108,8 @@ class Credits:
 
     def wallet(self, customer_id: str) -> Wallet:
         """Every grant of the customer with what is left of it, and the balance usable today
-        (in the customer's time zone) per currency."""
+        (in the customer's time zone) per currency — limited grants included: each grant says
+        what it is limited to."""
         with self._uow(write=False) as uow:
             customer = uow.customers.get(customer_id)
             if customer is None:

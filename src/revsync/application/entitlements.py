@@ -53,7 +53,7 @@ from revsync.domain.errors import NotFound
 from revsync.domain.identity import Customer, ExternalRef, System
 from revsync.domain.metering import SUM_CONTEXT, Aggregation, Meter, Tally, contribution
 from revsync.domain.money import plain
-from revsync.domain.periods import Period, period_of
+from revsync.domain.periods import Period
 from revsync.domain.pricing import Plan
 from revsync.domain.problems import Code, Problem
 from revsync.domain.subscriptions import Subscription, Terms
@@ -608,9 +608,7 @@ class Entitlements:
                 continue
             subscription, current, plan = found
             zone = ZoneInfo(customer.timezone)
-            period = period_of(
-                now.astimezone(zone).date(), subscription.anchor, subscription.usage_interval
-            )
+            period = subscription.usage_period_on(now.astimezone(zone).date())
             start = datetime.combine(period.start, time(), zone)
             end = datetime.combine(period.end, time(), zone)
             kids = children.get(customer_id, [])

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from revsync.application.announcements import Announcer
 from revsync.domain.audit import AuditRecord
 from revsync.domain.errors import Conflict, InvalidField, NotFound
 from revsync.domain.invoicing import InvoiceKind, InvoiceStatus
+from revsync.domain.periods import Interval
 from revsync.domain.pricing import Plan, check_plan_thresholds
 from revsync.domain.subscriptions import (
     Amendment,
@@ -231,6 +232,7 @@ class Subscriptions:
         self, uow: UnitOfWork, subscription: Subscription, command: AmendSubscription
     ) -> Subscription:
         plan_ref = None
+        intervals: tuple[Interval | None, Interval | None] = (None, None)
         if command.plan_code is not None:
             plan = _plan(uow, command.plan_code, command.plan_version)
             current = _plan(uow, *subscription.current.plan)
@@ -239,17 +241,8 @@ class Subscriptions:
                     "plan",
                     f"plan {plan.code!r} is priced in {plan.currency}, not {current.currency}",
                 )
-            if (plan.interval, plan.usage_interval) != (
-                subscription.interval,
-                subscription.usage_interval,
-            ):
-                raise InvalidField(
-                    "plan",
-                    f"plan {plan.code!r} bills every {plan.interval.value} (usage every "
-                    f"{plan.usage_interval.value}); this subscription bills every "
-                    f"{subscription.interval.value}: start a new subscription instead",
-                )
             plan_ref = (plan.code, plan.version)
+            intervals = (plan.interval, plan.usage_interval)
         amended = amend(
             subscription,
             Amendment(
@@ -259,13 +252,21 @@ class Subscriptions:
                 seats=command.seats,
                 trial_end=command.trial_end,
                 ends=command.ends,
+                interval=intervals[0],
+                usage_interval=intervals[1],
             ),
         )
+        if amended.calendars != subscription.calendars:
+            _check_recut(uow, amended)
         now = self._clock.now()
         uow.subscriptions.add_terms(subscription.id, amended.current, now, command.actor)
-        if _reaches_finalized(uow, subscription.id, command.effective):
+        # a change on the day service ends is billed on the usage period that ends that day
+        reach = command.effective
+        if amended.ends is not None and amended.ends <= reach:
+            reach = amended.ends - timedelta(days=1)
+        if _reaches_finalized(uow, subscription.id, reach):
             earlier = uow.subscriptions.recheck_from(subscription.id)
-            day = command.effective if earlier is None else min(earlier, command.effective)
+            day = reach if earlier is None else min(earlier, reach)
             uow.subscriptions.set_recheck(subscription.id, day)
         before, after = terms_snapshot(subscription.current), terms_snapshot(amended.current)
         uow.outbox.add(self._announcer.subscription_amended(amended, before, after), now)
@@ -325,6 +326,30 @@ def _plan(uow: UnitOfWork, code: str, version: int | None) -> Plan:
             "plan", f"no plan {code!r}" + ("" if version is None else f" version {version}")
         )
     return plan
+
+
+#: the invoices whose period is one of the subscription's calendar periods
+_CALENDAR_KINDS = frozenset({InvoiceKind.ADVANCE, InvoiceKind.ARREARS, InvoiceKind.INTERIM})
+
+
+def _check_recut(uow: UnitOfWork, amended: Subscription) -> None:
+    """Refuse a change of calendar that would leave an invoice (draft or final) of the
+    subscription with a period it no longer has: periods already invoiced keep their dates."""
+    lost = [
+        invoice
+        for invoice in uow.invoices.of_subscriptions([amended.id]).get(amended.id, [])
+        if invoice.status is not InvoiceStatus.VOID
+        and invoice.kind in _CALENDAR_KINDS
+        and not amended.is_period(invoice.period, usage=invoice.kind is not InvoiceKind.ADVANCE)
+    ]
+    if lost:
+        last = max(invoice.period.start for invoice in lost)
+        raise InvalidField(
+            "effective",
+            f"the subscription is invoiced for {', '.join(sorted(str(i.period) for i in lost))}: "
+            f"a change of billing interval takes effect after {last.isoformat()}, the start of "
+            "the last period invoiced",
+        )
 
 
 def _reaches_finalized(uow: UnitOfWork, subscription_id: str, day: date) -> bool:

@@ -15,13 +15,20 @@ Two kinds of invoice per subscription, each one per period:
 
 A change of terms on the very day a recurring period starts needs no proration when the
 advance invoice was rated on it; the advance invoice records the version it was rated on.
+
+Periods come from the subscription's calendars (``Subscription.recurring_periods``…). A plan
+change to another interval on a day D starts a new calendar: the periods in service on D serve
+until D (the usage period's invoice is issued on D, with the "unused time" of the recurring
+period's in-advance fees from D to its end), and the new calendar's periods run from D. A
+later calendar's first period may be shorter than its interval; it is prorated over the whole
+calendar period (``Subscription.full_period``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from revsync.domain.errors import InvalidField
@@ -37,7 +44,7 @@ from revsync.domain.invoicing import (
 )
 from revsync.domain.metering import Aggregation, Meter
 from revsync.domain.money import Rounding, plain, round_money
-from revsync.domain.periods import Period, periods
+from revsync.domain.periods import Period
 from revsync.domain.pricing import (
     RATING_CONTEXT,
     USAGE_MODELS,
@@ -154,15 +161,17 @@ def _key(*parts: object) -> str:
 
 
 def recurring_periods(sub: Subscription, until: date) -> list[Period]:
-    """Recurring periods from the start until ``until`` (exclusive), cut at the end of service."""
+    """Recurring periods from the start until ``until`` (exclusive), cut at the end of service
+    (across the subscription's calendars)."""
     end = min(until, sub.ends) if sub.ends else until
-    return list(periods(sub.anchor, sub.interval, sub.start, end))
+    return sub.recurring_periods(sub.start, end)
 
 
 def usage_periods(sub: Subscription, until: date) -> list[Period]:
-    """Usage periods from the start until ``until`` (exclusive), cut at the end of service."""
+    """Usage periods from the start until ``until`` (exclusive), cut at the end of service
+    (across the subscription's calendars)."""
     end = min(until, sub.ends) if sub.ends else until
-    return list(periods(sub.anchor, sub.usage_interval, sub.start, end))
+    return sub.usage_periods(sub.start, end)
 
 
 def advance_issue_date(sub: Subscription, period: Period) -> date:
@@ -171,8 +180,10 @@ def advance_issue_date(sub: Subscription, period: Period) -> date:
 
 
 def arrears_issue_date(sub: Subscription, period: Period) -> date:
-    """When the arrears invoice of a usage period is issued: its end, or the end of service."""
-    return min(period.end, sub.ends) if sub.ends else period.end
+    """When the arrears invoice of a usage period is issued: its end, or the end of service,
+    or the day a new calendar starts."""
+    end = sub.service_end(period)
+    return min(end, sub.ends) if sub.ends else end
 
 
 # --- advance ----------------------------------------------------------------------------
@@ -214,7 +225,7 @@ def _fees(
         if charge.model in USAGE_MODELS or charge.timing is not timing:
             continue
         for rated in rate_recurring(
-            charge, seats=terms.seats, days=billable, period_days=period.days
+            charge, seats=terms.seats, days=billable, period_days=sub.full_period(period).days
         ):
             lines.append(
                 RawLine(
@@ -261,11 +272,13 @@ def arrears_lines(
     was finalized on (``None`` while it is a draft or does not exist).
     """
     lines = _usage_lines(sub, period, plans, usage, money)
-    for recurring in periods(sub.anchor, sub.interval, period.start, period.end):
-        last_day = min(recurring.end, sub.ends) if sub.ends else recurring.end
-        if period.start < last_day <= period.end:  # the recurring period ends in this one
+    served = Period(period.start, sub.service_end(period))  # a new calendar may end it early
+    for recurring in sub.recurring_periods(served.start, served.end):
+        last_day = sub.service_end(recurring)
+        last_day = min(last_day, sub.ends) if sub.ends else last_day
+        if served.start < last_day <= served.end:  # the recurring period ends in this one
             lines += _arrears_fees(sub, recurring, plans)
-        lines += _prorations(sub, recurring, period, plans, advance_basis(recurring))
+        lines += _prorations(sub, recurring, served, plans, advance_basis(recurring))
     return lines
 
 
@@ -352,6 +365,9 @@ def _usage_lines(
     sub: Subscription, period: Period, plans: PlanLookup, usage: UsageSource, money: Money
 ) -> list[RawLine]:
     lines: list[RawLine] = []
+    # what usage period amounts are prorated over: the whole period, even for the first,
+    # shorter period of a later calendar on the calendar
+    whole = sub.full_period(period, usage=True).days
     for segment, plan, charges in _usage_charges(sub, period, plans):
         days = Period(segment.start, segment.end)
         rated_total = ZERO
@@ -362,8 +378,8 @@ def _usage_lines(
             held = ""
             if figure.carried:
                 # a carried meter bills the value held each day: its average over the period
-                given = UsageInput(carried_quantity(figure.total, period.days))
-                held = f" (held {plain(figure.total)} unit-days of {period.days})"
+                given = UsageInput(carried_quantity(figure.total, whole))
+                held = f" (held {plain(figure.total)} unit-days of {whole})"
             for rated in rate_usage(charge, given):
                 lineage = figure.lineage
                 if rated.group:
@@ -383,9 +399,7 @@ def _usage_lines(
                     )
                 )
                 charged += round_money(rated.amount, money.currency, money.rounding)
-            floor = charge_minimum(
-                charge, max(charged, ZERO), days=segment.days, period_days=period.days
-            )
+            floor = charge_minimum(charge, max(charged, ZERO), days=segment.days, period_days=whole)
             if floor is not None:
                 lines.append(
                     RawLine(
@@ -407,10 +421,10 @@ def _usage_lines(
             counted += _fees_share(sub, segment, plan, money)
         for extra, kind in (
             (
-                true_up(plan, counted, days=segment.days, period_days=period.days),
+                true_up(plan, counted, days=segment.days, period_days=whole),
                 LineKind.MINIMUM,
             ),
-            (cap(plan, rated_total, days=segment.days, period_days=period.days), LineKind.CAP),
+            (cap(plan, rated_total, days=segment.days, period_days=whole), LineKind.CAP),
         ):
             if extra is not None:
                 lines.append(
@@ -449,8 +463,9 @@ def _fees_share(sub: Subscription, segment: Segment, plan: Plan, money: Money) -
     that includes fees counts besides usage."""
     total = ZERO
     stretch = Period(segment.start, segment.end)
-    for recurring in periods(sub.anchor, sub.interval, stretch.start, stretch.end):
-        within = Period(max(recurring.start, stretch.start), min(recurring.end, stretch.end))
+    for recurring in sub.recurring_periods(stretch.start, stretch.end):
+        served = sub.service_end(recurring)
+        within = Period(max(recurring.start, stretch.start), min(served, stretch.end))
         for part in sub.segments(within):
             billable = part.terms.billable_days(part.start, part.end, sub.start)
             if billable == 0 or part.terms.plan != (plan.code, plan.version):
@@ -459,7 +474,10 @@ def _fees_share(sub: Subscription, segment: Segment, plan: Plan, money: Money) -
                 if charge.model in USAGE_MODELS:
                     continue
                 for rated in rate_recurring(
-                    charge, seats=part.terms.seats, days=billable, period_days=recurring.days
+                    charge,
+                    seats=part.terms.seats,
+                    days=billable,
+                    period_days=sub.full_period(recurring).days,
                 ):
                     total += round_money(rated.amount, money.currency, money.rounding)
     return total
@@ -490,10 +508,13 @@ def _arrears_fees(sub: Subscription, recurring: Period, plans: PlanLookup) -> li
 def _prorations(
     sub: Subscription, recurring: Period, usage_period: Period, plans: PlanLookup, basis: int | None
 ) -> list[RawLine]:
-    """In-advance fee prorations for changes of terms that take effect in ``usage_period``."""
+    """In-advance fee prorations for changes of terms that take effect in ``usage_period``
+    (the days it serves), and the unused time of a recurring period that a new calendar ends
+    early, on the usage period that ends with it."""
     changes: list[tuple[Terms | None, Terms]] = []
     start_terms = sub.terms_on(max(recurring.start, sub.start))
     first_day = max(recurring.start, sub.start)
+    served = sub.service_end(recurring)
     # The advance invoice is rated on the terms in force when the period starts; only when it
     # was finalized on other terms (a change recorded later, effective that very day) is a
     # proration at the start needed. A draft is simply rated again.
@@ -505,7 +526,10 @@ def _prorations(
     ):
         changes.append((sub.terms[basis - 1], start_terms))
     for previous, terms in sub.changes_in(recurring):
-        if terms.effective > first_day and terms.effective in usage_period:
+        # a change on the day service ends is prorated on the usage period that ends then (an
+        # annual fee cancelled on a month's first day: its last month's invoice)
+        at_the_end = terms.effective == usage_period.end == sub.ends
+        if first_day < terms.effective < served and (terms.effective in usage_period or at_the_end):
             before: Terms | None = previous
             if changes and changes[-1][1].effective == terms.effective:
                 # several versions effective the same day: only the last one was ever in
@@ -542,7 +566,30 @@ def _prorations(
             wording="Remaining time on ",
         )
         lines += _changed_fees(old, new)
+    if served < recurring.end and usage_period.start < served <= usage_period.end:
+        lines += _unused_time(sub, recurring, served, plans)
     return lines
+
+
+def _unused_time(
+    sub: Subscription, recurring: Period, end: date, plans: PlanLookup
+) -> list[RawLine]:
+    """The credit for a recurring period that a new calendar ends on ``end``: the in-advance
+    fees of the terms in force the day before, from ``end`` to the period's end."""
+    before = sub.terms_on(end - timedelta(days=1))
+    if before is None:
+        return []
+    return _fees(
+        sub,
+        before,
+        recurring,
+        Period(end, recurring.end),
+        Timing.IN_ADVANCE,
+        plans,
+        _key("proration", end, f"v{before.version}"),
+        sign=-1,
+        wording="Unused time on ",
+    )
 
 
 def _changed_fees(old: list[RawLine], new: list[RawLine]) -> list[RawLine]:

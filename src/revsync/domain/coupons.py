@@ -5,12 +5,19 @@ after the recurring period containing that date: the first one (``once``), the f
 ``periods`` of them (``repeating``) or all (``forever``). Percent-off applies to every
 invoice of a covered period; amount-off once per covered period, on the advance invoice when
 the plan has in-advance fees, else on the arrears invoice (so it is never taken twice).
+
+A coupon may be limited (``applies_to``, :mod:`revsync.domain.scopes`) to plans and meters: it
+then discounts only the lines in its scope, and counts only the periods it could apply to —
+those with a billable day on a plan it names or on a plan that prices a meter it names — so
+a ``once`` coupon limited to a plan the customer moves to later waits for the first period on
+that plan. Whether there was usage to discount does not matter: a period that could apply and
+had nothing in scope (a meter not used) is still one of its periods.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -20,8 +27,10 @@ from typing import Any
 from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import Discount
 from revsync.domain.money import is_currency, plain
-from revsync.domain.periods import Interval, period_of
-from revsync.domain.pricing import exact_decimal
+from revsync.domain.periods import Period
+from revsync.domain.pricing import USAGE_MODELS, Plan, exact_decimal
+from revsync.domain.scopes import EVERYTHING, Scope, scope_from_data, scope_to_data
+from revsync.domain.subscriptions import Subscription
 
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -45,6 +54,7 @@ class Coupon:
     amount_off: Decimal | None = None
     currency: str | None = None
     periods: int | None = None
+    applies_to: Scope = EVERYTHING
 
 
 def new_coupon(
@@ -56,6 +66,7 @@ def new_coupon(
     amount_off: Decimal | None = None,
     currency: str | None = None,
     periods: int | None = None,
+    applies_to: Scope = EVERYTHING,
 ) -> Coupon:
     """Validate a coupon; errors name the field."""
     if not _CODE.match(code):
@@ -74,7 +85,7 @@ def new_coupon(
     if duration is not Duration.REPEATING and periods is not None:
         raise InvalidField("periods", f"only for repeating coupons, not {duration.value}")
     text = description.strip() or _default_description(percent_off, amount_off, currency, code)
-    return Coupon(code, text, duration, percent_off, amount_off, currency, periods)
+    return Coupon(code, text, duration, percent_off, amount_off, currency, periods, applies_to)
 
 
 def _default_description(
@@ -86,31 +97,78 @@ def _default_description(
 
 
 def covers(
-    coupon: Coupon, applied_on: date, anchor: date, interval: Interval, period_start: date
+    coupon: Coupon,
+    applied_on: date,
+    sub: Subscription,
+    period_start: date,
+    could_apply: Callable[[Period], bool] | None = None,
 ) -> bool:
-    """True when a period starting on ``period_start`` is covered by the coupon."""
-    period = period_of(applied_on, anchor, interval)
+    """True when a period starting on ``period_start`` is covered by the coupon, counting the
+    subscription's recurring periods (across its calendars) from the one it was applied in.
+
+    ``could_apply`` tells whether the coupon could apply in a recurring period; a limited
+    ``once`` or ``repeating`` coupon counts only those periods (an unlimited one, or one
+    asked without it, counts every period from the one it was applied in)."""
+    period = sub.recurring_period_on(applied_on)
     if period_start < period.start:
         return False
     if coupon.duration is Duration.FOREVER:
         return True
     count = 1 if coupon.duration is Duration.ONCE else coupon.periods or 1
-    for _ in range(count - 1):
-        period = period_of(period.end, anchor, interval)
-    return period_start < period.end
+    if could_apply is None or not coupon.applies_to.limited:
+        for _ in range(count - 1):
+            period = sub.recurring_period_on(sub.service_end(period))
+        return period_start < sub.service_end(period)
+    used = 0
+    while used < count:
+        eligible = could_apply(period)
+        if period_start < sub.service_end(period):  # the period the invoice is in
+            return eligible
+        used += 1 if eligible else 0
+        period = sub.recurring_period_on(sub.service_end(period))
+    return False
+
+
+def could_apply(
+    scope: Scope, sub: Subscription, period: Period, plans: Callable[[str, int], Plan]
+) -> bool:
+    """True when a coupon limited to ``scope`` could discount something of ``sub`` in the
+    recurring ``period``: on one of its billable days the subscription is on a plan the scope
+    names, or on a plan with a usage charge of a meter it names."""
+    for segment in sub.segments(period):
+        if not segment.billable:
+            continue
+        if segment.terms.plan_code in scope.plans:
+            return True
+        if scope.meters and any(
+            charge.model in USAGE_MODELS and charge.meter in scope.meters
+            for charge in plans(*segment.terms.plan).charges
+        ):
+            return True
+    return False
 
 
 def as_discount(coupon: Coupon, invoice_currency: str) -> Discount | None:
     """The coupon as a discount on an invoice in ``invoice_currency`` (``None`` when an
     amount-off coupon is in another currency)."""
+    scope = coupon.applies_to
     if coupon.percent_off is not None:
-        return Discount(coupon.code, coupon.description, percent=coupon.percent_off)
+        return Discount(coupon.code, coupon.description, percent=coupon.percent_off, scope=scope)
     if coupon.currency != invoice_currency:
         return None
-    return Discount(coupon.code, coupon.description, amount=coupon.amount_off)
+    return Discount(coupon.code, coupon.description, amount=coupon.amount_off, scope=scope)
 
 
-_FIELDS = ("code", "description", "duration", "percent_off", "amount_off", "currency", "periods")
+_FIELDS = (
+    "code",
+    "description",
+    "duration",
+    "percent_off",
+    "amount_off",
+    "currency",
+    "periods",
+    "applies_to",
+)
 
 
 def coupon_from_data(data: Mapping[str, Any]) -> Coupon:
@@ -141,6 +199,7 @@ def coupon_from_data(data: Mapping[str, Any]) -> Coupon:
         amount_off=_decimal(data.get("amount_off"), "amount_off"),
         currency=currency,
         periods=periods,
+        applies_to=scope_from_data(data.get("applies_to")),
     )
 
 
@@ -155,6 +214,9 @@ def coupon_to_data(coupon: Coupon) -> dict[str, Any]:
         value = getattr(coupon, name)
         if value is not None:
             data[name] = plain(value) if isinstance(value, Decimal) else value
+    scope = scope_to_data(coupon.applies_to)
+    if scope is not None:
+        data["applies_to"] = scope
     return data
 
 

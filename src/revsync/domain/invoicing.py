@@ -7,9 +7,11 @@ deterministic key within its invoice; re-rating a draft replaces lines by key.
 Order of the arithmetic, each step on rounded amounts:
 1. each charge line is rounded once (the currency's minor unit, the named rule);
 2. discounts: one line per coupon and tax code, percent-off rounded once per line,
-   amount-off split across tax codes in proportion (largest remainder);
+   amount-off split across tax codes in proportion (largest remainder); a coupon limited to
+   plans or meters (:mod:`revsync.domain.scopes`) takes its base from the lines in its scope;
 3. tax per tax code on (lines + discounts) of that code, rounded once per code;
-4. total = subtotal + discounts + tax; prepaid credits then reduce the amount due.
+4. total = subtotal + discounts + tax; prepaid credits then reduce the amount due — a grant
+   limited to plans or meters only the part of it its lines come to (:func:`shares`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from enum import StrEnum
 from revsync.domain.errors import InvalidField
 from revsync.domain.money import Rounding, allocate, quantum, round_money
 from revsync.domain.periods import Period
+from revsync.domain.scopes import EVERYTHING, Scope
 
 ZERO = Decimal(0)
 
@@ -159,6 +162,7 @@ class Discount:
     description: str
     percent: Decimal | None = None
     amount: Decimal | None = None
+    scope: Scope = EVERYTHING
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,39 +244,87 @@ def round_lines(raw: Sequence[RawLine], currency: str, rule: Rounding) -> list[L
     ]
 
 
+def line_owner(line: Line, charge_meters: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The plan (code) a line was rated on and the meter whose usage it bills (``None`` when
+    it bills none): what scopes are matched against. Usage lines, and their adjustments and
+    credits, name their meter in their lineage; an interim deduction of a usage line names its
+    charge (``charge_meters``: charge reference → meter). Fees, minimums and caps bill none."""
+    head, at, _ = line.charge.partition("@")
+    plan = head if at else None
+    if line.lineage is not None:
+        return plan, line.lineage.meter
+    deducted = is_deduction(line) and (line.adjusts or "").partition("/")[2].startswith("usage:")
+    if line.kind is LineKind.USAGE or deducted:
+        return plan, charge_meters.get(line.charge)
+    return plan, None
+
+
+def _discounted(line: Line) -> bool:
+    """Adjustments of earlier invoices are not discounted again (their own discount is part of
+    the adjustment), except what interim invoices of the period billed: it comes off the base,
+    as their own discount came off them."""
+    return line.kind is not LineKind.DISCOUNT and (
+        line.kind is not LineKind.ADJUSTMENT or is_deduction(line)
+    )
+
+
+def _spread(
+    part: Decimal, lines: Sequence[Line], left: dict[str, Decimal], currency: str
+) -> list[Decimal]:
+    """Share ``part`` over ``lines`` in proportion to what is ``left`` of them (largest
+    remainder) and take each share off it; returns the shares."""
+    shares = allocate(part, [left[line.key] for line in lines], currency)
+    for line, share in zip(lines, shares, strict=True):
+        left[line.key] -= share
+    return shares
+
+
 def discount_lines(
     lines: Sequence[Line],
     discounts: Sequence[Discount],
     currency: str,
     rule: Rounding,
     service: Period,
+    charge_meters: Mapping[str, str] | None = None,
 ) -> list[Line]:
-    """One line per discount and tax code; adjustments of earlier invoices are not discounted
-    again (their own discount is part of the adjustment), except what interim invoices of the
-    period billed: it comes off the base, as their own discount came off them."""
-    bases: dict[str, Decimal] = {}
-    for line in lines:
-        if line.kind is not LineKind.ADJUSTMENT or is_deduction(line):
-            bases[line.tax_code] = bases.get(line.tax_code, ZERO) + line.amount
-    codes = sorted(code for code, base in bases.items() if base > 0)
+    """One line per discount and tax code, on the base of the lines in the discount's scope
+    (all of them when it is not limited); adjustments are left out of the base, interim
+    deductions come off it. A tax code's discount never exceeds its in-scope base, nor what
+    the whole code comes to (lines out of scope below zero — the unused time on another plan
+    — lower that), so no code goes below zero. Each discount is shared over the lines it took
+    from in proportion to what is left of them, so a later coupon's base is what earlier ones
+    left of its lines (two unlimited coupons compound, as they always did)."""
+    meters = charge_meters or {}
+    base = [line for line in lines if _discounted(line)]
+    left = {line.key: line.amount for line in base}
     result: list[Line] = []
-    remaining = {code: bases[code] for code in codes}
     for discount in discounts:
+        reached = (
+            [line for line in base if discount.scope.reaches(*line_owner(line, meters))]
+            if discount.scope.limited
+            else base
+        )
+        bases: dict[str, Decimal] = {}
+        for line in reached:
+            bases[line.tax_code] = bases.get(line.tax_code, ZERO) + left[line.key]
+        room = {
+            code: min(amount, sum((left[x.key] for x in base if x.tax_code == code), ZERO))
+            for code, amount in bases.items()
+        }
+        codes = sorted(code for code, amount in room.items() if amount > 0)
         if discount.percent is not None:
             parts = [
-                min(
-                    remaining[c], round_money(remaining[c] * discount.percent / 100, currency, rule)
-                )
+                min(room[c], round_money(bases[c] * discount.percent / 100, currency, rule))
                 for c in codes
             ]
         else:
-            available = sum((remaining[c] for c in codes), ZERO)
+            available = sum((room[c] for c in codes), ZERO)
             wanted = min(discount.amount or ZERO, available)
-            parts = allocate(wanted, [remaining[c] for c in codes], currency)
+            parts = allocate(wanted, [room[c] for c in codes], currency)
         for code, part in zip(codes, parts, strict=True):
             if part == 0:
                 continue
-            remaining[code] -= part
+            _spread(part, [x for x in reached if x.tax_code == code], left, currency)
             result.append(
                 Line(
                     key=f"discount:{discount.code}:{code}",
@@ -339,6 +391,8 @@ class Pricing:
     rounding: Rounding
     discounts: tuple[Discount, ...] = ()
     tax: TaxRates = field(default_factory=TaxRates)
+    #: charge reference → meter, for the scopes of limited coupons (see :func:`line_owner`)
+    charge_meters: Mapping[str, str] = field(default_factory=dict)
 
 
 def assemble(
@@ -347,7 +401,9 @@ def assemble(
     """Round, discount, tax and total a set of raw lines (their keys must be unique: a line
     is updated by its key when an invoice is rated again)."""
     lines = round_lines(raw, pricing.currency, pricing.rounding)
-    lines += discount_lines(lines, pricing.discounts, pricing.currency, pricing.rounding, service)
+    lines += discount_lines(
+        lines, pricing.discounts, pricing.currency, pricing.rounding, service, pricing.charge_meters
+    )
     keys = [line.key for line in lines]
     if len(set(keys)) != len(keys):
         repeated = sorted({k for k in keys if keys.count(k) > 1})
@@ -358,13 +414,15 @@ def assemble(
 
 @dataclass(frozen=True, slots=True)
 class CreditGrant:
-    """Prepaid credit: what is left of it, and until when it can be used."""
+    """Prepaid credit: what is left of it, until when it can be used, and the part of an
+    invoice it may pay (:data:`~revsync.domain.scopes.EVERYTHING`: all of it)."""
 
     id: str
     currency: str
     remaining: Decimal
     granted_on: date
     expires_on: date | None
+    scope: Scope = EVERYTHING
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,10 +433,76 @@ class CreditUse:
     amount: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class Share:
+    """What one line of an invoice comes to with its part of the discounts and of the tax,
+    and what scopes know it by (its plan and meter)."""
+
+    key: str
+    plan: str | None
+    meter: str | None
+    amount: Decimal
+
+
+def shares(
+    invoice: Invoice, coupon_scopes: Mapping[str, Scope], charge_meters: Mapping[str, str]
+) -> list[Share]:
+    """The invoice's total shared over its lines: each line's amount, less its part of each
+    discount line (shared as :func:`discount_lines` took it: over the lines of its tax code in
+    its coupon's scope, in proportion to what earlier discounts left of them), plus its part
+    of its tax code's tax (in proportion to the code's lines after discounts, largest
+    remainder). ``coupon_scopes``: coupon code → scope (a coupon not in it reached
+    everything)."""
+    lines = [line for line in invoice.lines if line.kind is not LineKind.DISCOUNT]
+    owners = {line.key: line_owner(line, charge_meters) for line in lines}
+    net = after_discounts(invoice, coupon_scopes, charge_meters)
+    for tax in invoice.taxes:
+        of_code = [line for line in lines if line.tax_code == tax.tax_code]
+        parts = allocate(tax.amount, [net[line.key] for line in of_code], invoice.currency)
+        for line, part in zip(of_code, parts, strict=True):
+            net[line.key] += part
+    return [Share(line.key, *owners[line.key], net[line.key]) for line in lines]
+
+
+def after_discounts(
+    invoice: Invoice, coupon_scopes: Mapping[str, Scope], charge_meters: Mapping[str, str]
+) -> dict[str, Decimal]:
+    """Each line's amount less its part of each discount line (shared as
+    :func:`discount_lines` took it), before tax: what the lines are worth on the invoice —
+    they add up to the subtotal plus the discount."""
+    lines = [line for line in invoice.lines if line.kind is not LineKind.DISCOUNT]
+    owners = {line.key: line_owner(line, charge_meters) for line in lines}
+    net = {line.key: line.amount for line in lines}
+    base = [line for line in lines if _discounted(line)]
+    left = {line.key: line.amount for line in base}
+    for discount in invoice.lines:
+        if discount.kind is not LineKind.DISCOUNT:
+            continue
+        scope = coupon_scopes.get(discount.charge.removeprefix("coupon:"), EVERYTHING)
+        reached = [
+            line
+            for line in base
+            if line.tax_code == discount.tax_code and scope.reaches(*owners[line.key])
+        ]
+        for line, part in zip(
+            reached, _spread(-discount.amount, reached, left, invoice.currency), strict=True
+        ):
+            net[line.key] -= part
+    return net
+
+
 def apply_credits(
-    amount_due: Decimal, currency: str, on: date, grants: Sequence[CreditGrant]
+    amount_due: Decimal,
+    currency: str,
+    on: date,
+    grants: Sequence[CreditGrant],
+    parts: Sequence[Share] = (),
 ) -> list[CreditUse]:
-    """Consume grants usable on ``on`` (soonest expiry first, then oldest) up to the amount due."""
+    """Consume grants usable on ``on`` up to the amount due: limited grants first, then the
+    others; within each, soonest expiry first, then oldest. A limited grant pays at most what
+    is still unpaid of the lines in its scope (``parts``, from :func:`shares`; without them it
+    pays nothing), and what it pays is taken off those lines in proportion (largest
+    remainder), so a second limited grant reaching the same lines finds only the rest."""
     usable = sorted(
         (
             g
@@ -388,14 +512,29 @@ def apply_credits(
             and g.granted_on <= on
             and (g.expires_on is None or on < g.expires_on)
         ),
-        key=lambda g: (g.expires_on is None, g.expires_on or date.max, g.granted_on, g.id),
+        key=lambda g: (
+            not g.scope.limited,
+            g.expires_on is None,
+            g.expires_on or date.max,
+            g.granted_on,
+            g.id,
+        ),
     )
+    unpaid = {part.key: part.amount for part in parts}
     uses: list[CreditUse] = []
     left = amount_due
     for grant in usable:
         if left <= 0:
             break
         take = min(left, grant.remaining)
+        if grant.scope.limited:
+            reached = [p for p in parts if grant.scope.reaches(p.plan, p.meter)]
+            take = min(take, sum((unpaid[p.key] for p in reached), ZERO))
+            if take <= 0:
+                continue
+            paid = allocate(take, [unpaid[p.key] for p in reached], currency)
+            for part, amount in zip(reached, paid, strict=True):
+                unpaid[part.key] -= amount
         uses.append(CreditUse(grant.id, take))
         left -= take
     return uses

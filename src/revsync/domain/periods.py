@@ -6,6 +6,10 @@ Weeks are seven days from the anchor's weekday. For the others, the anchor's day
 is kept when the month allows it and clamped to the month's last day when it does not (an
 anchor on the 31st gives 28 or 29 February, then 31 March). Periods are local calendar dates
 in the customer's time zone, half-open: ``end`` is the first day of the next period.
+
+An anchor is *on the calendar* of its interval when it starts one of the calendar's own
+periods: a Monday for weeks, the 1st of a month, of January, April, July or October, of
+January or July, or of January (:func:`calendar_anchor`).
 """
 
 from __future__ import annotations
@@ -101,6 +105,20 @@ def periods(anchor: date, interval: Interval, start: date, end: date) -> Iterato
     while period.start < end:
         yield period
         period = period_of(period.end, anchor, interval)
+
+
+def calendar_anchor(day: date, interval: Interval) -> date:
+    """The first day of the calendar period of ``interval`` that holds ``day``: its week's
+    Monday, its month's 1st, its quarter's, half-year's or year's first day."""
+    if interval is Interval.WEEK:
+        return day - timedelta(days=day.weekday())
+    step = interval.months
+    return date(day.year, (day.month - 1) // step * step + 1, 1)
+
+
+def on_calendar(anchor: date, interval: Interval) -> bool:
+    """Whether periods of ``interval`` from ``anchor`` are the calendar's own."""
+    return calendar_anchor(anchor, interval) == anchor
 
 
 def day_start(day: date, zone: ZoneInfo) -> datetime:

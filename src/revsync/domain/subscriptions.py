@@ -7,19 +7,34 @@ the unit of proration: a fee for part of a period is ``fee × billable days / da
 
 A day is *billable* under some terms when the subscription has started, the trial (if any)
 is over and the service has not ended.
+
+A subscription's periods come from its *calendars*: the first runs from the start on the
+subscription's anchor; a plan change to another interval (or usage interval) effective on a
+day D starts a new one on D. The period in service on D keeps its dates (its invoices keep
+their ids) but serves only until D; the new calendar's periods run from D — from D itself on
+the anniversary, or, when the old calendar was on the calendar (the 1st of the month, a
+Monday…), on the new interval's calendar, its first period from D to the next boundary
+(prorated by day over the whole calendar period).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from enum import StrEnum
 from itertools import pairwise
 
 from revsync.domain.errors import InvalidField
 from revsync.domain.identity import validate_customer_id
-from revsync.domain.periods import Interval, Period
+from revsync.domain.periods import (
+    Interval,
+    Period,
+    calendar_anchor,
+    on_calendar,
+    period_of,
+    periods,
+)
 from revsync.domain.thresholds import Threshold
 
 
@@ -48,6 +63,9 @@ class Terms:
     seats: int
     trial_end: date | None = None
     ends: date | None = None
+    #: the plan's intervals (None: the subscription's own, as it was created)
+    interval: Interval | None = None
+    usage_interval: Interval | None = None
 
     def billable(self, day: date, start: date) -> bool:
         """True when ``day`` is charged under these terms."""
@@ -85,6 +103,17 @@ class Segment:
 
 
 @dataclass(frozen=True, slots=True)
+class Calendar:
+    """Periods of ``interval`` (usage periods of ``usage_interval``) from ``anchor``, in force
+    from ``start`` until the next calendar of the subscription starts."""
+
+    start: date
+    anchor: date
+    interval: Interval
+    usage_interval: Interval
+
+
+@dataclass(frozen=True, slots=True)
 class CouponUse:
     """A coupon applied to a subscription from a date."""
 
@@ -107,6 +136,10 @@ class Subscription:
     coupons: tuple[CouponUse, ...] = ()
     #: thresholds of this subscription beside its plan's (domain/thresholds.py)
     thresholds: tuple[Threshold, ...] = ()
+    _calendars: tuple[Calendar, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_calendars", _calendars_of(self))
 
     @property
     def start(self) -> date:
@@ -132,12 +165,88 @@ class Subscription:
             found = terms
         return found
 
+    # --- calendars --------------------------------------------------------------------
+
+    @property
+    def calendars(self) -> tuple[Calendar, ...]:
+        """The calendars of the subscription's periods, in order (one unless a plan change
+        changed the interval)."""
+        return self._calendars
+
+    def recurring_periods(self, start: date, end: date) -> list[Period]:
+        """The recurring periods in service on some day of ``[start, end)``, in order."""
+        return self._periods(start, end, usage=False)
+
+    def usage_periods(self, start: date, end: date) -> list[Period]:
+        """The usage periods in service on some day of ``[start, end)``, in order."""
+        return self._periods(start, end, usage=True)
+
+    def recurring_period_on(self, day: date) -> Period:
+        """The recurring period in service on ``day``."""
+        return self._periods(day, day + _DAY, usage=False)[0]
+
+    def usage_period_on(self, day: date) -> Period:
+        """The usage period in service on ``day``."""
+        return self._periods(day, day + _DAY, usage=True)[0]
+
+    def service_end(self, period: Period) -> date:
+        """The day a period of the subscription stops serving (exclusive): its end, or the
+        start of the next calendar when that comes first (the end of service aside)."""
+        calendars = self._calendars
+        if len(calendars) == 1:  # the usual case: one calendar all along
+            return period.end
+        index = self._calendar_index(period.start)
+        if index + 1 < len(calendars):
+            return min(period.end, calendars[index + 1].start)
+        return period.end
+
+    def full_period(self, period: Period, *, usage: bool = False) -> Period:
+        """The whole period of its calendar that a period is (or, for the first period of a
+        later calendar on the calendar, is the end of): what fees and commitments are
+        prorated over."""
+        calendar = self._calendars[self._calendar_index(period.start)]
+        interval = calendar.usage_interval if usage else calendar.interval
+        return period_of(period.start, calendar.anchor, interval)
+
+    def is_period(self, period: Period, *, usage: bool = False) -> bool:
+        """Whether ``period`` is one of the subscription's recurring (or usage) periods."""
+        return self._periods(period.start, period.start + _DAY, usage=usage) == [period]
+
+    def _calendar_index(self, day: date) -> int:
+        """The calendar in force on ``day`` (the first one before the start)."""
+        found = 0
+        for index, calendar in enumerate(self._calendars):
+            if calendar.start > day:
+                break
+            found = index
+        return found
+
+    def _periods(self, start: date, end: date, *, usage: bool) -> list[Period]:
+        found: list[Period] = []
+        calendars = self._calendars
+        for index, calendar in enumerate(calendars):
+            following = calendars[index + 1].start if index + 1 < len(calendars) else None
+            first = start if index == 0 else max(start, calendar.start)
+            last = end if following is None else min(end, following)
+            if first >= last:
+                continue
+            interval = calendar.usage_interval if usage else calendar.interval
+            for period in periods(calendar.anchor, interval, first, last):
+                if index and period.start < calendar.start:  # a later calendar's first period
+                    period = Period(calendar.start, period.end)
+                found.append(period)
+        return found
+
+    # --- terms within a period ----------------------------------------------------------
+
     def segments(self, period: Period) -> list[Segment]:
-        """The period cut at every change of terms, trial end and end of service."""
-        cuts = {period.start, period.end}
+        """The period cut at every change of terms, trial end and end of service; a period
+        that a new calendar ends early (:meth:`service_end`) stops there."""
+        end = self.service_end(period)
+        cuts = {period.start, end}
         for terms in self.terms:
             for day in (terms.effective, terms.trial_end, terms.ends):
-                if day is not None and period.start < day < period.end:
+                if day is not None and period.start < day < end:
                     cuts.add(day)
         bounds = sorted(cuts)
         result: list[Segment] = []
@@ -160,6 +269,34 @@ class Subscription:
             for previous, terms in pairwise(self.terms)
             if terms.effective in period
         ]
+
+
+_DAY = timedelta(days=1)
+
+
+def _calendars_of(subscription: Subscription) -> tuple[Calendar, ...]:
+    """The calendars the terms make: a new one on each day whose terms (the last version of
+    the day: only it was ever in force) bill on other intervals than the calendar before."""
+    sub = subscription
+
+    def cycle(terms: Terms) -> tuple[Interval, Interval]:
+        return terms.interval or sub.interval, terms.usage_interval or sub.usage_interval
+
+    if not sub.terms:
+        return (Calendar(sub.anchor, sub.anchor, sub.interval, sub.usage_interval),)
+    last_of_day: dict[date, Terms] = {}
+    for terms in sub.terms:
+        last_of_day[terms.effective] = terms
+    start = sub.terms[0].effective
+    found = [Calendar(start, sub.anchor, *cycle(last_of_day[start]))]
+    for day in sorted(last_of_day):
+        interval, usage = cycle(last_of_day[day])
+        before = found[-1]
+        if day > start and (interval, usage) != (before.interval, before.usage_interval):
+            kept = on_calendar(before.anchor, before.interval)
+            anchor = calendar_anchor(day, interval) if kept else day
+            found.append(Calendar(day, anchor, interval, usage))
+    return tuple(found)
 
 
 def new_subscription(
@@ -187,7 +324,9 @@ def new_subscription(
         raise InvalidField("trial_end", "must be after the start")
     if ends is not None and ends <= start:
         raise InvalidField("ends", "must be after the start")
-    first = Terms(1, start, Change.CREATED, plan[0], plan[1], seats, trial_end, ends)
+    first = Terms(
+        1, start, Change.CREATED, plan[0], plan[1], seats, trial_end, ends, interval, usage_interval
+    )
     return Subscription(
         id=subscription_id,
         customer_id=customer_id,
@@ -203,7 +342,8 @@ def new_subscription(
 
 @dataclass(frozen=True, slots=True)
 class Amendment:
-    """A requested change: what changes and from which day. Unset fields stay as they are."""
+    """A requested change: what changes and from which day. Unset fields stay as they are.
+    A new plan comes with its intervals (``None``: the current ones)."""
 
     change: Change
     effective: date
@@ -211,6 +351,8 @@ class Amendment:
     seats: int | None = None
     trial_end: date | None = None
     ends: date | None = None
+    interval: Interval | None = None
+    usage_interval: Interval | None = None
 
 
 def amend(subscription: Subscription, amendment: Amendment) -> Subscription:
@@ -236,7 +378,13 @@ def amend(subscription: Subscription, amendment: Amendment) -> Subscription:
                 raise InvalidField("plan", f"required for a {amendment.change.value}")
             if amendment.plan == current.plan:
                 raise InvalidField("plan", "is the plan already in force")
-            terms = replace(terms, plan_code=amendment.plan[0], plan_version=amendment.plan[1])
+            terms = replace(
+                terms,
+                plan_code=amendment.plan[0],
+                plan_version=amendment.plan[1],
+                interval=amendment.interval or terms.interval,
+                usage_interval=amendment.usage_interval or terms.usage_interval,
+            )
             if amendment.seats is not None:
                 terms = replace(terms, seats=_check_seats(amendment.seats))
         case Change.SEAT_CHANGE:

@@ -276,6 +276,50 @@ def test_amendments_add_versions_of_the_terms(api: TestClient, admin: dict[str, 
     assert (unknown.status_code, unknown.json()["error"]["field"]) == (422, "change")
 
 
+def test_an_amendment_to_a_plan_of_another_interval_starts_a_new_calendar(
+    api: TestClient, admin: dict[str, str], clock: FrozenClock
+) -> None:
+    customer(api, admin, "acme")
+    subscribe(api, admin, "s1", "acme", start="2026-11-10")  # monthly, on the 10th
+    annual = {**PRO, "name": "Annual", "interval": "year", "usage_interval": "month"}
+    assert api.put("/v1/plans/annual", json=annual, headers=admin).status_code == 201
+    upgraded = api.post(
+        "/v1/subscriptions/s1/amendments",
+        json={"change": "upgrade", "effective": "2026-11-25", "plan": "annual"},
+        headers=admin,
+    )
+    assert upgraded.status_code == 201, upgraded.text
+    body = api.get("/v1/subscriptions/s1", headers=admin).json()
+    assert (body["anchor"], body["interval"], body["usage_interval"]) == (
+        "2026-11-25",
+        "year",
+        "month",
+    )
+    assert body["calendars"] == [
+        {
+            "start": "2026-11-10",
+            "anchor": "2026-11-10",
+            "interval": "month",
+            "usage_interval": "month",
+        },
+        {
+            "start": "2026-11-25",
+            "anchor": "2026-11-25",
+            "interval": "year",
+            "usage_interval": "month",
+        },
+    ]
+    clock.set(utc(2026, 11, 25, 8))
+    run(api, admin, "2026-11-25")
+    # the new calendar's first year is invoiced: an interval change cannot reach back over it
+    back = api.post(
+        "/v1/subscriptions/s1/amendments",
+        json={"change": "downgrade", "effective": "2026-11-20", "plan": "pro"},
+        headers=admin,
+    )
+    assert (back.status_code, back.json()["error"]["field"]) == (422, "effective"), back.text
+
+
 # --- billing runs and invoices ------------------------------------------------------------
 
 
@@ -540,6 +584,119 @@ def test_prepaid_credit_is_granted_listed_and_used_at_finalization(
         "/v1/customers/acme/credits", json={"amount": "5.555", "currency": "EUR"}, headers=admin
     )
     assert (refused.status_code, refused.json()["error"]["field"]) == (422, "amount")
+
+
+# --- coupons and credits limited to plans and meters -----------------------------------------
+
+
+def test_a_limited_coupon_and_grant_are_stored_and_shown_with_their_scope(
+    api: TestClient,
+    admin: dict[str, str],
+    reader: dict[str, str],
+    ingest: dict[str, str],
+    clock: FrozenClock,
+) -> None:
+    customer(api, admin, "acme")
+    coupon = {
+        "percent_off": "20",
+        "duration": "forever",
+        "applies_to": {"meters": ["api_calls"], "plans": ["pro"]},
+    }
+    stored = api.put("/v1/coupons/calls20", json=coupon, headers=admin)
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["applies_to"] == {"plans": ["pro"], "meters": ["api_calls"]}
+    plain = api.put("/v1/coupons/all10", json={"percent_off": "10"}, headers=admin).json()
+    assert "applies_to" not in plain  # left out: the whole invoice
+    granted = api.post(
+        "/v1/customers/acme/credits",
+        json={"amount": "5.00", "currency": "EUR", "applies_to": {"meters": ["api_calls"]}},
+        headers=admin,
+    )
+    assert granted.status_code == 201, granted.text
+    assert granted.json()["applies_to"] == {"meters": ["api_calls"]}
+    unlimited = api.post(
+        "/v1/customers/acme/credits", json={"amount": "7.00", "currency": "EUR"}, headers=admin
+    ).json()
+    assert unlimited["applies_to"] is None
+    wallet = api.get("/v1/customers/acme/credits", headers=reader).json()
+    assert wallet["balances"] == {"EUR": "12.00"}
+    assert sorted((g["remaining"], g["applies_to"]) for g in wallet["grants"]) == [
+        ("5.00", {"meters": ["api_calls"]}),
+        ("7.00", None),
+    ]
+    # Billed. The coupon names Pro and the calls: every line of this subscription is in its
+    # scope. November's advance invoice: 99.00 − 19.80 = 79.20, of which the unlimited grant
+    # pays 7.00 (the calls grant has nothing there). November's calls: 1,250 − 1,000 free =
+    # 250 × 0.012 = 3.00, less 0.60: 2.40, paid by the calls grant.
+    subscribe(api, admin, "s1", "acme", coupons=[{"code": "calls20", "start": "2026-11-01"}])
+    clock.set(utc(2026, 11, 20, 12))
+    calls(api, ingest, "t-acme", "2026-11-20T11:00:00Z", 1250, "nov")
+    clock.set(utc(2026, 12, 4, 0))
+    run(api, admin, "2026-12-04")
+    advance = api.get(f"/v1/invoices/{NOV_ADVANCE}", headers=reader).json()
+    assert [(x["key"], x["amount"]) for x in advance["lines"]] == [
+        ("fee:platform", "99.00"),
+        ("discount:calls20:standard", "-19.80"),
+    ]
+    assert (advance["totals"]["credits"], advance["totals"]["amount_due"]) == ("7.00", "72.20")
+    arrears = api.get(f"/v1/invoices/{NOV_ARREARS}", headers=reader).json()
+    assert [(x["key"], x["amount"]) for x in arrears["lines"]] == [
+        ("usage:calls:2026-11-01:tier-1", "0.00"),
+        (TIER_2, "3.00"),
+        ("discount:calls20:standard", "-0.60"),
+    ]
+    assert (arrears["totals"]["credits"], arrears["totals"]["amount_due"]) == ("2.40", "0.00")
+    wallet = api.get("/v1/customers/acme/credits", headers=reader).json()
+    assert sorted((g["remaining"], g["applies_to"]) for g in wallet["grants"]) == [
+        ("0.00", None),
+        ("2.60", {"meters": ["api_calls"]}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("scope", "field"),
+    [
+        ({"meters": ["api_calls", "nope"]}, "applies_to.meters.1"),
+        ({"plans": ["enterprise"]}, "applies_to.plans.0"),
+        ({"plans": ["pro"], "charges": ["platform"]}, "applies_to.charges"),
+        ({}, "applies_to"),
+        ({"meters": "api_calls"}, "applies_to.meters"),
+        ({"meters": [12]}, "applies_to.meters.0"),
+        ({"plans": ["pro", "pro"]}, "applies_to.plans.1"),
+        ({"plans": ["p" * 65]}, "applies_to.plans.0"),
+        ({"meters": [f"m{n}" for n in range(101)]}, "applies_to.meters"),
+        ("api_calls", "applies_to"),
+    ],
+)
+def test_a_scope_naming_what_does_not_exist_or_malformed_is_refused_naming_the_field(
+    api: TestClient, admin: dict[str, str], reader: dict[str, str], scope: object, field: str
+) -> None:
+    customer(api, admin, "acme")
+    coupon = api.put(
+        "/v1/coupons/bad", json={"percent_off": "10", "applies_to": scope}, headers=admin
+    )
+    assert (coupon.status_code, coupon.json()["error"]["field"]) == (422, field), coupon.text
+    grant = api.post(
+        "/v1/customers/acme/credits",
+        json={"amount": "5.00", "currency": "EUR", "applies_to": scope},
+        headers=admin,
+    )
+    assert (grant.status_code, grant.json()["error"]["field"]) == (422, field), grant.text
+    # nothing was stored
+    assert api.get("/v1/customers/acme/credits", headers=reader).json()["grants"] == []
+    assert (
+        api.put(
+            "/v1/subscriptions/s1",
+            json={
+                "customer_id": "acme",
+                "plan": "pro",
+                "start": "2026-11-01",
+                "coupons": [{"code": "bad", "start": "2026-11-01"}],
+            },
+            headers=admin,
+        ).status_code
+        == 422
+    )
 
 
 # --- scopes ----------------------------------------------------------------------------------

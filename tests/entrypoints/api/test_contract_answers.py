@@ -153,6 +153,9 @@ def the_month(call: Checked, clock: FrozenClock, container: Container) -> None:
         call("PUT", "/v1/coupons/{code}", 200, path={"code": "launch"}, json=coupon)["percent_off"]
         == "10"
     )
+    limited = {"percent_off": "5", "applies_to": {"meters": ["api_calls"]}}
+    calls_only = call("PUT", "/v1/coupons/{code}", 200, path={"code": "calls"}, json=limited)
+    assert calls_only["applies_to"] == {"meters": ["api_calls"]}
     # customers and subscriptions
     acme = {"name": "Acme", "currency": "EUR", "external_refs": {"product": ["t-acme"]}}
     call("PUT", "/v1/customers/{customer_id}", 201, path={"customer_id": "acme"}, json=acme)
@@ -216,6 +219,8 @@ def the_month(call: Checked, clock: FrozenClock, container: Container) -> None:
     acme_id = {"customer_id": "acme"}
     grant = {"amount": "20.00", "currency": "EUR", "expires_on": "2027-06-01", "reason": "gift"}
     call("POST", "/v1/customers/{customer_id}/credits", 201, path=acme_id, json=grant)
+    pro_only = {"amount": "5.00", "currency": "EUR", "applies_to": {"plans": ["pro"]}}
+    call("POST", "/v1/customers/{customer_id}/credits", 201, path=acme_id, json=pro_only)
     call("GET", "/v1/customers/{customer_id}/upcoming-invoice", 200, path=acme_id)
     call("GET", "/v1/customers/{customer_id}/entitlements", 200, path=acme_id)
     for feature in ("sso", "api_calls", "seats", "none"):
@@ -225,6 +230,12 @@ def the_month(call: Checked, clock: FrozenClock, container: Container) -> None:
     run = call("POST", "/v1/billing-runs", 201, json={"as_of": "2026-12-04"})
     assert run["finalized"]
     call("POST", "/v1/billing-runs", 201)  # no body: today
+    # a shadow re-rate of November on Pro as billed: nothing moves
+    rerate = {"plan": "pro@1", "from": "2026-11-01", "to": "2026-11-30", "customers": ["acme"]}
+    rerated = call("POST", "/v1/rerates", 200, json=rerate)
+    assert rerated["totals"]["difference"] == "0.00" and rerated["customers"][0]["periods"]
+    call("POST", "/v1/rerates", 200, json={**rerate, "detail": False})
+    call("POST", "/v1/rerates", 422, json={**rerate, "to": "2026-10-31"})
     # reconciliation: the billed usage lines against their events
     rec = call("POST", "/v1/reconciliations", 201, json={"checks": ["usage"]})
     assert rec["clean"] and rec["checked"]["usage"] > 0

@@ -14,6 +14,8 @@ from .billing_run_in import BillingRunIn
 from .billing_run_out import BillingRunOut
 from .bucket import Bucket
 from .bucket_group import BucketGroup
+from .calendar_out import CalendarOut
+from .candidate_plan_in import CandidatePlanIn
 from .case_action_in import CaseActionIn
 from .case_decision_in import CaseDecisionIn
 from .case_kind import CaseKind
@@ -123,6 +125,15 @@ from .release_out import ReleaseOut
 from .renewal_out import RenewalOut
 from .renewals_out import RenewalsOut
 from .replay_out import ReplayOut
+from .rerate_customer_figures import RerateCustomerFigures
+from .rerate_customer_out import RerateCustomerOut
+from .rerate_error_out import RerateErrorOut
+from .rerate_in import RerateIn
+from .rerate_line_out import RerateLineOut
+from .rerate_out import RerateOut
+from .rerate_period_out import ReratePeriodOut
+from .rerate_top_out import RerateTopOut
+from .rerate_totals_out import RerateTotalsOut
 from .restriction_out import RestrictionOut
 from .schema_list_out import SchemaListOut
 from .schema_type_out import SchemaTypeOut
@@ -130,6 +141,8 @@ from .schema_version_in import SchemaVersionIn
 from .schema_version_in_schema_type_0 import SchemaVersionInSchemaType0
 from .schema_version_out import SchemaVersionOut
 from .schema_version_out_schema_type_0 import SchemaVersionOutSchemaType0
+from .scope_in import ScopeIn
+from .scope_out import ScopeOut
 from .service_period import ServicePeriod
 from .source_policy_out import SourcePolicyOut
 from .standing_out import StandingOut
@@ -181,6 +194,8 @@ __all__ = (
     "BillingRunOut",
     "Bucket",
     "BucketGroup",
+    "CalendarOut",
+    "CandidatePlanIn",
     "CaseActionIn",
     "CaseDecisionIn",
     "CaseKind",
@@ -290,6 +305,15 @@ __all__ = (
     "RenewalOut",
     "RenewalsOut",
     "ReplayOut",
+    "RerateCustomerFigures",
+    "RerateCustomerOut",
+    "RerateErrorOut",
+    "RerateIn",
+    "RerateLineOut",
+    "RerateOut",
+    "ReratePeriodOut",
+    "RerateTopOut",
+    "RerateTotalsOut",
     "RestrictionOut",
     "SchemaListOut",
     "SchemaTypeOut",
@@ -297,6 +321,8 @@ __all__ = (
     "SchemaVersionInSchemaType0",
     "SchemaVersionOut",
     "SchemaVersionOutSchemaType0",
+    "ScopeIn",
+    "ScopeOut",
     "ServicePeriod",
     "SourcePolicyOut",
     "StandingOut",

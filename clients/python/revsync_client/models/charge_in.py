@@ -28,11 +28,18 @@ class ChargeIn:
         amount (float | int | None | str | Unset):
         default_price (float | int | None | str | Unset):
         dimension (None | str | Unset):
+        fixed_amount (float | int | None | str | Unset): percentage: a fixed amount per charged transaction
         flat_fee_at_zero (bool | None | Unset): graduated: the first tier's flat amount at zero usage too
+        free_amount (float | int | None | str | Unset): percentage: the period's first free transaction amount
+        free_transactions (int | None | Unset): percentage: the period's first free ones
         included (float | int | None | str | Unset):
+        max_per_transaction (float | int | None | str | Unset):
         meter (None | str | Unset):
+        min_per_transaction (float | int | None | str | Unset):
+        minimum (float | int | None | str | Unset): usage charges: the least it bills per usage period
         package_size (float | int | None | str | Unset):
         prices (ChargeInPricesType0 | None | Unset): dimension value → price
+        rate (float | int | None | str | Unset): percentage: percent per transaction
         tax_code (None | str | Unset):
         tiers (list[TierIn] | None | Unset):
         timing (None | Timing | Unset):
@@ -44,11 +51,18 @@ class ChargeIn:
     amount: float | int | None | str | Unset = UNSET
     default_price: float | int | None | str | Unset = UNSET
     dimension: None | str | Unset = UNSET
+    fixed_amount: float | int | None | str | Unset = UNSET
     flat_fee_at_zero: bool | None | Unset = UNSET
+    free_amount: float | int | None | str | Unset = UNSET
+    free_transactions: int | None | Unset = UNSET
     included: float | int | None | str | Unset = UNSET
+    max_per_transaction: float | int | None | str | Unset = UNSET
     meter: None | str | Unset = UNSET
+    min_per_transaction: float | int | None | str | Unset = UNSET
+    minimum: float | int | None | str | Unset = UNSET
     package_size: float | int | None | str | Unset = UNSET
     prices: ChargeInPricesType0 | None | Unset = UNSET
+    rate: float | int | None | str | Unset = UNSET
     tax_code: None | str | Unset = UNSET
     tiers: list[TierIn] | None | Unset = UNSET
     timing: None | Timing | Unset = UNSET
@@ -80,11 +94,29 @@ class ChargeIn:
         else:
             dimension = self.dimension
 
+        fixed_amount: float | int | None | str | Unset
+        if isinstance(self.fixed_amount, Unset):
+            fixed_amount = UNSET
+        else:
+            fixed_amount = self.fixed_amount
+
         flat_fee_at_zero: bool | None | Unset
         if isinstance(self.flat_fee_at_zero, Unset):
             flat_fee_at_zero = UNSET
         else:
             flat_fee_at_zero = self.flat_fee_at_zero
+
+        free_amount: float | int | None | str | Unset
+        if isinstance(self.free_amount, Unset):
+            free_amount = UNSET
+        else:
+            free_amount = self.free_amount
+
+        free_transactions: int | None | Unset
+        if isinstance(self.free_transactions, Unset):
+            free_transactions = UNSET
+        else:
+            free_transactions = self.free_transactions
 
         included: float | int | None | str | Unset
         if isinstance(self.included, Unset):
@@ -92,11 +124,29 @@ class ChargeIn:
         else:
             included = self.included
 
+        max_per_transaction: float | int | None | str | Unset
+        if isinstance(self.max_per_transaction, Unset):
+            max_per_transaction = UNSET
+        else:
+            max_per_transaction = self.max_per_transaction
+
         meter: None | str | Unset
         if isinstance(self.meter, Unset):
             meter = UNSET
         else:
             meter = self.meter
+
+        min_per_transaction: float | int | None | str | Unset
+        if isinstance(self.min_per_transaction, Unset):
+            min_per_transaction = UNSET
+        else:
+            min_per_transaction = self.min_per_transaction
+
+        minimum: float | int | None | str | Unset
+        if isinstance(self.minimum, Unset):
+            minimum = UNSET
+        else:
+            minimum = self.minimum
 
         package_size: float | int | None | str | Unset
         if isinstance(self.package_size, Unset):
@@ -111,6 +161,12 @@ class ChargeIn:
             prices = self.prices.to_dict()
         else:
             prices = self.prices
+
+        rate: float | int | None | str | Unset
+        if isinstance(self.rate, Unset):
+            rate = UNSET
+        else:
+            rate = self.rate
 
         tax_code: None | str | Unset
         if isinstance(self.tax_code, Unset):
@@ -153,16 +209,30 @@ class ChargeIn:
             field_dict["default_price"] = default_price
         if dimension is not UNSET:
             field_dict["dimension"] = dimension
+        if fixed_amount is not UNSET:
+            field_dict["fixed_amount"] = fixed_amount
         if flat_fee_at_zero is not UNSET:
             field_dict["flat_fee_at_zero"] = flat_fee_at_zero
+        if free_amount is not UNSET:
+            field_dict["free_amount"] = free_amount
+        if free_transactions is not UNSET:
+            field_dict["free_transactions"] = free_transactions
         if included is not UNSET:
             field_dict["included"] = included
+        if max_per_transaction is not UNSET:
+            field_dict["max_per_transaction"] = max_per_transaction
         if meter is not UNSET:
             field_dict["meter"] = meter
+        if min_per_transaction is not UNSET:
+            field_dict["min_per_transaction"] = min_per_transaction
+        if minimum is not UNSET:
+            field_dict["minimum"] = minimum
         if package_size is not UNSET:
             field_dict["package_size"] = package_size
         if prices is not UNSET:
             field_dict["prices"] = prices
+        if rate is not UNSET:
+            field_dict["rate"] = rate
         if tax_code is not UNSET:
             field_dict["tax_code"] = tax_code
         if tiers is not UNSET:
@@ -211,6 +281,15 @@ class ChargeIn:
 
         dimension = _parse_dimension(d.pop("dimension", UNSET))
 
+        def _parse_fixed_amount(data: object) -> float | int | None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | int | None | str | Unset, data)
+
+        fixed_amount = _parse_fixed_amount(d.pop("fixed_amount", UNSET))
+
         def _parse_flat_fee_at_zero(data: object) -> bool | None | Unset:
             if data is None:
                 return data
@@ -219,6 +298,24 @@ class ChargeIn:
             return cast(bool | None | Unset, data)
 
         flat_fee_at_zero = _parse_flat_fee_at_zero(d.pop("flat_fee_at_zero", UNSET))
+
+        def _parse_free_amount(data: object) -> float | int | None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | int | None | str | Unset, data)
+
+        free_amount = _parse_free_amount(d.pop("free_amount", UNSET))
+
+        def _parse_free_transactions(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        free_transactions = _parse_free_transactions(d.pop("free_transactions", UNSET))
 
         def _parse_included(data: object) -> float | int | None | str | Unset:
             if data is None:
@@ -229,6 +326,15 @@ class ChargeIn:
 
         included = _parse_included(d.pop("included", UNSET))
 
+        def _parse_max_per_transaction(data: object) -> float | int | None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | int | None | str | Unset, data)
+
+        max_per_transaction = _parse_max_per_transaction(d.pop("max_per_transaction", UNSET))
+
         def _parse_meter(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -237,6 +343,24 @@ class ChargeIn:
             return cast(None | str | Unset, data)
 
         meter = _parse_meter(d.pop("meter", UNSET))
+
+        def _parse_min_per_transaction(data: object) -> float | int | None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | int | None | str | Unset, data)
+
+        min_per_transaction = _parse_min_per_transaction(d.pop("min_per_transaction", UNSET))
+
+        def _parse_minimum(data: object) -> float | int | None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | int | None | str | Unset, data)
+
+        minimum = _parse_minimum(d.pop("minimum", UNSET))
 
         def _parse_package_size(data: object) -> float | int | None | str | Unset:
             if data is None:
@@ -263,6 +387,15 @@ class ChargeIn:
             return cast(ChargeInPricesType0 | None | Unset, data)
 
         prices = _parse_prices(d.pop("prices", UNSET))
+
+        def _parse_rate(data: object) -> float | int | None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(float | int | None | str | Unset, data)
+
+        rate = _parse_rate(d.pop("rate", UNSET))
 
         def _parse_tax_code(data: object) -> None | str | Unset:
             if data is None:
@@ -319,11 +452,18 @@ class ChargeIn:
             amount=amount,
             default_price=default_price,
             dimension=dimension,
+            fixed_amount=fixed_amount,
             flat_fee_at_zero=flat_fee_at_zero,
+            free_amount=free_amount,
+            free_transactions=free_transactions,
             included=included,
+            max_per_transaction=max_per_transaction,
             meter=meter,
+            min_per_transaction=min_per_transaction,
+            minimum=minimum,
             package_size=package_size,
             prices=prices,
+            rate=rate,
             tax_code=tax_code,
             tiers=tiers,
             timing=timing,

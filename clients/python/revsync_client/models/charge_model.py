@@ -6,6 +6,7 @@ class ChargeModel(StrEnum):
     FLAT = "flat"
     GRADUATED = "graduated"
     PACKAGE = "package"
+    PERCENTAGE = "percentage"
     PER_DIMENSION = "per_dimension"
     PER_SEAT = "per_seat"
     PER_UNIT = "per_unit"

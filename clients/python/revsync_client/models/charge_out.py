@@ -31,11 +31,18 @@ class ChargeOut:
         amount (str | Unset):
         default_price (str | Unset):
         dimension (str | Unset):
+        fixed_amount (str | Unset):
         flat_fee_at_zero (bool | Unset):
+        free_amount (str | Unset):
+        free_transactions (int | Unset):
         included (str | Unset):
+        max_per_transaction (str | Unset):
         meter (str | Unset):
+        min_per_transaction (str | Unset):
+        minimum (str | Unset):
         package_size (str | Unset):
         prices (ChargeOutPrices | Unset):
+        rate (str | Unset):
         tiers (list[TierOut] | Unset):
     """
 
@@ -47,11 +54,18 @@ class ChargeOut:
     amount: str | Unset = UNSET
     default_price: str | Unset = UNSET
     dimension: str | Unset = UNSET
+    fixed_amount: str | Unset = UNSET
     flat_fee_at_zero: bool | Unset = UNSET
+    free_amount: str | Unset = UNSET
+    free_transactions: int | Unset = UNSET
     included: str | Unset = UNSET
+    max_per_transaction: str | Unset = UNSET
     meter: str | Unset = UNSET
+    min_per_transaction: str | Unset = UNSET
+    minimum: str | Unset = UNSET
     package_size: str | Unset = UNSET
     prices: ChargeOutPrices | Unset = UNSET
+    rate: str | Unset = UNSET
     tiers: list[TierOut] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -72,17 +86,31 @@ class ChargeOut:
 
         dimension = self.dimension
 
+        fixed_amount = self.fixed_amount
+
         flat_fee_at_zero = self.flat_fee_at_zero
+
+        free_amount = self.free_amount
+
+        free_transactions = self.free_transactions
 
         included = self.included
 
+        max_per_transaction = self.max_per_transaction
+
         meter = self.meter
+
+        min_per_transaction = self.min_per_transaction
+
+        minimum = self.minimum
 
         package_size = self.package_size
 
         prices: dict[str, Any] | Unset = UNSET
         if not isinstance(self.prices, Unset):
             prices = self.prices.to_dict()
+
+        rate = self.rate
 
         tiers: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.tiers, Unset):
@@ -108,16 +136,30 @@ class ChargeOut:
             field_dict["default_price"] = default_price
         if dimension is not UNSET:
             field_dict["dimension"] = dimension
+        if fixed_amount is not UNSET:
+            field_dict["fixed_amount"] = fixed_amount
         if flat_fee_at_zero is not UNSET:
             field_dict["flat_fee_at_zero"] = flat_fee_at_zero
+        if free_amount is not UNSET:
+            field_dict["free_amount"] = free_amount
+        if free_transactions is not UNSET:
+            field_dict["free_transactions"] = free_transactions
         if included is not UNSET:
             field_dict["included"] = included
+        if max_per_transaction is not UNSET:
+            field_dict["max_per_transaction"] = max_per_transaction
         if meter is not UNSET:
             field_dict["meter"] = meter
+        if min_per_transaction is not UNSET:
+            field_dict["min_per_transaction"] = min_per_transaction
+        if minimum is not UNSET:
+            field_dict["minimum"] = minimum
         if package_size is not UNSET:
             field_dict["package_size"] = package_size
         if prices is not UNSET:
             field_dict["prices"] = prices
+        if rate is not UNSET:
+            field_dict["rate"] = rate
         if tiers is not UNSET:
             field_dict["tiers"] = tiers
 
@@ -145,11 +187,23 @@ class ChargeOut:
 
         dimension = d.pop("dimension", UNSET)
 
+        fixed_amount = d.pop("fixed_amount", UNSET)
+
         flat_fee_at_zero = d.pop("flat_fee_at_zero", UNSET)
+
+        free_amount = d.pop("free_amount", UNSET)
+
+        free_transactions = d.pop("free_transactions", UNSET)
 
         included = d.pop("included", UNSET)
 
+        max_per_transaction = d.pop("max_per_transaction", UNSET)
+
         meter = d.pop("meter", UNSET)
+
+        min_per_transaction = d.pop("min_per_transaction", UNSET)
+
+        minimum = d.pop("minimum", UNSET)
 
         package_size = d.pop("package_size", UNSET)
 
@@ -159,6 +213,8 @@ class ChargeOut:
             prices = UNSET
         else:
             prices = ChargeOutPrices.from_dict(_prices)
+
+        rate = d.pop("rate", UNSET)
 
         _tiers = d.pop("tiers", UNSET)
         tiers: list[TierOut] | Unset = UNSET
@@ -178,11 +234,18 @@ class ChargeOut:
             amount=amount,
             default_price=default_price,
             dimension=dimension,
+            fixed_amount=fixed_amount,
             flat_fee_at_zero=flat_fee_at_zero,
+            free_amount=free_amount,
+            free_transactions=free_transactions,
             included=included,
+            max_per_transaction=max_per_transaction,
             meter=meter,
+            min_per_transaction=min_per_transaction,
+            minimum=minimum,
             package_size=package_size,
             prices=prices,
+            rate=rate,
             tiers=tiers,
         )
 

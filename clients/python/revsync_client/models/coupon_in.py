@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 
 from ..models.duration import Duration
 from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.scope_in import ScopeIn
+
 
 T = TypeVar("T", bound="CouponIn")
 
@@ -14,10 +18,11 @@ T = TypeVar("T", bound="CouponIn")
 @_attrs_define
 class CouponIn:
     """A coupon definition (its code is in the path): ``percent_off``, or ``amount_off`` with
-    ``currency``.
+    ``currency``; ``applies_to`` limits it to plans and meters.
 
         Attributes:
             amount_off (float | int | None | str | Unset):
+            applies_to (None | ScopeIn | Unset):
             currency (None | str | Unset):
             description (str | Unset):  Default: ''.
             duration (Duration | Unset): How many billing periods a coupon covers.
@@ -26,6 +31,7 @@ class CouponIn:
     """
 
     amount_off: float | int | None | str | Unset = UNSET
+    applies_to: None | ScopeIn | Unset = UNSET
     currency: None | str | Unset = UNSET
     description: str | Unset = ""
     duration: Duration | Unset = UNSET
@@ -33,11 +39,21 @@ class CouponIn:
     periods: int | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.scope_in import ScopeIn  # noqa: PLC0415
+
         amount_off: float | int | None | str | Unset
         if isinstance(self.amount_off, Unset):
             amount_off = UNSET
         else:
             amount_off = self.amount_off
+
+        applies_to: dict[str, Any] | None | Unset
+        if isinstance(self.applies_to, Unset):
+            applies_to = UNSET
+        elif isinstance(self.applies_to, ScopeIn):
+            applies_to = self.applies_to.to_dict()
+        else:
+            applies_to = self.applies_to
 
         currency: None | str | Unset
         if isinstance(self.currency, Unset):
@@ -68,6 +84,8 @@ class CouponIn:
         field_dict.update({})
         if amount_off is not UNSET:
             field_dict["amount_off"] = amount_off
+        if applies_to is not UNSET:
+            field_dict["applies_to"] = applies_to
         if currency is not UNSET:
             field_dict["currency"] = currency
         if description is not UNSET:
@@ -83,6 +101,8 @@ class CouponIn:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.scope_in import ScopeIn  # noqa: PLC0415
+
         d = dict(src_dict)
 
         def _parse_amount_off(data: object) -> float | int | None | str | Unset:
@@ -93,6 +113,23 @@ class CouponIn:
             return cast(float | int | None | str | Unset, data)
 
         amount_off = _parse_amount_off(d.pop("amount_off", UNSET))
+
+        def _parse_applies_to(data: object) -> None | ScopeIn | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                applies_to_type_0 = ScopeIn.from_dict(data)
+
+                return applies_to_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | ScopeIn | Unset, data)
+
+        applies_to = _parse_applies_to(d.pop("applies_to", UNSET))
 
         def _parse_currency(data: object) -> None | str | Unset:
             if data is None:
@@ -132,6 +169,7 @@ class CouponIn:
 
         coupon_in = cls(
             amount_off=amount_off,
+            applies_to=applies_to,
             currency=currency,
             description=description,
             duration=duration,

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..models.duration import Duration
 from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.scope_out import ScopeOut
+
 
 T = TypeVar("T", bound="CouponOut")
 
@@ -20,6 +24,7 @@ class CouponOut:
         description (str):
         duration (Duration): How many billing periods a coupon covers.
         amount_off (str | Unset):
+        applies_to (ScopeOut | Unset):
         currency (str | Unset):
         percent_off (str | Unset):
         periods (int | Unset):
@@ -29,6 +34,7 @@ class CouponOut:
     description: str
     duration: Duration
     amount_off: str | Unset = UNSET
+    applies_to: ScopeOut | Unset = UNSET
     currency: str | Unset = UNSET
     percent_off: str | Unset = UNSET
     periods: int | Unset = UNSET
@@ -42,6 +48,10 @@ class CouponOut:
         duration = self.duration.value
 
         amount_off = self.amount_off
+
+        applies_to: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.applies_to, Unset):
+            applies_to = self.applies_to.to_dict()
 
         currency = self.currency
 
@@ -60,6 +70,8 @@ class CouponOut:
         )
         if amount_off is not UNSET:
             field_dict["amount_off"] = amount_off
+        if applies_to is not UNSET:
+            field_dict["applies_to"] = applies_to
         if currency is not UNSET:
             field_dict["currency"] = currency
         if percent_off is not UNSET:
@@ -71,6 +83,8 @@ class CouponOut:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.scope_out import ScopeOut  # noqa: PLC0415
+
         d = dict(src_dict)
         code = d.pop("code")
 
@@ -79,6 +93,13 @@ class CouponOut:
         duration = Duration(d.pop("duration"))
 
         amount_off = d.pop("amount_off", UNSET)
+
+        _applies_to = d.pop("applies_to", UNSET)
+        applies_to: ScopeOut | Unset
+        if isinstance(_applies_to, Unset):
+            applies_to = UNSET
+        else:
+            applies_to = ScopeOut.from_dict(_applies_to)
 
         currency = d.pop("currency", UNSET)
 
@@ -91,6 +112,7 @@ class CouponOut:
             description=description,
             duration=duration,
             amount_off=amount_off,
+            applies_to=applies_to,
             currency=currency,
             percent_off=percent_off,
             periods=periods,

@@ -2,10 +2,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
+
+if TYPE_CHECKING:
+    from ..models.scope_out import ScopeOut
+
 
 T = TypeVar("T", bound="CreditGrantOut")
 
@@ -14,6 +18,7 @@ T = TypeVar("T", bound="CreditGrantOut")
 class CreditGrantOut:
     """
     Attributes:
+        applies_to (None | ScopeOut): null: the grant pays any invoice line.
         currency (str):
         expires_on (datetime.date | None):
         granted_on (datetime.date):
@@ -21,6 +26,7 @@ class CreditGrantOut:
         remaining (str):
     """
 
+    applies_to: None | ScopeOut
     currency: str
     expires_on: datetime.date | None
     granted_on: datetime.date
@@ -29,6 +35,14 @@ class CreditGrantOut:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.scope_out import ScopeOut  # noqa: PLC0415
+
+        applies_to: dict[str, Any] | None
+        if isinstance(self.applies_to, ScopeOut):
+            applies_to = self.applies_to.to_dict()
+        else:
+            applies_to = self.applies_to
+
         currency = self.currency
 
         expires_on: None | str
@@ -47,6 +61,7 @@ class CreditGrantOut:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "applies_to": applies_to,
                 "currency": currency,
                 "expires_on": expires_on,
                 "granted_on": granted_on,
@@ -59,7 +74,25 @@ class CreditGrantOut:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.scope_out import ScopeOut  # noqa: PLC0415
+
         d = dict(src_dict)
+
+        def _parse_applies_to(data: object) -> None | ScopeOut:
+            if data is None:
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                applies_to_type_0 = ScopeOut.from_dict(data)
+
+                return applies_to_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | ScopeOut, data)
+
+        applies_to = _parse_applies_to(d.pop("applies_to"))
+
         currency = d.pop("currency")
 
         def _parse_expires_on(data: object) -> datetime.date | None:
@@ -84,6 +117,7 @@ class CreditGrantOut:
         remaining = d.pop("remaining")
 
         credit_grant_out = cls(
+            applies_to=applies_to,
             currency=currency,
             expires_on=expires_on,
             granted_on=granted_on,

@@ -29,6 +29,7 @@ class PlanIn:
         features (list[FeatureIn] | None | Unset):
         maximum (float | int | None | str | Unset):
         minimum (float | int | None | str | Unset):
+        minimum_includes_fees (bool | None | Unset): the minimum counts the recurring fees as well as usage
         thresholds (list[ThresholdIn] | None | Unset):
         usage_interval (Interval | None | Unset):
     """
@@ -40,6 +41,7 @@ class PlanIn:
     features: list[FeatureIn] | None | Unset = UNSET
     maximum: float | int | None | str | Unset = UNSET
     minimum: float | int | None | str | Unset = UNSET
+    minimum_includes_fees: bool | None | Unset = UNSET
     thresholds: list[ThresholdIn] | None | Unset = UNSET
     usage_interval: Interval | None | Unset = UNSET
 
@@ -79,6 +81,12 @@ class PlanIn:
         else:
             minimum = self.minimum
 
+        minimum_includes_fees: bool | None | Unset
+        if isinstance(self.minimum_includes_fees, Unset):
+            minimum_includes_fees = UNSET
+        else:
+            minimum_includes_fees = self.minimum_includes_fees
+
         thresholds: list[dict[str, Any]] | None | Unset
         if isinstance(self.thresholds, Unset):
             thresholds = UNSET
@@ -115,6 +123,8 @@ class PlanIn:
             field_dict["maximum"] = maximum
         if minimum is not UNSET:
             field_dict["minimum"] = minimum
+        if minimum_includes_fees is not UNSET:
+            field_dict["minimum_includes_fees"] = minimum_includes_fees
         if thresholds is not UNSET:
             field_dict["thresholds"] = thresholds
         if usage_interval is not UNSET:
@@ -182,6 +192,15 @@ class PlanIn:
 
         minimum = _parse_minimum(d.pop("minimum", UNSET))
 
+        def _parse_minimum_includes_fees(data: object) -> bool | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(bool | None | Unset, data)
+
+        minimum_includes_fees = _parse_minimum_includes_fees(d.pop("minimum_includes_fees", UNSET))
+
         def _parse_thresholds(data: object) -> list[ThresholdIn] | None | Unset:
             if data is None:
                 return data
@@ -229,6 +248,7 @@ class PlanIn:
             features=features,
             maximum=maximum,
             minimum=minimum,
+            minimum_includes_fees=minimum_includes_fees,
             thresholds=thresholds,
             usage_interval=usage_interval,
         )

@@ -33,6 +33,7 @@ class PlanOut:
         features (list[FeatureOut] | Unset):
         maximum (str | Unset):
         minimum (str | Unset):
+        minimum_includes_fees (bool | Unset):
         thresholds (list[ThresholdOut] | Unset):
     """
 
@@ -46,6 +47,7 @@ class PlanOut:
     features: list[FeatureOut] | Unset = UNSET
     maximum: str | Unset = UNSET
     minimum: str | Unset = UNSET
+    minimum_includes_fees: bool | Unset = UNSET
     thresholds: list[ThresholdOut] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -78,6 +80,8 @@ class PlanOut:
 
         minimum = self.minimum
 
+        minimum_includes_fees = self.minimum_includes_fees
+
         thresholds: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.thresholds, Unset):
             thresholds = []
@@ -104,6 +108,8 @@ class PlanOut:
             field_dict["maximum"] = maximum
         if minimum is not UNSET:
             field_dict["minimum"] = minimum
+        if minimum_includes_fees is not UNSET:
+            field_dict["minimum_includes_fees"] = minimum_includes_fees
         if thresholds is not UNSET:
             field_dict["thresholds"] = thresholds
 
@@ -148,6 +154,8 @@ class PlanOut:
 
         minimum = d.pop("minimum", UNSET)
 
+        minimum_includes_fees = d.pop("minimum_includes_fees", UNSET)
+
         _thresholds = d.pop("thresholds", UNSET)
         thresholds: list[ThresholdOut] | Unset = UNSET
         if _thresholds is not UNSET:
@@ -168,6 +176,7 @@ class PlanOut:
             features=features,
             maximum=maximum,
             minimum=minimum,
+            minimum_includes_fees=minimum_includes_fees,
             thresholds=thresholds,
         )
 

@@ -10,6 +10,7 @@ from attrs import field as _attrs_field
 from ..models.interval import Interval
 
 if TYPE_CHECKING:
+    from ..models.calendar_out import CalendarOut
     from ..models.coupon_start import CouponStart
     from ..models.terms_out import TermsOut
     from ..models.threshold_out import ThresholdOut
@@ -23,7 +24,9 @@ class SubscriptionOut:
     """A subscription with the history of its terms.
 
     Attributes:
-        anchor (datetime.date):
+        anchor (datetime.date): The anchor of the newest calendar (see ``calendars``).
+        calendars (list[CalendarOut]): Every calendar of its periods, in order: a plan change to another interval starts
+            a new one on its effective date.
         coupons (list[CouponStart]):
         customer_id (str):
         id (str):
@@ -36,6 +39,7 @@ class SubscriptionOut:
     """
 
     anchor: datetime.date
+    calendars: list[CalendarOut]
     coupons: list[CouponStart]
     customer_id: str
     id: str
@@ -49,6 +53,11 @@ class SubscriptionOut:
 
     def to_dict(self) -> dict[str, Any]:
         anchor = self.anchor.isoformat()
+
+        calendars = []
+        for calendars_item_data in self.calendars:
+            calendars_item = calendars_item_data.to_dict()
+            calendars.append(calendars_item)
 
         coupons = []
         for coupons_item_data in self.coupons:
@@ -86,6 +95,7 @@ class SubscriptionOut:
         field_dict.update(
             {
                 "anchor": anchor,
+                "calendars": calendars,
                 "coupons": coupons,
                 "customer_id": customer_id,
                 "id": id,
@@ -102,12 +112,20 @@ class SubscriptionOut:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.calendar_out import CalendarOut  # noqa: PLC0415
         from ..models.coupon_start import CouponStart  # noqa: PLC0415
         from ..models.terms_out import TermsOut  # noqa: PLC0415
         from ..models.threshold_out import ThresholdOut  # noqa: PLC0415
 
         d = dict(src_dict)
         anchor = datetime.date.fromisoformat(d.pop("anchor"))
+
+        calendars = []
+        _calendars = d.pop("calendars")
+        for calendars_item_data in _calendars:
+            calendars_item = CalendarOut.from_dict(calendars_item_data)
+
+            calendars.append(calendars_item)
 
         coupons = []
         _coupons = d.pop("coupons")
@@ -157,6 +175,7 @@ class SubscriptionOut:
 
         subscription_out = cls(
             anchor=anchor,
+            calendars=calendars,
             coupons=coupons,
             customer_id=customer_id,
             id=id,

@@ -42,6 +42,7 @@ from revsync.domain.invoicing import (
 )
 from revsync.domain.periods import Interval, Period
 from revsync.domain.pricing import Plan, plan_from_mapping, plan_to_mapping
+from revsync.domain.scopes import scope_from_data, scope_to_data
 from revsync.domain.subscriptions import Change, CouponUse, Subscription, Terms
 from revsync.domain.thresholds import Threshold, check_thresholds, threshold_to_mapping
 from revsync.ports.billing import BillingRunRecord, InvoiceFilter
@@ -244,11 +245,18 @@ class SqlSubscriptionRepository:
         terms: dict[str, list[Terms]] = {i: [] for i in ids}
         uses: dict[str, list[CouponUse]] = {i: [] for i in ids}
         for chunk in _chunks(ids):
-            for row in self._conn.execute(
-                sa.select(subscription_terms)
-                .where(subscription_terms.c.subscription_id.in_(chunk))
-                .order_by(subscription_terms.c.subscription_id, subscription_terms.c.version)
-            ):
+            rows = list(
+                self._conn.execute(
+                    sa.select(subscription_terms)
+                    .where(subscription_terms.c.subscription_id.in_(chunk))
+                    .order_by(subscription_terms.c.subscription_id, subscription_terms.c.version)
+                )
+            )
+            cycles = self._intervals({(row.plan_code, row.plan_version) for row in rows})
+            for row in rows:
+                interval, usage_interval = cycles.get(
+                    (row.plan_code, row.plan_version), (None, None)
+                )
                 terms[row.subscription_id].append(
                     Terms(
                         version=row.version,
@@ -259,6 +267,8 @@ class SqlSubscriptionRepository:
                         seats=row.seats,
                         trial_end=row.trial_end,
                         ends=row.ends,
+                        interval=interval,
+                        usage_interval=usage_interval,
                     )
                 )
             for row in self._conn.execute(
@@ -282,6 +292,23 @@ class SqlSubscriptionRepository:
             )
             for row in heads
         ]
+
+    def _intervals(
+        self, refs: Collection[tuple[str, int]]
+    ) -> dict[tuple[str, int], tuple[Interval, Interval]]:
+        """The intervals of plan versions (a version never changes): what each version of the
+        terms bills on, so the subscription's calendars follow its plan changes."""
+        found: dict[tuple[str, int], tuple[Interval, Interval]] = {}
+        ordered = sorted(refs)
+        for start in range(0, len(ordered), 400):
+            query = sa.select(plans.c.code, plans.c.version, plans.c.definition).where(
+                sa.tuple_(plans.c.code, plans.c.version).in_(ordered[start : start + 400])
+            )
+            for code, version, definition in self._conn.execute(query):
+                interval = Interval(definition["interval"])
+                usage = definition.get("usage_interval")
+                found[(code, version)] = (interval, Interval(usage) if usage else interval)
+        return found
 
 
 def _chunks(values: Sequence[str], size: int = 900) -> list[Sequence[str]]:
@@ -680,6 +707,17 @@ def _line(row: sa.Row[Any]) -> Line:
     )
 
 
+def _grant(row: sa.Row[Any]) -> CreditGrant:
+    return CreditGrant(
+        row.id,
+        row.currency,
+        row.remaining,
+        row.granted_on,
+        row.expires_on,
+        scope_from_data(row.applies_to),
+    )
+
+
 class SqlCreditRepository:
     """Prepaid credit grants and what invoices took from them."""
 
@@ -695,9 +733,7 @@ class SqlCreditRepository:
                 .order_by(credit_grants.c.granted_on, credit_grants.c.id)
             )
             for r in rows:
-                found.setdefault(r.customer_id, []).append(
-                    CreditGrant(r.id, r.currency, r.remaining, r.granted_on, r.expires_on)
-                )
+                found.setdefault(r.customer_id, []).append(_grant(r))
         return found
 
     def grants(self, customer_id: str) -> list[CreditGrant]:
@@ -706,9 +742,7 @@ class SqlCreditRepository:
             .where(credit_grants.c.customer_id == customer_id)
             .order_by(credit_grants.c.granted_on, credit_grants.c.id)
         )
-        return [
-            CreditGrant(r.id, r.currency, r.remaining, r.granted_on, r.expires_on) for r in rows
-        ]
+        return [_grant(r) for r in rows]
 
     def add(self, customer_id: str, grant: CreditGrant, reason: str, at: datetime) -> None:
         self._conn.execute(
@@ -722,6 +756,7 @@ class SqlCreditRepository:
                 expires_on=grant.expires_on,
                 reason=reason,
                 created_at=at,
+                applies_to=scope_to_data(grant.scope),
             )
         )
 

@@ -290,6 +290,8 @@ credit_grants = sa.Table(
     sa.Column("expires_on", sa.Date, nullable=True),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # the plans and meters the grant is limited to (domain/scopes.py); null: the whole invoice
+    sa.Column("applies_to", JsonText, nullable=True),
 )
 
 credit_uses = sa.Table(

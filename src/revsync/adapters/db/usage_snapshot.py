@@ -281,14 +281,21 @@ def _each_day(start_us: int, end_us: int) -> sa.ColumnElement[bool]:
 
 
 class SqlUsageSnapshots:
-    """Opens usage snapshots on an engine."""
+    """Opens usage snapshots on an engine; with ``locking`` off, snapshots that take no lock
+    (for readers that need no exact cutoff, such as a shadow re-rate: they never hold up
+    ingestion, and an event committed meanwhile below their cutoff may be left out)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, locking: bool = True) -> None:
         self._engine = engine
+        self._locking = locking
 
     @contextmanager
     def snapshot(self) -> Iterator[SqlUsageSnapshot]:
         """A read transaction that sees every event up to its cutoff and none after."""
+        if not self._locking:
+            with self._unlocked() as snapshot:
+                yield snapshot
+            return
         with self._engine.connect() as lock, self._engine.connect() as reader:
             if is_sqlite(self._engine):
                 hold = lock.execution_options(**WRITE).begin()
@@ -300,6 +307,18 @@ class SqlUsageSnapshots:
                 cutoff = reader.execute(sa.select(sa.func.max(usage_events.c.seq))).scalar()
                 hold.rollback()  # the snapshot is fixed: let ingestion go on
                 yield SqlUsageSnapshot(reader, int(cutoff or 0))
+
+    @contextmanager
+    def _unlocked(self) -> Iterator[SqlUsageSnapshot]:
+        """A read of what is committed now, without a lock (one repeatable read)."""
+        with self._engine.connect() as reader:
+            sqlite = is_sqlite(self._engine)
+            if not sqlite:
+                reader = reader.execution_options(isolation_level="REPEATABLE READ")
+            with reader.begin():
+                cutoff = reader.execute(sa.select(sa.func.max(usage_events.c.seq))).scalar()
+                # SQLite writers commit one at a time, in seq order: nothing below can follow
+                yield SqlUsageSnapshot(reader, int(cutoff or 0), complete=sqlite)
 
     @contextmanager
     def latest(self, *, wait: bool) -> Iterator[SqlUsageSnapshot]:

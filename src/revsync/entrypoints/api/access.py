@@ -79,6 +79,9 @@ RULES: Final[dict[tuple[str, str], Rule]] = {
     ("POST", "/v1/invoices/{invoice_id}/void"): Rule(_F, Reach.ALL),
     ("POST", "/v1/invoices/{invoice_id}/credit-notes"): Rule(_F, Reach.ALL),
     ("GET", "/v1/customers/{customer_id}/upcoming-invoice"): Rule(_R, Reach.CHECKED),
+    # a shadow re-rate reads invoices and plans and writes nothing; a limited key re-rates
+    # its own customers only
+    ("POST", "/v1/rerates"): Rule(_R, Reach.CHECKED),
     ("GET", "/v1/customers/{customer_id}/credits"): Rule(_R, Reach.CHECKED),
     # entitlements (a product checks with a read key, limited to its customers or not)
     ("GET", "/v1/customers/{customer_id}/entitlements"): Rule(_R, Reach.CHECKED),

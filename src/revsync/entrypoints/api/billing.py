@@ -19,6 +19,7 @@ from revsync.domain.errors import InvalidField
 from revsync.domain.invoicing import InvoiceKind, InvoiceStatus, LineKind
 from revsync.domain.periods import Interval
 from revsync.domain.pricing import ChargeModel, Timing, exact_decimal
+from revsync.domain.scopes import MAX_SCOPE_ITEMS, MAX_SCOPE_NAME, scope_from_data, scope_to_data
 from revsync.domain.subscriptions import Change, Subscription
 from revsync.domain.thresholds import ThresholdKind, threshold_to_mapping
 from revsync.domain.usage import from_micros
@@ -212,9 +213,26 @@ class PlanList(BaseModel):
     items: list[PlanOut]
 
 
+ScopeName = Annotated[str, Field(min_length=1, max_length=MAX_SCOPE_NAME)]
+
+
+class ScopeIn(_In):
+    """What a coupon or a prepaid credit grant is limited to: lines of these plans (codes,
+    every version: fees, prorations, usage, minimum and cap) and usage lines of these meters
+    (docs/billing.md, "Scopes"). Name at least one; leave the field out for the whole invoice."""
+
+    plans: list[ScopeName] | None = Field(default=None, max_length=MAX_SCOPE_ITEMS)
+    meters: list[ScopeName] | None = Field(default=None, max_length=MAX_SCOPE_ITEMS)
+
+
+class ScopeOut(BaseModel):
+    plans: list[str] | Absent = None
+    meters: list[str] | Absent = None
+
+
 class CouponIn(_In):
     """A coupon definition (its code is in the path): ``percent_off``, or ``amount_off`` with
-    ``currency``."""
+    ``currency``; ``applies_to`` limits it to plans and meters."""
 
     description: str = ""
     percent_off: DecimalIn | None = None
@@ -222,6 +240,7 @@ class CouponIn(_In):
     currency: str | None = None
     duration: Duration = Duration.ONCE
     periods: int | None = Field(default=None, ge=1, le=1200, description="With repeating.")
+    applies_to: ScopeIn | None = None
 
 
 class CouponOut(BaseModel):
@@ -232,6 +251,9 @@ class CouponOut(BaseModel):
     amount_off: DecimalText | Absent = None
     currency: str | Absent = None
     periods: int | Absent = None
+    applies_to: ScopeOut | Absent = Field(
+        default=None, description="Left out when the coupon reaches the whole invoice."
+    )
 
 
 Whole = Annotated[int, Field(ge=0, le=2**31 - 1)]
@@ -296,14 +318,28 @@ class TermsOut(BaseModel):
     ends: date | None
 
 
+class CalendarOut(BaseModel):
+    """Periods of ``interval`` from ``anchor`` (usage periods of ``usage_interval``), in force
+    from ``start`` until the next calendar's start."""
+
+    start: date
+    anchor: date
+    interval: Interval
+    usage_interval: Interval
+
+
 class SubscriptionOut(BaseModel):
     """A subscription with the history of its terms."""
 
     id: str
     customer_id: str
-    anchor: date
-    interval: Interval
-    usage_interval: Interval
+    anchor: date = Field(description="The anchor of the newest calendar (see ``calendars``).")
+    interval: Interval = Field(description="The newest calendar's interval.")
+    usage_interval: Interval = Field(description="The newest calendar's usage interval.")
+    calendars: list[CalendarOut] = Field(
+        description="Every calendar of its periods, in order: a plan change to another "
+        "interval starts a new one on its effective date."
+    )
     include_children: bool
     renewal_date: date | None
     coupons: list[CouponStart]
@@ -452,6 +488,7 @@ class CreditGrantIn(_In):
     granted_on: date | None = None
     expires_on: date | None = None
     reason: Reason = ""
+    applies_to: ScopeIn | None = None
 
 
 class CreditGrantOut(BaseModel):
@@ -460,6 +497,7 @@ class CreditGrantOut(BaseModel):
     remaining: DecimalText
     granted_on: date
     expires_on: date | None
+    applies_to: ScopeOut | None = Field(description="null: the grant pays any invoice line.")
 
 
 class WalletOut(BaseModel):
@@ -563,12 +601,20 @@ async def put_coupon(code: str, request: Request, key: Key) -> Response:
 
 def subscription_out(subscription: Subscription) -> dict[str, Any]:
     """A subscription with the history of its terms."""
+    calendars = [
+        {
+            "start": c.start.isoformat(),
+            "anchor": c.anchor.isoformat(),
+            "interval": c.interval.value,
+            "usage_interval": c.usage_interval.value,
+        }
+        for c in subscription.calendars
+    ]
     return {
         "id": subscription.id,
         "customer_id": subscription.customer_id,
-        "anchor": subscription.anchor.isoformat(),
-        "interval": subscription.interval.value,
-        "usage_interval": subscription.usage_interval.value,
+        **{k: v for k, v in calendars[-1].items() if k != "start"},
+        "calendars": calendars,
         "include_children": subscription.include_children,
         "renewal_date": subscription.renewal_date.isoformat()
         if subscription.renewal_date
@@ -1001,7 +1047,10 @@ async def grant_credit(customer_id: CustomerId, request: Request, key: Key) -> R
     body = await read_body(request)
 
     def work() -> Response:
-        data = object_of(body, {"amount", "currency", "granted_on", "expires_on", "reason"})
+        data = object_of(
+            body, {"amount", "currency", "granted_on", "expires_on", "reason", "applies_to"}
+        )
+        scope = data.get("applies_to")
         grant = container.credits.grant(
             customer_id,
             _decimal(data.get("amount"), "amount"),
@@ -1010,6 +1059,8 @@ async def grant_credit(customer_id: CustomerId, request: Request, key: Key) -> R
             expires_on=optional_date(data, "expires_on"),
             reason=_text(data, "reason", 2000),
             actor=request.state.actor,
+            applies_to=scope_from_data(scope),
+            given=scope if isinstance(scope, dict) else None,
         )
         return json_response(_grant_out(grant), 201)
 
@@ -1036,4 +1087,5 @@ def _grant_out(grant: Any) -> dict[str, Any]:
         "remaining": grant.remaining,
         "granted_on": grant.granted_on.isoformat(),
         "expires_on": grant.expires_on.isoformat() if grant.expires_on else None,
+        "applies_to": scope_to_data(grant.scope),
     }

@@ -36,6 +36,7 @@ from revsync.entrypoints.cli.ingest import ingest_files
 from revsync.entrypoints.cli.kpis import kpis
 from revsync.entrypoints.cli.reconcile import reconcile
 from revsync.entrypoints.cli.renewals import renewals
+from revsync.entrypoints.cli.rerate import rerate
 from revsync.entrypoints.cli.sandbox import sandbox_app
 from revsync.entrypoints.cli.schemas import schema_app
 from revsync.entrypoints.cli.support import support_app
@@ -84,6 +85,7 @@ app.add_typer(schema_app, name="schema")
 app.command("reconcile")(reconcile)
 app.command("kpis")(kpis)
 app.command("renewals")(renewals)
+app.command("rerate")(rerate)
 
 
 @app.command()

@@ -55,7 +55,6 @@ from revsync.bootstrap import (
 from revsync.config import load_settings
 from revsync.domain.identity import System
 from revsync.domain.invoicing import InvoiceStatus
-from revsync.domain.periods import period_of
 from revsync.entrypoints.workers.relay import worker_jobs
 from revsync.observability.logging import configure_logging
 from revsync.ports.erp import PostingRecord
@@ -462,7 +461,7 @@ def _watched(container: Container, late_customer: str, today: date) -> list[str]
                 if s.current.plan_code == "growth"
             ]
             if growth and customer.id != late_customer:
-                period = period_of(today, growth[0].anchor, growth[0].usage_interval)
+                period = growth[0].usage_period_on(today)
                 found.append((period.start != today.replace(day=1), customer.id))
     return [customer for _, customer in sorted(found)[: len(MONTH_SO_FAR)]]
 

@@ -111,7 +111,7 @@ def sync_detailed(
         code (str):
         body (CouponIn): A coupon definition (its code is in the path): ``percent_off``, or
             ``amount_off`` with
-            ``currency``.
+            ``currency``; ``applies_to`` limits it to plans and meters.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -145,7 +145,7 @@ def sync(
         code (str):
         body (CouponIn): A coupon definition (its code is in the path): ``percent_off``, or
             ``amount_off`` with
-            ``currency``.
+            ``currency``; ``applies_to`` limits it to plans and meters.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -174,7 +174,7 @@ async def asyncio_detailed(
         code (str):
         body (CouponIn): A coupon definition (its code is in the path): ``percent_off``, or
             ``amount_off`` with
-            ``currency``.
+            ``currency``; ``applies_to`` limits it to plans and meters.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -206,7 +206,7 @@ async def asyncio(
         code (str):
         body (CouponIn): A coupon definition (its code is in the path): ``percent_off``, or
             ``amount_off`` with
-            ``currency``.
+            ``currency``; ``applies_to`` limits it to plans and meters.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
