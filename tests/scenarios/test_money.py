@@ -1020,6 +1020,88 @@ def test_partial_credits_then_a_void_credit_exactly_the_invoice_total(
     assert goodwill.totals.total + rest.totals.total == -invoice.totals.total
 
 
+def test_partial_credits_of_a_discounted_invoice_credit_the_lines_after_the_discount(
+    world: Callable[..., World],
+) -> None:
+    """Found by the golden grid: crediting 40.00 then the rest of a fee discounted 10% credited
+    the fee in full beside the discount — 117.10 of a 107.10 invoice."""
+    w = world(
+        plans=[FLAT],
+        coupons=COUPONS,
+        tax={"FR": {"standard": "20"}},
+        start="2026-11-01T08:00:00Z",
+        billing=NO_GRACE,
+    )
+    w.customer("acme", country="FR")
+    w.subscribe("s1", "acme", "flat", "2026-11-01", coupons=[("WELCOME10", "2026-11-01")])
+    w.at("2026-11-01T09:00:00Z").bill("2026-11-01")
+    (invoice,) = w.raw_invoices("s1")
+    # 99.00 − 9.90 = 89.10, + 20% = 17.82: 106.92
+    assert invoice.totals.total == Decimal("106.92")
+    billing = w.at("2026-11-05T10:00:00Z").container.billing
+    first = billing.credit(invoice.id, {"fee:platform": Decimal("40.00")}, "goodwill", "ops")
+    assert render(first) == Rendered(
+        "credit_note",
+        NOVEMBER,
+        "finalized",
+        "CN-000001",
+        (("credit:fee:platform", "Credit: Platform fee", "1", "-40.00", "-40.00"),),
+        (("standard", "20", "-40.00", "-8.00"),),
+        totals("-40.00", "0.00", "-8.00", "-48.00", "0.00", "-48.00"),
+    )
+    # the fee is worth 89.10 on the invoice: 49.10 is left to credit, not 59.00
+    with pytest.raises(InvalidField) as refused:
+        billing.credit(invoice.id, {"fee:platform": Decimal("49.11")}, "again", "ops")
+    assert (refused.value.field, refused.value.reason) == (
+        "lines.fee:platform",
+        "the credit must be more than 0 and at most 49.10 (the line's 89.10 (99.00 less "
+        "discounts) less 40.00 credited before)",
+    )
+    rest = billing.credit(invoice.id, {"fee:platform": Decimal("49.10")}, "the rest", "ops")
+    # the last of the code's lines takes the rest of its tax: 17.82 − 8.00
+    assert render(rest) == Rendered(
+        "credit_note",
+        NOVEMBER,
+        "finalized",
+        "CN-000002",
+        (("credit:fee:platform", "Credit: Platform fee", "1", "-49.10", "-49.10"),),
+        (("standard", "20", "-49.10", "-9.82"),),
+        totals("-49.10", "0.00", "-9.82", "-58.92", "0.00", "-58.92"),
+    )
+    assert first.totals.total + rest.totals.total == -invoice.totals.total
+
+
+def test_partial_credits_stay_within_the_total_of_an_invoice_with_a_negative_line(
+    world: Callable[..., World],
+) -> None:
+    """An upgrade on 16 November: the arrears invoice has the unused time on 99.00 (−49.50)
+    and the remaining time on 149.00 (+74.50), 25.00 in all. Crediting the charged line in full
+    would credit 74.50 of a 25.00 invoice."""
+    w = world(
+        plans=[FLAT, plan("bigger", fee("149.00"))], start="2026-11-01T08:00:00Z", billing=NO_GRACE
+    )
+    w.customer("acme")
+    w.subscribe("s1", "acme", "flat", "2026-11-01")
+    w.at("2026-11-01T09:00:00Z").bill("2026-11-01")
+    w.at("2026-11-16T09:00:00Z").amend("s1", "upgrade", "2026-11-16", plan="bigger")
+    w.at("2026-12-01T09:00:00Z").bill("2026-12-01")
+    arrears = next(i for i in w.raw_invoices("s1") if i.kind == "arrears")
+    assert arrears.totals.total == Decimal("25.00")
+    billing = w.container.billing
+    key = "proration:2026-11-16:v2:platform"
+    with pytest.raises(InvalidField) as refused:
+        billing.credit(arrears.id, {key: Decimal("74.50")}, "all of it", "ops")
+    assert (refused.value.field, refused.value.reason) == (
+        "lines",
+        "this note would credit 74.50, and with the 0 credited before, more than the invoice's "
+        "total 25.00",
+    )
+    note = billing.credit(arrears.id, {key: Decimal("25.00")}, "the total", "ops")
+    assert note.totals.total == Decimal("-25.00")
+    with pytest.raises(InvalidField):
+        billing.credit(arrears.id, {key: Decimal("0.01")}, "a cent more", "ops")
+
+
 def test_the_usable_balance_follows_the_customers_calendar(world: Callable[..., World]) -> None:
     w = world(plans=[FLAT], start="2026-11-01T08:00:00Z")
     w.customer("kk", currency="JPY", timezone="Asia/Tokyo")

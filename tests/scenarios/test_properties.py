@@ -484,6 +484,19 @@ TWO_RATES_PLAN = {
 }
 
 
+#: a coupon the invoice may carry: the notes credit what the lines are worth after it
+DISCOUNTS = [
+    {"code": "PCT", "description": "12.5% off", "duration": "once", "percent_off": "12.5"},
+    {
+        "code": "OFF",
+        "description": "3.33 off",
+        "duration": "once",
+        "amount_off": "3.33",
+        "currency": "EUR",
+    },
+]
+
+
 @PROPERTY
 @given(
     rounding=st.sampled_from(["half_even", "half_up", "half_down", "up", "down"]),
@@ -491,38 +504,54 @@ TWO_RATES_PLAN = {
         st.tuples(st.sampled_from(["fee:platform", "fee:books"]), st.integers(1, 3000)),
         max_size=12,
     ),
+    coupon=st.sampled_from([None, "PCT", "OFF"]),
 )
 # rounding up the tax of 10.06 and of 0.01 separately would credit 0.01 more than the 0.56 billed
-@example(rounding="up", credits=[("fee:books", 1006), ("fee:books", 1)])
-@example(rounding="half_up", credits=[("fee:platform", 3), ("fee:platform", 2)] * 2)
+@example(rounding="up", credits=[("fee:books", 1006), ("fee:books", 1)], coupon=None)
+@example(rounding="half_up", credits=[("fee:platform", 3), ("fee:platform", 2)] * 2, coupon=None)
+# the golden grid's case: a discounted line credited in two parts
+@example(
+    rounding="half_even", credits=[("fee:platform", 4000), ("fee:platform", 5999)], coupon="PCT"
+)
 def test_credit_notes_never_credit_more_than_the_invoice_and_a_void_credits_exactly_the_rest(
     sqlite_template: Path,
     tmp_path_factory: pytest.TempPathFactory,
     rounding: str,
     credits: list[tuple[str, int]],
+    coupon: str | None,
 ) -> None:
     with fresh_world(
         sqlite_template,
         tmp_path_factory,
         plans=[TWO_RATES_PLAN],
+        coupons=DISCOUNTS,
         tax={"FR": {"standard": "20", "reduced": "5.5"}},
         billing={**NO_GRACE, "rounding": rounding},
     ) as w:
         w.customer("acme", country="FR")
-        w.subscribe("s1", "acme", "fees", "2026-11-01")
+        w.subscribe(
+            "s1", "acme", "fees", "2026-11-01", coupons=[(coupon, "2026-11-01")] if coupon else []
+        )
         w.at("2026-11-01T09:00:00Z").bill("2026-11-01")
         (invoice,) = w.raw_invoices("s1")
         billing = w.container.billing
-        left = {line.key: line.amount for line in invoice.lines}
+        # what is left of each line before its discount, and of all lines after it
+        left = {line.key: line.amount for line in invoice.lines if line.kind != "discount"}
+        worth = sum(left.values(), Decimal(0)) + invoice.totals.discount
         notes = []
         for key, cents in credits:
             amount = Decimal(cents) / 100
-            if amount > left[key]:
-                with pytest.raises(InvalidField):
-                    billing.credit(invoice.id, {key: amount}, "part", ACTOR)
+            try:
+                notes.append(billing.credit(invoice.id, {key: amount}, "part", ACTOR))
+            except InvalidField:
+                assert coupon is not None or amount > left[key]
                 continue
-            notes.append(billing.credit(invoice.id, {key: amount}, "part", ACTOR))
+            assert coupon is not None or amount <= left[key]
             left[key] -= amount
+            worth -= amount
+            # never more than the lines are worth after the discount, nor than the total
+            assert worth >= 0
+            assert -sum(n.totals.total for n in notes) <= invoice.totals.total
         statistic(f"partial notes: {len(notes)}")
         notes.append(billing.void(invoice.id, "the rest", ACTOR))
         # every line, every tax code and the total are credited exactly, never more

@@ -60,6 +60,7 @@ from revsync.domain.invoicing import (
     TaxLine,
     TaxRates,
     Totals,
+    after_discounts,
     apply_credits,
     assemble,
     check_transition,
@@ -1140,23 +1141,27 @@ class Billing:
                 )
             if not amounts:
                 raise InvalidField("lines", "name at least one line to credit")
-            credited = _Credited.of(uow.invoices.credit_notes_of(invoice.id))
+            notes = uow.invoices.credit_notes_of(invoice.id)
+            credited = _Credited.of(notes)
+            worth = _worth(uow, invoice)
             lines = []
             for key, amount in sorted(amounts.items()):
                 line = invoice.line(key)
-                if line is None:
+                if line is None or line.kind is LineKind.DISCOUNT:
                     raise InvalidField("lines", f"no line {key!r} on invoice {invoice.id}")
                 if amount != amount.quantize(quantum(invoice.currency)):
                     raise InvalidField(
                         f"lines.{key}",
                         f"{plain(amount)} has more decimals than {invoice.currency} allows",
                     )
-                left = line.amount - credited.lines.get(key, ZERO)
+                value = worth[key]
+                left = value - credited.lines.get(key, ZERO)
                 if not ZERO < amount <= left:
+                    after = "" if value == line.amount else f" ({line.amount} less discounts)"
                     raise InvalidField(
                         f"lines.{key}",
                         f"the credit must be more than 0 and at most {left} "
-                        f"(the line's {line.amount} less {line.amount - left} credited before)",
+                        f"(the line's {value}{after} less {value - left} credited before)",
                     )
                 lines.append(
                     replace(
@@ -1170,7 +1175,17 @@ class Billing:
                         adjusts=None,
                     )
                 )
-            taxes = self._credit_taxes(invoice, lines, amounts, credited)
+            taxes = self._credit_taxes(invoice, lines, amounts, credited, worth)
+            # the invoice's other negative lines (unused time, an adjustment of a discount)
+            # are not credited: the notes together stay within the invoice's total
+            before = -sum((n.totals.total for n in notes), ZERO)
+            this = -sum((x.amount for x in lines), ZERO) - sum((t.amount for t in taxes), ZERO)
+            if before + this > invoice.totals.total:
+                raise InvalidField(
+                    "lines",
+                    f"this note would credit {this}, and with the {before} credited before, more "
+                    f"than the invoice's total {invoice.totals.total}",
+                )
             note = self._credit_note(uow, invoice, lines, taxes, now)
             customer = self._customer_of(uow, invoice)
             uow.outbox.add(self._announcer.invoice_finalized(note, customer, correlation_id), now)
@@ -1203,6 +1218,7 @@ class Billing:
         lines: Sequence[Line],
         amounts: Mapping[str, Decimal],
         credited: _Credited,
+        worth: Mapping[str, Decimal],
     ) -> list[TaxLine]:
         """Tax on a partial credit note, at the invoice's rates and rounded once per code, but
         never more than is left of the invoice's tax; the note that credits the last of a
@@ -1215,9 +1231,9 @@ class Billing:
             left = tax.amount - credited.taxes.get(tax.tax_code, ZERO)
             amount = round_money(base * tax.rate / 100, invoice.currency, self._policy.rounding)
             rest = [
-                x.amount - credited.lines.get(x.key, ZERO) - amounts.get(x.key, ZERO)
+                worth[x.key] - credited.lines.get(x.key, ZERO) - amounts.get(x.key, ZERO)
                 for x in invoice.lines
-                if x.tax_code == tax.tax_code
+                if x.tax_code == tax.tax_code and x.kind is not LineKind.DISCOUNT
             ]
             if not any(rest) or -amount > left:
                 amount = -left
@@ -1359,6 +1375,30 @@ class _Credited:
                 bases[tax.tax_code] = bases.get(tax.tax_code, ZERO) - tax.base
                 taxes[tax.tax_code] = taxes.get(tax.tax_code, ZERO) - tax.amount
         return cls(lines, bases, taxes)
+
+
+def _worth(uow: UnitOfWork, invoice: Invoice) -> dict[str, Decimal]:
+    """What each line of a finalized invoice is worth after its discounts (before tax): what
+    partial credit notes may credit of it, so that they never credit more than the invoice."""
+    scopes: dict[str, Scope] = {}
+    for line in invoice.lines:
+        if line.kind is LineKind.DISCOUNT and line.charge.startswith("coupon:"):
+            coupon = uow.coupons.get(line.charge.removeprefix("coupon:"))
+            if coupon is not None:
+                scopes[coupon.code] = coupon.applies_to
+    charge_meters: dict[str, str] = {}
+    for ref in {line.charge for line in invoice.lines}:
+        code, _, rest = ref.partition("@")
+        version = rest.partition(":")[0]
+        if not version.isdigit():
+            continue
+        plan = uow.plans.get(code, int(version))
+        if plan is None:
+            continue
+        for charge in plan.charges:
+            if charge.meter is not None:
+                charge_meters[charge_ref(plan, charge)] = charge.meter
+    return after_discounts(invoice, scopes, charge_meters)
 
 
 def _void_line(line: Line, credited: Decimal) -> Line:
