@@ -397,6 +397,59 @@ def test_amount_off_goes_on_the_arrears_invoice_when_the_plan_has_nothing_in_adv
     ]
 
 
+def test_an_amount_off_covers_a_yearly_plan_with_monthly_usage_once_a_year(
+    world: Callable[..., World],
+) -> None:
+    """Found in review: the 15.00 off per (yearly) recurring period was taken on every monthly
+    arrears invoice. Each takes what the months before it in the year left; one run billing
+    two months counts the first as well."""
+    yearly = {**METERED, "code": "metered-year", "interval": "year", "usage_interval": "month"}
+    w = world(plans=[yearly], coupons=COUPONS, start="2026-11-01T08:00:00Z", billing=NO_GRACE)
+    w.customer("acme")
+    w.subscribe("s1", "acme", "metered-year", "2026-11-01", coupons=[("MINUS15", "2026-11-01")])
+    usage(w, "t-acme", "2026-11-20", 500)
+    usage(w, "t-acme", "2026-12-20", 2000)
+    usage(w, "t-acme", "2027-01-20", 2000)
+    w.at("2027-01-01T09:00:00Z").bill("2027-01-01")  # November and December in one run
+    w.at("2027-02-01T09:00:00Z").bill("2027-02-01")
+    off = "15 EUR off"
+    assert w.invoices("s1") == [
+        Rendered(
+            "arrears",
+            NOVEMBER,
+            "finalized",
+            "INV-000001",
+            # 5.00 of the 15.00 (the invoice's amount)
+            (
+                calls_line("2026-11-01", "500", "5.00"),
+                ("discount:MINUS15:standard", off, "1", "-5.00", "-5.00"),
+            ),
+            totals=totals("5.00", "-5.00", "0.00", "0.00", "0.00", "0.00"),
+        ),
+        Rendered(
+            "arrears",
+            DECEMBER,
+            "finalized",
+            "INV-000002",
+            # the 10.00 November left
+            (
+                calls_line("2026-12-01", "2000", "20.00"),
+                ("discount:MINUS15:standard", off, "1", "-10.00", "-10.00"),
+            ),
+            totals=totals("20.00", "-10.00", "0.00", "10.00", "0.00", "10.00"),
+        ),
+        Rendered(
+            "arrears",
+            "2027-01-01/2027-02-01",
+            "finalized",
+            "INV-000003",
+            # nothing left this year (until 1 November 2027)
+            (calls_line("2027-01-01", "2000", "20.00"),),
+            totals=totals("20.00", "0.00", "0.00", "20.00", "0.00", "20.00"),
+        ),
+    ]
+
+
 def test_amount_off_larger_than_the_invoice_is_capped_at_its_total(
     world: Callable[..., World],
 ) -> None:

@@ -427,7 +427,7 @@ class Billing:
                 raw, basis = self._raw_lines(context, job, catalog, usage, money)
                 if job == plan.target:
                     raw += [line for lines in outcome.adjustments.values() for line in lines]
-                invoice = self._invoice(context, job, raw, basis, catalog)
+                invoice = self._invoice(context, job, raw, basis, catalog, outcome.invoices)
             except Exception as error:  # noqa: BLE001 - one failure stops only its invoice
                 _failed(report, context, f"{job.kind.value} {job.period}", job.period, error)
                 continue
@@ -461,7 +461,14 @@ class Billing:
         basis = lambda recurring: self._basis(context, recurring)  # noqa: E731
         raw = arrears_lines(sub, stale.period, catalog.plan, usage, money, basis)
         raw += deductions(_interims(context, stale.period))
-        discounts = self._discounts(sub, stale.period, InvoiceKind.ARREARS, catalog, money.currency)
+        discounts = self._discounts(
+            sub,
+            stale.period,
+            InvoiceKind.ARREARS,
+            catalog,
+            money.currency,
+            context.invoices.values(),
+        )
         # only the lines are compared: tax is computed on the invoice that carries them
         pricing = Pricing(
             money.currency, money.rounding, discounts, TaxRates(exempt=True), catalog.charge_meters
@@ -475,12 +482,21 @@ class Billing:
         )
 
     def _discounts(
-        self, sub: Subscription, period: Period, kind: InvoiceKind, catalog: _Catalog, currency: str
+        self,
+        sub: Subscription,
+        period: Period,
+        kind: InvoiceKind,
+        catalog: _Catalog,
+        currency: str,
+        invoices: Collection[Invoice] = (),
     ) -> tuple[Discount, ...]:
         """The coupons covering the period, as discounts of its invoice of ``kind``. An
         amount-off is taken on the advance invoice when that invoice has fees in its scope
         (the plan in force when the period starts has in-advance fees, and the coupon is not
-        limited or names that plan), else on the arrears invoice."""
+        limited or names that plan), else on the arrears invoices: once per recurring period,
+        so where several usage periods share one (a yearly plan with monthly usage) each takes
+        what the ones before it in that recurring period (``invoices``: the subscription's)
+        left of it."""
         terms = sub.terms_on(max(period.start, sub.start))
         if terms is None:
             return ()
@@ -499,13 +515,28 @@ class Billing:
             if coupon.amount_off is not None and (kind is InvoiceKind.ADVANCE) != on_advance:
                 continue
             discount = as_discount(coupon, currency)
+            if (
+                discount is not None
+                and discount.amount is not None
+                and kind is not InvoiceKind.ADVANCE
+            ):
+                rest = discount.amount - _taken(coupon.code, sub, period, invoices)
+                discount = replace(discount, amount=rest) if rest > 0 else None
             if discount is not None:
                 result.append(discount)
         return tuple(result)
 
     def _invoice(
-        self, context: _Context, job: _Job, raw: list[RawLine], basis: int | None, catalog: _Catalog
+        self,
+        context: _Context,
+        job: _Job,
+        raw: list[RawLine],
+        basis: int | None,
+        catalog: _Catalog,
+        rated: Sequence[Invoice] = (),
     ) -> Invoice | None:
+        """The invoice of ``job`` (``rated``: the ones this run rated before it, which count
+        with the stored ones for what an amount-off already took)."""
         sub = context.subscription
         if not raw:
             return None
@@ -513,7 +544,14 @@ class Billing:
         discounts = (
             ()
             if job.kind is InvoiceKind.ADJUSTMENT
-            else self._discounts(sub, job.period, job.kind, catalog, currency)
+            else self._discounts(
+                sub,
+                job.period,
+                job.kind,
+                catalog,
+                currency,
+                list({**context.invoices, **{i.id: i for i in rated}}.values()),
+            )
         )
         rates = self._tax.rates(
             country=context.customer.country,
@@ -852,7 +890,9 @@ class Billing:
                         ),
                         ZERO,
                     )
-            discounts = self._discounts(sub, period, InvoiceKind.ARREARS, catalog, plan.currency)
+            discounts = self._discounts(
+                sub, period, InvoiceKind.ARREARS, catalog, plan.currency, context.invoices.values()
+            )
             found.append(
                 Progress(
                     context.subscription,
@@ -1375,6 +1415,21 @@ class _Credited:
                 bases[tax.tax_code] = bases.get(tax.tax_code, ZERO) - tax.base
                 taxes[tax.tax_code] = taxes.get(tax.tax_code, ZERO) - tax.amount
         return cls(lines, bases, taxes)
+
+
+def _taken(code: str, sub: Subscription, period: Period, invoices: Collection[Invoice]) -> Decimal:
+    """What coupon ``code`` took off the arrears invoices of the usage periods before
+    ``period`` in its recurring period (not voided)."""
+    recurring = sub.recurring_period_on(period.start)
+    taken = ZERO
+    for invoice in invoices:
+        if (
+            invoice.kind is InvoiceKind.ARREARS
+            and invoice.status is not InvoiceStatus.VOID
+            and recurring.start <= invoice.period.start < period.start
+        ):
+            taken -= sum((x.amount for x in invoice.lines if x.charge == f"coupon:{code}"), ZERO)
+    return taken
 
 
 def _worth(uow: UnitOfWork, invoice: Invoice) -> dict[str, Decimal]:

@@ -4,7 +4,8 @@ A coupon applied to a subscription from a date covers the recurring periods that
 after the recurring period containing that date: the first one (``once``), the first
 ``periods`` of them (``repeating``) or all (``forever``). Percent-off applies to every
 invoice of a covered period; amount-off once per covered period, on the advance invoice when
-the plan has in-advance fees, else on the arrears invoice (so it is never taken twice).
+the plan has in-advance fees, else on the arrears invoices of the period, each taking what
+the ones before it left (so it is never taken twice; the billing use case counts that).
 
 A coupon may be limited (``applies_to``, :mod:`revsync.domain.scopes`) to plans and meters: it
 then discounts only the lines in its scope, and counts only the periods it could apply to —
