@@ -810,7 +810,11 @@ class Billing:
             if customer is None:
                 raise NotFound("customer", customer_id)
             today = now.astimezone(ZoneInfo(customer.timezone)).date()
-            contexts, catalog, _ = self._read(uow, today)
+            # the customer's own subscriptions only (it read every billable one of every
+            # customer: 170 ms a call with 400 subscriptions in the database)
+            contexts, catalog, _ = self._read(
+                uow, today, uow.subscriptions.of_customer(customer_id)
+            )
         plans: dict[str, _Plan] = {}
         for context in contexts:
             sub = context.subscription
