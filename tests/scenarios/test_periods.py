@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from tests.scenarios.harness import PRO, Line, Rendered, World, invoice
 
 #: usage only: every call at 0.10
@@ -794,4 +796,46 @@ def test_weekly_billing_from_a_wednesday_with_seats_added_on_the_monday(
             "0.00",
         ),
         invoice("advance", "2027-01-20/2027-01-27", "INV-000004", (platform, three), "100.00"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("zone", "first", "second"),
+    [
+        # Los Angeles (UTC−8): all three instants are still Sunday 10 January there
+        ("America/Los_Angeles", (7, "0.70"), (0, "0.00")),
+        # Auckland (UTC+13 in January): 10 Jan 11:30Z and 11 Jan 07:30Z are already Monday
+        ("Pacific/Auckland", (2, "0.20"), (5, "0.50")),
+    ],
+)
+def test_weeks_run_monday_to_monday_in_the_customers_zone(
+    world: Callable[..., World], zone: str, first: tuple[int, str], second: tuple[int, str]
+) -> None:
+    weekly = {**METERED, "code": "weekly-metered", "interval": "week"}
+    w = world(plans=[weekly], start="2027-01-03T00:00:00Z")
+    w.customer("acme", timezone=zone)
+    w.subscribe("s1", "acme", "weekly-metered", "2027-01-04")  # a Monday
+    w.at("2027-01-12T00:00:00Z")
+    # Auckland: Sun 10 Jan 23:30 / LA: Sun 10 Jan 02:30
+    w.usage("t-acme", "api.request", "2027-01-10T10:30:00Z", times=2)
+    # Auckland: Mon 11 Jan 00:30 / LA: Sun 10 Jan 03:30
+    w.usage("t-acme", "api.request", "2027-01-10T11:30:00Z", times=4)
+    # Auckland: Mon 11 Jan 20:30 / LA: Sun 10 Jan 23:30
+    w.usage("t-acme", "api.request", "2027-01-11T07:30:00Z", times=1)
+    w.at("2027-01-23T00:00:00Z").bill("2027-01-22")
+    assert w.invoices("s1") == [
+        invoice(
+            "arrears",
+            "2027-01-04/2027-01-11",
+            "INV-000001",
+            (calls("2027-01-04", *first),),
+            first[1],
+        ),
+        invoice(
+            "arrears",
+            "2027-01-11/2027-01-18",
+            "INV-000002",
+            (calls("2027-01-11", *second),),
+            second[1],
+        ),
     ]
