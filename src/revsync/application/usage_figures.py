@@ -83,7 +83,9 @@ def compute(
     """Every figure in one pass over the snapshot's events, one query per event type, with
     only the columns the meters of that type read: event data is decoded only when a meter
     reads a value, a filter or a dimension, and once per event."""
-    works_by_type: dict[str, list[_Work]] = {}
+    # carried meters read their events from the beginning: scanned apart, so that the other
+    # meters of the event type keep their windows
+    works_by_type: dict[tuple[str, bool], list[_Work]] = {}
     for need in needs:
         meter = meters[need.request.meter]
         start, end = window(need.request, need.zone)
@@ -99,8 +101,8 @@ def compute(
             values=[] if need.request.transactions or meter.carried else None,
             carried=meter.carried,
         )
-        works_by_type.setdefault(meter.event_type, []).append(work)
-    for event_type, works in works_by_type.items():
+        works_by_type.setdefault((meter.event_type, meter.carried), []).append(work)
+    for (event_type, _), works in works_by_type.items():
         _scan(snapshot, event_type, works)
     return {w.need: _figure(w, snapshot.cutoff_seq) for ws in works_by_type.values() for w in ws}
 
