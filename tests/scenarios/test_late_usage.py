@@ -349,6 +349,59 @@ def test_late_events_sent_again_are_not_billed_twice(world: Callable[..., World]
     )
 
 
+def test_late_events_after_an_adjustment_was_final_adjust_only_the_period_they_belong_to(
+    world: Callable[..., World],
+) -> None:
+    # December's invoice carries November's adjustment; a second late November call after it
+    # is final makes December's invoice stale too (usage before its end arrived): rated again,
+    # December has nothing to set against November's adjustment, so it adds nothing of its own
+    w = november_billed(world, 1001)  # 1 call above 1,000: 0.012 → 0.01
+    w.at("2026-12-10T12:00:00Z")
+    assert send(w, ["late-1"], "t-acme", "2026-11-28T10:00:00Z").accepted == 1
+    w.at("2027-01-04T00:00:00Z").bill("2027-01-04")
+    w.at("2027-01-10T12:00:00Z")
+    assert send(w, ["late-2"], "t-acme", "2026-11-28T10:00:00Z").accepted == 1
+    w.at("2027-02-04T00:00:00Z").bill("2027-02-04")
+    w.bill("2027-02-04")  # and once only
+    november = november_arrears_id()
+    tier_2 = f"adjustment:{november}:usage:calls:2026-11-01:tier-2"
+    assert [i for i in w.invoices("s1") if i.kind == "arrears"] == [
+        invoice(
+            "arrears",
+            NOV,
+            "INV-000003",
+            (
+                ("usage:calls:2026-11-01:tier-1", TIER_1, "1000", "0", "0.00"),
+                ("usage:calls:2026-11-01:tier-2", TIER_2, "1", "0.012", "0.01"),
+            ),
+            "0.01",
+        ),
+        invoice(
+            "arrears",
+            DEC,
+            "INV-000005",
+            (
+                ("usage:calls:2026-12-01:tier-1", TIER_1, "0", "0", "0.00"),
+                # 1,002 calls: 2 × 0.012 = 0.024 → 0.02, 0.01 billed: 0.01 more
+                (tier_2, f"Adjustment: {TIER_2}", "1", "0.012", "0.01"),
+            ),
+            "0.01",
+        ),
+        invoice(
+            "arrears",
+            JAN,
+            "INV-000007",
+            (
+                ("usage:calls:2027-01-01:tier-1", TIER_1, "0", "0", "0.00"),
+                # 1,003 calls: 3 × 0.012 = 0.036 → 0.04, 0.02 billed: 0.02 more — and no
+                # adjustment of December's adjustment line
+                (tier_2, f"Adjustment: {TIER_2}", "1", "0.012", "0.02"),
+            ),
+            "0.02",
+        ),
+    ]
+
+
 def test_late_usage_after_the_subscription_ended_comes_on_an_adjustment_invoice(
     world: Callable[..., World],
 ) -> None:

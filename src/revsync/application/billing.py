@@ -476,7 +476,9 @@ class Billing:
         expected, _, _ = assemble(raw, pricing, stale.period)
         return adjustments(
             stale.id,
-            {line.key: line for line in stale.lines},
+            # the adjustments it carries are billed for the invoices they correct (which count
+            # them, _already_adjusted): rated again, its period has nothing to set against them
+            {line.key: line for line in stale.lines if line.adjusts is None},
             _already_adjusted(context, stale.id),
             {line.key: line for line in expected},
         )
@@ -1372,7 +1374,9 @@ class Billing:
         return events, digest_text(digest)
 
     def _behind(self, lineage: Lineage, after_seq: int) -> Iterator[StoredEvent]:
-        """The events a usage line counted, in ingest order, after ``after_seq``."""
+        """The events a usage line counted, in ingest order, after ``after_seq``: those its
+        cutoff counted — an event mapped to the customer later is not among them, one voided
+        later still is (``UsageReader.events``)."""
         meter = self._meters[lineage.meter]
         dimension, value = lineage.group[0] if lineage.group else (None, None)
         tally = Tally(meter, dimension)

@@ -617,8 +617,11 @@ def adjustments(
 
     ``billed``: its lines by key; ``adjusted``: (quantity, amount) already added by earlier
     adjustments per key; ``expected``: the lines it would have if rated now. Each difference
-    becomes one adjustment line, keyed by the invoice and line it corrects.
+    becomes one adjustment line, keyed by the invoice and line it corrects. Its lineage is
+    that of the usage as rated now — also for a line no longer there (the upper tier of usage
+    that fell below it), whose window another line rated now still counts.
     """
+    rated_now = {_counting(x.lineage): x.lineage for x in expected.values() if x.lineage}
     result: list[RawLine] = []
     for key in sorted(set(billed) | set(expected)):
         was = billed.get(key)
@@ -632,6 +635,9 @@ def adjustments(
             continue
         source = now or was
         assert source is not None
+        lineage = source.lineage
+        if now is None and lineage is not None:
+            lineage = rated_now.get(_counting(lineage), lineage)
         result.append(
             RawLine(
                 key=_key("adjustment", invoice_id, key),
@@ -643,11 +649,16 @@ def adjustments(
                 amount=target_amount - billed_amount,
                 service=source.service,
                 tax_code=source.tax_code,
-                lineage=source.lineage,
+                lineage=lineage,
                 adjusts=f"{invoice_id}/{key}",
             )
         )
     return result
+
+
+def _counting(lineage: Lineage) -> tuple[object, ...]:
+    """What a lineage counts (meter, window, customers, group), whatever it found there."""
+    return (lineage.meter, lineage.start, lineage.end, lineage.customer_ids, lineage.group)
 
 
 KIND_ORDER = (InvoiceKind.ADVANCE, InvoiceKind.ARREARS)

@@ -174,7 +174,8 @@ class UsageMaintenance(Protocol):
     """Changes to stored usage caused by identity changes and usage corrections."""
 
     def attach_unmapped(self, tenants: Collection[str], customer_id: str) -> int:
-        """Give unmapped events of ``tenants`` to ``customer_id``; returns how many moved."""
+        """Give unmapped events of ``tenants`` to ``customer_id``; returns how many moved.
+        They count for the customer from now on: a read cut off earlier did not count them."""
         ...
 
     def clear_recheck(self, customer_id: str, from_us: int) -> None:
@@ -185,7 +186,8 @@ class UsageMaintenance(Protocol):
         self, keys: Collection[tuple[str, str]], correction_id: str, now: datetime
     ) -> VoidOutcome:
         """Move the stored events of ``keys`` out of the usage (their dedup claims stay) and
-        mark their customers' usage for a billing recheck from the earliest of them."""
+        mark their customers' usage for a billing recheck from the earliest of them. A read
+        cut off before the void still counted them: they stay behind its lines."""
         ...
 
     def record_correction(

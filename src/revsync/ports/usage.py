@@ -129,7 +129,10 @@ class UsageReader(Protocol):
         upto_seq: int,
         after_seq: int,
     ) -> Iterator[StoredEvent]:
-        """Events by ingest order after ``after_seq`` and up to ``upto_seq``."""
+        """The events of the customers, type and window that a read cut off at ``upto_seq``
+        counted, by ingest order after ``after_seq``: ingested up to the cutoff, attached to
+        their customer by it (events stored unmapped count from their tenant's mapping on),
+        and not voided by it (an event voided later is still listed)."""
         ...
 
     def readings(

@@ -54,6 +54,7 @@ from revsync.adapters.db.tables import (
     voided_events,
 )
 from revsync.adapters.db.threshold_store import SqlThresholdStore
+from revsync.adapters.db.usage_marks import lock_for_marks, take_mark
 from revsync.application.idempotency import active_claim
 from revsync.domain.apikeys import ApiKey, Role
 from revsync.domain.audit import (
@@ -454,7 +455,9 @@ _PROBES = 8
 
 
 class SqlUsageMaintenance:
-    """Attaches unmapped usage to customers when their tenants get mapped; voids events."""
+    """Attaches unmapped usage to customers when their tenants get mapped; voids events. Each
+    change that moves events takes a usage mark (``usage_marks.py``) and keeps it on them, so
+    that the events behind an invoice line stay those its cutoff counted."""
 
     def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
@@ -462,6 +465,7 @@ class SqlUsageMaintenance:
     def attach_unmapped(self, tenants: Collection[str], customer_id: str) -> int:
         if not tenants:
             return 0
+        lock_for_marks(self._conn)
         waiting = sa.and_(
             usage_events.c.customer_id.is_(None), usage_events.c.subject.in_(list(tenants))
         )
@@ -469,8 +473,9 @@ class SqlUsageMaintenance:
         first_us = earliest.scalar()
         if first_us is None:
             return 0
+        mark = take_mark(self._conn)
         result = self._conn.execute(
-            usage_events.update().where(waiting).values(customer_id=customer_id)
+            usage_events.update().where(waiting).values(customer_id=customer_id, attached_seq=mark)
         )
         self._recheck(customer_id, int(first_us))
         # the threshold watcher reads by ingest sequence: tell it to look at this customer
@@ -485,6 +490,7 @@ class SqlUsageMaintenance:
         self, keys: Collection[tuple[str, str]], correction_id: str, now: datetime
     ) -> VoidOutcome:
         wanted = set(keys)
+        lock_for_marks(self._conn)  # before any row: ingestion holds it shared while it writes
         slots = [dedup_slot(s, e, probe) for s, e in wanted for probe in range(_PROBES)]
         live = [
             row
@@ -505,6 +511,7 @@ class SqlUsageMaintenance:
         found = {(row.source, row.event_id) for row in live}
         missing = wanted - found - gone
         if live and not missing:
+            mark = take_mark(self._conn)
             self._conn.execute(
                 voided_events.insert(),
                 [
@@ -512,6 +519,7 @@ class SqlUsageMaintenance:
                         **{c.name: getattr(row, c.name) for c in _VOIDED_FROM},
                         "correction_id": correction_id,
                         "voided_at": now,
+                        "voided_seq": mark,
                     }
                     for row in live
                 ],

@@ -113,6 +113,8 @@ dead_letters = sa.Table(
 # ``dedup_slot`` is a 64-bit hash of (source, id) with open addressing on collisions; its
 # unique index is the dedup claim, committed with the row. Times are microseconds since the
 # epoch (UTC); ``day`` partitions the customer index so that appends touch only recent pages.
+# ``attached_seq``: the mark (``usage_marks``) of the tenant mapping that gave an event stored
+# unmapped to its customer (null: it had its customer from ingestion, i.e. from ``seq`` on).
 usage_events = sa.Table(
     "usage_events",
     metadata,
@@ -129,6 +131,7 @@ usage_events = sa.Table(
     sa.Column("fingerprint", sa.LargeBinary(16), nullable=False),
     sa.Column("received_us", sa.BigInteger, nullable=False),
     sa.Column("late", sa.Boolean, nullable=False),
+    sa.Column("attached_seq", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("dedup_slot"),
     sa.Index("ix_usage_events_day_customer", "day", "customer_id"),
     sa.Index(
@@ -639,7 +642,9 @@ idempotency_keys = sa.Table(
 
 # Events voided by a usage correction, moved out of ``usage_events`` (so that no reader counts
 # them) with who voided them and why. Their dedup slots stay claimed here: a voided event
-# sent again is a duplicate (or a conflict), never counted anew.
+# sent again is a duplicate (or a conflict), never counted anew. ``voided_seq`` is the
+# correction's mark (``usage_marks``): a line cut off below it counted the event, so it stays
+# listed behind that line (null: voided before migration 0025, when none was kept).
 voided_events = sa.Table(
     "voided_events",
     metadata,
@@ -656,7 +661,23 @@ voided_events = sa.Table(
     sa.Column("received_us", sa.BigInteger, nullable=False),
     sa.Column("correction_id", sa.String(64), nullable=False),
     sa.Column("voided_at", UtcDateTime, nullable=False),
+    sa.Column("attached_seq", sa.BigInteger, nullable=True),
+    sa.Column("voided_seq", sa.BigInteger, nullable=True),
     sa.UniqueConstraint("dedup_slot"),
+    sa.Index("ix_voided_events_customer_time", "customer_id", "time_us"),
+)
+
+# One row: the mark of the latest change to stored usage that inserts no event (a tenant's
+# unmapped events attached, events voided). A mark is a sequence number of its own, taken
+# above every ``seq`` so far; a usage snapshot's cutoff is never below the latest mark, and
+# the next event ingested is numbered above it (PostgreSQL: the marks come from the ``seq``
+# sequence; SQLite: ingestion numbers its first row above the mark). So a line's cutoff
+# tells which attaches and voids it saw, as it tells which events.
+usage_marks = sa.Table(
+    "usage_marks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
 )
 
 # Usage corrections: who corrected what, and why (the events they voided point here).

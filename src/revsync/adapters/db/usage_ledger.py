@@ -32,6 +32,7 @@ from revsync.adapters.db.tables import (
     usage_events,
     voided_events,
 )
+from revsync.adapters.db.usage_marks import SQLITE_ABOVE_MARK
 from revsync.adapters.failpoints import NONE, Failpoints
 from revsync.domain.identity import System
 from revsync.ports.delivery import CaseNews
@@ -103,6 +104,13 @@ _SQLITE_STORED_KEYS = _sqlite_sql(
 _SQLITE_INSERT = _sqlite_sql(
     usage_events.insert().values({name: sa.bindparam(name) for name in _INSERT_COLUMNS})
 )
+#: one row numbered explicitly: the first after a usage mark above every stored event
+_SQLITE_INSERT_AT = _sqlite_sql(
+    usage_events.insert().values({name: sa.bindparam(name) for name in ("seq", *_INSERT_COLUMNS)})
+)
+_SQLITE_ABOVE_MARK = str(
+    SQLITE_ABOVE_MARK.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+)
 
 
 class _TenantCache:
@@ -155,6 +163,7 @@ class SqliteUsageTransaction(_UsageTransaction):
     ) -> None:
         super().__init__(conn, tenants, news)
         self._cursor = conn.connection.cursor()
+        self._numbered = False  # whether the first row has been placed above the latest mark
 
     def _version(self) -> int:
         row = self._cursor.execute(_SQLITE_VERSION).fetchone()
@@ -168,8 +177,19 @@ class SqliteUsageTransaction(_UsageTransaction):
         return {slot: StoredKey(source, eid, fp) for slot, source, eid, fp in rows}
 
     def insert_events(self, rows: Sequence[EventRow]) -> Collection[int]:
-        if rows:
-            self._cursor.executemany(_SQLITE_INSERT, rows)
+        if not rows:
+            return set()
+        rest = rows
+        if not self._numbered:
+            # SQLite numbers a row one above the highest left: after a usage mark above them
+            # all (an attach or a void since the last event), the first row goes above it
+            self._numbered = True
+            above = self._cursor.execute(_SQLITE_ABOVE_MARK).fetchone()
+            if above is not None:
+                self._cursor.execute(_SQLITE_INSERT_AT, (int(above[0]) + 1, *rows[0]))
+                rest = rows[1:]
+        if rest:
+            self._cursor.executemany(_SQLITE_INSERT, rest)
         return {row.slot for row in rows}
 
 

@@ -10,7 +10,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from revsync.adapters.db.tables import usage_events
+from revsync.adapters.db.tables import usage_events, voided_events
 from revsync.domain.usage import from_micros, utc_day
 from revsync.ports.usage import Reading, StoredEvent, UnmappedTenant
 
@@ -64,21 +64,24 @@ class SqlUsageReader:
         upto_seq: int,
         after_seq: int,
     ) -> Iterator[StoredEvent]:
-        e = usage_events.c
-        query = (
-            sa.select(
+        def counted(table: sa.Table) -> sa.Select[Any]:
+            e = table.c
+            return sa.select(
                 e.seq, e.source, e.event_id, e.type, e.subject, e.time_us, e.customer_id, e.data
-            )
-            .where(
+            ).where(
                 e.seq > after_seq,
                 e.seq <= upto_seq,
+                # attached to its customer by the cutoff (or from ingestion on)
+                sa.or_(e.attached_seq.is_(None), e.attached_seq <= upto_seq),
                 e.customer_id.in_(list(customer_ids)),
                 e.type == event_type,
                 e.time_us >= start_us,
                 e.time_us < end_us,
             )
-            .order_by(e.seq)
-        )
+
+        # voided after the cutoff: counted then (a void before 0025 has no mark: not listed)
+        voided = counted(voided_events).where(voided_events.c.voided_seq > upto_seq)
+        query = sa.union_all(counted(usage_events), voided).order_by(sa.column("seq"))
         with self._engine.connect() as conn:
             for row in conn.execution_options(yield_per=1000).execute(query):
                 seq, source, event_id, kind, subject, time_us, customer_id, data = row

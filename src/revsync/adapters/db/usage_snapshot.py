@@ -4,7 +4,9 @@ A snapshot is taken while no ingestion transaction is in flight (SQLite: holding
 lock for an instant; PostgreSQL: the identity lock in exclusive mode, which every ingestion
 transaction holds shared). Every event up to the highest ingest sequence number seen then is
 in the snapshot, and every event after it was committed later. So ``seq <= cutoff`` describes
-exactly what a run read, and ``seq > cutoff`` what arrived after it.
+exactly what a run read, and ``seq > cutoff`` what arrived after it. The cutoff is never below
+the latest usage mark (``usage_marks.py``), so it also tells which attaches of unmapped events
+and which voids the run saw.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from revsync.adapters.db.tables import (
     usage_events,
     usage_rechecks,
 )
+from revsync.adapters.db.usage_marks import cutoff as usage_cutoff
 from revsync.domain.usage import utc_day
 from revsync.ports.billing import UsageRow
 
@@ -304,9 +307,9 @@ class SqlUsageSnapshots:
                 lock.execute(sa.select(sa.func.pg_advisory_xact_lock(IDENTITY_LOCK)))
                 reader = reader.execution_options(isolation_level="REPEATABLE READ")
             with reader.begin():
-                cutoff = reader.execute(sa.select(sa.func.max(usage_events.c.seq))).scalar()
+                cutoff = usage_cutoff(reader)
                 hold.rollback()  # the snapshot is fixed: let ingestion go on
-                yield SqlUsageSnapshot(reader, int(cutoff or 0))
+                yield SqlUsageSnapshot(reader, cutoff)
 
     @contextmanager
     def _unlocked(self) -> Iterator[SqlUsageSnapshot]:
@@ -316,23 +319,24 @@ class SqlUsageSnapshots:
             if not sqlite:
                 reader = reader.execution_options(isolation_level="REPEATABLE READ")
             with reader.begin():
-                cutoff = reader.execute(sa.select(sa.func.max(usage_events.c.seq))).scalar()
+                cutoff = usage_cutoff(reader)
                 # SQLite writers commit one at a time, in seq order: nothing below can follow
-                yield SqlUsageSnapshot(reader, int(cutoff or 0), complete=sqlite)
+                yield SqlUsageSnapshot(reader, cutoff, complete=sqlite)
 
     @contextmanager
     def latest(self, *, wait: bool) -> Iterator[SqlUsageSnapshot]:
         """A read transaction of the usage committed so far, its cutoff the highest ``seq``
-        it sees, and ``complete`` when it holds every event up to it. On SQLite it always
-        does, without the write lock: writers commit one at a time, each ``seq`` after the
-        last (a ``seq`` is used again only after the highest event was voided). On PostgreSQL
-        it does when the identity lock was free to take for an instant, as :meth:`snapshot`
-        takes it: ``wait`` waits for the ingestion transactions in flight; without it (a read
-        that must not wait, or runs inside an ingestion transaction) the lock is only tried."""
+        (or usage mark) it sees, and ``complete`` when it holds every event up to it. On
+        SQLite it always does, without the write lock: writers commit one at a time, each
+        ``seq`` above the last and above the latest mark (never one a voided event had). On
+        PostgreSQL it does when the identity lock was free to take for an instant, as
+        :meth:`snapshot` takes it: ``wait`` waits for the ingestion transactions in flight;
+        without it (a read that must not wait, or runs inside an ingestion transaction) the
+        lock is only tried."""
         if is_sqlite(self._engine):
             with self._engine.connect() as reader, reader.begin():
-                cutoff = reader.execute(sa.select(sa.func.max(usage_events.c.seq))).scalar()
-                yield SqlUsageSnapshot(reader, int(cutoff or 0))
+                cutoff = usage_cutoff(reader)
+                yield SqlUsageSnapshot(reader, cutoff)
             return
         with self._engine.connect() as lock, self._engine.connect() as reader:
             hold = lock.begin()
@@ -340,6 +344,6 @@ class SqlUsageSnapshots:
             held = lock.execute(sa.select(take(IDENTITY_LOCK))).scalar() is not False
             reader = reader.execution_options(isolation_level="REPEATABLE READ")
             with reader.begin():
-                cutoff = reader.execute(sa.select(sa.func.max(usage_events.c.seq))).scalar()
+                cutoff = usage_cutoff(reader)
                 hold.rollback()  # the read is fixed: let ingestion go on
-                yield SqlUsageSnapshot(reader, int(cutoff or 0), complete=held)
+                yield SqlUsageSnapshot(reader, cutoff, complete=held)
