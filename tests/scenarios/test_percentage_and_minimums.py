@@ -233,6 +233,87 @@ def test_a_plan_minimum_that_counts_the_fees_of_each_day(world: Callable[..., Wo
     )
 
 
+def test_a_fee_cut_by_seat_changes_counts_its_whole_share_toward_the_minimum(
+    world: Callable[..., World],
+) -> None:
+    """Found by the golden grid: each stretch's share of the platform fee was rounded apart
+    (33.33 × 3 = 99.99 of a 100.00 fee)."""
+    fees = [
+        {
+            "key": "platform",
+            "model": "flat",
+            "description": "Platform fee",
+            "timing": "in_advance",
+            "amount": "100.00",
+        },
+        {
+            "key": "seats",
+            "model": "per_seat",
+            "description": "Seats",
+            "timing": "in_advance",
+            "amount": "10.00",
+        },
+    ]
+    w = world(
+        plans=[plan("committed", *fees, calls(), minimum="300", minimum_includes_fees=True)],
+        start="2026-11-01T08:00:00Z",
+        billing=NO_GRACE,
+    )
+    w.customer("acme")
+    w.subscribe("s1", "acme", "committed", "2026-11-01", seats=3)
+    w.at("2026-11-01T09:00:00Z").bill("2026-11-01")
+    w.at("2026-11-10T09:00:00Z").amend("s1", "seat_change", "2026-11-11", seats=4)
+    w.at("2026-11-20T09:00:00Z").amend("s1", "seat_change", "2026-11-21", seats=2)
+    w.at("2026-12-01T09:00:00Z").bill("2026-12-01")
+    arrears = w.invoices("s1")[1]
+    # fees of November: 100.00 + seats 3 × 10.00 × 10/30 + 4 × 10.00 × 10/30 + 2 × 10.00 ×
+    # 10/30 = 30.00: 130.00; no usage; 300 − 130.00 = 170.00
+    assert arrears == invoice(
+        "arrears",
+        NOV,
+        "INV-000003",
+        (
+            ("usage:calls:2026-11-01", "API calls", "0", "0.01", "0.00"),
+            (
+                "minimum:2026-11-01",
+                "Minimum commitment of 300 (usage and fees) — shortfall",
+                "1",
+                "170.00",
+                "170.00",
+            ),
+            (
+                "proration:2026-11-11:v1:seats",
+                "Unused time on Seats × 3 (prorated 20/30 days)",
+                "3",
+                "10.00",
+                "-20.00",
+            ),
+            (
+                "proration:2026-11-11:v2:seats",
+                "Remaining time on Seats × 4 (prorated 20/30 days)",
+                "4",
+                "10.00",
+                "26.67",
+            ),
+            (
+                "proration:2026-11-21:v2:seats",
+                "Unused time on Seats × 4 (prorated 10/30 days)",
+                "4",
+                "10.00",
+                "-13.33",
+            ),
+            (
+                "proration:2026-11-21:v3:seats",
+                "Remaining time on Seats × 2 (prorated 10/30 days)",
+                "2",
+                "10.00",
+                "6.67",
+            ),
+        ),
+        "170.01",
+    )
+
+
 # --- carried meters ---------------------------------------------------------------------
 
 #: storage reported as a level (the value held until the next report)

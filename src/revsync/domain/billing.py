@@ -459,9 +459,10 @@ def carried_quantity(value_days: Decimal, period_days: int) -> Decimal:
 
 def _fees_share(sub: Subscription, segment: Segment, plan: Plan, money: Money) -> Decimal:
     """The recurring fees of ``plan`` for the billable days of ``segment``, prorated by day
-    over the recurring periods they fall in (each rounded as a line would be): what a minimum
-    that includes fees counts besides usage."""
-    total = ZERO
+    over the recurring periods they fall in, each fee's share rounded once (however many
+    changes of seats cut the stretch: a 100.00 monthly fee counts 100.00 in a month): what a
+    minimum that includes fees counts besides usage."""
+    shares: dict[str, Decimal] = {}
     stretch = Period(segment.start, segment.end)
     for recurring in sub.recurring_periods(stretch.start, stretch.end):
         served = sub.service_end(recurring)
@@ -479,8 +480,12 @@ def _fees_share(sub: Subscription, segment: Segment, plan: Plan, money: Money) -
                     days=billable,
                     period_days=sub.full_period(recurring).days,
                 ):
-                    total += round_money(rated.amount, money.currency, money.rounding)
-    return total
+                    shares[charge.key] = RATING_CONTEXT.add(
+                        shares.get(charge.key, ZERO), rated.amount
+                    )
+    return sum(
+        (round_money(share, money.currency, money.rounding) for share in shares.values()), ZERO
+    )
 
 
 def _usage_tax_code(plan: Plan) -> str:
