@@ -15,8 +15,13 @@ from fastapi.testclient import TestClient
 from revsync.bootstrap import Container, build
 from revsync.config import Settings
 from revsync.entrypoints.api.app import create_app
+from tests.golden.ledger import pytest_runtest_logreport, pytest_terminal_summary
 from tests.support import databases, erp, tryton
 from tests.support.clock import FrozenClock, utc
+
+#: the golden grid's coverage ledger, printed at the end of a run that played it (here, so that
+#: the controller of a ``-n 2`` run has it whatever path it was given)
+__all__ = ["pytest_runtest_logreport", "pytest_terminal_summary"]
 
 # the clock-ahead pass (scripts/test-clock-ahead) looks for what depends on today's date, which
 # a few examples per property find as well as a hundred

@@ -1,0 +1,173 @@
+"""Block ``credit_notes``: origin × invoice kind × invoice state × money.
+
+Each cell credits one invoice of a subscription (a fee of 100 in advance, usage at 0.5 a unit,
+40 units in November): its November advance invoice, its November arrears invoice, the
+adjustment invoice a late event makes (``separate_invoice``), or the interim invoice a spend
+threshold issues on 20 November. The invoice is first brought to the state (a draft, inside
+the 72 h grace period; finalized; posted — the ERP's receipt recorded; paid — the ERP's payment
+sync; void), then credited: voided, a part of a line, a part then the rest of every line, or a
+part then voided. Money: nothing else; tax at 19 % and 10 % off; or prepaid credit. Through
+the API (``POST /v1/invoices/{id}/void``, ``…/credit-notes``): what a correct revsync refuses
+must be a 4xx. Invariant everywhere: the notes never credit more than the invoice billed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from revsync.domain.invoicing import InvoiceKind, InvoiceStatus
+from tests.golden.blocks.common import customer, day, meter_key, named, subscribe
+from tests.golden.grid import Axis, Block, CellPlan, values_of
+from tests.golden.scenario import (
+    Bill,
+    CreditLines,
+    Grant,
+    Pay,
+    Pick,
+    Post,
+    Settings,
+    Sweep,
+    Usage,
+    VoidInvoice,
+    instant,
+)
+
+ORIGINS = ("void", "partial", "partial_twice", "partial_then_void")
+MONEY = ("plain", "taxed_discounted", "prepaid")
+START = day("2026-11-01")
+RUNS = [
+    day(d)
+    for d in ("2026-11-01", "2026-11-04", "2026-12-01", "2026-12-04", "2026-12-06", "2026-12-09")
+]
+TABLE = (("DE", (("standard", "19"),)),)
+COUPON = {"code": "TEN", "description": "10% off", "duration": "forever", "percent_off": "10"}
+#: per kind: the invoice's period start, and when a draft is acted on, when it is posted, when
+#: it is paid or voided, and when it is credited
+_WHEN: dict[str, tuple[date, str, str, str, str]] = {
+    "advance": (START, "2026-11-02", "2026-11-05", "2026-11-06", "2026-11-07"),
+    "arrears": (START, "2026-12-02", "2026-12-05", "2026-12-06", "2026-12-07"),
+    "adjustment": (day("2026-12-06"), "2026-12-07", "2026-12-10", "2026-12-11", "2026-12-12"),
+    "interim": (START, "", "2026-11-21", "2026-11-22", "2026-11-23"),
+}
+
+
+def plan(interim: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": "Credit",
+        "currency": "EUR",
+        "interval": "month",
+        "charges": [
+            {
+                "key": "fee",
+                "model": "flat",
+                "description": "Fee",
+                "timing": "in_advance",
+                "amount": "100.00",
+            },
+            {
+                "key": "use",
+                "model": "per_unit",
+                "description": "Usage",
+                "meter": meter_key("sum"),
+                "amount": "0.5",
+            },
+        ],
+    }
+    if interim:
+        data["thresholds"] = [{"key": "spend-10", "kind": "spend", "value": "10", "invoice": True}]
+    return named(data)
+
+
+def legal(c: Mapping[str, str]) -> bool:
+    if c["kind"] == InvoiceKind.CREDIT_NOTE.value:
+        return False  # a credit note is not credited
+    # docs/thresholds.md: an interim invoice is finalized at once
+    return not (c["kind"] == InvoiceKind.INTERIM.value and c["state"] == InvoiceStatus.DRAFT.value)
+
+
+def build(c: Mapping[str, str], key: str) -> CellPlan | None:
+    kind, state, origin, money = c["kind"], c["state"], c["origin"], c["money"]
+    if kind not in _WHEN or state not in ("draft", "finalized", "posted", "paid", "void"):
+        return None
+    the_plan = plan(kind == "interim")
+    name = f"c-{key}"
+    setup = instant(START - timedelta(days=1))
+    coupons = [COUPON] if money == "taxed_discounted" else []
+    actions: list[Any] = [
+        customer(setup, name, "EUR", country="DE"),
+        subscribe(
+            setup, name, the_plan["code"], START, coupons=tuple((x["code"], START) for x in coupons)
+        ),
+    ]
+    if money == "prepaid":
+        actions.append(Grant(setup, name, Decimal("40"), "EUR", START - timedelta(days=1)))
+    moment = instant(day("2026-11-20"), 10)
+    actions.append(
+        Usage(
+            moment,
+            f"{name}-0",
+            f"t-{name}",
+            "golden.sum",
+            moment - timedelta(hours=2),
+            {"v": Decimal(40)},
+        )
+    )
+    actions.append(Sweep(instant(day("2026-11-20"), 11)))
+    if kind == "adjustment":
+        late = instant(day("2026-12-05"), 8)
+        actions.append(
+            Usage(
+                late,
+                f"{name}-1",
+                f"t-{name}",
+                "golden.sum",
+                instant(day("2026-11-25"), 10),
+                {"v": Decimal(10)},
+            )
+        )
+    period, draft, posted, settled, credited = _WHEN[kind]
+    pick = Pick(f"s-{name}", kind, period)
+    acted = instant(day(draft), 8) if state == "draft" else instant(day(credited), 8)
+    if state in ("posted", "paid"):
+        actions.append(Post(instant(day(posted), 8), pick))
+    if state == "paid":
+        actions.append(Pay(instant(day(settled), 8), pick))
+    if state == "void":
+        actions.append(VoidInvoice(instant(day(settled), 8), pick, f"{name}:state"))
+    tag = f"{name}:credit"
+    if origin == "void":
+        actions.append(VoidInvoice(acted, pick, tag))
+    elif origin == "partial":
+        actions.append(CreditLines(acted, pick, "first", Decimal("0.4"), tag))
+    elif origin == "partial_twice":
+        actions.append(CreditLines(acted, pick, "first", Decimal("0.4"), tag))
+        actions.append(CreditLines(acted + timedelta(minutes=1), pick, "all", None, f"{tag}-2"))
+    elif origin == "partial_then_void":
+        actions.append(CreditLines(acted, pick, "first", Decimal("0.4"), tag))
+        actions.append(VoidInvoice(acted + timedelta(minutes=1), pick, f"{tag}-2"))
+    else:
+        return None
+    actions += [Bill(instant(run), run) for run in RUNS]
+    settings = Settings(
+        grace_hours=72,
+        late_usage="separate_invoice",
+        tax=TABLE if money == "taxed_discounted" else (),
+    )
+    return CellPlan(settings, actions, (name,), plans=[the_plan], coupons=coupons)
+
+
+BLOCK = Block(
+    name="credit_notes",
+    axes=(
+        Axis("origin", ORIGINS, "the grid: void, partial, partials to the end, partial then void"),
+        Axis("kind", values_of(InvoiceKind), "revsync.domain.invoicing.InvoiceKind"),
+        Axis("state", values_of(InvoiceStatus), "revsync.domain.invoicing.InvoiceStatus"),
+        Axis("money", MONEY, "the grid: plain; tax and a discount; prepaid credit"),
+    ),
+    legal=legal,
+    build=build,
+    chunks=2,
+)
