@@ -296,6 +296,14 @@ class UsageInput:
     values: Sequence[Decimal] | None = None
 
 
+#: the percentage model's optional fields (its meter and rate are required)
+_PERCENTAGE_OPTIONS: Final = (
+    "fixed_amount",
+    "free_transactions",
+    "free_amount",
+    "min_per_transaction",
+    "max_per_transaction",
+)
 #: which optional fields each model uses (the others must be left empty)
 _USES: Final[Mapping[ChargeModel, frozenset[str]]] = MappingProxyType(
     {
@@ -307,17 +315,7 @@ _USES: Final[Mapping[ChargeModel, frozenset[str]]] = MappingProxyType(
         ChargeModel.PACKAGE: frozenset({"amount", "package_size", "included", "meter"}),
         ChargeModel.ALLOWANCE: frozenset({"amount", "included", "meter"}),
         ChargeModel.PER_DIMENSION: frozenset({"meter", "dimension", "prices", "default_price"}),
-        ChargeModel.PERCENTAGE: frozenset(
-            {
-                "meter",
-                "rate",
-                "fixed_amount",
-                "free_transactions",
-                "free_amount",
-                "min_per_transaction",
-                "max_per_transaction",
-            }
-        ),
+        ChargeModel.PERCENTAGE: frozenset({"meter", "rate", *_PERCENTAGE_OPTIONS}),
     }
 )
 #: the fields that only some models use
@@ -331,26 +329,14 @@ _MODEL_FIELDS: Final = (
     "prices",
     "default_price",
     "rate",
-    "fixed_amount",
-    "free_transactions",
-    "free_amount",
-    "min_per_transaction",
-    "max_per_transaction",
+    *_PERCENTAGE_OPTIONS,
 )
 #: the fields of ``_USES`` a model may leave empty
 _MAY_BE_EMPTY: Final[Mapping[ChargeModel, frozenset[str]]] = MappingProxyType(
     {
         ChargeModel.PER_DIMENSION: frozenset({"default_price"}),
         ChargeModel.PACKAGE: frozenset({"included"}),  # free units before the packages
-        ChargeModel.PERCENTAGE: frozenset(
-            {
-                "fixed_amount",
-                "free_transactions",
-                "free_amount",
-                "min_per_transaction",
-                "max_per_transaction",
-            }
-        ),
+        ChargeModel.PERCENTAGE: frozenset(_PERCENTAGE_OPTIONS),
     }
 )
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Protocol
 
 from revsync.domain.billing import (
     advance_issue_date,
@@ -188,8 +189,42 @@ class LineDiff:
         return self.rerated - self.issued
 
 
+class _Parts(Protocol):
+    @property
+    def issued(self) -> Decimal: ...
+
+    @property
+    def rerated(self) -> Decimal: ...
+
+
+class _Sums:
+    """Issued, re-rated and the difference, summed over the parts (``_parts``)."""
+
+    __slots__ = ()
+
+    def _parts(self) -> Iterable[_Parts]:
+        raise NotImplementedError
+
+    @property
+    def issued(self) -> Decimal:
+        return sum((x.issued for x in self._parts()), ZERO)
+
+    @property
+    def rerated(self) -> Decimal:
+        return sum((x.rerated for x in self._parts()), ZERO)
+
+    @property
+    def difference(self) -> Decimal:
+        return self.rerated - self.issued
+
+    @property
+    def relative(self) -> Decimal | None:
+        """The difference in percent of what was issued (None when nothing was)."""
+        return percent(self.difference, self.issued)
+
+
 @dataclass(frozen=True, slots=True)
-class PeriodDiff:
+class PeriodDiff(_Sums):
     """One period of a subscription (its advance or arrears invoice), issued and re-rated."""
 
     subscription_id: str
@@ -201,42 +236,19 @@ class PeriodDiff:
     number: str | None
     lines: tuple[LineDiff, ...]
 
-    @property
-    def issued(self) -> Decimal:
-        return sum((x.issued for x in self.lines), ZERO)
-
-    @property
-    def rerated(self) -> Decimal:
-        return sum((x.rerated for x in self.lines), ZERO)
-
-    @property
-    def difference(self) -> Decimal:
-        return self.rerated - self.issued
+    def _parts(self) -> Iterable[_Parts]:
+        return self.lines
 
 
 @dataclass(frozen=True, slots=True)
-class CustomerDiff:
+class CustomerDiff(_Sums):
     """A customer's periods, issued and re-rated, and the totals."""
 
     customer_id: str
     periods: tuple[PeriodDiff, ...]
 
-    @property
-    def issued(self) -> Decimal:
-        return sum((p.issued for p in self.periods), ZERO)
-
-    @property
-    def rerated(self) -> Decimal:
-        return sum((p.rerated for p in self.periods), ZERO)
-
-    @property
-    def difference(self) -> Decimal:
-        return self.rerated - self.issued
-
-    @property
-    def relative(self) -> Decimal | None:
-        """The difference in percent of what was issued (None when nothing was)."""
-        return percent(self.difference, self.issued)
+    def _parts(self) -> Iterable[_Parts]:
+        return self.periods
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +262,7 @@ class RerateError:
 
 
 @dataclass(frozen=True, slots=True)
-class Rerate:
+class Rerate(_Sums):
     """A shadow re-rate: the candidate plan, the days covered, every customer's periods."""
 
     #: the candidate, ``code@version``
@@ -268,21 +280,8 @@ class Rerate:
     usage_cutoff_seq: int
     top: int = DEFAULT_TOP
 
-    @property
-    def issued(self) -> Decimal:
-        return sum((c.issued for c in self.customers), ZERO)
-
-    @property
-    def rerated(self) -> Decimal:
-        return sum((c.rerated for c in self.customers), ZERO)
-
-    @property
-    def difference(self) -> Decimal:
-        return self.rerated - self.issued
-
-    @property
-    def relative(self) -> Decimal | None:
-        return percent(self.difference, self.issued)
+    def _parts(self) -> Iterable[_Parts]:
+        return self.customers
 
     @property
     def by_amount(self) -> list[CustomerDiff]:
