@@ -1442,26 +1442,21 @@ def _taken(code: str, sub: Subscription, period: Period, invoices: Collection[In
 
 def _worth(uow: UnitOfWork, invoice: Invoice) -> dict[str, Decimal]:
     """What each line of a finalized invoice is worth after its discounts (before tax): what
-    partial credit notes may credit of it, so that they never credit more than the invoice."""
-    scopes: dict[str, Scope] = {}
+    partial credit notes may credit of it, so that they never credit more than the invoice.
+    The coupons and plan versions it names are read into a catalog, as a run reads them."""
+    catalog = _Catalog({}, {})
     for line in invoice.lines:
         if line.kind is LineKind.DISCOUNT and line.charge.startswith("coupon:"):
             coupon = uow.coupons.get(line.charge.removeprefix("coupon:"))
             if coupon is not None:
-                scopes[coupon.code] = coupon.applies_to
-    charge_meters: dict[str, str] = {}
-    for ref in {line.charge for line in invoice.lines}:
-        code, _, rest = ref.partition("@")
+                catalog.coupons[coupon.code] = coupon
+        code, at, rest = line.charge.partition("@")
         version = rest.partition(":")[0]
-        if not version.isdigit():
-            continue
-        plan = uow.plans.get(code, int(version))
-        if plan is None:
-            continue
-        for charge in plan.charges:
-            if charge.meter is not None:
-                charge_meters[charge_ref(plan, charge)] = charge.meter
-    return after_discounts(invoice, scopes, charge_meters)
+        if at and version.isdigit() and (code, int(version)) not in catalog.plans:
+            plan = uow.plans.get(code, int(version))
+            if plan is not None:
+                catalog.add_plan(plan)
+    return after_discounts(invoice, catalog.coupon_scopes(), catalog.charge_meters)
 
 
 def _void_line(line: Line, credited: Decimal) -> Line:
