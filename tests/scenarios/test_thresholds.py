@@ -209,6 +209,47 @@ def test_progressive_billing_bills_interim_and_final_invoices_exactly(
     ]
 
 
+def test_late_usage_after_an_interim_invoice_is_adjusted_by_itself_alone(
+    world: Callable[..., World],
+) -> None:
+    """A period's invoice that deducted an interim invoice, made wrong by late usage: rated
+    again, it deducts the same interim invoice, so the adjustment is the late usage alone (it
+    took the deduction off once more: -60.00 billed back)."""
+    w = world(
+        plans=[METERED],
+        billing={"grace_period_hours": 0, "late_usage": "separate_invoice"},
+        start="2026-11-01T08:00:00Z",
+    )
+    w.customer("acme")
+    w.subscribe("s1", "acme", "metered", "2026-11-01")
+    calls(w, "2026-11-10", 600)  # 60.00: past spend-50
+    november = w.container.thresholds.sweep().interim_invoices
+    assert len(november) == 1
+    w.at("2026-12-01T09:00:00Z").bill("2026-12-01")
+    w.at("2026-12-02T08:00:00Z").usage("t-acme", "api.request", "2026-11-15T12:00:00Z", times=10)
+    w.at("2026-12-02T09:00:00Z").bill("2026-12-02")
+    arrears = next(i for i in w.raw_invoices("s1") if i.kind is InvoiceKind.ARREARS)
+    adjustment = [i for i in w.invoices("s1") if i.kind == "adjustment"]
+    assert adjustment == [
+        Rendered(
+            kind="adjustment",
+            period="2026-12-02/2026-12-03",
+            status="finalized",
+            number="INV-000005",
+            lines=(
+                (
+                    f"adjustment:{arrears.id}:usage:calls:2026-11-01",
+                    "Adjustment: API calls",
+                    "10",
+                    "0.10",
+                    "1.00",
+                ),
+            ),
+            totals=("1.00", "0.00", "0.00", "1.00", "0.00", "1.00"),
+        )
+    ]
+
+
 def test_usage_that_becomes_a_customers_when_its_tenant_is_mapped_is_looked_at(
     world: Callable[..., World],
 ) -> None:

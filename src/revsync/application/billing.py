@@ -477,8 +477,13 @@ class Billing:
         return adjustments(
             stale.id,
             # the adjustments it carries are billed for the invoices they correct (which count
-            # them, _already_adjusted): rated again, its period has nothing to set against them
-            {line.key: line for line in stale.lines if line.adjusts is None},
+            # them, _already_adjusted): rated again, its period has nothing to set against them.
+            # Its deductions of interim and usage invoices are its own: rated again, it has them
+            {
+                line.key: line
+                for line in stale.lines
+                if line.adjusts is None or is_deduction(line)
+            },
             _already_adjusted(context, stale.id),
             {line.key: line for line in expected},
         )
