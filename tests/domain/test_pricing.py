@@ -662,9 +662,9 @@ def with_charge(index: int, **changes: Any) -> dict[str, Any]:
         (with_charge(0, tax_code=""), "charges.0.tax_code", "must not be empty"),
         (with_charge(0, timing="weekly"), "charges.0.timing", "is not one of"),
         (
-            with_charge(1, timing=Timing.IN_ADVANCE),
-            "charges.1.timing",
-            "usage charges are billed in arrears",
+            with_charge(2, model=ChargeModel.VOLUME, timing=Timing.IN_ADVANCE),
+            "charges.2.timing",
+            "a volume price can fall as usage grows: volume charges are billed in arrears",
         ),
         (with_charge(1, meter=None), "charges.1.meter", "required for model 'per_unit'"),
         (with_charge(1, meter="API"), "charges.1.meter", "is not a meter key"),
@@ -977,7 +977,7 @@ def drop(path: tuple[Any, ...]) -> dict[str, Any]:
         ),
         (edit(("interval",), "fortnight"), "interval", "is not one of"),
         (edit(("charges", 1, "model"), "tiered"), "charges.1.model", "is not one of"),
-        (edit(("charges", 1, "timing"), "in_advance"), "charges.1.timing", "billed in arrears"),
+        (edit(("charges", 1, "timing"), "at_once"), "charges.1.timing", "is not one of"),
     ],
 )
 def test_plan_from_mapping_refuses_bad_data(data: Any, field: str, reason: str) -> None:
@@ -985,6 +985,14 @@ def test_plan_from_mapping_refuses_bad_data(data: Any, field: str, reason: str) 
         plan_from_mapping(data, code="growth", version=3)
     assert caught.value.field == field
     assert reason in caught.value.reason
+
+
+def test_a_usage_charge_may_be_billed_as_it_arrives() -> None:
+    plan = plan_from_mapping(edit(("charges", 1, "timing"), "in_advance"), code="growth", version=3)
+    assert plan.charges[1].timing is Timing.IN_ADVANCE
+    assert plan_from_mapping(SAMPLE, code="growth", version=3).charges[1].timing is (
+        Timing.IN_ARREARS
+    )
 
 
 def test_plan_from_mapping_needs_a_mapping() -> None:

@@ -34,9 +34,11 @@ from revsync.domain.billing import (
     carried_quantity,
     charge_ref,
     deductions,
+    has_usage_in_advance,
     interim_lines,
     latest_interim,
     recurring_periods,
+    usage_invoice_lines,
     usage_periods,
     usage_requests,
 )
@@ -282,7 +284,7 @@ class Billing:
             needs: list[Need] = []
             for context in contexts:
                 try:
-                    plan = self._plan_jobs(context, as_of, late)
+                    plan = self._plan_jobs(context, as_of, late, catalog)
                     needs += _needs(context, plan, catalog)
                 except Exception as error:  # noqa: BLE001 - one failure stops only its subscription
                     _failed(report, context, "planning", None, error)
@@ -339,7 +341,9 @@ class Billing:
             )
         return contexts, catalog, uow.billing_runs.last()
 
-    def _plan_jobs(self, context: _Context, as_of: date, late: Mapping[str, int]) -> _Plan:
+    def _plan_jobs(
+        self, context: _Context, as_of: date, late: Mapping[str, int], catalog: _Catalog
+    ) -> _Plan:
         """The invoices to build for a subscription in this run, and the stale ones to adjust."""
         sub = context.subscription
         until = as_of + timedelta(days=1)
@@ -351,13 +355,43 @@ class Billing:
         arrears: list[_Job] = []
         for period in usage_periods(sub, until):
             issue = arrears_issue_date(sub, period)
-            if issue <= as_of and not self._final(context, period, InvoiceKind.ARREARS):
+            if self._final(context, period, InvoiceKind.ARREARS):
+                continue
+            jobs += self._usage_jobs(context, period, issue, as_of, catalog)
+            if issue <= as_of:
                 arrears.append(_Job(InvoiceKind.ARREARS, period, issue))
         stale = self._stale(context, late)
         target = self._adjustment_target(context, stale, arrears, as_of) if stale else None
         if target is not None and target not in arrears:
             jobs.append(target)
         return _Plan(jobs + arrears, stale, target)
+
+    def _usage_jobs(
+        self, context: _Context, period: Period, closing: date, as_of: date, catalog: _Catalog
+    ) -> list[_Job]:
+        """The usage invoices of an open usage period (``closing``: its arrears invoice's issue
+        day) to build: its drafts, rated again, and the one through the day before ``as_of``
+        — each day's one issued the next day, none for the day before ``closing`` (the arrears
+        invoice bills it). A run bills every day since the one before in one invoice."""
+        sub = context.subscription
+        last = min(as_of, closing - timedelta(days=1)) - timedelta(days=1)
+        if last < max(period.start, sub.start) or not has_usage_in_advance(
+            sub, period, catalog.plan
+        ):
+            return []
+        days = {
+            i.period
+            for i in context.invoices.values()
+            if i.kind is InvoiceKind.USAGE
+            and i.status is InvoiceStatus.DRAFT
+            and period.start <= i.period.start <= last
+        }
+        days.add(Period(last, last + timedelta(days=1)))
+        return [
+            _Job(InvoiceKind.USAGE, day, day.end)
+            for day in sorted(days, key=lambda d: d.start)
+            if not self._final(context, day, InvoiceKind.USAGE)
+        ]
 
     def _final(self, context: _Context, period: Period, kind: InvoiceKind) -> bool:
         invoice = context.invoices.get(invoice_id(context.subscription.id, period, kind))
@@ -411,7 +445,10 @@ class Billing:
         catalog: _Catalog,
         usage: UsageSource,
         report: RunReport,
+        drafts: bool = False,
     ) -> _Outcome:
+        """Rate a subscription's work; ``drafts``: stored usage invoices still drafts count as
+        billed (the upcoming invoice; a run rates them again itself)."""
         sub = context.subscription
         money = Money(catalog.plans[sub.current.plan].currency, self._policy.rounding)
         outcome = _Outcome(context, plan)
@@ -422,29 +459,62 @@ class Billing:
                 _failed(report, context, f"adjusting {stale.number}", stale.period, error)
                 continue
             outcome.adjustments[stale.id] = lines
+        # usage periods one of whose usage invoices could not be rated: the invoices after it
+        # would deduct the one before it, so they wait as well
+        waiting: set[Period] = set()
         for job in plan.jobs:
+            open_period = (
+                sub.usage_period_on(job.period.start)
+                if job.kind in (InvoiceKind.USAGE, InvoiceKind.ARREARS)
+                else None
+            )
             try:
-                raw, basis = self._raw_lines(context, job, catalog, usage, money)
+                if open_period in waiting:
+                    raise DomainError("a usage invoice of its period before it could not be rated")
+                raw, basis = self._raw_lines(
+                    context, job, catalog, usage, money, outcome.invoices, drafts
+                )
                 if job == plan.target:
                     raw += [line for lines in outcome.adjustments.values() for line in lines]
                 invoice = self._invoice(context, job, raw, basis, catalog, outcome.invoices)
             except Exception as error:  # noqa: BLE001 - one failure stops only its invoice
                 _failed(report, context, f"{job.kind.value} {job.period}", job.period, error)
+                if job.kind is InvoiceKind.USAGE and open_period is not None:
+                    waiting.add(open_period)
                 continue
             if invoice is not None:
                 outcome.invoices.append(invoice)
         return outcome
 
     def _raw_lines(
-        self, context: _Context, job: _Job, catalog: _Catalog, usage: UsageSource, money: Money
+        self,
+        context: _Context,
+        job: _Job,
+        catalog: _Catalog,
+        usage: UsageSource,
+        money: Money,
+        rated: Sequence[Invoice] = (),
+        drafts: bool = False,
     ) -> tuple[list[RawLine], int | None]:
+        """The lines of ``job`` (``rated``: the invoices this run rated before it; ``drafts``:
+        see :meth:`_rate`)."""
         sub = context.subscription
         if job.kind is InvoiceKind.ADVANCE:
             return advance_lines(sub, job.period, catalog.plan)
         if job.kind is InvoiceKind.ARREARS:
             basis = lambda recurring: self._basis(context, recurring)  # noqa: E731
             lines = arrears_lines(sub, job.period, catalog.plan, usage, money, basis)
-            return lines + deductions(_interims(context, job.period)), None
+            lines += deductions(_interims(context, job.period))
+            prebilled = _usage_invoices(context, job.period, job.period.end, rated, drafts)
+            return lines + deductions(prebilled, usage=True), None
+        if job.kind is InvoiceKind.USAGE:
+            period = sub.usage_period_on(job.period.start)
+            lines = usage_invoice_lines(sub, period, job.period.end, catalog.plan, usage, money)
+            before = _usage_invoices(context, period, job.period.start, rated, drafts)
+            stored = invoice_id(sub.id, job.period, job.kind) in context.invoices
+            if not stored and _charged(lines, money) == _charged(_latest_lines(before), money):
+                return [], None  # nothing more to pay since the one before: no invoice
+            return lines + deductions(before, usage=True), None
         return [], None
 
     def _basis(self, context: _Context, recurring: Period) -> int | None:
@@ -461,6 +531,7 @@ class Billing:
         basis = lambda recurring: self._basis(context, recurring)  # noqa: E731
         raw = arrears_lines(sub, stale.period, catalog.plan, usage, money, basis)
         raw += deductions(_interims(context, stale.period))
+        raw += deductions(_usage_invoices(context, stale.period, stale.period.end), usage=True)
         discounts = self._discounts(
             sub,
             stale.period,
@@ -479,11 +550,7 @@ class Billing:
             # the adjustments it carries are billed for the invoices they correct (which count
             # them, _already_adjusted): rated again, its period has nothing to set against them.
             # Its deductions of interim and usage invoices are its own: rated again, it has them
-            {
-                line.key: line
-                for line in stale.lines
-                if line.adjusts is None or is_deduction(line)
-            },
+            {line.key: line for line in stale.lines if line.adjusts is None or is_deduction(line)},
             _already_adjusted(context, stale.id),
             {line.key: line for line in expected},
         )
@@ -519,7 +586,9 @@ class Billing:
             if not covers(coupon, use.start, sub, period.start, eligible):
                 continue
             on_advance = advance and (not scope.limited or plan.code in scope.plans)
-            if coupon.amount_off is not None and (kind is InvoiceKind.ADVANCE) != on_advance:
+            if coupon.amount_off is not None and (
+                kind is InvoiceKind.USAGE or (kind is InvoiceKind.ADVANCE) != on_advance
+            ):
                 continue
             discount = as_discount(coupon, currency)
             if (
@@ -839,7 +908,7 @@ class Billing:
         for context in chosen:
             source = Figures(figures, context.customer_ids, context.customer.timezone)
             result += self._rate(
-                context, plans[context.subscription.id], catalog, source, report
+                context, plans[context.subscription.id], catalog, source, report, drafts=True
             ).invoices
         if report.errors:
             raise InvalidField("usage", "; ".join(e.reason for e in report.errors))
@@ -1006,7 +1075,7 @@ class Billing:
                 if sub.start > today:
                     continue
                 try:
-                    plan = self._plan_jobs(context, today, late)
+                    plan = self._plan_jobs(context, today, late, catalog)
                 except Exception:
                     log.debug("unbilled: %s cannot be planned", sub.id, exc_info=True)
                     continue
@@ -1577,6 +1646,45 @@ def _interims_of(uow: UnitOfWork, subscription_id: str, period: Period) -> list[
     return [i for i in found if i is not None and i.period == period and i.status in FINAL]
 
 
+def _usage_invoices(
+    context: _Context,
+    period: Period,
+    before: date,
+    rated: Sequence[Invoice] = (),
+    drafts: bool = False,
+) -> list[Invoice]:
+    """The usage invoices of a usage period for the days before ``before`` that count as
+    billed: finalized ones (not void), those this run rated (``rated``), and with ``drafts``
+    the stored drafts too."""
+    found = {
+        i.id: i
+        for i in context.invoices.values()
+        if i.status in FINAL or (drafts and i.status is InvoiceStatus.DRAFT)
+    }
+    found.update({i.id: i for i in rated})
+    return [
+        i
+        for i in found.values()
+        if i.kind is InvoiceKind.USAGE and period.start <= i.period.start < before
+    ]
+
+
+def _latest_lines(invoices: Sequence[Invoice]) -> list[Line]:
+    latest = latest_interim(invoices)
+    return [] if latest is None else list(latest.lines)
+
+
+def _charged(lines: Sequence[Line | RawLine], money: Money) -> dict[str, Decimal]:
+    """Key → rounded amount of what lines charge (no discount, no deduction, nothing at 0):
+    usage that adds nothing to pay (free units, a fraction of a cent) waits for more."""
+    found = {
+        line.key: round_money(line.amount, money.currency, money.rounding)
+        for line in lines
+        if line.kind is not LineKind.DISCOUNT and not is_deduction(line)
+    }
+    return {key: amount for key, amount in found.items() if amount}
+
+
 def _interims(context: _Context, period: Period) -> list[Invoice]:
     """The subscription's finalized interim invoices of a usage period."""
     return [
@@ -1587,14 +1695,21 @@ def _interims(context: _Context, period: Period) -> list[Invoice]:
 
 
 def _needs(context: _Context, plan: _Plan, catalog: _Catalog) -> list[Need]:
-    """The usage a subscription's arrears jobs and stale invoices read."""
+    """The usage a subscription's arrears and usage jobs and stale invoices read."""
     sub = context.subscription
-    periods = [job.period for job in plan.jobs if job.kind is InvoiceKind.ARREARS]
-    periods += [stale.period for stale in plan.stale]
+    reads: list[tuple[Period, date | None]] = [
+        (job.period, None) for job in plan.jobs if job.kind is InvoiceKind.ARREARS
+    ]
+    reads += [(stale.period, None) for stale in plan.stale]
+    reads += [
+        (sub.usage_period_on(job.period.start), job.period.end)
+        for job in plan.jobs
+        if job.kind is InvoiceKind.USAGE
+    ]
     return [
         Need(context.customer_ids, context.customer.timezone, request)
-        for period in periods
-        for request in usage_requests(sub, period, catalog.plan)
+        for period, until in reads
+        for request in usage_requests(sub, period, catalog.plan, until=until)
     ]
 
 

@@ -1,6 +1,6 @@
 """Rating a subscription's periods into invoice lines.
 
-Two kinds of invoice per subscription, each one per period:
+Three kinds of invoice per subscription:
 
 - **advance** — for each recurring period ``R``: the in-advance fees (flat, per seat) on the
   terms in force when ``R`` starts, for the billable days of ``R`` (trial days and days after
@@ -12,6 +12,13 @@ Two kinds of invoice per subscription, each one per period:
   prorations of in-advance fees for every change of terms that takes effect in ``U``
   ("unused time on" the old terms, "remaining time on" the new, both from the change to the
   end of the recurring period). Issued when ``U`` ends (or the service ends, if sooner).
+- **usage** — for usage charges billed in advance (``timing: in_advance``): the usage of an
+  open usage period so far, day by day. The usage invoice of day ``D`` (issued on ``D + 1``)
+  rates those charges on the period's usage before ``D + 1`` and deducts what the one before
+  it rated (``deductions``), so each bills what arrived since; the period's arrears invoice
+  rates them on the whole period and deducts what its usage invoices billed (a charge's
+  minimum, the plan's minimum and cap are settled there). The day before the arrears
+  invoice's issue day has none: the arrears invoice bills it.
 
 A change of terms on the very day a recurring period starts needs no proration when the
 advance invoice was rated on it; the advance invoice records the version it was rated on.
@@ -135,6 +142,20 @@ def check_meters(plan: Plan, meters: Mapping[str, Meter]) -> None:
                     f"prices per dimension need a sum or count meter; {meter.key!r} is "
                     f"{'carried' if meter.carried else meter.aggregation.value}",
                 )
+        # a carried value counts as zero below zero: its value-days only grow
+        falls = not meter.carried and (
+            meter.aggregation is Aggregation.LATEST or meter.allow_negative
+        )
+        if charge.timing is Timing.IN_ADVANCE and falls:
+            raise InvalidField(
+                f"{where}.timing",
+                f"usage billed as it arrives needs a meter that only grows; {meter.key!r} "
+                + (
+                    "allows negative values"
+                    if meter.allow_negative
+                    else "is a latest level that is not carried"
+                ),
+            )
         if charge.model is ChargeModel.PERCENTAGE and (
             meter.aggregation is not Aggregation.SUM or meter.allow_negative or meter.carried
         ):
@@ -285,14 +306,46 @@ def arrears_lines(
 def interim_lines(
     sub: Subscription, period: Period, plans: PlanLookup, usage: UsageSource, money: Money
 ) -> list[RawLine]:
-    """What an interim invoice of ``period`` bills: its usage charges rated on the usage so
-    far (each stretch under one plan, caps prorated as on the period's invoice). No fees and
-    no minimum: they are billed when the period ends."""
+    """What an interim invoice of ``period`` bills: its usage charges billed in arrears, rated
+    on the usage so far (each stretch under one plan, caps prorated as on the period's
+    invoice). No fees and no minimum: they are billed when the period ends; no in-advance
+    usage charge: usage invoices bill those."""
     return [
         line
-        for line in _usage_lines(sub, period, plans, usage, money)
+        for line in _usage_lines(sub, period, plans, usage, money, timing=Timing.IN_ARREARS)
         if line.kind is not LineKind.MINIMUM
     ]
+
+
+def usage_invoice_lines(
+    sub: Subscription,
+    period: Period,
+    through: date,
+    plans: PlanLookup,
+    usage: UsageSource,
+    money: Money,
+) -> list[RawLine]:
+    """What the usage invoices of ``period`` have billed once the one through the day before
+    ``through`` is issued: its in-advance usage charges rated on the usage of its days before
+    ``through`` (each stretch under one plan, keyed as on the period's invoice). Only the
+    usage lines: a charge's minimum, the plan's minimum and its cap are settled when the
+    period ends, on its invoice."""
+    return [
+        line
+        for line in _usage_lines(
+            sub, period, plans, usage, money, timing=Timing.IN_ADVANCE, until=through
+        )
+        if line.kind is LineKind.USAGE
+    ]
+
+
+def has_usage_in_advance(sub: Subscription, period: Period, plans: PlanLookup) -> bool:
+    """Whether a plan in force in the period has a usage charge billed in advance."""
+    return any(
+        charge.timing is Timing.IN_ADVANCE
+        for _, _, charges in _usage_charges(sub, period, plans)
+        for charge, _ in charges
+    )
 
 
 def latest_interim(interims: Sequence[Invoice]) -> Invoice | None:
@@ -300,22 +353,28 @@ def latest_interim(interims: Sequence[Invoice]) -> Invoice | None:
     return max(interims, key=lambda i: (i.issue_date, i.number or "", i.id), default=None)
 
 
-def deductions(interims: Sequence[Invoice]) -> list[RawLine]:
-    """What the period's interim invoices billed together, taken off the invoice that bills
-    the whole period (or the next interim one). Each interim invoice bills the usage so far
-    less what the one before it billed, so together they billed what the latest one rated:
-    its charged lines, negated, keyed by it and the line, as adjustments of it. Discounts are
-    not deducted: each invoice's own discount is computed on what it bills
+def deductions(interims: Sequence[Invoice], *, usage: bool = False) -> list[RawLine]:
+    """What the period's interim invoices (``usage``: its usage invoices) billed together,
+    taken off the invoice that bills the whole period (or the next one of theirs). Each bills
+    the usage so far less what the one before it billed, so together they billed what the
+    latest one rated: its charged lines, negated, keyed by it and the line, as adjustments of
+    it. Discounts are not deducted: each invoice's own discount is computed on what it bills
     (``discount_lines``)."""
     latest = latest_interim(interims)
     if latest is None:
         return []
+    # a usage invoice is named by its day: the one deducted may be a draft yet
+    prefix, through = (
+        ("prebilled", f"usage invoices through {latest.period.start.isoformat()}")
+        if usage
+        else ("interim", f"interim invoices through {latest.number}")
+    )
     return [
         RawLine(
-            key=_key("interim", latest.id, line.key),
+            key=_key(prefix, latest.id, line.key),
             kind=LineKind.ADJUSTMENT,
             charge=line.charge,
-            description=f"Billed on interim invoices through {latest.number}: {line.description}",
+            description=f"Billed on {through}: {line.description}",
             quantity=-line.quantity,
             unit_amount=line.unit_amount,
             amount=-line.amount,
@@ -329,15 +388,22 @@ def deductions(interims: Sequence[Invoice]) -> list[RawLine]:
 
 
 def _usage_charges(
-    sub: Subscription, period: Period, plans: PlanLookup
+    sub: Subscription,
+    period: Period,
+    plans: PlanLookup,
+    *,
+    timing: Timing | None = None,
+    until: date | None = None,
 ) -> Iterator[tuple[Segment, Plan, list[tuple[Charge, UsageRequest]]]]:
-    """Each billable stretch of the period under one plan, with its usage charges and the
-    usage each reads."""
+    """Each billable stretch of the period under one plan, with its usage charges (those
+    billed with ``timing``, or all) and the usage each reads (of the days before ``until``)."""
     for segment in plan_segments(sub, period):
+        if until is not None and segment.start >= until:
+            break
         if not segment.billable:
             continue
         plan = plans(*segment.terms.plan)
-        days = Period(segment.start, segment.end)
+        days = Period(segment.start, min(segment.end, until) if until else segment.end)
         charges = [
             (
                 charge,
@@ -349,27 +415,43 @@ def _usage_charges(
                 ),
             )
             for charge in plan.charges
-            if charge.model in USAGE_MODELS and charge.meter is not None
+            if charge.model in USAGE_MODELS
+            and charge.meter is not None
+            and (timing is None or charge.timing is timing)
         ]
         yield segment, plan, charges
 
 
-def usage_requests(sub: Subscription, period: Period, plans: PlanLookup) -> list[UsageRequest]:
-    """The usage the arrears invoice of ``period`` reads (what :func:`arrears_lines` asks)."""
+def usage_requests(
+    sub: Subscription, period: Period, plans: PlanLookup, *, until: date | None = None
+) -> list[UsageRequest]:
+    """The usage the arrears invoice of ``period`` reads (what :func:`arrears_lines` asks);
+    with ``until``, what its usage invoice through the day before reads
+    (:func:`usage_invoice_lines`)."""
+    timing = None if until is None else Timing.IN_ADVANCE
     return [
-        request for _, _, charges in _usage_charges(sub, period, plans) for _, request in charges
+        request
+        for _, _, charges in _usage_charges(sub, period, plans, timing=timing, until=until)
+        for _, request in charges
     ]
 
 
 def _usage_lines(
-    sub: Subscription, period: Period, plans: PlanLookup, usage: UsageSource, money: Money
+    sub: Subscription,
+    period: Period,
+    plans: PlanLookup,
+    usage: UsageSource,
+    money: Money,
+    *,
+    timing: Timing | None = None,
+    until: date | None = None,
 ) -> list[RawLine]:
     lines: list[RawLine] = []
     # what usage period amounts are prorated over: the whole period, even for the first,
     # shorter period of a later calendar on the calendar
     whole = sub.full_period(period, usage=True).days
-    for segment, plan, charges in _usage_charges(sub, period, plans):
-        days = Period(segment.start, segment.end)
+    for segment, plan, charges in _usage_charges(sub, period, plans, timing=timing, until=until):
+        days = Period(segment.start, min(segment.end, until) if until else segment.end)
         rated_total = ZERO
         for charge, request in charges:
             figure = usage(request)

@@ -38,6 +38,7 @@ class InvoiceKind(StrEnum):
     ARREARS = "arrears"  # usage, fees in arrears and prorations for a usage period
     ADJUSTMENT = "adjustment"  # corrections to finalized invoices (when configured apart)
     INTERIM = "interim"  # usage so far in an open period, billed when a spend threshold is reached
+    USAGE = "usage"  # in-advance usage charges of an open period so far, billed day by day
     CREDIT_NOTE = "credit_note"  # a credit against a finalized invoice (void or correction)
 
 
@@ -204,9 +205,14 @@ def invoice_id(subscription_id: str, period: Period, kind: InvoiceKind) -> str:
     return f"inv_{digest[:24]}"
 
 
+#: the key prefixes of deductions: what interim invoices (spend thresholds) and usage
+#: invoices (in-advance usage charges) of a period billed, taken off the next invoice
+DEDUCTION_PREFIXES = ("interim:", "prebilled:")
+
+
 def is_deduction(line: Line | RawLine) -> bool:
-    """A line taking off what an interim invoice of the period billed."""
-    return line.kind is LineKind.ADJUSTMENT and line.key.startswith("interim:")
+    """A line taking off what an interim or usage invoice of the period billed."""
+    return line.kind is LineKind.ADJUSTMENT and line.key.startswith(DEDUCTION_PREFIXES)
 
 
 def interim_invoice_id(subscription_id: str, period: Period, threshold_key: str) -> str:

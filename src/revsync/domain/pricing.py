@@ -73,7 +73,9 @@ Recurring models (``rate_recurring``)
     × days / period_days`` — while quantity and unit stay the full-period ones, and the
     description says ``(prorated 10/30 days)``. So on a prorated line, quantity × unit is
     *not* the amount; the fraction is in the description. ``timing`` (in advance or in
-    arrears) decides when the caller bills the period, not how it is rated.
+    arrears) decides when the caller bills the period, not how it is rated; a usage charge
+    in advance is billed day by day as the usage arrives (not ``volume``, whose price can
+    fall as usage grows).
 
 Minimum and maximum (per usage period, over the total of the usage charges)
     With ``minimum_includes_fees`` the caller adds the recurring fees' share of the period to
@@ -457,8 +459,11 @@ def _check_charge(charge: object, path: str) -> Charge:
     if not isinstance(charge.description, str) or not charge.description.strip():
         raise InvalidField(f"{path}.description", "must not be empty")
     timing = _enum(Timing, charge.timing, f"{path}.timing")
-    if model in USAGE_MODELS and timing is not Timing.IN_ARREARS:
-        raise InvalidField(f"{path}.timing", "usage charges are billed in arrears")
+    if model is ChargeModel.VOLUME and timing is not Timing.IN_ARREARS:
+        raise InvalidField(
+            f"{path}.timing",
+            "a volume price can fall as usage grows: volume charges are billed in arrears",
+        )
     if not isinstance(charge.flat_fee_at_zero, bool):
         raise InvalidField(f"{path}.flat_fee_at_zero", "expected true or false")
     if charge.flat_fee_at_zero and model is not ChargeModel.GRADUATED:

@@ -348,7 +348,9 @@ def compare(
     ``issued``: its finalized invoice (None: nothing was issued); ``adjusting``: the
     adjustment lines later invoices added to it, folded into the lines they adjust;
     ``rerated``: the period rated on the candidate (None: nothing to bill). Adjustment lines
-    ``issued`` carries for other periods are left out: they belong to those periods."""
+    ``issued`` carries for other periods are left out: they belong to those periods; so are
+    the deductions of what its interim and usage invoices billed (the same on both sides): a
+    period shows all its usage, however many invoices billed it."""
     sides: dict[str, list[Decimal]] = {}
     described: dict[str, str] = {}
 
@@ -359,7 +361,7 @@ def compare(
         described.setdefault(key, description)
 
     for line in issued.lines if issued is not None else ():
-        if not _adjusts_another(line):
+        if not _adjusts_another(line) and not is_deduction(line):
             add(line.key, line.description, line.quantity, line.amount, 0)
     for line in adjusting:
         assert line.adjusts is not None  # an adjustment line names what it adjusts
@@ -367,6 +369,8 @@ def compare(
         description = line.description.removeprefix("Adjustment: ")
         add(key, description, line.quantity, line.amount, 0)
     for line in rerated.lines if rerated is not None else ():
+        if is_deduction(line):
+            continue
         add(line.key, line.description, line.quantity, line.amount, 2)
         described[line.key] = line.description  # the candidate's words where it has the line
     target = invoice_id(subscription_id, period, kind)

@@ -208,6 +208,31 @@ def test_a_percentage_charge_needs_a_sum_meter_and_reads_back(
     assert {k: stored["charges"][0][k] for k in cards} == {**cards, "meter": "llm_tokens"}
 
 
+def test_usage_billed_as_it_arrives_needs_a_price_and_a_meter_that_only_grow(
+    api: TestClient, admin: dict[str, str]
+) -> None:
+    calls = {**PRO["charges"][1], "timing": "in_advance"}
+    volume = {**calls, "model": "volume"}
+    refused = api.put("/v1/plans/pay", json={**PRO, "charges": [volume]}, headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["field"] == "charges.0.timing"
+    assert "a volume price can fall" in refused.json()["error"]["message"]
+    seats = {"key": "seats", "model": "per_unit", "description": "Seats", "amount": "1"}
+    level = {**seats, "meter": "seats", "timing": "in_advance"}
+    refused = api.put("/v1/plans/pay", json={**PRO, "charges": [level]}, headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"] == {
+        **refused.json()["error"],
+        "field": "charges.0.timing",
+        "message": "charges.0.timing: usage billed as it arrives needs a meter that only "
+        "grows; 'seats' is a latest level that is not carried",
+    }
+    created = api.put("/v1/plans/pay", json={**PRO, "charges": [calls]}, headers=admin)
+    assert created.status_code == 201, created.text
+    stored = api.get("/v1/plans/pay", headers=admin).json()
+    assert stored["charges"][0]["timing"] == "in_advance"
+
+
 # --- subscriptions and amendments ------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ class InvoiceKind(StrEnum):
     ARREARS = "arrears"
     CREDIT_NOTE = "credit_note"
     INTERIM = "interim"
+    USAGE = "usage"
 
     def __str__(self) -> str:
         return str(self.value)
