@@ -26,6 +26,11 @@ What it follows, section by section of docs/billing.md:
   stretch under one plan, minimum and cap prorated by day, fees in arrears of the recurring
   periods ending in it, prorations of the fees a change changes: unused time on the old terms,
   remaining time on the new, several changes on one day as one).
+- *Usage billed as it arrives*: a usage charge ``in_advance`` billed day by day on usage
+  invoices (through the day before each run, none for the day before the period's invoice is
+  issued), each the period's usage so far less what the latest usage invoice before it rated
+  (``prebilled:``), none when nothing new is charged; the period's invoice deducts the latest
+  one; a voided one bills nothing; a percent off applies to them, an amount off never.
 - *Lifecycle*: drafts rated again by each run, finalized by the first run after the grace
   period, numbered, prepaid credit applied; finalized invoices never change.
 - *Late usage and backdated amendments*: a finalized arrears invoice rated again when usage
@@ -1203,8 +1208,17 @@ class Oracle:
         return held_average(value_days, length), ids, carried_in, end
 
     def _usage_lines(
-        self, sub: Sub, period: tuple[date, date], figures: bool = True
+        self,
+        sub: Sub,
+        period: tuple[date, date],
+        *,
+        timing: str | None = None,
+        until: date | None = None,
     ) -> list[OLine]:
+        """The usage lines of ``period`` (stretches under one plan): the usage charges (those of
+        ``timing``, or all), each charge's own minimum, the plan's minimum and cap. ``until``:
+        rated on the usage of the days before it only (docs, Usage billed as it arrives: the
+        period's usage so far), each stretch keyed as on the period's invoice."""
         customer = self.customers[sub.customer]
         who = self._family(sub.customer, sub.include_children)
         merged: list[tuple[date, date, Terms, bool]] = []
@@ -1216,14 +1230,15 @@ class Oracle:
         lines: list[OLine] = []
         length = (period[1] - period[0]).days
         for low, high, terms, billable in merged:
-            if not billable:
+            if not billable or (until is not None and low >= until):
                 continue
+            seen = (low, high if until is None else min(high, until))  # the days rated
             plan = self.plans[terms.plan]
             days = (high - low).days
             usage_total = ZERO
             usage_codes = []
             for charge in plan.charges:
-                if charge.model in FEE_MODELS:
+                if charge.model in FEE_MODELS or timing not in (None, charge.timing):
                     continue
                 usage_codes.append(charge.tax_code)
                 assert charge.meter is not None
@@ -1232,7 +1247,7 @@ class Oracle:
                     # docs: the average over the usage period; docs silent on a stretch: its
                     # value-days over the whole period's days, as for a new calendar's first
                     total, ids, carried_in, end = self._held(
-                        who, customer.timezone, charge.meter, (low, high), length
+                        who, customer.timezone, charge.meter, seen, length
                     )
                     split: dict[str, Fraction] = {}
                     split_ids: dict[str, frozenset[str]] = {}
@@ -1240,7 +1255,7 @@ class Oracle:
                     held = (carried_in, end, customer.timezone, length)
                 else:
                     total, split, split_ids, ids, values = self._figure(
-                        who, customer.timezone, charge.meter, (low, high), charge.dimension
+                        who, customer.timezone, charge.meter, seen, charge.dimension
                     )
                 charged = ZERO
                 for part, quantity, unit, amount in rate_usage(charge, total, split, values):
@@ -1259,7 +1274,7 @@ class Oracle:
                             unit=unit,
                             amount=amount,
                             tax_code=charge.tax_code,
-                            service=(low, high),
+                            service=seen,
                             figure=figure,
                             meter=charge.meter,
                             held=held,
@@ -1427,37 +1442,117 @@ class Oracle:
             lines += [x for x in old_lines + new_lines if same(x) not in unchanged]
         return lines
 
-    def _interims(self, sub: Sub, period: tuple[date, date]) -> list[Invoice]:
-        return [
+    def _latest(
+        self, sub: Sub, period: tuple[date, date], kind: str, before: date | None = None
+    ) -> Invoice | None:
+        """The latest invoice of ``kind`` of the usage period ``period`` (an interim one: by
+        issue date, then number; a usage one: by its day, before ``before`` when given) that is
+        not void — docs: a voided one bills nothing. An interim invoice is final when it is
+        made; a usage one may be a draft: it is rated again by each run before the invoices
+        after it (docs: the upcoming invoice deducts the drafts too)."""
+        found = [
             i
             for i in self.invoices.values()
             if i.subscription == sub.id
-            and i.kind == "interim"
-            and i.period == period
-            and i.status in _FINAL
+            and i.kind == kind
+            and period[0] <= i.period[0] < period[1]
+            and (before is None or i.period[0] < before)
+            and (i.status in _FINAL if kind == "interim" else i.status != "void")
         ]
+        if kind == "interim":
+            return max(found, key=lambda i: (i.issue, i.series or "", i.ref), default=None)
+        return max(found, key=lambda i: i.period[0], default=None)
 
-    def _deductions(self, sub: Sub, period: tuple[date, date]) -> list[OLine]:
-        """docs/thresholds.md: the period's invoice deducts what the latest interim invoice
-        rated (its charged lines, negated)."""
-        interims = self._interims(sub, period)
-        if not interims:
+    @staticmethod
+    def _deduct(latest: Invoice | None, prefix: str) -> list[OLine]:
+        """What ``latest`` rated — its charged lines, negated — taken off the invoice after it:
+        ``<prefix>:<its ref>:<line key>``. Each such invoice bills what was rated so far less
+        what the one before it rated, so the latest one's charged lines are what they all
+        billed together."""
+        if latest is None:
             return []
-        latest = max(interims, key=lambda i: (i.issue, i.series or "", i.ref))
         return [
             replace(
                 line,
-                key=f"interim:{latest.ref}:{line.key}",
+                key=f"{prefix}:{latest.ref}:{line.key}",
                 kind="deduction",
                 quantity=-line.quantity,
                 amount=-line.amount,
                 adjusts=(latest.ref, line.key),
                 figure=None,
                 prorated=None,
+                held=None,
             )
             for line in latest.lines
             if line.kind not in ("discount", "deduction")
         ]
+
+    def _deductions(self, sub: Sub, period: tuple[date, date]) -> list[OLine]:
+        """What the period's invoice deducts: docs/thresholds.md, what the latest interim
+        invoice rated (``interim:``); docs/billing.md, Usage billed as it arrives, what the
+        latest usage invoice rated (``prebilled:``) — the one charges billed in arrears, the
+        other those billed in advance, so both apply."""
+        return self._deduct(self._latest(sub, period, "interim"), "interim") + self._deduct(
+            self._latest(sub, period, "usage"), "prebilled"
+        )
+
+    def _usage_invoices(self, sub: Sub, customer: Customer, as_of: date) -> list[Invoice]:
+        """docs, Usage billed as it arrives: each run rates the usage drafts again (drafts are
+        rated again on each run), in the order of their days, and makes one usage invoice
+        through the day before the run, D: its period ``D/D+1``, issued on D+1, for the usage
+        period open on D — none for the last day before that period's invoice is issued (that
+        invoice bills it). A usage invoice of D bills the charges billed in advance rated on the
+        period's usage before D+1, keyed as on the period's invoice (usage lines only: minimums
+        and the cap are settled over the whole period, on its invoice), less what the latest
+        usage invoice of the period before it rated (``prebilled:``, ``_deduct``). A run that
+        finds nothing new makes none: no usage invoice of D when its charged amounts (rounded,
+        those not zero) are the ones the invoice before it rated (docs silent on usage that
+        changes a quantity and no amount, in a free tier: not new — the amounts are what is
+        billed). A percent off applies; an amount off never does."""
+        days = sorted(
+            i.period[0]
+            for i in self.invoices.values()
+            if i.subscription == sub.id and i.kind == "usage" and i.status == "draft"
+        )
+        today = as_of - timedelta(days=1)
+        if today >= sub.start and doc_ref(sub.id, "usage", today) not in self.invoices:
+            open_period = period_at(today, sub.anchor, sub.usage_interval)
+            issue = min(open_period[1], sub.ends) if sub.ends else open_period[1]
+            if as_of < issue:
+                days.append(today)
+        currency = self.plans[sub.terms[-1].plan].currency
+        made = []
+        for day in days:
+            ref = doc_ref(sub.id, "usage", day)
+            period = period_at(day, sub.anchor, sub.usage_interval)
+            after = day + timedelta(days=1)
+            lines = [
+                x
+                for x in self._usage_lines(sub, period, timing="in_advance", until=after)
+                if x.kind == "usage"
+            ]
+            before = self._latest(sub, period, "usage", day)
+
+            def charged(found: Iterable[OLine]) -> dict[str, Fraction]:
+                amounts = {x.key: self._money(x.amount, currency) for x in found}
+                return {key: amount for key, amount in amounts.items() if amount}
+
+            billed = [] if before is None else [x for x in before.lines if x.kind == "usage"]
+            if ref not in self.invoices and charged(lines) == charged(billed):
+                continue
+            invoice = Invoice(ref, sub.id, sub.customer, "usage", (day, after), after, currency)
+            # docs silent on which period's coupons: those covering the recurring period of D
+            coupons = [
+                c
+                for c in self._discounts(sub, invoice.period, "usage", currency)
+                if c.percent is not None
+            ]
+            self._finish(
+                invoice, lines + self._deduct(before, "prebilled"), coupons, self._rates(customer)
+            )
+            self.invoices[ref] = invoice  # the invoices after it deduct it as rated now
+            made.append(invoice)
+        return made
 
     def _discounts(
         self, sub: Sub, period: tuple[date, date], kind: str, currency: str
@@ -1659,6 +1754,7 @@ class Oracle:
             if sub.start > as_of:
                 continue
             customer = self.customers[sub.customer]
+            built += self._usage_invoices(sub, customer, as_of)
             until = as_of + timedelta(days=1)
             end = min(until, sub.ends) if sub.ends else until
             jobs: list[tuple[str, tuple[date, date], date]] = []
@@ -1885,9 +1981,10 @@ class Oracle:
                 continue
             period = period_at(today, sub.anchor, sub.usage_interval)
             # docs/thresholds.md: no fees, no minimum (nor a charge's own)
+            # docs (Usage billed as it arrives): only the charges billed in arrears count
             lines = [
                 x
-                for x in self._usage_lines(sub, period)
+                for x in self._usage_lines(sub, period, timing="in_arrears")
                 if x.kind not in ("minimum", "charge_minimum")
             ]
             spend = sum((self._money(x.amount, plan.currency) for x in lines), ZERO)
@@ -1902,7 +1999,7 @@ class Oracle:
             if not billing or self._final(sub, "arrears", period):
                 continue
             key = max(billing, key=lambda t: t.value).key
-            raw = lines + self._deductions(sub, period)
+            raw = lines + self._deduct(self._latest(sub, period, "interim"), "interim")
             if not raw:
                 continue
             invoice = Invoice(

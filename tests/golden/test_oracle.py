@@ -21,7 +21,17 @@ from tests.golden.oracle import (
     rate_usage,
     round_money,
 )
-from tests.golden.scenario import Amend, Bill, PutCustomer, Settings, Subscribe, Usage, instant
+from tests.golden.scenario import (
+    Amend,
+    Bill,
+    Pick,
+    PutCustomer,
+    Settings,
+    Subscribe,
+    Usage,
+    VoidInvoice,
+    instant,
+)
 
 HERE = Path(__file__).parent
 FORBIDDEN = (
@@ -400,3 +410,136 @@ def test_a_minimum_that_counts_the_fees_counts_a_monthly_fee_whole() -> None:
         ("usage:use:2026-11-01", Decimal("3.5")),
     ]
     assert november.totals[3] == Decimal("50")
+
+
+def _calls_plan(**charge: object) -> dict[str, object]:
+    return {
+        "code": "p",
+        "currency": "EUR",
+        "interval": "month",
+        "charges": [{"key": "calls", "meter": "m", "timing": "in_advance", **charge}],
+    }
+
+
+CALLS = {"key": "m", "event_type": "e", "aggregation": "sum", "value": "v"}
+
+
+def _calls(day: date, count: int, name: str, sent: date | None = None) -> Usage:
+    return Usage(instant(sent or day, 12), name, "t", "e", instant(day, 11), {"v": count})
+
+
+def _run(day: date) -> Bill:
+    return Bill(instant(day, 9), day)
+
+
+def test_usage_billed_as_it_arrives_bills_day_by_day_what_is_new() -> None:
+    # docs, Usage billed as it arrives: 1,000 calls free, then 0.01 each, over the whole period.
+    # The run of the 2nd finds nothing (no invoice); the 4th's bills through the 3rd: 1,300
+    # calls, 3.00; 100 late calls of the 2nd and 300 of the 5th: the 6th's rates 1,700 (7.00)
+    # less what the 3rd's rated; the 8th's and the 30th's find nothing new (none); 200 calls on
+    # the 30th are billed by the arrears invoice (the run of 1 December makes no usage
+    # invoice): 1,900 calls, 9.00, less the 5th's 7.00
+    plan = _calls_plan(
+        model="graduated",
+        tiers=[{"up_to": "1000", "unit_amount": "0"}, {"up_to": None, "unit_amount": "0.01"}],
+    )
+    setup = instant(date(2026, 10, 31))
+    actions = [
+        PutCustomer(setup, "acme", "EUR", tenants=("t",)),
+        Subscribe(setup, "s1", "acme", "p", date(2026, 11, 1)),
+        _run(date(2026, 11, 2)),
+        _calls(date(2026, 11, 2), 600, "a"),
+        _calls(date(2026, 11, 3), 700, "b"),
+        _run(date(2026, 11, 4)),
+        _calls(date(2026, 11, 2), 100, "c", sent=date(2026, 11, 5)),
+        _calls(date(2026, 11, 5), 300, "d"),
+        _run(date(2026, 11, 6)),
+        _run(date(2026, 11, 8)),
+        _calls(date(2026, 11, 30), 200, "e"),
+        _run(date(2026, 11, 30)),
+        _run(date(2026, 12, 1)),
+    ]
+    found = Oracle(Settings(), [plan], [], [CALLS]).play(actions).docs
+    assert sorted(found) == ["s1/arrears/2026-11-01", "s1/usage/2026-11-03", "s1/usage/2026-11-05"]
+
+    def lines(ref: str) -> list[tuple[str, Decimal, Decimal]]:
+        return [(x.key, x.quantity, x.amount) for x in found[ref].lines]
+
+    tier_1, tier_2 = "usage:calls:2026-11-01:tier-1", "usage:calls:2026-11-01:tier-2"
+    third = found["s1/usage/2026-11-03"]
+    assert (third.period, third.issue_date, third.status, third.series) == (
+        (date(2026, 11, 3), date(2026, 11, 4)),
+        date(2026, 11, 4),
+        "finalized",
+        "INV",
+    )
+    assert lines("s1/usage/2026-11-03") == [(tier_1, 1000, 0), (tier_2, 300, 3)]
+    assert lines("s1/usage/2026-11-05") == [
+        (f"prebilled:s1/usage/2026-11-03:{tier_1}", -1000, 0),
+        (f"prebilled:s1/usage/2026-11-03:{tier_2}", -300, -3),
+        (tier_1, 1000, 0),
+        (tier_2, 700, 7),
+    ]
+    assert found["s1/usage/2026-11-05"].totals[3] == 4
+    assert lines("s1/arrears/2026-11-01") == [
+        (f"prebilled:s1/usage/2026-11-05:{tier_1}", -1000, 0),
+        (f"prebilled:s1/usage/2026-11-05:{tier_2}", -700, -7),
+        (tier_1, 1000, 0),
+        (tier_2, 900, 9),
+    ]
+    assert found["s1/arrears/2026-11-01"].totals[3] == 2
+
+
+def test_a_voided_usage_invoice_bills_nothing_and_amounts_off_stay_off_usage_invoices() -> None:
+    # docs: calls at 0.10, at least 20.00 a month; 5 % off and 3.00 off, both forever. The
+    # usage invoice of the 2nd (100 calls: 10.00, 0.50 off) is voided; the 4th's bills the 150
+    # calls so far with no deduction (15.00, 0.75 off; an amount off is never taken on a usage
+    # invoice); a draft in the grace period takes 20 late calls of the 3rd (17.00, 0.85 off).
+    # The arrears invoice: 170 calls (17.00) topped up to 20.00, less the 4th's 17.00: 3.00;
+    # the amount off takes it all (coupons in the order of their start dates, then codes)
+    plan = _calls_plan(model="per_unit", amount="0.10", minimum="20")
+    coupons = [
+        {"code": "MINUS3", "duration": "forever", "amount_off": "3.00", "currency": "EUR"},
+        {"code": "PARTNER5", "duration": "forever", "percent_off": "5"},
+    ]
+    setup = instant(date(2026, 10, 31))
+    start = date(2026, 11, 1)
+    actions = [
+        PutCustomer(setup, "acme", "EUR", tenants=("t",)),
+        Subscribe(
+            setup, "s1", "acme", "p", start, coupons=(("PARTNER5", start), ("MINUS3", start))
+        ),
+        _calls(date(2026, 11, 2), 100, "a"),
+        _run(date(2026, 11, 3)),
+        _run(date(2026, 11, 6)),  # the grace period (72 h) is over: final
+        VoidInvoice(instant(date(2026, 11, 6), 10), Pick("s1", "usage", date(2026, 11, 2)), "v"),
+        _calls(date(2026, 11, 3), 50, "b", sent=date(2026, 11, 6)),
+        _run(date(2026, 11, 8)),  # through the 7th: 150 calls
+        _calls(date(2026, 11, 3), 20, "c", sent=date(2026, 11, 9)),
+        _run(date(2026, 11, 10)),  # the 7th's is a draft yet: rated again; the 9th's: none new
+        _run(date(2026, 12, 1)),
+        _run(date(2026, 12, 4)),
+    ]
+    outcome = Oracle(Settings(grace_hours=72), [plan], coupons, [CALLS]).play(actions)
+    found = outcome.docs
+    assert outcome.looks["v"] == "s1/usage/2026-11-02/note-1"
+    assert sorted(r for r in found if "/note-" not in r) == [
+        "s1/arrears/2026-11-01",
+        "s1/usage/2026-11-02",
+        "s1/usage/2026-11-07",
+    ]
+    assert found["s1/usage/2026-11-02"].status == "void"
+    seventh = found["s1/usage/2026-11-07"]
+    assert [(x.key, x.amount) for x in seventh.lines] == [
+        ("discount:PARTNER5:standard", Decimal("-0.85")),
+        ("usage:calls:2026-11-01", 17),
+    ]
+    assert (seventh.status, seventh.totals[3]) == ("finalized", Decimal("16.15"))
+    november = found["s1/arrears/2026-11-01"]
+    assert [(x.key, x.amount) for x in november.lines] == [
+        ("discount:MINUS3:standard", -3),
+        ("prebilled:s1/usage/2026-11-07:usage:calls:2026-11-01", -17),
+        ("usage:calls:2026-11-01", 17),
+        ("usage:calls:2026-11-01:minimum", 3),
+    ]
+    assert november.totals[3] == 0

@@ -377,6 +377,12 @@ def test_billed_as_it_arrives_or_in_arrears_a_period_comes_to_the_same(
             assert {i.status.value for i in [*advance, arrears]} == {"finalized"}
             usage_invoices = [i for i in advance if i.kind.value == "usage"]
             assert all(i.totals.total > 0 for i in usage_invoices), model
+            # each issued by a run of November, through the day before it; none for the 30th
+            # (the period's invoice bills it) nor made by the run of 1 December
+            run_days = {november + timedelta(days=r) for r in runs}
+            assert {(i.period.end, i.issue_date) for i in usage_invoices} <= {
+                (day, day) for day in run_days if day <= date(2026, 11, 30)
+            }, model
             assert sum(i.totals.total for i in advance) == arrears.totals.total, model
             (closing,) = [i for i in advance if i.kind.value == "arrears"]
             charged = [(x.key, x.quantity, x.amount) for x in closing.lines if x.lineage]

@@ -371,22 +371,22 @@ class Billing:
     ) -> list[_Job]:
         """The usage invoices of an open usage period (``closing``: its arrears invoice's issue
         day) to build: its drafts, rated again, and the one through the day before ``as_of``
-        — each day's one issued the next day, none for the day before ``closing`` (the arrears
-        invoice bills it). A run bills every day since the one before in one invoice."""
+        (issued on ``as_of``) — none for the day before ``closing`` or later: the arrears
+        invoice bills it. A run bills every day since the one before in one invoice."""
         sub = context.subscription
-        last = min(as_of, closing - timedelta(days=1)) - timedelta(days=1)
-        if last < max(period.start, sub.start) or not has_usage_in_advance(
-            sub, period, catalog.plan
-        ):
+        newest = as_of - timedelta(days=1)
+        last_day = closing - timedelta(days=1)  # billed by the arrears invoice
+        if not has_usage_in_advance(sub, period, catalog.plan):
             return []
         days = {
             i.period
             for i in context.invoices.values()
             if i.kind is InvoiceKind.USAGE
             and i.status is InvoiceStatus.DRAFT
-            and period.start <= i.period.start <= last
+            and period.start <= i.period.start < last_day
         }
-        days.add(Period(last, last + timedelta(days=1)))
+        if max(period.start, sub.start) <= newest < last_day:
+            days.add(Period(newest, as_of))
         return [
             _Job(InvoiceKind.USAGE, day, day.end)
             for day in sorted(days, key=lambda d: d.start)

@@ -1,14 +1,17 @@
 """Block ``credit_notes``: origin × invoice kind × invoice state × money.
 
 Each cell credits one invoice of a subscription (a fee of 100 in advance, usage at 0.5 a unit,
-40 units in November): its November advance invoice, its November arrears invoice, the
-adjustment invoice a late event makes (``separate_invoice``), or the interim invoice a spend
-threshold issues on 20 November. The invoice is first brought to the state (a draft, inside
-the 72 h grace period; finalized; posted — the ERP's receipt recorded; paid — the ERP's payment
-sync; void), then credited: voided, a part of a line, a part then the rest of every line, or a
-part then voided. Money: nothing else; tax at 19 % and 10 % off; or prepaid credit. Through
-the API (``POST /v1/invoices/{id}/void``, ``…/credit-notes``): what a correct revsync refuses
-must be a 4xx. Invariant everywhere: the notes never credit more than the invoice billed.
+40 units on 20 November): its November advance invoice, its November arrears invoice, the
+adjustment invoice a late event makes (``separate_invoice``), the interim invoice a spend
+threshold issues on 20 November, or the usage invoice of 20 November (the usage charge billed
+as it arrives, ``timing: in_advance``: issued by the run of the 21st, final after the 72 h
+grace by the run of the 24th; the arrears invoice deducts it unless it is void). The invoice
+is first brought to the state (a draft, inside the 72 h grace period; finalized; posted — the
+ERP's receipt recorded; paid — the ERP's payment sync; void), then credited: voided, a part of
+a line, a part then the rest of every line, or a part then voided. Money: nothing else; tax at
+19 % and 10 % off; or prepaid credit. Through the API (``POST /v1/invoices/{id}/void``,
+``…/credit-notes``): what a correct revsync refuses must be a 4xx. Invariant everywhere: the
+notes never credit more than the invoice billed.
 """
 
 from __future__ import annotations
@@ -51,10 +54,13 @@ _WHEN: dict[str, tuple[date, str, str, str, str]] = {
     "arrears": (START, "2026-12-02", "2026-12-05", "2026-12-06", "2026-12-07"),
     "adjustment": (day("2026-12-06"), "2026-12-07", "2026-12-10", "2026-12-11", "2026-12-12"),
     "interim": (START, "", "2026-11-21", "2026-11-22", "2026-11-23"),
+    "usage": (day("2026-11-20"), "2026-11-22", "2026-11-25", "2026-11-26", "2026-11-27"),
 }
+#: the runs that issue the usage invoice of 20 November and finalize it after the grace period
+USAGE_RUNS = [day("2026-11-21"), day("2026-11-24")]
 
 
-def plan(interim: bool) -> dict[str, Any]:
+def plan(interim: bool, usage_timing: str = "in_arrears") -> dict[str, Any]:
     data: dict[str, Any] = {
         "name": "Credit",
         "currency": "EUR",
@@ -76,6 +82,8 @@ def plan(interim: bool) -> dict[str, Any]:
             },
         ],
     }
+    if usage_timing != "in_arrears":
+        data["charges"][1]["timing"] = usage_timing
     if interim:
         data["thresholds"] = [{"key": "spend-10", "kind": "spend", "value": "10", "invoice": True}]
     return named(data)
@@ -92,7 +100,7 @@ def build(c: Mapping[str, str], key: str) -> CellPlan | None:
     kind, state, origin, money = c["kind"], c["state"], c["origin"], c["money"]
     if kind not in _WHEN or state not in ("draft", "finalized", "posted", "paid", "void"):
         return None
-    the_plan = plan(kind == "interim")
+    the_plan = plan(kind == "interim", "in_advance" if kind == "usage" else "in_arrears")
     name = f"c-{key}"
     setup = instant(START - timedelta(days=1))
     coupons = [COUPON] if money == "taxed_discounted" else []
@@ -150,7 +158,8 @@ def build(c: Mapping[str, str], key: str) -> CellPlan | None:
         actions.append(VoidInvoice(acted + timedelta(minutes=1), pick, f"{tag}-2"))
     else:
         return None
-    actions += [Bill(instant(run), run) for run in RUNS]
+    runs = sorted(RUNS + USAGE_RUNS) if kind == "usage" else RUNS
+    actions += [Bill(instant(run), run) for run in runs]
     settings = Settings(
         grace_hours=72,
         late_usage="separate_invoice",
