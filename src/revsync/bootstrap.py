@@ -777,6 +777,7 @@ def build(
             late_usage=settings.billing.late_usage,
             invoice_prefix=settings.billing.invoice_prefix,
             credit_note_prefix=settings.billing.credit_note_prefix,
+            consolidate=settings.billing.consolidate,
         ),
         reader,
         announcer_for(settings),

@@ -181,6 +181,8 @@ class BillingSettings(_Section):
     late_usage: Literal["next_invoice", "separate_invoice"] = "next_invoice"
     invoice_prefix: str = Field(default="INV", pattern=r"^[A-Z0-9-]{1,12}$")
     credit_note_prefix: str = Field(default="CN", pattern=r"^[A-Z0-9-]{1,12}$")
+    #: one invoice per customer and issue date for the invoices of several subscriptions
+    consolidate: bool = False
     #: when the worker runs billing on its own: a cron expression of five fields, in UTC
     #: (e.g. "15 0 * * *": every day at 00:15); None: billing runs only when asked
     schedule: str | None = None

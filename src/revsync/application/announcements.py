@@ -73,10 +73,15 @@ class Announcer:
         ]
 
     def invoice_finalized(
-        self, invoice: Invoice, customer: Customer, correlation_id: str | None
+        self,
+        invoice: Invoice,
+        customer: Customer,
+        correlation_id: str | None,
+        parts: Sequence[Invoice] = (),
     ) -> list[NewMessage]:
         """An invoice got its number (a credit note too: see ``document``). The payload is
-        the invoice with a ``customer`` block (id, name, country, tax exemption, ERP ref)."""
+        the invoice with the ``parts`` a consolidated invoice bills and a ``customer`` block
+        (id, name, country, tax exemption, ERP ref)."""
         kind = "credit_note.issued" if invoice.credits_invoice else "invoice.finalized"
         return self.messages(
             kind,
@@ -84,7 +89,22 @@ class Announcer:
             object_type="credit_note" if invoice.credits_invoice else "invoice",
             object_id=invoice.id,
             key_parts=(invoice.id, invoice.number or ""),
-            payload={**invoice_out(invoice), "customer": customer_block(customer)},
+            payload={
+                **invoice_out(invoice),
+                "parts": [
+                    {
+                        "id": part.id,
+                        "subscription_id": part.subscription_id,
+                        "kind": part.kind.value,
+                        "period": {
+                            "start": part.period.start.isoformat(),
+                            "end": part.period.end.isoformat(),
+                        },
+                    }
+                    for part in parts
+                ],
+                "customer": customer_block(customer),
+            },
             correlation_id=correlation_id,
         )
 

@@ -66,6 +66,7 @@ from revsync.domain.invoicing import (
     apply_credits,
     assemble,
     check_transition,
+    consolidate,
     interim_invoice_id,
     invoice_id,
     is_deduction,
@@ -106,6 +107,8 @@ class BillingPolicy:
     late_usage: str = "next_invoice"  # or "separate_invoice"
     invoice_prefix: str = "INV"
     credit_note_prefix: str = "CN"
+    #: one invoice per customer, currency and issue date for the invoices a run finalizes
+    consolidate: bool = False
 
 
 @dataclass(slots=True)
@@ -685,16 +688,22 @@ class Billing:
                 for c, i in built
                 if statuses.get(i.id, InvoiceStatus.DRAFT) is InvoiceStatus.DRAFT
             ]
-            due = sorted(
-                (i for c, i in drafts if self._due(c, i, now)),
-                key=lambda i: (i.issue_date, i.customer_id, i.kind.value, i.id),
-            )
+            due, parts = self._consolidated(uow, [i for c, i in drafts if self._due(c, i, now)])
             finals, uses, records = self._finalize_all(
                 uow, due, now, actor, catalog.coupon_scopes(), catalog.charge_meters
             )
             final_by_id = {i.id: i for i in finals}
             to_save: list[Invoice] = []
             to_finalize: list[Invoice] = []
+            for consolidated, members in parts.items():
+                number = final_by_id[consolidated].number
+                report.created.append(consolidated)
+                to_save.append(final_by_id[consolidated])
+                for part in members:
+                    final_by_id[part.id] = replace(
+                        part, status=InvoiceStatus.FINALIZED, consolidated_into=consolidated
+                    )
+                    records.append(_consolidated_record(now, actor, part, number))
             for context, invoice in drafts:
                 final = final_by_id.get(invoice.id)
                 stored = context.invoices.get(invoice.id)
@@ -703,8 +712,8 @@ class Billing:
                     to_save.append(final or invoice)  # a due invoice is written final at once
                 elif stored is not None and _same(stored, invoice):
                     report.unchanged.append(invoice.id)
-                    if final is not None:
-                        to_finalize.append(final)
+                    if final is not None:  # a part of a consolidated invoice is written whole
+                        (to_save if final.consolidated_into else to_finalize).append(final)
                 else:
                     report.updated.append(invoice.id)
                     to_save.append(final or invoice)
@@ -717,11 +726,13 @@ class Billing:
             announced = [
                 m
                 for i in finals
-                for m in self._announcer.invoice_finalized(i, customers[i.customer_id], report.id)
+                for m in self._announcer.invoice_finalized(
+                    i, customers[i.customer_id], report.id, parts.get(i.id, ())
+                )
             ]
             uow.outbox.add(announced, now)
-            finalized = finals
-            report.finalized = [i.id for i in finals]
+            finalized = [*finals, *(p for members in parts.values() for p in members)]
+            report.finalized = [i.id for i in finalized]
             self._settle_rechecks(uow, outcomes, {i.id for i in finalized}, report)
             for customer_id, from_us in rechecks.items():
                 uow.usage.clear_recheck(customer_id, from_us)
@@ -805,6 +816,31 @@ class Billing:
                 uow.subscriptions.clear_recheck(subscription.id, outcome.context.recheck_from)
         uow.invoices.set_recheck(flag, True)
         uow.invoices.set_recheck(clear, False)
+
+    def _consolidated(
+        self, uow: UnitOfWork, due: list[Invoice]
+    ) -> tuple[list[Invoice], dict[str, list[Invoice]]]:
+        """The due drafts to number, in numbering order: with ``consolidate``, the invoices of
+        one customer, currency and issue date (two or more) give way to one consolidated
+        invoice; also returns each consolidated invoice's parts. A date whose consolidated
+        invoice exists already (invoices made for it by a later run) keeps them apart."""
+        parts: dict[str, list[Invoice]] = {}
+        wholes: list[Invoice] = []
+        if self._policy.consolidate:
+            groups: dict[tuple[str, str, date], list[Invoice]] = {}
+            for invoice in due:
+                key = (invoice.customer_id, invoice.currency, invoice.issue_date)
+                groups.setdefault(key, []).append(invoice)
+            made = [(consolidate(g), g) for g in groups.values() if len(g) > 1]
+            taken = uow.invoices.statuses([whole.id for whole, _ in made])
+            for whole, group in made:
+                if whole.id not in taken:
+                    wholes.append(whole)
+                    parts[whole.id] = group
+            apart = {p.id for group in parts.values() for p in group}
+            due = [i for i in due if i.id not in apart]
+        order = lambda i: (i.issue_date, i.customer_id, i.kind.value, i.id)  # noqa: E731
+        return sorted([*due, *wholes], key=order), parts
 
     def _finalize_all(
         self,
@@ -1190,6 +1226,7 @@ class Billing:
                 raise NotFound("invoice", invoice_id_)
             if invoice.kind is InvoiceKind.CREDIT_NOTE:
                 raise InvalidField("invoice", "a credit note cannot be voided")
+            _not_a_part(uow, invoice, "void")
             check_transition(invoice.status, InvoiceStatus.VOID)
             credited = _Credited.of(uow.invoices.credit_notes_of(invoice.id))
             lines = [
@@ -1209,6 +1246,8 @@ class Billing:
             note = self._credit_note(uow, invoice, lines, taxes, now, credits)
             uow.credits.restore(invoice.id)
             uow.invoices.set_status(invoice.id, InvoiceStatus.VOID, now)
+            for part in uow.invoices.parts_of(invoice.id):  # what it billed is void with it
+                uow.invoices.set_status(part.id, InvoiceStatus.VOID, now)
             customer = self._customer_of(uow, invoice)
             announced = self._announcer.invoice_finalized(note, customer, correlation_id)
             announced += self._announcer.invoice_voided(invoice, note, reason, correlation_id)
@@ -1259,6 +1298,7 @@ class Billing:
                     "invoice",
                     f"only a finalized invoice can be credited (it is {invoice.status.value})",
                 )
+            _not_a_part(uow, invoice, "credit")
             if not amounts:
                 raise InvalidField("lines", "name at least one line to credit")
             notes = uow.invoices.credit_notes_of(invoice.id)
@@ -1550,6 +1590,38 @@ def _void_line(line: Line, credited: Decimal) -> Line:
         return mirrored
     rest = credited - line.amount
     return replace(mirrored, quantity=Decimal(1), unit_amount=rest, amount=rest)
+
+
+def _not_a_part(uow: UnitOfWork, invoice: Invoice, act: str) -> None:
+    """Refuse to void or credit an invoice billed on a consolidated invoice: that one is the
+    document the customer and the ERP have."""
+    if invoice.consolidated_into is None:
+        return
+    whole = uow.invoices.get(invoice.consolidated_into)
+    named = whole.number if whole is not None and whole.number else invoice.consolidated_into
+    raise InvalidField(
+        "invoice",
+        f"it is billed on consolidated invoice {named}: {act} that one "
+        f"(its lines are keyed {invoice.id}:<line key>)",
+    )
+
+
+def _consolidated_record(
+    now: datetime, actor: str, part: Invoice, number: str | None
+) -> AuditRecord:
+    return AuditRecord(
+        now,
+        actor,
+        "invoice.finalized",
+        "invoice",
+        part.id,
+        None,
+        {
+            "consolidated_into": number,
+            "total": plain(part.totals.total),
+            "currency": part.currency,
+        },
+    )
 
 
 def _failed(

@@ -149,10 +149,16 @@ def contract_changed(subscriptions: Sequence[Subscription], today: date) -> bool
 
 def billed_invoices(uow: Any, subscriptions: Sequence[Subscription]) -> list[Invoice]:
     """The numbered invoices of these subscriptions that bill (not credit notes, not voided),
-    in one query."""
+    in one query — and the consolidated invoices that bill some of them."""
+    found = [
+        i
+        for invoices in uow.invoices.of_subscriptions([s.id for s in subscriptions]).values()
+        for i in invoices
+    ]
+    consolidated = sorted({i.consolidated_into for i in found if i.consolidated_into})
+    found += [c for c in map(uow.invoices.get, consolidated) if c is not None]
     return [
         i
-        for found in uow.invoices.of_subscriptions([s.id for s in subscriptions]).values()
         for i in found
         if i.number is not None and not i.credits_invoice and i.status is not InvoiceStatus.VOID
     ]

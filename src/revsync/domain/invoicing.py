@@ -40,6 +40,7 @@ class InvoiceKind(StrEnum):
     INTERIM = "interim"  # usage so far in an open period, billed when a spend threshold is reached
     USAGE = "usage"  # in-advance usage charges of an open period so far, billed day by day
     CREDIT_NOTE = "credit_note"  # a credit against a finalized invoice (void or correction)
+    CONSOLIDATED = "consolidated"  # a customer's invoices of one issue date, as one invoice
 
 
 class InvoiceStatus(StrEnum):
@@ -193,6 +194,9 @@ class Invoice:
     basis_version: int | None = None  # advance invoices: the terms version they were rated on
     credits_invoice: str | None = None  # credit notes: the invoice they credit
     recheck: bool = False  # finalized, but late usage or an amendment may have made it wrong
+    #: a subscription's invoice billed on a consolidated invoice: that invoice's id (it has no
+    #: number of its own and is neither announced nor credited; the consolidated one is)
+    consolidated_into: str | None = None
 
     def line(self, key: str) -> Line | None:
         """The line with ``key``, if any."""
@@ -223,6 +227,63 @@ def interim_invoice_id(subscription_id: str, period: Period, threshold_key: str)
 
 #: lines whose unit amount is itself a computed amount (quantity 1), shown rounded like it
 _COMPUTED_UNIT = frozenset({LineKind.MINIMUM, LineKind.CAP})
+
+
+def consolidated_invoice_id(customer_id: str, currency: str, issue_date: date) -> str:
+    """The deterministic id of a customer's consolidated invoice of an issue date."""
+    text = f"{customer_id}\x00{currency}\x00{issue_date.isoformat()}\x00consolidated"
+    return f"inv_{hashlib.sha256(text.encode()).hexdigest()[:24]}"
+
+
+def consolidate(parts: Sequence[Invoice]) -> Invoice:
+    """One draft invoice billing ``parts`` — invoices of one customer, currency and issue
+    date, of several subscriptions: every line of each, keyed ``<part id>:<its key>`` and
+    described with its subscription (lineage and what it adjusts kept); each part's tax lines
+    summed per code and rate; the totals the parts' sums. Its period runs from the first
+    part's start to the last one's end. Each part keeps its own rating (discounts, rounding,
+    tax): consolidating changes no amount."""
+    if len({(p.customer_id, p.currency, p.issue_date) for p in parts}) != 1 or len(parts) < 2:
+        raise InvalidField("invoices", "only invoices of one customer, currency and date")
+    # by subscription, then kind and period: the order a reader expects
+    parts = sorted(parts, key=lambda p: (p.subscription_id or "", p.kind.value, p.period.start))
+    first = parts[0]
+    zero = Decimal(0).quantize(quantum(first.currency))
+    lines = tuple(
+        replace(
+            line,
+            key=f"{part.id}:{line.key}",
+            description=f"{part.subscription_id} — {line.description}",
+        )
+        for part in parts
+        for line in part.lines
+    )
+    taxes: dict[tuple[str, Decimal], TaxLine] = {}
+    for tax in (t for part in parts for t in part.taxes):
+        was = taxes.get((tax.tax_code, tax.rate))
+        taxes[(tax.tax_code, tax.rate)] = (
+            tax
+            if was is None
+            else replace(was, base=was.base + tax.base, amount=was.amount + tax.amount)
+        )
+    return Invoice(
+        id=consolidated_invoice_id(first.customer_id, first.currency, first.issue_date),
+        customer_id=first.customer_id,
+        subscription_id=None,
+        kind=InvoiceKind.CONSOLIDATED,
+        period=Period(min(p.period.start for p in parts), max(p.period.end for p in parts)),
+        currency=first.currency,
+        status=InvoiceStatus.DRAFT,
+        issue_date=first.issue_date,
+        lines=lines,
+        taxes=tuple(sorted(taxes.values(), key=lambda t: (t.tax_code, t.rate))),
+        totals=Totals(
+            sum((p.totals.subtotal for p in parts), zero),
+            sum((p.totals.discount for p in parts), zero),
+            sum((p.totals.tax for p in parts), zero),
+            sum((p.totals.total for p in parts), zero),
+            zero,
+        ),
+    )
 
 
 def round_lines(raw: Sequence[RawLine], currency: str, rule: Rounding) -> list[Line]:
@@ -475,7 +536,17 @@ def after_discounts(
 ) -> dict[str, Decimal]:
     """Each line's amount less its part of each discount line (shared as
     :func:`discount_lines` took it), before tax: what the lines are worth on the invoice —
-    they add up to the subtotal plus the discount."""
+    they add up to the subtotal plus the discount. On a consolidated invoice, each part's
+    discounts share only that part's lines (as they did on it)."""
+    if invoice.kind is InvoiceKind.CONSOLIDATED:
+        by_part: dict[str, list[Line]] = {}
+        for line in invoice.lines:
+            by_part.setdefault(line.key.partition(":")[0], []).append(line)
+        net: dict[str, Decimal] = {}
+        for part_lines in by_part.values():
+            alone = replace(invoice, kind=InvoiceKind.ARREARS, lines=tuple(part_lines))
+            net.update(after_discounts(alone, coupon_scopes, charge_meters))
+        return net
     lines = [line for line in invoice.lines if line.kind is not LineKind.DISCOUNT]
     owners = {line.key: line_owner(line, charge_meters) for line in lines}
     net = {line.key: line.amount for line in lines}

@@ -114,6 +114,10 @@ class InvoiceRepository(Protocol):
         """The credit notes issued against an invoice."""
         ...
 
+    def parts_of(self, invoice_id: str) -> list[Invoice]:
+        """The subscriptions' invoices a consolidated invoice bills."""
+        ...
+
     def of_subscriptions(self, subscription_ids: Collection[str]) -> dict[str, list[Invoice]]:
         """Every invoice of these subscriptions, by subscription id."""
         ...

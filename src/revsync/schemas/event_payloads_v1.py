@@ -93,6 +93,16 @@ class InvoiceLine(_Wire):
     ]
 
 
+class InvoicePart(_Wire):
+    """A subscription's invoice a consolidated invoice bills: its lines are keyed
+    ``<id>:<line key>`` there."""
+
+    id: str
+    subscription_id: str | None
+    kind: InvoiceKind
+    period: DatePeriod
+
+
 class InvoiceTax(_Wire):
     """Tax on the lines of one tax code."""
 
@@ -141,6 +151,17 @@ class InvoiceDocument(_Wire):
     totals: InvoiceTotals
     credits_invoice: Annotated[
         str | None, msgspec.Meta(description="A credit note: the invoice it credits.")
+    ]
+    consolidated_into: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Billed on a consolidated invoice: its id (such an invoice is not "
+            "announced itself: the consolidated one is)."
+        ),
+    ]
+    parts: Annotated[
+        list[InvoicePart],
+        msgspec.Meta(description="A consolidated invoice: the invoices it bills (else none)."),
     ]
     customer: CustomerBlock
 

@@ -42,6 +42,7 @@ def invoice_out(invoice: Invoice) -> dict[str, Any]:
             "amount_due": totals.amount_due,
         },
         "credits_invoice": invoice.credits_invoice,
+        "consolidated_into": invoice.consolidated_into,
     }
 
 

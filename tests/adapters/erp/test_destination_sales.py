@@ -328,6 +328,26 @@ def test_invoices_are_linked_by_the_sale_links_read_once_per_batch_off_the_event
     )
 
 
+def test_a_consolidated_invoices_lines_are_linked_by_their_parts_subscription() -> None:
+    links = Links({SUBSCRIPTION: [SaleLink("growth:seats", date(2026, 12, 1), "41")]})
+    mine, other = "inv_mine", "inv_other"
+    payload = invoice_payload(
+        {**SEATS_DECEMBER, "key": f"{mine}:fee:seats"},
+        {**SEATS_DECEMBER, "key": f"{other}:fee:seats"},
+        subscription=None,
+    )
+    payload["parts"] = [
+        {"id": mine, "subscription_id": SUBSCRIPTION, "kind": "advance"},
+        {"id": other, "subscription_id": "s-other", "kind": "advance"},
+    ]
+    erp = RecordingErp()
+    attempts = send_many(erp, [message(1, "invoice.finalized", payload)], links)
+    assert attempts[0].delivered
+    assert links.asked == [{SUBSCRIPTION, "s-other"}]
+    # the same charge on both parts: only the deal's subscription's seats invoice its sale
+    assert sale_lines(erp.calls[0][1][0]) == ["41", None]
+
+
 def test_without_sale_links_invoices_are_posted_as_before() -> None:
     erp = RecordingErp()
     attempts = send_many(erp, [message(1, "invoice.finalized", invoice_payload(SEATS_DECEMBER))])

@@ -5,6 +5,7 @@ class InvoiceKind(StrEnum):
     ADJUSTMENT = "adjustment"
     ADVANCE = "advance"
     ARREARS = "arrears"
+    CONSOLIDATED = "consolidated"
     CREDIT_NOTE = "credit_note"
     INTERIM = "interim"
     USAGE = "usage"

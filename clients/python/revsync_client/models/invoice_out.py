@@ -26,6 +26,8 @@ class InvoiceOut:
     """An invoice or a credit note.
 
     Attributes:
+        consolidated_into (None | str): Billed on a consolidated invoice (billing.consolidate): its id. Such an invoice
+            has no number of its own; the consolidated one is voided and credited.
         credits_invoice (None | str): A credit note: the invoice it credits.
         currency (str):
         customer_id (str):
@@ -42,6 +44,7 @@ class InvoiceOut:
         totals (TotalsOut):
     """
 
+    consolidated_into: None | str
     credits_invoice: None | str
     currency: str
     customer_id: str
@@ -59,6 +62,9 @@ class InvoiceOut:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        consolidated_into: None | str
+        consolidated_into = self.consolidated_into
+
         credits_invoice: None | str
         credits_invoice = self.credits_invoice
 
@@ -100,6 +106,7 @@ class InvoiceOut:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "consolidated_into": consolidated_into,
                 "credits_invoice": credits_invoice,
                 "currency": currency,
                 "customer_id": customer_id,
@@ -127,6 +134,13 @@ class InvoiceOut:
         from ..models.totals_out import TotalsOut  # noqa: PLC0415
 
         d = dict(src_dict)
+
+        def _parse_consolidated_into(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        consolidated_into = _parse_consolidated_into(d.pop("consolidated_into"))
 
         def _parse_credits_invoice(data: object) -> None | str:
             if data is None:
@@ -182,6 +196,7 @@ class InvoiceOut:
         totals = TotalsOut.from_dict(d.pop("totals"))
 
         invoice_out = cls(
+            consolidated_into=consolidated_into,
             credits_invoice=credits_invoice,
             currency=currency,
             customer_id=customer_id,

@@ -330,6 +330,9 @@ class SqlInvoiceRepository:
     def credit_notes_of(self, invoice_id: str) -> list[Invoice]:
         return self._load(invoices.c.credits_invoice == invoice_id)
 
+    def parts_of(self, invoice_id: str) -> list[Invoice]:
+        return self._load(invoices.c.consolidated_into == invoice_id)
+
     def get(self, invoice_id: str) -> Invoice | None:
         found = self._load(invoices.c.id == invoice_id)
         return found[0] if found else None
@@ -618,6 +621,7 @@ class SqlInvoiceRepository:
                 basis_version=row.basis_version,
                 credits_invoice=row.credits_invoice,
                 recheck=row.recheck,
+                consolidated_into=row.consolidated_into,
             )
             for row in heads
         ]
@@ -642,6 +646,7 @@ def _invoice_values(invoice: Invoice) -> dict[str, Any]:
         "basis_version": invoice.basis_version,
         "credits_invoice": invoice.credits_invoice,
         "recheck": invoice.recheck,
+        "consolidated_into": invoice.consolidated_into,
     }
 
 

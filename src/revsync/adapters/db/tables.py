@@ -237,9 +237,12 @@ invoices = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("finalized_at", UtcDateTime, nullable=True),
+    # billed on a customer's consolidated invoice: its id (no number of its own)
+    sa.Column("consolidated_into", sa.String(40), nullable=True),
     sa.UniqueConstraint("subscription_id", "period_start", "period_end", "kind", "credits_invoice"),
     sa.Index("ix_invoices_customer_period", "customer_id", "period_start"),
     sa.Index("ix_invoices_status", "status"),
+    sa.Index("ix_invoices_consolidated_into", "consolidated_into"),
 )
 
 invoice_lines = sa.Table(

@@ -444,6 +444,10 @@ class InvoiceOut(BaseModel):
     taxes: list[TaxOut]
     totals: TotalsOut
     credits_invoice: str | None = Field(description="A credit note: the invoice it credits.")
+    consolidated_into: str | None = Field(
+        description="Billed on a consolidated invoice (billing.consolidate): its id. Such an "
+        "invoice has no number of its own; the consolidated one is voided and credited."
+    )
 
 
 class InvoicePage(BaseModel):

@@ -69,15 +69,28 @@ def erp_document(
     rules: Sequence[PostingRule],
     *,
     approved: bool = False,
-    links: Sequence[SaleLink] = (),
+    links: Mapping[str, Sequence[SaleLink]] | None = None,
 ) -> ErpDocument:
     """An announced invoice (its wire form) as an ERP document; ``links`` are the sale lines
-    placed for its subscription's deals, for the lines that invoice one."""
+    placed for deals, by subscription, for the lines that invoice one: a line invoices its
+    invoice's subscription's (on a consolidated invoice, its part's)."""
     customer = payload["customer"]
     currency = str(payload["currency"])
     rates = {t["tax_code"]: Decimal(t["rate"]) for t in payload.get("taxes", ())}
     country = customer.get("country")
-    lines = tuple(_line(line, currency, country, rates, rules, links) for line in payload["lines"])
+    owners = {part["id"]: part.get("subscription_id") for part in payload.get("parts") or ()}
+    own = payload.get("subscription_id")
+    lines = tuple(
+        _line(
+            line,
+            currency,
+            country,
+            rates,
+            rules,
+            (links or {}).get(str(owners.get(_part_of(line), own) or ""), ()),
+        )
+        for line in payload["lines"]
+    )
     totals = payload["totals"]
     return ErpDocument(
         key=key,
@@ -91,6 +104,11 @@ def erp_document(
         total=Decimal(totals["total"]),
         approved=approved,
     )
+
+
+def _part_of(line: Mapping[str, Any]) -> str:
+    """The part a consolidated invoice's line comes from (its key's first segment)."""
+    return str(line.get("key", "")).partition(":")[0]
 
 
 def _line(
@@ -252,9 +270,14 @@ class ErpDestination:
         if self._sale_links is None:
             return {}
         subscriptions = {
-            str(m.payload["subscription_id"])
+            str(subscription)
             for m in messages
-            if m.kind == _LINKED_KIND and m.payload.get("subscription_id")
+            if m.kind == _LINKED_KIND
+            for subscription in (
+                m.payload.get("subscription_id"),
+                *(part.get("subscription_id") for part in m.payload.get("parts") or ()),
+            )
+            if subscription
         }
         if not subscriptions:
             return {}
@@ -331,12 +354,12 @@ class ErpDestination:
         await self._erp.aclose()
 
 
-def _links_of(message: OutboundMessage, links: Mapping[str, list[SaleLink]]) -> list[SaleLink]:
-    """The sale lines an invoice's lines may invoice: its subscription's (a credit note's are
+def _links_of(
+    message: OutboundMessage, links: Mapping[str, list[SaleLink]]
+) -> Mapping[str, list[SaleLink]]:
+    """The sale lines an invoice's lines may invoice, by subscription (a credit note's are
     none: it credits, it does not invoice a sale)."""
-    if message.kind != _LINKED_KIND:
-        return []
-    return links.get(str(message.payload.get("subscription_id") or ""), [])
+    return links if message.kind == _LINKED_KIND else {}
 
 
 def _down(error: ErpUnavailable) -> ErrorClass:
