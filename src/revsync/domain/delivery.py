@@ -359,18 +359,27 @@ class Circuit:
 
     def starts(self, now: datetime, rate: float) -> int:
         """How many attempts the destination's rate limit allows to start now: a bucket of
-        one second's worth (at least one), refilled at ``rate`` per second."""
-        return int(self._tokens(now, rate) + 1e-9)
+        one second's worth (at least one), refilled at ``rate`` per second. Before the time
+        the bucket was counted at (starts granted may come until then, or this clock is
+        behind) it holds what it will then, less what refills until then."""
+        return max(0, int(self._tokens(now, rate) + 1e-9))
 
-    def started(self, count: int, now: datetime, rate: float) -> Circuit:
-        """The circuit after ``count`` attempts started under the rate limit."""
-        return replace(self, tokens=self._tokens(now, rate) - count, tokens_at=now)
+    def started(
+        self, count: int, now: datetime, rate: float, within: timedelta = timedelta(0)
+    ) -> Circuit:
+        """The circuit after granting ``count`` starts at ``now``, each to begin within
+        ``within`` of it: the bucket is counted as at the latest of them, and never at a
+        time before its own. Wherever in that window they begin, and whatever the next
+        relay's clock reads, no stretch of time then holds more starts than the bucket
+        allows."""
+        at = max(now + within, self.tokens_at or now)
+        return replace(self, tokens=self._tokens(at, rate) - count, tokens_at=at)
 
-    def _tokens(self, now: datetime, rate: float) -> float:
+    def _tokens(self, at: datetime, rate: float) -> float:
         burst = max(1.0, rate)
         if self.tokens is None or self.tokens_at is None:
             return burst
-        elapsed = max(0.0, (now - self.tokens_at).total_seconds())
+        elapsed = (at - self.tokens_at).total_seconds()  # < 0: still paying for starts
         return min(burst, self.tokens + elapsed * rate)
 
 

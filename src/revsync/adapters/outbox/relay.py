@@ -7,6 +7,15 @@ transaction that records the attempts that ended and leases the next due message
 deliveries themselves run outside any transaction (promise 3), concurrently up to each
 destination's limit. A lease that runs out (the relay died) makes the message due again, and
 "unsure": the next attempt first looks its idempotency key up in the destination (promise 4).
+
+A destination's ``rate_per_second`` is a bucket in its circuit row, drawn from as messages are
+leased. The calls leased go out after the cycle commits, which may take a while (a slow disk,
+a paused process): each must start within a window of its lease (:data:`START_WITHIN`), and
+the bucket is counted as if it started at the end of that window. A call that would start
+later is not made: its message is given back untried, to be leased again as the bucket
+allows, and the route's window doubles (up to :data:`START_WITHIN_AT_MOST`), so that a relay
+that stays slow still delivers, at a cost in rate below one call per window; a call in time
+brings it back towards :data:`START_WITHIN`.
 """
 
 from __future__ import annotations
@@ -50,6 +59,11 @@ from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 log = structlog.get_logger(__name__)
 
+#: how long after its lease a rate-limited call may still start (it is given back after)
+START_WITHIN = timedelta(seconds=0.25)
+#: the longest window a slow relay widens it to
+START_WITHIN_AT_MOST = timedelta(seconds=4)
+
 
 @dataclass(frozen=True, slots=True)
 class Route:
@@ -63,6 +77,14 @@ class Route:
     rate_per_second: float | None = None
     #: messages of one aggregate per call, when the destination takes batches (``send_many``)
     batch: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """Leased messages to send in one call, and when it must start by (under a rate limit)."""
+
+    messages: list[OutboundMessage]
+    start_by: datetime | None = None
 
 
 class Relay:
@@ -94,10 +116,14 @@ class Relay:
         self._jitter = jitter or random.Random().random  # noqa: S311 - spreads retries
         self._in_flight: dict[str, int] = dict.fromkeys(self._routes, 0)
         self._done: list[Finished] = []
-        self._untried: list[int] = []  # leased, not attempted (behind a refusal in a batch)
+        #: leased, not attempted (behind a refusal in a batch, or too late for the rate limit)
+        self._untried: list[int] = []
         #: the size of the next batch per route: halved after a batch that timed out, grown
         #: back by one after each batch delivered whole (see :meth:`_adapt`)
         self._batch = {r.name: r.batch for r in routes}
+        #: per route, how long after its lease a rate-limited call may start (see the module
+        #: docstring)
+        self._window = {r.name: START_WITHIN for r in routes}
         self.delivered = 0  # messages this relay delivered (for logs and tests)
 
     async def aclose(self) -> None:
@@ -112,8 +138,8 @@ class Relay:
         try:
             while True:
                 claimed = await self._cycle(accept=not stop.is_set())
-                for batch in claimed:
-                    tasks.add(asyncio.create_task(self._attempt(batch)))
+                for call in claimed:
+                    tasks.add(asyncio.create_task(self._attempt(call)))
                 if stop.is_set() and not tasks and not self._done:
                     return
                 await self._pause(tasks, stopping)
@@ -135,7 +161,7 @@ class Relay:
         if done - {stopping} and len(self._done) < 50:
             await asyncio.sleep(0.01)
 
-    async def _cycle(self, *, accept: bool) -> list[list[OutboundMessage]]:
+    async def _cycle(self, *, accept: bool) -> list[_Call]:
         """Record what ended and lease what may start, in one transaction; the leased messages
         in calls to make (one message each, or a batch of one aggregate's)."""
         done, self._done = self._done, []
@@ -147,16 +173,19 @@ class Relay:
         if not done and not untried and not any(want.values()):
             return []
         try:
-            claimed = await asyncio.to_thread(self._exchange, done, untried, want)
+            claimed, now = await asyncio.to_thread(self._exchange, done, untried, want)
         except Exception:  # a database hiccup: keep what ended for the next cycle
             log.exception("relay.cycle_failed", relay=self._owner)
             self._done = done + self._done
             self._untried = untried + self._untried
             await asyncio.sleep(self._poll)
             return []
-        calls = self._calls(claimed)
-        for call in calls:
-            self._in_flight[call[0].destination] += 1
+        calls = []
+        for messages in self._calls(claimed):
+            route = self._routes[messages[0].destination]
+            self._in_flight[route.name] += 1
+            start_by = now + self._window[route.name] if route.rate_per_second else None
+            calls.append(_Call(messages, start_by))
         return calls
 
     def _calls(self, claimed: list[OutboundMessage]) -> list[list[OutboundMessage]]:
@@ -179,13 +208,16 @@ class Relay:
 
     def _exchange(
         self, done: list[Finished], untried: list[int], want: Mapping[str, int]
-    ) -> list[OutboundMessage]:
+    ) -> tuple[list[OutboundMessage], datetime]:
+        """Record, lease and draw from the buckets; returns the leased messages and the time
+        of the cycle (read once the circuits are locked: a relay that waited for the lock
+        must not count a bucket at a time before the relay that held it)."""
         if done:
             self._failpoints.hit("relay.before_record")  # attempts made, none recorded yet
         with self._uow() as uow:
-            now = self._clock.now()
             uow.outbox.release(untried, self._owner)
-            circuits = uow.circuits.locked(self._routes, now)
+            circuits = uow.circuits.locked(self._routes, self._clock.now())
+            now = self._clock.now()
             changed = self._record(uow, done, circuits, now)
             limits, probing = self._limits_now(circuits, want, now)
             batches = {
@@ -201,12 +233,12 @@ class Relay:
             for name, route in self._routes.items():
                 if route.rate_per_second and started[name]:
                     circuits[name] = circuits[name].started(
-                        started[name], now, route.rate_per_second
+                        started[name], now, route.rate_per_second, self._window[name]
                     )
                     changed.add(name)
             uow.circuits.save([circuits[name] for name in sorted(changed)], now)
             uow.commit()
-        return claimed
+        return claimed, now
 
     def _limits_now(
         self, circuits: dict[str, Circuit], want: Mapping[str, int], now: datetime
@@ -331,10 +363,23 @@ class Relay:
         else:
             log.info("relay.retry", status=str(decision.status), error=decision.error, **fields)
 
-    async def _attempt(self, call: list[OutboundMessage]) -> None:
-        """One call (one message, or a batch); its end is recorded by the next cycle."""
+    async def _attempt(self, leased: _Call) -> None:
+        """One call (one message, or a batch); its end is recorded by the next cycle. A call
+        too late for its rate limit is not made: its messages are given back untried."""
+        call = leased.messages
         route = self._routes[call[0].destination]
         started = self._clock.now()
+        if leased.start_by is not None and started > leased.start_by:
+            self._in_flight[route.name] -= 1
+            self._untried += [m.id for m in call]
+            self._window[route.name] = min(2 * self._window[route.name], START_WITHIN_AT_MOST)
+            late = (started - leased.start_by).total_seconds()
+            log.warning(
+                "relay.start_missed", destination=route.name, late_seconds=late, relay=self._owner
+            )
+            return
+        if leased.start_by is not None:  # in time: narrow the window back
+            self._window[route.name] = max(START_WITHIN, self._window[route.name] / 2)
         try:
             with delivery_span(route.name, call[0].kind, [m.traceparent for m in call]) as span:
                 if len(call) == 1:
