@@ -138,8 +138,9 @@ class OutboxRepository(Protocol):
         ...
 
     def release(self, message_ids: Sequence[int], owner: str) -> None:
-        """Give back leased messages that were not attempted (behind a refusal in a batch):
-        pending again, their attempt not counted."""
+        """Give back leased messages that were not attempted (behind a refusal in a batch, or
+        too late to start under their destination's rate limit): pending again, their attempt
+        not counted."""
         ...
 
     def finish(self, done: Sequence[tuple[Finished, Decision]], owner: str) -> list[int]:
