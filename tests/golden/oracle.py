@@ -40,6 +40,13 @@ What it follows, section by section of docs/billing.md:
 - *Money*: each line rounded once; one discount line per coupon and tax code (percent rounded
   per line, amount-off split in proportion by largest remainder); tax per code, its charges and
   its credits rounded apart; total; then prepaid credit.
+- *Consolidated invoices* (``billing.consolidate``): the invoices a run finalizes for one
+  customer, issue date and currency, two or more, are finalized as one invoice of kind
+  ``consolidated`` — every line of each part keyed ``<part>:<key>`` (the part's ref here, its id
+  in revsync), its taxes the parts' summed per code and rate, no amount computed again; it gets
+  the number and the prepaid credit, is posted, paid, credited and voided; the parts are
+  finalized without a number, name it, and refuse to be voided or credited; a void of it voids
+  them; a credit note credits each line at most its value after its own part's discounts.
 - *Coupons, prepaid credits, credit notes, interim invoices (docs/thresholds.md)*, and
   *Scopes*: a coupon or grant limited to plans and meters reaches the lines of the plans and
   the usage lines of the meters (the union); a limited coupon discounts only those, a limited
@@ -871,6 +878,10 @@ class Invoice:
     credits_ref: str | None = None
     #: per line (by position): what the discount lines took from it
     discounted: dict[int, Fraction] = field(default_factory=dict)
+    #: a part of a consolidated invoice: that invoice's ref
+    consolidated_into: str | None = None
+    #: a consolidated invoice: its parts, in the order it bills them
+    parts: list[Invoice] = field(default_factory=list)
 
     @property
     def subtotal(self) -> Fraction:
@@ -937,6 +948,8 @@ class Oracle:
         self.sweeps = 0
         self.rechecks: dict[str, datetime] = {}  # customer → earliest event time to look at
         self.fired: set[tuple[str, str, date]] = set()
+        #: (customer, currency, issue date) → the ref of its consolidated invoice
+        self.consolidated: dict[tuple[str, str, date], str] = {}
         self.outcome = Outcome()
         self.now = datetime.min.replace(tzinfo=UTC)
 
@@ -1810,7 +1823,7 @@ class Oracle:
         )
         for invoice in built:
             self.invoices[invoice.ref] = invoice
-        for invoice in due:
+        for invoice in self._consolidate(due):
             self._finalize(invoice)
         for sub, stale, adjustments, target in outcomes:
             target_ref = None if target is None else doc_ref(sub.id, target[0], target[1][0])
@@ -1818,6 +1831,38 @@ class Oracle:
             for invoice in stale:
                 invoice.recheck = not (not adjustments[invoice.ref] or target_final)
             sub.recheck_from = None
+
+    def _consolidate(self, due: list[Invoice]) -> list[Invoice]:
+        """docs, Consolidated invoices: what a run finalizes, in numbering order. With
+        ``billing.consolidate``, two or more of one customer, issue date and currency are
+        finalized as one consolidated invoice (its parts finalized, naming it, no number) —
+        unless that date's consolidated invoice exists already: then each stays on its own, as
+        does an invoice alone on its date. (Interim invoices are issued by a sweep, not a run:
+        never here.)"""
+        if not self.settings.consolidate:
+            return due
+        groups: dict[tuple[str, str, date], list[Invoice]] = {}
+        for invoice in due:
+            groups.setdefault((invoice.customer, invoice.currency, invoice.issue), []).append(
+                invoice
+            )
+        taken: set[str] = set()
+        wholes: list[Invoice] = []
+        for key, group in groups.items():
+            if len(group) < 2 or key in self.consolidated:
+                continue
+            whole = _consolidated(group)
+            self.consolidated[key] = whole.ref
+            self.invoices[whole.ref] = whole
+            for part in group:
+                part.status = "finalized"
+                part.consolidated_into = whole.ref
+                taken.add(part.ref)
+            wholes.append(whole)
+        return sorted(
+            [i for i in due if i.ref not in taken] + wholes,
+            key=lambda i: (i.issue, i.customer, i.kind, i.ref),
+        )
 
     def _final(self, sub: Sub, kind: str, period: tuple[date, date]) -> bool:
         invoice = self.invoices.get(doc_ref(sub.id, kind, period[0]))
@@ -1881,8 +1926,8 @@ class Oracle:
         expected = {line.key: line for line in now.lines}
         prior: dict[str, tuple[Fraction, Fraction]] = {}
         for invoice in self.invoices.values():
-            if invoice.subscription != sub.id or invoice.status not in _FINAL:
-                continue
+            if invoice.subscription != sub.id or invoice.status not in _FINAL or invoice.parts:
+                continue  # a consolidated invoice bills its parts' lines: they are counted there
             for line in invoice.lines:
                 if line.kind == "adjustment" and line.adjusts and line.adjusts[0] == stale.ref:
                     quantity, amount = prior.get(line.adjusts[1], (ZERO, ZERO))
@@ -2025,16 +2070,23 @@ class Oracle:
     # --- the invoices' lives after finalization ----------------------------------------------
 
     def _pick(self, pick: Pick) -> Invoice:
-        for invoice in self.invoices.values():
-            if (
-                invoice.subscription == pick.subscription
-                and invoice.kind == pick.kind
-                and invoice.period[0] == pick.start
-            ):
-                return invoice
-        raise Refused(f"no invoice {pick}")
+        """The invoice of the subscription — a consolidated one: that bills a part of it, the
+        first issued of those — of the kind, starting on the day."""
+        found = [
+            invoice
+            for invoice in self.invoices.values()
+            if invoice.kind == pick.kind
+            and invoice.period[0] == pick.start
+            and pick.subscription
+            in ({p.subscription for p in invoice.parts} or {invoice.subscription})
+        ]
+        if not found:
+            raise Refused(f"no invoice {pick}")
+        return min(found, key=lambda i: i.issue)
 
     def _do_post(self, action: Post) -> None:
+        """docs silent on a consolidated invoice's parts once it is posted or paid: they stay
+        ``finalized`` (docs: "finalized with ``consolidated_into``"; only a void reaches them)."""
         invoice = self._pick(action.pick)
         if invoice.status == "finalized":
             invoice.status = "posted"
@@ -2085,13 +2137,14 @@ class Oracle:
         """docs: a void credits all that is left of the invoice — every line, discount and tax
         less what earlier notes credited — and gives back the prepaid credit it took. docs
         silent on voiding a paid invoice; the lifecycle reads ``… → posted → paid, or void``: a
-        paid invoice is not voided (it is credited)."""
+        paid invoice is not voided (it is credited). docs, Consolidated invoices: a part is not
+        voided (its consolidated invoice is); voiding that voids its parts too."""
         try:
             invoice = self._pick(action.pick)
         except Refused:
             self.outcome.looks[action.tag] = "refused"
             return
-        if invoice.status not in ("finalized", "posted"):
+        if invoice.consolidated_into is not None or invoice.status not in ("finalized", "posted"):
             self.outcome.looks[action.tag] = "refused"
             return
         credited, bases, taxed = self._credited(invoice)
@@ -2136,19 +2189,22 @@ class Oracle:
         for index, amount in invoice.uses:
             self.wallet[index].remaining += amount
         invoice.status = "void"
+        for part in invoice.parts:
+            part.status = "void"
         self.outcome.looks[action.tag] = note.ref
 
     def _do_credit_lines(self, action: CreditLines) -> None:
         """docs: part of some lines, at most what is left of each after earlier notes, taxed at
         the invoice's rates; however it is split, the notes never credit more than the invoice's
         total. docs silent on the rounding rest: the note that leaves nothing of a code's
-        charged lines to credit credits what is left of the code's tax."""
+        charged lines to credit credits what is left of the code's tax. docs, Consolidated
+        invoices: a part is not credited (its consolidated invoice is)."""
         try:
             invoice = self._pick(action.pick)
         except Refused:
             self.outcome.looks[action.tag] = "refused"
             return
-        if invoice.status not in _FINAL:
+        if invoice.consolidated_into is not None or invoice.status not in _FINAL:
             self.outcome.looks[action.tag] = "refused"
             return
         credited, _, taxed = self._credited(invoice)
@@ -2303,13 +2359,58 @@ class Oracle:
             taxes=taxes,
             totals=totals,  # type: ignore[arg-type]
             series=invoice.series,
+            consolidated_into=invoice.consolidated_into,
         )
+
+
+def _consolidated(group: Sequence[Invoice]) -> Invoice:
+    """docs, Consolidated invoices: one invoice billing ``group`` (of one customer, issue date
+    and currency) — the parts ordered by subscription, then kind (docs silent on one
+    subscription's two parts of one kind: by period start); every line of each, keyed
+    ``<part>:<key>``, as the part rated it (amount, tax code, lineage, what it adjusts); the
+    parts' taxes summed per code and rate; so its totals are the parts' sums. Its period: "from
+    the first part's start to the last one's end", read in time (the earliest start, the latest
+    end: parts ordered by subscription and kind may start later than they end). Its ref names
+    the first part's subscription, its period start and its issue date (its id in revsync is
+    per customer, currency and date)."""
+    ordered = sorted(group, key=lambda p: (p.subscription, p.kind, p.period[0]))
+    first = ordered[0]
+    start = min(p.period[0] for p in ordered)
+    whole = Invoice(
+        doc_ref(first.subscription, "consolidated", start, first.issue.isoformat()),
+        first.subscription,
+        first.customer,
+        "consolidated",
+        (start, max(p.period[1] for p in ordered)),
+        first.issue,
+        first.currency,
+        parts=ordered,
+    )
+    taxes: dict[tuple[str, Fraction], tuple[Fraction, Fraction]] = {}
+    for part in ordered:
+        offset = len(whole.lines)
+        whole.lines += [replace(line, key=f"{part.ref}:{line.key}") for line in part.lines]
+        whole.discounted.update({offset + i: v for i, v in part.discounted.items()})
+        for code, rate, base, amount in part.taxes:
+            was_base, was_amount = taxes.get((code, rate), (ZERO, ZERO))
+            taxes[(code, rate)] = (was_base + base, was_amount + amount)
+    whole.taxes = [
+        (code, rate, base, amount) for (code, rate), (base, amount) in sorted(taxes.items())
+    ]
+    return whole
 
 
 def _worth(invoice: Invoice) -> dict[str, Fraction]:
     """docs: what a partial credit note may credit of a line — its value after the invoice's
     discounts: each discount line of a tax code shared over that code's (not adjustment) lines
-    in proportion to what earlier discounts left of them, largest remainder."""
+    in proportion to what earlier discounts left of them, largest remainder. On a consolidated
+    invoice, each line's value after its own part's discounts."""
+    if invoice.parts:
+        return {
+            f"{part.ref}:{key}": value
+            for part in invoice.parts
+            for key, value in _worth(part).items()
+        }
     lines = [x for x in invoice.lines if x.kind != "discount"]
     worth = {x.key: x.amount for x in lines}
     for discount in (x for x in invoice.lines if x.kind == "discount"):

@@ -186,7 +186,7 @@ def _plain(value: Any) -> str:
 def compare_docs(ref: str, want: Doc, got: Doc) -> list[str]:
     """Every difference between two documents, named."""
     problems = []
-    for name in ("kind", "period", "status", "issue_date", "series"):
+    for name in ("kind", "period", "status", "issue_date", "series", "consolidated_into"):
         if getattr(want, name) != getattr(got, name):
             problems.append(f"{ref}: {name} {getattr(got, name)} ≠ expected {getattr(want, name)}")
     wanted = {x.key: x for x in want.lines}
@@ -259,10 +259,11 @@ def lineage(
         doc = found.docs.get(ref)
         if doc is None or not any(x.key == key for x in doc.lines) or ref not in ids:
             continue  # already reported as a difference of the documents
-        behind = world.behind(ids[ref], key)
+        raw = _raw_key(key, ids)
+        behind = world.behind(ids[ref], raw)
         got_ids = frozenset(event_id for _, event_id, _ in behind)
         if got_ids != event_ids:
-            line = by_id[ids[ref]].line(key)
+            line = by_id[ids[ref]].line(raw)
             counted = line.lineage.events if line is not None and line.lineage else "?"
             problems.append(
                 f"{ref}: line {key}: lists {len(got_ids)} events behind it, its lineage counted "
@@ -271,7 +272,7 @@ def lineage(
                 + (f" (missing: {sorted(event_ids - got_ids)})" if event_ids - got_ids else "")
             )
             continue
-        meter = _meter_of_line(by_id[ids[ref]], key, meters)
+        meter = _meter_of_line(by_id[ids[ref]], raw, meters)
         held = expected.held.get((ref, key))
         if meter is not None and meter.carried and held is not None:
             value_days, end = oracle.held_days(
@@ -290,6 +291,13 @@ def lineage(
         if again is not None and oracle.as_decimal(again) != value:
             problems.append(f"{ref}: line {key}: its events re-aggregate to {again}, not {value}")
     return problems
+
+
+def _raw_key(key: str, ids: Mapping[str, str]) -> str:
+    """A line key as revsync holds it: a consolidated invoice's ``<part ref>:<key>`` is
+    ``<part id>:<key>`` (refs hold no ``:``)."""
+    head, colon, rest = key.partition(":")
+    return f"{ids[head]}:{rest}" if colon and head in ids else key
 
 
 def _meter_of_line(

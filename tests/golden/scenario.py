@@ -218,6 +218,9 @@ class Settings:
     rounding: str = "half_even"
     grace_hours: int = 0
     late_usage: str = "next_invoice"
+    #: ``billing.consolidate``: a customer's invoices a run finalizes with one issue date and
+    #: currency are finalized as one consolidated invoice
+    consolidate: bool = False
     #: country → tax code → percent
     tax: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     #: cells with the same settings but another partition play in another world (worlds stay
@@ -248,7 +251,9 @@ class Line:
 class Doc:
     """An invoice or credit note as compared. ``ref`` names it apart from revsync's ids:
     ``<subscription>/<kind>/<period start>`` (an interim one adds its threshold), a credit
-    note ``<ref of the invoice>/note-<n>``."""
+    note ``<ref of the invoice>/note-<n>``, a consolidated invoice
+    ``<its first part's subscription>/consolidated/<period start>/<issue date>`` — its lines
+    keyed ``<the part's ref>:<the part's line key>``."""
 
     ref: str
     kind: str
@@ -260,7 +265,9 @@ class Doc:
     totals: tuple[
         Decimal, Decimal, Decimal, Decimal, Decimal
     ]  # subtotal, discount, tax, total, credits
-    series: str | None  # "INV", "CN", or None while a draft
+    series: str | None  # "INV", "CN", or None while a draft (or billed on a consolidated one)
+    #: the ref of the consolidated invoice it is billed on (``billing.consolidate``), if any
+    consolidated_into: str | None = None
 
 
 def doc_ref(subscription: str, kind: str, start: date, extra: str = "") -> str:

@@ -24,6 +24,7 @@ from tests.golden.oracle import (
 from tests.golden.scenario import (
     Amend,
     Bill,
+    Grant,
     Pick,
     PutCustomer,
     Settings,
@@ -543,3 +544,100 @@ def test_a_voided_usage_invoice_bills_nothing_and_amounts_off_stay_off_usage_inv
         ("usage:calls:2026-11-01:minimum", 3),
     ]
     assert november.totals[3] == 0
+
+
+def _pro(code: str, fee: str) -> dict[str, object]:
+    return {
+        "code": code,
+        "name": code,
+        "currency": "EUR",
+        "interval": "month",
+        "charges": [
+            {"key": "platform", "model": "flat", "timing": "in_advance", "amount": fee},
+            {"key": "calls", "model": "per_unit", "meter": "m", "amount": "0.01"},
+        ],
+    }
+
+
+def test_a_runs_invoices_of_one_customer_and_day_are_one_consolidated_invoice() -> None:
+    # docs, Consolidated invoices: acme's two subscriptions (99.00 and 50.00 a month in advance,
+    # calls at 0.01 in arrears), 100.00 of prepaid credit. The run of 1 November finalizes both
+    # advance invoices as one (149.00: the credit is its); a part is not voided, the whole is —
+    # its parts with it, the credit back. The run of 1 December: both November arrears invoices
+    # (1,000 calls each: 10.00) and both December advance invoices, one invoice from 1 November
+    # to 1 January (169.00, 100.00 paid). 500 late calls of November: each subscription's
+    # adjustment invoice of 1 December (5.00) stays on its own (that day is consolidated)
+    setup = instant(date(2026, 10, 31))
+    start = date(2026, 11, 1)
+    actions = [
+        PutCustomer(setup, "acme", "EUR", tenants=("t",)),
+        Subscribe(setup, "s1", "acme", "pro", start),
+        Subscribe(setup, "s2", "acme", "lite", start),
+        Grant(setup, "acme", Decimal(100), "EUR", date(2026, 10, 31)),
+        _run(start),
+        VoidInvoice(instant(start, 10), Pick("s2", "advance", start), "part"),
+        VoidInvoice(instant(start, 11), Pick("s2", "consolidated", start), "whole"),
+        _calls(date(2026, 11, 10), 1000, "a"),
+        _run(date(2026, 12, 1)),
+        _calls(date(2026, 11, 20), 500, "b", sent=date(2026, 12, 1)),
+        Bill(instant(date(2026, 12, 1), 13), date(2026, 12, 1)),
+    ]
+    settings = Settings(late_usage="separate_invoice", consolidate=True)
+    plans = [_pro("pro", "99.00"), _pro("lite", "50.00")]
+    outcome = Oracle(settings, plans, [], [CALLS]).play(actions)
+    found = outcome.docs
+    november, december = (
+        "s1/consolidated/2026-11-01/2026-11-01",
+        "s1/consolidated/2026-11-01/2026-12-01",
+    )
+    assert outcome.looks == {"part": "refused", "whole": f"{november}/note-1"}
+    assert sorted(found) == [
+        "s1/adjustment/2026-12-01",
+        "s1/advance/2026-11-01",
+        "s1/advance/2026-12-01",
+        "s1/arrears/2026-11-01",
+        november,
+        f"{november}/note-1",
+        december,
+        "s2/adjustment/2026-12-01",
+        "s2/advance/2026-11-01",
+        "s2/advance/2026-12-01",
+        "s2/arrears/2026-11-01",
+    ]
+    first, second = found[november], found[december]
+    assert (first.kind, first.period, first.status, first.series) == (
+        "consolidated",
+        (start, date(2026, 12, 1)),
+        "void",
+        "INV",
+    )
+    assert [(x.key, x.amount) for x in first.lines] == [
+        ("s1/advance/2026-11-01:fee:platform", 99),
+        ("s2/advance/2026-11-01:fee:platform", 50),
+    ]
+    assert (first.totals[3], first.totals[4]) == (149, 100)
+    assert found[f"{november}/note-1"].totals[3:] == (-149, -100)
+    for part in ("s1/advance/2026-11-01", "s2/advance/2026-11-01"):
+        assert (found[part].status, found[part].series) == ("void", None)
+        assert found[part].consolidated_into == november
+    assert (second.period, second.status, second.series) == (
+        (start, date(2027, 1, 1)),
+        "finalized",
+        "INV",
+    )
+    assert [(x.key, x.amount) for x in second.lines] == [
+        ("s1/advance/2026-12-01:fee:platform", 99),
+        ("s1/arrears/2026-11-01:usage:calls:2026-11-01", 10),
+        ("s2/advance/2026-12-01:fee:platform", 50),
+        ("s2/arrears/2026-11-01:usage:calls:2026-11-01", 10),
+    ]
+    assert second.totals == (169, 0, 0, 169, 100)
+    for sub in ("s1", "s2"):
+        part = found[f"{sub}/arrears/2026-11-01"]
+        assert (part.status, part.series, part.consolidated_into) == ("finalized", None, december)
+        late = found[f"{sub}/adjustment/2026-12-01"]
+        assert (late.series, late.consolidated_into, late.totals[3]) == ("INV", None, 5)
+        assert [x.key for x in late.lines] == [
+            f"adjustment:{sub}/arrears/2026-11-01:usage:calls:2026-11-01"
+        ]
+    assert outcome.wallets == {"acme": {"EUR": Decimal(0)}}

@@ -14,7 +14,7 @@ import asyncio
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -105,6 +105,8 @@ class GoldenWorld:
     api: TestClient
     headers: dict[str, str]
     thresholds: tuple[str, ...]
+    #: subscription → its customer, as the cells made them
+    subscribers: dict[str, str] = field(default_factory=dict)
 
     # --- playing -----------------------------------------------------------------------------
 
@@ -166,6 +168,7 @@ class GoldenWorld:
         )
 
     def _do_subscribe(self, action: Subscribe, looks: dict[str, Any]) -> None:
+        self.subscribers[action.subscription] = action.customer
         self.container.subscriptions.create(
             CreateSubscription(
                 action.subscription,
@@ -227,6 +230,8 @@ class GoldenWorld:
         self.container.thresholds.sweep()
 
     def find(self, pick: Pick) -> Invoice | None:
+        if pick.kind == InvoiceKind.CONSOLIDATED.value:
+            return self._consolidated(pick)
         found = self.container.billing.invoices(
             InvoiceFilter(
                 subscription_id=pick.subscription,
@@ -237,6 +242,30 @@ class GoldenWorld:
             limit=10,
         )
         return found[0] if found else None
+
+    def _consolidated(self, pick: Pick) -> Invoice | None:
+        """The consolidated invoice of the subscription's customer that starts on the pick's day
+        and bills the subscription (it has none of its own: docs, its lines are described
+        ``<subscription> — <description>``), the first issued of those."""
+        found = self.container.billing.invoices(
+            InvoiceFilter(
+                customer_id=self.subscribers.get(pick.subscription, "?"),
+                kind=InvoiceKind.CONSOLIDATED,
+                period_start=pick.start,
+            ),
+            after=None,
+            limit=10,
+        )
+        mine = f"{pick.subscription} — "
+        billing = [i for i in found if any(x.description.startswith(mine) for x in i.lines)]
+        return min(billing, key=lambda i: i.issue_date, default=None)
+
+    def parts(self, whole: Invoice) -> dict[str, Invoice]:
+        """A consolidated invoice's parts by id (its lines' key prefixes)."""
+        found = self.container.billing.invoices(
+            InvoiceFilter(customer_id=whole.customer_id), after=None, limit=1000
+        )
+        return {i.id: i for i in found if i.consolidated_into == whole.id}
 
     def _do_post(self, action: Post, looks: dict[str, Any]) -> None:
         invoice = self.find(action.pick)
@@ -297,7 +326,16 @@ class GoldenWorld:
                 for line in note.lines:
                     key = line.key.removeprefix("credit:")
                     credited[key] = credited.get(key, Decimal(0)) - line.amount
-        charged = sorted((x for x in invoice.lines if x.amount > 0), key=lambda x: x.key)
+        # the first line as the oracle names it: a consolidated invoice's keys start with its
+        # parts' ids, which sort apart from their refs
+        named = (
+            {i: _own_ref(p, self.thresholds) for i, p in self.parts(invoice).items()}
+            if invoice.kind is InvoiceKind.CONSOLIDATED
+            else {}
+        )
+        charged = sorted(
+            (x for x in invoice.lines if x.amount > 0), key=lambda x: _canonical(x.key, named)
+        )
         chosen = charged[:1] if action.which == "first" else charged
         amounts = {
             line.key: str(
@@ -361,26 +399,23 @@ class GoldenWorld:
                 break
             after = page[-1].id
         refs: dict[str, str] = {}
+        #: a consolidated invoice's ref names the first (by subscription) of its parts'
+        firsts: dict[str, str] = {}
         for invoice in everything:
-            if invoice.kind is InvoiceKind.CREDIT_NOTE or invoice.subscription_id is None:
-                continue
-            if invoice.kind is InvoiceKind.INTERIM:
-                key = next(
-                    (
-                        k
-                        for k in self.thresholds
-                        if interim_invoice_id(invoice.subscription_id, invoice.period, k)
-                        == invoice.id
-                    ),
-                    "?",
-                )
+            if invoice.consolidated_into is not None and invoice.subscription_id is not None:
+                known = firsts.get(invoice.consolidated_into)
+                if known is None or invoice.subscription_id < known:
+                    firsts[invoice.consolidated_into] = invoice.subscription_id
+        for invoice in everything:
+            if invoice.kind is InvoiceKind.CONSOLIDATED and invoice.id in firsts:
                 refs[invoice.id] = doc_ref(
-                    invoice.subscription_id, "interim", invoice.period.start, key
+                    firsts[invoice.id],
+                    invoice.kind.value,
+                    invoice.period.start,
+                    invoice.issue_date.isoformat(),
                 )
-            else:
-                refs[invoice.id] = doc_ref(
-                    invoice.subscription_id, invoice.kind.value, invoice.period.start
-                )
+            elif invoice.kind is not InvoiceKind.CREDIT_NOTE and invoice.subscription_id:
+                refs[invoice.id] = _own_ref(invoice, self.thresholds)
         notes = sorted(
             (i for i in everything if i.kind is InvoiceKind.CREDIT_NOTE),
             key=lambda i: (i.number or "", i.id),
@@ -410,6 +445,22 @@ class GoldenWorld:
         return [(from_micros(e.time_us), e.event_id, e.data) for e in events]
 
 
+def _own_ref(invoice: Invoice, thresholds: Sequence[str]) -> str:
+    """The ref of a subscription's invoice (an interim one names its threshold)."""
+    assert invoice.subscription_id is not None
+    if invoice.kind is InvoiceKind.INTERIM:
+        key = next(
+            (
+                k
+                for k in thresholds
+                if interim_invoice_id(invoice.subscription_id, invoice.period, k) == invoice.id
+            ),
+            "?",
+        )
+        return doc_ref(invoice.subscription_id, "interim", invoice.period.start, key)
+    return doc_ref(invoice.subscription_id, invoice.kind.value, invoice.period.start)
+
+
 def _answer(response: Any) -> Any:
     """A credit or void answer: the note's id, ``refused`` for a 4xx, the error otherwise."""
     if response.status_code == 201:
@@ -424,6 +475,12 @@ def _fraction(description: str, key: str) -> tuple[int, int] | None:
         return None
     found = _PRORATED.search(description)
     return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def _own_key(invoice: Invoice, key: str) -> str:
+    """A line's key on its own invoice: a consolidated invoice's ``<part id>:<key>`` is
+    ``<key>``."""
+    return key.partition(":")[2] if invoice.kind is InvoiceKind.CONSOLIDATED else key
 
 
 def _canonical(key: str, refs: Mapping[str, str]) -> str:
@@ -448,7 +505,7 @@ def _doc_of(invoice: Invoice, refs: Mapping[str, str]) -> Doc:
                         line.unit_amount,
                         line.amount,
                         line.tax_code,
-                        _fraction(line.description, line.key),
+                        _fraction(line.description, _own_key(invoice, line.key)),
                     )
                     for line in invoice.lines
                 ),
@@ -460,6 +517,11 @@ def _doc_of(invoice: Invoice, refs: Mapping[str, str]) -> Doc:
         ),
         totals=(t.subtotal, t.discount, t.tax, t.total, t.credits),
         series=series,
+        consolidated_into=(
+            None
+            if invoice.consolidated_into is None
+            else refs.get(invoice.consolidated_into, invoice.consolidated_into)
+        ),
     )
 
 
@@ -524,6 +586,7 @@ def open_world(
             "rounding": settings.rounding,
             "grace_period_hours": settings.grace_hours,
             "late_usage": settings.late_usage,
+            "consolidate": settings.consolidate,
         },
         thresholds={"poll_seconds": 0},
     )

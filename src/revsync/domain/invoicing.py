@@ -239,8 +239,8 @@ def consolidate(parts: Sequence[Invoice]) -> Invoice:
     """One draft invoice billing ``parts`` — invoices of one customer, currency and issue
     date, of several subscriptions: every line of each, keyed ``<part id>:<its key>`` and
     described with its subscription (lineage and what it adjusts kept); each part's tax lines
-    summed per code and rate; the totals the parts' sums. Its period runs from the first
-    part's start to the last one's end. Each part keeps its own rating (discounts, rounding,
+    summed per code and rate; the totals the parts' sums. Its period runs from the earliest
+    part's start to the latest part's end. Each part keeps its own rating (discounts, rounding,
     tax): consolidating changes no amount."""
     if len({(p.customer_id, p.currency, p.issue_date) for p in parts}) != 1 or len(parts) < 2:
         raise InvalidField("invoices", "only invoices of one customer, currency and date")
