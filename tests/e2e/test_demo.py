@@ -13,7 +13,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
@@ -407,24 +406,19 @@ def found_away(folder: Path) -> int:
         container.close()
 
 
-def test_the_demo_holds_with_the_erp_back_20_seconds_later_beside_a_cpu_hog(
-    tmp_path: Path,
-) -> None:
+def test_the_demo_holds_with_the_erp_back_20_seconds_later(tmp_path: Path) -> None:
     """The outage the demo plays, 20 s long — longer than the whole retry budget of the
-    demo's policy (10 attempts of at most 1 s) — while another process keeps a core busy all
-    along: slower, and still exact. Every invoice is posted once, no case is opened. With
-    revsync's event stream on: a subscriber finds every event the demo announced, each once,
-    each payload as the AsyncAPI document describes it — a usage.threshold_crossed for each
-    threshold reached, announced by the threshold watcher running beside the relay."""
+    demo's policy (10 attempts of at most 1 s) — still exact: every invoice is posted once, no
+    case is opened. (The suite runs it on one of two workers on two cores, the other busy all
+    along: a process spinning beside it took a third of the machine from every other test for
+    the same finding.) With revsync's event stream on: a subscriber finds every event the demo
+    announced, each once, each payload as the AsyncAPI document describes it — a
+    usage.threshold_crossed for each threshold reached, announced by the threshold watcher
+    running beside the relay."""
     require_tryton()
-    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        with own_stream() as stream:
-            report = play(tmp_path / "demo", erp_down_seconds=20, events=stream.settings())
-            events = stored(stream)
-    finally:
-        hog.kill()
-        hog.wait()
+    with own_stream() as stream:
+        report = play(tmp_path / "demo", erp_down_seconds=20, events=stream.settings())
+        events = stored(stream)
     _check_the_stream(tmp_path / "demo", stream, events)
     assert "ERP down for 20 s as postings began" in report["faults"]
     assert found_away(tmp_path / "demo") > 10  # more attempts found it away than the budget
