@@ -8,6 +8,7 @@ their dedup slots), up to the snapshot's cutoff.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -29,7 +30,7 @@ from revsync.domain.metering import (
 )
 from revsync.domain.periods import day_start
 from revsync.domain.usage import digest_text, to_micros
-from revsync.ports.billing import UsageSnapshot
+from revsync.ports.billing import AggregateSpec, UsageAggregate, UsageSnapshot
 from revsync.schemas.cloudevents_v1 import decode_data
 
 _ZERO = Decimal(0)
@@ -69,6 +70,8 @@ class _Work:
     #: meter (whose events before the window count too: the value they leave is carried in)
     values: list[tuple[int, tuple[str, str], Decimal]] | None = None
     carried: bool = False
+    #: the aggregate as the database can take it (None: every event is read here)
+    spec: AggregateSpec | None = None
 
 
 def window(request: UsageRequest, zone: str) -> tuple[datetime, datetime]:
@@ -101,6 +104,8 @@ def compute(
             values=[] if need.request.transactions or meter.carried else None,
             carried=meter.carried,
         )
+        if not work.counts_only and work.values is None:
+            work.spec = aggregate_spec(meter, need.request.dimension)
         works_by_type.setdefault((meter.event_type, meter.carried), []).append(work)
     for (event_type, _), works in works_by_type.items():
         _scan(snapshot, event_type, works)
@@ -108,7 +113,17 @@ def compute(
 
 
 def _scan(snapshot: UsageSnapshot, event_type: str, works: list[_Work]) -> None:
-    counted = [w for w in works if w.counts_only]
+    _count(snapshot, event_type, [w for w in works if w.counts_only])
+    routes = _aggregate(snapshot, event_type, [w for w in works if w.spec is not None])
+    for work in works:
+        if not work.counts_only and work.spec is None:
+            for customer_id in work.need.customer_ids:
+                routes.setdefault(customer_id, []).append(work)
+    if routes:
+        _read(snapshot, event_type, routes)
+
+
+def _count(snapshot: UsageSnapshot, event_type: str, counted: list[_Work]) -> None:
     for start_us, end_us in {(w.start_us, w.end_us) for w in counted}:  # counted in the database
         batch = [w for w in counted if (w.start_us, w.end_us) == (start_us, end_us)]
         customers = {c for w in batch for c in w.need.customer_ids}
@@ -118,13 +133,50 @@ def _scan(snapshot: UsageSnapshot, event_type: str, works: list[_Work]) -> None:
                 events, digest = counts.get(customer_id, (0, 0))
                 work.total.events += events
                 work.total.digest = (work.total.digest + digest) & _MASK
-    works = [w for w in works if not w.counts_only]
-    if not works:
-        return
+
+
+def _aggregate(
+    snapshot: UsageSnapshot, event_type: str, works: list[_Work]
+) -> dict[str, list[_Work]]:
+    """The figures the database aggregates exactly; returns, per customer, the works whose
+    events it could not all read (they are read event by event)."""
     routes: dict[str, list[_Work]] = {}
+    batches: dict[tuple[int, int, AggregateSpec], list[_Work]] = {}
     for work in works:
-        for customer_id in work.need.customer_ids:
-            routes.setdefault(customer_id, []).append(work)
+        assert work.spec is not None
+        batches.setdefault((work.start_us, work.end_us, work.spec), []).append(work)
+    for (start_us, end_us, spec), batch in batches.items():
+        customers = {c for w in batch for c in w.need.customer_ids}
+        found: dict[str, list[UsageAggregate]] = {}
+        for aggregate in snapshot.aggregates(customers, event_type, start_us, end_us, spec):
+            found.setdefault(aggregate.customer_id, []).append(aggregate)
+        for work in batch:
+            for customer_id in work.need.customer_ids:
+                aggregates = found.get(customer_id, ())
+                if any(a.unread for a in aggregates):
+                    routes.setdefault(customer_id, []).append(work)
+                    continue
+                for a in aggregates:
+                    _absorb(work, a)
+    return routes
+
+
+def _absorb(work: _Work, aggregate: UsageAggregate) -> None:
+    work.tally.absorb(aggregate.events, aggregate.value, aggregate.group)
+    work.total.events += aggregate.events
+    work.total.digest = (work.total.digest + aggregate.digest) & _MASK
+    if work.dimension:
+        assert aggregate.group is not None
+        group = work.groups.get(aggregate.group)
+        if group is None:
+            group = work.groups[aggregate.group] = _Counter()
+        group.events += aggregate.events
+        group.digest = (group.digest + aggregate.digest) & _MASK
+
+
+def _read(snapshot: UsageSnapshot, event_type: str, routes: dict[str, list[_Work]]) -> None:
+    """The figures read event by event (decoded, tallied in Python)."""
+    works = list({id(w): w for ws in routes.values() for w in ws}.values())
     with_data = any(w.tally.reads_data for w in works)
     with_key = any(w.meter.aggregation is Aggregation.LATEST or w.values is not None for w in works)
     rows = snapshot.rows(
@@ -225,6 +277,35 @@ def _figure(work: _Work, cutoff_seq: int) -> UsageFigure:
         by_dimension=by_dimension,
         lineage_by_dimension=lineage_by_dimension,
         values=values,
+    )
+
+
+#: path segments the databases' JSON paths read as object keys (not array indexes, not
+#: needing quotes)
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IN_SQL = frozenset({Aggregation.COUNT, Aggregation.SUM, Aggregation.MAX})
+
+
+def aggregate_spec(meter: Meter, dimension: str | None) -> AggregateSpec | None:
+    """The meter's aggregate for the database, when it can be read there exactly: ``count``,
+    ``sum`` or ``max``, plain paths, and filters on strings only (None otherwise)."""
+    if meter.aggregation not in _IN_SQL or meter.carried:
+        return None
+    paths = [p for p in (meter.value, dimension) if p is not None]
+    paths.extend(path for path, _ in meter.filters)
+    if not all(_PLAIN_KEY.match(key) for path in paths for key in path.split(".")):
+        return None
+    filters: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    for path, allowed in meter.filters:
+        strings = {v for v in allowed if isinstance(v, str) and "\x00" not in v}
+        if len(strings) != len(set(allowed)):
+            return None
+        filters.append((tuple(path.split(".")), tuple(sorted(strings))))
+    return AggregateSpec(
+        aggregation=meter.aggregation.value,
+        value=tuple(meter.value.split(".")) if meter.value is not None else None,
+        filters=tuple(filters),
+        dimension=tuple(dimension.split(".")) if dimension is not None else None,
     )
 
 

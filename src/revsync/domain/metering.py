@@ -778,6 +778,31 @@ def _unique(state: list[Any], raw: object, moment: int, tiebreak: tuple[str, str
         state[1].add(key)
 
 
+def _merge_count(state: list[Any], events: int, value: int | None) -> None:
+    state[0] += events
+
+
+def _merge_sum(state: list[Any], events: int, value: int | None) -> None:
+    if value is None:
+        raise ValueError("a sum merges with its value")
+    state[0] += events
+    state[1] = value if state[1] is None else state[1] + value
+
+
+def _merge_max(state: list[Any], events: int, value: int | None) -> None:
+    if value is None:
+        raise ValueError("a maximum merges with its value")
+    state[0] += events
+    if state[1] is None or value > state[1]:
+        state[1] = value
+
+
+_MERGERS: Final[Mapping[Aggregation, Callable[[list[Any], int, int | None], None]]] = (
+    MappingProxyType(
+        {Aggregation.COUNT: _merge_count, Aggregation.SUM: _merge_sum, Aggregation.MAX: _merge_max}
+    )
+)
+
 _Accumulator = Callable[[list[Any], object, int, tuple[str, str]], None]
 _ACCUMULATORS: Final[Mapping[Aggregation, _Accumulator]] = MappingProxyType(
     {
@@ -898,6 +923,22 @@ class Tally:
             group = self._groups[key] = [0, None]
         self._accumulate(group, raw, time_us, tiebreak)
         return key
+
+    def absorb(self, events: int, value: int | None, key: str | None = None) -> None:
+        """Count ``events`` points at once, aggregated elsewhere (a database): ``value`` is
+        their integer sum or maximum (None for a count meter), ``key`` their dimension value
+        (a string; None without a dimension). Only ``count``, ``sum`` and ``max`` merge."""
+        merge = _MERGERS.get(self.meter.aggregation)
+        if merge is None:
+            raise ValueError(f"a {self.meter.aggregation} meter cannot absorb an aggregate")
+        if events <= 0:
+            return
+        merge(self._state, events, value)
+        if self._dimension is not None:
+            group = self._groups.get(key)
+            if group is None:
+                group = self._groups[key] = [0, None]
+            merge(group, events, value)
 
     @property
     def events(self) -> int:

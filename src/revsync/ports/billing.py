@@ -223,6 +223,31 @@ class UsageRow(NamedTuple):
     event_id: str | None
 
 
+class AggregateSpec(NamedTuple):
+    """A meter's aggregate as the database can take it: ``count``, ``sum`` or ``max`` of the
+    integer at ``value`` (a path of object keys), over the events whose ``filters`` paths hold
+    one of the listed strings, per string at ``dimension`` when there is one."""
+
+    aggregation: str
+    value: tuple[str, ...] | None
+    filters: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+    dimension: tuple[str, ...] | None
+
+
+class UsageAggregate(NamedTuple):
+    """One customer's (and dimension value's) aggregate over the events the database could
+    read exactly: how many, their digest, the aggregate; and ``unread``, how many events the
+    meter may count that it could not read (their values or dimension not small integers and
+    strings): a customer with any needs its events read one by one."""
+
+    customer_id: str
+    group: str | None
+    events: int
+    digest: int
+    value: int | None
+    unread: int
+
+
 class UsageSnapshot(Protocol):
     """A consistent read of the usage: every event up to ingest sequence ``cutoff_seq`` and
     none after (no write is in flight when the snapshot is taken)."""
@@ -247,6 +272,18 @@ class UsageSnapshot(Protocol):
     ) -> dict[str, tuple[int, int]]:
         """Per customer: how many events of the type fall in the window, and the sum of their
         dedup slots modulo 2^64 (the digest of the set)."""
+        ...
+
+    def aggregates(
+        self,
+        customer_ids: Collection[str],
+        event_type: str,
+        start_us: int,
+        end_us: int,
+        spec: AggregateSpec,
+    ) -> Iterator[UsageAggregate]:
+        """Per customer and dimension value: the meter's aggregate over the events of the type
+        in the window, computed by the database (see :class:`UsageAggregate`)."""
         ...
 
     def late_customers(self, after_seq: int) -> dict[str, int]:

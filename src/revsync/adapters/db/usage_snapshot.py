@@ -29,9 +29,10 @@ from revsync.adapters.db.tables import (
     usage_events,
     usage_rechecks,
 )
+from revsync.adapters.db.usage_aggregates import aggregate_query
 from revsync.adapters.db.usage_marks import cutoff as usage_cutoff
 from revsync.domain.usage import utc_day
-from revsync.ports.billing import UsageRow
+from revsync.ports.billing import AggregateSpec, UsageAggregate, UsageRow
 
 #: up to this many customers, a billing read probes them in the index; beyond, it scans
 _FEW_CUSTOMERS = 200
@@ -116,6 +117,30 @@ class SqlUsageSnapshot:
             for cid, n, lo, hi in batch
             if cid in keep
         }
+
+    def aggregates(
+        self,
+        customer_ids: Collection[str],
+        event_type: str,
+        start_us: int,
+        end_us: int,
+        spec: AggregateSpec,
+    ) -> Iterator[UsageAggregate]:
+        if not customer_ids or end_us <= start_us:
+            return
+        where = self._where(customer_ids, event_type, start_us, end_us)
+        query = aggregate_query(self._conn.dialect.name == "sqlite", spec, where)
+        keep = set(customer_ids)
+        for batch in self._batches(query):
+            for cid, exact, group, n, lo, hi, value in batch:
+                if cid not in keep:
+                    continue
+                if not exact:
+                    yield UsageAggregate(cid, None, 0, 0, None, int(n))
+                    continue
+                digest = (int(hi) * (1 << 32) + int(lo)) % (1 << 64)
+                number = None if value is None else int(value)
+                yield UsageAggregate(cid, group, int(n), digest, number, 0)
 
     def _where(
         self, customer_ids: Collection[str], event_type: str, start_us: int, end_us: int
