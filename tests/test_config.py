@@ -272,3 +272,37 @@ outbox:
         load_settings(write(tmp_path, text))
     settings = load_settings(write(tmp_path, "support: {url: 'https://acme.zendesk.com'}\n"))
     assert settings.support.fields["health_score"] == "revsync health score"
+
+
+def test_retention_keeps_messages_as_long_as_reconciliation_and_kpis_read_them(
+    tmp_path: Path,
+) -> None:
+    default = load_settings(write(tmp_path, "database:\n  url: sqlite:///x.db\n")).retention
+    assert (default.schedule, default.outbox_days, default.dead_letter_days) == (
+        "40 3 * * *",
+        400,
+        180,
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "retention:\n  schedule: daily\n"))
+    assert "retention.schedule: 'daily' is not a cron expression" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "retention:\n  outbox_days: 60\n"))
+    assert "retention.outbox_days: at least reconciliation.days (90)" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(
+            write(
+                tmp_path,
+                "retention:\n  outbox_days: 30\nreconciliation:\n  days: 7\n"
+                "kpis:\n  window_hours: 2160\n",
+            )
+        )
+    assert "retention.outbox_days: at least kpis.window_hours (2160)" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, "retention:\n  batch_size: 0\n"))
+    assert "retention.batch_size" in str(caught.value)
+    short = "retention:\n  outbox_days: 30\n  dead_letter_days: null\nreconciliation:\n  days: 30\n"
+    chosen = load_settings(write(tmp_path, short)).retention
+    assert (chosen.outbox_days, chosen.dead_letter_days) == (30, None)
+    forever = load_settings(write(tmp_path, "retention:\n  outbox_days: null\n")).retention
+    assert forever.outbox_days is None  # kept for ever: nothing to check against

@@ -34,12 +34,13 @@ from revsync.adapters.connectors.webhook import (
     WebhookDestination,
     signing_key,
 )
-from revsync.adapters.db.engine import create_db_engine
+from revsync.adapters.db.engine import create_db_engine, is_sqlite
 from revsync.adapters.db.migrate import current_revision, head_revision
 from revsync.adapters.db.repositories import SqlUnitOfWork
 from revsync.adapters.db.usage_ledger import SqlUsageLedger
 from revsync.adapters.db.usage_reader import SqlUsageReader
 from revsync.adapters.db.usage_snapshot import SqlUsageSnapshots
+from revsync.adapters.db.usage_storage import SqlUsageStorage
 from revsync.adapters.failpoints import Failpoints
 from revsync.adapters.outbox.relay import Relay, Route
 from revsync.adapters.ratelimits import RateLimits
@@ -72,12 +73,14 @@ from revsync.application.reconciliation import Reconciliation
 from revsync.application.renewals import Onboarding, Renewals
 from revsync.application.reports import Reports
 from revsync.application.rerates import Rerates, Untaxed
+from revsync.application.retention import Retention
 from revsync.application.schemas import Declaration, SchemaPolicy, SchemaRegistry
 from revsync.application.service_credits import ServiceCredits
 from revsync.application.subscriptions import Subscriptions
 from revsync.application.support import SupportReport, SupportSync
 from revsync.application.thresholds import ThresholdWatch
 from revsync.application.usage import UsageQueries
+from revsync.application.usage_storage import StoragePolicy, UsageStorageKeeping
 from revsync.config import ConfigError, DestinationSettings, Settings
 from revsync.domain.audit import AuditChain, AuditKey, AuditKeyMissing
 from revsync.domain.errors import Conflict, InvalidField
@@ -146,11 +149,14 @@ class Container:
     quarantine: Quarantine
     reconciliation: Reconciliation
     kpis: Kpis
+    retention: Retention
     console_sessions: ConsoleSessions
     entitlements: Entitlements
     service_credits: ServiceCredits
     console_views: ConsoleViews
     thresholds: ThresholdWatch
+    #: the months' tables of usage (PostgreSQL only; None on SQLite)
+    usage_storage: UsageStorageKeeping | None = None
     failpoints: Failpoints = field(default_factory=Failpoints)
 
     def close(self) -> None:
@@ -742,7 +748,13 @@ def build(
         failpoints=failpoints,
         case_news=case_news,
     )
-    policy = IngestPolicy(max_future=timedelta(hours=settings.ingestion.max_future_hours))
+    storage = usage_storage(settings, engine, clock)
+    # PostgreSQL with archiving on: the months archived are closed to events and amendments
+    closed_after = settings.usage_storage.archive_after_months if storage is not None else None
+    policy = IngestPolicy(
+        max_future=timedelta(hours=settings.ingestion.max_future_hours),
+        archive_after_months=closed_after,
+    )
     registry = schema_registry(settings, unit_of_work, clock)
     usage = UsageQueries(reader, meters)
     entitlements = Entitlements(
@@ -785,6 +797,8 @@ def build(
     keys = ApiKeys(
         unit_of_work, clock, ids, cache_for=timedelta(seconds=settings.auth.cache_seconds)
     )
+    # the API forgets idempotency keys after this; the retention job prunes them after it too
+    keys_kept = timedelta(hours=settings.server.idempotency_hours)
     service_credits = ServiceCredits(
         unit_of_work,
         clock,
@@ -823,7 +837,7 @@ def build(
         ),
         credits=Credits(unit_of_work, clock, ids, [m.key for m in meters]),
         subscriptions=Subscriptions(
-            unit_of_work, clock, announcer_for(settings), [m.key for m in meters]
+            unit_of_work, clock, announcer_for(settings), [m.key for m in meters], closed_after
         ),
         billing=billing,
         cases=Cases(unit_of_work, clock, service_credits),
@@ -833,7 +847,7 @@ def build(
         idempotency=Idempotency(
             unit_of_work,
             clock,
-            IdempotencyPolicy(keep=timedelta(hours=settings.server.idempotency_hours)),
+            IdempotencyPolicy(keep=keys_kept),
         ),
         jobs=Jobs(unit_of_work),
         schemas=registry,
@@ -858,6 +872,11 @@ def build(
             CRM_DESTINATION if settings.crm.url is not None else None,
             POSTED_KINDS,
         ),
+        retention=Retention(
+            unit_of_work,
+            clock,
+            settings.retention.policy(keys_kept, settings.reconciliation.days),
+        ),
         console_views=ConsoleViews(unit_of_work),
         thresholds=ThresholdWatch(
             unit_of_work,
@@ -874,8 +893,20 @@ def build(
             keys,
             timedelta(hours=settings.auth.console_session_hours),
         ),
+        usage_storage=storage,
         failpoints=failpoints,
     )
+
+
+def usage_storage(settings: Settings, engine: Engine, clock: Clock) -> UsageStorageKeeping | None:
+    """PostgreSQL: the keeping of the months' tables of usage (``usage_storage``); SQLite keeps
+    one table (None)."""
+    if is_sqlite(engine):
+        return None
+    section = settings.usage_storage
+    storage = SqlUsageStorage(engine, lock_timeout_ms=int(section.lock_timeout_seconds * 1000))
+    policy = StoragePolicy(section.months_ahead, section.archive_after_months)
+    return UsageStorageKeeping(storage, clock, policy)
 
 
 def process_name() -> str:

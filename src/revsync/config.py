@@ -39,6 +39,7 @@ from revsync.domain.money import Rounding
 from revsync.domain.posting import PostingRule, check_rules
 from revsync.domain.pricing import RECURRING_MODELS, Plan, plan_from_mapping
 from revsync.domain.renewals import Milestone
+from revsync.domain.retention import RetentionPolicy
 from revsync.domain.schemas import (
     Compatibility,
     SourceRule,
@@ -259,6 +260,65 @@ class KpiSettings(_Section):
             renewal_window=timedelta(days=renewal_window_days),
             keep=timedelta(days=self.keep_days),
         )
+
+
+class RetentionSettings(_Section):
+    """Retention (docs/operations.md, "Retention"): finished outbox messages with their
+    attempts, dead letters and idempotency keys pruned once past their age; whatever a case,
+    reconciliation or a later announcement still needs is kept."""
+
+    #: when the worker prunes: a cron expression of five fields, in UTC; None: only when asked
+    #: (``revsync prune``)
+    schedule: str | None = "40 3 * * *"
+    #: finished messages (delivered, skipped, closed by a case) are kept this many days after
+    #: they finished; at least ``reconciliation.days`` and ``kpis.window_hours``; None: for ever
+    outbox_days: int | None = Field(default=400, ge=1, le=36_600)
+    #: dead letters are kept this many days after they arrived (quarantined events until they
+    #: are released); None: for ever
+    dead_letter_days: int | None = Field(default=180, ge=1, le=36_600)
+    #: rows deleted per transaction (a SQLite writer waits at most for one batch)
+    batch_size: int = Field(default=1000, ge=1, le=10_000)
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, schedule: str | None) -> str | None:
+        return _cron(schedule)
+
+    def policy(self, keys: timedelta, reconciliation_days: int) -> RetentionPolicy:
+        """The domain policy: idempotency keys kept ``keys`` (the API's own expiry), the
+        messages of the documents of the last ``reconciliation_days`` days kept."""
+        return RetentionPolicy(
+            messages=None if self.outbox_days is None else timedelta(days=self.outbox_days),
+            dead_letters=(
+                None if self.dead_letter_days is None else timedelta(days=self.dead_letter_days)
+            ),
+            keys=keys,
+            documents=timedelta(days=reconciliation_days),
+            batch=self.batch_size,
+        )
+
+
+class UsageStorageSettings(_Section):
+    """How PostgreSQL keeps stored usage: one table per month, made ahead by the worker, and
+    old months archived (docs/deploy.md#usage-storage). SQLite keeps one table: this section
+    is not read there."""
+
+    #: when the worker makes the months' tables and archives: a cron expression of five
+    #: fields, in UTC; None: never (events of months without a table wait in the default one)
+    schedule: str | None = "20 1 * * *"
+    #: the month of now and this many after it get their table ahead of their events
+    months_ahead: int = Field(default=3, ge=1, le=24)
+    #: a month is archived (detached from the live table, kept for lineage only) once it is
+    #: this many months before the month of now; its usage is closed from then: events and
+    #: amendments dated in it are refused. None: never
+    archive_after_months: int | None = Field(default=None, ge=3, le=1200)
+    #: how long a change of the tables waits for its locks before giving up until the next run
+    lock_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, schedule: str | None) -> str | None:
+        return _cron(schedule)
 
 
 class TaxSettings(_Section):
@@ -1077,6 +1137,8 @@ class Settings(BaseSettings):
     billing: BillingSettings = BillingSettings()
     reconciliation: ReconciliationSettings = ReconciliationSettings()
     kpis: KpiSettings = KpiSettings()
+    usage_storage: UsageStorageSettings = UsageStorageSettings()
+    retention: RetentionSettings = RetentionSettings()
     entitlements: EntitlementSettings = EntitlementSettings()
     thresholds: ThresholdSettings = ThresholdSettings()
     tax: TaxSettings = TaxSettings()
@@ -1135,6 +1197,25 @@ class Settings(BaseSettings):
                     f"worker.lease_seconds ({self.worker.lease_seconds:g}), so that an attempt "
                     "ends before its lease"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _messages_kept_as_long_as_they_are_read(self) -> Settings:
+        """Reconciliation compares the ERP with the messages of its window's documents, and
+        sync completeness counts the messages of its window: neither may be pruned."""
+        days = self.retention.outbox_days
+        if days is None:
+            return self
+        if days < self.reconciliation.days:
+            raise ValueError(
+                f"retention.outbox_days: at least reconciliation.days ({self.reconciliation.days})"
+                ", or reconciliation would find the ERP's documents of pruned messages unknown"
+            )
+        if days * 24 < self.kpis.window_hours:
+            raise ValueError(
+                f"retention.outbox_days: at least kpis.window_hours ({self.kpis.window_hours}) "
+                "in days, or sync completeness would leave pruned messages out of its window"
+            )
         return self
 
     @model_validator(mode="after")

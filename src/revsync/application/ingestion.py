@@ -2,7 +2,8 @@
 
 The pure work (validation, fingerprints, dedup slots) happens before the transaction; the
 step that runs inside the ledger's transaction only reads dedup slots and tenant owners,
-classifies each event and writes. The dedup claim is the event row itself, so an event is
+classifies each event and writes. The dedup claim is written in the transaction of the event's
+row (SQLite: it is the row's unique slot; PostgreSQL: a row of ``usage_slots``), so an event is
 either stored with its claim or not at all (promise 1).
 
 This is the hottest path of revsync (see docs/benchmarks.md): per-event objects are named
@@ -31,6 +32,7 @@ from revsync.domain.usage import (
     to_micros,
     utc_day,
 )
+from revsync.domain.usage_months import Month, first_kept
 from revsync.ports.clock import Clock
 from revsync.ports.repositories import DeadLetter
 from revsync.ports.usage import EventRow, StoredKey, TenantOwner, UsageLedger, UsageTransaction
@@ -42,6 +44,10 @@ class IngestPolicy:
     """Limits applied to every event."""
 
     max_future: timedelta = timedelta(hours=24)
+    #: months of usage archived after this many (``usage_storage.archive_after_months``,
+    #: PostgreSQL): a new event stamped in one is refused, a retry of one stored then is a
+    #: duplicate (docs/deploy.md#usage-storage)
+    archive_after_months: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +129,7 @@ class Ingestion:
         self._on_stored = on_stored
         self._clock = clock
         self._max_future_us = int(policy.max_future.total_seconds()) * 1_000_000
+        self._archive_after = policy.archive_after_months
         self._slot_of = slot_of
         self._screen = screen
         self._meters_by_type: dict[str, list[Meter]] = {}
@@ -226,6 +233,13 @@ class Ingestion:
         late_rule = _LateRule(batch.received_at)
         received_us = to_micros(batch.received_at)
         claimed: dict[int, StoredKey] = {}
+        # months archived are closed: a new event stamped in one is refused (a retry of an
+        # event stored then is still a duplicate: its claim stays)
+        closed = (
+            None
+            if self._archive_after is None
+            else first_kept(batch.received_at, self._archive_after)
+        )
         unmapped: set[str] = set()
         pending = list(batch.candidates)
         reach = batch.context.customers
@@ -250,6 +264,11 @@ class Ingestion:
                 event = candidate.event
                 held = stored.get(candidate.slot) or claimed.get(candidate.slot)
                 if held is None:
+                    if closed is not None and candidate.time_us < closed.start_us:
+                        rejection, letter = _archived(candidate, batch, closed)
+                        report.rejected.append(rejection)
+                        letters.append(letter)
+                        continue
                     owner = owners.get(event.subject)
                     if self._gate is not None and owner is not None:
                         problem = self._gate(owner.customer_id, event, candidate.time_us)
@@ -300,6 +319,19 @@ class Ingestion:
         probe = candidate.probe + 1
         slot = self._slot_of(candidate.event.source, candidate.event.id, probe)
         return candidate._replace(slot=slot, probe=probe)
+
+
+def _archived(
+    candidate: _Candidate, batch: PreparedBatch, closed: Month
+) -> tuple[Rejection, DeadLetter]:
+    event = candidate.event
+    problem = Problem(
+        Code.TIME_OUT_OF_RANGE,
+        f"time: before {closed.start().isoformat()}: the usage of that month is archived and "
+        "closed (usage_storage.archive_after_months)",
+    )
+    refused = Refused(candidate.position, problem, _event_text(event), event.id, event.source)
+    return _rejection(refused), _letter(refused, batch.received_at, batch.context)
 
 
 def _meter_problem(meters: list[Meter], event: UsageEvent) -> Problem | None:

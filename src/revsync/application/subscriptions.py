@@ -23,6 +23,7 @@ from revsync.domain.subscriptions import (
     new_subscription,
 )
 from revsync.domain.thresholds import threshold_to_mapping
+from revsync.domain.usage_months import first_kept
 from revsync.ports.billing import InvoiceFilter
 from revsync.ports.clock import Clock
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
@@ -84,12 +85,16 @@ class Subscriptions:
         clock: Clock,
         announcer: Announcer | None = None,
         meters: Collection[str] | None = None,
+        archive_after_months: int | None = None,
     ) -> None:
-        """``meters``: the declared meters' keys (thresholds must watch one of them)."""
+        """``meters``: the declared meters' keys (thresholds must watch one of them);
+        ``archive_after_months``: months of usage are archived after this many
+        (``usage_storage.archive_after_months``): no amendment may reach back into one."""
         self._uow = unit_of_work
         self._clock = clock
         self._announcer = announcer or Announcer()
         self._meters = None if meters is None else frozenset(meters)
+        self._archive_after = archive_after_months
 
     def create(self, command: CreateSubscription) -> tuple[Subscription, bool]:
         """Create the subscription; the same request again changes nothing (False)."""
@@ -259,11 +264,19 @@ class Subscriptions:
         if amended.calendars != subscription.calendars:
             _check_recut(uow, amended)
         now = self._clock.now()
-        uow.subscriptions.add_terms(subscription.id, amended.current, now, command.actor)
         # a change on the day service ends is billed on the usage period that ends that day
         reach = command.effective
         if amended.ends is not None and amended.ends <= reach:
             reach = amended.ends - timedelta(days=1)
+        if self._archive_after is not None:
+            closed = first_kept(now, self._archive_after).start().date()
+            if reach < closed:  # its periods would be rated again without their usage
+                raise InvalidField(
+                    "effective",
+                    f"{reach.isoformat()} is before {closed.isoformat()}: the usage of that "
+                    "month is archived and closed (usage_storage.archive_after_months)",
+                )
+        uow.subscriptions.add_terms(subscription.id, amended.current, now, command.actor)
         if _reaches_finalized(uow, subscription.id, reach):
             earlier = uow.subscriptions.recheck_from(subscription.id)
             day = reach if earlier is None else min(earlier, reach)

@@ -30,6 +30,7 @@ from revsync.ports.jobs import JobRepository
 from revsync.ports.kpis import KpiStore
 from revsync.ports.reconciliation import ReconciliationStore
 from revsync.ports.renewals import RenewalRepository
+from revsync.ports.retention import RetentionStore
 from revsync.ports.support import SupportStateRepository
 from revsync.ports.thresholds import ThresholdStore
 
@@ -145,7 +146,7 @@ class DeadLetterStore(Protocol):
     def add(self, letters: Sequence[DeadLetter]) -> None: ...
 
     def counts(self) -> dict[str, int]:
-        """Refused inputs per channel."""
+        """Refused inputs per channel, ever (those retention pruned included: a counter)."""
         ...
 
     def page(
@@ -278,6 +279,9 @@ class UnitOfWork(Protocol):
 
     @property
     def console_sessions(self) -> ConsoleSessionStore: ...
+
+    @property
+    def retention(self) -> RetentionStore: ...
 
     def __enter__(self) -> Self: ...
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol, TypeVar
 
+from revsync.domain.usage_months import Month
 from revsync.ports.repositories import DeadLetter
 
 T = TypeVar("T")
@@ -148,3 +149,34 @@ class UsageReader(Protocol):
     def unmapped_total(self) -> int: ...
 
     def count_events(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMonths:
+    """How usage is kept by month (PostgreSQL): the months with a table of their own in the
+    live table, those archived, and those whose events wait in the default table."""
+
+    live: frozenset[Month]
+    archived: frozenset[Month]
+    waiting: frozenset[Month]
+
+
+class UsageStorage(Protocol):
+    """The monthly tables of stored usage (PostgreSQL; docs/deploy.md#usage-storage)."""
+
+    def months(self) -> StoredMonths: ...
+
+    def add_month(self, month: Month) -> int:
+        """Give ``month`` a table of its own, moving its events out of the default table in
+        the same transaction; how many moved."""
+        ...
+
+    def unsettled(self, month: Month) -> str | None:
+        """Why billing may still read ``month``'s usage (a draft invoice, a recheck pending,
+        an open billing case), or None when it never will."""
+        ...
+
+    def archive(self, month: Month) -> None:
+        """Detach ``month``'s table from the live table into the archive (its dedup claims
+        stay; lineage still reads it)."""
+        ...

@@ -37,6 +37,7 @@ from revsync.adapters.db.job_repositories import SqlJobRepository
 from revsync.adapters.db.kpi_store import SqlKpiStore
 from revsync.adapters.db.reconciliation_store import SqlReconciliationStore
 from revsync.adapters.db.renewals_repository import SqlRenewalRepository
+from revsync.adapters.db.retention_store import SqlRetentionStore
 from revsync.adapters.db.schema_store import SqlSchemaStore
 from revsync.adapters.db.support_repositories import SqlSupportStateRepository
 from revsync.adapters.db.tables import (
@@ -46,11 +47,13 @@ from revsync.adapters.db.tables import (
     customer_refs,
     customers,
     dead_letters,
+    dead_letters_pruned,
     identity_state,
     threshold_rechecks,
     usage_corrections,
     usage_events,
     usage_rechecks,
+    usage_slots,
     voided_events,
 )
 from revsync.adapters.db.threshold_store import SqlThresholdStore
@@ -398,7 +401,10 @@ class SqlDeadLetterStore:
 
     def counts(self) -> dict[str, int]:
         query = sa.select(dead_letters.c.channel, sa.func.count()).group_by(dead_letters.c.channel)
-        return {channel: int(n) for channel, n in self._conn.execute(query)}
+        found = {channel: int(n) for channel, n in self._conn.execute(query)}
+        for channel, pruned in self._conn.execute(sa.select(dead_letters_pruned)):
+            found[channel] = found.get(channel, 0) + int(pruned)
+        return found
 
     def page(
         self, *, channel: str | None, after_id: int | None, limit: int
@@ -454,6 +460,18 @@ _VOIDED_FROM = tuple(c for c in voided_events.c if c.name in usage_events.c)
 _PROBES = 8
 
 
+def _holding(conn: sa.Connection, slots: list[int]) -> sa.ColumnElement[bool]:
+    """The stored events in these dedup slots. PostgreSQL: through their claims, whose
+    ``(seq, day)`` is the key of the event's row in its month's table (``usage_events``
+    has no index on ``dedup_slot`` there); an archived event has a claim but no live row."""
+    if conn.dialect.name != "postgresql":
+        return usage_events.c.dedup_slot.in_(slots)
+    claims = sa.select(usage_slots.c.seq, usage_slots.c.day).where(
+        usage_slots.c.dedup_slot.in_(slots)
+    )
+    return sa.tuple_(usage_events.c.seq, usage_events.c.day).in_(claims)
+
+
 class SqlUsageMaintenance:
     """Attaches unmapped usage to customers when their tenants get mapped; voids events. Each
     change that moves events takes a usage mark (``usage_marks.py``) and keeps it on them, so
@@ -495,7 +513,7 @@ class SqlUsageMaintenance:
         live = [
             row
             for row in self._conn.execute(
-                sa.select(usage_events).where(usage_events.c.dedup_slot.in_(slots))
+                sa.select(usage_events).where(_holding(self._conn, slots))
             )
             if (row.source, row.event_id) in wanted
         ]
@@ -609,6 +627,7 @@ class SqlUnitOfWork:
     schemas: SqlSchemaStore
     console_sessions: SqlConsoleSessionStore
     thresholds: SqlThresholdStore
+    retention: SqlRetentionStore
 
     def __init__(
         self,
@@ -660,6 +679,7 @@ class SqlUnitOfWork:
         self.schemas = SqlSchemaStore(conn)
         self.console_sessions = SqlConsoleSessionStore(conn)
         self.thresholds = SqlThresholdStore(conn)
+        self.retention = SqlRetentionStore(conn)
         return self
 
     def __exit__(

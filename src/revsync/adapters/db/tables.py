@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from typing import Any
+
 import sqlalchemy as sa
 
 from revsync.adapters.db.types import ExactDecimal, JsonText, RowId, UtcDateTime
@@ -107,32 +111,55 @@ dead_letters = sa.Table(
     sa.Column("correlation_id", sa.String(128), nullable=True),
     sa.Column("actor", sa.String(200), nullable=True),
     sa.Index("ix_dead_letters_code", "code"),
+    # the oldest first, for retention (``retention.dead_letter_days``)
+    sa.Index("ix_dead_letters_received_at", "received_at"),
 )
 
+# Dead letters pruned by retention, per channel: the dead-letter metric is a counter, so it
+# adds these to the letters kept.
+dead_letters_pruned = sa.Table(
+    "dead_letters_pruned",
+    metadata,
+    sa.Column("channel", sa.String(32), primary_key=True),
+    sa.Column("total", sa.BigInteger, nullable=False),
+)
+
+
 # Accepted usage. ``seq`` is the ingest order (the rowid on SQLite, so appends are cheap).
-# ``dedup_slot`` is a 64-bit hash of (source, id) with open addressing on collisions; its
-# unique index is the dedup claim, committed with the row. Times are microseconds since the
-# epoch (UTC); ``day`` partitions the customer index so that appends touch only recent pages.
-# ``attached_seq``: the mark (``usage_marks``) of the tenant mapping that gave an event stored
-# unmapped to its customer (null: it had its customer from ingestion, i.e. from ``seq`` on).
+# ``dedup_slot`` is a 64-bit hash of (source, id) with open addressing on collisions; on
+# SQLite its unique index is the dedup claim, committed with the row. Times are microseconds
+# since the epoch (UTC); ``day`` partitions the customer index so that appends touch only
+# recent pages. ``attached_seq``: the mark (``usage_marks``) of the tenant mapping that gave
+# an event stored unmapped to its customer (null: it had its customer from ingestion, i.e.
+# from ``seq`` on).
+# PostgreSQL (migration 0027, ``usage_storage.py``): the table is partitioned by month on
+# ``day`` (``usage_events_2026_10``…, and ``usage_events_default``), its primary key is
+# ``(seq, day)`` and ``dedup_slot`` is not unique in it — a partitioned table has no unique
+# index without its partition key; the claim is ``usage_slots`` (below).
+def _usage_columns() -> list[sa.Column[Any]]:
+    return [
+        sa.Column("seq", RowId, primary_key=True, autoincrement=True),
+        sa.Column("dedup_slot", sa.BigInteger, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("event_id", sa.Text, nullable=False),
+        sa.Column("type", sa.Text, nullable=False),
+        sa.Column("subject", sa.Text, nullable=False),
+        sa.Column("time_us", sa.BigInteger, nullable=False),
+        sa.Column("day", sa.Integer, nullable=False),
+        sa.Column("customer_id", sa.String(128), nullable=True),
+        sa.Column("data", sa.Text, nullable=False),
+        sa.Column("fingerprint", sa.LargeBinary(16), nullable=False),
+        sa.Column("received_us", sa.BigInteger, nullable=False),
+        sa.Column("late", sa.Boolean, nullable=False),
+        sa.Column("attached_seq", sa.BigInteger, nullable=True),
+    ]
+
+
 usage_events = sa.Table(
     "usage_events",
     metadata,
-    sa.Column("seq", RowId, primary_key=True, autoincrement=True),
-    sa.Column("dedup_slot", sa.BigInteger, nullable=False),
-    sa.Column("source", sa.Text, nullable=False),
-    sa.Column("event_id", sa.Text, nullable=False),
-    sa.Column("type", sa.Text, nullable=False),
-    sa.Column("subject", sa.Text, nullable=False),
-    sa.Column("time_us", sa.BigInteger, nullable=False),
-    sa.Column("day", sa.Integer, nullable=False),
-    sa.Column("customer_id", sa.String(128), nullable=True),
-    sa.Column("data", sa.Text, nullable=False),
-    sa.Column("fingerprint", sa.LargeBinary(16), nullable=False),
-    sa.Column("received_us", sa.BigInteger, nullable=False),
-    sa.Column("late", sa.Boolean, nullable=False),
-    sa.Column("attached_seq", sa.BigInteger, nullable=True),
-    sa.UniqueConstraint("dedup_slot"),
+    *_usage_columns(),
+    sa.UniqueConstraint("dedup_slot", info={"dialects": ("sqlite",)}).ddl_if(dialect="sqlite"),
     sa.Index("ix_usage_events_day_customer", "day", "customer_id"),
     sa.Index(
         "ix_usage_events_unmapped",
@@ -386,8 +413,12 @@ outbox_messages = sa.Table(
     # the exception case holding the message (its own, or its destination's outage case)
     sa.Column("case_id", sa.String(64), nullable=True, index=True),
     sa.UniqueConstraint("destination", "idempotency_key"),
-    sa.Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+    # the id last: a claim of the oldest due messages stops at its limit even among messages
+    # due at one instant (a backlog written by one billing run)
+    sa.Index("ix_outbox_messages_due", "status", "next_attempt_at", "id"),
     sa.Index("ix_outbox_messages_destination_created", "destination", "created_at"),
+    # the delivered messages, oldest first, for retention (``retention.outbox_days``)
+    sa.Index("ix_outbox_messages_delivered", "status", "delivered_at"),
     # the unfinished messages of each (destination, aggregate): the relay's heads
     sa.Index(
         "ix_outbox_messages_aggregate",
@@ -813,3 +844,67 @@ usage_watermarks = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
+
+
+# --- PostgreSQL only (migration 0027; docs/architecture.md#usage-on-postgresql) ------------
+
+postgresql_metadata = sa.MetaData(naming_convention=metadata.naming_convention)
+
+#: the schema holding archived months of usage
+ARCHIVE_SCHEMA = "usage_archive"
+
+# The dedup claim on PostgreSQL: one row per slot ever taken — by an event stored, voided or
+# archived — inserted in the transaction of the event's row (``usage_ledger.py``). It stays
+# when its event is voided or its month archived, so a retry of such an event is a duplicate.
+# ``seq`` and ``day`` find the event's row (its month's table) from its slot.
+usage_slots = sa.Table(
+    "usage_slots",
+    postgresql_metadata,
+    sa.Column("dedup_slot", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("day", sa.Integer, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("fingerprint", sa.LargeBinary(16), nullable=False),
+)
+
+# Archived months: ``usage_archive.usage_events``, partitioned as ``usage_events`` is, each
+# month's table detached from the live table and attached here (``usage_storage.py``). Read
+# for lineage only; billing and every other reader of usage read the live table.
+archived_usage_events = sa.Table(
+    "usage_events",
+    postgresql_metadata,
+    *_usage_columns(),
+    sa.Index("ix_usage_events_day_customer", "day", "customer_id"),
+    sa.Index(
+        "ix_usage_events_unmapped", "subject", postgresql_where=sa.text("customer_id IS NULL")
+    ),
+    schema=ARCHIVE_SCHEMA,
+)
+
+#: the tables of months and the default partition (not described here: made by the worker)
+MONTH_TABLE = re.compile(r"^usage_events_(\d{4}_\d{2}|default)$")
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """For an Alembic comparison (``include_schemas``): the default schema and the archive,
+    without the month tables of ``usage_events``."""
+    if type_ == "schema":
+        return name in (None, ARCHIVE_SCHEMA)
+    return not (type_ == "table" and name is not None and MONTH_TABLE.match(name))
+
+
+def include_object(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """For an Alembic comparison on ``dialect`` (with :func:`compared_metadata`): leave out
+    what another dialect has only."""
+
+    def include(item: Any, name: str | None, type_: str, reflected: bool, other: Any) -> bool:
+        dialects = getattr(item, "info", {}).get("dialects")
+        return dialects is None or dialect in dialects
+
+    return include
+
+
+def compared_metadata(dialect: str) -> list[sa.MetaData]:
+    """The metadata a database of ``dialect`` is described by."""
+    return [metadata, postgresql_metadata] if dialect == "postgresql" else [metadata]

@@ -4,6 +4,11 @@ One writer thread per process takes the steps submitted by concurrent requests a
 many as are waiting in one transaction (group commit), so that a durable commit is paid once
 per group instead of once per request. If a group fails, each of its steps is retried in a
 transaction of its own, so one bad step cannot fail its neighbours.
+
+SQLite claims a dedup slot with the row itself (its unique ``dedup_slot``). PostgreSQL, whose
+``usage_events`` is partitioned by month, claims it in ``usage_slots`` in the statement that
+inserts the row (:func:`_claim_and_insert`); a batch of :data:`COPY_ROWS` rows or more is sent
+with COPY first.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from revsync.adapters.db.tables import (
     customers,
     identity_state,
     usage_events,
+    usage_slots,
     voided_events,
 )
 from revsync.adapters.db.usage_marks import SQLITE_ABOVE_MARK
@@ -76,14 +82,100 @@ _VOIDED_KEY_COLUMNS = (
     voided_events.c.fingerprint,
 )
 _PG_SLOTS = sa.bindparam("slots", type_=postgresql.ARRAY(sa.BigInteger))
-_STORED_KEYS_PG = sa.union_all(
-    sa.select(*_KEY_COLUMNS).where(usage_events.c.dedup_slot == sa.any_(_PG_SLOTS)),
-    sa.select(*_VOIDED_KEY_COLUMNS).where(voided_events.c.dedup_slot == sa.any_(_PG_SLOTS)),
+#: PostgreSQL: every slot ever claimed is in ``usage_slots`` (events stored, voided, archived)
+STORED_KEYS_PG = sa.select(
+    usage_slots.c.dedup_slot,
+    usage_slots.c.source,
+    usage_slots.c.event_id,
+    usage_slots.c.fingerprint,
+).where(usage_slots.c.dedup_slot == sa.any_(_PG_SLOTS))
+#: from this many rows on, PostgreSQL ingestion sends them with COPY
+COPY_ROWS = 500
+#: the events' sequence (migration 0001, kept by 0027 for the partitioned table)
+_SEQ = sa.Sequence("usage_events_seq_seq")
+_PG_TYPES: dict[str, sa.types.TypeEngine[Any]] = {
+    "dedup_slot": sa.BigInteger(),
+    "source": sa.Text(),
+    "event_id": sa.Text(),
+    "type": sa.Text(),
+    "subject": sa.Text(),
+    "time_us": sa.BigInteger(),
+    "day": sa.Integer(),
+    "customer_id": sa.Text(),
+    "data": sa.Text(),
+    "fingerprint": sa.LargeBinary(),
+    "received_us": sa.BigInteger(),
+    "late": sa.Boolean(),
+}
+#: COPY's binary types of the batch's columns, in the order of :data:`_INSERT_COLUMNS`
+_COPY_TYPES = (
+    *("int8", "text", "text", "text", "text", "int8", "int4", "text", "text", "bytea"),
+    *("int8", "bool", "int8"),  # received_us, late, ord
 )
-_INSERT_PG = (
-    postgresql.insert(usage_events)
-    .on_conflict_do_nothing(index_elements=["dedup_slot"])
-    .returning(usage_events.c.dedup_slot)
+_BATCH_TABLE = "usage_batch"
+_CREATE_BATCH = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_BATCH_TABLE} (dedup_slot bigint, source text,"
+    " event_id text, type text, subject text, time_us bigint, day integer, customer_id text,"
+    " data text, fingerprint bytea, received_us bigint, late boolean, ord bigint)"
+    " ON COMMIT DELETE ROWS"
+)
+_COPY_BATCH = (
+    f"COPY {_BATCH_TABLE} ({', '.join((*_INSERT_COLUMNS, 'ord'))}) FROM STDIN (FORMAT BINARY)"
+)
+_EMPTY_BATCH = f"DELETE FROM {_BATCH_TABLE}"  # noqa: S608 - a constant name
+
+
+def _claim_and_insert(batch: sa.FromClause) -> sa.Insert:
+    """The PostgreSQL write of a batch of rows (``batch``: the columns of :class:`EventRow`
+    and ``ord``, their order): each row numbered from the events' sequence in order, its slot
+    claimed in ``usage_slots`` (in slot order, so that concurrent writers lock slots in one
+    order), and the rows whose claim was taken inserted; returns their slots. A slot claimed
+    meanwhile by a concurrent writer waits for its transaction, then is left out. One
+    statement: the claims and the rows commit together or not at all."""
+    numbered = (
+        sa.select(*(batch.c[name] for name in _INSERT_COLUMNS), _SEQ.next_value().label("seq"))
+        .order_by(batch.c.ord)
+        .cte("numbered")
+    )
+    slot_columns = [c.name for c in usage_slots.c]
+    claimed = (
+        postgresql.insert(usage_slots)
+        .from_select(
+            slot_columns,
+            sa.select(*(numbered.c[name] for name in slot_columns)).order_by(numbered.c.dedup_slot),
+        )
+        .on_conflict_do_nothing(index_elements=["dedup_slot"])
+        .returning(usage_slots.c.dedup_slot, usage_slots.c.seq)
+        .cte("claimed")
+    )
+    rows = (
+        sa.select(numbered.c.seq, *(numbered.c[name] for name in _INSERT_COLUMNS))
+        .join(
+            claimed,
+            sa.and_(claimed.c.dedup_slot == numbered.c.dedup_slot, claimed.c.seq == numbered.c.seq),
+        )
+        .order_by(numbered.c.seq)
+    )
+    return (
+        usage_events.insert()
+        .add_cte(numbered, claimed)
+        .from_select(["seq", *_INSERT_COLUMNS], rows)
+        .returning(usage_events.c.dedup_slot)
+    )
+
+
+_UNNESTED = (
+    sa.func.unnest(
+        *(sa.bindparam(name, type_=postgresql.ARRAY(_PG_TYPES[name])) for name in _INSERT_COLUMNS)
+    )
+    .table_valued(*_INSERT_COLUMNS, with_ordinality="ord")
+    .render_derived(name="batch")
+)
+#: a batch below :data:`COPY_ROWS`: its columns as arrays, one statement
+_INSERT_PG = _claim_and_insert(_UNNESTED)
+#: a batch of :data:`COPY_ROWS` or more: copied into a temporary table first
+_INSERT_COPIED_PG = _claim_and_insert(
+    sa.table(_BATCH_TABLE, *(sa.column(name) for name in (*_INSERT_COLUMNS, "ord")))
 )
 
 
@@ -199,14 +291,31 @@ class PostgresUsageTransaction(_UsageTransaction):
     def stored_keys(self, slots: Collection[int]) -> Mapping[int, StoredKey]:
         if not slots:
             return {}
-        rows = self._conn.execute(_STORED_KEYS_PG, {"slots": list(slots)})
+        rows = self._conn.execute(STORED_KEYS_PG, {"slots": list(slots)})
         return {slot: StoredKey(source, eid, bytes(fp)) for slot, source, eid, fp in rows}
 
     def insert_events(self, rows: Sequence[EventRow]) -> Collection[int]:
         if not rows:
             return ()
-        records = [dict(zip(_INSERT_COLUMNS, row, strict=True)) for row in rows]
-        return set(self._conn.execute(_INSERT_PG, records).scalars())
+        if len(rows) >= COPY_ROWS:
+            return self._copy_events(rows)
+        columns = dict(zip(_INSERT_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))
+        return set(self._conn.execute(_INSERT_PG, columns).scalars())
+
+    def _copy_events(self, rows: Sequence[EventRow]) -> Collection[int]:
+        """A large batch: COPY into a temporary table (emptied at commit), then the same claim
+        and insert as a small one, from that table."""
+        cursor = self._conn.connection.cursor()
+        try:
+            cursor.execute(_CREATE_BATCH)
+            cursor.execute(_EMPTY_BATCH)  # an earlier batch of this transaction
+            with cursor.copy(_COPY_BATCH) as copy:
+                copy.set_types(_COPY_TYPES)
+                for position, row in enumerate(rows):
+                    copy.write_row((*row, position))
+        finally:
+            cursor.close()
+        return set(self._conn.execute(_INSERT_COPIED_PG).scalars())
 
 
 class SqlUsageLedger:

@@ -10,7 +10,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from revsync.adapters.db.tables import usage_events, voided_events
+from revsync.adapters.db.tables import archived_usage_events, usage_events, voided_events
 from revsync.domain.usage import from_micros, utc_day
 from revsync.ports.usage import Reading, StoredEvent, UnmappedTenant
 
@@ -21,7 +21,8 @@ _MAX_PROBED_DAYS = 400
 
 
 class SqlUsageReader:
-    """:class:`~revsync.ports.usage.UsageReader` over the ``usage_events`` table."""
+    """:class:`~revsync.ports.usage.UsageReader` over the ``usage_events`` table (and, for the
+    events behind invoice lines, the archive of old months on PostgreSQL)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -31,19 +32,13 @@ class SqlUsageReader:
     ) -> Iterator[Reading]:
         if not customer_ids or end_us <= start_us:
             return
-        first, last = utc_day(start_us), utc_day(end_us - 1)
-        days = (
-            usage_events.c.day.in_(range(first, last + 1))
-            if last - first < _MAX_PROBED_DAYS
-            else usage_events.c.day.between(first, last)
-        )
         query = sa.select(
             usage_events.c.time_us,
             usage_events.c.source,
             usage_events.c.event_id,
             usage_events.c.data,
         ).where(
-            days,
+            _days(usage_events.c.day, start_us, end_us),
             usage_events.c.customer_id.in_(list(customer_ids)),
             usage_events.c.type == event_type,
             usage_events.c.time_us >= start_us,
@@ -64,11 +59,17 @@ class SqlUsageReader:
         upto_seq: int,
         after_seq: int,
     ) -> Iterator[StoredEvent]:
+        if end_us <= start_us:
+            return
+
         def counted(table: sa.Table) -> sa.Select[Any]:
             e = table.c
-            return sa.select(
+            query = sa.select(
                 e.seq, e.source, e.event_id, e.type, e.subject, e.time_us, e.customer_id, e.data
-            ).where(
+            )
+            if "day" in e:  # PostgreSQL: the window's months' tables only
+                query = query.where(_days(e.day, start_us, end_us))
+            return query.where(
                 e.seq > after_seq,
                 e.seq <= upto_seq,
                 # attached to its customer by the cutoff (or from ingestion on)
@@ -81,7 +82,10 @@ class SqlUsageReader:
 
         # voided after the cutoff: counted then (a void before 0025 has no mark: not listed)
         voided = counted(voided_events).where(voided_events.c.voided_seq > upto_seq)
-        query = sa.union_all(counted(usage_events), voided).order_by(sa.column("seq"))
+        parts = [counted(usage_events), voided]
+        if self._engine.dialect.name == "postgresql":  # and the months archived since
+            parts.append(counted(archived_usage_events))
+        query = sa.union_all(*parts).order_by(sa.column("seq"))
         with self._engine.connect() as conn:
             for row in conn.execution_options(yield_per=1000).execute(query):
                 seq, source, event_id, kind, subject, time_us, customer_id, data = row
@@ -120,3 +124,12 @@ class SqlUsageReader:
             return int(
                 conn.execute(sa.select(sa.func.count()).select_from(usage_events)).scalar_one()
             )
+
+
+def _days(day: sa.ColumnElement[int], start_us: int, end_us: int) -> sa.ColumnElement[bool]:
+    """The days of a window as a list, so that the (day, customer) index is probed a day at a
+    time (a range of days walks every customer's entries of each); a long window as a range."""
+    first, last = utc_day(start_us), utc_day(end_us - 1)
+    if last - first < _MAX_PROBED_DAYS:
+        return day.in_(range(first, last + 1))
+    return day.between(first, last)

@@ -34,6 +34,7 @@ from revsync.entrypoints.cli.erp import erp_app
 from revsync.entrypoints.cli.events import events_app
 from revsync.entrypoints.cli.ingest import ingest_files
 from revsync.entrypoints.cli.kpis import kpis
+from revsync.entrypoints.cli.prune import prune
 from revsync.entrypoints.cli.reconcile import reconcile
 from revsync.entrypoints.cli.renewals import renewals
 from revsync.entrypoints.cli.rerate import rerate
@@ -84,6 +85,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(schema_app, name="schema")
 app.command("reconcile")(reconcile)
 app.command("kpis")(kpis)
+app.command("prune")(prune)
 app.command("renewals")(renewals)
 app.command("rerate")(rerate)
 

@@ -44,8 +44,9 @@ async def deliver(container: Container, stop: asyncio.Event, owner: str | None =
     """Run a relay for the configured destinations until ``stop`` is set, and offer to run the
     jobs (with an ERP, the payment sync every ``erp.sync_interval_seconds``; with a CRM, the
     CRM sync every ``crm.sync_interval_seconds``; with a support tool, the support sync every
-    ``support.sync_interval_seconds``; with ``billing.schedule``, billing): of all
-    the processes doing so, the one holding a job's lease runs it."""
+    ``support.sync_interval_seconds``; with ``billing.schedule``, billing; with
+    ``retention.schedule``, the prune): of all the processes doing so, the one holding a job's
+    lease runs it."""
     relay = container.relay(owner)
     runner = container.job_runner(owner)
     jobs = worker_jobs(container, stop)
@@ -103,6 +104,12 @@ def worker_jobs(container: Container, stop: asyncio.Event | None = None) -> list
         jobs.append(Job("reconciliation", schedule, lambda: _reconcile(container)))
     if settings.kpis.schedule is not None:
         jobs.append(Job("kpis", Schedule(cron=settings.kpis.schedule), lambda: _measure(container)))
+    if container.usage_storage is not None and settings.usage_storage.schedule is not None:
+        schedule = Schedule(cron=settings.usage_storage.schedule)
+        jobs.append(Job("usage_storage", schedule, lambda: _keep_usage(container)))
+    if settings.retention.schedule is not None:
+        prune = lambda: _prune(container, stop or asyncio.Event())  # noqa: E731
+        jobs.append(Job("retention", Schedule(cron=settings.retention.schedule), prune))
     return jobs
 
 
@@ -135,6 +142,35 @@ async def _measure(container: Container) -> str:
     events = sum(measured.unbilled_events.values())
     amounts = ", ".join(f"{a} {c}" for c, a in sorted(measured.unbilled_amount.items()))
     return f"{events} unbilled events ({amounts or 'nothing to bill'})"
+
+
+async def _prune(container: Container, stop: asyncio.Event) -> str:
+    """Retention: what is past its age pruned, a batch per transaction (a worker that stops
+    ends it between two batches; the next run goes on)."""
+    report = await asyncio.to_thread(container.retention.prune, stop=stop.is_set)
+    pruned = report.pruned
+    log.info(
+        "retention.pruned",
+        messages=pruned.messages,
+        attempts=pruned.attempts,
+        dead_letters=pruned.dead_letters,
+        idempotency_keys=pruned.idempotency_keys,
+        batches=report.batches,
+        stopped=report.stopped,
+    )
+    return (
+        f"{pruned.messages} messages ({pruned.attempts} attempts), {pruned.dead_letters} dead "
+        f"letters, {pruned.idempotency_keys} idempotency keys pruned in {report.batches} "
+        f"batches{' (stopped)' if report.stopped else ''}"
+    )
+
+
+async def _keep_usage(container: Container) -> str:
+    """PostgreSQL: the months' tables of usage made ahead, old months archived."""
+    keeping = container.usage_storage
+    assert keeping is not None  # the job exists only then
+    report = await asyncio.to_thread(keeping.run)
+    return report.summary()
 
 
 async def _reconcile(container: Container) -> str:

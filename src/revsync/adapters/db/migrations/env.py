@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from revsync.adapters.db.engine import create_db_engine
-from revsync.adapters.db.tables import metadata
+from revsync.adapters.db.tables import compared_metadata, include_name, include_object
 
 config = context.config
 
@@ -26,11 +26,15 @@ def run_migrations() -> None:
 
 
 def _migrate(connection: object) -> None:
+    dialect = connection.dialect.name  # type: ignore[attr-defined]
     context.configure(
         connection=connection,  # type: ignore[arg-type]
-        target_metadata=metadata,
+        target_metadata=compared_metadata(dialect),
         render_as_batch=True,
         compare_type=True,
+        include_schemas=True,
+        include_name=include_name,
+        include_object=include_object(dialect),
     )
     with context.begin_transaction():
         context.run_migrations()
