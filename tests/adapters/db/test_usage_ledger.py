@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -21,6 +21,7 @@ from revsync.adapters.db.usage_ledger import SqlUsageLedger
 from revsync.adapters.failpoints import FailpointError, Failpoints
 from revsync.application.ingestion import IngestContext, Ingestion, IngestPolicy, IngestReport
 from revsync.domain.usage import dedup_slot
+from revsync.ports.usage import EventRow, UsageTransaction
 from revsync.schemas.cloudevents_v1 import decode_items
 from tests.conftest import NOW
 from tests.support.clock import FrozenClock
@@ -208,3 +209,44 @@ def test_dedup_with_colliding_slots_matches_a_model(
     assert {(s, i): d for s, i, d in rows} == {
         k: encode(v).decode() for k, v in first_payload.items()
     }
+
+
+def row(n: int) -> EventRow:
+    """A stored event of its own slot (the ledger's write, below ingestion's classification)."""
+    return EventRow(
+        dedup_slot("deadlock", f"d{n}"), "deadlock", f"d{n}", "api.request", "t", 0, 0,
+        None, "{}", n.to_bytes(16, "big"), 0, False,
+    )  # fmt: skip
+
+
+@pytest.mark.postgres
+def test_two_writers_claiming_slots_in_opposite_orders_both_finish(pg_url: str) -> None:
+    """Each writer's step claims one slot, waits for the other's, then claims the other's slot
+    (as a step does when it stores the events a concurrent writer's claims left over): the
+    two wait on each other, PostgreSQL breaks the deadlock by failing one — which is tried
+    again, finds the other's claim committed and finishes. Before, its caller got the error
+    (an API request answered 500)."""
+    first, second = Writer(pg_url), Writer(pg_url)
+    barrier = threading.Barrier(2)
+
+    def claiming(mine: EventRow, theirs: EventRow) -> Any:
+        waited = [False]
+
+        def step(tx: UsageTransaction) -> Collection[int]:
+            claimed = set(tx.insert_events([mine]))
+            if not waited[0]:  # the first try only: a try again claims without waiting
+                waited[0] = True
+                barrier.wait(10)
+            return claimed | set(tx.insert_events([theirs]))
+
+        return step
+
+    try:
+        one = first.ledger.submit(claiming(row(1), row(2)))
+        two = second.ledger.submit(claiming(row(2), row(1)))
+        results = [one.result(30), two.result(30)]
+    finally:
+        first.close()
+        second.close()
+    assert sorted(len(r) for r in results) == [0, 2]  # the one tried again found both taken
+    assert [eid for _, eid, _ in stored(pg_url)] == ["d1", "d2"]

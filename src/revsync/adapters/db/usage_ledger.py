@@ -318,6 +318,18 @@ class PostgresUsageTransaction(_UsageTransaction):
         return set(self._conn.execute(_INSERT_COPIED_PG).scalars())
 
 
+#: how many more times a step is tried after PostgreSQL ends its transaction to resolve a
+#: deadlock or a serialization conflict
+_CONFLICT_RETRIES = 3
+#: SQLSTATEs of those: deadlock_detected, serialization_failure
+_CONFLICTS = frozenset({"40P01", "40001"})
+
+
+def _conflict(error: Exception) -> bool:
+    """True when the database rolled the transaction back only because of another one."""
+    return getattr(getattr(error, "orig", None), "sqlstate", None) in _CONFLICTS
+
+
 class SqlUsageLedger:
     """:class:`~revsync.ports.usage.UsageLedger` with a group-committing writer thread."""
 
@@ -387,11 +399,18 @@ class SqlUsageLedger:
             self._conn.close()
             self._conn = None
 
-    def _commit_group(self, group: list[_Job]) -> None:
+    def _commit_group(self, group: list[_Job], tries: int = 1) -> None:
         try:
             results = self._transaction(group)
         except Exception as error:  # noqa: BLE001 - isolate the failing step, report it to its caller
             if len(group) == 1:
+                if _conflict(error) and tries <= _CONFLICT_RETRIES:
+                    # PostgreSQL broke a deadlock (two writers claiming the same slots in two
+                    # orders across statements) or a serialization conflict: nothing was
+                    # written, and the step tried again finds the other's claims committed
+                    log.info("usage write conflict; trying again", error=str(error), tries=tries)
+                    self._commit_group(group, tries + 1)
+                    return
                 log.warning("usage write failed", error=str(error))
                 group[0].future.set_exception(error)
                 return
