@@ -223,9 +223,10 @@ def row(n: int) -> EventRow:
 def test_two_writers_claiming_slots_in_opposite_orders_both_finish(pg_url: str) -> None:
     """Each writer's step claims one slot, waits for the other's, then claims the other's slot
     (as a step does when it stores the events a concurrent writer's claims left over): the
-    two wait on each other, PostgreSQL breaks the deadlock by failing one — which is tried
-    again, finds the other's claim committed and finishes. Before, its caller got the error
-    (an API request answered 500)."""
+    two wait on each other. A first try gives up on a lock after 50 ms; the step is tried
+    again in turn, finds the other's claim committed and finishes. Before, PostgreSQL broke
+    the deadlock after a second by failing one, and its caller got the error (an API request
+    answered 500)."""
     first, second = Writer(pg_url), Writer(pg_url)
     barrier = threading.Barrier(2)
 

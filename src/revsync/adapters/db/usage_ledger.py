@@ -319,10 +319,16 @@ class PostgresUsageTransaction(_UsageTransaction):
 
 
 #: how many more times a step is tried after PostgreSQL ends its transaction to resolve a
-#: deadlock or a serialization conflict
+#: deadlock, a serialization conflict or a claim that waited too long
 _CONFLICT_RETRIES = 3
-#: SQLSTATEs of those: deadlock_detected, serialization_failure
-_CONFLICTS = frozenset({"40P01", "40001"})
+#: SQLSTATEs of those: deadlock_detected, serialization_failure, lock_not_available
+_CONFLICTS = frozenset({"40P01", "40001", "55P03"})
+#: PostgreSQL: how long a first try waits for a lock (a slot another process is claiming in a
+#: transaction not yet committed) before it gives up and is tried again in turn — well below
+#: the second PostgreSQL waits before it looks for a deadlock
+_FIRST_TRY_LOCK_TIMEOUT = "50ms"
+#: advisory lock a try again takes (PostgreSQL): the writers tried again claim one at a time
+SLOTS_LOCK = 0x736C6F74  # "slot"
 
 
 def _conflict(error: Exception) -> bool:
@@ -401,16 +407,17 @@ class SqlUsageLedger:
 
     def _commit_group(self, group: list[_Job], tries: int = 1) -> None:
         try:
-            results = self._transaction(group)
+            results = self._transaction(group, in_turn=tries > 1)
         except Exception as error:  # noqa: BLE001 - isolate the failing step, report it to its caller
+            if _conflict(error) and tries <= _CONFLICT_RETRIES:
+                # PostgreSQL: a claim waited for a slot another process holds uncommitted,
+                # or two writers claiming the same slots in two orders deadlocked: nothing was
+                # written; each step is tried again in turn and finds the other's claims
+                log.info("usage write conflict; trying again", error=str(error), tries=tries)
+                for job in group:
+                    self._commit_group([job], tries + 1)
+                return
             if len(group) == 1:
-                if _conflict(error) and tries <= _CONFLICT_RETRIES:
-                    # PostgreSQL broke a deadlock (two writers claiming the same slots in two
-                    # orders across statements) or a serialization conflict: nothing was
-                    # written, and the step tried again finds the other's claims committed
-                    log.info("usage write conflict; trying again", error=str(error), tries=tries)
-                    self._commit_group(group, tries + 1)
-                    return
                 log.warning("usage write failed", error=str(error))
                 group[0].future.set_exception(error)
                 return
@@ -421,7 +428,11 @@ class SqlUsageLedger:
         for job, result in zip(group, results, strict=True):
             job.future.set_result(result)
 
-    def _transaction(self, group: list[_Job]) -> list[Any]:
+    def _transaction(self, group: list[_Job], *, in_turn: bool = False) -> list[Any]:
+        """The group's steps in one transaction. PostgreSQL: a first try gives up on a lock
+        it waits for long (see :data:`_FIRST_TRY_LOCK_TIMEOUT`); a try again (``in_turn``)
+        waits as long as it must, one process at a time (:data:`SLOTS_LOCK`), so tries again
+        cannot deadlock each other and first tries give way to them."""
         conn = self._writer_connection()
         try:
             with conn.begin():
@@ -429,6 +440,12 @@ class SqlUsageLedger:
                 if is_sqlite(self._engine):
                     tx = SqliteUsageTransaction(conn, self._tenants, self._news)
                 else:
+                    if in_turn:
+                        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SLOTS_LOCK)))
+                    else:
+                        conn.exec_driver_sql(
+                            f"SET LOCAL lock_timeout = '{_FIRST_TRY_LOCK_TIMEOUT}'"
+                        )
                     conn.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(IDENTITY_LOCK)))
                     tx = PostgresUsageTransaction(conn, self._tenants, self._news)
                 results = [job.step(tx) for job in group]
