@@ -20,6 +20,16 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
 
 
+def process_cpu_seconds(pid: int, *, reaped: bool = False) -> float:
+    """User + system CPU time of process ``pid`` so far (from /proc); with ``reaped``, that of
+    its children it has waited for as well."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -60,7 +70,13 @@ class Server:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        wait_until_up(port)
+        try:
+            wait_until_up(port)
+        except BaseException:  # a server that never came up is not left running
+            self.process.terminate()
+            self.process.wait(30)
+            self.log.close()
+            raise
 
     def pids(self) -> list[int]:
         """The server process and its worker processes, if any."""
@@ -79,11 +95,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the server's processes so far."""
-        total = 0
-        for pid in self.pids():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        return sum(process_cpu_seconds(pid) for pid in self.pids())
 
     def stop(self) -> None:
         self.process.terminate()
@@ -93,13 +105,15 @@ class Server:
 
 @dataclass
 class LoadResult:
-    """Wall time, per-request latencies (ms) and the summed ingestion counters."""
+    """Wall time, per-request latencies (ms), the summed ingestion counters and the 5xx
+    answers that were retried (``retries``)."""
 
     seconds: float
     latencies_ms: list[float]
     accepted: int
     duplicates: int
     rejected: int
+    server_errors: int = 0
 
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -110,17 +124,27 @@ class LoadResult:
 
 
 async def _connection(
-    port: int, requests: Sequence[bytes], latencies: list[float], totals: list[int], ingest: bool
+    port: int,
+    requests: Sequence[bytes],
+    latencies: list[float],
+    totals: list[int],
+    ingest: bool,
+    retries: int = 0,
 ) -> None:
     import json
 
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     for request in requests:
         started = time.perf_counter()
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
-        payload = await reader.readexactly(length)
+        for attempt in range(retries + 1):
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
+            payload = await reader.readexactly(length)
+            if attempt == retries or not head.startswith(b"HTTP/1.1 5"):
+                break
+            totals[3] += 1  # a 5xx answer: sent again, as a client would (latency counts both)
+            await asyncio.sleep(0.05 * (attempt + 1))
         latencies.append((time.perf_counter() - started) * 1000)
         if not head.startswith(b"HTTP/1.1 200"):
             raise RuntimeError(f"{head[:40]!r}: {payload[:300]!r}")
@@ -134,24 +158,34 @@ async def _connection(
 
 
 def _async_client(
-    port: int,
+    port: int | Sequence[int],
     requests: Sequence[bytes],
     connections: int,
     out: mp.Queue,  # type: ignore[type-arg]
     ingest: bool,
+    retries: int = 0,
 ) -> None:
     import uvloop
 
     latencies: list[float] = []
-    totals = [0, 0, 0]
+    totals = [0, 0, 0, 0]
+
+    ports = [port] if isinstance(port, int) else list(port)
 
     async def main() -> None:
         shares = [requests[i::connections] for i in range(connections)]
         await asyncio.gather(
-            *(_connection(port, share, latencies, totals, ingest) for share in shares)
+            *(
+                _connection(ports[i % len(ports)], share, latencies, totals, ingest, retries)
+                for i, share in enumerate(shares)
+            )
         )
 
-    uvloop.run(main())
+    try:
+        uvloop.run(main())
+    except BaseException as error:  # reported to run_requests, which raises it
+        out.put(f"{type(error).__name__}: {error}")
+        raise
     out.put((latencies, totals))
 
 
@@ -165,29 +199,39 @@ def request_bytes(key: str, media: str, body: bytes) -> bytes:
 
 
 def run_async_load(
-    port: int, key: str, media: str, bodies: Sequence[bytes], processes: int, connections: int
+    port: int | Sequence[int],
+    key: str,
+    media: str,
+    bodies: Sequence[bytes],
+    processes: int,
+    connections: int,
+    *,
+    retries: int = 0,
 ) -> LoadResult:
     """Send ``bodies`` to ``POST /v1/events`` over ``connections`` keep-alive connections per
-    process (uvloop clients), adding up what the answers report."""
+    process (uvloop clients), adding up what the answers report; a request answered 5xx is
+    sent again up to ``retries`` times (counted in ``server_errors``)."""
     requests = [request_bytes(key, media, body) for body in bodies]
-    return run_requests(port, requests, processes, connections, ingest=True)
+    return run_requests(port, requests, processes, connections, ingest=True, retries=retries)
 
 
 def run_requests(
-    port: int,
+    port: int | Sequence[int],
     requests: Sequence[bytes],
     processes: int,
     connections: int,
     *,
     ingest: bool = False,
+    retries: int = 0,
 ) -> LoadResult:
     """Send complete HTTP/1.1 ``requests`` over ``connections`` keep-alive connections per
-    process; each must be answered 200 (``ingest``: an ingestion report, added up)."""
+    process; each must be answered 200 (``ingest``: an ingestion report, added up), after up
+    to ``retries`` 5xx answers. Several ports: each process's connections go to them in turn."""
     ctx = mp.get_context("fork")
     queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
     shares = [requests[i::processes] for i in range(processes)]
     workers = [
-        ctx.Process(target=_async_client, args=(port, share, connections, queue, ingest))
+        ctx.Process(target=_async_client, args=(port, share, connections, queue, ingest, retries))
         for share in shares
     ]
     started = time.perf_counter()
@@ -197,10 +241,11 @@ def run_requests(
     seconds = time.perf_counter() - started
     for worker in workers:
         worker.join()
-        if worker.exitcode != 0:
-            raise RuntimeError("a load client failed")
+    failures = [r for r in results if isinstance(r, str)]
+    if failures or any(worker.exitcode != 0 for worker in workers):
+        raise RuntimeError(f"a load client failed: {'; '.join(failures)}")
     latencies = [ms for lat, _ in results for ms in lat]
-    totals = [sum(t[i] for _, t in results) for i in range(3)]
+    totals = [sum(t[i] for _, t in results) for i in range(4)]
     return LoadResult(seconds, latencies, *totals)
 
 

@@ -56,14 +56,18 @@ def start_target() -> tuple[subprocess.Popen[str], str]:
     return process, match.group(0)
 
 
-def prepare(work: Path, url: str, messages: int, tag: str) -> Path:
+def prepare(
+    work: Path, url: str, messages: int, tag: str, database_url: str = "sqlite:///revsync.db"
+) -> Path:
+    """A config delivering to the target at ``url`` and a backlog of ``messages`` in its
+    database (SQLite in ``work / tag``, or ``database_url``)."""
     directory = work / tag
     directory.mkdir(parents=True)
     config = directory / "revsync.yaml"
     config.write_text(
         yaml.safe_dump(
             {
-                "database": {"url": "sqlite:///revsync.db"},
+                "database": {"url": database_url},
                 "logging": {"level": "WARNING"},
                 "worker": {"lease_seconds": 10, "poll_seconds": 0.05},
                 "outbox": {

@@ -156,9 +156,12 @@ SCHEMAS = {
 }
 
 
-def prepare_template(directory: Path, schemas: bool = False) -> tuple[Path, str]:
+def prepare_template(
+    directory: Path, schemas: bool = False, url: str = "sqlite:///revsync.db"
+) -> tuple[Path, str]:
     """A migrated database with 10,000 customers (one tenant each) and an ingest key; with
-    ``schemas``, the event types declared with :data:`SCHEMAS` (registered at start)."""
+    ``schemas``, the event types declared with :data:`SCHEMAS` (registered at start); ``url``:
+    another database (an empty one, e.g. PostgreSQL) in place of SQLite in ``directory``."""
     config = yaml.safe_load((ROOT / "src/revsync/revsync.example.yaml").read_text())
     if schemas:
         config["schemas"] = {
@@ -167,7 +170,7 @@ def prepare_template(directory: Path, schemas: bool = False) -> tuple[Path, str]
                 for kind, schema in SCHEMAS.items()
             }
         }
-    config["database"]["url"] = "sqlite:///revsync.db"
+    config["database"]["url"] = url
     config["logging"] = {"level": "WARNING", "format": "json"}
     # the per-key limit is counted (its cost is part of the figures) but never reached
     config["server"]["rate_limits"] = {"per_key": "1000000/second"}
