@@ -224,7 +224,7 @@ SELECT ('x' || substr(md5('b' || n), 1, 16))::bit(64)::bigint, 'app://bench', 'b
                  || '","tokens":' || (1 + (h >> 34) % 2999) || '}' END,
        decode(md5('f' || n), 'hex'), t, false
 FROM (SELECT n, h, (h & 16777215) % :customers AS c, (h >> 24) % 10 < 6 AS api,
-             :start + (n * :span) / :events AS t
+             :start + n * (:span / :events) AS t
       FROM (SELECT n, ('x' || substr(md5('h' || n), 1, 12))::bit(48)::bigint AS h
             FROM generate_series(0, :events - 1) AS n) AS numbered) AS e
 """
