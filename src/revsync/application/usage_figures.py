@@ -282,7 +282,7 @@ def _figure(work: _Work, cutoff_seq: int) -> UsageFigure:
 
 #: path segments the databases' JSON paths read as object keys (not array indexes, not
 #: needing quotes)
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _IN_SQL = frozenset({Aggregation.COUNT, Aggregation.SUM, Aggregation.MAX})
 
 
@@ -293,7 +293,7 @@ def aggregate_spec(meter: Meter, dimension: str | None) -> AggregateSpec | None:
         return None
     paths = [p for p in (meter.value, dimension) if p is not None]
     paths.extend(path for path, _ in meter.filters)
-    if not all(_PLAIN_KEY.match(key) for path in paths for key in path.split(".")):
+    if not all(_PLAIN_KEY.fullmatch(key) for path in paths for key in path.split(".")):
         return None
     filters: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
     for path, allowed in meter.filters:

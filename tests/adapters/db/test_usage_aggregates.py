@@ -245,6 +245,7 @@ def test_clean_events_are_aggregated_by_the_database(any_db_url: str) -> None:
         (new_meter("m", "t", "sum", "tokens", carried=True), None),
         (new_meter("m", "t", "sum", "to-kens"), None),
         (new_meter("m", "t", "sum", "tokens.0"), None),
+        (new_meter("m", "t", "sum", "tokens\n"), None),
         (new_meter("m", "t", "sum", "tokens", filters={"env": 1}), None),
         (new_meter("m", "t", "sum", "tokens", filters={"env": ["a", None]}), None),
         (new_meter("m", "t", "sum", "tokens", filters={"env": "a\x00"}), None),
