@@ -29,15 +29,6 @@ from tests.support.events import event, ndjson
 runner = FrozenCliRunner(FrozenClock(NOW))
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "revsync.yaml"
-    assert runner.invoke(app, ["init", str(path)]).exit_code == 0
-    result = runner.invoke(app, ["db", "upgrade", "--config", str(path)])
-    assert result.exit_code == 0, result.output
-    return path
-
-
 def test_help_lists_the_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0

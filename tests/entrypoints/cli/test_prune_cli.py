@@ -6,8 +6,6 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from revsync.bootstrap import build
 from revsync.config import load_settings
 from revsync.domain.problems import Code
@@ -17,15 +15,6 @@ from tests.conftest import NOW
 from tests.support.clock import FrozenCliRunner, FrozenClock
 
 runner = FrozenCliRunner(FrozenClock(NOW))
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "revsync.yaml"
-    assert runner.invoke(app, ["init", str(path)]).exit_code == 0
-    result = runner.invoke(app, ["db", "upgrade", "--config", str(path)])
-    assert result.exit_code == 0, result.output
-    return path
 
 
 def test_prune_counts_dry_then_deletes(config: Path) -> None:
