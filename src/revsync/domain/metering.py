@@ -876,7 +876,7 @@ class Tally:
         self._accumulate = _ACCUMULATORS[meter.aggregation]
         self._finish = _FINISHERS[meter.aggregation]
         self._state: list[Any] = [0, None]
-        self._groups: dict[object, list[Any]] = {}
+        self._groups: dict[str, list[Any]] = {}
 
     @property
     def reads_data(self) -> bool:
@@ -891,8 +891,8 @@ class Tally:
         self._state[0] += 1
 
     def add(self, point: MeterPoint) -> object:
-        """Count the point; returns the key of its dimension value if it counted, else
-        ``MISSING`` (filtered out, or no usable value)."""
+        """Count the point; returns its dimension value as text (:func:`dimension_text`) if it
+        counted, else ``MISSING`` (filtered out, or no usable value)."""
         return self.take(point.time_us, point.tiebreak, point.data)
 
     def take(self, time_us: int, tiebreak: tuple[str, str], data: Mapping[str, Any]) -> object:
@@ -917,7 +917,9 @@ class Tally:
         if dimension is None:
             return None
         found = data.get(dimension[0], MISSING) if len(dimension) == 1 else _walk(data, dimension)
-        key = found if type(found) is str else _dimension_key(found)
+        # groups are keyed by their text: values that read alike (1 and "1") are one group,
+        # as a price per dimension names it
+        key = found if type(found) is str else key_text(_dimension_key(found))
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = [0, None]
@@ -935,9 +937,10 @@ class Tally:
             return
         merge(self._state, events, value)
         if self._dimension is not None:
-            group = self._groups.get(key)
+            text = "" if key is None else key
+            group = self._groups.get(text)
             if group is None:
-                group = self._groups[key] = [0, None]
+                group = self._groups[text] = [0, None]
             merge(group, events, value)
 
     @property
@@ -952,9 +955,7 @@ class Tally:
     def by_dimension(self) -> dict[str, Decimal]:
         """The meter's value per dimension value (as :func:`dimension_text`)."""
         return {
-            dimension_text(_key_value(key)): self._finish(self.meter, state)
-            for key, state in self._groups.items()
-            if state[0]
+            key: self._finish(self.meter, state) for key, state in self._groups.items() if state[0]
         }
 
 

@@ -237,6 +237,43 @@ def test_clean_events_are_aggregated_by_the_database(any_db_url: str) -> None:
         engine.dispose()
 
 
+def test_dimension_values_that_read_alike_are_one_group(any_db_url: str) -> None:
+    """A dimension sent as ``"1"`` by one event and ``1`` by another is priced as one value,
+    ``1``: its figure and its lineage hold both events (the figure held only the last read)."""
+    engine = create_db_engine(any_db_url, pool_size=2)
+    try:
+        at = datetime(2026, 11, 5, 12, tzinfo=UTC)
+        store(
+            engine,
+            [
+                ("alike", at, {"tokens": 5, "model": "1"}),
+                ("alike", at, {"tokens": 7, "model": 1}),
+                ("alike", at, {"tokens": 11, "model": True}),
+                ("alike", at, {"tokens": 13, "model": "true"}),
+                ("alike", at, {"tokens": 2, "model": "small"}),
+            ],
+        )
+        meter = new_meter("m", "t", "sum", "tokens")
+        billed, read = figures(engine, meter, [("alike",)], "model")
+        for figure in (*billed.values(), *read.values()):
+            assert figure.total == Decimal(38)
+            assert dict(figure.by_dimension) == {
+                "1": Decimal(12),
+                "true": Decimal(24),
+                "small": Decimal(2),
+            }
+            assert {k: v.events for k, v in figure.lineage_by_dimension.items()} == {
+                "1": 2,
+                "true": 2,
+                "small": 1,
+            }
+            assert figure.lineage.events == 5
+        for need, figure in billed.items():
+            same(figure, read[need])
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize(
     ("meter", "dimension"),
     [
