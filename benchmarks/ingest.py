@@ -157,7 +157,7 @@ SCHEMAS = {
 
 
 def prepare_template(
-    directory: Path, schemas: bool = False, url: str = "sqlite:///revsync.db"
+    directory: Path, schemas: bool = False, url: str = "sqlite:///revsync.db", decoders: int = 0
 ) -> tuple[Path, str]:
     """A migrated database with 10,000 customers (one tenant each) and an ingest key; with
     ``schemas``, the event types declared with :data:`SCHEMAS` (registered at start); ``url``:
@@ -171,6 +171,7 @@ def prepare_template(
             }
         }
     config["database"]["url"] = url
+    config.setdefault("ingestion", {})["decoders"] = decoders
     config["logging"] = {"level": "WARNING", "format": "json"}
     # the per-key limit is counted (its cost is part of the figures) but never reached
     config["server"]["rate_limits"] = {"per_key": "1000000/second"}
@@ -257,6 +258,12 @@ def main() -> None:
     )
     parser.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument(
+        "--decoders",
+        type=int,
+        default=0,
+        help="ingestion.decoders of the server: processes that decode large bodies beside it",
+    )
+    parser.add_argument(
         "--schema",
         action="store_true",
         help="run the batches of 1,000 without and with schemas of both event types and print "
@@ -280,7 +287,9 @@ def main() -> None:
 
     print("(a) baseline …", flush=True)
     base = baseline(data.rows, work, args.events)
-    template, key = prepare_template(work / "template")
+    template, key = prepare_template(work / "template", decoders=args.decoders)
+    decoding = f", {args.decoders} decoding process{'es' if args.decoders > 1 else ''}"
+    decoding = decoding if args.decoders else ""
 
     lines = []
     header = "| run | events/s | vs baseline | p50 ms | p99 ms | server peak RSS MB | stored | duplicates |\n|---|---|---|---|---|---|---|---|\n"
@@ -304,7 +313,7 @@ def main() -> None:
         )
         figures[f"batch{size}"] = rate
         lines.append(
-            f"| (b) HTTP batches of {size:,}, 4 connections | {rate:,.0f} | {rate / base:.2f} | "
+            f"| (b) HTTP batches of {size:,}, 4 connections{decoding} | {rate:,.0f} | {rate / base:.2f} | "
             f"{result.percentile(50):.1f} | {result.percentile(99):.1f} | {rss:.0f} | {stored:,} | {result.duplicates:,} |"
         )
     print(f"(c) HTTP, one event per request, {args.single:,} requests …", flush=True)
@@ -334,6 +343,7 @@ def main() -> None:
     print(table)
     if not args.no_write:
         command = f"python benchmarks/ingest.py --events {args.events} --single {args.single}"
+        command += f" --decoders {args.decoders}" if args.decoders else ""
         command += " --stream" if args.stream else ""
         body = (
             f"Command: `{command}` ({machine()}; server and clients share the machine).\n"

@@ -935,14 +935,19 @@ def schema_registry(
     settings: Settings, unit_of_work: UnitOfWorkFactory, clock: Clock
 ) -> SchemaRegistry:
     """The schema registry, its validator jsonschema-rs, its policy from ``schemas``."""
+    policy, metered = schema_policy(settings)
+    return SchemaRegistry(unit_of_work, clock, compile_schema, metered, policy)
+
+
+def schema_policy(settings: Settings) -> tuple[SchemaPolicy, frozenset[str]]:
+    """The schema policy of ``schemas`` and the event types meters read."""
     section = settings.schemas
     policy = SchemaPolicy(
         unknown_types=section.unknown_types,
         sources=tuple(s.rule() for s in section.sources),
         refresh=timedelta(seconds=section.refresh_seconds),
     )
-    metered = frozenset(m.event_type for m in settings.domain_meters())
-    return SchemaRegistry(unit_of_work, clock, compile_schema, metered, policy)
+    return policy, frozenset(m.event_type for m in settings.domain_meters())
 
 
 def schema_declarations(settings: Settings) -> list[Declaration]:

@@ -154,6 +154,10 @@ class IngestionSettings(_Section):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     max_future_hours: float = Field(default=24, gt=0)
     group_commit_max: int = Field(default=32, ge=1, le=1024)
+    #: processes that decode and validate large request bodies (over 64 KiB) beside the
+    #: server, so that its one writer is not waiting for the interpreter lock; 0: decoded in a
+    #: thread of the server (docs/deploy.md#ingestion-on-two-cores)
+    decoders: int = Field(default=0, ge=0, le=16)
 
 
 class AuthSettings(_Section):

@@ -110,35 +110,33 @@ class PreparedBatch:
 Gate = Callable[[str, UsageEvent, int], Problem | None]
 
 
-class Ingestion:
-    """Validates batches and writes them through the usage ledger."""
+class Intake:
+    """The pure part of ingestion: validates decoded items against the domain rules, the
+    schemas and the declared meters, and computes each event's fingerprint and dedup slot. It
+    holds no connection, so it runs as well in a decoding process as in the server."""
 
     def __init__(
         self,
-        ledger: UsageLedger,
         clock: Clock,
         meters: Sequence[Meter],
         policy: IngestPolicy,
         slot_of: Callable[[str, str, int], int] = dedup_slot,
         screen: ScreenSource | None = None,
-        gate: Gate | None = None,
-        on_stored: Callable[[set[str]], None] | None = None,
     ) -> None:
-        self._ledger = ledger
-        self._gate = gate
-        self._on_stored = on_stored
         self._clock = clock
         self._max_future_us = int(policy.max_future.total_seconds()) * 1_000_000
-        self._archive_after = policy.archive_after_months
         self._slot_of = slot_of
         self._screen = screen
         self._meters_by_type: dict[str, list[Meter]] = {}
         for meter in meters:
             self._meters_by_type.setdefault(meter.event_type, []).append(meter)
 
-    def prepare(self, items: Sequence[Item], context: IngestContext) -> PreparedBatch:
-        """Validate decoded items against the domain rules and the declared meters."""
-        now = self._clock.now()
+    def prepare(
+        self, items: Sequence[Item], context: IngestContext, now: datetime | None = None
+    ) -> PreparedBatch:
+        """Validate decoded items; ``now``: the moment the batch was received (the clock's
+        when not given)."""
+        now = self._clock.now() if now is None else now
         now_us = to_micros(now)
         candidates: list[_Candidate] = []
         refused: list[Refused] = []
@@ -190,6 +188,32 @@ class Ingestion:
             context=context,
             quarantined=len(quarantined),
         )
+
+
+class Ingestion:
+    """Validates batches (:class:`Intake`) and writes them through the usage ledger."""
+
+    def __init__(
+        self,
+        ledger: UsageLedger,
+        clock: Clock,
+        meters: Sequence[Meter],
+        policy: IngestPolicy,
+        slot_of: Callable[[str, str, int], int] = dedup_slot,
+        screen: ScreenSource | None = None,
+        gate: Gate | None = None,
+        on_stored: Callable[[set[str]], None] | None = None,
+    ) -> None:
+        self._ledger = ledger
+        self._gate = gate
+        self._on_stored = on_stored
+        self._archive_after = policy.archive_after_months
+        self._slot_of = slot_of
+        self.intake = Intake(clock, meters, policy, slot_of, screen)
+
+    def prepare(self, items: Sequence[Item], context: IngestContext) -> PreparedBatch:
+        """Validate decoded items against the domain rules and the declared meters."""
+        return self.intake.prepare(items, context)
 
     def refuse_tenants(self, batch: PreparedBatch, tenants: Mapping[str, Problem]) -> PreparedBatch:
         """The batch without the events of ``tenants``, each refused for its tenant's
@@ -255,8 +279,17 @@ class Ingestion:
                 rejection, letter = _beyond_reach(candidate, batch)
                 report.rejected.append(rejection)
                 letters.append(letter)
+        # insert first: where no quota gate must see only new events, the events of slots
+        # found once in the batch are written at once, and only those whose slot was taken
+        # are read and classified (a tenth of a batch of retries, not all of it)
+        optimistic = self._gate is None
+        later: list[_Candidate] = []
+        if optimistic:
+            pending, later = _first_round(pending, closed)
+            if not pending:
+                pending, later, optimistic = later, [], False
         while pending:
-            stored = tx.stored_keys({c.slot for c in pending})
+            stored = {} if optimistic else tx.stored_keys({c.slot for c in pending})
             rows: list[EventRow] = []
             placed: list[_Candidate] = []
             retry: list[_Candidate] = []
@@ -307,7 +340,7 @@ class Ingestion:
                 else:  # a concurrent writer took the slot meanwhile: classify it again
                     del claimed[row.slot]
                     retry.append(candidate)
-            pending = retry
+            pending, later, optimistic = [*retry, *later], [], False
         if letters:
             tx.insert_dead_letters(letters)
         if unmapped:  # every failure has an address: a case per tenant nobody owns
@@ -319,6 +352,24 @@ class Ingestion:
         probe = candidate.probe + 1
         slot = self._slot_of(candidate.event.source, candidate.event.id, probe)
         return candidate._replace(slot=slot, probe=probe)
+
+
+def _first_round(
+    candidates: list[_Candidate], closed: Month | None
+) -> tuple[list[_Candidate], list[_Candidate]]:
+    """The candidates written before any read (their slot is found once in the batch, their
+    month is open) and the rest, read and classified after them in their order."""
+    seen: dict[int, int] = {}
+    for candidate in candidates:
+        seen[candidate.slot] = seen.get(candidate.slot, 0) + 1
+    first: list[_Candidate] = []
+    later: list[_Candidate] = []
+    for candidate in candidates:
+        if seen[candidate.slot] == 1 and (closed is None or candidate.time_us >= closed.start_us):
+            first.append(candidate)
+        else:
+            later.append(candidate)
+    return first, later
 
 
 def _archived(

@@ -189,6 +189,7 @@ class SchemaRegistry:
         self._lock = threading.Lock()
         self._screen: Screen | None = None
         self._seen: tuple[int, datetime | None] | None = None
+        self._stored: tuple[StoredSchema, ...] = ()
         self._checked_at: datetime | None = None
 
     # -- registering --------------------------------------------------------------------------
@@ -342,20 +343,43 @@ class SchemaRegistry:
             self._checked_at = self._clock.now()
             if stored is None:
                 return
-            self._screen = self._compiled(stored)
+            self._screen = compile_screen(stored, self._compile, self._metered, self.policy)
             self._seen = seen
+            self._stored = tuple(stored)
 
-    def _compiled(self, stored: Sequence[StoredSchema]) -> Screen | None:
-        if not stored and self.policy.inert:
-            return None
-        checks: dict[str, list[DataCheck]] = {}
-        upcasts: dict[str, list[Upcast]] = {}
-        for item in stored:
-            version = item.version
-            checks.setdefault(version.type, []).append(self._compile(version.schema))
-            upcasts.setdefault(version.type, []).append(version.upcast)
-        types = {t: _Checks(tuple(c), tuple(upcasts[t])) for t, c in checks.items()}
-        return Screen(types, self._metered, self.policy)
+    def state(self) -> ScreenState:
+        """What the current screen was compiled from, for a process that compiles its own
+        (a decoding process): it compiles again when ``seen`` moves."""
+        if self._checked_at is None:
+            self.refresh()
+        return ScreenState(self._seen, self._stored)
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenState:
+    """The versions a screen is compiled from, and the registry's mark of them."""
+
+    seen: tuple[int, datetime | None] | None
+    stored: tuple[StoredSchema, ...]
+
+
+def compile_screen(
+    stored: Sequence[StoredSchema],
+    compile_schema: SchemaCompiler,
+    metered: frozenset[str],
+    policy: SchemaPolicy,
+) -> Screen | None:
+    """The screen of ``stored`` versions, or ``None`` when there is nothing to check."""
+    if not stored and policy.inert:
+        return None
+    checks: dict[str, list[DataCheck]] = {}
+    upcasts: dict[str, list[Upcast]] = {}
+    for item in stored:
+        version = item.version
+        checks.setdefault(version.type, []).append(compile_schema(version.schema))
+        upcasts.setdefault(version.type, []).append(version.upcast)
+    types = {t: _Checks(tuple(c), tuple(upcasts[t])) for t, c in checks.items()}
+    return Screen(types, metered, policy)
 
 
 ScreenSource = Callable[[], Screen | None]

@@ -59,8 +59,9 @@ class UsageTransaction(Protocol):
         ...
 
     def insert_events(self, rows: Sequence[EventRow]) -> Collection[int]:
-        """Insert rows; returns the slots inserted. A slot taken meanwhile by a concurrent
-        writer is left out of the result and must be classified again."""
+        """Insert the rows whose slot is free; returns the slots inserted. A row whose slot is
+        taken (stored earlier, voided, or claimed meanwhile by a concurrent writer) is left out
+        of the result, not written, and must be classified again."""
         ...
 
     def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> None: ...

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from revsync.adapters.db.engine import create_db_engine
-from revsync.adapters.db.tables import usage_events
+from revsync.adapters.db.tables import usage_events, usage_marks, voided_events
 from revsync.adapters.db.usage_ledger import SqlUsageLedger
 from revsync.adapters.failpoints import FailpointError, Failpoints
 from revsync.application.ingestion import IngestContext, Ingestion, IngestPolicy, IngestReport
@@ -209,6 +209,36 @@ def test_dedup_with_colliding_slots_matches_a_model(
     assert {(s, i): d for s, i, d in rows} == {
         k: encode(v).decode() for k, v in first_payload.items()
     }
+
+
+def test_voided_claims_and_a_mark_above_every_event_hold_when_new_events_are_written_first(
+    sqlite_url: str,
+) -> None:
+    """SQLite writes a batch's new-looking events before reading any slot: a voided event sent
+    again is still a duplicate (its claim is in ``voided_events``, beyond the unique slot), a
+    repeat stored in the table is one too, and after a usage mark above every event the first
+    event actually written is numbered above the mark, whatever came before it in the batch."""
+    writer = Writer(sqlite_url)
+    try:
+        assert writer.ingest([event("e1"), event("e2"), event("e3")]).accepted == 3
+        with writer.engine.begin() as conn:  # void e2 as a correction does, and take a mark
+            found = conn.execute(sa.select(usage_events).where(usage_events.c.event_id == "e2"))
+            voided = dict(found.one()._mapping)
+            conn.execute(usage_events.delete().where(usage_events.c.event_id == "e2"))
+            del voided["day"], voided["late"]
+            conn.execute(voided_events.insert().values(**voided, correction_id="c1", voided_at=NOW))
+            top = conn.execute(sa.select(sa.func.max(usage_events.c.seq))).scalar_one()
+            conn.execute(usage_marks.update().where(usage_marks.c.id == 1).values(seq=top + 10))
+        report = writer.ingest([event("e2"), event("e1"), event("e4"), event("e3"), event("e5")])
+        assert (report.accepted, report.duplicates, report.rejected) == (2, 3, [])
+        with writer.engine.connect() as conn:
+            rows = conn.execute(sa.select(usage_events.c.event_id, usage_events.c.seq))
+            numbered = {event_id: seq for event_id, seq in rows}
+    finally:
+        writer.close()
+    assert set(numbered) == {"e1", "e3", "e4", "e5"}
+    assert numbered["e4"] == top + 11
+    assert numbered["e5"] == top + 12
 
 
 def row(n: int) -> EventRow:

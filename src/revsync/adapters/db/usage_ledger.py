@@ -5,10 +5,11 @@ many as are waiting in one transaction (group commit), so that a durable commit 
 per group instead of once per request. If a group fails, each of its steps is retried in a
 transaction of its own, so one bad step cannot fail its neighbours.
 
-SQLite claims a dedup slot with the row itself (its unique ``dedup_slot``). PostgreSQL, whose
-``usage_events`` is partitioned by month, claims it in ``usage_slots`` in the statement that
-inserts the row (:func:`_claim_and_insert`); a batch of :data:`COPY_ROWS` rows or more is sent
-with COPY first.
+SQLite claims a dedup slot with the row itself (its unique ``dedup_slot``; a voided event keeps
+its claim in ``voided_events``). PostgreSQL, whose ``usage_events`` is partitioned by month,
+claims it in ``usage_slots`` in the statement that inserts the row (:func:`_claim_and_insert`);
+a batch of :data:`COPY_ROWS` rows or more is sent with COPY first. On both, a row whose slot is
+taken is skipped, not an error: ingestion writes first and reads only the slots it lost.
 """
 
 from __future__ import annotations
@@ -179,8 +180,10 @@ _INSERT_COPIED_PG = _claim_and_insert(
 )
 
 
-def _sqlite_sql(statement: sa.ClauseElement) -> str:
-    return str(statement.compile(dialect=sqlite.dialect()))
+def _sqlite_sql(statement: sa.ClauseElement, *, literal: bool = False) -> str:
+    """SQLite's text of ``statement`` (``literal``: its constants written in, not bound)."""
+    options = {"literal_binds": True} if literal else {}
+    return str(statement.compile(dialect=sqlite.dialect(), compile_kwargs=options))
 
 
 # The SQLite hot path runs these on the DBAPI cursor inside SQLAlchemy's transaction: they
@@ -193,16 +196,33 @@ _SQLITE_STORED_KEYS = _sqlite_sql(
         sa.select(*_VOIDED_KEY_COLUMNS).where(voided_events.c.dedup_slot.in_(_SLOTS_FROM_JSON)),
     )
 )
+#: a row whose slot is free is inserted, one whose slot is taken is skipped (any other
+#: constraint still fails the statement)
 _SQLITE_INSERT = _sqlite_sql(
-    usage_events.insert().values({name: sa.bindparam(name) for name in _INSERT_COLUMNS})
+    sqlite.insert(usage_events)
+    .values({name: sa.bindparam(name) for name in _INSERT_COLUMNS})
+    .on_conflict_do_nothing(index_elements=["dedup_slot"])
 )
 #: one row numbered explicitly: the first after a usage mark above every stored event
 _SQLITE_INSERT_AT = _sqlite_sql(
-    usage_events.insert().values({name: sa.bindparam(name) for name in ("seq", *_INSERT_COLUMNS)})
+    sqlite.insert(usage_events)
+    .values({name: sa.bindparam(name) for name in ("seq", *_INSERT_COLUMNS)})
+    .on_conflict_do_nothing(index_elements=["dedup_slot"])
 )
-_SQLITE_ABOVE_MARK = str(
-    SQLITE_ABOVE_MARK.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+_SQLITE_TOP_SEQ = _sqlite_sql(
+    sa.select(sa.func.coalesce(sa.func.max(usage_events.c.seq), 0)), literal=True
 )
+#: the slots of the rows numbered above ``top``, as one JSON array (one step, not one a row)
+_SQLITE_SLOTS_ABOVE = _sqlite_sql(
+    sa.select(sa.func.json_group_array(usage_events.c.dedup_slot)).where(
+        usage_events.c.seq > sa.bindparam("top")
+    )
+)
+_SQLITE_ANY_VOIDED = _sqlite_sql(sa.select(voided_events.c.dedup_slot).limit(1), literal=True)
+_SQLITE_VOIDED_SLOTS = _sqlite_sql(
+    sa.select(voided_events.c.dedup_slot).where(voided_events.c.dedup_slot.in_(_SLOTS_FROM_JSON))
+)
+_SQLITE_ABOVE_MARK = _sqlite_sql(SQLITE_ABOVE_MARK, literal=True)
 
 
 class _TenantCache:
@@ -256,6 +276,7 @@ class SqliteUsageTransaction(_UsageTransaction):
         super().__init__(conn, tenants, news)
         self._cursor = conn.connection.cursor()
         self._numbered = False  # whether the first row has been placed above the latest mark
+        self._any_voided: bool | None = None  # whether any event is voided (read once)
 
     def _version(self) -> int:
         row = self._cursor.execute(_SQLITE_VERSION).fetchone()
@@ -271,18 +292,40 @@ class SqliteUsageTransaction(_UsageTransaction):
     def insert_events(self, rows: Sequence[EventRow]) -> Collection[int]:
         if not rows:
             return set()
-        rest = rows
+        cursor = self._cursor
+        rest = self._unvoided(rows)
+        inserted: set[int] = set()
         if not self._numbered:
             # SQLite numbers a row one above the highest left: after a usage mark above them
             # all (an attach or a void since the last event), the first row goes above it
             self._numbered = True
-            above = self._cursor.execute(_SQLITE_ABOVE_MARK).fetchone()
-            if above is not None:
-                self._cursor.execute(_SQLITE_INSERT_AT, (int(above[0]) + 1, *rows[0]))
-                rest = rows[1:]
+            above = cursor.execute(_SQLITE_ABOVE_MARK).fetchone()
+            while above is not None and rest:
+                first, rest = rest[0], rest[1:]
+                if cursor.execute(_SQLITE_INSERT_AT, (int(above[0]) + 1, *first)).rowcount:
+                    inserted.add(first.slot)
+                    break
         if rest:
-            self._cursor.executemany(_SQLITE_INSERT, rest)
-        return {row.slot for row in rows}
+            top = cursor.execute(_SQLITE_TOP_SEQ).fetchone()[0]
+            cursor.executemany(_SQLITE_INSERT, rest)
+            if cursor.rowcount == len(rest):
+                inserted.update(row.slot for row in rest)
+            else:  # some slots were taken: the rows numbered above the top are those written
+                written = cursor.execute(_SQLITE_SLOTS_ABOVE, (top,)).fetchone()[0]
+                inserted.update(json.loads(written))
+        return inserted
+
+    def _unvoided(self, rows: Sequence[EventRow]) -> Sequence[EventRow]:
+        """The rows whose slot no voided event holds (a voided event keeps its claim in
+        ``voided_events``, which the unique slot of ``usage_events`` does not see)."""
+        cursor = self._cursor
+        if self._any_voided is None:  # voided events change only under the write lock we hold
+            self._any_voided = cursor.execute(_SQLITE_ANY_VOIDED).fetchone() is not None
+        if not self._any_voided:
+            return rows
+        wanted = json.dumps([row.slot for row in rows])
+        voided = {slot for (slot,) in cursor.execute(_SQLITE_VOIDED_SLOTS, (wanted,))}
+        return [row for row in rows if row.slot not in voided] if voided else rows
 
 
 class PostgresUsageTransaction(_UsageTransaction):

@@ -28,6 +28,7 @@ from revsync.entrypoints.api import (
 )
 from revsync.entrypoints.api.access import RULES
 from revsync.entrypoints.api.bodies import MAX_BODY
+from revsync.entrypoints.api.decoders import Decoders, DecoderSetup
 from revsync.entrypoints.api.errors import install_error_handlers
 from revsync.entrypoints.api.middleware import (
     Announcements,
@@ -57,6 +58,12 @@ def create_app(container: Container) -> FastAPI:
         ),
     )
     app.state.container = container
+    processes = container.settings.ingestion.decoders
+    decoders = Decoders(DecoderSetup.of(container.settings), processes) if processes else None
+    app.state.decoders = decoders
+    if decoders is not None:
+        app.router.on_startup.append(decoders.start)
+        app.router.on_shutdown.append(decoders.close)
     install_error_handlers(app)
     for module in (
         events,

@@ -13,6 +13,7 @@ from revsync.application.ingestion import IngestContext, IngestReport, PreparedB
 from revsync.bootstrap import Container
 from revsync.domain.problems import Problem
 from revsync.entrypoints.api.access import Key, admit_tenants, reach_of
+from revsync.entrypoints.api.decoders import Decoders
 from revsync.entrypoints.api.errors import ApiError
 from revsync.observability.metrics import count_ingested
 from revsync.ports.repositories import DeadLetter
@@ -110,9 +111,24 @@ async def ingest_events(request: Request, key: Key) -> Response:
         )
         return container.ingestion.prepare(items, context)
 
+    decoders: Decoders | None = request.app.state.decoders
     try:
-        # a small body is decoded here; a large one in a thread, so the loop never waits
-        prepared = prepare() if len(body) <= INLINE_BYTES else await run_in_threadpool(prepare)
+        # a small body is decoded here; a large one in a decoding process when there are
+        # some (ingestion.decoders), else in a thread, so the loop never waits
+        if len(body) <= INLINE_BYTES:
+            prepared = prepare()
+        elif decoders is not None and not binary:
+            prepared = await decoders.prepare(
+                body,
+                media,
+                most,
+                context,
+                container.ingestion.intake,
+                container.clock.now(),
+                container.schemas.state(),
+            )
+        else:
+            prepared = await run_in_threadpool(prepare)
     except BodyError as error:
         await _dead_letter_body(container, context, body, error.problem)
         raise ApiError(
