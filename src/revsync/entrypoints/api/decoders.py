@@ -153,6 +153,13 @@ class Decoders:
         for future in [pool.submit(_ready) for _ in range(self._processes)]:
             future.result()
 
+    def pids(self) -> list[int]:
+        """The process ids of the decoding processes running now."""
+        with self._lock:
+            pool = self._pool
+        # the executor keeps its processes by pid (no public accessor)
+        return sorted(pool._processes) if pool is not None and pool._processes else []
+
     def close(self) -> None:
         """Stop the processes (a batch they hold is finished first)."""
         with self._lock:
