@@ -38,10 +38,12 @@ from revsync.adapters.db.engine import create_db_engine, is_sqlite
 from revsync.adapters.db.migrate import current_revision, head_revision
 from revsync.adapters.db.repositories import SqlUnitOfWork
 from revsync.adapters.db.usage_ledger import SqlUsageLedger
+from revsync.adapters.db.usage_parquet import ParquetMonths
 from revsync.adapters.db.usage_reader import SqlUsageReader
 from revsync.adapters.db.usage_snapshot import SqlUsageSnapshots
 from revsync.adapters.db.usage_storage import SqlUsageStorage
-from revsync.adapters.failpoints import Failpoints
+from revsync.adapters.db.usage_storage_sqlite import SqliteUsageStorage
+from revsync.adapters.failpoints import NONE, Failpoints
 from revsync.adapters.outbox.relay import Relay, Route
 from revsync.adapters.ratelimits import RateLimits
 from revsync.adapters.schema_validator import compile_schema
@@ -94,6 +96,7 @@ from revsync.ports.clock import Clock, IdSource
 from revsync.ports.crm import Crm
 from revsync.ports.erp import SaleLinks
 from revsync.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from revsync.ports.usage import UsageStorage
 
 if TYPE_CHECKING:
     from revsync.adapters.connectors.events_stream import NatsEventStream
@@ -155,7 +158,7 @@ class Container:
     service_credits: ServiceCredits
     console_views: ConsoleViews
     thresholds: ThresholdWatch
-    #: the months' tables of usage (PostgreSQL only; None on SQLite)
+    #: the keeping of stored usage (PostgreSQL; SQLite with archiving on; else None)
     usage_storage: UsageStorageKeeping | None = None
     failpoints: Failpoints = field(default_factory=Failpoints)
 
@@ -253,7 +256,7 @@ class Container:
             Untaxed(),
             meters,
             BillingPolicy(rounding=self.settings.billing.rounding),
-            SqlUsageReader(self.engine),
+            usage_reader(self.settings, self.engine),
         )
         return Rerates(self.unit_of_work, billing, meters)
 
@@ -741,15 +744,15 @@ def build(
         )
 
     meters = settings.domain_meters()
-    reader = SqlUsageReader(engine)
+    reader = usage_reader(settings, engine)
     ledger = SqlUsageLedger(
         engine,
         max_group=settings.ingestion.group_commit_max,
         failpoints=failpoints,
         case_news=case_news,
     )
-    storage = usage_storage(settings, engine, clock)
-    # PostgreSQL with archiving on: the months archived are closed to events and amendments
+    storage = usage_storage(settings, engine, clock, failpoints)
+    # with archiving on: the months archived are closed to events and amendments
     closed_after = settings.usage_storage.archive_after_months if storage is not None else None
     policy = IngestPolicy(
         max_future=timedelta(hours=settings.ingestion.max_future_hours),
@@ -898,15 +901,32 @@ def build(
     )
 
 
-def usage_storage(settings: Settings, engine: Engine, clock: Clock) -> UsageStorageKeeping | None:
-    """PostgreSQL: the keeping of the months' tables of usage (``usage_storage``); SQLite keeps
-    one table (None)."""
-    if is_sqlite(engine):
-        return None
+def usage_storage(
+    settings: Settings, engine: Engine, clock: Clock, failpoints: Failpoints | None = None
+) -> UsageStorageKeeping | None:
+    """The keeping of stored usage (``usage_storage``): on PostgreSQL the months' tables, made
+    ahead and archived; on SQLite, with archiving on, old months archived to Parquet files
+    (None while it is off: one table, nothing to keep)."""
     section = settings.usage_storage
+    storage: UsageStorage
+    if is_sqlite(engine):
+        folder = settings.usage_archive_dir()
+        if section.archive_after_months is None or folder is None:
+            return None
+        storage = SqliteUsageStorage(engine, ParquetMonths(folder), failpoints=failpoints or NONE)
+        # no months' tables to make ahead
+        policy = StoragePolicy(None, section.archive_after_months)
+        return UsageStorageKeeping(storage, clock, policy)
     storage = SqlUsageStorage(engine, lock_timeout_ms=int(section.lock_timeout_seconds * 1000))
     policy = StoragePolicy(section.months_ahead, section.archive_after_months)
     return UsageStorageKeeping(storage, clock, policy)
+
+
+def usage_reader(settings: Settings, engine: Engine) -> SqlUsageReader:
+    """The usage reader; on SQLite it reads the months archived to Parquet files for lineage
+    (whether archiving is on or no longer)."""
+    folder = settings.usage_archive_dir() if is_sqlite(engine) else None
+    return SqlUsageReader(engine, None if folder is None else ParquetMonths(folder))
 
 
 def process_name() -> str:

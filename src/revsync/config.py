@@ -303,9 +303,9 @@ class RetentionSettings(_Section):
 
 
 class UsageStorageSettings(_Section):
-    """How PostgreSQL keeps stored usage: one table per month, made ahead by the worker, and
-    old months archived (docs/deploy.md#usage-storage). SQLite keeps one table: this section
-    is not read there."""
+    """How stored usage is kept (docs/deploy.md#usage-storage). PostgreSQL: one table per
+    month, made ahead by the worker, old months archived to a schema of their own. SQLite: one
+    table; old months archived to Parquet files (``archive_after_months``, ``archive_dir``)."""
 
     #: when the worker makes the months' tables and archives: a cron expression of five
     #: fields, in UTC; None: never (events of months without a table wait in the default one)
@@ -318,11 +318,26 @@ class UsageStorageSettings(_Section):
     archive_after_months: int | None = Field(default=None, ge=3, le=1200)
     #: how long a change of the tables waits for its locks before giving up until the next run
     lock_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    #: SQLite: the folder of the archived months' Parquet files (relative: to the folder of the
+    #: config file); None: ``usage-archive`` beside the database file. Not read on PostgreSQL
+    archive_dir: str | None = Field(default=None, min_length=1, max_length=4096)
 
     @field_validator("schedule")
     @classmethod
     def _valid_schedule(cls, schedule: str | None) -> str | None:
         return _cron(schedule)
+
+    @field_validator("archive_dir")
+    @classmethod
+    def _valid_archive_dir(cls, folder: str | None) -> str | None:
+        if folder is None:
+            return None
+        if "\x00" in folder or not folder.strip():
+            raise ValueError("a folder's path, not blank")
+        path = Path(folder)
+        if path.is_absolute() and path.exists() and not path.is_dir():
+            raise ValueError(f"{folder} is a file, not a folder")
+        return folder
 
 
 class TaxSettings(_Section):
@@ -1223,6 +1238,25 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _usage_archive_can_be_written(self) -> Settings:
+        """SQLite archives old months to Parquet files: that takes pyarrow, and a folder."""
+        storage = self.usage_storage
+        if storage.archive_after_months is None or not _is_sqlite_url(self.database.url):
+            return self
+        if importlib.util.find_spec("pyarrow") is None:
+            raise ValueError(
+                "usage_storage.archive_after_months: on SQLite, old months are archived to "
+                "Parquet files, which needs revsync's archive extra: python3 -m pip install "
+                "'revsync[archive]'"
+            )
+        if storage.archive_dir is None and _sqlite_file(self.database.url) is None:
+            raise ValueError(
+                "usage_storage.archive_dir: needed to archive usage of an in-memory SQLite "
+                "database (there is no database file to keep the archive beside)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _every_plan_line_posts_somewhere(self) -> Settings:
         if self.erp.url is not None and any(d.name == "erp" for d in self.outbox.destinations):
             raise ValueError("outbox.destinations: the name 'erp' is the ERP's when erp.url is set")
@@ -1343,6 +1377,28 @@ class Settings(BaseSettings):
         """The declared meters as domain objects."""
         return [m.to_meter() for m in self.meters]
 
+    def usage_archive_dir(self) -> Path | None:
+        """SQLite: the folder of the archived months' Parquet files (``usage_storage.archive_dir``,
+        else ``usage-archive`` beside the database file); None on PostgreSQL or in memory."""
+        if not _is_sqlite_url(self.database.url):
+            return None
+        if self.usage_storage.archive_dir is not None:
+            return Path(self.usage_storage.archive_dir)
+        database = _sqlite_file(self.database.url)
+        return None if database is None else database.parent / "usage-archive"
+
+
+def _is_sqlite_url(url: str) -> bool:
+    return url.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite"
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL, or None for a database in memory."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return None
+    return Path(database).resolve()
+
 
 def _no_repeats(values: list[str], what: str) -> None:
     repeated = sorted({v for v in values if values.count(v) > 1})
@@ -1396,6 +1452,7 @@ def load_settings(path: Path | None) -> Settings:
         raise ConfigError(_describe(label, error)) from None
     if path is not None:
         settings = _anchor_sqlite_path(settings, path.resolve().parent)
+        settings = _anchor_archive_dir(settings, path.resolve().parent)
     return settings
 
 
@@ -1461,3 +1518,14 @@ def _anchor_sqlite_path(settings: Settings, base: Path) -> Settings:
         return settings
     absolute = f"{prefix}{(base / rest).resolve()}"
     return settings.model_copy(update={"database": DatabaseSettings(url=absolute)})
+
+
+def _anchor_archive_dir(settings: Settings, base: Path) -> Settings:
+    """A relative ``usage_storage.archive_dir`` is relative to the folder of the config file."""
+    storage = settings.usage_storage
+    if storage.archive_dir is None or Path(storage.archive_dir).is_absolute():
+        return settings
+    folder = str((base / storage.archive_dir).resolve())
+    return settings.model_copy(
+        update={"usage_storage": storage.model_copy(update={"archive_dir": folder})}
+    )

@@ -44,9 +44,9 @@ class IngestPolicy:
     """Limits applied to every event."""
 
     max_future: timedelta = timedelta(hours=24)
-    #: months of usage archived after this many (``usage_storage.archive_after_months``,
-    #: PostgreSQL): a new event stamped in one is refused, a retry of one stored then is a
-    #: duplicate (docs/deploy.md#usage-storage)
+    #: months of usage archived after this many (``usage_storage.archive_after_months``): a
+    #: new event stamped in one is refused, a retry of one stored then is a duplicate
+    #: (docs/deploy.md#usage-storage)
     archive_after_months: int | None = None
 
 

@@ -1,9 +1,10 @@
-"""Keeping the monthly tables of usage (PostgreSQL): the worker's ``usage_storage`` job.
+"""Keeping stored usage by month: the worker's ``usage_storage`` job.
 
-Each run gives a table of its own to the month of now and the ``ahead`` months after it, and
-to every month whose events wait in the default table (moving them); then, with archiving on,
-archives each month before :func:`~revsync.domain.usage_months.first_kept` once billing can no
-longer read it (``UsageStorage.unsettled``), oldest first.
+Each run gives a table of its own (PostgreSQL) to the month of now and the ``ahead`` months
+after it, and to every month whose events wait in the default table (moving them); then, with
+archiving on, archives each month before :func:`~revsync.domain.usage_months.first_kept` once
+billing can no longer read it (``UsageStorage.unsettled``), oldest first — on PostgreSQL to
+the archive schema, on SQLite (no months' tables: ``ahead`` None) to Parquet files.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from revsync.ports.usage import UsageStorage
 
 @dataclass(frozen=True, slots=True)
 class StoragePolicy:
-    """How many months ahead get their table, and after how many months one is archived
-    (None: never)."""
+    """How many months ahead get their table (None: the storage has no months' tables), and
+    after how many months one is archived (None: never)."""
 
-    ahead: int = 3
+    ahead: int | None = 3
     archive_after: int | None = None
 
 
@@ -55,7 +56,9 @@ class UsageStorageKeeping:
         stored = self._storage.months()
         live = set(stored.live)
         # a month archived keeps its late events in the default table (none are accepted)
-        wanted = set(months_ahead(now, self._policy.ahead)) | (stored.waiting - stored.archived)
+        ahead = self._policy.ahead
+        wanted = set(months_ahead(now, ahead)) if ahead is not None else set()
+        wanted |= stored.waiting - stored.archived
         for month in sorted(wanted - live):
             report.moved += self._storage.add_month(month)
             report.created.append(month)

@@ -1,5 +1,6 @@
-"""Months of stored usage (UTC): the ranges PostgreSQL keeps events in, one table per month,
-and which months are old enough to archive.
+"""Months of stored usage (UTC): the ranges PostgreSQL keeps events in, one table per month
+(SQLite archives by them, one Parquet file per month), and which months are old enough to
+archive.
 
 A month is ``[start, end)`` in days since the epoch (an event's ``day``: its ``time`` in UTC),
 or in microseconds. With

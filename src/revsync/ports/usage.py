@@ -154,8 +154,9 @@ class UsageReader(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class StoredMonths:
-    """How usage is kept by month (PostgreSQL): the months with a table of their own in the
-    live table, those archived, and those whose events wait in the default table."""
+    """How usage is kept by month: the live months (PostgreSQL: with a table of their own in
+    the live table; SQLite: holding events), those archived, and those whose events wait in
+    the default table (PostgreSQL)."""
 
     live: frozenset[Month]
     archived: frozenset[Month]
@@ -163,13 +164,14 @@ class StoredMonths:
 
 
 class UsageStorage(Protocol):
-    """The monthly tables of stored usage (PostgreSQL; docs/deploy.md#usage-storage)."""
+    """Stored usage by month (docs/deploy.md#usage-storage): PostgreSQL's tables of months
+    and archive schema, SQLite's Parquet files of archived months."""
 
     def months(self) -> StoredMonths: ...
 
     def add_month(self, month: Month) -> int:
         """Give ``month`` a table of its own, moving its events out of the default table in
-        the same transaction; how many moved."""
+        the same transaction; how many moved (SQLite: no tables of months, 0)."""
         ...
 
     def unsettled(self, month: Month) -> str | None:
@@ -178,6 +180,7 @@ class UsageStorage(Protocol):
         ...
 
     def archive(self, month: Month) -> None:
-        """Detach ``month``'s table from the live table into the archive (its dedup claims
-        stay; lineage still reads it)."""
+        """Move ``month``'s events out of the live table into the archive (PostgreSQL: its
+        table detached; SQLite: a Parquet file) — their dedup claims stay, lineage still reads
+        them."""
         ...

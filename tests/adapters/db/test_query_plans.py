@@ -429,6 +429,7 @@ def test_the_dedup_claim_is_looked_up_in_its_unique_index(db: Database) -> None:
         assert {(s.table, s.index) for s in scans} == {
             ("usage_events", "uq_usage_events_dedup_slot"),
             ("voided_events", "uq_voided_events_dedup_slot"),
+            ("archived_slots", "INTEGER PRIMARY KEY"),
         }, scans
         return
     scans = db.scans(db.only(found, "FROM usage_slots"))

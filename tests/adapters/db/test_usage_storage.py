@@ -10,6 +10,7 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 
 from revsync.adapters.db.engine import create_db_engine
+from revsync.adapters.db.tables import archived_slots, usage_events
 from revsync.adapters.db.usage_ledger import COPY_ROWS
 from revsync.adapters.db.usage_storage import SqlUsageStorage
 from revsync.application.corrections import CorrectUsage
@@ -195,9 +197,17 @@ JULY_TIER_2 = "usage:calls:2026-07-01:tier-2"
 
 
 @pytest.fixture
-def world(pg_url: str) -> Iterator[World]:
+def world(any_db_url: str) -> Iterator[World]:
+    with july_billed(any_db_url) as w:
+        yield w
+
+
+@contextmanager
+def july_billed(url: str) -> Iterator[World]:
+    """July's 1,200 events billed in a draft, archiving on after three months (PostgreSQL:
+    to the archive schema; SQLite: to a Parquet file beside the database)."""
     extra = {"usage_storage": {"archive_after_months": 3, "months_ahead": 1}}
-    with make_world(pg_url, plans=[PRO], start="2026-07-01T08:00:00Z", extra=extra) as w:
+    with make_world(url, plans=[PRO], start="2026-07-01T08:00:00Z", extra=extra) as w:
         w.customer("acme")
         w.subscribe("s1", "acme", "pro", "2026-07-01")
         w.at("2026-07-20T12:00:00Z")
@@ -227,9 +237,8 @@ def behind(w: World, invoice_id: str, key: str) -> list[str]:
             return found
 
 
-@pytest.mark.postgres
 def test_an_archived_month_is_still_behind_its_lines_and_closed_to_new_usage(
-    world: World, pg_url: str
+    world: World, any_db_url: str
 ) -> None:
     w = world
     keeper = w.container.usage_storage
@@ -248,9 +257,19 @@ def test_an_archived_month_is_still_behind_its_lines_and_closed_to_new_usage(
 
     done = keeper.run()
     assert done.archived == [Month(2026, 7)]
-    months = SqlUsageStorage(w.container.engine).months()
-    assert Month(2026, 7) in months.archived and Month(2026, 7) not in months.live
-    assert tables_of(pg_url) == {}  # nothing left in the live table
+    engine = w.container.engine
+    with engine.connect() as conn:  # nothing left in the live table
+        assert conn.execute(sa.select(sa.func.count()).select_from(usage_events)).scalar() == 0
+    if any_db_url.startswith("postgresql"):
+        months = SqlUsageStorage(engine).months()
+        assert Month(2026, 7) in months.archived and Month(2026, 7) not in months.live
+        assert tables_of(any_db_url) == {}
+    else:  # SQLite: the month's file, and the events' claims kept apart
+        folder = w.container.settings.usage_archive_dir()
+        assert folder is not None and (folder / "usage-2026-07.parquet").is_file()
+        with engine.connect() as conn:
+            claims = conn.execute(sa.select(sa.func.count()).select_from(archived_slots))
+            assert claims.scalar_one() == 1200
     # lineage reads the archive: the lines list the same events, and count them again alike
     assert (behind(w, july, JULY_TIER_1), behind(w, july, JULY_TIER_2)) == lineage_before
     line = w.container.billing.invoice(july).line(JULY_TIER_2)

@@ -706,7 +706,8 @@ voided_events = sa.Table(
 # above every ``seq`` so far; a usage snapshot's cutoff is never below the latest mark, and
 # the next event ingested is numbered above it (PostgreSQL: the marks come from the ``seq``
 # sequence; SQLite: ingestion numbers its first row above the mark). So a line's cutoff
-# tells which attaches and voids it saw, as it tells which events.
+# tells which attaches and voids it saw, as it tells which events. SQLite's archive raises it
+# to the highest ``seq`` it moves out (``usage_storage_sqlite.py``): no number is given twice.
 usage_marks = sa.Table(
     "usage_marks",
     metadata,
@@ -882,6 +883,26 @@ archived_usage_events = sa.Table(
     schema=ARCHIVE_SCHEMA,
 )
 
+# --- SQLite only (migration 0030; docs/architecture.md#usage-archive-on-sqlite) --------------
+
+sqlite_metadata = sa.MetaData(naming_convention=metadata.naming_convention)
+
+# The dedup claims of the events archived to Parquet files (``usage_storage_sqlite.py``): on
+# SQLite an event's claim is its ``usage_events`` row, so archiving a month moves its events'
+# claims here in the transaction that deletes their rows, and a retry of one is a duplicate.
+# ``dedup_slot`` is the rowid (one probe per slot); ``day`` tells which months are archived.
+archived_slots = sa.Table(
+    "archived_slots",
+    sqlite_metadata,
+    sa.Column("dedup_slot", RowId, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("day", sa.Integer, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("fingerprint", sa.LargeBinary(16), nullable=False),
+    sa.Index("ix_archived_slots_day", "day"),
+)
+
 #: the tables of months and the default partition (not described here: made by the worker)
 MONTH_TABLE = re.compile(r"^usage_events_(\d{4}_\d{2}|default)$")
 
@@ -907,4 +928,4 @@ def include_object(dialect: str) -> Callable[[Any, str | None, str, bool, Any], 
 
 def compared_metadata(dialect: str) -> list[sa.MetaData]:
     """The metadata a database of ``dialect`` is described by."""
-    return [metadata, postgresql_metadata] if dialect == "postgresql" else [metadata]
+    return [metadata, postgresql_metadata if dialect == "postgresql" else sqlite_metadata]

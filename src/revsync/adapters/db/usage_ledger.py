@@ -6,10 +6,11 @@ per group instead of once per request. If a group fails, each of its steps is re
 transaction of its own, so one bad step cannot fail its neighbours.
 
 SQLite claims a dedup slot with the row itself (its unique ``dedup_slot``; a voided event keeps
-its claim in ``voided_events``). PostgreSQL, whose ``usage_events`` is partitioned by month,
-claims it in ``usage_slots`` in the statement that inserts the row (:func:`_claim_and_insert`);
-a batch of :data:`COPY_ROWS` rows or more is sent with COPY first. On both, a row whose slot is
-taken is skipped, not an error: ingestion writes first and reads only the slots it lost.
+its claim in ``voided_events``, an archived one in ``archived_slots``). PostgreSQL, whose
+``usage_events`` is partitioned by month, claims it in ``usage_slots`` in the statement that
+inserts the row (:func:`_claim_and_insert`); a batch of :data:`COPY_ROWS` rows or more is sent
+with COPY first. On both, a row whose slot is taken is skipped, not an error: ingestion writes
+first and reads only the slots it lost.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from revsync.adapters.db.delivery_repositories import open_unmapped_cases
 from revsync.adapters.db.engine import IDENTITY_LOCK, WRITE, is_sqlite
 from revsync.adapters.db.repositories import SqlDeadLetterStore
 from revsync.adapters.db.tables import (
+    archived_slots,
     customer_refs,
     customers,
     identity_state,
@@ -81,6 +83,13 @@ _VOIDED_KEY_COLUMNS = (
     voided_events.c.source,
     voided_events.c.event_id,
     voided_events.c.fingerprint,
+)
+#: SQLite: the keys of events archived to Parquet files: their slots stay claimed too
+_ARCHIVED_KEY_COLUMNS = (
+    archived_slots.c.dedup_slot,
+    archived_slots.c.source,
+    archived_slots.c.event_id,
+    archived_slots.c.fingerprint,
 )
 _PG_SLOTS = sa.bindparam("slots", type_=postgresql.ARRAY(sa.BigInteger))
 #: PostgreSQL: every slot ever claimed is in ``usage_slots`` (events stored, voided, archived)
@@ -194,6 +203,7 @@ _SQLITE_STORED_KEYS = _sqlite_sql(
     sa.union_all(
         sa.select(*_KEY_COLUMNS).where(usage_events.c.dedup_slot.in_(_SLOTS_FROM_JSON)),
         sa.select(*_VOIDED_KEY_COLUMNS).where(voided_events.c.dedup_slot.in_(_SLOTS_FROM_JSON)),
+        sa.select(*_ARCHIVED_KEY_COLUMNS).where(archived_slots.c.dedup_slot.in_(_SLOTS_FROM_JSON)),
     )
 )
 #: a row whose slot is free is inserted, one whose slot is taken is skipped (any other
@@ -218,9 +228,22 @@ _SQLITE_SLOTS_ABOVE = _sqlite_sql(
         usage_events.c.seq > sa.bindparam("top")
     )
 )
-_SQLITE_ANY_VOIDED = _sqlite_sql(sa.select(voided_events.c.dedup_slot).limit(1), literal=True)
-_SQLITE_VOIDED_SLOTS = _sqlite_sql(
-    sa.select(voided_events.c.dedup_slot).where(voided_events.c.dedup_slot.in_(_SLOTS_FROM_JSON))
+#: a row when some slot is claimed outside ``usage_events`` (a voided or an archived event)
+_SQLITE_ANY_HELD_ELSEWHERE = _sqlite_sql(
+    sa.select(sa.literal(1)).where(
+        sa.or_(sa.exists().select_from(voided_events), sa.exists().select_from(archived_slots))
+    ),
+    literal=True,
+)
+_SQLITE_SLOTS_HELD_ELSEWHERE = _sqlite_sql(
+    sa.union_all(
+        sa.select(voided_events.c.dedup_slot).where(
+            voided_events.c.dedup_slot.in_(_SLOTS_FROM_JSON)
+        ),
+        sa.select(archived_slots.c.dedup_slot).where(
+            archived_slots.c.dedup_slot.in_(_SLOTS_FROM_JSON)
+        ),
+    )
 )
 _SQLITE_ABOVE_MARK = _sqlite_sql(SQLITE_ABOVE_MARK, literal=True)
 
@@ -276,7 +299,8 @@ class SqliteUsageTransaction(_UsageTransaction):
         super().__init__(conn, tenants, news)
         self._cursor = conn.connection.cursor()
         self._numbered = False  # whether the first row has been placed above the latest mark
-        self._any_voided: bool | None = None  # whether any event is voided (read once)
+        # whether any slot is held by a voided or an archived event (read once)
+        self._held_elsewhere: bool | None = None
 
     def _version(self) -> int:
         row = self._cursor.execute(_SQLITE_VERSION).fetchone()
@@ -286,14 +310,14 @@ class SqliteUsageTransaction(_UsageTransaction):
         if not slots:
             return {}
         wanted = json.dumps(list(slots))
-        rows = self._cursor.execute(_SQLITE_STORED_KEYS, (wanted, wanted)).fetchall()
+        rows = self._cursor.execute(_SQLITE_STORED_KEYS, (wanted, wanted, wanted)).fetchall()
         return {slot: StoredKey(source, eid, fp) for slot, source, eid, fp in rows}
 
     def insert_events(self, rows: Sequence[EventRow]) -> Collection[int]:
         if not rows:
             return set()
         cursor = self._cursor
-        rest = self._unvoided(rows)
+        rest = self._not_held_elsewhere(rows)
         inserted: set[int] = set()
         if not self._numbered:
             # SQLite numbers a row one above the highest left: after a usage mark above them
@@ -315,17 +339,19 @@ class SqliteUsageTransaction(_UsageTransaction):
                 inserted.update(json.loads(written))
         return inserted
 
-    def _unvoided(self, rows: Sequence[EventRow]) -> Sequence[EventRow]:
-        """The rows whose slot no voided event holds (a voided event keeps its claim in
-        ``voided_events``, which the unique slot of ``usage_events`` does not see)."""
+    def _not_held_elsewhere(self, rows: Sequence[EventRow]) -> Sequence[EventRow]:
+        """The rows whose slot no voided or archived event holds (they keep their claims in
+        ``voided_events`` and ``archived_slots``, which the unique slot of ``usage_events``
+        does not see)."""
         cursor = self._cursor
-        if self._any_voided is None:  # voided events change only under the write lock we hold
-            self._any_voided = cursor.execute(_SQLITE_ANY_VOIDED).fetchone() is not None
-        if not self._any_voided:
+        if self._held_elsewhere is None:  # voids and archives change only under our write lock
+            found = cursor.execute(_SQLITE_ANY_HELD_ELSEWHERE).fetchone()
+            self._held_elsewhere = found is not None
+        if not self._held_elsewhere:
             return rows
         wanted = json.dumps([row.slot for row in rows])
-        voided = {slot for (slot,) in cursor.execute(_SQLITE_VOIDED_SLOTS, (wanted,))}
-        return [row for row in rows if row.slot not in voided] if voided else rows
+        held = {slot for (slot,) in cursor.execute(_SQLITE_SLOTS_HELD_ELSEWHERE, (wanted, wanted))}
+        return [row for row in rows if row.slot not in held] if held else rows
 
 
 class PostgresUsageTransaction(_UsageTransaction):

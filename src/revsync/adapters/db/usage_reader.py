@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import heapq
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from revsync.adapters.db.tables import archived_usage_events, usage_events, voided_events
+from revsync.adapters.db.usage_parquet import CountedFilter, ParquetMonths
+from revsync.adapters.db.usage_storage_sqlite import archived_months
 from revsync.domain.usage import from_micros, utc_day
 from revsync.ports.usage import Reading, StoredEvent, UnmappedTenant
 
@@ -22,10 +25,12 @@ _MAX_PROBED_DAYS = 400
 
 class SqlUsageReader:
     """:class:`~revsync.ports.usage.UsageReader` over the ``usage_events`` table (and, for the
-    events behind invoice lines, the archive of old months on PostgreSQL)."""
+    events behind invoice lines, the archive of old months: PostgreSQL's archive schema, or on
+    SQLite the Parquet files of ``archive``)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, archive: ParquetMonths | None = None) -> None:
         self._engine = engine
+        self._archive = archive
 
     def readings(
         self, customer_ids: Sequence[str], event_type: str, start_us: int, end_us: int
@@ -87,7 +92,18 @@ class SqlUsageReader:
             parts.append(counted(archived_usage_events))
         query = sa.union_all(*parts).order_by(sa.column("seq"))
         with self._engine.connect() as conn:
-            for row in conn.execution_options(yield_per=1000).execute(query):
+            archived: Iterable[Sequence[Any]] = ()
+            if self._archive is not None:  # SQLite: the archived months, as of this read
+                where = CountedFilter(
+                    customer_ids, event_type, start_us, end_us, upto_seq, after_seq
+                )
+                archived = [
+                    row
+                    for month in archived_months(conn, start_us, end_us)
+                    for row in self._archive.counted(month, where)
+                ]
+            rows = conn.execution_options(yield_per=1000).execute(query)
+            for row in _by_seq(rows, archived):
                 seq, source, event_id, kind, subject, time_us, customer_id, data = row
                 yield StoredEvent(
                     seq, source, event_id, kind, subject, time_us, customer_id, _decode_data(data)
@@ -124,6 +140,18 @@ class SqlUsageReader:
             return int(
                 conn.execute(sa.select(sa.func.count()).select_from(usage_events)).scalar_one()
             )
+
+
+def _by_seq(
+    stored: Iterable[Sequence[Any]], archived: Iterable[Sequence[Any]]
+) -> Iterator[Sequence[Any]]:
+    """Two reads by ``seq`` as one, an event found in both once (a month's file written again,
+    its transaction not committed yet)."""
+    last = None
+    for row in heapq.merge(stored, archived, key=lambda row: row[0]):
+        if row[0] != last:
+            last = row[0]
+            yield row
 
 
 def _days(day: sa.ColumnElement[int], start_us: int, end_us: int) -> sa.ColumnElement[bool]:

@@ -48,6 +48,45 @@ _OPEN_BILLING_CASE = sa.text(
 )
 
 
+def unsettled_reason(conn: sa.Connection, month: Month) -> str | None:
+    """Why billing may still read ``month``'s usage, or None (``UsageStorage.unsettled``; on
+    both dialects)."""
+    # an invoice's period is a date in its customer's zone: a day of slack covers them all
+    last_day = month.plus(1).start().date()
+    i, s = invoices.c, subscriptions.c
+    draft = conn.execute(
+        sa.select(i.id)
+        .where(i.status == InvoiceStatus.DRAFT.value, i.period_start <= last_day)
+        .limit(1)
+    ).scalar()
+    if draft is not None:
+        return f"invoice {draft} is a draft"
+    recheck = conn.execute(
+        sa.select(i.id).where(i.recheck.is_(True), i.period_start <= last_day).limit(1)
+    ).scalar()
+    if recheck is not None:
+        return f"invoice {recheck} is to be rated again"
+    amended = conn.execute(
+        sa.select(s.id, s.recheck_from).where(s.recheck_from <= last_day).limit(1)
+    ).first()
+    if amended is not None:
+        return f"subscription {amended[0]} is to be rated again from {amended[1]}"
+    changed = conn.execute(
+        sa.select(usage_rechecks.c.customer_id)
+        .where(usage_rechecks.c.from_us < month.end_us + 86_400_000_000)
+        .limit(1)
+    ).scalar()
+    if changed is not None:
+        return f"the usage of customer {changed} is to be rated again"
+    case = conn.execute(
+        _OPEN_BILLING_CASE,
+        {"kind": CaseKind.BILLING.value, "status": CaseStatus.OPEN.value},
+    ).scalar()
+    if case is not None:
+        return f"subscription {case} could not be billed (an open billing case)"
+    return None
+
+
 def month_table(month: Month) -> str:
     """The name of a month's table: ``usage_events_2026_10``."""
     return f"usage_events_{month.name}"
@@ -94,41 +133,8 @@ class SqlUsageStorage:
         return int(moved)
 
     def unsettled(self, month: Month) -> str | None:
-        # an invoice's period is a date in its customer's zone: a day of slack covers them all
-        last_day = month.plus(1).start().date()
-        i, s = invoices.c, subscriptions.c
         with self._engine.connect() as conn:
-            draft = conn.execute(
-                sa.select(i.id)
-                .where(i.status == InvoiceStatus.DRAFT.value, i.period_start <= last_day)
-                .limit(1)
-            ).scalar()
-            if draft is not None:
-                return f"invoice {draft} is a draft"
-            recheck = conn.execute(
-                sa.select(i.id).where(i.recheck.is_(True), i.period_start <= last_day).limit(1)
-            ).scalar()
-            if recheck is not None:
-                return f"invoice {recheck} is to be rated again"
-            amended = conn.execute(
-                sa.select(s.id, s.recheck_from).where(s.recheck_from <= last_day).limit(1)
-            ).first()
-            if amended is not None:
-                return f"subscription {amended[0]} is to be rated again from {amended[1]}"
-            changed = conn.execute(
-                sa.select(usage_rechecks.c.customer_id)
-                .where(usage_rechecks.c.from_us < month.end_us + 86_400_000_000)
-                .limit(1)
-            ).scalar()
-            if changed is not None:
-                return f"the usage of customer {changed} is to be rated again"
-            case = conn.execute(
-                _OPEN_BILLING_CASE,
-                {"kind": CaseKind.BILLING.value, "status": CaseStatus.OPEN.value},
-            ).scalar()
-            if case is not None:
-                return f"subscription {case} could not be billed (an open billing case)"
-        return None
+            return unsettled_reason(conn, month)
 
     def archive(self, month: Month) -> None:
         name, start, end = month_table(month), month.start_day, month.end_day

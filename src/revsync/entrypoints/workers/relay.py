@@ -166,7 +166,8 @@ async def _prune(container: Container, stop: asyncio.Event) -> str:
 
 
 async def _keep_usage(container: Container) -> str:
-    """PostgreSQL: the months' tables of usage made ahead, old months archived."""
+    """The months' tables of usage made ahead (PostgreSQL), old months archived (PostgreSQL:
+    to the archive schema; SQLite: to Parquet files)."""
     keeping = container.usage_storage
     assert keeping is not None  # the job exists only then
     report = await asyncio.to_thread(keeping.run)
