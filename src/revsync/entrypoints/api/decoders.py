@@ -101,7 +101,7 @@ _worker: _Worker | None = None
 
 
 def _start(setup: DecoderSetup) -> None:
-    global _worker  # one a decoding process, set once as it starts
+    global _worker  # one per decoding process, set once as it starts
     _worker = _Worker(setup)
     tune_gc()
 
@@ -116,7 +116,7 @@ def _prepare(job: _Job) -> PreparedBatch | _Refused:
 
 
 class Decoders:
-    """A pool of decoding processes (started on the first batch, replaced if one dies)."""
+    """A pool of decoding processes (started with the server, replaced if one dies)."""
 
     def __init__(self, setup: DecoderSetup, processes: int) -> None:
         self._setup = setup
