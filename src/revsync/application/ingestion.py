@@ -375,14 +375,12 @@ def _first_round(
 def _archived(
     candidate: _Candidate, batch: PreparedBatch, closed: Month
 ) -> tuple[Rejection, DeadLetter]:
-    event = candidate.event
     problem = Problem(
         Code.TIME_OUT_OF_RANGE,
         f"time: before {closed.start().isoformat()}: the usage of that month is archived and "
         "closed (usage_storage.archive_after_months)",
     )
-    refused = Refused(candidate.position, problem, _event_text(event), event.id, event.source)
-    return _rejection(refused), _letter(refused, batch.received_at, batch.context)
+    return _refused(candidate, batch, problem)
 
 
 def _meter_problem(meters: list[Meter], event: UsageEvent) -> Problem | None:
@@ -451,8 +449,7 @@ def _conflict(candidate: _Candidate, batch: PreparedBatch) -> tuple[Rejection, D
         f"conflict: an event with source {event.source!r} and id {event.id!r} was already "
         "accepted with a different payload",
     )
-    refused = Refused(candidate.position, problem, _event_text(event), event.id, event.source)
-    return _rejection(refused), _letter(refused, batch.received_at, batch.context)
+    return _refused(candidate, batch, problem)
 
 
 def _beyond_reach(candidate: _Candidate, batch: PreparedBatch) -> tuple[Rejection, DeadLetter]:
@@ -462,6 +459,14 @@ def _beyond_reach(candidate: _Candidate, batch: PreparedBatch) -> tuple[Rejectio
         f"subject: tenant {event.subject!r} is not mapped to a customer this key may send "
         "usage for",
     )
+    return _refused(candidate, batch, problem)
+
+
+def _refused(
+    candidate: _Candidate, batch: PreparedBatch, problem: Problem
+) -> tuple[Rejection, DeadLetter]:
+    """A candidate refused in the write for ``problem``: its rejection and its dead letter."""
+    event = candidate.event
     refused = Refused(candidate.position, problem, _event_text(event), event.id, event.source)
     return _rejection(refused), _letter(refused, batch.received_at, batch.context)
 
