@@ -33,6 +33,7 @@ from revsync.schemas.cloudevents_v1 import decode_items
 from tests.adapters.db.test_usage_ledger import CONTEXT, Writer, items, stored
 from tests.conftest import NOW, make_settings
 from tests.scenarios.harness import ACTOR, PRO, World, make_world, moment
+from tests.scenarios.test_lineage import behind as events_behind
 from tests.support.clock import FrozenClock, utc
 from tests.support.events import encode, event
 
@@ -226,15 +227,8 @@ def july_arrears(w: World) -> str:
 
 
 def behind(w: World, invoice_id: str, key: str) -> list[str]:
-    found: list[str] = []
-    cursor: int | None = None
-    while True:
-        _, page, cursor = w.container.billing.line_events(
-            invoice_id, key, after_seq=cursor, limit=500
-        )
-        found += [e.event_id for e in page]
-        if cursor is None:
-            return found
+    """The ids of the events listed behind a line, every page."""
+    return [e.event_id for e in events_behind(w, invoice_id, key)]
 
 
 def test_an_archived_month_is_still_behind_its_lines_and_closed_to_new_usage(
