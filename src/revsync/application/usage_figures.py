@@ -162,7 +162,7 @@ def _aggregate(
 
 
 def _absorb(work: _Work, aggregate: UsageAggregate) -> None:
-    work.tally.absorb(aggregate.events, aggregate.value, aggregate.group)
+    work.tally.absorb(aggregate.events, aggregate.value, aggregate.group, aggregate.order)
     work.total.events += aggregate.events
     work.total.digest = (work.total.digest + aggregate.digest) & _MASK
     if work.dimension:
@@ -283,12 +283,13 @@ def _figure(work: _Work, cutoff_seq: int) -> UsageFigure:
 #: path segments the databases' JSON paths read as object keys (not array indexes, not
 #: needing quotes)
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_IN_SQL = frozenset({Aggregation.COUNT, Aggregation.SUM, Aggregation.MAX})
+_IN_SQL = frozenset({Aggregation.COUNT, Aggregation.SUM, Aggregation.MAX, Aggregation.LATEST})
 
 
 def aggregate_spec(meter: Meter, dimension: str | None) -> AggregateSpec | None:
     """The meter's aggregate for the database, when it can be read there exactly: ``count``,
-    ``sum`` or ``max``, plain paths, and filters on strings only (None otherwise)."""
+    ``sum``, ``max`` or ``latest`` (not carried), plain paths, and filters on strings only
+    (None otherwise)."""
     if meter.aggregation not in _IN_SQL or meter.carried:
         return None
     paths = [p for p in (meter.value, dimension) if p is not None]

@@ -778,18 +778,22 @@ def _unique(state: list[Any], raw: object, moment: int, tiebreak: tuple[str, str
         state[1].add(key)
 
 
-def _merge_count(state: list[Any], events: int, value: int | None) -> None:
+#: the order of a latest value: its time, then its (source, id)
+_Order = tuple[int, tuple[str, str]]
+
+
+def _merge_count(state: list[Any], events: int, value: int | None, order: _Order | None) -> None:
     state[0] += events
 
 
-def _merge_sum(state: list[Any], events: int, value: int | None) -> None:
+def _merge_sum(state: list[Any], events: int, value: int | None, order: _Order | None) -> None:
     if value is None:
         raise ValueError("a sum merges with its value")
     state[0] += events
     state[1] = value if state[1] is None else state[1] + value
 
 
-def _merge_max(state: list[Any], events: int, value: int | None) -> None:
+def _merge_max(state: list[Any], events: int, value: int | None, order: _Order | None) -> None:
     if value is None:
         raise ValueError("a maximum merges with its value")
     state[0] += events
@@ -797,10 +801,22 @@ def _merge_max(state: list[Any], events: int, value: int | None) -> None:
         state[1] = value
 
 
-_MERGERS: Final[Mapping[Aggregation, Callable[[list[Any], int, int | None], None]]] = (
-    MappingProxyType(
-        {Aggregation.COUNT: _merge_count, Aggregation.SUM: _merge_sum, Aggregation.MAX: _merge_max}
-    )
+def _merge_latest(state: list[Any], events: int, value: int | None, order: _Order | None) -> None:
+    if value is None or order is None:
+        raise ValueError("a latest value merges with its value and its order")
+    state[0] += events
+    if state[1] is None or order > state[1][0]:
+        state[1] = (order, value)
+
+
+_Merger = Callable[[list[Any], int, int | None, _Order | None], None]
+_MERGERS: Final[Mapping[Aggregation, _Merger]] = MappingProxyType(
+    {
+        Aggregation.COUNT: _merge_count,
+        Aggregation.SUM: _merge_sum,
+        Aggregation.MAX: _merge_max,
+        Aggregation.LATEST: _merge_latest,
+    }
 )
 
 _Accumulator = Callable[[list[Any], object, int, tuple[str, str]], None]
@@ -926,22 +942,30 @@ class Tally:
         self._accumulate(group, raw, time_us, tiebreak)
         return key
 
-    def absorb(self, events: int, value: int | None, key: str | None = None) -> None:
+    def absorb(
+        self,
+        events: int,
+        value: int | None,
+        key: str | None = None,
+        order: tuple[int, tuple[str, str]] | None = None,
+    ) -> None:
         """Count ``events`` points at once, aggregated elsewhere (a database): ``value`` is
-        their integer sum or maximum (None for a count meter), ``key`` their dimension value
-        (a string; None without a dimension). Only ``count``, ``sum`` and ``max`` merge."""
+        their integer sum, maximum or latest value (None for a count meter), ``key`` their
+        dimension value (a string; None without a dimension), ``order`` the time and
+        (source, id) of the latest value (for a ``latest`` meter only). ``count``, ``sum``,
+        ``max`` and ``latest`` merge; ``unique_count`` cannot."""
         merge = _MERGERS.get(self.meter.aggregation)
         if merge is None:
             raise ValueError(f"a {self.meter.aggregation} meter cannot absorb an aggregate")
         if events <= 0:
             return
-        merge(self._state, events, value)
+        merge(self._state, events, value, order)
         if self._dimension is not None:
             text = "" if key is None else key
             group = self._groups.get(text)
             if group is None:
                 group = self._groups[text] = [0, None]
-            merge(group, events, value)
+            merge(group, events, value, order)
 
     @property
     def events(self) -> int:

@@ -224,9 +224,10 @@ class UsageRow(NamedTuple):
 
 
 class AggregateSpec(NamedTuple):
-    """A meter's aggregate as the database can take it: ``count``, ``sum`` or ``max`` of the
-    integer at ``value`` (a path of object keys), over the events whose ``filters`` paths hold
-    one of the listed strings, per string at ``dimension`` when there is one."""
+    """A meter's aggregate as the database can take it: ``count``, ``sum``, ``max`` or
+    ``latest`` of the integer at ``value`` (a path of object keys), over the events whose
+    ``filters`` paths hold one of the listed strings, per string at ``dimension`` when there is
+    one."""
 
     aggregation: str
     value: tuple[str, ...] | None
@@ -238,7 +239,9 @@ class UsageAggregate(NamedTuple):
     """One customer's (and dimension value's) aggregate over the events the database could
     read exactly: how many, their digest, the aggregate; and ``unread``, how many events the
     meter may count that it could not read (their values or dimension not small integers and
-    strings): a customer with any needs its events read one by one."""
+    strings): a customer with any needs its events read one by one. For a ``latest`` meter,
+    ``order`` is the time and (source, id) of the event whose value it is — the one latest by
+    that order."""
 
     customer_id: str
     group: str | None
@@ -246,6 +249,7 @@ class UsageAggregate(NamedTuple):
     digest: int
     value: int | None
     unread: int
+    order: tuple[int, tuple[str, str]] | None = None
 
 
 class UsageSnapshot(Protocol):

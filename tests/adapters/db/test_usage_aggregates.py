@@ -1,8 +1,8 @@
 """Meters aggregated by the database: the same figures as the events read one by one.
 
-Each figure is computed twice from one snapshot: as billing computes it (``count``, ``sum`` and
-``max`` in SQL where the events can be read exactly there), and with every event read and
-tallied in Python (the snapshot made to report every customer as unread). Runs on SQLite and
+Each figure is computed twice from one snapshot: as billing computes it (``count``, ``sum``,
+``max`` and ``latest`` in SQL where the events can be read exactly there), and with every
+event read and tallied in Python (the snapshot made to report every customer as unread). Runs on SQLite and
 PostgreSQL, with values and dimensions the database must leave to Python: decimals, exponents,
 integers past nine digits and past 64 bits, strings holding NUL, objects, booleans, nulls.
 """
@@ -67,16 +67,22 @@ def engine(any_db_url: str) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
-def store(engine: sa.Engine, events: list[tuple[str, datetime, dict[str, Any]]]) -> None:
-    """Events as ingestion stores them (canonical JSON data), of type ``t``."""
+def store(
+    engine: sa.Engine,
+    events: list[tuple[str, datetime, dict[str, Any]]],
+    sources: list[str] | None = None,
+) -> None:
+    """Events as ingestion stores them (canonical JSON data), of type ``t``; from source
+    ``test`` unless ``sources`` names each event's."""
     rows = []
-    for customer_id, at, data in events:
+    for i, (customer_id, at, data) in enumerate(events):
         n = next(_ids)
         micros = to_micros(at)
+        source = "test" if sources is None else sources[i]
         rows.append(
             {
-                "dedup_slot": dedup_slot("test", f"e{n}"),
-                "source": "test",
+                "dedup_slot": dedup_slot(source, f"e{n}"),
+                "source": source,
                 "event_id": f"e{n}",
                 "type": "t",
                 "subject": customer_id,
@@ -126,6 +132,8 @@ messy_values = st.one_of(
 clean_dimensions = st.sampled_from(["small", "large", "é", 'q"uote', "back\\slash", "", "1"])
 messy_dimensions = st.sampled_from(["nul\x00", 1, 2.5, True, None, {"m": "x"}])
 clean_environments = st.sampled_from(["production", "staging", "test"])
+# sources whose order by code point is not their order by language, nor by UTF-16 unit
+sources = st.sampled_from(["a", "B", "b", "é", "z", "\uff5e", "\U0001f600", "a b", "ab"])
 messy_environments = st.sampled_from(["prod\x00uction", 1, None])
 
 
@@ -148,7 +156,7 @@ def event_data(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def meters(draw: st.DrawFn) -> tuple[Meter, str | None]:
-    aggregation = draw(st.sampled_from(["count", "sum", "max"]))
+    aggregation = draw(st.sampled_from(["count", "sum", "max", "latest"]))
     nested = draw(st.booleans())
     value = None if aggregation == "count" else ("nested.tokens" if nested else "tokens")
     filters: dict[str, object] = draw(
@@ -171,8 +179,10 @@ def meters(draw: st.DrawFn) -> tuple[Meter, str | None]:
     batch=st.lists(
         st.tuples(
             st.integers(0, 3),
-            st.integers(-60, 30 * 24 * 60 + 60),  # minutes from November's start
+            # minutes from November's start; often one of a few, so that times tie
+            st.one_of(st.sampled_from([0, 90]), st.integers(-60, 30 * 24 * 60 + 60)),
             event_data(),
+            sources,
         ),
         min_size=1,
         max_size=30,
@@ -181,19 +191,66 @@ def meters(draw: st.DrawFn) -> tuple[Meter, str | None]:
 def test_the_database_aggregates_as_the_events_read_one_by_one(
     engine: sa.Engine,
     meter: tuple[Meter, str | None],
-    batch: list[tuple[int, int, dict[str, Any]]],
+    batch: list[tuple[int, int, dict[str, Any], str]],
 ) -> None:
     """Whatever the events hold, a figure aggregated in SQL equals the one tallied in Python:
-    total, per dimension, lineage (events and digest)."""
+    total, per dimension, lineage (events and digest); a latest value of events at the same
+    time is the one the tally picks by source and id."""
     run = next(_ids)
     names = [f"r{run}c{i}" for i in range(4)]
     start = datetime(2026, 11, 1, tzinfo=UTC)
-    store(engine, [(names[i], start + timedelta(minutes=m), data) for i, m, data in batch])
+    store(
+        engine,
+        [(names[i], start + timedelta(minutes=m), data) for i, m, data, _ in batch],
+        [source for *_, source in batch],
+    )
     meter_, dimension = meter
     # one customer alone, and two together (a parent billed with a subsidiary)
     billed, read = figures(
         engine, meter_, [(names[0],), (names[1], names[2]), (names[3],)], dimension
     )
+    for need, figure in billed.items():
+        same(figure, read[need])
+
+
+@pytest.mark.postgres
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    batch=st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 2), sources, clean_values, clean_dimensions),
+        min_size=1,
+        max_size=20,
+    ),
+    dimension=st.sampled_from([None, "model"]),
+)
+def test_a_latest_value_in_sql_is_the_one_the_tally_picks(
+    engine: sa.Engine, batch: list[tuple[int, int, str, int, str]], dimension: str | None
+) -> None:
+    """Events the database reads exactly, at a few minutes only (times tie): every latest
+    value is taken in SQL, and each is the one the tally picks by time, source and id."""
+    run = next(_ids)
+    names = [f"r{run}c{i}" for i in range(3)]
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    store(
+        engine,
+        [
+            (names[i], start + timedelta(minutes=m), {"tokens": v, "model": g})
+            for i, m, _, v, g in batch
+        ],
+        [source for _, _, source, _, _ in batch],
+    )
+    meter = new_meter("m", "t", "latest", "tokens", allow_negative=True)
+    spec = aggregate_spec(meter, dimension)
+    assert spec is not None
+    end = start + timedelta(days=30)
+    with SqlUsageSnapshots(engine).snapshot() as snapshot:
+        found = snapshot.aggregates(names, "t", to_micros(start), to_micros(end), spec)
+        assert not [a for a in found if a.unread]
+    billed, read = figures(engine, meter, [(names[0],), (names[1], names[2])], dimension)
     for need, figure in billed.items():
         same(figure, read[need])
 
@@ -274,10 +331,76 @@ def test_dimension_values_that_read_alike_are_one_group(any_db_url: str) -> None
         engine.dispose()
 
 
+def test_a_latest_value_is_the_last_events_by_time_then_source_then_id(any_db_url: str) -> None:
+    """A ``latest`` meter taken in SQL: per dimension and in total, the value of the event
+    latest by time, ties broken by source in code point order (``"B"`` before ``"a"`` before
+    ``"z"`` before ``"é"``, whatever the database's collation) — in one customer's group and
+    across the two customers of one subscription."""
+    engine = create_db_engine(any_db_url, pool_size=2)
+    try:
+        if engine.dialect.name == "postgresql":
+            # text ordered by language ("a" before "B"), as a database's collation may be
+            with engine.begin() as conn:
+                for column in ("source", "event_id"):
+                    conn.execute(
+                        sa.text(
+                            f"ALTER TABLE usage_events ALTER COLUMN {column} "
+                            'TYPE text COLLATE "en-x-icu"'
+                        )
+                    )
+        noon = datetime(2026, 11, 5, 12, tzinfo=UTC)
+        later = noon + timedelta(hours=1)
+        store(
+            engine,
+            [
+                ("seats-a", noon, {"seats": 4, "plan": "team"}),
+                ("seats-a", later, {"seats": 9, "plan": "team"}),  # latest of a, by time
+                ("seats-a", noon, {"seats": 20, "plan": "pro"}),
+                ("seats-b", later, {"seats": 7, "plan": "team"}),  # ties with a's 9: "é" > "z"
+                ("seats-b", later, {"seats": 3, "plan": "pro"}),  # ties: "a" > "B"
+                ("seats-b", later, {"seats": 11, "plan": "pro"}),
+                ("seats-b", noon, {"seats": 50, "plan": "pro"}),
+            ],
+            ["z", "z", "z", "é", "a", "B", "z"],
+        )
+        meter = new_meter("m", "t", "latest", "seats")
+        spec = aggregate_spec(meter, "plan")
+        assert spec is not None
+        start, end = (
+            to_micros(datetime(2026, 11, 1, tzinfo=UTC)),
+            to_micros(datetime(2026, 12, 1, tzinfo=UTC)),
+        )
+        with SqlUsageSnapshots(engine).snapshot() as snapshot:
+            found = list(snapshot.aggregates(["seats-a", "seats-b"], "t", start, end, spec))
+        assert sorted((a.customer_id, a.group, a.events, a.value, a.unread) for a in found) == [
+            ("seats-a", "pro", 1, 20, 0),
+            ("seats-a", "team", 2, 9, 0),
+            ("seats-b", "pro", 3, 3, 0),
+            ("seats-b", "team", 1, 7, 0),
+        ]
+        billed, read = figures(engine, meter, [("seats-a",), ("seats-a", "seats-b")], "plan")
+        request = UsageRequest("m", NOVEMBER, "plan")
+        alone = billed[Need(("seats-a",), "UTC", request)]
+        assert (alone.total, dict(alone.by_dimension)) == (
+            Decimal(9),
+            {"team": Decimal(9), "pro": Decimal(20)},
+        )
+        both = billed[Need(("seats-a", "seats-b"), "UTC", request)]
+        assert (both.total, dict(both.by_dimension)) == (
+            Decimal(7),
+            {"team": Decimal(7), "pro": Decimal(3)},
+        )
+        assert both.lineage.events == 7
+        for need, figure in billed.items():
+            same(figure, read[need])
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize(
     ("meter", "dimension"),
     [
-        (new_meter("m", "t", "latest", "tokens"), None),
+        (new_meter("m", "t", "latest", "tokens", carried=True), None),
         (new_meter("m", "t", "unique_count", "tokens"), None),
         (new_meter("m", "t", "sum", "tokens", carried=True), None),
         (new_meter("m", "t", "sum", "to-kens"), None),
@@ -292,6 +415,6 @@ def test_dimension_values_that_read_alike_are_one_group(any_db_url: str) -> None
 def test_what_the_database_cannot_say_is_read_event_by_event(
     meter: Meter, dimension: str | None
 ) -> None:
-    """No SQL for latest values, unique counts, carried meters, keys a JSON path would read
+    """No SQL for unique counts, carried meters, keys a JSON path would read
     otherwise (array indexes, quoted keys), filters on anything but plain strings."""
     assert aggregate_spec(meter, dimension) is None

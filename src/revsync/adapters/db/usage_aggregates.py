@@ -12,6 +12,12 @@ the figure is always the one the Python tally gives.
 Filters (strings only) select events in the inner ``WHERE``; an event whose data holds a NUL
 escape is always kept there, so a filter the database misreads never drops an event the tally
 would count.
+
+A ``latest`` value is the value of the event latest by time, then source, then id, as the
+tally orders them (strings by code point: SQLite compares UTF-8 bytes, PostgreSQL is told to
+with ``COLLATE "C"``): each event is ranked in its group by a window function, and the group's
+row carries the first one's value and order, so that groups of one subscription's several
+customers merge in Python.
 """
 
 from __future__ import annotations
@@ -35,9 +41,10 @@ _MASK32 = 0xFFFFFFFF
 def aggregate_query(
     sqlite: bool, spec: AggregateSpec, where: list[sa.ColumnElement[bool]]
 ) -> sa.Select[Any]:
-    """``(customer_id, exact, group, events, low, high, value)`` rows: per customer, per
-    exactness and per dimension value of the exact events; ``low``/``high`` are the sums of
-    the dedup slots' 32-bit halves."""
+    """``(customer_id, exact, group, events, low, high, value, time_us, source, event_id)``
+    rows: per customer, per exactness and per dimension value of the exact events;
+    ``low``/``high`` are the sums of the dedup slots' 32-bit halves; the last three are the
+    order of a ``latest`` value (null for other aggregations)."""
     read: _Sqlite | _Postgres = _Sqlite() if sqlite else _Postgres()
     e = usage_events.c
     nul = read.contains_nul(e.data)
@@ -52,6 +59,9 @@ def aggregate_query(
         e.dedup_slot,
         sa.case((nul, 1), else_=0).label("nul"),
     ]
+    latest = spec.aggregation == "latest"
+    if latest:
+        columns.extend((e.time_us, e.source, e.event_id))
     # data holding a NUL escape is not parsed at all: PostgreSQL's JSON functions refuse it
     if spec.value is not None:
         columns.append(_unless(nul, read.value(e.data, spec.value)).label("v"))
@@ -70,12 +80,20 @@ def aggregate_query(
         exact_parts.append(read.is_small_integer(row.c.v))
     if spec.dimension is not None:
         exact_parts.append(read.is_string(row))
-    exact = sa.case((sa.and_(*exact_parts), 1), else_=0)
+    exact: sa.ColumnElement[Any] = sa.case((sa.and_(*exact_parts), 1), else_=0)
     group: sa.ColumnElement[Any] = sa.null()
     if spec.dimension is not None:
         group = sa.case((exact == 1, read.string(row)))
     value: sa.ColumnElement[Any] = sa.null()
-    if spec.value is not None:
+    winner: list[sa.ColumnElement[Any]] = [sa.null(), sa.null(), sa.null()]
+    if latest:
+        # each event ranked within its group, latest first; the first's value and order
+        row = _ranked(read, row, exact, group)
+        exact, group = row.c.exact, row.c.grp
+        first = sa.and_(row.c.exact == 1, row.c.rank == 1)
+        value = sa.func.max(sa.case((first, read.integer(row.c.v))))
+        winner = [sa.func.max(sa.case((first, row.c[name]))) for name in _ORDER]
+    elif spec.value is not None:
         number = sa.case((exact == 1, read.integer(row.c.v)))
         value = sa.func.max(number) if spec.aggregation == "max" else sa.func.sum(number)
     slot = row.c.dedup_slot
@@ -94,10 +112,32 @@ def aggregate_query(
             sa.func.sum(slot.op("&")(_MASK32)),
             sa.func.sum(slot.op(">>")(sa.literal(32, sa.Integer))),
             value,
+            *winner,
         )
         .select_from(row)
         .group_by(*(k for k in keys if not isinstance(k, sa.Null)))
     )
+
+
+#: the columns that order the events of a latest value, latest last
+_ORDER = ("time_us", "source", "event_id")
+
+
+def _ranked(
+    read: _Sqlite | _Postgres,
+    row: sa.Subquery,
+    exact: sa.ColumnElement[Any],
+    group: sa.ColumnElement[Any],
+) -> sa.Subquery:
+    """The events with their exactness, group and rank in it: 1 for the latest by time, then
+    source, then id (compared as code points, as Python compares strings)."""
+    parts = [row.c.customer_id, exact, *([] if isinstance(group, sa.Null) else [group])]
+    rank = sa.func.row_number().over(
+        partition_by=parts,
+        order_by=[read.ordered(row.c[name]).desc() for name in _ORDER],
+    )
+    ranked = sa.select(row, exact.label("exact"), group.label("grp"), rank.label("rank"))
+    return ranked.subquery("ranked")
 
 
 def _unless(nul: sa.ColumnElement[bool], column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
@@ -138,6 +178,10 @@ class _Sqlite:
     def string(self, row: sa.Subquery) -> sa.ColumnElement[Any]:
         return row.c.g
 
+    def ordered(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        # text compares as BINARY: UTF-8 bytes, in code point order
+        return column
+
     def string_in(
         self, data: sa.ColumnElement[Any], path: tuple[str, ...], values: Collection[str]
     ) -> sa.ColumnElement[bool]:
@@ -177,6 +221,10 @@ class _Postgres:
 
     def string(self, row: sa.Subquery) -> sa.ColumnElement[Any]:
         return row.c.g.op("#>>")(sa.literal_column("'{}'::text[]"))
+
+    def ordered(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        # the database's collation may order text by language: "C" is by code point (UTF-8)
+        return column.collate("C") if isinstance(column.type, sa.Text) else column
 
     def string_in(
         self, data: sa.ColumnElement[Any], path: tuple[str, ...], values: Collection[str]

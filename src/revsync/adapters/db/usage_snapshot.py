@@ -132,7 +132,7 @@ class SqlUsageSnapshot:
         query = aggregate_query(self._conn.dialect.name == "sqlite", spec, where)
         keep = set(customer_ids)
         for batch in self._batches(query):
-            for cid, exact, group, n, lo, hi, value in batch:
+            for cid, exact, group, n, lo, hi, value, time_us, source, event_id in batch:
                 if cid not in keep:
                     continue
                 if not exact:
@@ -140,7 +140,8 @@ class SqlUsageSnapshot:
                     continue
                 digest = (int(hi) * (1 << 32) + int(lo)) % (1 << 64)
                 number = None if value is None else int(value)
-                yield UsageAggregate(cid, group, int(n), digest, number, 0)
+                order = None if time_us is None else (int(time_us), (source, event_id))
+                yield UsageAggregate(cid, group, int(n), digest, number, 0, order)
 
     def _where(
         self, customer_ids: Collection[str], event_type: str, start_us: int, end_us: int
