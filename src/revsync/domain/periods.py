@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 
@@ -78,8 +79,10 @@ def shift_months(anchor: date, months: int) -> date:
     return date(year, month + 1, min(anchor.day, last))
 
 
+@lru_cache(maxsize=65_536)
 def period_of(day: date, anchor: date, interval: Interval) -> Period:
-    """The period of the calendar anchored on ``anchor`` that contains ``day``."""
+    """The period of the calendar anchored on ``anchor`` that contains ``day`` (remembered: a
+    billing run asks for the same few periods of every subscription)."""
     if interval is Interval.WEEK:
         start = anchor + timedelta(days=(day - anchor).days // 7 * 7)
         return Period(start, start + timedelta(days=7))
