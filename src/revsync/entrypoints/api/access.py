@@ -158,7 +158,8 @@ log = structlog.get_logger("revsync.access")
 def rule_for(request: Request) -> Rule:
     """The rule of the route this request matched."""
     route = request.scope.get("route")
-    path = getattr(route, "path", request.url.path)
+    # the request's URL only when no route matched: building it costs more than the rest
+    path = getattr(route, "path", None) or request.url.path
     method = "GET" if request.method == "HEAD" else request.method
     rule = RULES.get((method, path))
     if rule is None:  # a route missing from the table is a bug: refuse rather than open it
