@@ -79,11 +79,16 @@ class Server:
             raise
 
     def pids(self) -> list[int]:
-        """The server process and its worker processes, if any."""
-        children = (
-            Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        )
-        return [self.process.pid, *(int(c) for c in children)]
+        """The server process and its worker (or decoding) processes, if any, whichever of
+        its threads started them."""
+        pid = self.process.pid
+        children: list[int] = []
+        for task in sorted(Path(f"/proc/{pid}/task").iterdir()):
+            try:
+                children.extend(int(child) for child in (task / "children").read_text().split())
+            except FileNotFoundError:  # the thread ended meanwhile
+                continue
+        return [pid, *children]
 
     def peak_rss_mb(self) -> float:
         """Peak resident memory, summed over the server's processes."""

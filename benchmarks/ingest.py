@@ -25,7 +25,9 @@ request), so that the two cores go to the server rather than to the client.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
+import resource
 import shutil
 import sqlite3
 import time
@@ -36,12 +38,22 @@ from pathlib import Path
 import msgspec
 import sqlalchemy as sa
 import yaml
-from _common import ROOT, LoadResult, Server, free_port, machine, run_async_load, write_section
+from _common import (
+    ROOT,
+    LoadResult,
+    Server,
+    free_port,
+    machine,
+    process_cpu_seconds,
+    run_async_load,
+    write_section,
+)
 
 from revsync.adapters.db.migrate import upgrade
 from revsync.adapters.db.tables import customer_refs, customers, identity_state
 from revsync.bootstrap import apply_configuration, build
 from revsync.config import load_settings
+from revsync.domain.usage import dedup_slot, to_micros, utc_day
 
 TENANTS = 10_000
 SOURCE = "app://bench"
@@ -128,6 +140,68 @@ def baseline(rows: list[tuple[str, str, str, str, str, str]], directory: Path, t
         db.execute("COMMIT")
     seconds = time.perf_counter() - started
     db.close()
+    return len(arrival) / seconds
+
+
+#: revsync's own insert of a usage event (as the SQLite writer runs it)
+SCHEMA_INSERT = (
+    "INSERT INTO usage_events (dedup_slot, source, event_id, type, subject, time_us, day, "
+    "customer_id, data, fingerprint, received_us, late) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_slot) DO NOTHING"
+)
+
+
+def schema_ceiling(
+    rows: list[tuple[str, str, str, str, str, str]],
+    template: Path,
+    directory: Path,
+    total: int,
+    per_commit: int,
+) -> float:
+    """Raw executemany of the same rows into revsync's own ``usage_events`` (its indexes, its
+    pragmas, a migrated database), ``per_commit`` rows a transaction: what SQLite alone allows
+    the writer. Rows are built before the clock starts; returns rows per second."""
+    database = fresh_copy(template, directory).parent / "revsync.db"
+    received = to_micros(datetime.now(UTC))
+    built = []
+    for source, event_id, kind, tenant, stamp, data in rows:
+        moment = to_micros(datetime.fromisoformat(stamp))
+        key = f"{source}{event_id}".encode()
+        built.append(
+            (
+                dedup_slot(source, event_id),
+                source,
+                event_id,
+                kind,
+                tenant,
+                moment,
+                utc_day(moment),
+                "cust-" + tenant.removeprefix("tenant-"),
+                data,
+                hashlib.blake2b(key, digest_size=16).digest(),
+                received,
+                False,
+            )
+        )
+    rng = random.Random(1)
+    arrival = built + [built[rng.randrange(len(built))] for _ in range(total - len(built))]
+    db = sqlite3.connect(database, isolation_level=None)
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=FULL",
+        "wal_autocheckpoint=20000",
+        "journal_size_limit=134217728",
+    ):
+        db.execute(f"PRAGMA {pragma}")
+    started = time.perf_counter()
+    for offset in range(0, len(arrival), per_commit):
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany(SCHEMA_INSERT, arrival[offset : offset + per_commit])
+        db.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    stored = db.execute("SELECT count(*) FROM usage_events").fetchone()[0]
+    db.close()
+    assert stored == len(built), (stored, len(built))
     return len(arrival) / seconds
 
 
@@ -234,18 +308,42 @@ def stored_events(config: Path) -> int:
     return count
 
 
+@dataclass
+class Cpu:
+    """CPU seconds a load took: the server's own process, its decoding processes, the load
+    client."""
+
+    server: float
+    decoders: float
+    client: float
+
+    def per_event_us(self, events: int) -> str:
+        return " / ".join(
+            f"{s * 1e6 / events:.1f}" for s in (self.server, self.decoders, self.client)
+        )
+
+    def cores_busy(self, seconds: float) -> float:
+        return (self.server + self.decoders + self.client) / seconds
+
+
 def serve_and_load(
     config: Path, key: str, bodies: list[bytes], media: str, connections: int
-) -> tuple[LoadResult, float]:
+) -> tuple[LoadResult, float, Cpu]:
     server = Server(config, free_port())
     try:
+        pids = server.pids()
+        before = [process_cpu_seconds(pid) for pid in pids]
+        clients = resource.getrusage(resource.RUSAGE_CHILDREN)
         result = run_async_load(
             server.port, key, media, bodies, processes=1, connections=connections
         )
+        reaped = resource.getrusage(resource.RUSAGE_CHILDREN)  # the client, joined
+        spent = [process_cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)]
+        client = (reaped.ru_utime + reaped.ru_stime) - (clients.ru_utime + clients.ru_stime)
         rss = server.peak_rss_mb()
     finally:
         server.stop()
-    return result, rss
+    return result, rss, Cpu(spent[0], sum(spent[1:]), client)
 
 
 def main() -> None:
@@ -292,11 +390,19 @@ def main() -> None:
     decoding = decoding if args.decoders else ""
 
     lines = []
-    header = "| run | events/s | vs baseline | p50 ms | p99 ms | server peak RSS MB | stored | duplicates |\n|---|---|---|---|---|---|---|---|\n"
+    header = "| run | events/s | vs baseline | p50 ms | p99 ms | server peak RSS MB | stored | duplicates | CPU µs per event: server / decoding / client | cores busy |\n|---|---|---|---|---|---|---|---|---|---|\n"
     lines.append(
-        f"| (a) baseline: raw executemany, 10,000 rows/commit | {base:,.0f} | 1.00 | | | | | |"
+        f"| (a) baseline: raw executemany, 10,000 rows/commit | {base:,.0f} | 1.00 | | | | | | | |"
     )
     figures: dict[str, float] = {"baseline": base}
+    for size in (1_000, 10_000):
+        print(f"(a) revsync's table, {size:,} rows/commit …", flush=True)
+        ceiling = schema_ceiling(data.rows, template, work / f"ceiling-{size}", args.events, size)
+        figures[f"ceiling{size}"] = ceiling
+        lines.append(
+            f"| (a) raw executemany into revsync's `usage_events` (its indexes), {size:,} "
+            f"rows/commit | {ceiling:,.0f} | {ceiling / base:.2f} | | | | | | | |"
+        )
     for size in (1_000, 10_000):
         print(f"(b) HTTP, batches of {size:,} …", flush=True)
         config = fresh_copy(template, work / f"batch-{size}")
@@ -304,7 +410,7 @@ def main() -> None:
             b"[" + b",".join(data.events[i : i + size]) + b"]"
             for i in range(0, len(data.events), size)
         ]
-        result, rss = serve_and_load(config, key, bodies, MEDIA, connections=4)
+        result, rss, cpu = serve_and_load(config, key, bodies, MEDIA, connections=4)
         rate = len(data.events) / result.seconds
         stored = stored_events(config)
         assert stored == data.unique, (stored, data.unique)
@@ -314,12 +420,13 @@ def main() -> None:
         figures[f"batch{size}"] = rate
         lines.append(
             f"| (b) HTTP batches of {size:,}, 4 connections{decoding} | {rate:,.0f} | {rate / base:.2f} | "
-            f"{result.percentile(50):.1f} | {result.percentile(99):.1f} | {rss:.0f} | {stored:,} | {result.duplicates:,} |"
+            f"{result.percentile(50):.1f} | {result.percentile(99):.1f} | {rss:.0f} | {stored:,} | {result.duplicates:,} | "
+            f"{cpu.per_event_us(len(data.events))} | {cpu.cores_busy(result.seconds):.2f} |"
         )
     print(f"(c) HTTP, one event per request, {args.single:,} requests …", flush=True)
     config = fresh_copy(template, work / "single")
     singles = data.events[: args.single]
-    result, rss = serve_and_load(
+    result, rss, cpu = serve_and_load(
         config, key, singles, "application/cloudevents+json", connections=32
     )
     rate = len(singles) / result.seconds
@@ -328,7 +435,8 @@ def main() -> None:
     assert stored_events(config) == unique_single
     lines.append(
         f"| (c) HTTP one event per request, 32 connections | {rate:,.0f} req/s | {rate / base:.2f} | "
-        f"{result.percentile(50):.1f} | {result.percentile(99):.1f} | {rss:.0f} | {unique_single:,} | {result.duplicates:,} |"
+        f"{result.percentile(50):.1f} | {result.percentile(99):.1f} | {rss:.0f} | {unique_single:,} | {result.duplicates:,} | "
+        f"{cpu.per_event_us(len(singles))} | {cpu.cores_busy(result.seconds):.2f} |"
     )
     if args.stream:
         print(f"(d) NATS JetStream, {len(data.events):,} messages …", flush=True)
@@ -337,7 +445,7 @@ def main() -> None:
         lines.append(
             f"| (d) NATS JetStream, one event per message, read by `revsync worker` in batches "
             f"of 500 | {rate:,.0f} | {rate / base:.2f} | | | | {data.unique:,} | "
-            f"{len(data.events) - data.unique:,} |"
+            f"{len(data.events) - data.unique:,} | | |"
         )
     table = header + "\n".join(lines)
     print(table)
@@ -436,7 +544,7 @@ def compare_schemas(total: int) -> None:
         template, key = prepare_template(work / f"template-{schemas}", schemas=schemas)
         config = fresh_copy(template, work / f"run-{schemas}")
         print(f"HTTP batches of 1,000, {label} …", flush=True)
-        result, _ = serve_and_load(config, key, bodies, MEDIA, connections=4)
+        result, _, _ = serve_and_load(config, key, bodies, MEDIA, connections=4)
         assert result.accepted == data.unique, (result.accepted, data.unique)
         rates[label] = len(data.events) / result.seconds
         print(f"  {rates[label]:,.0f} events/s", flush=True)
