@@ -137,6 +137,13 @@ sources = st.sampled_from(["a", "B", "b", "é", "z", "\uff5e", "\U0001f600", "a 
 messy_environments = st.sampled_from(["prod\x00uction", 1, None])
 
 
+#: properties whose examples each write to the database (a fixture's, kept across them)
+ON_A_DATABASE = settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
 @st.composite
 def event_data(draw: st.DrawFn) -> dict[str, Any]:
     def pick(clean: st.SearchStrategy[Any], messy: st.SearchStrategy[Any]) -> Any:
@@ -169,11 +176,7 @@ def meters(draw: st.DrawFn) -> tuple[Meter, str | None]:
 
 
 @pytest.mark.postgres
-@settings(
-    max_examples=120,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(ON_A_DATABASE, max_examples=120)
 @given(
     meter=meters(),
     batch=st.lists(
@@ -214,11 +217,7 @@ def test_the_database_aggregates_as_the_events_read_one_by_one(
 
 
 @pytest.mark.postgres
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(ON_A_DATABASE, max_examples=60)
 @given(
     batch=st.lists(
         st.tuples(st.integers(0, 2), st.integers(0, 2), sources, clean_values, clean_dimensions),
