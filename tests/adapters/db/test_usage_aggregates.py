@@ -111,6 +111,16 @@ def figures(
     return billed, read
 
 
+def aggregates(
+    engine: sa.Engine, customers: list[str], spec: AggregateSpec
+) -> list[UsageAggregate]:
+    """What the database aggregates of the customers' November events of type ``t``."""
+    start = to_micros(datetime(2026, 11, 1, tzinfo=UTC))
+    end = to_micros(datetime(2026, 12, 1, tzinfo=UTC))
+    with SqlUsageSnapshots(engine).snapshot() as snapshot:
+        return list(snapshot.aggregates(customers, "t", start, end, spec))
+
+
 def same(billed: UsageFigure, read: UsageFigure) -> None:
     """Equal figures, down to each number's digits (``Decimal('1E+2')`` is not ``100``)."""
     assert billed == read
@@ -245,10 +255,7 @@ def test_a_latest_value_in_sql_is_the_one_the_tally_picks(
     meter = new_meter("m", "t", "latest", "tokens", allow_negative=True)
     spec = aggregate_spec(meter, dimension)
     assert spec is not None
-    end = start + timedelta(days=30)
-    with SqlUsageSnapshots(engine).snapshot() as snapshot:
-        found = snapshot.aggregates(names, "t", to_micros(start), to_micros(end), spec)
-        assert not [a for a in found if a.unread]
+    assert not [a for a in aggregates(engine, names, spec) if a.unread]
     billed, read = figures(engine, meter, [(names[0],), (names[1], names[2])], dimension)
     for need, figure in billed.items():
         same(figure, read[need])
@@ -273,12 +280,7 @@ def test_clean_events_are_aggregated_by_the_database(any_db_url: str) -> None:
         meter = new_meter("m", "t", "sum", "tokens", filters={"env": "production"})
         spec = aggregate_spec(meter, "model")
         assert spec is not None
-        start, end = (
-            to_micros(datetime(2026, 11, 1, tzinfo=UTC)),
-            to_micros(datetime(2026, 12, 1, tzinfo=UTC)),
-        )
-        with SqlUsageSnapshots(engine).snapshot() as snapshot:
-            found = list(snapshot.aggregates(customers, "t", start, end, spec))
+        found = aggregates(engine, customers, spec)
         assert not [a for a in found if a.unread]
         assert len(found) == 500  # two models per customer
         billed, read = figures(engine, meter, [(c,) for c in customers], "model")
@@ -365,12 +367,7 @@ def test_a_latest_value_is_the_last_events_by_time_then_source_then_id(any_db_ur
         meter = new_meter("m", "t", "latest", "seats")
         spec = aggregate_spec(meter, "plan")
         assert spec is not None
-        start, end = (
-            to_micros(datetime(2026, 11, 1, tzinfo=UTC)),
-            to_micros(datetime(2026, 12, 1, tzinfo=UTC)),
-        )
-        with SqlUsageSnapshots(engine).snapshot() as snapshot:
-            found = list(snapshot.aggregates(["seats-a", "seats-b"], "t", start, end, spec))
+        found = aggregates(engine, ["seats-a", "seats-b"], spec)
         assert sorted((a.customer_id, a.group, a.events, a.value, a.unread) for a in found) == [
             ("seats-a", "pro", 1, 20, 0),
             ("seats-a", "team", 2, 9, 0),
