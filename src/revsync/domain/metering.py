@@ -947,7 +947,7 @@ class Tally:
         events: int,
         value: int | None,
         key: str | None = None,
-        order: tuple[int, tuple[str, str]] | None = None,
+        order: _Order | None = None,
     ) -> None:
         """Count ``events`` points at once, aggregated elsewhere (a database): ``value`` is
         their integer sum, maximum or latest value (None for a count meter), ``key`` their
